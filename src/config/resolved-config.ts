@@ -1,0 +1,92 @@
+/**
+ * The one shape every part of Berth reads. Produced by `loadConfig` from a
+ * `berth.toml`: fully defaulted, paths absolute, secrets resolved, frozen.
+ * Nothing downstream looks at the raw TOML.
+ */
+
+/** A secret value that refuses to be printed or logged by accident. */
+export interface Secret {
+  /** The secret itself; call only where it is used (a signature check). */
+  reveal(): string;
+  /** Where it came from, e.g. `env BLOG_WEBHOOK_SECRET` or `file /run/secrets/x`. */
+  readonly source: string;
+}
+
+export type Forge = 'github' | 'gitlab' | 'gitea' | 'forgejo' | 'bitbucket' | 'generic';
+
+export interface ResolvedBuild {
+  command: string | undefined;
+  publish: string | undefined;
+  environment: Readonly<Record<string, string>>;
+}
+
+export interface ResolvedWebhook {
+  forge: Forge;
+  secret: Secret;
+  /** Header carrying the signature, for the `generic` forge. */
+  signatureHeader: string;
+}
+
+export interface ResolvedSite {
+  name: string;
+  /** Lower-cased host names; the first is the primary one. */
+  domains: readonly string[];
+  repo: string | undefined;
+  branch: string;
+  build: ResolvedBuild;
+  webhook: ResolvedWebhook | undefined;
+  /** How many releases to keep; the active one is never deleted. */
+  retain: number;
+}
+
+export interface ResolvedTls {
+  /** Certificate and key files to serve; when absent a self-signed one is generated. */
+  certFile: string | undefined;
+  keyFile: string | undefined;
+}
+
+export interface ResolvedServer {
+  /** Address to bind, e.g. `::` or `127.0.0.1`. */
+  host: string;
+  /** 0 disables the listener. */
+  httpPort: number;
+  httpsPort: number;
+  tls: ResolvedTls;
+  /** Milliseconds allowed to receive the request headers. */
+  headersTimeoutMs: number;
+  /** Milliseconds allowed to receive the whole request. */
+  requestTimeoutMs: number;
+  /** Milliseconds an idle keep-alive connection stays open. */
+  idleTimeoutMs: number;
+  /** Largest request header block accepted, in bytes. */
+  maxHeaderBytes: number;
+  /** Most concurrent connections per listener. */
+  maxConnections: number;
+  /** Files up to this size are held in memory; larger ones are streamed. */
+  memoryFileMaxBytes: number;
+  /** Milliseconds SIGTERM waits for in-flight requests before closing sockets. */
+  shutdownTimeoutMs: number;
+  /** One log line per request. */
+  accessLog: boolean;
+}
+
+export interface ResolvedAcme {
+  email: string | undefined;
+  /** `off`, `letsencrypt`, `letsencrypt-staging`, or a directory URL. */
+  directory: string;
+}
+
+export interface ResolvedLog {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+export interface ResolvedConfig {
+  /** Absolute path of the file the config came from. */
+  configPath: string;
+  /** Absolute. */
+  dataDir: string;
+  server: ResolvedServer;
+  acme: ResolvedAcme;
+  log: ResolvedLog;
+  sites: readonly ResolvedSite[];
+}

@@ -1,0 +1,60 @@
+/**
+ * The manifest is written once at publish time and read by the server. It
+ * holds everything the responder needs so that no request has to look at the
+ * disk to decide what to answer.
+ */
+
+export const MANIFEST_NAME = '.berth-manifest.json';
+export const MANIFEST_VERSION = 1;
+
+export type Encoding = 'br' | 'gzip';
+
+export interface ManifestFile {
+  /** Size in bytes of the identity (uncompressed) file. */
+  size: number;
+  /** Hex SHA-256 of the identity bytes; the ETag is derived from it. */
+  hash: string;
+  /** Content-Type header value, charset included for text. */
+  type: string;
+  /** `immutable` for fingerprinted assets, `revalidate` for the rest. */
+  cache: 'immutable' | 'revalidate';
+  /** Byte sizes of precompressed sidecars (`<file>.br`, `<file>.gz`), where smaller. */
+  encodings: Partial<Record<Encoding, number>>;
+  /** Last modification time of the source file, ms since the epoch. */
+  mtimeMs: number;
+}
+
+export type RedirectStatus = 200 | 301 | 302 | 307 | 308 | 404 | 410;
+
+/** One line of a Netlify-style `_redirects` file. */
+export interface RedirectRule {
+  /** Path pattern: literal segments, `:name` placeholders, a trailing `*` splat. */
+  from: string;
+  /** Target path or absolute URL; may use `:name` and `:splat`. */
+  to: string;
+  status: RedirectStatus;
+  /** `!`: apply even when a file exists at `from`. */
+  force: boolean;
+  /** Line in `_redirects`, for messages. */
+  line: number;
+}
+
+/** One path block of a Netlify-style `_headers` file. */
+export interface HeaderRule {
+  /** Path pattern: literal segments, `:name` placeholders, `*` splats. */
+  path: string;
+  /** Header name/value pairs in file order; names lower-cased. */
+  headers: Array<[name: string, value: string]>;
+  line: number;
+}
+
+export interface Manifest {
+  version: typeof MANIFEST_VERSION;
+  id: string;
+  site: string;
+  createdAt: string;
+  /** Keyed by URL path of the file, e.g. `/blog/index.html`. */
+  files: Record<string, ManifestFile>;
+  redirects: RedirectRule[];
+  headers: HeaderRule[];
+}
