@@ -9,7 +9,7 @@ export interface CommandIo {
 }
 
 export interface ParsedCommandArgs {
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   positionals: string[];
 }
 

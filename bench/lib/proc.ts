@@ -1,0 +1,198 @@
+/**
+ * Child processes for the benchmark: every server started here is tracked,
+ * its pid written to a file (so bench/run.sh can clean up even if this
+ * process dies hard), and killed when the benchmark exits for any reason.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Tracked {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  logFile: string;
+  exited: Promise<number | null>;
+}
+
+const tracked = new Set<Tracked>();
+let pidDir = '';
+
+export function setPidDir(dir: string): void {
+  pidDir = dir;
+}
+
+/** Starts a long-running process with output going to `<logDir>/<name>.log`. */
+export function startTracked(
+  name: string,
+  cmd: string,
+  args: string[],
+  logDir: string,
+  opts: SpawnOptions = {},
+): Tracked {
+  const logFile = join(logDir, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { ...opts, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
+    child.once('error', () => resolve(-1));
+  });
+  const t: Tracked = { name, child, pid: child.pid, logFile, exited };
+  tracked.add(t);
+  if (pidDir) writeFileSync(join(pidDir, `${name}.pid`), `${child.pid}\n`);
+  void exited.then(() => {
+    tracked.delete(t);
+    if (pidDir) rmSync(join(pidDir, `${name}.pid`), { force: true });
+  });
+  return t;
+}
+
+export function isRunning(t: Tracked): boolean {
+  return t.child.exitCode === null && t.child.signalCode === null;
+}
+
+/** SIGTERM (or `signal`), then SIGKILL after `graceMs`. */
+export async function stopTracked(t: Tracked, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+  if (!isRunning(t)) return;
+  t.child.kill(signal);
+  const done = await Promise.race([t.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    t.child.kill('SIGKILL');
+    await Promise.race([t.exited, sleep(2000)]);
+  }
+}
+
+export function killAllNow(): void {
+  for (const t of tracked) {
+    try {
+      t.child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Kill every tracked child when this process ends, however it ends. */
+export function installExitHandlers(): void {
+  process.once('exit', killAllNow);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      console.error(`\nbench: ${sig}, stopping servers`);
+      killAllNow();
+      process.exit(130);
+    });
+  }
+}
+
+export function portIsOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host });
+    s.setTimeout(1000);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Waits until every port accepts connections, the process dies, or time runs out. */
+export async function waitForPorts(t: Tracked, ports: number[], timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const port of ports) {
+    for (;;) {
+      if (!isRunning(t)) throw new Error(`${t.name} exited early; see ${t.logFile}:\n${tail(t.logFile)}`);
+      if (await portIsOpen(port)) break;
+      if (Date.now() > deadline) throw new Error(`${t.name} did not open port ${port} in ${timeoutMs} ms; see ${t.logFile}`);
+      await sleep(100);
+    }
+  }
+}
+
+export function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a short command to completion, killed after `timeoutMs`. */
+export function run(cmd: string, args: string[], opts: SpawnOptions & { timeoutMs?: number } = {}): Promise<RunResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: -1, stdout, stderr: stderr + String(err), ms: performance.now() - started });
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+/** Resident set size in KiB (VmRSS, or VmHWM for the peak) from /proc. */
+export function procKiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process and all its descendants (nginx workers, for example). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    for (const c of children.split(/\s+/).filter(Boolean)) out.push(...processTree(Number(c)));
+  } catch {
+    // no children file: just the process itself
+  }
+  return out;
+}
+
+export function treeRssKiB(pid: number): number | undefined {
+  let sum = 0;
+  let any = false;
+  for (const p of processTree(pid)) {
+    const v = procKiB(p);
+    if (v !== undefined) {
+      sum += v;
+      any = true;
+    }
+  }
+  return any ? sum : undefined;
+}
+
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}

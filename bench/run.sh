@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Static serving benchmark: Berth vs nginx vs Caddy on loopback.
+#   npm run bench            (or: bash bench/run.sh)
+# Settings are environment variables; see the top of bench/serving.ts.
+# Installs its tools first (bench/setup.sh), runs everything in a temp dir,
+# and kills every server it started when it exits, however it exits.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+node="$repo/node_modules/.bin/node"
+if [[ ! -x $node ]]; then
+  echo "bench: $node not found; run npm ci first" >&2
+  exit 1
+fi
+
+bash "$here/setup.sh"
+
+BENCH_TMP=$(mktemp -d /tmp/berth-bench-XXXXXX)
+export BENCH_TMP
+
+cleanup() {
+  local rc=$?
+  # serving.ts kills its children itself; this catches anything left if it
+  # was killed hard. Only the pids this run recorded are touched.
+  local f pid
+  for f in "$BENCH_TMP"/*.pid; do
+    [[ -e $f ]] || continue
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      sleep 1
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then
+    echo "bench: work dir kept: $BENCH_TMP"
+  else
+    rm -rf "$BENCH_TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+cd "$repo"
+"$node" bench/serving.ts

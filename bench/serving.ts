@@ -1,0 +1,292 @@
+/**
+ * The static serving benchmark: nginx, Caddy and Berth, one after another,
+ * serving the same site on loopback, measured with wrk (and h2load where
+ * installed), then the publish-under-load check against Berth. Writes
+ * bench/results/<timestamp>.json and the "Static serving" section of
+ * BENCHMARKS.md. Started by bench/run.sh (`npm run bench`).
+ *
+ * Settings (environment):
+ *   BENCH_DURATION=8       seconds per measured run
+ *   BENCH_WARMUP=1         seconds of warm-up per URL
+ *   BENCH_THREADS=2        wrk/h2load threads
+ *   BENCH_CONNECTIONS=64   wrk/h2load connections
+ *   BENCH_SERVERS=nginx,caddy,berth
+ *   BENCH_H2=auto          1/0; auto = when h2load is installed
+ *   BENCH_H2_STREAMS=10    concurrent streams per HTTP/2 connection
+ *   BENCH_PUBLISHES=20     publishes in the publish-under-load check (0 skips it)
+ *   BENCH_WRITE_DOC=auto   1/0; auto = only after a full run where all three servers worked
+ *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeSite, SITE_FILES } from './site/generate.ts';
+import { get, sha256 } from './lib/client.ts';
+import { h2load, wrk, type LoadResult } from './lib/load.ts';
+import { cmdline, installExitHandlers, killAllNow, portIsOpen, procKiB, run, setPidDir, treeRssKiB } from './lib/proc.ts';
+import { publishUnderLoad } from './lib/publish-load.ts';
+import { ORDER, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerResult } from './lib/report.ts';
+import { makeCert, SERVERS, type BenchContext, type Running, type ServerSpec } from './lib/servers.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function envInt(name: string, def: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw}: want an integer in ${min}..${max}`);
+  return n;
+}
+
+function log(msg: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+async function versionOf(cmd: string, args: string[], re: RegExp): Promise<string> {
+  const r = await run(cmd, args, { timeoutMs: 10_000 });
+  const m = re.exec(`${r.stdout}\n${r.stderr}`);
+  return m?.[1] ?? 'not installed';
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?';
+  const git = await run('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 });
+  const dirty = await run('git', ['-C', root, 'status', '--porcelain', '--', 'src'], { timeoutMs: 10_000 });
+  return {
+    cores: `${availableParallelism()} (nproc)`,
+    CPU: cpuModel.trim(),
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: release(),
+    Node: process.version,
+    nginx: await versionOf('nginx', ['-v'], /nginx\/(\S+)/),
+    Caddy: await versionOf('caddy', ['version'], /^v?(\S+)/),
+    wrk: await versionOf('wrk', ['-v'], /wrk (\S+)/),
+    h2load: await versionOf('h2load', ['--version'], /nghttp2\/(\S+)/),
+    OpenSSL: await versionOf('openssl', ['version'], /OpenSSL (\S+)/),
+    'Berth commit': git.code === 0 ? `${git.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}` : 'unknown',
+  };
+}
+
+function cell(r: LoadResult): Cell {
+  return { rps: r.rps, requests: r.requests, p50Ms: r.p50Ms, p99Ms: r.p99Ms, meanMs: r.meanMs, non2xx: r.non2xx, errors: r.errors };
+}
+
+/** Every file over both protocols: 200 and the exact bytes. Returns problems found. */
+async function verify(s: Running, ca: string, site: Map<string, Buffer>): Promise<string[]> {
+  const problems: string[] = [];
+  for (const base of [`http://127.0.0.1:${s.httpPort}`, `https://127.0.0.1:${s.httpsPort}`]) {
+    for (const [path, bytes] of site) {
+      try {
+        const r = await get(base + path, { ca });
+        if (r.status !== 200) problems.push(`${base}${path}: status ${r.status}`);
+        else if (sha256(r.body) !== sha256(bytes)) problems.push(`${base}${path}: body differs from the file (${r.body.length} bytes)`);
+      } catch (err) {
+        problems.push(`${base}${path}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** Header sanity for Berth, reported as notes (never fatal). */
+function headerNotes(label: string, h: Record<string, string | string[] | undefined>, bytes: number): string[] {
+  const out: string[] = [];
+  if (!h['content-type']) out.push(`${label}: no Content-Type on /index.html`);
+  if (!h.etag) out.push(`${label}: no ETag on /index.html`);
+  if (h['content-length'] !== String(bytes)) out.push(`${label}: Content-Length ${String(h['content-length'])} for a ${bytes}-byte file`);
+  if (!h.date) out.push(`${label}: no Date header`);
+  return out;
+}
+
+async function benchServer(
+  spec: ServerSpec,
+  ctx: BenchContext,
+  ca: string,
+  site: Map<string, Buffer>,
+  o: { seconds: number; warmup: number; threads: number; connections: number; h2: boolean; h2Streams: number },
+  notes: string[],
+): Promise<{ result: ServerResult; running?: Running }> {
+  const result: ServerResult = { label: spec.label, ok: false, cells: {} };
+  for (const port of [spec.httpPort, spec.httpsPort]) {
+    if (await portIsOpen(port)) throw new Error(`port ${port} is already taken; is an old benchmark still running?`);
+  }
+  log(`${spec.label}: starting`);
+  const s = await spec.start(ctx);
+  result.pid = s.proc.pid;
+  result.cmdline = cmdline(s.proc.pid);
+
+  // Idle memory: after start and exactly one request.
+  const first = await get(`http://127.0.0.1:${s.httpPort}/index.html`, {});
+  await sleep(500);
+  result.idleRssKiB = treeRssKiB(s.proc.pid);
+  const h = await get(`https://127.0.0.1:${s.httpsPort}/index.html`, { ca });
+  result.headers = { status: String(h.status), ...h.headers };
+  if (first.status !== 200) throw new Error(`${spec.label}: GET /index.html answered ${first.status}`);
+  const problems = await verify(s, ca, site);
+  if (problems.length) throw new Error(`${spec.label} does not serve the site correctly:\n  ${problems.join('\n  ')}`);
+  if (spec.name === 'berth') notes.push(...headerNotes(spec.label, h.headers, SITE_FILES.html.size));
+  log(`${spec.label}: pid ${s.proc.pid}, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
+
+  const files = Object.entries(SITE_FILES) as Array<[FileKey, { path: string; size: number }]>;
+  for (const proto of ['http', 'https'] as const) {
+    const base = proto === 'http' ? `http://127.0.0.1:${s.httpPort}` : `https://127.0.0.1:${s.httpsPort}`;
+    const cells: Partial<Record<FileKey, Cell>> = {};
+    for (const [key, f] of files) {
+      if (o.warmup > 0) await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.warmup });
+      const r = await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.seconds });
+      cells[key] = cell(r);
+      log(`${spec.label} ${proto} ${f.path}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} socket errors` : ''}`);
+      if (r.non2xx || r.errors) notes.push(`${spec.label} ${proto} ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} socket errors`);
+    }
+    result.cells[proto] = cells;
+  }
+  if (o.h2) {
+    const cells: Partial<Record<FileKey, Cell>> = {};
+    for (const [key, f] of files) {
+      const url = `https://127.0.0.1:${s.httpsPort}${f.path}`;
+      try {
+        const r = await h2load(url, { threads: o.threads, connections: o.connections, seconds: o.seconds, streams: o.h2Streams, warmupSeconds: o.warmup });
+        cells[key] = cell(r);
+        log(`${spec.label} h2 ${f.path}: ${Math.round(r.rps)} req/s, mean ${r.meanMs?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} failed` : ''}`);
+        if (r.non2xx || r.errors) notes.push(`${spec.label} h2 ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} failed requests`);
+      } catch (err) {
+        notes.push(`${spec.label} h2 ${f.path}: ${(err as Error).message.split('\n')[0]}`);
+        log(`${spec.label} h2 ${f.path}: failed: ${(err as Error).message}`);
+      }
+    }
+    result.cells.h2 = cells;
+  }
+  result.afterLoadRssKiB = treeRssKiB(s.proc.pid);
+  result.peakRssKiB = procKiB(s.proc.pid, 'VmHWM');
+  result.ok = true;
+  return { result, running: s };
+}
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const seconds = envInt('BENCH_DURATION', 8, 1, 300);
+  const warmup = envInt('BENCH_WARMUP', 1, 0, 60);
+  const threads = envInt('BENCH_THREADS', 2, 1, 64);
+  const connections = envInt('BENCH_CONNECTIONS', 64, 1, 10_000);
+  const h2Streams = envInt('BENCH_H2_STREAMS', 10, 1, 1000);
+  const publishes = envInt('BENCH_PUBLISHES', 20, 0, 200);
+  if (connections < threads) throw new Error('BENCH_CONNECTIONS must be at least BENCH_THREADS');
+  const wanted = (process.env.BENCH_SERVERS ?? 'nginx,caddy,berth').split(',').map((s) => s.trim()).filter(Boolean);
+  const specs = SERVERS.filter((s) => wanted.includes(s.name));
+  const unknown = wanted.filter((w) => !SERVERS.some((s) => s.name === w));
+  if (unknown.length || specs.length === 0) throw new Error(`BENCH_SERVERS: unknown ${unknown.join(', ') || '(empty)'}; use nginx,caddy,berth`);
+  const hasH2load = (await run('h2load', ['--version'], { timeoutMs: 10_000 })).code === 0;
+  const h2Env = process.env.BENCH_H2 ?? 'auto';
+  const h2 = h2Env === 'auto' ? hasH2load : h2Env === '1';
+  if (h2 && !hasH2load) throw new Error('BENCH_H2=1 but h2load is not installed (bash bench/setup.sh)');
+
+  const tmp = process.env.BENCH_TMP ? resolve(process.env.BENCH_TMP) : mkdtempSync(join(tmpdir(), 'berth-bench-'));
+  mkdirSync(tmp, { recursive: true });
+  // nginx workers run as an unprivileged user and must be able to read the site.
+  chmodSync(tmp, 0o755);
+  const logDir = join(tmp, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  setPidDir(tmp);
+  log(`work dir ${tmp}`);
+
+  const siteDir = join(tmp, 'site');
+  const site = writeSite(siteDir, 'a').files;
+  const { certFile, keyFile } = await makeCert(tmp);
+  const ca = readFileSync(certFile, 'utf8');
+  const ctx: BenchContext = { root, tmp, siteDir, certFile, keyFile, logDir, node: process.execPath };
+
+  const startedAt = new Date().toISOString();
+  const results: Results = {
+    startedAt,
+    finishedAt: '',
+    command: 'npm run bench',
+    settings: { durationSeconds: seconds, warmupSeconds: warmup, threads, connections, h2, h2Streams, publishes },
+    machine: await machine(),
+    files: {
+      css: { path: SITE_FILES.css.path, bytes: SITE_FILES.css.size },
+      html: { path: SITE_FILES.html.path, bytes: SITE_FILES.html.size },
+      image: { path: SITE_FILES.image.path, bytes: SITE_FILES.image.size },
+    },
+    servers: {},
+    notes: [],
+  };
+
+  for (const spec of specs) {
+    let running: Running | undefined;
+    try {
+      const r = await benchServer(spec, ctx, ca, site, { seconds, warmup, threads, connections, h2, h2Streams }, results.notes);
+      results.servers[spec.name] = r.result;
+      running = r.running;
+      if (spec.name === 'berth' && running && publishes > 0) {
+        log(`Berth: publish under load (${publishes} publishes)`);
+        try {
+          const p = await publishUnderLoad(ctx, running, ca, 'a', {
+            publishes,
+            clients: 4,
+            wrkConnections: 16,
+            maxSeconds: 180,
+            maxRequests: 2_000_000,
+            pauseMs: 250,
+          });
+          results.publishUnderLoad = p;
+          log(
+            `publish under load: ${p.publishes} publishes (${p.publishesFailed} failed), ${p.requests} checked requests, ` +
+              `${p.failed} failed, ${p.mixed} mixed, ${p.versionChanges} version changes seen, final version served: ${p.finalVersionServed}`,
+          );
+          for (const s of p.samples) log(`  sample: ${s}`);
+        } catch (err) {
+          results.publishUnderLoad = { error: (err as Error).message };
+          log(`publish under load failed: ${(err as Error).message}`);
+        }
+      }
+    } catch (err) {
+      const msg = (err as Error).message;
+      results.servers[spec.name] = { label: spec.label, ok: false, error: msg, cells: results.servers[spec.name]?.cells ?? {} };
+      log(`${spec.label}: FAILED: ${msg}`);
+    } finally {
+      if (running) {
+        log(`${spec.label}: stopping`);
+        await running.stop();
+      }
+      // Anything a failed start left behind.
+      killAllNow();
+    }
+  }
+
+  results.finishedAt = new Date().toISOString();
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const resultsFile = join(resultsDir, `${stamp}.json`);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  const rel = relative(root, resultsFile);
+  const section = renderSection(results, rel);
+  writeFileSync(join(resultsDir, `${stamp}.md`), `${section}\n`);
+  console.log(`\n${section}`);
+  log(`results: ${rel} and ${rel.replace(/\.json$/, '.md')}`);
+
+  const complete = ORDER.every((n) => results.servers[n]?.ok);
+  const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
+  if (writeDoc === '1' || (writeDoc === 'auto' && complete)) {
+    updateBenchmarksMd(join(root, 'BENCHMARKS.md'), section);
+    log('BENCHMARKS.md: "Static serving" section rewritten');
+  } else {
+    log(`BENCHMARKS.md left as it is (${writeDoc === '0' ? 'BENCH_WRITE_DOC=0' : 'not every server was measured'})`);
+  }
+  const publishBad =
+    results.publishUnderLoad !== undefined &&
+    ('error' in results.publishUnderLoad ||
+      results.publishUnderLoad.failed > 0 ||
+      results.publishUnderLoad.mixed > 0 ||
+      results.publishUnderLoad.publishesFailed > 0);
+  // Slow numbers never fail the benchmark; a server that could not run or a
+  // publish that served a wrong response does.
+  process.exitCode = specs.every((s) => results.servers[s.name]?.ok) && !publishBad ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,596 @@
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { domainToASCII } from 'node:url';
+import * as z from 'zod';
+import { BYTE_SIZE_PATTERN, formatByteSize, parseByteSize } from './byte-size.ts';
+import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.ts';
+import type { Forge, ResolvedLog } from './resolved-config.ts';
+
+/**
+ * The schema of `berth.toml`, keys as written in the file (snake_case).
+ *
+ * It checks each value on its own and turns durations, sizes and host names
+ * into their final form. What needs more than one value (duplicate names,
+ * both-or-neither pairs), the environment or the disk (secrets, relative
+ * paths) is done by `load-config.ts`.
+ *
+ * Every message names the bad value and what would be accepted, except for
+ * secrets and build environment values, which are never echoed. The
+ * `.describe()` texts become the JSON Schema (`berth.schema.json`) that editors
+ * use for completion, so they are written for the person editing the file.
+ */
+
+export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket', 'generic'] as const satisfies readonly Forge[];
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const satisfies readonly ResolvedLog['level'][];
+export const ACME_DIRECTORY_NAMES = ['off', 'letsencrypt', 'letsencrypt-staging'] as const;
+export const DEFAULT_DATA_DIR = '/var/lib/berth';
+export const DEFAULT_SIGNATURE_HEADER = 'X-Berth-Signature';
+/** Site names become directory names and URL segments (`/_berth/hooks/<site>`). */
+export const SITE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Timeouts longer than a day are a typo, and Node's timers stop at about 24.8 days anyway. */
+const MAX_DURATION_MS = 24 * 3_600_000;
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** RFC 9110 `token`, the characters a header name may use. */
+const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+type RawIssue = z.core.$ZodRawIssue;
+
+// ---------------------------------------------------------------------------
+// Messages
+
+/**
+ * Shows a value from the file inside a message: strings quoted with escapes
+ * (so control characters cannot reach the terminal) and shortened, other
+ * values by kind.
+ */
+export function show(value: unknown): string {
+  if (typeof value === 'string') {
+    const chars = [...value];
+    return JSON.stringify(chars.length > 60 ? `${chars.slice(0, 57).join('')}...` : value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (value instanceof Date) return 'a date';
+  if (Array.isArray(value)) return 'an array';
+  return 'a table';
+}
+
+const EXPECTED: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'an array',
+  object: 'a table',
+  record: 'a table',
+};
+
+/** `missing; expected a string` or `expected a string, got 5`. */
+function typeMessage(expected: string, input: unknown): string {
+  return input === undefined ? `missing; expected ${expected}` : `expected ${expected}, got ${show(input)}`;
+}
+
+/** Names the kind of a value without showing it. */
+function kindOf(value: unknown): string {
+  if (typeof value === 'string') return 'a string';
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  return show(value);
+}
+
+/** Keys whose values must never appear in a message. */
+function isSensitivePath(path: readonly PropertyKey[] | undefined): boolean {
+  return path !== undefined && (path.at(-1) === 'secret' || path.includes('environment'));
+}
+
+/**
+ * The fallback wording for issues whose schema has no message of its own.
+ * Passed as the `error` option of `safeParse`.
+ */
+export function describeIssue(issue: RawIssue): string {
+  const shown = isSensitivePath(issue.path) ? kindOf(issue.input) : show(issue.input);
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      return issue.input === undefined ? `missing; expected ${expected}` : `expected ${expected}, got ${shown}`;
+    }
+    case 'too_small':
+      return `${shown} is too small; use at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `${shown} is too large; use at most ${String(issue.maximum)}`;
+    case 'invalid_value':
+      return `${shown} is not accepted; use one of ${issue.values.map(String).join(', ')}`;
+    case 'unrecognized_keys':
+      return `unknown keys ${issue.keys.map((key) => show(key)).join(', ')}`;
+    default:
+      return `${shown} is not accepted here`;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Value checks that zod has no built-in for
+
+export type HostNameCheck = { ok: true; host: string } | { ok: false; message: string };
+
+/**
+ * Checks a name a site answers to and returns it in the form a `Host` header
+ * carries: lower case, international names in punycode (`bücher.example` ->
+ * `xn--bcher-kva.example`), IPv6 literals without brackets. `localhost`,
+ * single-label names and IP literals are accepted; wildcards are not, since
+ * certificates are obtained with the HTTP-01 challenge, which cannot prove
+ * control of a wildcard.
+ */
+export function checkHostName(input: string): HostNameCheck {
+  const value = show(input);
+  const fail = (message: string): HostNameCheck => ({ ok: false, message });
+  if (input === '') return fail('empty; write a host name such as "example.com"');
+  if (/\s/.test(input)) return fail(`${value} contains white space; write just the host name`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
+    return fail(`${value} is a URL; write just the host name, without the scheme ("https://")`);
+  }
+  if (input.includes('/')) return fail(`${value} contains a path; write just the host name`);
+  if (input.startsWith('*')) {
+    return fail(`${value} is a wildcard, which is not supported (HTTP-01 cannot validate it); list each name`);
+  }
+  const bracketed = /^\[([^\]]*)\](:\d*)?$/.exec(input);
+  if (bracketed) {
+    if (bracketed[2] !== undefined) return fail(`${value} has a port; write the host name alone (ports are server.http_port and server.https_port)`);
+    const inner = bracketed[1] ?? '';
+    return isIPv6(inner) ? { ok: true, host: inner.toLowerCase() } : fail(`${value} is not a valid IPv6 address`);
+  }
+  if (isIPv6(input)) {
+    if (input.includes('%')) return fail(`${value} has an IPv6 zone; zones cannot appear in a Host header`);
+    return { ok: true, host: input.toLowerCase() };
+  }
+  if (/:\d*$/.test(input)) {
+    return fail(`${value} has a port; write the host name alone (ports are server.http_port and server.https_port)`);
+  }
+  if (isIPv4(input)) return { ok: true, host: input };
+
+  let host = input.toLowerCase();
+  // eslint-disable-next-line no-control-regex
+  if (/[^\x00-\x7f]/.test(host)) {
+    host = domainToASCII(input);
+    if (host === '') return fail(`${value} is not a valid international domain name`);
+  }
+  if (host.endsWith('.')) return fail(`${value} ends with a dot; remove it`);
+  if (host.length > 253) return fail(`${value} is longer than 253 characters`);
+  const labels = host.split('.');
+  for (const label of labels) {
+    if (label === '') return fail(`${value} has an empty label (a leading dot or two dots in a row)`);
+    if (label.length > 63) return fail(`${value} has a label longer than 63 characters`);
+    const bad = /[^a-z0-9-]/.exec(label);
+    if (bad) {
+      return fail(`${value} contains ${JSON.stringify(bad[0])}, which a host name cannot; use letters, digits, hyphens and dots`);
+    }
+    if (label.startsWith('-') || label.endsWith('-')) return fail(`${value} has a label that starts or ends with a hyphen`);
+  }
+  if (/^[0-9]+$/.test(labels.at(-1) ?? '')) {
+    return fail(`${value} is neither an IPv4 address nor a host name (its last label is a number)`);
+  }
+  return { ok: true, host };
+}
+
+/** Git's own rule: a repository is `scheme://…`, or scp-like `[user@]host:path` when a colon comes before any slash. */
+export function isRemoteRepo(repo: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return true;
+  const colon = repo.indexOf(':');
+  const slash = repo.indexOf('/');
+  return colon > 0 && (slash === -1 || colon < slash);
+}
+
+function checkBranch(branch: string): string | undefined {
+  const value = show(branch);
+  if (branch === '') return 'empty; write a branch name such as "main"';
+  // A leading "-" would be read by git as an option.
+  if (branch.startsWith('-')) return `${value} starts with "-", which a branch name cannot`;
+  if (
+    // eslint-disable-next-line no-control-regex
+    /[\x00-\x20\x7f~^:?*[\\]/.test(branch) ||
+    branch.includes('..') ||
+    branch.includes('@{') ||
+    branch.includes('//') ||
+    branch.startsWith('/') ||
+    branch.endsWith('/') ||
+    branch.endsWith('.') ||
+    branch.endsWith('.lock') ||
+    branch === '@'
+  ) {
+    return `${value} is not a valid git branch name`;
+  }
+  return undefined;
+}
+
+function checkRepo(repo: string): string | undefined {
+  if (repo === '') return 'empty; write a clone URL such as "https://github.com/you/blog.git", or leave repo out';
+  // A leading "-" would be read by git as an option (e.g. --upload-pack=…).
+  if (repo.startsWith('-')) return `${show(repo)} starts with "-", which a repository cannot`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(repo)) return `${show(repo)} contains a control character`;
+  return undefined;
+}
+
+function checkPublishDir(dir: string): string | undefined {
+  if (dir === '') return 'empty; write the build output directory, e.g. "dist", or "." for the repository itself';
+  if (dir.startsWith('/') || /^[a-z]:[\\/]/i.test(dir)) {
+    return `${show(dir)} is absolute; write a directory inside the repository, e.g. "dist"`;
+  }
+  if (dir.split(/[\\/]/).includes('..')) return `${show(dir)} leaves the repository; write a directory inside it, e.g. "dist"`;
+  if (dir.includes('\0')) return `${show(dir)} contains a NUL character`;
+  return undefined;
+}
+
+function checkAcmeDirectory(directory: string): string | undefined {
+  if ((ACME_DIRECTORY_NAMES as readonly string[]).includes(directory)) return undefined;
+  if (URL.canParse(directory)) {
+    const url = new URL(directory);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return undefined;
+  }
+  return `${show(directory)} is not an ACME directory; use ${ACME_DIRECTORY_NAMES.join(', ')} or a directory URL such as "https://acme.example/directory"`;
+}
+
+// ---------------------------------------------------------------------------
+// Building blocks
+
+function nonEmptyString(expected: string) {
+  return z
+    .string({ error: (issue) => typeMessage(expected, issue.input) })
+    .min(1, { error: `empty; expected ${expected}` });
+}
+
+function filePath(what: string) {
+  return nonEmptyString(what)
+    .refine((value) => !value.startsWith('~'), {
+      error: (issue) => `${show(issue.input)} starts with "~", which is not expanded; write the full path`,
+    })
+    .refine((value) => !value.includes('\0'), { error: 'the path contains a NUL character' });
+}
+
+function integer(min: number, max: number, hint = '') {
+  const range = `${min} to ${max}${hint}`;
+  const error = (issue: RawIssue): string => {
+    if (issue.code === 'too_small' || issue.code === 'too_big') return `${show(issue.input)} is out of range; use ${range}`;
+    if (typeof issue.input === 'number') return `${issue.input} is not a whole number; use ${range}`;
+    return typeMessage(`a whole number from ${range}`, issue.input);
+  };
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function duration(defaultText: string, minMs: number, description: string) {
+  const range = `${formatDuration(minMs)} to 24h`;
+  return z
+    .string({ error: (issue) => typeMessage('a duration such as "10s", "500ms" or "2m"', issue.input) })
+    .regex(DURATION_PATTERN, {
+      error: (issue) => `${show(issue.input)} is not a duration; write a number and a unit (ms, s, m, h), e.g. "10s", "500ms", "2m"`,
+    })
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms < minMs || ms > MAX_DURATION_MS) {
+        ctx.issues.push({ code: 'custom', input: text, message: `${show(text)} is out of range; use ${range}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .prefault(defaultText)
+    .describe(`${description} A duration: a number and a unit (ms, s, m, h), e.g. "500ms", "10s", "1m30s"; ${range}.`);
+}
+
+function byteSize(defaultText: string, minBytes: number, maxBytes: number, description: string) {
+  const range = `${formatByteSize(minBytes)} to ${formatByteSize(maxBytes)}`;
+  const sizeHint = 'a number of bytes (16384) or a size with a unit (B, KB, KiB, MB, MiB, GB, GiB), e.g. "16KiB"';
+  const outOfRange = (input: unknown): string => `${show(input)} is out of range; use ${range}`;
+  const bytesError = (issue: RawIssue): string => outOfRange(issue.input);
+  return z
+    .union([z.int().min(minBytes, { error: bytesError }).max(maxBytes, { error: bytesError }), z.string().regex(BYTE_SIZE_PATTERN)], {
+      error: (issue) => {
+        if (typeof issue.input === 'number') {
+          return Number.isInteger(issue.input) ? outOfRange(issue.input) : `${issue.input} is not a whole number of bytes`;
+        }
+        if (typeof issue.input === 'string') return `${show(issue.input)} is not a size; write ${sizeHint}`;
+        return typeMessage(sizeHint, issue.input);
+      },
+    })
+    .transform((value, ctx) => {
+      const bytes = parseByteSize(value);
+      if (bytes === undefined) {
+        ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is not a whole number of bytes` });
+        return z.NEVER;
+      }
+      if (bytes < minBytes || bytes > maxBytes) {
+        ctx.issues.push({ code: 'custom', input: value, message: outOfRange(value) });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .prefault(defaultText)
+    .describe(`${description} Bytes as a number, or a string with a unit (B, KB, KiB, MB, MiB, GB, GiB); ${range}.`);
+}
+
+function table<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'invalid_type' ? typeMessage('a table', issue.input) : undefined),
+  });
+}
+
+const hostName = z
+  .string({ error: (issue) => typeMessage('a host name such as "example.com"', issue.input) })
+  .transform((text, ctx) => {
+    const checked = checkHostName(text);
+    if (!checked.ok) {
+      ctx.issues.push({ code: 'custom', input: text, message: checked.message });
+      return z.NEVER;
+    }
+    return checked.host;
+  });
+
+// ---------------------------------------------------------------------------
+// Tables
+
+const tlsShape = {
+  cert_file: filePath('a certificate file path')
+    .optional()
+    .describe('PEM certificate chain to serve instead of obtaining one with ACME. Relative to the directory of berth.toml. Set together with key_file.'),
+  key_file: filePath('a key file path')
+    .optional()
+    .describe('PEM private key for cert_file. Relative to the directory of berth.toml. Set together with cert_file.'),
+};
+
+const serverShape = {
+  host: nonEmptyString('an address such as "::" or "127.0.0.1"')
+    .refine((value) => isIP(value) !== 0 || checkHostName(value).ok, {
+      error: (issue) => `${show(issue.input)} is not an address to listen on; use an IP address such as "::" (all) or "127.0.0.1", or a host name`,
+    })
+    .default('::')
+    .describe('Address to listen on. "::" accepts IPv6 and IPv4 connections on every interface.'),
+  http_port: integer(0, 65535, ' (0 turns the listener off)')
+    .default(80)
+    .describe('Port for plain HTTP: ACME challenges, webhooks, and redirects to HTTPS. 0 turns the listener off.'),
+  https_port: integer(0, 65535, ' (0 turns the listener off)')
+    .default(443)
+    .describe('Port for HTTPS (HTTP/1.1 and HTTP/2). 0 turns the listener off.'),
+  headers_timeout: duration('10s', 1, 'Time allowed to receive the request headers. At most request_timeout.'),
+  request_timeout: duration('30s', 1, 'Time allowed to receive the whole request.'),
+  idle_timeout: duration('60s', 1, 'How long an idle keep-alive connection stays open.'),
+  shutdown_timeout: duration('10s', 0, 'How long a shutdown waits for requests in flight before closing connections.'),
+  max_header_size: byteSize('16KiB', 1024, 1_048_576, 'Largest request header block accepted.'),
+  max_connections: integer(1, 1_000_000)
+    .default(10_000)
+    .describe('Most concurrent connections per listener; more are refused.'),
+  memory_file_max: byteSize('1MiB', 0, 1_073_741_824, 'Files up to this size are held in memory; larger ones are streamed from disk. 0 streams every file.'),
+  access_log: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .default(true)
+    .describe('Log one line per request.'),
+  tls: table(tlsShape)
+    .prefault({})
+    .describe('Serve a certificate you provide instead of obtaining one with ACME.'),
+};
+
+const acmeShape = {
+  email: z
+    .email({
+      error: (issue) =>
+        typeof issue.input === 'string'
+          ? `${show(issue.input)} is not an email address; write one such as "you@example.com"`
+          : typeMessage('an email address', issue.input),
+    })
+    .optional()
+    .describe('Contact address given to the certificate authority for the ACME account.'),
+  directory: z
+    .string({ error: (issue) => typeMessage(`one of ${ACME_DIRECTORY_NAMES.join(', ')} or a URL`, issue.input) })
+    .superRefine((value, ctx) => {
+      const message = checkAcmeDirectory(value);
+      if (message !== undefined) ctx.addIssue({ code: 'custom', input: value, message });
+    })
+    .default('letsencrypt')
+    .describe('Certificate authority: "letsencrypt", "letsencrypt-staging" (for trials; untrusted certificates), "off" (no ACME: self-signed or server.tls), or the URL of any ACME directory.'),
+};
+
+const logShape = {
+  level: z
+    .enum(LOG_LEVELS, {
+      error: (issue) =>
+        typeof issue.input === 'string'
+          ? `unknown log level ${show(issue.input)}; use one of ${LOG_LEVELS.join(', ')}`
+          : typeMessage(`one of ${LOG_LEVELS.join(', ')}`, issue.input),
+    })
+    .default('info')
+    .describe('Least severe level written to the log.'),
+};
+
+const buildShape = {
+  command: nonEmptyString('a shell command')
+    .optional()
+    .describe('Shell command that builds the site in the checked-out repository, e.g. "npm ci && npm run build".'),
+  publish: z
+    .string({ error: (issue) => typeMessage('a directory inside the repository', issue.input) })
+    .superRefine((value, ctx) => {
+      const message = checkPublishDir(value);
+      if (message !== undefined) ctx.addIssue({ code: 'custom', input: value, message });
+    })
+    .optional()
+    .describe('Directory, relative to the repository root, that holds the built site, e.g. "dist".'),
+  environment: z
+    .record(
+      z.string().regex(ENV_NAME_PATTERN),
+      // Values may be tokens, so they are never echoed.
+      z.string({ error: 'expected a string; put the value in quotes' }),
+      {
+        error: (issue) =>
+          issue.code === 'invalid_key'
+            ? `${show(issue.input)} is not a valid environment variable name; use letters, digits and underscores, not starting with a digit`
+            : `expected a table of NAME = "value", got ${kindOf(issue.input)}`,
+      },
+    )
+    .default({})
+    .describe('Extra environment variables for the build command, as NAME = "value".'),
+};
+
+const webhookShape = {
+  forge: z
+    .enum(FORGES, {
+      error: (issue) =>
+        typeof issue.input === 'string'
+          ? `unknown forge ${show(issue.input)}; use one of ${FORGES.join(', ')}`
+          : typeMessage(`one of ${FORGES.join(', ')}`, issue.input),
+    })
+    .describe('The git host that sends the push webhook; decides how the signature is checked and the event read.'),
+  secret: z
+    // The value is never shown, not even when it has the wrong type.
+    .string({ error: 'expected a string, e.g. "${BLOG_WEBHOOK_SECRET}" to read the secret from that environment variable' })
+    .optional()
+    .describe('Shared webhook secret. Write "${NAME}" to read it from the environment variable NAME; a secret written literally works but is reported as a warning. Set this or secret_file.'),
+  secret_file: filePath('a file path')
+    .optional()
+    .describe('File holding the webhook secret (one trailing newline is ignored). Relative to the directory of berth.toml. Set this or secret.'),
+  signature_header: z
+    .string({ error: (issue) => typeMessage('a header name', issue.input) })
+    .regex(HEADER_NAME_PATTERN, {
+      error: (issue) => `${show(issue.input)} is not a valid header name; use letters, digits and hyphens, e.g. "X-Hub-Signature-256"`,
+    })
+    .default(DEFAULT_SIGNATURE_HEADER)
+    .describe('Header carrying the hex HMAC-SHA256 signature of the body. Used only by the generic forge.'),
+};
+
+const siteShape = {
+  name: z
+    .string({ error: (issue) => typeMessage('a site name such as "blog"', issue.input) })
+    .regex(SITE_NAME_PATTERN, {
+      error: (issue) =>
+        `${show(issue.input)} is not a valid site name; use 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit`,
+    })
+    .describe('Short name of the site; used for its directory under data_dir and its webhook URL /_berth/hooks/<name>. Unique.'),
+  domains: z
+    .array(hostName, { error: (issue) => typeMessage('a list of host names such as ["example.com"]', issue.input) })
+    .min(1, { error: 'empty; list at least one host name, e.g. ["example.com"]' })
+    .describe('Host names the site answers to; the first is the primary one. No scheme, port or path. Each name belongs to one site.'),
+  repo: nonEmptyString('a git repository URL')
+    .superRefine((value, ctx) => {
+      const message = checkRepo(value);
+      if (message !== undefined) ctx.addIssue({ code: 'custom', input: value, message });
+    })
+    .optional()
+    .describe('Git repository to deploy from: a URL, an scp-like address (git@host:path), or a local path (relative to the directory of berth.toml).'),
+  branch: z
+    .string({ error: (issue) => typeMessage('a branch name such as "main"', issue.input) })
+    .superRefine((value, ctx) => {
+      const message = checkBranch(value);
+      if (message !== undefined) ctx.addIssue({ code: 'custom', input: value, message });
+    })
+    .default('main')
+    .describe('Branch whose pushes are deployed.'),
+  retain: integer(1, 1000)
+    .default(10)
+    .describe('How many releases to keep on disk; the active one is never removed.'),
+  build: table(buildShape)
+    .prefault({})
+    .describe('How to build the site.'),
+  webhook: table(webhookShape)
+    .optional()
+    .describe('Push webhook from the git host. Without it, deploy with `berth deploy` or `berth publish`.'),
+};
+
+const rootShape = {
+  data_dir: filePath('a directory path')
+    .default(DEFAULT_DATA_DIR)
+    .describe('Directory for releases, certificates, caches, logs and state. Relative to the directory of berth.toml.'),
+  server: table(serverShape)
+    .prefault({})
+    .describe('Listeners, timeouts and limits.'),
+  acme: table(acmeShape)
+    .prefault({})
+    .describe('Obtaining certificates with ACME.'),
+  log: table(logShape)
+    .prefault({})
+    .describe('Logging.'),
+  sites: z
+    .array(table(siteShape), {
+      error: (issue) =>
+        Array.isArray(issue.input) || issue.input === undefined
+          ? typeMessage('an array of tables', issue.input)
+          : `expected [[sites]] tables, got ${show(issue.input)}; write each site under its own [[sites]] header`,
+    })
+    .default([])
+    .describe('The sites to serve, one [[sites]] table each.'),
+};
+
+/** `berth.toml`, parsed: keys as in the file, defaults applied, durations in ms, sizes in bytes. */
+export const configSchema = table(rootShape).describe('Configuration of Berth, push-to-deploy static site hosting (berth.toml).');
+
+export type BerthToml = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+// ---------------------------------------------------------------------------
+// Which keys each table accepts, for "unknown key" messages
+
+interface TableInfo {
+  /** How the table is written in TOML, e.g. `[sites.webhook]`. */
+  title: string;
+  keys: readonly string[];
+}
+
+const TABLES: ReadonlyMap<string, TableInfo> = new Map([
+  ['', { title: 'the top level', keys: Object.keys(rootShape) }],
+  ['server', { title: '[server]', keys: Object.keys(serverShape) }],
+  ['server.tls', { title: '[server.tls]', keys: Object.keys(tlsShape) }],
+  ['acme', { title: '[acme]', keys: Object.keys(acmeShape) }],
+  ['log', { title: '[log]', keys: Object.keys(logShape) }],
+  ['sites[]', { title: '[[sites]]', keys: Object.keys(siteShape) }],
+  ['sites[].build', { title: '[sites.build]', keys: Object.keys(buildShape) }],
+  ['sites[].webhook', { title: '[sites.webhook]', keys: Object.keys(webhookShape) }],
+]);
+
+/** The table at a key path (`['sites', 0, 'build']`), if it is one of the config's tables. */
+export function tableAt(path: readonly PropertyKey[]): TableInfo | undefined {
+  const key = path.map((segment) => (typeof segment === 'number' ? '[]' : `.${String(segment)}`)).join('');
+  return TABLES.get(key.replace(/^\./, ''));
+}
+
+/** The message for a key that `table` does not accept, with a suggestion when one is near. */
+export function unknownKeyMessage(key: string, table: TableInfo): string {
+  const near = closestKey(key, table.keys);
+  if (near !== undefined) return `unknown key ${show(key)} in ${table.title}; did you mean ${show(near)}?`;
+  const home = [...TABLES.values()].find((other) => other !== table && other.keys.includes(key));
+  if (home !== undefined) return `unknown key ${show(key)} in ${table.title}; it belongs in ${home.title}`;
+  return `unknown key ${show(key)} in ${table.title}; accepted keys are ${table.keys.join(', ')}`;
+}
+
+function closestKey(key: string, candidates: readonly string[]): string | undefined {
+  const normal = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replaceAll('-', '_')
+    .toLowerCase();
+  if (candidates.includes(normal)) return normal;
+  const limit = normal.length < 5 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(normal, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Edits (insert, delete, replace, swap neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number): number => rows[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= a.length; i++) {
+    const row = rows[i] as number[];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        distance = Math.min(distance, at(i - 2, j - 2) + 1);
+      }
+      row[j] = distance;
+    }
+  }
+  return at(a.length, b.length);
+}

@@ -1,0 +1,58 @@
+import { open, readFile, rm, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * An exclusive lock on one site's directory, so two `berth publish` (or a
+ * publish and a rollback) never interleave. The lock file holds the owner's
+ * pid; a lock whose process is gone is stale and taken over.
+ */
+export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  await mkdir(dirname(lockFile), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx', 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (await isStale(lockFile)) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`Timed out waiting for the lock ${lockFile}; another berth command is changing this site`, { cause: error });
+      }
+      await sleep(50);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
+}
+
+async function isStale(lockFile: string): Promise<boolean> {
+  let text: string;
+  let ageMs: number;
+  try {
+    text = await readFile(lockFile, 'utf8');
+    ageMs = Date.now() - (await stat(lockFile)).mtimeMs;
+  } catch (error) {
+    // Released between our open and read: not stale, the caller retries.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  const pid = Number.parseInt(text, 10);
+  // An empty file is a lock being written right now, unless it has sat empty for long.
+  if (!Number.isInteger(pid) || pid <= 0) return ageMs > 5_000;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

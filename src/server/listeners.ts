@@ -1,0 +1,178 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { BerthError } from '../errors.ts';
+import type { ResolvedServer } from '../config/resolved-config.ts';
+import type { RequestHandler } from './request-handler.ts';
+
+/** Where a listener gets a certificate for a name; the seam the ACME manager fills later. */
+export interface CertificateSource {
+  /** The context for an SNI name; undefined means the default one. */
+  contextFor(servername: string): SecureContext | undefined;
+  readonly defaultCert: { cert: string; key: string };
+}
+
+export interface Listeners {
+  /** Bound ports (useful when the config asked for port 0). */
+  readonly httpPort: number | undefined;
+  readonly httpsPort: number | undefined;
+  /** Stops accepting, lets in-flight requests finish, closes everything after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Starts the plain HTTP listener and the TLS listener (HTTP/2 with ALPN,
+ * HTTP/1.1 fallback). Both take the same handler.
+ */
+export async function startListeners(server: ResolvedServer, handler: RequestHandler, certificates: CertificateSource): Promise<Listeners> {
+  const h1 = server.httpPort === 0 ? undefined : createPlain(server, handler);
+  const h2 = server.httpsPort === 0 ? undefined : createTls(server, handler, certificates);
+  const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort, 'http_port');
+  let h2Port: number | undefined;
+  try {
+    h2Port = h2 === undefined ? undefined : await listen(h2.server, server.host, server.httpsPort, 'https_port');
+  } catch (error) {
+    h1?.server.close();
+    throw error;
+  }
+  return {
+    httpPort: h1Port,
+    httpsPort: h2Port,
+    async close(timeoutMs) {
+      await Promise.all([h1?.close(timeoutMs), h2?.close(timeoutMs)]);
+    },
+  };
+}
+
+interface Closable<S> {
+  server: S;
+  close(timeoutMs: number): Promise<void>;
+}
+
+function createPlain(options: ResolvedServer, handler: RequestHandler): Closable<HttpServer> {
+  const server = createHttpServer(
+    {
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: options.idleTimeoutMs,
+      maxHeaderSize: options.maxHeaderBytes,
+      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
+      requireHostHeader: false,
+    },
+    handler as unknown as Parameters<typeof createHttpServer>[1],
+  );
+  server.maxConnections = options.maxConnections;
+  server.timeout = options.idleTimeoutMs;
+  return {
+    server,
+    close: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function createTls(options: ResolvedServer, handler: RequestHandler, certificates: CertificateSource): Closable<Http2SecureServer> {
+  // HTTP/1.1 connections over TLS: count requests in flight per socket, so a
+  // shutdown can close idle ones at once and busy ones after their response.
+  const busy = new Map<Socket, number>();
+  let closing = false;
+  const tracked = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const socket = req.socket as Socket & { alpnProtocol?: string | false };
+    if (socket.alpnProtocol !== 'h2') {
+      busy.set(socket, (busy.get(socket) ?? 0) + 1);
+      res.on('close', () => {
+        const left = (busy.get(socket) ?? 1) - 1;
+        if (left > 0) busy.set(socket, left);
+        else {
+          busy.delete(socket);
+          if (closing) socket.end();
+        }
+      });
+    }
+    handler(req as never, res as never);
+  };
+  const server = createSecureServer(
+    {
+      allowHTTP1: true,
+      cert: certificates.defaultCert.cert,
+      key: certificates.defaultCert.key,
+      minVersion: 'TLSv1.2',
+      SNICallback: (servername, callback) => callback(null, certificates.contextFor(servername)),
+      handshakeTimeout: options.headersTimeoutMs,
+      maxSessionMemory: 10,
+      settings: {
+        maxHeaderListSize: options.maxHeaderBytes,
+        maxConcurrentStreams: 128,
+      },
+      // HTTP/1.1 over TLS gets the same limits as plain HTTP.
+      maxHeaderSize: options.maxHeaderBytes,
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: options.idleTimeoutMs,
+    } as Parameters<typeof createSecureServer>[0],
+    tracked,
+  );
+  server.maxConnections = options.maxConnections;
+  server.setTimeout(options.idleTimeoutMs);
+
+  const sessions = new Set<ServerHttp2Session>();
+  const sockets = new Set<Socket>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return {
+    server,
+    close: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          for (const session of sessions) session.destroy();
+          for (const socket of sockets) socket.destroy();
+        }, timeoutMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        // GOAWAY: clients finish open streams and open no new ones here.
+        for (const session of sessions) session.close();
+        closing = true;
+        for (const socket of sockets) {
+          // An HTTP/1.1 connection with no request in flight can go now.
+          if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2' && !busy.has(socket)) socket.end();
+        }
+      }),
+  };
+}
+
+function listen(server: HttpServer | Http2SecureServer, host: string, port: number, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const hint =
+        error.code === 'EADDRINUSE'
+          ? 'another program is using it; stop it or choose another port'
+          : error.code === 'EACCES'
+            ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; grant it or choose a port above 1024'
+            : error.message;
+      reject(new BerthError('E_LISTEN', `Cannot listen on ${host} port ${port} (server.${key}): ${hint}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}

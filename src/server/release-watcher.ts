@@ -1,0 +1,111 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from '../log/logger.ts';
+import { readManifest } from '../releases/read-manifest.ts';
+import { sitePaths } from '../releases/site-paths.ts';
+import { loadServedRelease } from '../static/served-release.ts';
+import type { SiteState, SiteTable } from './site-table.ts';
+
+export interface ReleaseWatcher {
+  /** Re-reads every site's `current` link now (SIGHUP does this too). */
+  reloadAll(): Promise<void>;
+  close(): void;
+}
+
+export interface WatchOptions {
+  dataDir: string;
+  memoryFileMaxBytes: number;
+  /** Safety-net re-check for filesystems where change events are unreliable (network mounts). */
+  pollIntervalMs?: number;
+}
+
+/**
+ * Keeps each site's served release equal to what its `current` link names.
+ * `berth publish` and `berth rollback` only swap that link; the server notices
+ * through a directory watch (inotify) within milliseconds, loads the new
+ * release fully, and only then swaps the reference requests read. A release
+ * that fails to load is logged and the old one keeps serving.
+ */
+export async function watchReleases(table: SiteTable, options: WatchOptions, logger: Logger): Promise<ReleaseWatcher> {
+  const watchers: FSWatcher[] = [];
+  const reloaders = new Map<SiteState, () => Promise<void>>();
+
+  for (const state of table.sites) {
+    const paths = sitePaths(options.dataDir, state.config.name);
+    await mkdir(paths.siteDir, { recursive: true });
+    const reload = serialised(() => reloadSite(state, paths.currentLink, options, logger));
+    reloaders.set(state, reload);
+    const watcher = watch(paths.siteDir, { persistent: false }, (_event, name) => {
+      if (name === null || name === 'current') void reload();
+    });
+    watcher.on('error', (error) => logger.warn({ site: state.config.name, err: error }, 'release watch failed; relying on periodic checks'));
+    watchers.push(watcher);
+  }
+
+  const reloadAll = async (): Promise<void> => {
+    await Promise.all([...reloaders.values()].map((reload) => reload()));
+  };
+  await reloadAll();
+  const timer = setInterval(() => void reloadAll(), options.pollIntervalMs ?? 2000);
+  timer.unref();
+
+  return {
+    reloadAll,
+    close() {
+      clearInterval(timer);
+      for (const watcher of watchers) watcher.close();
+    },
+  };
+}
+
+async function reloadSite(state: SiteState, currentLink: string, options: WatchOptions, logger: Logger): Promise<void> {
+  let id: string;
+  try {
+    id = basename(await readlink(currentLink));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    logger.error({ site: state.config.name, err: error }, 'cannot read the current release link');
+    return;
+  }
+  if (state.release?.id === id) return;
+  const releaseDir = join(currentLink, '..', 'releases', id);
+  try {
+    const started = performance.now();
+    const manifest = await readManifest(releaseDir);
+    const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: options.memoryFileMaxBytes });
+    const previous = state.release?.id;
+    state.release = release;
+    logger.info(
+      { site: state.config.name, release: id, previous, files: Object.keys(manifest.files).length, ms: Math.round(performance.now() - started) },
+      'release active',
+    );
+  } catch (error) {
+    logger.error({ site: state.config.name, release: id, err: error }, 'cannot load release; still serving the previous one');
+  }
+}
+
+/**
+ * Runs `work` one at a time: a call during a run schedules one more run after
+ * it (several calls meanwhile collapse into that one), so the last change always wins.
+ */
+function serialised(work: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const run = (): Promise<void> => {
+    if (running !== undefined) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await work();
+      } while (again);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  return run;
+}

@@ -1,0 +1,48 @@
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { loadStaticCertificates } from '../tls/static-certificates.ts';
+import { startListeners, type Listeners } from './listeners.ts';
+import { watchReleases, type ReleaseWatcher } from './release-watcher.ts';
+import { createRequestHandler } from './request-handler.ts';
+import { createSiteTable, type SiteTable } from './site-table.ts';
+
+export interface RunningServer {
+  readonly listeners: Listeners;
+  readonly sites: SiteTable;
+  readonly releases: ReleaseWatcher;
+  /** Graceful stop: no new connections, in-flight requests finish (up to the shutdown timeout). */
+  stop(): Promise<void>;
+}
+
+/** Everything `berth serve` runs: site table, live releases, listeners. */
+export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
+  const sites = createSiteTable(config.sites);
+  const releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes }, logger);
+  for (const site of sites.sites) {
+    if (site.release === undefined) {
+      logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
+    }
+  }
+  let listeners: Listeners;
+  try {
+    const certificates = await loadStaticCertificates(config);
+    const handler = createRequestHandler(sites, logger, { accessLog: config.server.accessLog });
+    listeners = await startListeners(config.server, handler, certificates);
+  } catch (error) {
+    releases.close();
+    throw error;
+  }
+  logger.info(
+    { http: listeners.httpPort, https: listeners.httpsPort, host: config.server.host, sites: sites.sites.map((site) => site.config.name) },
+    'listening',
+  );
+  return {
+    listeners,
+    sites,
+    releases,
+    async stop() {
+      releases.close();
+      await listeners.close(config.server.shutdownTimeoutMs);
+    },
+  };
+}

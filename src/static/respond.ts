@@ -1,0 +1,151 @@
+import { acceptedEncodings } from './accept-encoding.ts';
+import { parseRange } from './range.ts';
+import { BAD_REQUEST, emptyReply, METHOD_NOT_ALLOWED, NOT_FOUND, SECURITY_HEADERS, type Reply } from './reply.ts';
+import { cleanRequestPath, isPrivatePath } from './request-path.ts';
+import type { FileRoute, ServedRelease, Variant } from './served-release.ts';
+
+/** The parts of a request the responder looks at; both HTTP/1.1 and HTTP/2 requests provide them. */
+export interface StaticRequest {
+  method: string | undefined;
+  /** Request target: path and query, as sent. */
+  url: string | undefined;
+  headers: {
+    'accept-encoding'?: string | undefined;
+    'if-none-match'?: string | undefined;
+    'if-modified-since'?: string | undefined;
+    'if-range'?: string | undefined;
+    range?: string | undefined;
+  };
+}
+
+/**
+ * Answers one request from one release. Pure: no I/O, no shared state but the
+ * release it is given, so a request that started on a release finishes on it
+ * even if another release is activated meanwhile.
+ */
+export function respond(release: ServedRelease, request: StaticRequest): Reply {
+  const method = request.method;
+  const head = method === 'HEAD';
+  if (method !== 'GET' && !head) return METHOD_NOT_ALLOWED;
+
+  const url = request.url ?? '';
+  const q = url.indexOf('?');
+  const rawPath = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q);
+  const clean = cleanRequestPath(rawPath);
+  if (clean.kind === 'bad') return BAD_REQUEST;
+  if (clean.kind === 'redirect') return redirect(308, clean.location + query);
+  const path = clean.path;
+  if (isPrivatePath(path)) return notFound(release, path, head);
+
+  if (release.forcedRedirects !== undefined) {
+    const match = release.forcedRedirects(path, query);
+    if (match !== null) return applyRule(release, match.rule.status, match.location, path, request, head);
+  }
+
+  const route = release.routes.get(path);
+  if (route !== undefined) {
+    if (route.kind === 'file') return serveFile(route, request, head, 200);
+    const location = route.add ? `${rawPath}/` : rawPath.slice(0, -1);
+    return redirect(308, location + query);
+  }
+
+  if (release.fallbackRedirects !== undefined) {
+    const match = release.fallbackRedirects(path, query);
+    if (match !== null) return applyRule(release, match.rule.status, match.location, path, request, head);
+  }
+  return notFound(release, path, head);
+}
+
+function serveFile(route: FileRoute, request: StaticRequest, head: boolean, status: number): Reply {
+  const headers = request.headers;
+  const accepts = acceptedEncodings(headers['accept-encoding']);
+  const variant: Variant =
+    accepts.br && route.br !== undefined ? route.br : accepts.gzip && route.gzip !== undefined ? route.gzip : route.identity;
+
+  if (status === 200) {
+    const inm = headers['if-none-match'];
+    if (inm !== undefined) {
+      if (inm.includes(route.tag) || inm.trim() === '*') return variant.notModified;
+    } else {
+      const ims = headers['if-modified-since'];
+      if (ims !== undefined) {
+        const since = Date.parse(ims);
+        if (!Number.isNaN(since) && route.mtimeSec * 1000 <= since) return variant.notModified;
+      }
+    }
+
+    const range = headers.range;
+    if (range !== undefined && ifRangeHolds(route, headers['if-range'])) {
+      const ranged = rangeReply(route, range, head);
+      if (ranged !== undefined) return ranged;
+    }
+    return head ? variant.head : variant.get;
+  }
+  const base = head ? variant.head : variant.get;
+  return { ...base, status };
+}
+
+/** `If-Range` with a strong ETag of this file lets the range through; anything else gets the whole file. */
+function ifRangeHolds(route: FileRoute, ifRange: string | undefined): boolean {
+  if (ifRange === undefined) return true;
+  return ifRange === `"${route.tag}"`;
+}
+
+function rangeReply(route: FileRoute, header: string, head: boolean): Reply | undefined {
+  const range = parseRange(header, route.size);
+  if (range.kind === 'none') return undefined;
+  if (range.kind === 'unsatisfiable') {
+    return emptyReply(416, ['content-range', `bytes */${route.size}`, ...SECURITY_HEADERS]);
+  }
+  const length = range.end - range.start + 1;
+  const headers = [
+    'content-length',
+    String(length),
+    'content-range',
+    `bytes ${range.start}-${range.end}/${route.size}`,
+    ...route.rangeHeaders,
+  ];
+  if (head) return { status: 206, headers, body: undefined, file: undefined, start: 0, end: -1 };
+  if (route.body !== undefined) {
+    return { status: 206, headers, body: route.body.subarray(range.start, range.end + 1), file: undefined, start: 0, end: -1 };
+  }
+  return { status: 206, headers, body: undefined, file: route.file, start: range.start, end: range.end };
+}
+
+/** A `_redirects` rule that matched: a redirect, or a rewrite served with the rule's status. */
+function applyRule(release: ServedRelease, status: number, location: string, path: string, request: StaticRequest, head: boolean): Reply {
+  if (status >= 300 && status < 400) return redirect(status, location);
+  const q = location.indexOf('?');
+  const target = release.routes.get(q === -1 ? location : location.slice(0, q));
+  if (target?.kind === 'file') return serveFile(target, request, head, status);
+  if (status === 200 || status === 404) return notFound(release, path, head);
+  return emptyReply(status, [...SECURITY_HEADERS]);
+}
+
+/** The site's own `404.html`, the one nearest up the path, else a plain one. */
+function notFound(release: ServedRelease, path: string, head: boolean): Reply {
+  let dir = path.slice(0, path.lastIndexOf('/') + 1);
+  for (;;) {
+    const page = release.notFoundPages.get(dir);
+    if (page !== undefined) {
+      const base = head ? page.identity.head : page.identity.get;
+      return { ...base, status: 404 };
+    }
+    if (dir === '/' || dir === '') break;
+    dir = dir.slice(0, dir.lastIndexOf('/', dir.length - 2) + 1);
+  }
+  return NOT_FOUND;
+}
+
+function redirect(status: number, location: string): Reply {
+  return emptyReply(status, ['location', encodeLocation(location), ...SECURITY_HEADERS]);
+}
+
+/**
+ * Percent-encodes what may not appear raw in a Location header (spaces,
+ * non-ASCII from a decoded path) while keeping existing escapes as they are.
+ */
+function encodeLocation(location: string): string {
+  return location.replace(/[^\x21-\x7e]|%(?![0-9a-fA-F]{2})/gu, (char) => encodeURIComponent(char));
+}

@@ -1,0 +1,203 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Encoding, Manifest, ManifestFile, RedirectRule } from '../releases/manifest.ts';
+import { createHeaderMatcher } from './header-matcher.ts';
+import { createRedirectMatchers, type RedirectMatch } from './redirect-matcher.ts';
+import { SECURITY_HEADERS, withoutBody, type Reply } from './reply.ts';
+
+/** The prepared answers for one representation (identity, br or gzip) of a file. */
+export interface Variant {
+  readonly get: Reply;
+  readonly head: Reply;
+  readonly notModified: Reply;
+}
+
+export interface FileRoute {
+  readonly kind: 'file';
+  /** The content hash prefix inside every ETag of this file. */
+  readonly tag: string;
+  readonly mtimeSec: number;
+  readonly size: number;
+  readonly identity: Variant;
+  readonly br: Variant | undefined;
+  readonly gzip: Variant | undefined;
+  /** Headers of the identity variant without content-length, for 206 answers. */
+  readonly rangeHeaders: readonly string[];
+  readonly body: Buffer | undefined;
+  readonly file: string;
+}
+
+/** `/blog` → `/blog/` (a directory) or `/about/` → `/about` (a page): one policy, by redirect. */
+export interface SlashRoute {
+  readonly kind: 'slash';
+  readonly add: boolean;
+}
+
+export type Route = FileRoute | SlashRoute;
+
+type Matcher = (path: string, query: string) => RedirectMatch | null;
+
+/** A release ready to answer requests: everything a request needs, precomputed. */
+export interface ServedRelease {
+  readonly id: string;
+  readonly site: string;
+  readonly routes: ReadonlyMap<string, Route>;
+  /** The nearest `404.html` per directory that has one, keyed by directory path with trailing slash. */
+  readonly notFoundPages: ReadonlyMap<string, FileRoute>;
+  readonly forcedRedirects: Matcher | undefined;
+  readonly fallbackRedirects: Matcher | undefined;
+}
+
+export interface LoadOptions {
+  /** Files up to this size are kept in memory, larger ones streamed from disk. */
+  memoryFileMaxBytes: number;
+}
+
+const SIDECAR: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
+const ETAG_SUFFIX: Readonly<Record<Encoding, string>> = { br: '-br', gzip: '-gz' };
+const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
+const CACHE_REVALIDATE = 'public, max-age=0, must-revalidate';
+/** Defaults a `_headers` rule may replace rather than add to. */
+const REPLACEABLE = new Set(['cache-control', 'content-type', 'x-content-type-options', 'referrer-policy']);
+
+/** Loads the release in `releaseDir` (with its already-read manifest) into memory. */
+export async function loadServedRelease(manifest: Manifest, releaseDir: string, options: LoadOptions): Promise<ServedRelease> {
+  const headerMatcher = manifest.headers.length > 0 ? createHeaderMatcher(manifest.headers) : undefined;
+  const routes = new Map<string, Route>();
+  const paths = Object.keys(manifest.files);
+  const built = new Map<string, FileRoute>();
+
+  // Read files a few at a time: a big site should not open thousands at once.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < paths.length) {
+      const urlPath = paths[next++] as string;
+      const file = manifest.files[urlPath] as ManifestFile;
+      const custom = headerMatcher?.(urlPath) ?? [];
+      built.set(urlPath, await buildFileRoute(join(releaseDir, urlPath), file, custom, options));
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+
+  // Exact paths first, so a real file always wins over an alias.
+  for (const [urlPath, route] of built) routes.set(urlPath, route);
+  for (const [urlPath, route] of built) {
+    if (urlPath.endsWith('/index.html')) {
+      const dir = urlPath.slice(0, -'index.html'.length);
+      setIfFree(routes, dir, await withOwnHeaders(route, dir, urlPath, manifest, headerMatcher, releaseDir, options));
+      if (dir !== '/') setIfFree(routes, dir.slice(0, -1), { kind: 'slash', add: true });
+    } else if (urlPath.endsWith('.html')) {
+      const page = urlPath.slice(0, -'.html'.length);
+      setIfFree(routes, page, await withOwnHeaders(route, page, urlPath, manifest, headerMatcher, releaseDir, options));
+      setIfFree(routes, `${page}/`, { kind: 'slash', add: false });
+    }
+  }
+
+  const notFoundPages = new Map<string, FileRoute>();
+  for (const [urlPath, route] of built) {
+    if (urlPath.endsWith('/404.html')) notFoundPages.set(urlPath.slice(0, -'404.html'.length), route);
+  }
+
+  const matchers = manifest.redirects.length > 0 ? createRedirectMatchers(manifest.redirects) : undefined;
+  const hasForced = manifest.redirects.some((rule: RedirectRule) => rule.force);
+  return {
+    id: manifest.id,
+    site: manifest.site,
+    routes,
+    notFoundPages,
+    forcedRedirects: hasForced ? matchers?.forced : undefined,
+    fallbackRedirects: matchers?.fallback,
+  };
+}
+
+function setIfFree(routes: Map<string, Route>, key: string, route: Route): void {
+  if (!routes.has(key)) routes.set(key, route);
+}
+
+/**
+ * An alias (`/blog/` for `/blog/index.html`) gets the `_headers` rules that
+ * match the alias itself, since that is the URL a visitor requests. When they
+ * are the same as the file's, the file's prepared answers are shared.
+ */
+async function withOwnHeaders(
+  route: FileRoute,
+  alias: string,
+  urlPath: string,
+  manifest: Manifest,
+  headerMatcher: ((path: string) => Array<[string, string]>) | undefined,
+  releaseDir: string,
+  options: LoadOptions,
+): Promise<FileRoute> {
+  if (headerMatcher === undefined) return route;
+  const own = headerMatcher(alias);
+  const fileHeaders = headerMatcher(urlPath);
+  if (JSON.stringify(own) === JSON.stringify(fileHeaders)) return route;
+  return buildFileRoute(join(releaseDir, urlPath), manifest.files[urlPath] as ManifestFile, own, options, route.body);
+}
+
+async function buildFileRoute(
+  diskPath: string,
+  file: ManifestFile,
+  custom: ReadonlyArray<[string, string]>,
+  options: LoadOptions,
+  knownBody?: Buffer,
+): Promise<FileRoute> {
+  const tag = file.hash.slice(0, 16);
+  const inMemory = file.size <= options.memoryFileMaxBytes;
+  const body = knownBody ?? (inMemory ? await readFile(diskPath) : undefined);
+  const hasEncodings = file.encodings.br !== undefined || file.encodings.gzip !== undefined;
+  const lastModified = new Date(file.mtimeMs).toUTCString();
+  const common = commonHeaders(file, lastModified, hasEncodings, custom);
+
+  const variant = async (encoding: Encoding | undefined): Promise<Variant> => {
+    const etag = `"${tag}${encoding === undefined ? '' : ETAG_SUFFIX[encoding]}"`;
+    const size = encoding === undefined ? file.size : (file.encodings[encoding] as number);
+    const path = encoding === undefined ? diskPath : diskPath + SIDECAR[encoding];
+    const variantBody = encoding === undefined ? body : inMemory ? await readFile(path) : undefined;
+    const headers = ['content-length', String(size), 'etag', etag, ...(encoding === undefined ? [] : ['content-encoding', encoding]), ...common];
+    const get: Reply = { status: 200, headers, body: variantBody, file: variantBody === undefined ? path : undefined, start: 0, end: -1 };
+    const notModifiedHeaders = ['etag', etag, 'last-modified', lastModified, 'cache-control', cacheControl(file, custom)];
+    if (hasEncodings) notModifiedHeaders.push('vary', 'Accept-Encoding');
+    return {
+      get,
+      head: withoutBody(get),
+      notModified: { status: 304, headers: notModifiedHeaders, body: undefined, file: undefined, start: 0, end: -1 },
+    };
+  };
+
+  return {
+    kind: 'file',
+    tag,
+    mtimeSec: Math.floor(file.mtimeMs / 1000),
+    size: file.size,
+    identity: await variant(undefined),
+    br: file.encodings.br === undefined ? undefined : await variant('br'),
+    gzip: file.encodings.gzip === undefined ? undefined : await variant('gzip'),
+    rangeHeaders: ['etag', `"${tag}"`, ...common],
+    body,
+    file: diskPath,
+  };
+}
+
+function cacheControl(file: ManifestFile, custom: ReadonlyArray<[string, string]>): string {
+  const override = custom.find(([name]) => name === 'cache-control');
+  if (override !== undefined) return override[1];
+  return file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
+}
+
+function commonHeaders(file: ManifestFile, lastModified: string, vary: boolean, custom: ReadonlyArray<[string, string]>): string[] {
+  const defaults: Array<[string, string]> = [
+    ['content-type', file.type],
+    ['last-modified', lastModified],
+    ['cache-control', file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE],
+    ['accept-ranges', 'bytes'],
+    [SECURITY_HEADERS[0], SECURITY_HEADERS[1]],
+    [SECURITY_HEADERS[2], SECURITY_HEADERS[3]],
+  ];
+  if (vary) defaults.push(['vary', 'Accept-Encoding']);
+  const replaced = new Set(custom.map(([name]) => name).filter((name) => REPLACEABLE.has(name)));
+  const flat: string[] = [];
+  for (const [name, value] of defaults) if (!replaced.has(name)) flat.push(name, value);
+  for (const [name, value] of custom) flat.push(name, value);
+  return flat;
+}
