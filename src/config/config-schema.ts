@@ -257,6 +257,16 @@ function integer(min: number, max: number, hint = '') {
   return z.int({ error }).min(min, { error }).max(max, { error });
 }
 
+/** A TCP port, 0 for any free one, or `false` for no listener. */
+function port() {
+  const hint = ' (0 for any free port), or false to turn the listener off';
+  const error = (issue: RawIssue): string => {
+    if (typeof issue.input === 'number') return `${show(issue.input)} is not a port; use 0 to 65535${hint}`;
+    return typeMessage(`a port from 0 to 65535${hint}`, issue.input);
+  };
+  return z.union([z.literal(false), z.int({ error }).min(0, { error }).max(65535, { error })], { error });
+}
+
 function duration(defaultText: string, minMs: number, description: string) {
   const range = `${formatDuration(minMs)} to 24h`;
   return z
@@ -281,13 +291,14 @@ function byteSize(defaultText: string, minBytes: number, maxBytes: number, descr
   const sizeHint = 'a number of bytes (16384) or a size with a unit (B, KB, KiB, MB, MiB, GB, GiB), e.g. "16KiB"';
   const outOfRange = (input: unknown): string => `${show(input)} is out of range; use ${range}`;
   const bytesError = (issue: RawIssue): string => outOfRange(issue.input);
+  const notASize = (issue: RawIssue): string => `${show(issue.input)} is not a size; write ${sizeHint}`;
   return z
-    .union([z.int().min(minBytes, { error: bytesError }).max(maxBytes, { error: bytesError }), z.string().regex(BYTE_SIZE_PATTERN)], {
+    .union([z.int().min(minBytes, { error: bytesError }).max(maxBytes, { error: bytesError }), z.string().regex(BYTE_SIZE_PATTERN, { error: notASize })], {
       error: (issue) => {
         if (typeof issue.input === 'number') {
           return Number.isInteger(issue.input) ? outOfRange(issue.input) : `${issue.input} is not a whole number of bytes`;
         }
-        if (typeof issue.input === 'string') return `${show(issue.input)} is not a size; write ${sizeHint}`;
+        if (typeof issue.input === 'string') return notASize(issue);
         return typeMessage(sizeHint, issue.input);
       },
     })
@@ -343,12 +354,12 @@ const serverShape = {
     })
     .default('::')
     .describe('Address to listen on. "::" accepts IPv6 and IPv4 connections on every interface.'),
-  http_port: integer(0, 65535, ' (0 turns the listener off)')
+  http_port: port()
     .default(80)
-    .describe('Port for plain HTTP: ACME challenges, webhooks, and redirects to HTTPS. 0 turns the listener off.'),
-  https_port: integer(0, 65535, ' (0 turns the listener off)')
+    .describe('Port for plain HTTP: ACME challenges, webhooks, and redirects to HTTPS. false turns the listener off; 0 lets the system pick a free port (logged at start).'),
+  https_port: port()
     .default(443)
-    .describe('Port for HTTPS (HTTP/1.1 and HTTP/2). 0 turns the listener off.'),
+    .describe('Port for HTTPS (HTTP/1.1 and HTTP/2). false turns the listener off; 0 lets the system pick a free port (logged at start).'),
   headers_timeout: duration('10s', 1, 'Time allowed to receive the request headers. At most request_timeout.'),
   request_timeout: duration('30s', 1, 'Time allowed to receive the whole request.'),
   idle_timeout: duration('60s', 1, 'How long an idle keep-alive connection stays open.'),

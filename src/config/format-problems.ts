@@ -39,5 +39,6 @@ export function summarizeProblems(problems: readonly ConfigProblem[]): string {
 /** The config path as a user would type it: relative when inside `cwd`, else absolute. */
 export function displayPath(file: string, cwd: string): string {
   const relative = path.relative(cwd, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+  const outside = relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+  return relative === '' || outside ? file : relative;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type * as z from 'zod';
@@ -96,7 +97,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   }
   const heading =
     code === 'E_CONFIG_PARSE'
-      ? `Cannot read ${shown} as TOML`
+      ? `Cannot parse ${shown}`
       : code === 'E_CONFIG_SECRET'
         ? `Cannot resolve the secrets in ${shown} (${summarizeProblems(problems)})`
         : `Invalid configuration in ${shown} (${summarizeProblems(problems)})`;
@@ -175,13 +176,14 @@ async function readSource(file: string): Promise<SourceResult> {
     }
     // Checked before reading, so a huge file is never loaded into memory.
     if (info.size > CONFIG_MAX_BYTES) return tooLarge(info.size);
-    bytes = await handle.readFile();
+    bytes = await readCapped(handle, CONFIG_MAX_BYTES + 1);
   } catch (error) {
     return readFailure(file, error);
   } finally {
     await handle?.close();
   }
-  if (bytes.length > CONFIG_MAX_BYTES) return tooLarge(bytes.length);
+  // Pipes and devices report no size; the capped read catches those.
+  if (bytes.length > CONFIG_MAX_BYTES) return tooLarge(undefined);
   try {
     // A leading byte order mark is dropped by the decoder.
     return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
@@ -190,10 +192,23 @@ async function readSource(file: string): Promise<SourceResult> {
   }
 }
 
-function tooLarge(size: number): SourceResult {
+/** Reads up to `limit` bytes, whatever the file claims its size is (`/dev/stdin`, a pipe). */
+async function readCapped(handle: FileHandle, limit: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(limit);
+  let length = 0;
+  while (length < limit) {
+    const { bytesRead } = await handle.read(buffer, length, limit - length, null);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  return buffer.subarray(0, length);
+}
+
+function tooLarge(size: number | undefined): SourceResult {
+  const limit = formatByteSize(CONFIG_MAX_BYTES);
   return {
     ok: false,
-    message: `the file is ${size} bytes, more than the ${formatByteSize(CONFIG_MAX_BYTES)} a config may be; is it the right file?`,
+    message: `${size === undefined ? `the file is larger than the ${limit}` : `the file is ${size} bytes, more than the ${limit}`} a config may be; is it the right file?`,
     failure: 'E_CONFIG_PARSE',
   };
 }
@@ -245,6 +260,15 @@ function rawSites(raw: Record<string, unknown>): unknown[] {
   return Array.isArray(raw.sites) ? raw.sites : [];
 }
 
+function hasPublicName(site: unknown): boolean {
+  if (!isTable(site) || !Array.isArray(site.domains)) return false;
+  return site.domains.some((domain: unknown) => {
+    if (typeof domain !== 'string') return false;
+    const checked = checkHostName(domain);
+    return checked.ok && isIP(checked.host) === 0 && checked.host !== 'localhost' && !checked.host.endsWith('.localhost');
+  });
+}
+
 function durationOr(value: unknown, fallback: string): number | undefined {
   if (value === undefined) return parseDuration(fallback);
   return typeof value === 'string' ? parseDuration(value) : undefined;
@@ -270,9 +294,9 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
 
   const httpPort = server.http_port ?? 80;
   const httpsPort = server.https_port ?? 443;
-  if (httpPort === 0 && httpsPort === 0) {
-    error(['server'], 'http_port and https_port are both 0; keep at least one listener on');
-  } else if (Number.isInteger(httpPort) && httpPort === httpsPort) {
+  if (httpPort === false && httpsPort === false) {
+    error(['server'], 'http_port and https_port are both false; keep at least one listener on');
+  } else if (typeof httpPort === 'number' && httpPort !== 0 && httpPort === httpsPort) {
     error(['server', 'https_port'], `${String(httpsPort)} is also http_port; use two different ports`);
   }
 
@@ -285,12 +309,13 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
     );
   }
 
+  const sites = rawSites(raw);
   const acme = isTable(raw.acme) ? raw.acme : {};
-  if (acme.directory === 'off' && httpsPort !== 0 && !hasCert) {
+  // A self-signed certificate is expected for localhost; for a public name it is surely a mistake.
+  if (acme.directory === 'off' && httpsPort !== false && !hasCert && sites.some(hasPublicName)) {
     warn(['acme', 'directory'], 'ACME is off and server.tls has no certificate; HTTPS will use a self-signed certificate that browsers reject');
   }
 
-  const sites = rawSites(raw);
   if (sites.length === 0 && (raw.sites === undefined || Array.isArray(raw.sites))) {
     warn(['sites'], 'no sites are configured; add a [[sites]] table for each site to serve');
   }
@@ -324,6 +349,15 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
       });
     }
     const webhook = site.webhook;
+    if (isTable(webhook)) {
+      const at = ['sites', siteIndex, 'webhook'] as const;
+      if (webhook.secret !== undefined && webhook.secret_file !== undefined) {
+        error(at, 'both secret and secret_file are set; keep one');
+      } else if (webhook.secret === undefined && webhook.secret_file === undefined) {
+        const envName = suggestEnvName(typeof site.name === 'string' ? site.name : '');
+        error(at, `no secret; set secret = "\${${envName}}" and that environment variable, or secret_file = "/path/to/file"`);
+      }
+    }
     if (isTable(webhook) && webhook.signature_header !== undefined && typeof webhook.forge === 'string') {
       const forge = webhook.forge;
       if (forge !== 'generic' && (FORGES as readonly string[]).includes(forge)) {
@@ -346,20 +380,8 @@ async function resolveSecrets(
     const webhook = site.webhook;
     const at = ['sites', siteIndex, 'webhook'] as const;
     const envName = suggestEnvName(typeof site.name === 'string' ? site.name : '');
-    const hasSecret = webhook.secret !== undefined;
-    const hasFile = webhook.secret_file !== undefined;
-    if (hasSecret && hasFile) {
-      findings.push({ path: at, message: 'both secret and secret_file are set; keep one', severity: 'error' });
-      return;
-    }
-    if (!hasSecret && !hasFile) {
-      findings.push({
-        path: at,
-        message: `no secret; set secret = "\${${envName}}" and that environment variable, or secret_file = "/path/to/file"`,
-        severity: 'error',
-      });
-      return;
-    }
+    // Both or neither of secret and secret_file is reported by checkAcrossKeys.
+    if ((webhook.secret === undefined) === (webhook.secret_file === undefined)) return;
     if (typeof webhook.secret === 'string') {
       const result = resolveSecretValue(webhook.secret, env, envName);
       if (!result.ok) {

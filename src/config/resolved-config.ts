@@ -48,9 +48,9 @@ export interface ResolvedTls {
 export interface ResolvedServer {
   /** Address to bind, e.g. `::` or `127.0.0.1`. */
   host: string;
-  /** 0 disables the listener. */
-  httpPort: number;
-  httpsPort: number;
+  /** `false`: no listener; 0: any free port (the bound one is logged). */
+  httpPort: number | false;
+  httpsPort: number | false;
   tls: ResolvedTls;
   /** Milliseconds allowed to receive the request headers. */
   headersTimeoutMs: number;

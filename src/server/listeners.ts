@@ -26,12 +26,12 @@ export interface Listeners {
  * HTTP/1.1 fallback). Both take the same handler.
  */
 export async function startListeners(server: ResolvedServer, handler: RequestHandler, certificates: CertificateSource): Promise<Listeners> {
-  const h1 = server.httpPort === 0 ? undefined : createPlain(server, handler);
-  const h2 = server.httpsPort === 0 ? undefined : createTls(server, handler, certificates);
-  const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort, 'http_port');
+  const h1 = server.httpPort === false ? undefined : createPlain(server, handler);
+  const h2 = server.httpsPort === false ? undefined : createTls(server, handler, certificates);
+  const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port');
   let h2Port: number | undefined;
   try {
-    h2Port = h2 === undefined ? undefined : await listen(h2.server, server.host, server.httpsPort, 'https_port');
+    h2Port = h2 === undefined ? undefined : await listen(h2.server, server.host, server.httpsPort as number, 'https_port');
   } catch (error) {
     h1?.server.close();
     throw error;

@@ -116,11 +116,22 @@ function rangeReply(route: FileRoute, header: string, head: boolean): Reply | un
 /** A `_redirects` rule that matched: a redirect, or a rewrite served with the rule's status. */
 function applyRule(release: ServedRelease, status: number, location: string, path: string, request: StaticRequest, head: boolean): Reply {
   if (status >= 300 && status < 400) return redirect(status, location);
-  const q = location.indexOf('?');
-  const target = release.routes.get(q === -1 ? location : location.slice(0, q));
+  const target = release.routes.get(rewriteTarget(location));
   if (target?.kind === 'file') return serveFile(target, request, head, status);
   if (status === 200 || status === 404) return notFound(release, path, head);
   return emptyReply(status, [...SECURITY_HEADERS]);
+}
+
+/** The decoded path part of a rewrite's (encoded) target, for the route lookup. */
+function rewriteTarget(location: string): string {
+  const end = location.search(/[?#]/);
+  const path = end === -1 ? location : location.slice(0, end);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    // The matcher only produces valid escapes; a broken one names no file.
+    return '';
+  }
 }
 
 /** The site's own `404.html`, the one nearest up the path, else a plain one. */

@@ -57,8 +57,6 @@ const SIDECAR: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
 const ETAG_SUFFIX: Readonly<Record<Encoding, string>> = { br: '-br', gzip: '-gz' };
 const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 const CACHE_REVALIDATE = 'public, max-age=0, must-revalidate';
-/** Defaults a `_headers` rule may replace rather than add to. */
-const REPLACEABLE = new Set(['cache-control', 'content-type', 'x-content-type-options', 'referrer-policy']);
 
 /** Loads the release in `releaseDir` (with its already-read manifest) into memory. */
 export async function loadServedRelease(manifest: Manifest, releaseDir: string, options: LoadOptions): Promise<ServedRelease> {
@@ -195,7 +193,9 @@ function commonHeaders(file: ManifestFile, lastModified: string, vary: boolean, 
     [SECURITY_HEADERS[2], SECURITY_HEADERS[3]],
   ];
   if (vary) defaults.push(['vary', 'Accept-Encoding']);
-  const replaced = new Set(custom.map(([name]) => name).filter((name) => REPLACEABLE.has(name)));
+  // A `_headers` value replaces our default of the same name; `vary` adds to it,
+  // since dropping Accept-Encoding would let caches mix up encodings.
+  const replaced = new Set(custom.map(([name]) => name).filter((name) => name !== 'vary'));
   const flat: string[] = [];
   for (const [name, value] of defaults) if (!replaced.has(name)) flat.push(name, value);
   for (const [name, value] of custom) flat.push(name, value);

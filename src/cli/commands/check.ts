@@ -49,7 +49,12 @@ function describeConfig(config: ResolvedConfig, note: string): string {
     server.httpPort === 0 ? '' : `http :${server.httpPort}`,
     server.httpsPort === 0 ? '' : `https :${server.httpsPort}`,
   ].filter((part) => part !== '');
-  const certificates = server.tls.certFile !== undefined ? `from ${server.tls.certFile}` : `ACME ${config.acme.directory}`;
+  const certificates =
+    server.tls.certFile !== undefined
+      ? `from ${server.tls.certFile}`
+      : config.acme.directory === 'off'
+        ? 'self-signed (ACME is off)'
+        : `ACME ${config.acme.directory}${config.acme.email === undefined ? '' : ` (${config.acme.email})`}`;
   const lines = [
     `Config ${config.configPath} is valid${note}`,
     `  data dir     ${config.dataDir}`,

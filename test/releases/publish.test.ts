@@ -1,0 +1,203 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { publishRelease } from '../../src/releases/publish.ts';
+import { readManifest } from '../../src/releases/read-manifest.ts';
+import { activeReleaseId, listReleases, releaseIds } from '../../src/releases/release-list.ts';
+import { activateRelease, previousReleaseId } from '../../src/releases/activate.ts';
+import { sitePaths } from '../../src/releases/site-paths.ts';
+import { isBerthError } from '../../src/errors.ts';
+import { tempDir, writeTree } from '../helpers/temp.ts';
+
+const css = 'body { color: #333; margin: 0 auto; max-width: 40rem; font-family: system-ui, sans-serif; }\n'.repeat(20);
+const html = `<!doctype html><title>Home</title>${'<p>Hello, world. This is a paragraph of text.</p>'.repeat(40)}`;
+
+async function site(t: Parameters<typeof tempDir>[0], files: Record<string, string | Buffer>): Promise<{ dataDir: string; source: string }> {
+  const root = await tempDir(t);
+  const source = join(root, 'out');
+  await writeTree(source, files);
+  return { dataDir: join(root, 'data'), source };
+}
+
+test('publish writes a release with a manifest, sidecars and an active link', async (t) => {
+  const { dataDir, source } = await site(t, {
+    'index.html': html,
+    '_astro/page.BX3kd9_a.css': css,
+    'img/logo.png': Buffer.alloc(300, 7),
+    'tiny.txt': 'hi',
+  });
+  const result = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.match(result.id, /^\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+  assert.equal(result.files, 4);
+  const paths = sitePaths(dataDir, 'blog');
+  assert.equal(await readlink(paths.currentLink), join('releases', result.id));
+  const manifest = await readManifest(result.releaseDir);
+  assert.deepEqual(Object.keys(manifest.files).sort(), ['/_astro/page.BX3kd9_a.css', '/img/logo.png', '/index.html', '/tiny.txt']);
+
+  const index = manifest.files['/index.html'];
+  assert.ok(index);
+  assert.equal(index.type, 'text/html; charset=utf-8');
+  assert.equal(index.cache, 'revalidate');
+  assert.equal(index.size, Buffer.byteLength(html));
+  assert.ok(index.encodings.br !== undefined && index.encodings.br < index.size);
+  assert.ok(index.encodings.gzip !== undefined && index.encodings.gzip < index.size);
+  const brBody = brotliDecompressSync(await readFile(join(result.releaseDir, 'index.html.br')));
+  assert.equal(brBody.toString(), html);
+  assert.equal(gunzipSync(await readFile(join(result.releaseDir, 'index.html.gz'))).toString(), html);
+
+  assert.equal(manifest.files['/_astro/page.BX3kd9_a.css']?.cache, 'immutable');
+  // Already-compressed and tiny files get no sidecars.
+  assert.deepEqual(manifest.files['/img/logo.png']?.encodings, {});
+  assert.deepEqual(manifest.files['/tiny.txt']?.encodings, {});
+});
+
+test('publish hard-links files unchanged since the previous release and keeps their ETag', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html, 'style.css': css });
+  const first = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  await writeFile(join(source, 'index.html'), `${html}<p>changed</p>`);
+  const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.notEqual(first.id, second.id);
+  assert.ok(second.id > first.id, 'ids sort in publish order');
+  assert.equal(second.linked, 1);
+  const a = await stat(join(first.releaseDir, 'style.css'));
+  const b = await stat(join(second.releaseDir, 'style.css'));
+  assert.equal(a.ino, b.ino, 'style.css is the same inode');
+  assert.equal((await stat(join(second.releaseDir, 'style.css.br'))).ino, (await stat(join(first.releaseDir, 'style.css.br'))).ino);
+  assert.notEqual((await stat(join(first.releaseDir, 'index.html'))).ino, (await stat(join(second.releaseDir, 'index.html'))).ino);
+  const m1 = await readManifest(first.releaseDir);
+  const m2 = await readManifest(second.releaseDir);
+  assert.equal(m1.files['/style.css']?.hash, m2.files['/style.css']?.hash);
+  assert.notEqual(m1.files['/index.html']?.hash, m2.files['/index.html']?.hash);
+});
+
+test('publish never copies dotfiles or the rules files, but keeps .well-known', async (t) => {
+  const { dataDir, source } = await site(t, {
+    'index.html': html,
+    '.env': 'SECRET=1',
+    '.git/config': '[core]',
+    'sub/.htaccess': 'deny',
+    '.well-known/security.txt': 'Contact: mailto:a@example.com',
+    _redirects: '/a /b 301',
+    _headers: '/*\n  X-Test: 1',
+  });
+  const result = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  const manifest = await readManifest(result.releaseDir);
+  assert.deepEqual(Object.keys(manifest.files).sort(), ['/.well-known/security.txt', '/index.html']);
+  assert.equal(manifest.redirects.length, 1);
+  assert.equal(manifest.headers.length, 1);
+  const entries = await readdir(result.releaseDir);
+  assert.ok(!entries.includes('.env') && !entries.includes('.git') && !entries.includes('_redirects'));
+});
+
+test('publish refuses a symlink that leaves the directory and publishes nothing', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  await symlink('/etc/passwd', join(source, 'passwd.txt'));
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_PUBLISH_SYMLINK');
+    assert.match(error.message, /passwd\.txt/);
+    assert.match(error.message, /outside the published folder/);
+    return true;
+  });
+  assert.deepEqual(await releaseIds(sitePaths(dataDir, 'blog')), []);
+});
+
+test('publish refuses a symlinked directory, even one inside the tree', async (t) => {
+  const { dataDir, source } = await site(t, { 'docs/index.html': html });
+  await symlink('..', join(source, 'docs', 'loop'));
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), { code: 'E_PUBLISH_SYMLINK' });
+});
+
+test('publish copies a symlink to a file inside the tree as content', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  await symlink('index.html', join(source, 'home.html'));
+  const result = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  const copied = await lstat(join(result.releaseDir, 'home.html'));
+  assert.ok(copied.isFile() && !copied.isSymbolicLink());
+  assert.equal(await readFile(join(result.releaseDir, 'home.html'), 'utf8'), html);
+});
+
+test('a publish that fails half-way leaves the live release and the listing unchanged', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html, 'a/one.css': css, 'z/three.css': css });
+  const live = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  await writeFile(join(source, 'index.html'), 'new');
+  // A FIFO sorts after a/ and before z/: files before it are copied, then the publish fails.
+  execFileSync('mkfifo', [join(source, 'm-fifo')]);
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), { code: 'E_PUBLISH_SOURCE' });
+  const paths = sitePaths(dataDir, 'blog');
+  assert.equal(await activeReleaseId(paths), live.id);
+  assert.deepEqual(await releaseIds(paths), [live.id]);
+  assert.deepEqual((await readdir(paths.releasesDir)).sort(), [live.id], 'no temporary directory is left behind');
+});
+
+test('an invalid _redirects fails the publish with the line, and the live release stays', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  const live = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  await writeFile(join(source, '_redirects'), '/ok /fine 301\n/bad /target 299\n');
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_REDIRECTS_INVALID');
+    assert.match(error.message, /line 2/);
+    return true;
+  });
+  assert.equal(await activeReleaseId(sitePaths(dataDir, 'blog')), live.id);
+});
+
+test('publish of a missing directory says so', async (t) => {
+  const root = await tempDir(t);
+  await assert.rejects(publishRelease({ dataDir: join(root, 'data'), site: 'blog', sourceDir: join(root, 'nope'), retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_PUBLISH_SOURCE');
+    assert.match(error.message, /not a readable directory/);
+    return true;
+  });
+});
+
+test('retention keeps the newest releases and never the active one away', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    await writeFile(join(source, 'index.html'), `${html}${i}`);
+    ids.push((await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 3 })).id);
+  }
+  const paths = sitePaths(dataDir, 'blog');
+  assert.deepEqual(await releaseIds(paths), ids.slice(2));
+  // Roll back to the oldest kept one, then publish: the active one survives pruning.
+  await activateRelease(paths, ids[2] as string);
+  await writeFile(join(source, 'index.html'), `${html}new`);
+  const newest = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 1, activate: false });
+  const kept = await releaseIds(paths);
+  assert.ok(kept.includes(ids[2] as string), 'the active release is kept');
+  assert.ok(kept.includes(newest.id));
+  assert.equal(await activeReleaseId(paths), ids[2]);
+});
+
+test('rollback finds the release before the active one', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  const first = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  await writeFile(join(source, 'index.html'), 'second');
+  const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  const paths = sitePaths(dataDir, 'blog');
+  assert.equal(await previousReleaseId(paths), first.id);
+  await activateRelease(paths, first.id);
+  await assert.rejects(previousReleaseId(paths), { code: 'E_RELEASE_NONE' });
+  await assert.rejects(activateRelease(paths, '20990101T000000Z-00000000'), { code: 'E_RELEASE_NOT_FOUND' });
+  const listing = await listReleases(paths);
+  assert.deepEqual(listing.map((entry) => [entry.summary.id, entry.active]), [[second.id, false], [first.id, true]]);
+});
+
+test('publishes racing for one site both land, one after the other', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  const other = join(source, '..', 'other');
+  await mkdir(other);
+  await writeFile(join(other, 'index.html'), 'other');
+  const [a, b] = await Promise.all([
+    publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }),
+    publishRelease({ dataDir, site: 'blog', sourceDir: other, retain: 10 }),
+  ]);
+  assert.notEqual(a.id, b.id);
+  assert.equal((await releaseIds(sitePaths(dataDir, 'blog'))).length, 2);
+});
