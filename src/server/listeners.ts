@@ -84,9 +84,18 @@ function createTls(options: ResolvedServer, handler: RequestHandler, certificate
   // shutdown can close idle ones at once and busy ones after their response.
   const busy = new Map<Socket, number>();
   let closing = false;
+  // The HTTP/1.1 fallback inside the HTTP/2 server has no headers timeout of
+  // its own: a connection must deliver its first request's headers in time
+  // (later requests on it are bounded by the idle timeout).
+  const firstRequestDeadline = new Map<Socket, NodeJS.Timeout>();
   const tracked = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const socket = req.socket as Socket & { alpnProtocol?: string | false };
     if (socket.alpnProtocol !== 'h2') {
+      const deadline = firstRequestDeadline.get(socket);
+      if (deadline !== undefined) {
+        clearTimeout(deadline);
+        firstRequestDeadline.delete(socket);
+      }
       busy.set(socket, (busy.get(socket) ?? 0) + 1);
       res.on('close', () => {
         const left = (busy.get(socket) ?? 1) - 1;
@@ -129,9 +138,19 @@ function createTls(options: ResolvedServer, handler: RequestHandler, certificate
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
-  server.on('secureConnection', (socket: Socket) => {
+  server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    if (socket.alpnProtocol !== 'h2') {
+      const deadline = setTimeout(() => socket.destroy(), options.headersTimeoutMs);
+      deadline.unref();
+      firstRequestDeadline.set(socket, deadline);
+    }
+    socket.on('close', () => {
+      sockets.delete(socket);
+      const deadline = firstRequestDeadline.get(socket);
+      if (deadline !== undefined) clearTimeout(deadline);
+      firstRequestDeadline.delete(socket);
+    });
   });
   return {
     server,

@@ -301,3 +301,18 @@ test('shutdown lets a request in flight finish', async (t) => {
   assert.equal(await response, big.length);
   await assert.rejects(get(s.httpPort, '/'), { code: 'ECONNREFUSED' });
 });
+
+test('closes a TLS connection that sends its headers too slowly', async (t) => {
+  const { connect } = await import('node:tls');
+  const s = await startTestServer(t, { files: { site: files }, server: 'headers_timeout = "1s"\nrequest_timeout = "2s"\nidle_timeout = "30s"' });
+  const started = Date.now();
+  const closedAfter = await new Promise<number>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: s.httpsPort, rejectUnauthorized: false, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => {
+      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(Date.now() - started));
+    setTimeout(() => socket.destroy(), 10_000).unref();
+  });
+  assert.ok(closedAfter < 10_000, `the server closed the connection (after ${closedAfter} ms), not the client`);
+});
