@@ -34,7 +34,9 @@ export async function watchReleases(table: SiteTable, options: WatchOptions, log
   for (const state of table.sites) {
     const paths = sitePaths(options.dataDir, state.config.name);
     await mkdir(paths.siteDir, { recursive: true });
-    const reload = serialised(() => reloadSite(state, paths.currentLink, options, logger));
+    // A release that failed to load is not retried (and re-logged) every poll; a new link target is.
+    const failed = { id: undefined as string | undefined };
+    const reload = serialised(() => reloadSite(state, paths.currentLink, failed, options, logger));
     reloaders.set(state, reload);
     const watcher = watch(paths.siteDir, { persistent: false }, (_event, name) => {
       if (name === null || name === 'current') void reload();
@@ -59,7 +61,13 @@ export async function watchReleases(table: SiteTable, options: WatchOptions, log
   };
 }
 
-async function reloadSite(state: SiteState, currentLink: string, options: WatchOptions, logger: Logger): Promise<void> {
+async function reloadSite(
+  state: SiteState,
+  currentLink: string,
+  failed: { id: string | undefined },
+  options: WatchOptions,
+  logger: Logger,
+): Promise<void> {
   let id: string;
   try {
     id = basename(await readlink(currentLink));
@@ -68,7 +76,7 @@ async function reloadSite(state: SiteState, currentLink: string, options: WatchO
     logger.error({ site: state.config.name, err: error }, 'cannot read the current release link');
     return;
   }
-  if (state.release?.id === id) return;
+  if (state.release?.id === id || failed.id === id) return;
   const releaseDir = join(currentLink, '..', 'releases', id);
   try {
     const started = performance.now();
@@ -76,11 +84,13 @@ async function reloadSite(state: SiteState, currentLink: string, options: WatchO
     const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: options.memoryFileMaxBytes });
     const previous = state.release?.id;
     state.release = release;
+    failed.id = undefined;
     logger.info(
       { site: state.config.name, release: id, previous, files: Object.keys(manifest.files).length, ms: Math.round(performance.now() - started) },
       'release active',
     );
   } catch (error) {
+    failed.id = id;
     logger.error({ site: state.config.name, release: id, err: error }, 'cannot load release; still serving the previous one');
   }
 }

@@ -36,7 +36,7 @@ export function respond(release: ServedRelease, request: StaticRequest): Reply {
   if (clean.kind === 'bad') return BAD_REQUEST;
   if (clean.kind === 'redirect') return redirect(308, clean.location + query);
   const path = clean.path;
-  if (isPrivatePath(path)) return notFound(release, path, head);
+  if (isPrivatePath(path)) return notFound(release, path, request, head);
 
   if (release.forcedRedirects !== undefined) {
     const match = release.forcedRedirects(path, query);
@@ -54,7 +54,7 @@ export function respond(release: ServedRelease, request: StaticRequest): Reply {
     const match = release.fallbackRedirects(path, query);
     if (match !== null) return applyRule(release, match.rule.status, match.location, path, request, head);
   }
-  return notFound(release, path, head);
+  return notFound(release, path, request, head);
 }
 
 function serveFile(route: FileRoute, request: StaticRequest, head: boolean, status: number): Reply {
@@ -118,7 +118,7 @@ function applyRule(release: ServedRelease, status: number, location: string, pat
   if (status >= 300 && status < 400) return redirect(status, location);
   const target = release.routes.get(rewriteTarget(location));
   if (target?.kind === 'file') return serveFile(target, request, head, status);
-  if (status === 200 || status === 404) return notFound(release, path, head);
+  if (status === 200 || status === 404) return notFound(release, path, request, head);
   return emptyReply(status, [...SECURITY_HEADERS]);
 }
 
@@ -135,14 +135,11 @@ function rewriteTarget(location: string): string {
 }
 
 /** The site's own `404.html`, the one nearest up the path, else a plain one. */
-function notFound(release: ServedRelease, path: string, head: boolean): Reply {
+function notFound(release: ServedRelease, path: string, request: StaticRequest, head: boolean): Reply {
   let dir = path.slice(0, path.lastIndexOf('/') + 1);
   for (;;) {
     const page = release.notFoundPages.get(dir);
-    if (page !== undefined) {
-      const base = head ? page.identity.head : page.identity.get;
-      return { ...base, status: 404 };
-    }
+    if (page !== undefined) return serveFile(page, request, head, 404);
     if (dir === '/' || dir === '') break;
     dir = dir.slice(0, dir.lastIndexOf('/', dir.length - 2) + 1);
   }

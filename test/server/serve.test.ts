@@ -316,3 +316,21 @@ test('closes a TLS connection that sends its headers too slowly', async (t) => {
   });
   assert.ok(closedAfter < 10_000, `the server closed the connection (after ${closedAfter} ms), not the client`);
 });
+
+test('a release that fails to load is logged and the previous one keeps serving', async (t) => {
+  const { writeFile: write } = await import('node:fs/promises');
+  const { join: joinPath } = await import('node:path');
+  const { activateRelease } = await import('../../src/releases/activate.ts');
+  const { sitePaths } = await import('../../src/releases/site-paths.ts');
+  const s = await startTestServer(t, { files: { site: { 'index.html': 'good' } } });
+  const paths = sitePaths(s.config.dataDir, 'site');
+  const { publishRelease } = await import('../../src/releases/publish.ts');
+  const { writeTree } = await import('../helpers/temp.ts');
+  const dir = joinPath(s.root, 'broken');
+  await writeTree(dir, { 'index.html': 'broken' });
+  const broken = await publishRelease({ dataDir: s.config.dataDir, site: 'site', sourceDir: dir, retain: 10, activate: false });
+  await write(joinPath(broken.releaseDir, '.berth-manifest.json'), '{"version": 1, "truncated');
+  await activateRelease(paths, broken.id);
+  assert.ok(await eventually(async () => s.logs.some((line) => line.msg === 'cannot load release; still serving the previous one')));
+  assert.equal((await get(s.httpPort, '/')).body.toString(), 'good');
+});
