@@ -257,6 +257,15 @@ function integer(min: number, max: number, hint = '') {
   return z.int({ error }).min(min, { error }).max(max, { error });
 }
 
+/** How many serving processes: a count, or `auto` for one per core. */
+function workers() {
+  const error = (issue: RawIssue): string => {
+    if (typeof issue.input === 'number') return `${show(issue.input)} is not a worker count; use 1 to 64, or "auto" for one per CPU core`;
+    return typeMessage('a number from 1 to 64, or "auto"', issue.input);
+  };
+  return z.union([z.literal('auto'), z.int({ error }).min(1, { error }).max(64, { error })], { error });
+}
+
 /** A TCP port, 0 for any free one, or `false` for no listener. */
 function port() {
   const hint = ' (0 for any free port), or false to turn the listener off';
@@ -369,6 +378,9 @@ const serverShape = {
     .default(10_000)
     .describe('Most concurrent connections per listener; more are refused.'),
   memory_file_max: byteSize('1MiB', 0, 1_073_741_824, 'Files up to this size are held in memory; larger ones are streamed from disk. 0 streams every file.'),
+  workers: workers()
+    .default(1)
+    .describe('Processes serving requests: a number, or "auto" for one per CPU core. Each holds the live releases in memory.'),
   access_log: z
     .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
     .default(true)

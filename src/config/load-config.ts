@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -425,6 +426,7 @@ function resolveConfig(parsed: ParsedConfig, configPath: string, secrets: Readon
       maxHeaderBytes: server.max_header_size,
       maxConnections: server.max_connections,
       memoryFileMaxBytes: server.memory_file_max,
+      workers: server.workers === 'auto' ? availableParallelism() : server.workers,
       shutdownTimeoutMs: server.shutdown_timeout,
       accessLog: server.access_log,
     },

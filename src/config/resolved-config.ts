@@ -66,6 +66,8 @@ export interface ResolvedServer {
   memoryFileMaxBytes: number;
   /** Milliseconds SIGTERM waits for in-flight requests before closing sockets. */
   shutdownTimeoutMs: number;
+  /** Serving processes (`auto` resolved to the number of cores). */
+  workers: number;
   /** One log line per request. */
   accessLog: boolean;
 }

@@ -14,7 +14,10 @@ export interface LoggerOptions {
  * `flushLogger` runs at shutdown so nothing buffered is lost.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Lines are written as soon as the previous write finished, batched while
+  // one is in flight; a batch stays within PIPE_BUF so lines from several
+  // worker processes sharing one pipe never interleave.
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, maxWrite: 4096 });
   return pino(
     {
       level: options.level,
@@ -27,6 +30,7 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-export function flushLogger(logger: Logger): void {
-  logger.flush();
+/** Resolves once every buffered line is written. */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
 }

@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 
 export interface CertificatePair {
   cert: string;
@@ -13,7 +12,9 @@ export interface CertificatePair {
  * certificate is configured (or, later, obtained over ACME).
  */
 export async function createSelfSignedCertificate(names: readonly string[], now = new Date()): Promise<CertificatePair> {
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  // Loaded only when a certificate is made: the library costs memory every serving process would otherwise carry.
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<(typeof import('@peculiar/x509'))['cryptoProvider']['set']>[0]);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const all = [...new Set([...names, 'localhost'])];

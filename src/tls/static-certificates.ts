@@ -3,11 +3,11 @@ import { createSecureContext } from 'node:tls';
 import { BerthError } from '../errors.ts';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { CertificateSource } from '../server/listeners.ts';
-import { createSelfSignedCertificate } from './self-signed.ts';
+import { ensureSelfSignedCertificate } from './self-signed-store.ts';
 
 /**
  * The certificate source until ACME takes over: the configured files, or a
- * self-signed certificate for every configured domain, generated at start.
+ * self-signed certificate for every configured domain, kept in the data dir.
  */
 export async function loadStaticCertificates(config: ResolvedConfig): Promise<CertificateSource> {
   const { certFile, keyFile } = config.server.tls;
@@ -21,7 +21,7 @@ export async function loadStaticCertificates(config: ResolvedConfig): Promise<Ce
       throw new BerthError('E_TLS_FILES', `Cannot use server.tls cert_file ${certFile} with key_file ${keyFile}: ${reason}; give a PEM certificate chain and its matching PEM private key`, { cause: error });
     }
   } else {
-    pair = await createSelfSignedCertificate(config.sites.flatMap((site) => site.domains));
+    pair = await ensureSelfSignedCertificate(config.dataDir, config.sites.flatMap((site) => site.domains));
   }
   const context = createSecureContext(pair);
   return { defaultCert: pair, contextFor: () => context };

@@ -1,7 +1,10 @@
-import { once } from 'node:events';
+import cluster from 'node:cluster';
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
-import { createLogger, flushLogger } from '../../log/logger.ts';
+import type { ResolvedConfig } from '../../config/resolved-config.ts';
+import { createLogger, flushLogger, type Logger } from '../../log/logger.ts';
 import { startServer } from '../../server/serve.ts';
+import { shutdownSignal } from '../../server/shutdown-signal.ts';
+import { runWorkerPool } from '../../server/worker-pool.ts';
 import { configOption, type Command } from '../command.ts';
 
 const serve: Command = {
@@ -9,7 +12,8 @@ const serve: Command = {
   summary: 'run the server: HTTP and HTTPS listeners for every configured site',
   usage: 'serve [--config FILE]',
   details: `Serves each site's live release on server.http_port and server.https_port
-(HTTP/2 with HTTP/1.1 fallback), routing by host name. Logs are JSON lines on
+(HTTP/2 with HTTP/1.1 fallback), routing by host name. With server.workers
+above 1, that many processes share the ports. Logs are JSON lines on
 standard output.
 
 Signals:
@@ -23,17 +27,30 @@ Options:
   async run(args, io) {
     const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
     const logger = createLogger({ level: config.log.level });
-    const server = await startServer(config, logger);
-    const onHup = (): void => void server.releases.reloadAll();
-    process.on('SIGHUP', onHup);
-    const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
-    logger.info({ signal: signal[0] ?? 'signal' }, 'shutting down; waiting for requests in flight');
-    process.off('SIGHUP', onHup);
-    await server.stop();
-    logger.info('stopped');
-    flushLogger(logger);
-    return 0;
+    try {
+      if (config.server.workers > 1 && cluster.isPrimary) return await runWorkerPool(config, logger);
+      return await serveHere(config, cluster.isWorker ? logger.child({ worker: process.pid }) : logger);
+    } finally {
+      await flushLogger(logger);
+      // A worker's IPC channel to the primary would keep it alive.
+      if (cluster.isWorker) process.disconnect();
+    }
   },
 };
+
+/** Serves in this process until SIGTERM or SIGINT. */
+async function serveHere(config: ResolvedConfig, logger: Logger): Promise<number> {
+  const signal = shutdownSignal();
+  const server = await startServer(config, logger);
+  const onHup = (): void => void server.releases.reloadAll();
+  process.on('SIGHUP', onHup);
+  const received = await signal.received;
+  logger.info({ signal: received }, 'shutting down; waiting for requests in flight');
+  process.off('SIGHUP', onHup);
+  await server.stop();
+  signal.dispose();
+  logger.info('stopped');
+  return 0;
+}
 
 export default serve;

@@ -1,0 +1,77 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { loadStaticCertificates } from '../tls/static-certificates.ts';
+import { shutdownSignal } from './shutdown-signal.ts';
+
+/** A worker that dies this soon after starting counts towards a crash loop. */
+const EARLY_EXIT_MS = 5_000;
+const MAX_EARLY_EXITS = 5;
+
+/**
+ * Runs `config.server.workers` serving processes (node:cluster; they share
+ * the listening sockets) and supervises them: a worker that dies is replaced,
+ * signals are forwarded, and a stop waits for every worker to drain. The
+ * primary serves nothing itself. Resolves with the exit code.
+ */
+export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Promise<number> {
+  // Made once here, so every worker presents the same stand-in certificate.
+  await loadStaticCertificates(config);
+  const signal = shutdownSignal();
+  let stopping = false;
+  let earlyExits = 0;
+  const started = new Map<Worker, number>();
+  const spawn = (): void => {
+    const worker = cluster.fork();
+    started.set(worker, Date.now());
+  };
+
+  const allExited = new Promise<number>((resolve) => {
+    cluster.on('exit', (worker, code, killedBy) => {
+      const born = started.get(worker) ?? 0;
+      started.delete(worker);
+      if (stopping) {
+        if (started.size === 0) resolve(0);
+        return;
+      }
+      logger.error({ worker: worker.process.pid, code, signal: killedBy }, 'worker exited; starting another');
+      if (Date.now() - born < EARLY_EXIT_MS && ++earlyExits >= MAX_EARLY_EXITS) {
+        logger.fatal('workers keep exiting right after start; giving up (see the errors above)');
+        stopping = true;
+        for (const other of started.keys()) other.process.kill('SIGTERM');
+        if (started.size === 0) resolve(1);
+        else void allStopped().then(() => resolve(1));
+        return;
+      }
+      spawn();
+    });
+  });
+  const allStopped = (): Promise<void> =>
+    new Promise((resolve) => {
+      const check = setInterval(() => {
+        if (started.size === 0) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+
+  const onHup = (): void => {
+    for (const worker of started.keys()) worker.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', onHup);
+  for (let i = 0; i < config.server.workers; i++) spawn();
+  logger.info({ workers: config.server.workers }, 'started worker processes');
+
+  const outcome = await Promise.race([signal.received.then(() => 'signal' as const), allExited.then((code) => code)]);
+  if (outcome === 'signal') {
+    stopping = true;
+    logger.info('shutting down workers; waiting for requests in flight');
+    for (const worker of started.keys()) worker.process.kill('SIGTERM');
+    await (started.size === 0 ? Promise.resolve(0) : allExited);
+  }
+  process.off('SIGHUP', onHup);
+  signal.dispose();
+  logger.info('stopped');
+  return typeof outcome === 'number' ? outcome : 0;
+}

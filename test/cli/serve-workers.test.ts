@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { get } from '../helpers/server.ts';
+import { tempDir, writeTree } from '../helpers/temp.ts';
+import { main } from '../../src/cli/main.ts';
+import { PassThrough } from 'node:stream';
+
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+test('serve with several workers shares one port, serves, and stops cleanly on SIGTERM', async (t) => {
+  const root = await tempDir(t);
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    ['data_dir = "data"', '[server]', 'host = "127.0.0.1"', 'http_port = 0', 'https_port = 0', 'workers = 2', '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost"]'].join('\n'),
+  );
+  await writeTree(join(root, 'out'), { 'index.html': 'from a worker' });
+  const sink = new PassThrough();
+  const code = await main(['publish', join(root, 'out'), '--config', config], { stdout: sink, stderr: sink, env: {}, cwd: root });
+  assert.equal(code, 0);
+
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const lines: Array<Record<string, unknown>> = [];
+  const listening = new Promise<Array<Record<string, unknown>>>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+      const ready = lines.filter((entry) => entry.msg === 'listening');
+      if (ready.length === 2) resolve(ready);
+    });
+  });
+  const ready = await listening;
+  const ports = new Set(ready.map((entry) => entry.http));
+  assert.equal(ports.size, 1, 'both workers listen on the same port');
+  const workers = new Set(ready.map((entry) => entry.worker));
+  assert.equal(workers.size, 2, 'two worker processes');
+  const port = [...ports][0] as number;
+  for (let i = 0; i < 10; i++) {
+    const res = await get(port, '/');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'from a worker');
+  }
+  // A worker that dies is replaced, and the site keeps answering.
+  process.kill([...workers][0] as number, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (lines.filter((entry) => entry.msg === 'listening').length < 3 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(lines.some((entry) => entry.msg === 'worker exited; starting another'), 'the death was logged');
+  assert.equal(lines.filter((entry) => entry.msg === 'listening').length, 3, 'a replacement worker started');
+  assert.equal((await get(port, '/')).body.toString(), 'from a worker');
+
+  child.kill('SIGTERM');
+  const [exitCode] = (await once(child, 'exit')) as [number | null];
+  assert.equal(exitCode, 0);
+  assert.equal(lines.filter((entry) => entry.msg === 'stopped').length, 3, 'each worker and the primary stopped');
+});
