@@ -11,6 +11,7 @@ export interface HttpRequest {
   method: string | undefined;
   url: string | undefined;
   headers: IncomingHttpHeaders;
+  rawHeaders: readonly string[];
   socket: { servername?: string | false | null; encrypted?: boolean } | null;
 }
 
@@ -25,6 +26,7 @@ export interface HttpResponse {
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
 
 const UNKNOWN_HOST = textReply(421, 'Misdirected request: no site here answers to this host name');
+const TWO_HOSTS = textReply(400, 'Bad request: more than one Host header');
 const NO_RELEASE = textReply(503, 'This site has no published release yet', ['retry-after', '10']);
 const HEALTHY = textReply(200, 'ok');
 const BERTH_NOT_FOUND = textReply(404, 'Not found');
@@ -44,7 +46,11 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
     const host = hostOf((req.headers[':authority'] as string | undefined) ?? req.headers.host);
     const site = host === undefined ? undefined : table.byHost.get(host);
     let reply: Reply;
-    if (site === undefined) {
+    if (hasSecondHost(req.rawHeaders)) {
+      // Node keeps the first Host and drops the rest; a proxy in front might
+      // have used another one, so refuse rather than guess (RFC 9112 3.2).
+      reply = TWO_HOSTS;
+    } else if (site === undefined) {
       reply = UNKNOWN_HOST;
     } else if (misdirected(req, table, site)) {
       reply = UNKNOWN_HOST;
@@ -67,6 +73,18 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       });
     }
   };
+}
+
+function hasSecondHost(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
 }
 
 /**

@@ -334,3 +334,50 @@ test('a release that fails to load is logged and the previous one keeps serving'
   assert.ok(await eventually(async () => s.logs.some((line) => line.msg === 'cannot load release; still serving the previous one')));
   assert.equal((await get(s.httpPort, '/')).body.toString(), 'good');
 });
+
+test('refuses a request with two Host headers', async (t) => {
+  const s = await startTestServer(t, { files: { site: files } });
+  const raw = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n');
+  assert.match(raw, /^HTTP\/1\.1 400 /);
+  assert.ok(!raw.includes('Some text'), 'no site content');
+});
+
+test('ignores malformed and hostile conditional headers', async (t) => {
+  const s = await startTestServer(t, { files: { site: files } });
+  for (const headers of [
+    { 'if-none-match': 'garbage' },
+    { 'if-none-match': '"' },
+    { 'if-none-match': `"${'a'.repeat(4000)}"` },
+    { 'if-modified-since': '' },
+    { 'if-modified-since': 'Sun, 99 Foo 99999 99:99:99 GMT' },
+    { 'if-modified-since': '-1' },
+    { 'if-range': 'Tue, 01 Jan 2999 00:00:00 GMT', range: 'bytes=0-1' },
+  ]) {
+    const res = await get(s.httpPort, '/', headers);
+    assert.equal(res.status, 200, JSON.stringify(headers).slice(0, 80));
+    assert.equal(res.body.toString(), html);
+  }
+});
+
+test('caps concurrent connections per listener', async (t) => {
+  const { connect } = await import('node:net');
+  const s = await startTestServer(t, { files: { site: files }, server: 'max_connections = 2' });
+  const open = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<import('node:net').Socket>((resolve, reject) => {
+          const socket = connect(s.httpPort, '127.0.0.1', () => resolve(socket));
+          socket.on('error', reject);
+        }),
+    ),
+  );
+  t.after(() => open.forEach((socket) => socket.destroy()));
+  // Let the server register both before the third arrives.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const third = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', 2000);
+  assert.equal(third, '', 'the third connection is closed without an answer');
+  open.forEach((socket) => socket.destroy());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const after = await get(s.httpPort, '/');
+  assert.equal(after.status, 200, 'connections are accepted again once others closed');
+});
