@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'E_PUBLISH_IO'
   | 'E_REDIRECTS_INVALID'
   | 'E_HEADERS_INVALID'
+  | 'E_SITE_LOCKED'
   | 'E_RELEASE_NOT_FOUND'
   | 'E_RELEASE_NONE'
   | 'E_MANIFEST_INVALID'

@@ -37,7 +37,12 @@ function commandHelp(command: Command): string {
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' ? COMMANDS.find((command) => command.name === rest[0]) : undefined;
+    const wanted = name === 'help' ? rest[0] : undefined;
+    const topic = wanted === undefined ? undefined : COMMANDS.find((command) => command.name === wanted);
+    if (wanted !== undefined && topic === undefined) {
+      io.stderr.write(`berth: unknown command "${wanted}"\n\n${overview()}`);
+      return EXIT_USAGE;
+    }
     (name === undefined ? io.stderr : io.stdout).write(topic === undefined ? overview() : commandHelp(topic));
     return name === undefined ? EXIT_USAGE : 0;
   }

@@ -219,7 +219,7 @@ function readFailure(file: string, error: unknown): SourceResult {
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     return {
       ok: false,
-      message: `config file ${file} not found; pass --config <file>, set BERTH_CONFIG, or run \`berth init\` to write one`,
+      message: `config file ${file} not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs/configuration.md`,
       failure: 'E_CONFIG_NOT_FOUND',
     };
   }

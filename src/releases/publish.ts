@@ -64,6 +64,14 @@ interface PreviousFile {
  */
 export async function publishRelease(options: PublishOptions): Promise<PublishResult> {
   const started = performance.now();
+  try {
+    return await publishLocked(options, started);
+  } catch (error) {
+    throw asPublishError(error);
+  }
+}
+
+async function publishLocked(options: PublishOptions, started: number): Promise<PublishResult> {
   const paths = sitePaths(options.dataDir, options.site);
   const files = await walkSource(options.sourceDir);
   const rules = await readRules(options.sourceDir);
@@ -112,7 +120,7 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
       };
     } catch (error) {
       await rm(tempDir, { recursive: true, force: true });
-      throw asPublishError(error);
+      throw error;
     }
   });
 }

@@ -1,6 +1,7 @@
 import { open, readFile, rm, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError } from '../errors.ts';
 
 /**
  * An exclusive lock on one site's directory, so two `berth publish` (or a
@@ -13,7 +14,14 @@ export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, 
   for (;;) {
     try {
       const handle = await open(lockFile, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
+      try {
+        await handle.writeFile(String(process.pid));
+      } catch (error) {
+        // A lock we could not finish writing (disk full) must not linger as a stale one.
+        await handle.close();
+        await rm(lockFile, { force: true });
+        throw error;
+      }
       await handle.close();
       break;
     } catch (error) {
@@ -23,7 +31,7 @@ export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, 
         continue;
       }
       if (Date.now() > deadline) {
-        throw new Error(`Timed out waiting for the lock ${lockFile}; another berth command is changing this site`, { cause: error });
+        throw new BerthError('E_SITE_LOCKED', `Another berth command has been changing this site for over ${Math.round(timeoutMs / 1000)} s (lock ${lockFile}); wait for it, or remove the lock if no berth command is running`, { cause: error });
       }
       await sleep(50);
     }

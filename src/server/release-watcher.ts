@@ -91,7 +91,10 @@ async function reloadSite(
     );
   } catch (error) {
     failed.id = id;
-    logger.error({ site: state.config.name, release: id, err: error }, 'cannot load release; still serving the previous one');
+    logger.error(
+      { site: state.config.name, release: id, err: error },
+      state.release === undefined ? 'cannot load release; the site has no release to serve' : 'cannot load release; still serving the previous one',
+    );
   }
 }
 

@@ -104,7 +104,7 @@ describe('berth check', () => {
     const { code, stdout, stderr } = await runCheck();
     assert.equal(code, 1);
     assert.equal(stdout, '');
-    assert.match(stderr, /not found; pass --config <file>, set BERTH_CONFIG, or run `berth init`/);
+    assert.match(stderr, /not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs\/configuration.md/);
   });
 
   it('reads the file named by --config, relative to the working directory', async () => {

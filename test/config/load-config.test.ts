@@ -63,6 +63,7 @@ describe('readConfig() defaults', () => {
       maxHeaderBytes: 16_384,
       maxConnections: 10_000,
       memoryFileMaxBytes: 1_048_576,
+      workers: 1,
       shutdownTimeoutMs: 10_000,
       accessLog: true,
     });
@@ -111,6 +112,7 @@ shutdown_timeout = "500ms"
 max_header_size = "32KiB"
 max_connections = 500
 memory_file_max = 262144
+workers = 2
 access_log = false
 
 [server.tls]
@@ -167,6 +169,7 @@ secret = "\${DOCS_SECRET}"
       maxHeaderBytes: 32_768,
       maxConnections: 500,
       memoryFileMaxBytes: 262_144,
+      workers: 2,
       shutdownTimeoutMs: 500,
       accessLog: false,
     });
@@ -583,7 +586,7 @@ describe('readConfig() file problems', () => {
   it('reports a missing file', async () => {
     const { config, problems } = await readConfig(path.join(root, 'missing', 'berth.toml'), {});
     assert.equal(config, undefined);
-    assert.match(problems[0]?.message ?? '', /not found; pass --config <file>, set BERTH_CONFIG, or run `berth init`/);
+    assert.match(problems[0]?.message ?? '', /not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs\/configuration.md/);
   });
 });
 
@@ -704,12 +707,12 @@ describe('loadConfig()', () => {
     assert.equal(config.sites[0]?.name, 'blog');
   });
 
-  it('throws E_CONFIG_NOT_FOUND pointing at --config and berth init', async () => {
+  it('throws E_CONFIG_NOT_FOUND pointing at --config and the example config', async () => {
     await assert.rejects(loadConfig(path.join(root, 'nowhere.toml'), {}), (error: unknown) => {
       assert.ok(isBerthError(error));
       assert.equal(error.code, 'E_CONFIG_NOT_FOUND');
       assert.match(error.message, /^Config file .*nowhere\.toml not found; pass --config/);
-      assert.match(error.message, /berth init/);
+      assert.match(error.message, /docs\/configuration.md/);
       return true;
     });
   });
