@@ -10,7 +10,7 @@
  *   BENCH_WARMUP=1         seconds of warm-up per URL
  *   BENCH_THREADS=2        wrk/h2load threads
  *   BENCH_CONNECTIONS=64   wrk/h2load connections
- *   BENCH_SERVERS=nginx,caddy,berth
+ *   BENCH_SERVERS=nginx,caddy,berth,berth-auto   (berth-auto: workers = "auto")
  *   BENCH_H2=auto          1/0; auto = when h2load is installed
  *   BENCH_H2_STREAMS=10    concurrent streams per HTTP/2 connection
  *   BENCH_PUBLISHES=20     publishes in the publish-under-load check (0 skips it)
@@ -18,16 +18,16 @@
  *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeSite, SITE_FILES } from './site/generate.ts';
 import { get, sha256 } from './lib/client.ts';
 import { h2load, wrk, type LoadResult } from './lib/load.ts';
-import { cmdline, installExitHandlers, killAllNow, portIsOpen, procKiB, run, setPidDir, treeRssKiB } from './lib/proc.ts';
+import { cmdline, installExitHandlers, killAllNow, portIsOpen, processTree, procKiB, run, setPidDir, treeRssKiB } from './lib/proc.ts';
 import { publishUnderLoad } from './lib/publish-load.ts';
-import { ORDER, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerResult } from './lib/report.ts';
+import { ALL, MAIN, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerResult } from './lib/report.ts';
 import { makeCert, SERVERS, type BenchContext, type Running, type ServerSpec } from './lib/servers.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,6 +65,7 @@ async function machine(): Promise<Record<string, string>> {
     wrk: await versionOf('wrk', ['-v'], /wrk (\S+)/),
     h2load: await versionOf('h2load', ['--version'], /nghttp2\/(\S+)/),
     OpenSSL: await versionOf('openssl', ['version'], /OpenSSL (\S+)/),
+    'load average at start': loadavg().map((l) => l.toFixed(2)).join(' '),
     'Berth commit': git.code === 0 ? `${git.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}` : 'unknown',
   };
 }
@@ -88,6 +89,35 @@ async function verify(s: Running, ca: string, site: Map<string, Buffer>): Promis
     }
   }
   return problems;
+}
+
+/** Warnings, errors and non-JSON lines (stack traces) in Berth's log. */
+function berthLogNotes(label: string, logFile: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  const bad: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let level: unknown;
+    let msg: unknown;
+    try {
+      const j = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      level = j.level;
+      msg = j.msg;
+    } catch {
+      bad.push(line.trim());
+      continue;
+    }
+    if (level === 'warn' || level === 'error' || level === 'fatal' || (typeof level === 'number' && level >= 40)) {
+      bad.push(`${String(level)}: ${String(msg)}`);
+    }
+  }
+  if (bad.length === 0) return [];
+  return [`${label}: the log has ${bad.length} warning/error line(s), the first: ${bad.slice(0, 3).map((b) => `\`${b.slice(0, 200)}\``).join('; ')}`];
 }
 
 /** Header sanity for Berth, reported as notes (never fatal). */
@@ -121,12 +151,13 @@ async function benchServer(
   const first = await get(`http://127.0.0.1:${s.httpPort}/index.html`, {});
   await sleep(500);
   result.idleRssKiB = treeRssKiB(s.proc.pid);
+  result.processes = processTree(s.proc.pid).length;
   const h = await get(`https://127.0.0.1:${s.httpsPort}/index.html`, { ca });
   result.headers = { status: String(h.status), ...h.headers };
   if (first.status !== 200) throw new Error(`${spec.label}: GET /index.html answered ${first.status}`);
   const problems = await verify(s, ca, site);
   if (problems.length) throw new Error(`${spec.label} does not serve the site correctly:\n  ${problems.join('\n  ')}`);
-  if (spec.name === 'berth') notes.push(...headerNotes(spec.label, h.headers, SITE_FILES.html.size));
+  if (spec.name.startsWith('berth')) notes.push(...headerNotes(spec.label, h.headers, SITE_FILES.html.size));
   log(`${spec.label}: pid ${s.proc.pid}, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
 
   const files = Object.entries(SITE_FILES) as Array<[FileKey, { path: string; size: number }]>;
@@ -141,6 +172,7 @@ async function benchServer(
       if (r.non2xx || r.errors) notes.push(`${spec.label} ${proto} ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} socket errors`);
     }
     result.cells[proto] = cells;
+    result.rssAfterKiB = { ...result.rssAfterKiB, [proto]: treeRssKiB(s.proc.pid) };
   }
   if (o.h2) {
     const cells: Partial<Record<FileKey, Cell>> = {};
@@ -157,8 +189,8 @@ async function benchServer(
       }
     }
     result.cells.h2 = cells;
+    result.rssAfterKiB = { ...result.rssAfterKiB, h2: treeRssKiB(s.proc.pid) };
   }
-  result.afterLoadRssKiB = treeRssKiB(s.proc.pid);
   result.peakRssKiB = procKiB(s.proc.pid, 'VmHWM');
   result.ok = true;
   return { result, running: s };
@@ -173,10 +205,10 @@ async function main(): Promise<void> {
   const h2Streams = envInt('BENCH_H2_STREAMS', 10, 1, 1000);
   const publishes = envInt('BENCH_PUBLISHES', 20, 0, 200);
   if (connections < threads) throw new Error('BENCH_CONNECTIONS must be at least BENCH_THREADS');
-  const wanted = (process.env.BENCH_SERVERS ?? 'nginx,caddy,berth').split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = (process.env.BENCH_SERVERS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   const specs = SERVERS.filter((s) => wanted.includes(s.name));
   const unknown = wanted.filter((w) => !SERVERS.some((s) => s.name === w));
-  if (unknown.length || specs.length === 0) throw new Error(`BENCH_SERVERS: unknown ${unknown.join(', ') || '(empty)'}; use nginx,caddy,berth`);
+  if (unknown.length || specs.length === 0) throw new Error(`BENCH_SERVERS: unknown ${unknown.join(', ') || '(empty)'}; use ${ALL.join(',')}`);
   const hasH2load = (await run('h2load', ['--version'], { timeoutMs: 10_000 })).code === 0;
   const h2Env = process.env.BENCH_H2 ?? 'auto';
   const h2 = h2Env === 'auto' ? hasH2load : h2Env === '1';
@@ -210,6 +242,7 @@ async function main(): Promise<void> {
       image: { path: SITE_FILES.image.path, bytes: SITE_FILES.image.size },
     },
     servers: {},
+    publishUnderLoad: {},
     notes: [],
   };
 
@@ -219,8 +252,8 @@ async function main(): Promise<void> {
       const r = await benchServer(spec, ctx, ca, site, { seconds, warmup, threads, connections, h2, h2Streams }, results.notes);
       results.servers[spec.name] = r.result;
       running = r.running;
-      if (spec.name === 'berth' && running && publishes > 0) {
-        log(`Berth: publish under load (${publishes} publishes)`);
+      if (spec.name.startsWith('berth') && running && publishes > 0) {
+        log(`${spec.label}: publish under load (${publishes} publishes)`);
         try {
           const p = await publishUnderLoad(ctx, running, ca, 'a', {
             publishes,
@@ -230,14 +263,14 @@ async function main(): Promise<void> {
             maxRequests: 2_000_000,
             pauseMs: 250,
           });
-          results.publishUnderLoad = p;
+          results.publishUnderLoad[spec.name] = p;
           log(
             `publish under load: ${p.publishes} publishes (${p.publishesFailed} failed), ${p.requests} checked requests, ` +
               `${p.failed} failed, ${p.mixed} mixed, ${p.versionChanges} version changes seen, final version served: ${p.finalVersionServed}`,
           );
           for (const s of p.samples) log(`  sample: ${s}`);
         } catch (err) {
-          results.publishUnderLoad = { error: (err as Error).message };
+          results.publishUnderLoad[spec.name] = { error: (err as Error).message };
           log(`publish under load failed: ${(err as Error).message}`);
         }
       }
@@ -249,6 +282,14 @@ async function main(): Promise<void> {
       if (running) {
         log(`${spec.label}: stopping`);
         await running.stop();
+        if (running.proc.child.exitCode !== 0 && spec.name.startsWith('berth')) {
+          results.notes.push(`${spec.label} exited with ${String(running.proc.child.exitCode ?? running.proc.child.signalCode)} on SIGTERM`);
+        }
+      }
+      if (spec.name.startsWith('berth')) {
+        const notes = berthLogNotes(spec.label, join(logDir, `${spec.name}.log`));
+        results.notes.push(...notes);
+        for (const n of notes) log(n);
       }
       // Anything a failed start left behind.
       killAllNow();
@@ -267,7 +308,7 @@ async function main(): Promise<void> {
   console.log(`\n${section}`);
   log(`results: ${rel} and ${rel.replace(/\.json$/, '.md')}`);
 
-  const complete = ORDER.every((n) => results.servers[n]?.ok);
+  const complete = MAIN.every((n) => results.servers[n]?.ok) && specs.every((s) => results.servers[s.name]?.ok);
   const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
   if (writeDoc === '1' || (writeDoc === 'auto' && complete)) {
     updateBenchmarksMd(join(root, 'BENCHMARKS.md'), section);
@@ -275,12 +316,9 @@ async function main(): Promise<void> {
   } else {
     log(`BENCHMARKS.md left as it is (${writeDoc === '0' ? 'BENCH_WRITE_DOC=0' : 'not every server was measured'})`);
   }
-  const publishBad =
-    results.publishUnderLoad !== undefined &&
-    ('error' in results.publishUnderLoad ||
-      results.publishUnderLoad.failed > 0 ||
-      results.publishUnderLoad.mixed > 0 ||
-      results.publishUnderLoad.publishesFailed > 0);
+  const publishBad = Object.values(results.publishUnderLoad).some(
+    (p) => 'error' in p || p.failed > 0 || p.mixed > 0 || p.publishesFailed > 0 || !p.finalVersionServed,
+  );
   // Slow numbers never fail the benchmark; a server that could not run or a
   // publish that served a wrong response does.
   process.exitCode = specs.every((s) => results.servers[s.name]?.ok) && !publishBad ? 0 : 1;

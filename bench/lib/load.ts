@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { run } from './proc.ts';
+import { run, trackTransient } from './proc.ts';
 
 export interface LoadResult {
   tool: 'wrk' | 'h2load';
@@ -87,6 +87,7 @@ export function wrkUntilStopped(url: string, o: Omit<LoadOptions, 'seconds'> & {
 } {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.maxSeconds}s`, '--latency', '--timeout', '5s', url];
   const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackTransient(child);
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));

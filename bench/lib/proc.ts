@@ -15,9 +15,18 @@ export interface Tracked {
   pid: number;
   logFile: string;
   exited: Promise<number | null>;
+  /** The signal that stops it cleanly (nginx: SIGQUIT). */
+  stopSignal: NodeJS.Signals;
 }
 
 const tracked = new Set<Tracked>();
+/** Short-lived helpers (wrk, h2load, publish): killed with the servers. */
+const transient = new Set<ChildProcess>();
+
+export function trackTransient(child: ChildProcess): void {
+  transient.add(child);
+  child.once('exit', () => transient.delete(child));
+}
 let pidDir = '';
 
 export function setPidDir(dir: string): void {
@@ -31,6 +40,7 @@ export function startTracked(
   args: string[],
   logDir: string,
   opts: SpawnOptions = {},
+  stopSignal: NodeJS.Signals = 'SIGTERM',
 ): Tracked {
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
@@ -41,7 +51,7 @@ export function startTracked(
     child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
     child.once('error', () => resolve(-1));
   });
-  const t: Tracked = { name, child, pid: child.pid, logFile, exited };
+  const t: Tracked = { name, child, pid: child.pid, logFile, exited, stopSignal };
   tracked.add(t);
   if (pidDir) writeFileSync(join(pidDir, `${name}.pid`), `${child.pid}\n`);
   void exited.then(() => {
@@ -55,25 +65,57 @@ export function isRunning(t: Tracked): boolean {
   return t.child.exitCode === null && t.child.signalCode === null;
 }
 
-/** SIGTERM (or `signal`), then SIGKILL after `graceMs`. */
-export async function stopTracked(t: Tracked, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+/** Its stop signal, then SIGKILL to the whole tree after `graceMs`. */
+export async function stopTracked(t: Tracked, graceMs = 5000): Promise<void> {
   if (!isRunning(t)) return;
-  t.child.kill(signal);
+  const tree = processTree(t.pid);
+  t.child.kill(t.stopSignal);
   const done = await Promise.race([t.exited.then(() => true), sleep(graceMs).then(() => false)]);
-  if (!done) {
-    t.child.kill('SIGKILL');
-    await Promise.race([t.exited, sleep(2000)]);
+  for (const pid of done ? tree.slice(1) : tree.reverse()) {
+    try {
+      // Leftover children (or, after a timeout, everything) are killed.
+      process.kill(pid, 0);
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
   }
+  if (!done) await Promise.race([t.exited, sleep(2000)]);
 }
 
+/** SIGKILL every tracked process and all its descendants (nginx workers too). */
 export function killAllNow(): void {
-  for (const t of tracked) {
+  for (const c of transient) {
     try {
-      t.child.kill('SIGKILL');
+      c.kill('SIGKILL');
     } catch {
       // already gone
     }
   }
+  for (const t of tracked) {
+    // Collect the tree first: once the parent is gone its children are re-parented.
+    for (const pid of processTree(t.pid).reverse()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** Asks every tracked process to stop with its own signal, then kills what is left. */
+async function stopAll(graceMs: number): Promise<void> {
+  const all = [...tracked];
+  for (const t of all) {
+    try {
+      t.child.kill(t.stopSignal);
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.race([Promise.all(all.map((t) => t.exited)), sleep(graceMs)]);
+  killAllNow();
 }
 
 /** Kill every tracked child when this process ends, however it ends. */
@@ -82,8 +124,7 @@ export function installExitHandlers(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       console.error(`\nbench: ${sig}, stopping servers`);
-      killAllNow();
-      process.exit(130);
+      void stopAll(3000).finally(() => process.exit(130));
     });
   }
 }
@@ -137,6 +178,7 @@ export function run(cmd: string, args: string[], opts: SpawnOptions & { timeoutM
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    trackTransient(child);
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));

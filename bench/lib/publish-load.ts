@@ -36,6 +36,13 @@ export interface PublishLoadResult {
   failed: number;
   /** 200, but the body does not hash to the ETag or is no published version. */
   mixed: number;
+  /**
+   * Responses to requests sent after \`berth publish\` had returned (and before
+   * the next one started) that still carried an older version, and how long
+   * after the publish returned the latest of them was sent.
+   */
+  staleAfterPublish: number;
+  staleMaxLagMs: number;
   /** How often a checker saw the served version of a path change. */
   versionChanges: number;
   /** Versions (by label) that the checkers saw. */
@@ -74,11 +81,19 @@ export async function publishUnderLoad(
   let failed = 0;
   let mixed = 0;
   let versionChanges = 0;
+  let staleAfterPublish = 0;
+  let staleMaxLagMs = 0;
+  // What should be served: bumped when a publish starts and when it ends.
+  let generation = 0;
+  let publishing = false;
+  let expected = initialVariant;
+  let expectedSince = Date.now();
   const seen = new Set<string>();
   const samples: string[] = [];
   const note = (s: string) => {
     if (samples.length < 10) samples.push(s);
   };
+  const staleSamples: string[] = [];
 
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: o.clients });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: o.clients, ca, servername: 'localhost' });
@@ -90,6 +105,9 @@ export async function publishUnderLoad(
     for (let i = 0; !stop && requests < o.maxRequests && Date.now() < deadline; i++) {
       const path = paths[i % paths.length] ?? '/index.html';
       requests++;
+      const sentAt = Date.now();
+      const sentGeneration = generation;
+      const settled = !publishing;
       try {
         const r = await get(base + path, {
           agent: secure ? httpsAgent : httpAgent,
@@ -110,6 +128,11 @@ export async function publishUnderLoad(
           continue;
         }
         seen.add(version);
+        if (settled && sentGeneration === generation && version !== expected) {
+          staleAfterPublish++;
+          staleMaxLagMs = Math.max(staleMaxLagMs, sentAt - expectedSince);
+          if (staleSamples.length < 3) staleSamples.push(`${base}${path}: ${version} sent ${sentAt - expectedSince} ms after publish of ${expected} returned`);
+        }
         if (last.has(path) && last.get(path) !== version) versionChanges++;
         last.set(path, version);
       } catch (err) {
@@ -134,7 +157,15 @@ export async function publishUnderLoad(
   await sleep(300);
   for (let n = 0; n < o.publishes && Date.now() < deadline; n++) {
     const v = variants[n % variants.length] ?? 'p1';
-    const r = await berthPublish(ctx, join(ctx.tmp, 'publish', v));
+    publishing = true;
+    generation++;
+    const r = await berthPublish(ctx, server.name, join(ctx.tmp, 'publish', v));
+    if (r.code === 0) {
+      expected = v;
+      expectedSince = Date.now();
+    }
+    generation++;
+    publishing = false;
     times.push(r.ms);
     if (r.code !== 0) {
       publishesFailed++;
@@ -154,9 +185,12 @@ export async function publishUnderLoad(
 
   // What is served now must be the last version that was published.
   let finalVersionServed = true;
-  for (const path of paths) {
-    const r = await get(`http://127.0.0.1:${server.httpPort}${path}`, { headers: { 'accept-encoding': 'identity' } });
-    if (r.status !== 200 || known.get(path)?.get(sha256(r.body)) !== lastVariant) finalVersionServed = false;
+  // A new connection each time, so that with several workers each is asked.
+  for (let i = 0; i < 8; i++) {
+    for (const path of paths) {
+      const r = await get(`http://127.0.0.1:${server.httpPort}${path}`, { headers: { 'accept-encoding': 'identity', connection: 'close' } });
+      if (r.status !== 200 || known.get(path)?.get(sha256(r.body)) !== lastVariant) finalVersionServed = false;
+    }
   }
 
   const sorted = [...times].sort((a, b) => a - b);
@@ -168,6 +202,8 @@ export async function publishUnderLoad(
     requests,
     failed,
     mixed,
+    staleAfterPublish,
+    staleMaxLagMs,
     versionChanges,
     versionsSeen: [...seen].sort(),
     finalVersionServed,
@@ -179,6 +215,6 @@ export async function publishUnderLoad(
       p99Ms: wrkResult.p99Ms,
     },
     seconds: (Date.now() - started) / 1000,
-    samples,
+    samples: [...samples, ...staleSamples],
   };
 }

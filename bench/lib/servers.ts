@@ -31,7 +31,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export type ServerName = 'nginx' | 'caddy' | 'berth';
+/** `berth-auto` is Berth with `server.workers = "auto"` (one process per core). */
+export type ServerName = 'nginx' | 'caddy' | 'berth' | 'berth-auto';
 
 export interface ServerSpec {
   name: ServerName;
@@ -136,15 +137,16 @@ https://127.0.0.1:${httpsPort}, https://localhost:${httpsPort} {
 `;
 }
 
-export function berthConfig(ctx: BenchContext, httpPort: number, httpsPort: number): string {
+export function berthConfig(ctx: BenchContext, name: ServerName, httpPort: number, httpsPort: number, workers: string): string {
   return `# Written by bench/lib/servers.ts for one benchmark run.
-data_dir = "${join(ctx.tmp, 'berth', 'data')}"
+data_dir = "${join(ctx.tmp, name, 'data')}"
 
 [server]
 host = "127.0.0.1"
 http_port = ${httpPort}
 https_port = ${httpsPort}
 access_log = false
+workers = ${workers}
 
 [server.tls]
 cert_file = "${ctx.certFile}"
@@ -159,20 +161,48 @@ domains = ["localhost", "127.0.0.1"]
 `;
 }
 
-export function berthConfigPath(ctx: BenchContext): string {
-  return join(ctx.tmp, 'berth', 'berth.toml');
+export function berthConfigPath(ctx: BenchContext, name: ServerName): string {
+  return join(ctx.tmp, name, 'berth.toml');
 }
 
 /** `berth publish <dir> --site bench`; resolves with the command's result. */
-export function berthPublish(ctx: BenchContext, dir: string): ReturnType<typeof run> {
-  return run(ctx.node, [join(ctx.root, 'src/cli/main.ts'), 'publish', dir, '--site', 'bench', '--config', berthConfigPath(ctx)], {
+export function berthPublish(ctx: BenchContext, name: ServerName, dir: string): ReturnType<typeof run> {
+  return run(ctx.node, [join(ctx.root, 'src/cli/main.ts'), 'publish', dir, '--site', 'bench', '--config', berthConfigPath(ctx, name)], {
     cwd: ctx.root,
     timeoutMs: 60_000,
   });
 }
 
-function wrap(name: ServerName, proc: Tracked, httpPort: number, httpsPort: number, signal: NodeJS.Signals): Running {
-  return { name, proc, httpPort, httpsPort, stop: () => stopTracked(proc, signal) };
+function berthSpec(name: ServerName, label: string, httpPort: number, httpsPort: number, workers: string): ServerSpec {
+  return {
+    name,
+    label,
+    httpPort,
+    httpsPort,
+    async start(ctx) {
+      const dir = join(ctx.tmp, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(berthConfigPath(ctx, name), berthConfig(ctx, name, httpPort, httpsPort, workers));
+      const pub = await berthPublish(ctx, name, ctx.siteDir);
+      if (pub.code !== 0) throw new Error(`berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
+      // Spawn the Node binary itself (no npm wrapper) so the pid is the server's.
+      const proc = startTracked(
+        name,
+        ctx.node,
+        [join(ctx.root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx, name)],
+        ctx.logDir,
+        { cwd: ctx.root },
+      );
+      await waitForPorts(proc, [httpPort, httpsPort], 30_000);
+      const cl = cmdline(proc.pid);
+      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+      return wrap(name, proc, httpPort, httpsPort);
+    },
+  };
+}
+
+function wrap(name: ServerName, proc: Tracked, httpPort: number, httpsPort: number): Running {
+  return { name, proc, httpPort, httpsPort, stop: () => stopTracked(proc) };
 }
 
 export const SERVERS: ServerSpec[] = [
@@ -188,10 +218,10 @@ export const SERVERS: ServerSpec[] = [
       writeFileSync(conf, nginxConfig(ctx, this.httpPort, this.httpsPort));
       const test = await run('nginx', ['-t', '-q', '-p', dir, '-c', conf], { timeoutMs: 20_000 });
       if (test.code !== 0) throw new Error(`nginx -t failed: ${test.stderr}`);
-      const proc = startTracked('nginx', 'nginx', ['-p', dir, '-c', conf], ctx.logDir);
-      await waitForPorts(proc, [this.httpPort, this.httpsPort]);
       // SIGQUIT is nginx's graceful shutdown.
-      return wrap('nginx', proc, this.httpPort, this.httpsPort, 'SIGQUIT');
+      const proc = startTracked('nginx', 'nginx', ['-p', dir, '-c', conf], ctx.logDir, {}, 'SIGQUIT');
+      await waitForPorts(proc, [this.httpPort, this.httpsPort]);
+      return wrap('nginx', proc, this.httpPort, this.httpsPort);
     },
   },
   {
@@ -214,34 +244,11 @@ export const SERVERS: ServerSpec[] = [
       if (check.code !== 0) throw new Error(`caddy validate failed: ${check.stderr || check.stdout}`);
       const proc = startTracked('caddy', 'caddy', ['run', '--config', conf, '--adapter', 'caddyfile'], ctx.logDir, { env });
       await waitForPorts(proc, [this.httpPort, this.httpsPort]);
-      return wrap('caddy', proc, this.httpPort, this.httpsPort, 'SIGTERM');
+      return wrap('caddy', proc, this.httpPort, this.httpsPort);
     },
   },
-  {
-    name: 'berth',
-    label: 'Berth',
-    httpPort: 18080,
-    httpsPort: 18443,
-    async start(ctx) {
-      const dir = join(ctx.tmp, 'berth');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(berthConfigPath(ctx), berthConfig(ctx, this.httpPort, this.httpsPort));
-      const pub = await berthPublish(ctx, ctx.siteDir);
-      if (pub.code !== 0) throw new Error(`berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
-      // Spawn the Node binary itself (no npm wrapper) so the pid is the server's.
-      const proc = startTracked(
-        'berth',
-        ctx.node,
-        [join(ctx.root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx)],
-        ctx.logDir,
-        { cwd: ctx.root },
-      );
-      await waitForPorts(proc, [this.httpPort, this.httpsPort], 30_000);
-      const cl = cmdline(proc.pid);
-      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
-      return wrap('berth', proc, this.httpPort, this.httpsPort, 'SIGTERM');
-    },
-  },
+  berthSpec('berth', 'Berth', 18080, 18443, '1'),
+  berthSpec('berth-auto', 'Berth, workers = "auto"', 18081, 18444, '"auto"'),
 ];
 
 /** A self-signed ECDSA P-256 certificate for localhost and 127.0.0.1. */
