@@ -5,6 +5,7 @@ import type { SecureContext } from 'node:tls';
 import { BerthError } from '../errors.ts';
 import type { ResolvedServer } from '../config/resolved-config.ts';
 import type { RequestHandler } from './request-handler.ts';
+import type { StreamHandler } from './stream-handler.ts';
 
 /** Where a listener gets a certificate for a name; the seam the ACME manager fills later. */
 export interface CertificateSource {
@@ -25,9 +26,13 @@ export interface Listeners {
  * Starts the plain HTTP listener and the TLS listener (HTTP/2 with ALPN,
  * HTTP/1.1 fallback). Both take the same handler.
  */
-export async function startListeners(server: ResolvedServer, handler: RequestHandler, certificates: CertificateSource): Promise<Listeners> {
-  const h1 = server.httpPort === false ? undefined : createPlain(server, handler);
-  const h2 = server.httpsPort === false ? undefined : createTls(server, handler, certificates);
+export async function startListeners(
+  server: ResolvedServer,
+  handlers: { request: RequestHandler; stream: StreamHandler },
+  certificates: CertificateSource,
+): Promise<Listeners> {
+  const h1 = server.httpPort === false ? undefined : createPlain(server, handlers.request);
+  const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates);
   const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port');
   let h2Port: number | undefined;
   try {
@@ -79,7 +84,11 @@ function createPlain(options: ResolvedServer, handler: RequestHandler): Closable
   };
 }
 
-function createTls(options: ResolvedServer, handler: RequestHandler, certificates: CertificateSource): Closable<Http2SecureServer> {
+function createTls(
+  options: ResolvedServer,
+  { request: handler, stream: streamHandler }: { request: RequestHandler; stream: StreamHandler },
+  certificates: CertificateSource,
+): Closable<Http2SecureServer> {
   // HTTP/1.1 connections over TLS: count requests in flight per socket, so a
   // shutdown can close idle ones at once and busy ones after their response.
   const busy = new Map<Socket, number>();
@@ -129,6 +138,11 @@ function createTls(options: ResolvedServer, handler: RequestHandler, certificate
     } as Parameters<typeof createSecureServer>[0],
     tracked,
   );
+  // The request listener above is for HTTP/1.1 connections; Node also hooks
+  // it to every HTTP/2 stream through compatibility objects. HTTP/2 streams
+  // are answered directly instead.
+  server.removeAllListeners('stream');
+  server.on('stream', streamHandler);
   server.maxConnections = options.maxConnections;
   server.setTimeout(options.idleTimeoutMs);
 

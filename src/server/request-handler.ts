@@ -1,18 +1,17 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
-import { respond } from '../static/respond.ts';
-import { textReply, type Reply } from '../static/reply.ts';
-import { hostOf } from './host-name.ts';
+import type { Reply } from '../static/reply.ts';
+import { routeRequest, type Routed } from './route-request.ts';
 import type { SiteTable } from './site-table.ts';
 
-/** The request and response surface shared by `http` and the `http2` compatibility API. */
+/** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
 export interface HttpRequest {
   method: string | undefined;
   url: string | undefined;
   headers: IncomingHttpHeaders;
   rawHeaders: readonly string[];
-  socket: { servername?: string | false | null; encrypted?: boolean } | null;
+  socket: { servername?: string | false | null } | null;
 }
 
 export interface HttpResponse {
@@ -20,58 +19,48 @@ export interface HttpResponse {
   end(body?: Buffer): unknown;
   destroy(error?: Error): unknown;
   on(event: 'close', listener: () => void): unknown;
-  writableEnded: boolean;
 }
 
 export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
-
-const UNKNOWN_HOST = textReply(421, 'Misdirected request: no site here answers to this host name');
-const TWO_HOSTS = textReply(400, 'Bad request: more than one Host header');
-const NO_RELEASE = textReply(503, 'This site has no published release yet', ['retry-after', '10']);
-const HEALTHY = textReply(200, 'ok');
-const BERTH_NOT_FOUND = textReply(404, 'Not found');
 
 export interface HandlerOptions {
   accessLog: boolean;
 }
 
-/**
- * Routes a request to its site by Host and writes what the responder decided.
- * Everything under `/_berth/` belongs to Berth on every host.
- */
+/** An access log line writer, or undefined when access logging is off. */
+export type AccessLog = ((method: string | undefined, url: string | undefined, routed: Routed, started: number) => void) | undefined;
+
+export function createAccessLog(logger: Logger, options: HandlerOptions): AccessLog {
+  if (!options.accessLog) return undefined;
+  const log = logger.child({ kind: 'access' });
+  return (method, url, routed, started) => {
+    log.info({
+      method,
+      host: routed.host,
+      url,
+      status: routed.reply.status,
+      release: routed.site?.release?.id,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+  };
+}
+
+/** Answers HTTP/1.1 requests: route, then write what the responder decided. */
 export function createRequestHandler(table: SiteTable, logger: Logger, options: HandlerOptions): RequestHandler {
-  const log = options.accessLog ? logger.child({ kind: 'access' }) : undefined;
+  const log = createAccessLog(logger, options);
   return (req, res) => {
     const started = log === undefined ? 0 : performance.now();
-    const host = hostOf((req.headers[':authority'] as string | undefined) ?? req.headers.host);
-    const site = host === undefined ? undefined : table.byHost.get(host);
-    let reply: Reply;
-    if (hasSecondHost(req.rawHeaders)) {
-      // Node keeps the first Host and drops the rest; a proxy in front might
-      // have used another one, so refuse rather than guess (RFC 9112 3.2).
-      reply = TWO_HOSTS;
-    } else if (site === undefined) {
-      reply = UNKNOWN_HOST;
-    } else if (misdirected(req, table, site)) {
-      reply = UNKNOWN_HOST;
-    } else if (req.url?.startsWith('/_berth/') === true) {
-      reply = req.url === '/_berth/health' ? HEALTHY : BERTH_NOT_FOUND;
-    } else if (site.release === undefined) {
-      reply = NO_RELEASE;
-    } else {
-      reply = respond(site.release, req as Parameters<typeof respond>[1]);
-    }
-    write(reply, req.method === 'HEAD', res);
-    if (log !== undefined) {
-      log.info({
-        method: req.method,
-        host,
-        url: req.url,
-        status: reply.status,
-        release: site?.release?.id,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-      });
-    }
+    const servername = req.socket?.servername;
+    const routed = routeRequest(table, {
+      method: req.method,
+      url: req.url,
+      authority: req.headers.host,
+      headers: req.headers,
+      servername: typeof servername === 'string' ? servername : undefined,
+      duplicateHost: hasSecondHost(req.rawHeaders),
+    });
+    write(routed.reply, req.method === 'HEAD', res);
+    log?.(req.method, req.url, routed, started);
   };
 }
 
@@ -85,18 +74,6 @@ function hasSecondHost(raw: readonly string[]): boolean {
     }
   }
   return false;
-}
-
-/**
- * On TLS, the certificate was chosen by SNI: a request whose Host names a
- * different configured site came over a connection meant for another one
- * (HTTP/2 connection reuse). 421 tells the browser to open a fresh connection.
- */
-function misdirected(req: HttpRequest, table: SiteTable, site: unknown): boolean {
-  const servername = req.socket?.servername;
-  if (typeof servername !== 'string' || servername === '') return false;
-  const sniSite = table.byHost.get(servername.toLowerCase());
-  return sniSite !== undefined && sniSite !== site;
 }
 
 function write(reply: Reply, head: boolean, res: HttpResponse): void {

@@ -4,6 +4,7 @@ import { loadStaticCertificates } from '../tls/static-certificates.ts';
 import { startListeners, type Listeners } from './listeners.ts';
 import { watchReleases, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
+import { createStreamHandler } from './stream-handler.ts';
 import { createSiteTable, type SiteTable } from './site-table.ts';
 
 export interface RunningServer {
@@ -26,8 +27,12 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   let listeners: Listeners;
   try {
     const certificates = await loadStaticCertificates(config);
-    const handler = createRequestHandler(sites, logger, { accessLog: config.server.accessLog });
-    listeners = await startListeners(config.server, handler, certificates);
+    const handlerOptions = { accessLog: config.server.accessLog };
+    listeners = await startListeners(
+      config.server,
+      { request: createRequestHandler(sites, logger, handlerOptions), stream: createStreamHandler(sites, logger, handlerOptions) },
+      certificates,
+    );
   } catch (error) {
     releases.close();
     throw error;

@@ -381,3 +381,29 @@ test('caps concurrent connections per listener', async (t) => {
   const after = await get(s.httpPort, '/');
   assert.equal(after.status, 200, 'connections are accepted again once others closed');
 });
+
+test('HTTP/2 answers conditionals, ranges, HEAD, large files and 404s like HTTP/1.1', async (t) => {
+  const s = await startTestServer(t, { files: { site: files } });
+  const first = await getH2(s.httpsPort, '/');
+  assert.equal(first.status, 200);
+  assert.equal(first.headers['x-content-type-options'], 'nosniff');
+  assert.ok(first.headers.date, 'a Date header is sent');
+  const etag = String(first.headers.etag);
+  assert.equal((await getH2(s.httpsPort, '/', { 'if-none-match': etag })).status, 304);
+  const large = await getH2(s.httpsPort, '/big.bin');
+  assert.equal(large.status, 200);
+  assert.ok(large.body.equals(big), 'the streamed file arrives whole');
+  const part = await getH2(s.httpsPort, '/big.bin', { range: 'bytes=100-199' });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-range'], `bytes 100-199/${big.length}`);
+  assert.ok(part.body.equals(big.subarray(100, 200)));
+  const head = await getH2(s.httpsPort, '/', { ':method': 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body.length, 0);
+  const missing = await getH2(s.httpsPort, '/docs/nope');
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.toString(), '<h1>Docs 404</h1>');
+  const post = await getH2(s.httpsPort, '/', { ':method': 'POST' });
+  assert.equal(post.status, 405);
+  assert.ok(await eventually(async () => s.logs.some((line) => line.kind === 'access' && line.url === '/docs/nope' && line.status === 404)));
+});

@@ -1,0 +1,66 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { respond } from '../static/respond.ts';
+import { textReply, type Reply } from '../static/reply.ts';
+import { hostOf } from './host-name.ts';
+import type { SiteState, SiteTable } from './site-table.ts';
+
+/** What routing needs of a request, from either protocol. */
+export interface IncomingRequest {
+  method: string | undefined;
+  /** Request target: path and query. */
+  url: string | undefined;
+  /** `Host` (HTTP/1.1) or `:authority` (HTTP/2). */
+  authority: string | undefined;
+  headers: IncomingHttpHeaders;
+  /** The TLS SNI name the connection was opened for, if any. */
+  servername: string | undefined;
+  /** More than one Host header was sent (HTTP/1.1 only). */
+  duplicateHost: boolean;
+}
+
+export interface Routed {
+  reply: Reply;
+  host: string | undefined;
+  site: SiteState | undefined;
+}
+
+const UNKNOWN_HOST = textReply(421, 'Misdirected request: no site here answers to this host name');
+const TWO_HOSTS = textReply(400, 'Bad request: more than one Host header');
+const NO_RELEASE = textReply(503, 'This site has no published release yet', ['retry-after', '10']);
+const HEALTHY = textReply(200, 'ok');
+const BERTH_NOT_FOUND = textReply(404, 'Not found');
+
+/**
+ * Finds the site a request is for and decides the answer. Everything under
+ * `/_berth/` belongs to Berth on every host.
+ */
+export function routeRequest(table: SiteTable, request: IncomingRequest): Routed {
+  const host = hostOf(request.authority);
+  const site = host === undefined ? undefined : table.byHost.get(host);
+  let reply: Reply;
+  if (request.duplicateHost) {
+    // Node keeps the first Host and drops the rest; a proxy in front might
+    // have used another one, so refuse rather than guess (RFC 9112 3.2).
+    reply = TWO_HOSTS;
+  } else if (site === undefined || misdirected(request.servername, table, site)) {
+    reply = UNKNOWN_HOST;
+  } else if (request.url?.startsWith('/_berth/') === true) {
+    reply = request.url === '/_berth/health' ? HEALTHY : BERTH_NOT_FOUND;
+  } else if (site.release === undefined) {
+    reply = NO_RELEASE;
+  } else {
+    reply = respond(site.release, request);
+  }
+  return { reply, host, site };
+}
+
+/**
+ * On TLS, the certificate was chosen by SNI: a request whose Host names a
+ * different configured site came over a connection meant for another one
+ * (HTTP/2 connection reuse). 421 tells the browser to open a fresh connection.
+ */
+function misdirected(servername: string | undefined, table: SiteTable, site: SiteState): boolean {
+  if (servername === undefined || servername === '') return false;
+  const sniSite = table.byHost.get(servername.toLowerCase());
+  return sniSite !== undefined && sniSite !== site;
+}
