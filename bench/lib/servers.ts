@@ -147,6 +147,8 @@ http_port = ${httpPort}
 https_port = ${httpsPort}
 access_log = false
 workers = ${workers}
+# Within the harness's 5 s grace before SIGKILL, so a slow drain shows up as a late exit, not a kill.
+shutdown_timeout = "3s"
 
 [server.tls]
 cert_file = "${ctx.certFile}"

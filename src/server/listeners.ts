@@ -73,8 +73,12 @@ function createPlain(options: ResolvedServer, handler: RequestHandler): Closable
     server,
     close: (timeoutMs) =>
       new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
-        force.unref();
+        // Kept referenced: the stop must end by the deadline even if a close
+        // callback never comes, and never leave the process with nothing to wait on.
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, timeoutMs);
         server.close(() => {
           clearTimeout(force);
           resolve();
@@ -173,8 +177,8 @@ function createTls(
         const force = setTimeout(() => {
           for (const session of sessions) session.destroy();
           for (const socket of sockets) socket.destroy();
+          resolve();
         }, timeoutMs);
-        force.unref();
         server.close(() => {
           clearTimeout(force);
           resolve();
