@@ -422,6 +422,12 @@ const logShape = {
     .describe('Least severe level written to the log.'),
 };
 
+const deployShape = {
+  concurrency: integer(1, 16)
+    .default(1)
+    .describe('Most deploys that build at the same time, across all sites (one per site at most). Keep 1 on a small machine.'),
+};
+
 const buildShape = {
   command: nonEmptyString('a shell command')
     .optional()
@@ -448,6 +454,7 @@ const buildShape = {
     )
     .default({})
     .describe('Extra environment variables for the build command, as NAME = "value".'),
+  timeout: duration('15m', 1000, 'Longest a build may run; after it the whole build process tree is killed and the deploy fails.'),
 };
 
 const webhookShape = {
@@ -506,6 +513,21 @@ const siteShape = {
   retain: integer(1, 1000)
     .default(10)
     .describe('How many releases to keep on disk; the active one is never removed.'),
+  deploy_key_file: filePath('a file path')
+    .optional()
+    .describe('SSH private key for a private repository reached over SSH (a deploy key). Relative to the directory of berth.toml.'),
+  token_env: z
+    .string({ error: (issue) => typeMessage('an environment variable name', issue.input) })
+    .regex(ENV_NAME_PATTERN, {
+      error: (issue) => `${show(issue.input)} is not a valid environment variable name; use letters, digits and underscores, not starting with a digit`,
+    })
+    .optional()
+    .describe('Name of the environment variable holding an access token for a private repository reached over HTTPS. The token is sent as an HTTP header, never written to disk or logs.'),
+  submodules: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .default(false)
+    .describe('Also fetch the git submodules of each deployed commit.'),
+  poll: duration('0s', 0, 'How often to ask the repository for a new commit on the branch, for servers a forge cannot reach; "0s" turns polling off, values under 10s count as 10s.'),
   build: table(buildShape)
     .prefault({})
     .describe('How to build the site.'),
@@ -527,6 +549,9 @@ const rootShape = {
   log: table(logShape)
     .prefault({})
     .describe('Logging.'),
+  deploy: table(deployShape)
+    .prefault({})
+    .describe('Deploys across all sites.'),
   sites: z
     .array(table(siteShape), {
       error: (issue) =>
@@ -559,6 +584,7 @@ const TABLES: ReadonlyMap<string, TableInfo> = new Map([
   ['server.tls', { title: '[server.tls]', keys: Object.keys(tlsShape) }],
   ['acme', { title: '[acme]', keys: Object.keys(acmeShape) }],
   ['log', { title: '[log]', keys: Object.keys(logShape) }],
+  ['deploy', { title: '[deploy]', keys: Object.keys(deployShape) }],
   ['sites[]', { title: '[[sites]]', keys: Object.keys(siteShape) }],
   ['sites[].build', { title: '[sites.build]', keys: Object.keys(buildShape) }],
   ['sites[].webhook', { title: '[sites.webhook]', keys: Object.keys(webhookShape) }],

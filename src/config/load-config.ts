@@ -22,7 +22,7 @@ import {
 import { formatDuration, parseDuration } from './duration.ts';
 import { displayPath, formatProblems, summarizeProblems } from './format-problems.ts';
 import type { ResolvedConfig, ResolvedSite, Secret } from './resolved-config.ts';
-import { resolveSecretFile, resolveSecretValue, suggestEnvName } from './secret.ts';
+import { createSecret, resolveSecretFile, resolveSecretValue, suggestEnvName } from './secret.ts';
 
 /**
  * Reading `berth.toml` into a `ResolvedConfig`.
@@ -160,7 +160,7 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv): Promise<Exam
     const onlySecrets = schemaFindings.length === 0 && !crossFindings.some((finding) => finding.severity === 'error');
     return { config: undefined, problems, failure: onlySecrets ? 'E_CONFIG_SECRET' : 'E_CONFIG_INVALID' };
   }
-  const config = deepFreeze(resolveConfig(parsed.data, file, secrets.bySite));
+  const config = deepFreeze(resolveConfig(parsed.data, file, secrets.bySite, secrets.tokens));
   return { config, problems, failure: undefined };
 }
 
@@ -373,9 +373,23 @@ async function resolveSecrets(
   raw: Record<string, unknown>,
   configDir: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ bySite: Map<number, Secret>; findings: Finding[] }> {
+): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; findings: Finding[] }> {
   const bySite = new Map<number, Secret>();
+  const tokens = new Map<number, Secret>();
   const findings: Finding[] = [];
+  rawSites(raw).forEach((site, siteIndex) => {
+    if (!isTable(site) || typeof site.token_env !== 'string') return;
+    const value = env[site.token_env];
+    if (value === undefined || value === '') {
+      findings.push({
+        path: ['sites', siteIndex, 'token_env'],
+        message: `the environment variable ${site.token_env} is not set or empty; set it to the repository access token`,
+        severity: 'error',
+      });
+    } else {
+      tokens.set(siteIndex, createSecret(value, `env ${site.token_env}`));
+    }
+  });
   const jobs = rawSites(raw).map(async (site, siteIndex) => {
     if (!isTable(site) || !isTable(site.webhook)) return;
     const webhook = site.webhook;
@@ -402,13 +416,18 @@ async function resolveSecrets(
     }
   });
   await Promise.all(jobs);
-  return { bySite, findings };
+  return { bySite, tokens, findings };
 }
 
 // ---------------------------------------------------------------------------
 // Building the resolved config
 
-function resolveConfig(parsed: ParsedConfig, configPath: string, secrets: ReadonlyMap<number, Secret>): ResolvedConfig {
+function resolveConfig(
+  parsed: ParsedConfig,
+  configPath: string,
+  secrets: ReadonlyMap<number, Secret>,
+  tokens: ReadonlyMap<number, Secret>,
+): ResolvedConfig {
   const dir = path.dirname(configPath);
   const fromDir = (file: string | undefined): string | undefined => (file === undefined ? undefined : path.resolve(dir, file));
   const { server } = parsed;
@@ -432,6 +451,7 @@ function resolveConfig(parsed: ParsedConfig, configPath: string, secrets: Readon
     },
     acme: { email: parsed.acme.email, directory: parsed.acme.directory },
     log: { level: parsed.log.level },
+    deploy: { concurrency: parsed.deploy.concurrency },
     sites: parsed.sites.map((site, index): ResolvedSite => {
       let webhook: ResolvedSite['webhook'];
       if (site.webhook !== undefined) {
@@ -445,9 +465,18 @@ function resolveConfig(parsed: ParsedConfig, configPath: string, secrets: Readon
         domains: [...new Set(site.domains)],
         repo: site.repo === undefined || isRemoteRepo(site.repo) ? site.repo : path.resolve(dir, site.repo),
         branch: site.branch,
-        build: { command: site.build.command, publish: site.build.publish, environment: { ...site.build.environment } },
+        build: {
+          command: site.build.command,
+          publish: site.build.publish,
+          environment: { ...site.build.environment },
+          timeoutMs: site.build.timeout,
+        },
         webhook,
         retain: site.retain,
+        deployKeyFile: fromDir(site.deploy_key_file),
+        token: tokens.get(index),
+        submodules: site.submodules,
+        pollIntervalMs: site.poll === 0 ? undefined : Math.max(site.poll, 10_000),
       };
     }),
   };

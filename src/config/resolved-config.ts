@@ -18,6 +18,8 @@ export interface ResolvedBuild {
   command: string | undefined;
   publish: string | undefined;
   environment: Readonly<Record<string, string>>;
+  /** Longest a build may run, in ms. */
+  timeoutMs: number;
 }
 
 export interface ResolvedWebhook {
@@ -37,6 +39,18 @@ export interface ResolvedSite {
   webhook: ResolvedWebhook | undefined;
   /** How many releases to keep; the active one is never deleted. */
   retain: number;
+  /** SSH key for a private repository (absolute path). */
+  deployKeyFile: string | undefined;
+  /** HTTPS access token for a private repository, from the environment. */
+  token: Secret | undefined;
+  submodules: boolean;
+  /** Poll the repository this often (ms); undefined when polling is off. */
+  pollIntervalMs: number | undefined;
+}
+
+export interface ResolvedDeploy {
+  /** Most builds running at once across all sites. */
+  concurrency: number;
 }
 
 export interface ResolvedTls {
@@ -90,5 +104,6 @@ export interface ResolvedConfig {
   server: ResolvedServer;
   acme: ResolvedAcme;
   log: ResolvedLog;
+  deploy: ResolvedDeploy;
   sites: readonly ResolvedSite[];
 }

@@ -69,15 +69,20 @@ describe('readConfig() defaults', () => {
     });
     assert.deepEqual(config.acme, { email: undefined, directory: 'letsencrypt' });
     assert.deepEqual(config.log, { level: 'info' });
+    assert.deepEqual(config.deploy, { concurrency: 1 });
     assert.deepEqual(config.sites, [
       {
         name: 'blog',
         domains: ['example.com'],
         repo: undefined,
         branch: 'main',
-        build: { command: undefined, publish: undefined, environment: {} },
+        build: { command: undefined, publish: undefined, environment: {}, timeoutMs: 900_000 },
         webhook: undefined,
         retain: 10,
+        deployKeyFile: undefined,
+        token: undefined,
+        submodules: false,
+        pollIntervalMs: undefined,
       },
     ]);
   });
@@ -126,17 +131,25 @@ directory = "https://localhost:14000/dir"
 [log]
 level = "debug"
 
+[deploy]
+concurrency = 2
+
 [[sites]]
 name = "blog"
 domains = ["Example.com", "www.example.com"]
 repo = "https://github.com/you/blog.git"
 branch = "release"
 retain = 3
+deploy_key_file = "keys/blog"
+token_env = "BLOG_TOKEN"
+submodules = true
+poll = "5m"
 
 [sites.build]
 command = "npm ci && npm run build"
 publish = "dist"
 environment = { NODE_ENV = "production", API_URL = "https://api.example.com" }
+timeout = "20m"
 
 [sites.webhook]
 forge = "generic"
@@ -154,7 +167,7 @@ secret = "\${DOCS_SECRET}"
 `;
 
   it('resolves each key into the resolved config', async () => {
-    const { config, problems, dir } = await read(FULL, { DOCS_SECRET: 'docs-secret-value' }, { 'secrets/blog': 'blog-secret-value\n' });
+    const { config, problems, dir } = await read(FULL, { DOCS_SECRET: 'docs-secret-value', BLOG_TOKEN: 'blog-token-value' }, { 'secrets/blog': 'blog-secret-value\n' });
     assert.deepEqual(problems, []);
     assert.ok(config);
     assert.equal(config.dataDir, path.join(dir, 'state'));
@@ -175,6 +188,7 @@ secret = "\${DOCS_SECRET}"
     });
     assert.deepEqual(config.acme, { email: 'ops@example.com', directory: 'https://localhost:14000/dir' });
     assert.deepEqual(config.log, { level: 'debug' });
+    assert.deepEqual(config.deploy, { concurrency: 2 });
 
     const [blog, docs] = config.sites;
     assert.ok(blog && docs);
@@ -187,7 +201,14 @@ secret = "\${DOCS_SECRET}"
       command: 'npm ci && npm run build',
       publish: 'dist',
       environment: { NODE_ENV: 'production', API_URL: 'https://api.example.com' },
+      timeoutMs: 1_200_000,
     });
+    assert.equal(blog.deployKeyFile, path.join(dir, 'keys/blog'));
+    assert.equal(blog.token?.reveal(), 'blog-token-value');
+    assert.equal(blog.token?.source, 'env BLOG_TOKEN');
+    assert.equal(blog.submodules, true);
+    assert.equal(blog.pollIntervalMs, 300_000);
+    assert.equal(docs.pollIntervalMs, undefined);
     assert.equal(blog.webhook?.forge, 'generic');
     assert.equal(blog.webhook?.signatureHeader, 'X-Signature');
     assert.equal(blog.webhook?.secret.reveal(), 'blog-secret-value');
@@ -200,7 +221,7 @@ secret = "\${DOCS_SECRET}"
   });
 
   it('returns a deeply frozen config', async () => {
-    const { config } = await read(FULL, { DOCS_SECRET: 'x' }, { 'secrets/blog': 'y' });
+    const { config } = await read(FULL, { DOCS_SECRET: 'x', BLOG_TOKEN: 'z' }, { 'secrets/blog': 'y' });
     assert.ok(config);
     for (const part of [config, config.server, config.server.tls, config.acme, config.log, config.sites, config.sites[0], config.sites[0]?.domains, config.sites[0]?.build, config.sites[0]?.build.environment, config.sites[0]?.webhook]) {
       assert.equal(Object.isFrozen(part), true);
@@ -247,6 +268,17 @@ describe('readConfig() paths', () => {
 });
 
 describe('readConfig() secrets', () => {
+  it('reads a repository token from the variable token_env names, and reports it missing', async () => {
+    const ok = await read(`${SITE}token_env = "BLOG_TOKEN"\n`, { BLOG_TOKEN: 'tok-123' });
+    assert.equal(ok.config?.sites[0]?.token?.reveal(), 'tok-123');
+    assert.doesNotMatch(String(ok.config?.sites[0]?.token), /tok-123/);
+    const missing = await read(`${SITE}token_env = "BLOG_TOKEN"\n`, {});
+    assert.equal(missing.config, undefined);
+    assert.match(problemAt(missing.problems, 'sites[0].token_env').message, /BLOG_TOKEN is not set or empty/);
+    const bad = await read(`${SITE}token_env = "not-a-name"\n`, {});
+    assert.match(problemAt(bad.problems, 'sites[0].token_env').message, /not a valid environment variable name/);
+  });
+
   const hook = (lines: string) => `${SITE}\n[sites.webhook]\nforge = "github"\n${lines}\n`;
 
   it('takes ${NAME} from the environment', async () => {
@@ -347,7 +379,7 @@ secrets = "y"
     for (const problem of problems) assert.match(problem.message, /^unknown key "/);
     assert.match(problemAt(problems, 'server.hots').message, /did you mean "host"\?/);
     assert.match(problemAt(problems, 'sites[0].webhook.secrets').message, /did you mean "secret"\?/);
-    assert.match(problemAt(problems, 'bogus_root').message, /accepted keys are data_dir, server, acme, log, sites/);
+    assert.match(problemAt(problems, 'bogus_root').message, /accepted keys are data_dir, server, acme, log, deploy, sites/);
   });
 
   it('suggests the snake_case spelling of a camelCase key', async () => {
