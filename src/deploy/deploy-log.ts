@@ -1,0 +1,50 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Where a deploy's log lives: `data_dir/logs/deploys/<id>.log`. */
+export function deployLogPath(dataDir: string, deployId: string): string {
+  return join(dataDir, 'logs', 'deploys', `${deployId}.log`);
+}
+
+/** Bytes of log kept per deploy; past this, one marker line and nothing more. */
+export const DEPLOY_LOG_LIMIT = 20 * 1024 * 1024;
+
+export interface DeployLog {
+  /** Appends one line, stamped with the time since the deploy started. */
+  line(text: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A deploy's log file. Every line is stamped (`[  12.345s] …`) so a slow
+ * phase shows; the size is capped so a build that prints without end cannot
+ * fill the disk. `echo` also receives each stamped line (progress on a terminal).
+ */
+export async function openDeployLog(dataDir: string, deployId: string, echo?: (line: string) => void): Promise<DeployLog> {
+  const file = deployLogPath(dataDir, deployId);
+  await mkdir(join(dataDir, 'logs', 'deploys'), { recursive: true });
+  const stream: WriteStream = createWriteStream(file, { flags: 'a', mode: 0o640 });
+  const started = performance.now();
+  let written = 0;
+  let capped = false;
+  return {
+    line(text) {
+      if (capped) return;
+      const stamp = ((performance.now() - started) / 1000).toFixed(3).padStart(8);
+      let entry = `[${stamp}s] ${text}\n`;
+      if (written + entry.length > DEPLOY_LOG_LIMIT) {
+        capped = true;
+        entry = `[${stamp}s] (log limit of ${DEPLOY_LOG_LIMIT} bytes reached; further output is not kept)\n`;
+      }
+      written += entry.length;
+      stream.write(entry);
+      echo?.(entry);
+    },
+    close() {
+      return new Promise((resolve, reject) => {
+        stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
+      });
+    },
+  };
+}
