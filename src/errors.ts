@@ -20,7 +20,30 @@ export type ErrorCode =
   | 'E_RELEASE_NONE'
   | 'E_MANIFEST_INVALID'
   | 'E_TLS_FILES'
-  | 'E_LISTEN';
+  | 'E_LISTEN'
+  | 'E_DEPLOY_NO_REPO'
+  | 'E_SMOKE_FAILED'
+  | 'E_DEPLOY_NOT_FOUND'
+  | 'E_HOOK_REPO'
+  | 'E_HOOK_EXISTS'
+  | 'E_BUILD_CONFIG'
+  | 'E_BUILD_FAILED'
+  | 'E_BUILD_TIMEOUT'
+  | 'E_BUILD_CANCELLED'
+  | 'E_BUILD_OUTPUT_LIMIT'
+  | 'E_DATA_DIR_LOCKED'
+  | 'E_STATE_DB'
+  | 'E_GIT_FETCH'
+  | 'E_GIT_COMMIT_NOT_FOUND'
+  | 'E_GIT_CHECKOUT'
+  | 'E_DEPLOY_INTERRUPTED'
+  | 'E_WEBHOOK_SIGNATURE'
+  | 'E_WEBHOOK_MALFORMED'
+  | 'E_WEBHOOK_TOO_LARGE'
+  | 'E_WEBHOOK_CONTENT_TYPE'
+  | 'E_WEBHOOK_METHOD'
+  | 'E_DEPLOYS_OFF'
+  | 'E_DEPLOY_FAILED';
 
 export class BerthError extends Error {
   readonly code: ErrorCode;
