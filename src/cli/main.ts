@@ -7,8 +7,12 @@ import publish from './commands/publish.ts';
 import releases from './commands/releases.ts';
 import rollback from './commands/rollback.ts';
 import serve from './commands/serve.ts';
+import deploy from './commands/deploy.ts';
+import deploys from './commands/deploys.ts';
+import logs from './commands/logs.ts';
+import hook from './commands/hook.ts';
 
-const COMMANDS: readonly Command[] = [serve, check, publish, releases, rollback];
+const COMMANDS: readonly Command[] = [serve, check, publish, releases, rollback, deploy, deploys, logs, hook];
 
 /** Exit codes: 0 success, 1 the command failed, 2 the command line was wrong. */
 export const EXIT_FAILURE = 1;

@@ -1,12 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { routeRequest, type Routed } from './route-request.ts';
+import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import type { SiteTable } from './site-table.ts';
 
 /** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
-export interface HttpRequest {
+export interface HttpRequest extends AsyncIterable<Buffer> {
   method: string | undefined;
   url: string | undefined;
   headers: IncomingHttpHeaders;
@@ -25,6 +27,8 @@ export type RequestHandler = (req: HttpRequest, res: HttpResponse) => void;
 
 export interface HandlerOptions {
   accessLog: boolean;
+  /** Where verified webhook pushes go; undefined when this server runs no deploys. */
+  pushSink: PushSink | undefined;
 }
 
 /** An access log line writer, or undefined when access logging is off. */
@@ -49,6 +53,21 @@ export function createAccessLog(logger: Logger, options: HandlerOptions): Access
 export function createRequestHandler(table: SiteTable, logger: Logger, options: HandlerOptions): RequestHandler {
   const log = createAccessLog(logger, options);
   return (req, res) => {
+    if (req.url?.startsWith(HOOKS_PREFIX) === true) {
+      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger).then(
+        (answer) => {
+          res.writeHead(answer.status, Object.entries(answer.headers).flat());
+          res.end(Buffer.from(answer.body));
+        },
+        (error: unknown) => {
+          const id = randomUUID().slice(0, 8);
+          logger.error({ err: error, errorId: id }, 'webhook handling failed');
+          res.writeHead(500, ['content-type', 'text/plain; charset=utf-8']);
+          res.end(Buffer.from(`Internal error ${id}\n`));
+        },
+      );
+      return;
+    }
     const started = log === undefined ? 0 : performance.now();
     const servername = req.socket?.servername;
     const routed = routeRequest(table, {

@@ -6,6 +6,7 @@ import { watchReleases, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
 import { createStreamHandler } from './stream-handler.ts';
 import { createSiteTable, type SiteTable } from './site-table.ts';
+import type { PushSink } from './webhook-route.ts';
 
 export interface RunningServer {
   readonly listeners: Listeners;
@@ -16,7 +17,12 @@ export interface RunningServer {
 }
 
 /** Everything `berth serve` runs: site table, live releases, listeners. */
-export async function startServer(config: ResolvedConfig, logger: Logger): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Where verified webhook pushes go; without one, webhooks are answered 503. */
+  pushSink?: PushSink;
+}
+
+export async function startServer(config: ResolvedConfig, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const sites = createSiteTable(config.sites);
   const releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes }, logger);
   for (const site of sites.sites) {
@@ -27,7 +33,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger): Promi
   let listeners: Listeners;
   try {
     const certificates = await loadStaticCertificates(config);
-    const handlerOptions = { accessLog: config.server.accessLog };
+    const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink };
     listeners = await startListeners(
       config.server,
       { request: createRequestHandler(sites, logger, handlerOptions), stream: createStreamHandler(sites, logger, handlerOptions) },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -5,6 +6,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { createAccessLog, type HandlerOptions } from './request-handler.ts';
 import { routeRequest } from './route-request.ts';
+import { handleWebhook, HOOKS_PREFIX } from './webhook-route.ts';
 import type { SiteTable } from './site-table.ts';
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -37,9 +39,27 @@ function h2Headers(reply: Reply): OutgoingHttpHeaders {
 export function createStreamHandler(table: SiteTable, logger: Logger, options: HandlerOptions): StreamHandler {
   const log = createAccessLog(logger, options);
   return (stream, headers) => {
-    const started = log === undefined ? 0 : performance.now();
     const method = headers[':method'] as string | undefined;
     const url = headers[':path'] as string | undefined;
+    if (url?.startsWith(HOOKS_PREFIX) === true) {
+      const request = Object.assign(stream as unknown as AsyncIterable<Buffer>, { headers });
+      void handleWebhook(url, method, request, table, options.pushSink, logger).then(
+        (answer) => {
+          if (stream.destroyed) return;
+          stream.respond({ ':status': answer.status, ...answer.headers });
+          stream.end(answer.body);
+        },
+        (error: unknown) => {
+          const id = randomUUID().slice(0, 8);
+          logger.error({ err: error, errorId: id }, 'webhook handling failed');
+          if (stream.destroyed) return;
+          stream.respond({ ':status': 500, 'content-type': 'text/plain; charset=utf-8' });
+          stream.end(`Internal error ${id}\n`);
+        },
+      );
+      return;
+    }
+    const started = log === undefined ? 0 : performance.now();
     const servername = (stream.session?.socket as TLSSocket | undefined)?.servername;
     const routed = routeRequest(table, {
       method,

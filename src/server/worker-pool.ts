@@ -3,6 +3,8 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadStaticCertificates } from '../tls/static-certificates.ts';
 import { shutdownSignal } from './shutdown-signal.ts';
+import { startControlPlane } from '../deploy/control-plane.ts';
+import { servePushesFromWorkers } from './push-ipc.ts';
 
 /** A worker that dies this soon after starting counts towards a crash loop. */
 const EARLY_EXIT_MS = 5_000;
@@ -18,6 +20,8 @@ export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Pro
   // Made once here, so every worker presents the same stand-in certificate.
   await loadStaticCertificates(config);
   const signal = shutdownSignal();
+  const control = await startControlPlane(config, logger);
+  const stopServingPushes = servePushesFromWorkers(control.deployer);
   let stopping = false;
   let earlyExits = 0;
   const started = new Map<Worker, number>();
@@ -71,6 +75,8 @@ export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Pro
     await (started.size === 0 ? Promise.resolve(0) : allExited);
   }
   process.off('SIGHUP', onHup);
+  stopServingPushes();
+  await control.stop();
   signal.dispose();
   logger.info('stopped');
   return typeof outcome === 'number' ? outcome : 0;

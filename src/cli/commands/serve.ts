@@ -5,6 +5,9 @@ import { createLogger, flushLogger, type Logger } from '../../log/logger.ts';
 import { startServer } from '../../server/serve.ts';
 import { shutdownSignal } from '../../server/shutdown-signal.ts';
 import { runWorkerPool } from '../../server/worker-pool.ts';
+import { startControlPlane } from '../../deploy/control-plane.ts';
+import { workerPushSink } from '../../server/push-ipc.ts';
+import type { PushSink } from '../../server/webhook-route.ts';
 import { configOption, type Command } from '../command.ts';
 
 const serve: Command = {
@@ -38,16 +41,25 @@ Options:
   },
 };
 
-/** Serves in this process until SIGTERM or SIGINT. */
+/** Serves in this process until SIGTERM or SIGINT; a lone process also runs the deploys. */
 async function serveHere(config: ResolvedConfig, logger: Logger): Promise<number> {
   const signal = shutdownSignal();
-  const server = await startServer(config, logger);
+  const control = cluster.isWorker ? undefined : await startControlPlane(config, logger);
+  const pushSink: PushSink = control === undefined ? workerPushSink() : async (event) => control.deployer.receivePush(event);
+  let server;
+  try {
+    server = await startServer(config, logger, { pushSink });
+  } catch (error) {
+    await control?.stop();
+    throw error;
+  }
   const onHup = (): void => void server.releases.reloadAll();
   process.on('SIGHUP', onHup);
   const received = await signal.received;
   logger.info({ signal: received }, 'shutting down; waiting for requests in flight');
   process.off('SIGHUP', onHup);
   await server.stop();
+  await control?.stop();
   signal.dispose();
   logger.info('stopped');
   return 0;

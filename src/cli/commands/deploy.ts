@@ -1,0 +1,72 @@
+import { findConfigPath, loadConfig } from '../../config/load-config.ts';
+import { BerthError } from '../../errors.ts';
+import { createLogger } from '../../log/logger.ts';
+import { runDeploy } from '../../deploy/run-deploy.ts';
+import { openStateStore } from '../../state/state-store.ts';
+import { configOption, type Command } from '../command.ts';
+import { selectSite, siteOption } from '../site-option.ts';
+
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+const deploy: Command = {
+  name: 'deploy',
+  summary: "fetch a site's branch (or a ref or commit), build it and make it live now",
+  usage: 'deploy --site S [--ref R] [--sha COMMIT]',
+  details: `Runs one deploy in this process, printing its log as it goes: fetch the
+commit, build, publish, check that / answers, make it live. Works whether or
+not \`berth serve\` runs (a running server switches at once); deploys of one
+site never overlap. A failed deploy leaves the live site as it was.
+
+Options:
+  --site, -s S       the site (may be left out when the config has one site)
+  --ref R            branch or ref to deploy (default: the site's branch)
+  --sha COMMIT       deploy exactly this commit (40 hex digits)
+  --trigger T        recorded trigger: cli (default) or hook
+  --quiet, -q        print only the result, not the log
+  --config, -c FILE  the config file
+
+Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
+  options: {
+    ...configOption,
+    ...siteOption,
+    ref: { type: 'string' },
+    sha: { type: 'string' },
+    trigger: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
+  },
+  async run(args, io) {
+    if (args.positionals.length > 0) throw new BerthError('E_USAGE', `deploy takes no arguments; got "${args.positionals[0]}"`);
+    const sha = args.values.sha as string | undefined;
+    if (sha !== undefined && !SHA.test(sha)) throw new BerthError('E_USAGE', `--sha "${sha}" is not a full commit id (40 hex digits)`);
+    const trigger = (args.values.trigger as string | undefined) ?? 'cli';
+    if (trigger !== 'cli' && trigger !== 'hook') throw new BerthError('E_USAGE', `--trigger must be cli or hook, not "${trigger}"`);
+    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    const site = selectSite(config, args.values.site as string | undefined);
+    const rawRef = (args.values.ref as string | undefined) ?? site.branch;
+    const ref = rawRef.startsWith('refs/') ? rawRef : `refs/heads/${rawRef}`;
+    const store = openStateStore(config.dataDir);
+    try {
+      const record = store.createDeploy({ site: site.name, trigger, ref, sha });
+      const quiet = args.values.quiet === true;
+      const result = await runDeploy(
+        { config, store, logger: createLogger({ level: 'silent' }), echo: quiet ? undefined : (line) => io.stderr.write(line) },
+        record,
+      );
+      if (result.state === 'live') {
+        io.stdout.write(`Deploy ${result.id} of ${site.name} is live: release ${result.releaseId} from ${result.sha}\n`);
+        return 0;
+      }
+      if (result.state === 'skipped') {
+        io.stdout.write(`Deploy ${result.id}: ${result.sha} is already live on ${site.name}; nothing to do\n`);
+        return 0;
+      }
+      io.stderr.write(`berth deploy: deploy ${result.id} ${result.state}: ${result.errorMessage ?? ''} [${result.errorCode ?? 'E_DEPLOY_FAILED'}]\n`);
+      io.stderr.write(`The live site is unchanged. Full log: berth logs ${result.id}\n`);
+      return 1;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+export default deploy;

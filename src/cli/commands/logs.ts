@@ -1,0 +1,68 @@
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findConfigPath, loadConfig } from '../../config/load-config.ts';
+import { BerthError } from '../../errors.ts';
+import { deployLogPath } from '../../deploy/deploy-log.ts';
+import { openStateStore } from '../../state/state-store.ts';
+import { configOption, type Command } from '../command.ts';
+
+const ACTIVE = new Set(['queued', 'building', 'publishing']);
+
+const logs: Command = {
+  name: 'logs',
+  summary: "print a deploy's log, or follow it while it runs",
+  usage: 'logs <deploy-id> [--follow]',
+  details: `The id may be shortened to any unique prefix (see \`berth deploys\`).
+
+Options:
+  --follow, -f       keep printing until the deploy ends
+  --config, -c FILE  the config file`,
+  options: { ...configOption, follow: { type: 'boolean', short: 'f' } },
+  async run(args, io) {
+    const wanted = args.positionals[0];
+    if (wanted === undefined || args.positionals.length > 1) throw new BerthError('E_USAGE', 'logs takes one deploy id, e.g. `berth logs 20261127T085500Z-1a2b3c`');
+    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    const store = openStateStore(config.dataDir);
+    try {
+      const record = store.findDeploy(wanted);
+      if (record === undefined) throw new BerthError('E_DEPLOY_NOT_FOUND', `No deploy ${wanted}; see \`berth deploys\``);
+      const file = deployLogPath(config.dataDir, record.id);
+      let offset = 0;
+      const printNew = async (): Promise<void> => {
+        let handle;
+        try {
+          handle = await open(file, 'r');
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw error;
+        }
+        try {
+          const buffer = Buffer.alloc(64 * 1024);
+          for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+            if (bytesRead === 0) break;
+            offset += bytesRead;
+            io.stdout.write(buffer.subarray(0, bytesRead));
+          }
+        } finally {
+          await handle.close();
+        }
+      };
+      await printNew();
+      if (args.values.follow === true) {
+        while (ACTIVE.has(store.getDeploy(record.id)?.state ?? '')) {
+          await sleep(200);
+          await printNew();
+        }
+        await printNew();
+      }
+      const final = store.getDeploy(record.id);
+      if (offset === 0) io.stderr.write(`Deploy ${record.id} has no log yet (${final?.state ?? record.state})\n`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+export default logs;

@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { BerthError } from '../errors.ts';
+
+/**
+ * The environment a build command sees. A build runs code from the site's
+ * repository and from every package it installs, so it gets only what it
+ * needs from Berth's own environment: never Berth's tokens, webhook secrets
+ * or `NODE_OPTIONS`.
+ */
+
+/** Variables copied from Berth's own environment when set; everything else is left behind. */
+export const INHERITED_VARIABLES: readonly string[] = [
+  'PATH',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+];
+
+/**
+ * Names that look like credentials. Checked on top of the allow-list, so a
+ * later addition to `INHERITED_VARIABLES` can never leak one by mistake.
+ */
+const SECRET_LIKE = /SECRET|TOKEN|KEY|PASSWORD/i;
+
+const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+export interface BuildEnvironmentOptions {
+  /** `HOME` for the build: a per-site directory that persists between builds. */
+  home: string;
+  /** The site's cache directory (`data_dir/sites/<site>/cache`); npm's cache goes in `npm/` below it. */
+  cacheDir: string;
+  /** Berth's own environment; `process.env` when absent (tests pass their own). */
+  parentEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Put first on `PATH`, so `node` (and npm, which starts through
+   * `#!/usr/bin/env node`) is the Node that runs Berth rather than an older
+   * one on the machine. The `node_modules` cache key names that Node's major
+   * version, so the two must agree. Defaults to the directory of
+   * `process.execPath`; pass `''` to leave `PATH` as inherited.
+   */
+  nodeBinDir?: string;
+}
+
+/**
+ * Builds the complete environment for a build command, in layers where a
+ * later one wins: the allow-listed part of Berth's environment and Berth's
+ * own variables, then the repository's `[build] environment`
+ * (`settingsEnv`), then `[sites.build] environment` from the server config
+ * (`siteEnv`). The repository and the server config may set any name,
+ * including ones that look like tokens: those were put there on purpose.
+ * `NODE_ENV` is not set, so `npm ci` still installs devDependencies.
+ */
+export function buildEnvironment(
+  settingsEnv: Readonly<Record<string, string>>,
+  siteEnv: Readonly<Record<string, string>>,
+  options: BuildEnvironmentOptions,
+): Record<string, string> {
+  const parent = options.parentEnv ?? process.env;
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_VARIABLES) {
+    const value = parent[name];
+    if (value !== undefined && !SECRET_LIKE.test(name)) env[name] = value;
+  }
+  env.PATH = withFirstOnPath(env.PATH ?? FALLBACK_PATH, options.nodeBinDir ?? dirname(process.execPath));
+  env.HOME = options.home;
+  env.CI = 'true';
+  env.BERTH = '1';
+  env.npm_config_cache = join(options.cacheDir, 'npm');
+  // Quieter, faster installs; a repository can turn any of them back on.
+  env.npm_config_update_notifier = 'false';
+  env.npm_config_fund = 'false';
+  env.npm_config_audit = 'false';
+  Object.assign(env, settingsEnv, siteEnv);
+  return env;
+}
+
+function withFirstOnPath(path: string, dir: string): string {
+  if (dir === '') return path;
+  const rest = path.split(delimiter).filter((entry) => entry !== '' && entry !== dir);
+  return [dir, ...rest].join(delimiter);
+}
+
+export interface BuildUser {
+  uid: number;
+  gid: number;
+  /** The account name, for log lines. */
+  name: string;
+}
+
+export interface UnprivilegedUserOptions {
+  /** Defaults to `process.getuid()`. */
+  uid?: number;
+  /** Defaults to `/etc/passwd`. */
+  passwdFile?: string;
+}
+
+/**
+ * The account a build runs as when Berth itself runs as root: `berth` if
+ * that user exists (create it for builds that no other service shares),
+ * else `nobody`. Returns `undefined` when Berth is not root: it cannot
+ * switch users then, and builds run as Berth's own user.
+ *
+ * Looked up in `/etc/passwd` first, then with `id` (for users that come from
+ * NSS, e.g. LDAP). Throws when Berth is root and neither user exists, so a
+ * build never silently runs as root.
+ */
+export function unprivilegedUser(options: UnprivilegedUserOptions = {}): BuildUser | undefined {
+  const uid = options.uid ?? process.getuid?.();
+  if (uid !== 0) return undefined;
+  const passwd = readPasswd(options.passwdFile ?? '/etc/passwd');
+  for (const name of ['berth', 'nobody']) {
+    const user = passwd.get(name) ?? lookUpWithId(name);
+    if (user !== undefined && user.uid !== 0) return user;
+  }
+  throw new BerthError(
+    'E_BUILD_CONFIG',
+    'Berth runs as root but found neither a "berth" nor a "nobody" user to run builds as; create one, e.g. useradd --system berth',
+  );
+}
+
+function readPasswd(file: string): Map<string, BuildUser> {
+  const users = new Map<string, BuildUser>();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return users; // No passwd file (a minimal container): `id` is tried next.
+  }
+  for (const line of text.split('\n')) {
+    // name:password:uid:gid:gecos:home:shell
+    const [name, , uid, gid] = line.split(':');
+    if (name === undefined || uid === undefined || gid === undefined) continue;
+    if (!/^\d+$/.test(uid) || !/^\d+$/.test(gid)) continue;
+    users.set(name, { name, uid: Number(uid), gid: Number(gid) });
+  }
+  return users;
+}
+
+function lookUpWithId(name: string): BuildUser | undefined {
+  try {
+    const run = (flag: string): number => Number(execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const uid = run('-u');
+    const gid = run('-g');
+    return Number.isSafeInteger(uid) && Number.isSafeInteger(gid) ? { name, uid, gid } : undefined;
+  } catch {
+    return undefined; // `id` exits non-zero for an unknown user.
+  }
+}

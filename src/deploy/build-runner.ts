@@ -1,0 +1,343 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import { BerthError } from '../errors.ts';
+import { formatDuration } from '../config/duration.ts';
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface RunBuildOptions {
+  /** Run with `sh -c`, so pipes, `&&` and variables work as in a terminal. */
+  command: string;
+  cwd: string;
+  /** The complete environment (see `buildEnvironment`); nothing else is inherited. */
+  env: Record<string, string>;
+  /** The build, and everything it started, is stopped after this long. */
+  timeoutMs: number;
+  /** Called once per output line, in order, without the line ending. */
+  log: (stream: OutputStream, line: string) => void;
+  /**
+   * Output (stdout and stderr together) allowed before the build is stopped.
+   * @default 52428800 (50 MiB)
+   */
+  outputLimitBytes?: number;
+  /** Aborting stops the build, e.g. when a newer push supersedes it. */
+  signal?: AbortSignal;
+  /** Run as this user and group (see `unprivilegedUser`); Berth must be root. */
+  uid?: number;
+  gid?: number;
+}
+
+export interface BuildResult {
+  durationMs: number;
+}
+
+export const DEFAULT_OUTPUT_LIMIT_BYTES = 50 * 1024 * 1024;
+/** Longer lines are cut here and marked, so one minified blob cannot fill the log. */
+export const MAX_LINE_BYTES = 8 * 1024;
+export const LINE_CUT_MARKER = ' [line cut at 8 KiB]';
+/** Lines quoted in the message of a failed build. */
+export const TAIL_LINES = 20;
+/** Time between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 5_000;
+/** How long to wait for SIGKILLed processes to be gone before giving up on them. */
+const REAP_WAIT_MS = 2_000;
+const POLL_MS = 25;
+
+type StopReason = 'timeout' | 'cancelled' | 'output';
+
+/**
+ * Runs a build command in its own process group and resolves when it has
+ * exited with status 0 and every process it started is gone.
+ *
+ * The group is what makes cleanup complete: `npm run build` starts a shell,
+ * which starts node, which may start esbuild or a stray `vite preview &`.
+ * Killing only the shell would leave those running (and holding the output
+ * pipes open). So on a timeout, an abort or too much output, and also after
+ * a normal exit, the whole group gets SIGTERM and, 5 s later, SIGKILL.
+ *
+ * Security limit: a process that leaves the group on purpose (`setsid`, a
+ * daemonising tool) escapes this. Containing that needs a cgroup, e.g. the
+ * systemd unit's `KillMode=control-group` or a container per build.
+ *
+ * @throws BerthError `E_BUILD_FAILED` (non-zero exit, killed by a signal, or
+ *   could not start), `E_BUILD_TIMEOUT`, `E_BUILD_CANCELLED`,
+ *   `E_BUILD_OUTPUT_LIMIT`.
+ */
+export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
+  const started = performance.now();
+  const limit = options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES;
+  if (options.signal?.aborted) throw cancelledError(options.signal);
+
+  const child = spawn('sh', ['-c', options.command], {
+    cwd: options.cwd,
+    env: options.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    uid: options.uid,
+    gid: options.gid,
+  });
+
+  const tail: string[] = [];
+  let outputBytes = 0;
+  let silenced = false;
+  const emit = (stream: OutputStream, line: string): void => {
+    if (silenced) return;
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    options.log(stream, line);
+  };
+
+  let stopReason: StopReason | undefined;
+  let termSentAt: number | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const terminateGroup = (): void => {
+    if (termSentAt !== undefined || child.pid === undefined) return;
+    termSentAt = performance.now();
+    signalGroup(child.pid, 'SIGTERM');
+    const pid = child.pid;
+    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+  };
+  const stop = (reason: StopReason): void => {
+    if (stopReason !== undefined) return;
+    stopReason = reason;
+    terminateGroup();
+  };
+
+  const onOutput = (bytes: number): void => {
+    outputBytes += bytes;
+    if (outputBytes > limit && !silenced) {
+      silenced = true;
+      stop('output');
+    }
+  };
+
+  // setTimeout fires at once for delays beyond 2^31-1 ms (about 24.8 days).
+  const timer = setTimeout(() => stop('timeout'), Math.min(options.timeoutMs, 2 ** 31 - 1));
+  const onAbort = (): void => stop('cancelled');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const drained = Promise.all([
+      pumpLines(child.stdout, (line) => emit('stdout', line), onOutput),
+      pumpLines(child.stderr, (line) => emit('stderr', line), onOutput),
+    ]);
+    // Awaited below; this only keeps an early failure from counting as unhandled.
+    drained.catch(() => undefined);
+
+    let status: { code: number | null; signal: NodeJS.Signals | null };
+    try {
+      status = await exited;
+    } catch (error) {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new BerthError('E_BUILD_FAILED', `cannot start the build command in ${options.cwd}: ${reason}`, { cause: error });
+    }
+    // A timeout or an abort while the shell's leftovers are being cleaned
+    // up does not turn the outcome around.
+    const decided = stopReason;
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    // The shell is gone; anything it left running in the background goes too,
+    // which also closes the pipes those processes were holding.
+    if (child.pid !== undefined) {
+      terminateGroup();
+      const giveUp = new AbortController();
+      const closed = await Promise.race([drained.then(() => true), sleep(KILL_GRACE_MS + REAP_WAIT_MS, false, { signal: giveUp.signal })]);
+      giveUp.abort();
+      if (!closed) {
+        // Only a process outside the group (see above) can still hold them.
+        child.stdout.destroy();
+        child.stderr.destroy();
+        emit('stderr', '[berth] a process that left the build\'s process group kept its output open; output after this point is not logged');
+      }
+      await reapGroup(child.pid, () => termSentAt);
+    }
+    const durationMs = Math.round(performance.now() - started);
+
+    // Output still in the pipes when the shell exited counts too.
+    const reason = decided ?? (silenced ? 'output' : undefined);
+    if (reason !== undefined) throw stoppedError(reason, options, limit);
+    if (status.code === 0) return { durationMs };
+    const how = status.code !== null ? `exited with code ${status.code}` : `was killed by ${status.signal ?? 'a signal'}`;
+    throw new BerthError('E_BUILD_FAILED', `the build command ${how}; the last lines of its output:${formatTail(tail)}`);
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Sends `signal` to every process in the group; a group that is already gone is fine. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+  } catch (error) {
+    // EPERM: the group exists but belongs to someone else; it is alive.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return hasRunningMember(pid);
+}
+
+/**
+ * Whether a process of the group is still running, not merely a zombie.
+ * A killed process whose parent (the build's shell) is gone stays a zombie
+ * until init reaps it, and `kill(-pgid, 0)` still finds it: some inits reap
+ * late, and where Berth itself is PID 1 without an init (a container run
+ * without `--init`) nobody does. Zombies use no CPU or memory, so they do
+ * not count. Reads /proc; where there is none, every member counts.
+ */
+function hasRunningMember(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true; // No procfs (not Linux): rely on kill() alone.
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // The process ended while we looked.
+    }
+    // "pid (comm) state ppid pgrp …"; comm may itself contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = fields[0];
+    if (Number(fields[2]) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
+}
+
+/**
+ * Waits until no process of the group is left running, sending SIGKILL
+ * once the grace period after SIGTERM is over. The wait after SIGKILL is
+ * bounded all the same, so a process stuck in the kernel (uninterruptible
+ * I/O) cannot hang the deploy queue.
+ */
+async function reapGroup(pid: number, termSentAt: () => number | undefined): Promise<void> {
+  let killedAt: number | undefined;
+  while (groupAlive(pid)) {
+    const now = performance.now();
+    if (killedAt === undefined && now - (termSentAt() ?? now) >= KILL_GRACE_MS) {
+      signalGroup(pid, 'SIGKILL');
+      killedAt = now;
+    }
+    if (killedAt !== undefined && now - killedAt >= REAP_WAIT_MS) return;
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Splits a byte stream into lines. A partial line waits for the rest of it;
+ * a line longer than `MAX_LINE_BYTES` is logged cut, with a marker, and the
+ * remainder up to the next newline is dropped. Bytes are counted before
+ * anything is decoded, so the output limit is exact.
+ */
+async function pumpLines(stream: Readable, onLine: (line: string) => void, onBytes: (count: number) => void): Promise<void> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let skipping = false; // inside the dropped remainder of a cut line
+
+  const flush = (): void => {
+    onLine(cleanLine(Buffer.concat(pending, pendingBytes).toString('utf8')));
+    pending = [];
+    pendingBytes = 0;
+  };
+
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    onBytes(chunk.length);
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (!skipping) {
+        const room = MAX_LINE_BYTES - pendingBytes;
+        if (end - start <= room) {
+          pending.push(chunk.subarray(start, end));
+          pendingBytes += end - start;
+        } else {
+          const cut = utf8Boundary(chunk, start, start + room);
+          pending.push(chunk.subarray(start, cut));
+          pendingBytes += cut - start;
+          onLine(cleanLine(Buffer.concat(pending, pendingBytes).toString('utf8')) + LINE_CUT_MARKER);
+          pending = [];
+          pendingBytes = 0;
+          skipping = true;
+        }
+      }
+      if (newline === -1) break;
+      if (skipping) skipping = false;
+      else flush();
+      start = newline + 1;
+    }
+  }
+  if (pendingBytes > 0) flush();
+}
+
+/** Moves `end` back so a cut never splits a multi-byte character. */
+function utf8Boundary(chunk: Buffer, start: number, end: number): number {
+  let at = end;
+  // 0b10xxxxxx bytes continue a character started earlier.
+  while (at > start && ((chunk[at] ?? 0) & 0xc0) === 0x80) at--;
+  return at;
+}
+
+/**
+ * Drops a CRLF ending, and keeps only what follows the last carriage return:
+ * a progress bar redrawn with `\r` becomes its final state, as a terminal
+ * would show it.
+ */
+function cleanLine(line: string): string {
+  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+  const lastReturn = text.lastIndexOf('\r');
+  return lastReturn === -1 ? text : text.slice(lastReturn + 1);
+}
+
+function formatTail(lines: readonly string[]): string {
+  if (lines.length === 0) return ' (none)';
+  return lines.map((line) => `\n  ${line}`).join('');
+}
+
+function stoppedError(reason: StopReason, options: RunBuildOptions, limit: number): BerthError {
+  switch (reason) {
+    case 'timeout':
+      return new BerthError(
+        'E_BUILD_TIMEOUT',
+        `the build was still running after ${formatDuration(options.timeoutMs)} and was stopped; make it faster or allow it more time`,
+      );
+    case 'cancelled':
+      return cancelledError(options.signal);
+    case 'output':
+      return new BerthError(
+        'E_BUILD_OUTPUT_LIMIT',
+        `the build wrote more than ${formatBytes(limit)} of output and was stopped; make it quieter (drop verbose flags) or send noisy output to a file`,
+      );
+  }
+}
+
+function cancelledError(signal: AbortSignal | undefined): BerthError {
+  const reason: unknown = signal?.reason;
+  const why = typeof reason === 'string' ? `: ${reason}` : '';
+  return new BerthError('E_BUILD_CANCELLED', `the build was cancelled${why}`);
+}
+
+function formatBytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  return Number.isInteger(mib) ? `${mib} MiB` : `${bytes} bytes`;
+}

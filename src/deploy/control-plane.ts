@@ -1,0 +1,48 @@
+import { rm } from 'node:fs/promises';
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { lockDataDir } from '../state/data-dir-lock.ts';
+import { openStateStore, type StateStore } from '../state/state-store.ts';
+import { createDeployer, type Deployer } from './deployer.ts';
+import { startPolling } from './poller.ts';
+import { workDirFor } from './run-deploy.ts';
+
+export interface ControlPlane {
+  deployer: Deployer;
+  store: StateStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * What `berth serve` runs once, whatever the number of workers: the data
+ * directory lock (one server per data dir), the state database, recovery of
+ * deploys a crash interrupted, the deploy queue and polling.
+ */
+export async function startControlPlane(config: ResolvedConfig, logger: Logger): Promise<ControlPlane> {
+  const lock = await lockDataDir(config.dataDir);
+  let store: StateStore | undefined;
+  try {
+    store = openStateStore(config.dataDir);
+    for (const interrupted of store.recoverInterrupted()) {
+      await rm(workDirFor(config.dataDir, interrupted.site, interrupted.id), { recursive: true, force: true });
+      logger.warn({ deploy: interrupted.id, site: interrupted.site }, 'deploy was interrupted by a stop or crash; marked failed');
+    }
+  } catch (error) {
+    store?.close();
+    await lock.release();
+    throw error;
+  }
+  const deployer = createDeployer(config, store, logger);
+  const poller = startPolling(config, store, deployer, logger);
+  const opened = store;
+  return {
+    deployer,
+    store: opened,
+    async stop() {
+      poller.stop();
+      await deployer.stop();
+      opened.close();
+      await lock.release();
+    },
+  };
+}

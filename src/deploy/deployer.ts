@@ -1,0 +1,80 @@
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import type { StateStore } from '../state/state-store.ts';
+import type { PushEvent } from '../webhooks/push-event.ts';
+import { DeployQueue } from './deploy-queue.ts';
+import type { DeployRecord, NewDeploy } from './deploy-types.ts';
+import { runDeploy } from './run-deploy.ts';
+
+/** The answer to a webhook that passed verification. */
+export interface PushReply {
+  status: 200 | 202;
+  body: { status: 'queued' | 'duplicate'; message: string; deploy?: string };
+}
+
+export interface Deployer {
+  /** Records a deploy and queues it. */
+  submit(input: NewDeploy): DeployRecord;
+  /** A verified push: queued, or answered as a duplicate delivery. */
+  receivePush(event: PushEvent): PushReply;
+  /** Resolves when no deploy runs or waits. */
+  idle(): Promise<void>;
+  /** Cancels running and waiting deploys (their builds are killed) and waits for them to end. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The control plane's deploy service: turns pushes and requests into deploy
+ * records, and runs them through the queue (one per site, `deploy.concurrency`
+ * overall, bursts collapsed to the newest commit).
+ */
+export function createDeployer(config: ResolvedConfig, store: StateStore, logger: Logger): Deployer {
+  const stopping = new AbortController();
+  const queue = new DeployQueue<DeployRecord>({
+    concurrency: config.deploy.concurrency,
+    run: async (record) => {
+      await runDeploy({ config, store, logger }, record, stopping.signal);
+    },
+    superseded: (record, by) => {
+      store.updateDeploy(record.id, {
+        state: 'superseded',
+        finishedAt: new Date().toISOString(),
+        errorMessage: `Replaced by deploy ${by.id} of a newer commit before it started`,
+      });
+      logger.info({ deploy: record.id, by: by.id, site: record.site }, 'deploy superseded');
+    },
+    crashed: (record, error) => logger.error({ deploy: record.id, err: error }, 'deploy crashed'),
+  });
+
+  const submit = (input: NewDeploy): DeployRecord => {
+    const record = store.createDeploy(input);
+    queue.add(record);
+    return record;
+  };
+
+  return {
+    submit,
+    receivePush(event) {
+      if (store.recordDelivery(event.site, event.forge, event.delivery) === 'duplicate') {
+        return { status: 200, body: { status: 'duplicate', message: `Delivery ${event.delivery} was received before; nothing to do` } };
+      }
+      const record = submit({
+        site: event.site,
+        trigger: 'webhook',
+        forge: event.forge,
+        delivery: event.delivery,
+        ref: event.ref,
+        sha: event.sha,
+        author: event.author,
+        message: event.message,
+      });
+      store.linkDelivery(event.site, event.delivery, record.id);
+      return { status: 202, body: { status: 'queued', message: `Deploy ${record.id} of ${event.sha.slice(0, 12)} queued`, deploy: record.id } };
+    },
+    idle: () => queue.idle(),
+    async stop() {
+      stopping.abort();
+      await queue.idle();
+    },
+  };
+}

@@ -1,0 +1,508 @@
+import { spawn } from 'node:child_process';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BerthError, type ErrorCode } from '../errors.ts';
+import { isRemoteRepo } from '../config/config-schema.ts';
+import { formatDuration } from '../config/duration.ts';
+import { withSiteLock } from '../releases/site-lock.ts';
+
+export interface GitAccess {
+  /** Clone URL, scp-like address, or local path (absolute, or relative to the working directory). */
+  repo: string;
+  /** SSH private key for a repository reached over SSH. */
+  deployKeyFile?: string;
+  /** Access token for a repository reached over HTTP(S); sent as a header, never written to disk or shown. */
+  token?: string;
+  signal?: AbortSignal;
+  /** Limit for the whole operation, all git commands together. @default 300_000 */
+  timeoutMs?: number;
+}
+
+export interface FetchCommitOptions extends GitAccess {
+  /** The site's cached bare clone, kept between deploys (`sites/<site>/source.git`). */
+  cacheDir: string;
+  /** The commit to deploy (40 or 64 hex). When absent, the commit `ref` points at now. */
+  sha?: string;
+  /** Branch, tag or full ref name; fetched when `sha` is absent, and named in errors. */
+  ref: string;
+  /** Where the commit's files go; must not exist yet, or be empty. Removed again if the fetch fails. */
+  workDir: string;
+  submodules: boolean;
+  /** Receives git's progress and the commands run, one line at a time. */
+  log: (line: string) => void;
+}
+
+export interface FetchedCommit {
+  sha: string;
+  /** The author's name. */
+  author: string;
+  /** The full commit message, trimmed. */
+  message: string;
+}
+
+export interface ResolveRefOptions extends GitAccess {
+  ref: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** Points at the last commit fetched, so the next fetch can tell the server what the cache already has. */
+const LAST_FETCHED_REF = 'refs/berth/last-fetched';
+
+/**
+ * Fetches one commit of a site's repository into a fresh work directory.
+ *
+ * The site keeps a bare clone (`cacheDir`); each deploy adds exactly the
+ * wanted commit to it with a depth-1 fetch, so a push costs about what it
+ * changed, not the repository's history. The work directory then gets its own
+ * small `.git` that borrows the cache's objects (git "alternates"): the build
+ * can run `git rev-parse HEAD` or `git log -1`, submodules work, and deleting
+ * the work directory leaves nothing behind in the cache. The publish step
+ * never copies `.git` (dot-directories are not published).
+ *
+ * Security: a token is passed to git in its environment, scoped to the
+ * repository's origin, so it does not appear in the process list, on disk,
+ * in logs or in errors. Local file transport is allowed only when `repo` is
+ * itself a local path, so a `.gitmodules` in a remote repository cannot make
+ * us read other repositories on this machine.
+ *
+ * @throws BerthError `E_GIT_FETCH` (repository unreachable, refused access,
+ *   unknown ref, timeout), `E_GIT_COMMIT_NOT_FOUND` (the commit is not in the
+ *   repository), `E_GIT_CHECKOUT` (the work directory could not be filled).
+ *   Aborting `signal` rejects with the signal's reason.
+ */
+export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedCommit> {
+  const wanted = options.sha?.toLowerCase();
+  if (wanted !== undefined && !FULL_SHA.test(wanted)) {
+    throw new BerthError('E_GIT_COMMIT_NOT_FOUND', `"${options.sha}" is not a full commit id; give all 40 (or 64) hex digits`);
+  }
+  checkRef(options.ref);
+  const git = gitRunner(options);
+  const cacheDir = resolve(options.cacheDir);
+  const workDir = resolve(options.workDir);
+
+  // A `berth deploy` from the shell and `berth serve` may fetch the same site at once.
+  return withSiteLock(
+    `${cacheDir}.lock`,
+    async () => {
+      await prepareCache(git, cacheDir, wanted);
+      const sha = wanted === undefined ? await fetchRef(git, cacheDir, options.ref) : await fetchSha(git, cacheDir, wanted, options.ref);
+      await git.run(['--git-dir', cacheDir, 'update-ref', LAST_FETCHED_REF, sha], 'E_GIT_CHECKOUT', 'remember the fetched commit');
+
+      await claimWorkDir(workDir);
+      try {
+        await checkout(git, cacheDir, workDir, sha);
+        if (options.submodules) {
+          await git.run(
+            ['-C', workDir, 'submodule', 'update', '--init', '--recursive', '--depth=1', '--progress'],
+            'E_GIT_FETCH',
+            `fetch the submodules of ${sha}`,
+            { log: true },
+          );
+        }
+        const shown = await git.run(['--git-dir', cacheDir, 'show', '--no-patch', '--format=%an%x00%B', sha], 'E_GIT_CHECKOUT', `read commit ${sha}`);
+        const [author = '', ...rest] = shown.split('\0');
+        return { sha, author: author.trim(), message: rest.join('\0').trim() };
+      } catch (error) {
+        await rm(workDir, { recursive: true, force: true });
+        throw error;
+      }
+    },
+    git.remainingMs(),
+  );
+}
+
+/**
+ * The commit a branch or tag of the repository points at now, asked of the
+ * server with `git ls-remote` (nothing is fetched). A short name is looked up
+ * the way git does: `refs/<name>`, then tag, then branch.
+ *
+ * @throws BerthError `E_GIT_FETCH` (unreachable, refused, or no such ref).
+ */
+export async function resolveRef(options: ResolveRefOptions): Promise<string> {
+  checkRef(options.ref);
+  const git = gitRunner(options);
+  const ref = options.ref;
+  const candidates = ref === 'HEAD' || ref.startsWith('refs/') ? [ref] : [`refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`];
+  // An annotated tag is listed twice; its `^{}` line is the commit it points at, and must be asked for by name.
+  const patterns = candidates.flatMap((name) => [name, `${name}^{}`]);
+  const out = await git.run(['ls-remote', git.repo, ...patterns], 'E_GIT_FETCH', `look up ${ref}`, { cwd: tmpdir() });
+  const refs = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const [sha, name] = line.split('\t');
+    if (sha !== undefined && name !== undefined) refs.set(name, sha.toLowerCase());
+  }
+  for (const name of candidates) {
+    const sha = refs.get(`${name}^{}`) ?? refs.get(name);
+    if (sha !== undefined) return sha;
+  }
+  throw new BerthError('E_GIT_FETCH', `There is no branch or tag "${ref}" in ${git.shownRepo}; check the site's branch (or the ref asked for)`);
+}
+
+function checkRef(ref: string): void {
+  // A leading "-" would reach git as an option.
+  if (ref === '' || ref.startsWith('-') || /[\s\0]/.test(ref)) {
+    throw new BerthError('E_GIT_FETCH', `"${ref}" is not a branch, tag or ref name git accepts`);
+  }
+}
+
+async function prepareCache(git: GitRunner, cacheDir: string, sha: string | undefined): Promise<void> {
+  if (!(await exists(join(cacheDir, 'HEAD')))) {
+    await mkdir(cacheDir, { recursive: true });
+    // A repository's object format is fixed when it is created; a 64-hex id means a SHA-256 repository.
+    const format = sha?.length === 64 ? ['--object-format=sha256'] : [];
+    await git.run(['init', '--bare', '--quiet', '--template=', ...format, cacheDir], 'E_GIT_FETCH', 'create the cached clone');
+  }
+  const current = await git.run(['--git-dir', cacheDir, 'config', '--get', 'remote.origin.url'], 'E_GIT_FETCH', 'read the cached clone', { allowExit: [1] });
+  if (current.trim() === '') {
+    await git.run(['--git-dir', cacheDir, 'remote', 'add', 'origin', git.repo], 'E_GIT_FETCH', 'set up the cached clone');
+  } else if (current.trim() !== git.repo) {
+    await git.run(['--git-dir', cacheDir, 'remote', 'set-url', 'origin', git.repo], 'E_GIT_FETCH', 'set up the cached clone');
+  }
+}
+
+async function fetchSha(git: GitRunner, cacheDir: string, sha: string, ref: string): Promise<string> {
+  // Servers speaking protocol v2 (git 2.18+, GitHub, GitLab, Gitea, a local
+  // path) hand out any commit a branch or tag reaches, so one fetch by id does.
+  if (await hasCommit(git, cacheDir, sha)) {
+    git.log(`commit ${sha} is already in the cached clone`);
+    return sha;
+  }
+  try {
+    await fetch(git, cacheDir, sha);
+  } catch (error) {
+    if (!(error instanceof GitFailure)) throw error;
+    if (/does not allow request for unadvertised object/i.test(error.stderr)) {
+      // An older server (protocol v0 without uploadpack.allowReachableSHA1InWant)
+      // hands out only the commits its branches and tags point at right now.
+      throw new BerthError(
+        'E_GIT_COMMIT_NOT_FOUND',
+        `Commit ${sha} is not what a branch or tag points at in ${git.shownRepo}, and that server hands out no other commit; deploy the newest commit of ${ref} instead`,
+        { cause: error },
+      );
+    }
+    if (/not our ref|no such remote ref|couldn't find remote ref [0-9a-f]{40}|not a valid object|bad object/i.test(error.stderr)) {
+      throw new BerthError(
+        'E_GIT_COMMIT_NOT_FOUND',
+        `Commit ${sha} was not found in ${git.shownRepo}: it does not exist there, or no branch or tag reaches it any more (after a force-push); check the commit id, or deploy ${ref}`,
+        { cause: error },
+      );
+    }
+    throw error.toBerthError();
+  }
+  if (!(await hasCommit(git, cacheDir, sha))) {
+    throw new BerthError('E_GIT_COMMIT_NOT_FOUND', `Fetching commit ${sha} from ${git.shownRepo} did not bring that commit; check the commit id`);
+  }
+  return sha;
+}
+
+async function fetchRef(git: GitRunner, cacheDir: string, ref: string): Promise<string> {
+  try {
+    await fetch(git, cacheDir, ref);
+  } catch (error) {
+    if (error instanceof GitFailure && /couldn't find remote ref/i.test(error.stderr)) {
+      throw new BerthError('E_GIT_FETCH', `There is no branch or tag "${ref}" in ${git.shownRepo}; check the site's branch (or the ref asked for)`, { cause: error });
+    }
+    throw error instanceof GitFailure ? error.toBerthError() : error;
+  }
+  const sha = await git.run(['--git-dir', cacheDir, 'rev-parse', '--verify', '--end-of-options', 'FETCH_HEAD^{commit}'], 'E_GIT_FETCH', `read what ${ref} points at`);
+  return sha.trim();
+}
+
+/** Throws GitFailure (not yet a BerthError) so the caller can tell a missing commit from an unreachable server. */
+async function fetch(git: GitRunner, cacheDir: string, what: string): Promise<void> {
+  await git.run(
+    // gc.autoDetach=false: housekeeping after a fetch runs inside our timeout instead of in a background process.
+    ['-c', 'gc.autoDetach=false', '--git-dir', cacheDir, 'fetch', '--depth=1', '--no-tags', '--progress', 'origin', what],
+    'E_GIT_FETCH',
+    `fetch ${what}`,
+    { log: true, raw: true },
+  );
+}
+
+async function hasCommit(git: GitRunner, cacheDir: string, sha: string): Promise<boolean> {
+  const out = await git.run(['--git-dir', cacheDir, 'cat-file', '-t', sha], 'E_GIT_FETCH', 'look in the cached clone', { allowExit: [128] });
+  return out.trim() === 'commit';
+}
+
+async function claimWorkDir(workDir: string): Promise<void> {
+  await mkdir(workDir, { recursive: true });
+  if ((await readdir(workDir)).length > 0) {
+    throw new BerthError('E_GIT_CHECKOUT', `The work directory ${workDir} is not empty; a checkout needs a fresh one`);
+  }
+}
+
+async function checkout(git: GitRunner, cacheDir: string, workDir: string, sha: string): Promise<void> {
+  const doing = `check out ${sha}`;
+  const format = sha.length === 64 ? ['--object-format=sha256'] : [];
+  await git.run(['init', '--quiet', '--template=', ...format, workDir], 'E_GIT_CHECKOUT', doing);
+  const dotGit = join(workDir, '.git');
+  await writeFile(join(dotGit, 'objects', 'info', 'alternates'), `${join(cacheDir, 'objects')}\n`);
+  // The cache is shallow: without its list of cut-off commits, git in the work
+  // dir would look for parents it does not have.
+  const shallow = await readFile(join(cacheDir, 'shallow'), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (shallow !== undefined) await writeFile(join(dotGit, 'shallow'), shallow);
+  // The submodules' relative URLs are resolved against origin.
+  await git.run(['-C', workDir, 'remote', 'add', 'origin', git.repo], 'E_GIT_CHECKOUT', doing);
+  await git.run(['-C', workDir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', sha], 'E_GIT_CHECKOUT', doing);
+  const head = (await git.run(['-C', workDir, 'rev-parse', '--verify', 'HEAD'], 'E_GIT_CHECKOUT', doing)).trim();
+  if (head !== sha) {
+    throw new BerthError('E_GIT_CHECKOUT', `Checking out ${sha} into ${workDir} gave commit ${head} instead; remove the cached clone ${cacheDir} and deploy again`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+interface RunOptions {
+  cwd?: string;
+  /** Send stderr to the log as it comes. */
+  log?: boolean;
+  /** Exit codes that are answers, not failures. */
+  allowExit?: number[];
+  /** Throw a GitFailure for the caller to interpret rather than a BerthError. */
+  raw?: boolean;
+}
+
+interface GitRunner {
+  /** The repository as handed to git (local paths made absolute). */
+  repo: string;
+  /** The repository as shown in messages, credentials removed. */
+  shownRepo: string;
+  log(line: string): void;
+  remainingMs(): number;
+  /** Runs git; resolves with its standard output. */
+  run(args: string[], code: ErrorCode, doing: string, options?: RunOptions): Promise<string>;
+}
+
+/** Environment variables git (and ssh, curl) may need; nothing else of ours reaches it. */
+const PASSED_ENV = [
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR', 'SSH_AUTH_SOCK',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH',
+  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy',
+];
+
+function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRunner {
+  if (options.repo === '' || options.repo.startsWith('-')) {
+    throw new BerthError('E_GIT_FETCH', `"${options.repo}" is not a repository git accepts; give a clone URL, git@host:path, or a local path`);
+  }
+  const local = !isRemoteRepo(options.repo) || /^file:/i.test(options.repo);
+  const repo = isRemoteRepo(options.repo) ? options.repo : resolve(options.repo);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const secrets: string[] = [];
+
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+  Object.assign(env, {
+    // Messages in English, so the checks below can read them.
+    LC_ALL: 'C',
+    LANG: 'C',
+    GIT_TERMINAL_PROMPT: '0',
+    // BatchMode: ssh never asks for a password or passphrase; it fails instead.
+    GIT_SSH_COMMAND: options.deployKeyFile === undefined
+      ? 'ssh -o BatchMode=yes'
+      : `ssh -i ${shellQuote(options.deployKeyFile)} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes`,
+  });
+  const origin = httpOrigin(repo);
+  if (options.token !== undefined && options.token !== '' && origin !== undefined) {
+    const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+    secrets.push(options.token, basic);
+    // Config from the environment, like `-c`, but out of the process list
+    // (anyone on the host can read arguments; only we can read our environment).
+    // Scoped to the origin, so a redirect or a submodule elsewhere never gets it.
+    Object.assign(env, {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: `http.${origin}/.extraHeader`,
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    });
+  }
+  // Git refuses file transport for submodules unless told; we tell it only for a local repository.
+  const baseArgs = local ? ['-c', 'protocol.file.allow=always'] : [];
+
+  const redact = (text: string): string => {
+    let out = text.replace(/\b(https?:\/\/)[^/@\s]+@/gi, '$1***@');
+    for (const secret of secrets) out = out.split(secret).join('***');
+    return out;
+  };
+  const shownRepo = redact(repo);
+  const log = (line: string): void => options.log?.(redact(line));
+
+  return {
+    repo,
+    shownRepo,
+    log,
+    remainingMs: () => Math.max(1, deadline - Date.now()),
+    async run(args, code, doing, runOptions = {}) {
+      const remaining = deadline - Date.now();
+      if (options.signal?.aborted === true) throw options.signal.reason;
+      if (remaining <= 0) throw timeoutError(code, doing, shownRepo, timeoutMs);
+      if (runOptions.log === true) log(`$ git ${args.join(' ')}`);
+      const result = await spawnGit([...baseArgs, ...args], {
+        env,
+        cwd: runOptions.cwd,
+        timeoutMs: remaining,
+        signal: options.signal,
+        onLine: runOptions.log === true ? log : undefined,
+      });
+      if (result.kind === 'aborted') throw options.signal?.reason;
+      if (result.kind === 'timeout') throw timeoutError(code, doing, shownRepo, timeoutMs);
+      if (result.kind === 'missing') {
+        throw new BerthError(code, `Could not run git to ${doing}: ${result.message}; install git and make sure it is on the PATH`);
+      }
+      if (result.exitCode === 0 || runOptions.allowExit?.includes(result.exitCode) === true) return result.stdout;
+      const failure = new GitFailure(code, doing, shownRepo, redact(result.stderr), result.exitCode);
+      if (runOptions.raw === true) throw failure;
+      throw failure.toBerthError();
+    },
+  };
+}
+
+function timeoutError(code: ErrorCode, doing: string, repo: string, timeoutMs: number): BerthError {
+  return new BerthError(code, `Git did not finish within ${formatDuration(timeoutMs)} (trying to ${doing} from ${repo}) and was stopped; check that the server is reachable and answering`);
+}
+
+/** A git command that exited non-zero; its stderr is already redacted. */
+class GitFailure extends Error {
+  readonly code: ErrorCode;
+  readonly doing: string;
+  readonly repo: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, doing: string, repo: string, stderr: string, exitCode: number) {
+    super(`git exited with code ${exitCode}: ${stderr}`);
+    this.code = code;
+    this.doing = doing;
+    this.repo = repo;
+    this.stderr = stderr;
+    this.exitCode = exitCode;
+  }
+
+  toBerthError(): BerthError {
+    const said = gitSaid(this.stderr);
+    return new BerthError(this.code, `Could not ${this.doing} from ${this.repo}: ${said === '' ? `git exited with code ${this.exitCode}` : `git said "${said}"`}; ${hintFor(this.stderr)}`, {
+      cause: this,
+    });
+  }
+}
+
+/** The last few lines of what git printed that are not progress, on one line. */
+function gitSaid(stderr: string): string {
+  const lines = stderr
+    .split(/[\r\n]+/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Total|Unpacking|Updating files)\b/.test(line) && !line.startsWith('From '));
+  const text = lines.slice(-4).join(' / ');
+  return text.length > 600 ? `…${text.slice(-600)}` : text;
+}
+
+function hintFor(stderr: string): string {
+  if (/could not read (username|password)|authentication failed|permission denied \(publickey|repository not found|terminal prompts disabled|\b40[13]\b|access denied|host key verification failed/i.test(stderr)) {
+    return 'check the repository URL, and for a private repository give the site a deploy_key_file (SSH) or token_env (HTTPS) that can read it';
+  }
+  if (/could not resolve host|connection refused|connection timed out|failed to connect|network is unreachable|no route to host|could not connect/i.test(stderr)) {
+    return 'check the repository URL and that this server can reach it';
+  }
+  if (/does not appear to be a git repository|not a git repository|no such file or directory/i.test(stderr)) {
+    return 'check the repository URL or path';
+  }
+  return 'check the repository URL and its credentials';
+}
+
+type SpawnResult =
+  | { kind: 'exit'; exitCode: number; stdout: string; stderr: string }
+  | { kind: 'timeout' }
+  | { kind: 'aborted' }
+  | { kind: 'missing'; message: string };
+
+interface SpawnOptions {
+  env: NodeJS.ProcessEnv;
+  cwd: string | undefined;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  onLine: ((line: string) => void) | undefined;
+}
+
+/** Most stderr kept for the error message; progress can be long. */
+const STDERR_KEEP = 64 * 1024;
+
+function spawnGit(args: string[], options: SpawnOptions): Promise<SpawnResult> {
+  return new Promise((resolveResult) => {
+    // Its own process group (and session, so ssh can never prompt on our
+    // terminal): a timeout or abort kills git with its ssh or https helpers.
+    const child = spawn('git', args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    let partial = '';
+    let stopped: 'timeout' | 'aborted' | undefined;
+
+    const stop = (why: 'timeout' | 'aborted'): void => {
+      stopped ??= why;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch (error) {
+        // ESRCH: the group is already gone.
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    };
+    const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+    const onAbort = (): void => stop('aborted');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP);
+      if (options.onLine === undefined) return;
+      partial += chunk;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      // Progress redraws one line with \r; only its final state is worth a log line.
+      for (const line of lines) {
+        const last = line.split('\r').filter((part) => part.trim() !== '').at(-1);
+        if (last !== undefined) options.onLine(last.trimEnd());
+      }
+    });
+
+    const finish = (result: SpawnResult): void => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolveResult(result);
+    };
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      finish(error.code === 'ENOENT' ? { kind: 'missing', message: 'git was not found' } : { kind: 'missing', message: error.message });
+    });
+    child.on('close', (exitCode) => {
+      const last = partial.split('\r').filter((part) => part.trim() !== '').at(-1);
+      if (last !== undefined) options.onLine?.(last.trimEnd());
+      if (stopped !== undefined) finish({ kind: stopped });
+      else finish({ kind: 'exit', exitCode: exitCode ?? 1, stdout: Buffer.concat(stdout).toString('utf8'), stderr });
+    });
+  });
+}
+
+/** `https://host:port` of an HTTP(S) repository URL, without credentials; undefined for SSH and local repositories. */
+function httpOrigin(repo: string): string | undefined {
+  if (!/^https?:\/\//i.test(repo)) return undefined;
+  try {
+    return new URL(repo).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,202 @@
+import { execFile } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
+import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
+import { BerthError, isBerthError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { activateRelease } from '../releases/activate.ts';
+import { publishRelease } from '../releases/publish.ts';
+import { readManifest } from '../releases/read-manifest.ts';
+import { activeReleaseId } from '../releases/release-list.ts';
+import { withSiteLock } from '../releases/site-lock.ts';
+import { sitePaths } from '../releases/site-paths.ts';
+import type { StateStore } from '../state/state-store.ts';
+import { respond } from '../static/respond.ts';
+import { loadServedRelease } from '../static/served-release.ts';
+import { restoreNodeModules, saveNodeModules } from './build-cache.ts';
+import { buildEnvironment, unprivilegedUser } from './build-env.ts';
+import { runBuild } from './build-runner.ts';
+import { resolveBuildSettings } from './build-settings.ts';
+import { openDeployLog, type DeployLog } from './deploy-log.ts';
+import type { DeployPhases, DeployRecord } from './deploy-types.ts';
+import { fetchCommit } from './git-source.ts';
+
+const run = promisify(execFile);
+
+export interface DeployDeps {
+  config: ResolvedConfig;
+  store: StateStore;
+  logger: Logger;
+  /** Receives every log line as written (progress on a terminal). */
+  echo?: (line: string) => void;
+}
+
+/** Where a deploy's checkout and build happen; removed when it ends. */
+export function workDirFor(dataDir: string, site: string, deployId: string): string {
+  return join(sitePaths(dataDir, site).siteDir, 'work', deployId);
+}
+
+/**
+ * One deploy, start to end: fetch the exact commit into a fresh directory,
+ * build it, publish the output as a release, check it answers `/`, and only
+ * then make it live. Any failure leaves the live release as it was and is
+ * recorded on the deploy with its code. Never throws for a deploy failure;
+ * returns the final record.
+ */
+export async function runDeploy(deps: DeployDeps, record: DeployRecord, signal?: AbortSignal): Promise<DeployRecord> {
+  const { config, store } = deps;
+  const site = config.sites.find((candidate) => candidate.name === record.site);
+  if (site === undefined) {
+    return store.updateDeploy(record.id, {
+      state: 'failed',
+      finishedAt: new Date().toISOString(),
+      errorCode: 'E_SITE_UNKNOWN',
+      errorMessage: `Site ${record.site} is no longer in the config`,
+    });
+  }
+  const paths = sitePaths(config.dataDir, site.name);
+  await mkdir(paths.siteDir, { recursive: true });
+  // One deploy per site at a time, also between a server and a `berth deploy` run.
+  return withSiteLock(join(paths.siteDir, '.deploy.lock'), () => deployLocked(deps, site, record, signal), site.build.timeoutMs + 10 * 60_000);
+}
+
+async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: DeployRecord, signal: AbortSignal | undefined): Promise<DeployRecord> {
+  const { config, store, logger } = deps;
+  const paths = sitePaths(config.dataDir, site.name);
+  const workDir = workDirFor(config.dataDir, site.name, record.id);
+  const log = await openDeployLog(config.dataDir, record.id, deps.echo);
+  const phases: DeployPhases = { queued: Date.now() - Date.parse(record.createdAt) };
+  store.updateDeploy(record.id, { state: 'building', startedAt: new Date().toISOString(), phases });
+  let phaseStart = performance.now();
+  const endPhase = (name: keyof DeployPhases): void => {
+    phases[name] = Math.round(performance.now() - phaseStart);
+    phaseStart = performance.now();
+  };
+  logger.info({ deploy: record.id, site: site.name, ref: record.ref, sha: record.sha, trigger: record.trigger }, 'deploy started');
+  log.line(`deploy ${record.id}: site ${site.name}, ${record.ref}${record.sha === undefined ? '' : ` at ${record.sha}`} (${record.trigger}${record.forge === undefined ? '' : ` from ${record.forge}`})`);
+  try {
+    if (site.repo === undefined) {
+      throw new BerthError('E_DEPLOY_NO_REPO', `Site ${site.name} has no repo in the config; set sites.repo, or publish a directory with \`berth publish\``);
+    }
+    if (record.sha !== undefined && (await isLive(store, paths, site.name, record.sha))) return await skip(deps, record, log, record.sha);
+
+    await rm(workDir, { recursive: true, force: true });
+    const commit = await fetchCommit({
+      repo: site.repo,
+      cacheDir: join(paths.siteDir, 'source.git'),
+      sha: record.sha,
+      ref: record.ref,
+      workDir,
+      deployKeyFile: site.deployKeyFile,
+      token: site.token?.reveal(),
+      submodules: site.submodules,
+      log: (line) => log.line(`git: ${line}`),
+      signal,
+    });
+    endPhase('fetch');
+    const current = store.updateDeploy(record.id, { sha: commit.sha, author: record.author ?? commit.author, message: record.message ?? commit.message, phases });
+    log.line(`checked out ${commit.sha}: ${firstLine(commit.message)}`);
+    if (record.sha === undefined && (await isLive(store, paths, site.name, commit.sha))) return await skip(deps, current, log, commit.sha);
+
+    const cacheDir = join(paths.siteDir, 'cache');
+    await mkdir(cacheDir, { recursive: true });
+    const restored = await restoreNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`));
+    const settings = await resolveBuildSettings(site, workDir, { cacheHit: restored.hit });
+    store.updateDeploy(record.id, { buildSource: settings.source });
+    log.line(`build settings from ${settings.source}: command ${settings.command === undefined ? '(none)' : JSON.stringify(settings.command)}, publish ${JSON.stringify(settings.publish)}`);
+    for (const note of settings.notes) log.line(note);
+    if (settings.command !== undefined) {
+      const user = unprivilegedUser();
+      if (user !== undefined) {
+        // The build runs as an unprivileged user: hand it the checkout and its caches.
+        await run('chown', ['-R', `${user.uid}:${user.gid}`, workDir, cacheDir]);
+        log.line(`building as uid ${user.uid}`);
+      }
+      await runBuild({
+        command: settings.command,
+        cwd: workDir,
+        env: buildEnvironment(settings.environment, site.build.environment, { home: join(cacheDir, 'home'), cacheDir }),
+        timeoutMs: site.build.timeoutMs,
+        log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
+        signal,
+        uid: user?.uid,
+        gid: user?.gid,
+      });
+      await saveNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), restored.key);
+    }
+    endPhase('build');
+
+    store.updateDeploy(record.id, { state: 'publishing', phases });
+    const outputDir = resolve(workDir, settings.publish);
+    if (outputDir !== workDir && !outputDir.startsWith(workDir + sep)) {
+      throw new BerthError('E_BUILD_CONFIG', `The publish directory ${settings.publish} is outside the repository`);
+    }
+    const published = await publishRelease({ dataDir: config.dataDir, site: site.name, sourceDir: outputDir, retain: site.retain, activate: false });
+    log.line(`published release ${published.id}: ${published.files} files, ${published.linked} unchanged and linked, ${published.compressed} precompressed`);
+    endPhase('publish');
+
+    await smokeCheck(published.releaseDir, published.id);
+    await withSiteLock(paths.lockFile, () => activateRelease(paths, published.id));
+    endPhase('smoke');
+    log.line(`release ${published.id} is live`);
+    logger.info({ deploy: record.id, site: site.name, release: published.id, sha: commit.sha, phases }, 'deploy live');
+    return store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
+  } catch (error) {
+    const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    log.line(`failed [${code}]: ${message}`);
+    log.line('the live release is unchanged');
+    logger.warn({ deploy: record.id, site: site.name, code, message }, 'deploy failed');
+    return store.updateDeploy(record.id, {
+      state: signal?.aborted === true ? 'cancelled' : 'failed',
+      finishedAt: new Date().toISOString(),
+      phases,
+      errorCode: code,
+      errorMessage: message,
+    });
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+    await log.close();
+  }
+}
+
+/**
+ * The commit is what the site serves right now: nothing to build. Judged by
+ * the active release (a rollback may have made an older commit live), not by
+ * the newest successful deploy.
+ */
+async function isLive(store: StateStore, paths: ReturnType<typeof sitePaths>, site: string, sha: string): Promise<boolean> {
+  const active = await activeReleaseId(paths);
+  if (active === undefined) return false;
+  const deployed = store.listDeploys({ site, states: ['live'], limit: 100 }).find((deploy) => deploy.releaseId === active);
+  return deployed?.sha === sha;
+}
+
+async function skip(deps: DeployDeps, record: DeployRecord, log: DeployLog, sha: string): Promise<DeployRecord> {
+  log.line(`commit ${sha} is already live; nothing to do`);
+  return deps.store.updateDeploy(record.id, { state: 'skipped', sha, finishedAt: new Date().toISOString() });
+}
+
+/**
+ * Asks the new release for `/` the way the server would, before it goes
+ * live: a build that produced no index page (or a broken redirect) fails
+ * here and never replaces a working site. The failed release is removed.
+ */
+async function smokeCheck(releaseDir: string, id: string): Promise<void> {
+  const manifest = await readManifest(releaseDir);
+  const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: 0 });
+  const reply = respond(release, { method: 'GET', url: '/', headers: {} });
+  if (reply.status >= 400) {
+    await rm(releaseDir, { recursive: true, force: true });
+    throw new BerthError(
+      'E_SMOKE_FAILED',
+      `Release ${id} answers ${reply.status} for / (is there an index.html in the publish directory?); it was not made live`,
+    );
+  }
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > 100 ? `${line.slice(0, 100)}…` : line;
+}

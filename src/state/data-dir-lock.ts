@@ -1,0 +1,115 @@
+import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BerthError } from '../errors.ts';
+
+export interface DataDirLock {
+  /** Removes the lock file, if it is still ours. */
+  release(): Promise<void>;
+}
+
+/** Lock files this process holds, so our own pid in a lock file can be told apart from a previous process that had it. */
+const held = new Set<string>();
+
+/**
+ * Claims `data_dir/serve.lock` for this process, so a second `berth serve`
+ * on the same data directory refuses to start instead of racing the first
+ * for ports, certificates and deploys. The file holds the owner's pid; a
+ * lock whose process is gone (a crash, a kill -9) is taken over.
+ *
+ * Limit: liveness is judged by pid alone. After a restart a stale lock's pid
+ * may belong to an unrelated process, and then the lock looks held; the
+ * error names the pid so an operator can check it and remove the file.
+ */
+export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
+  const lockFile = join(dataDir, 'serve.lock');
+  await mkdir(dataDir, { recursive: true });
+  for (;;) {
+    if (await tryCreate(lockFile)) break;
+    const owner = await readOwner(lockFile);
+    // Gone between our create and read: try again.
+    if (owner === undefined) continue;
+    if (isAlive(owner, lockFile)) {
+      throw new BerthError('E_DATA_DIR_LOCKED', `Another berth serve (pid ${owner}) is using ${dataDir}; stop it first, or give this one its own data_dir`);
+    }
+    await removeStale(lockFile, owner);
+  }
+  held.add(lockFile);
+  return {
+    async release() {
+      if (!held.delete(lockFile)) return;
+      // Never remove a lock that another process took over (after deciding we were gone).
+      if ((await readOwner(lockFile)) === process.pid) await rm(lockFile, { force: true });
+    },
+  };
+}
+
+async function tryCreate(lockFile: string): Promise<boolean> {
+  // Written in full under a private name, then linked into place: link()
+  // fails if the lock exists, and no one ever sees a half-written pid.
+  const temp = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(`${process.pid}\n`);
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, lockFile);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** The pid in the lock file, undefined if there is no lock file; NaN for a file that holds no pid. */
+async function readOwner(lockFile: string): Promise<number | undefined> {
+  try {
+    return Number.parseInt(await readFile(lockFile, 'utf8'), 10);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function isAlive(pid: number, lockFile: string): boolean {
+  // Files are linked into place complete, so one without a pid is not from us: treat it as stale.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  // Our own pid, but not a lock we took: left by an earlier process that had
+  // the same pid, as happens in a container where berth is always pid 1.
+  if (pid === process.pid) return held.has(lockFile);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Takes a stale lock out of the way. Two processes may find the same stale
+ * lock; the rename lets only one of them move it, and if what it moved turns
+ * out to be a fresh lock another process has just created, it goes back.
+ */
+async function removeStale(lockFile: string, stalePid: number): Promise<void> {
+  const aside = `${lockFile}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await rename(lockFile, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const moved = await readOwner(aside);
+  const sameOwner = moved === stalePid || (Number.isNaN(moved) && Number.isNaN(stalePid));
+  if (moved !== undefined && !sameOwner) {
+    await link(aside, lockFile).catch((error: NodeJS.ErrnoException) => {
+      // A third process locked in between; it holds the lock now, and ours loses.
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+  await rm(aside, { force: true });
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, it, type TestContext } from 'node:test';
+import { BerthError, type ErrorCode } from '../../src/errors.ts';
+import { LINE_CUT_MARKER, MAX_LINE_BYTES, runBuild, type OutputStream, type RunBuildOptions } from '../../src/deploy/build-runner.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+interface Captured {
+  lines: Array<[OutputStream, string]>;
+  options: RunBuildOptions;
+}
+
+async function build(t: TestContext, command: string, extra: Partial<RunBuildOptions> = {}): Promise<Captured> {
+  const lines: Array<[OutputStream, string]> = [];
+  const options: RunBuildOptions = {
+    command,
+    cwd: await tempDir(t, 'berth-run-'),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    timeoutMs: 30_000,
+    log: (stream, line) => lines.push([stream, line]),
+    ...extra,
+  };
+  return { lines, options };
+}
+
+async function failure(promise: Promise<unknown>, code: ErrorCode): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof BerthError, `expected a BerthError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error.message;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+/**
+ * Whether a process has gone, asked with `kill(pid, 0)`. A killed orphan
+ * stays a zombie (and answers) until init reaps it, which some inits do
+ * only every second or so; hence the wait.
+ */
+async function isGone(pid: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+      throw error;
+    }
+    await sleep(25);
+  }
+  return false;
+}
+
+function pidFrom(lines: ReadonlyArray<[OutputStream, string]>): number {
+  const line = lines.find(([, text]) => /^pid \d+$/.test(text));
+  assert.ok(line !== undefined, `the build printed its background pid: ${JSON.stringify(lines)}`);
+  return Number(line[1].slice(4));
+}
+
+describe('runBuild()', () => {
+  it('streams stdout and stderr lines in order and resolves with the duration', async (t) => {
+    const { lines, options } = await build(
+      t,
+      "echo one; sleep 0.05; echo two >&2; sleep 0.05; printf 'thr'; sleep 0.1; printf 'ee\\r\\n'; sleep 0.05; echo 'a\\r50%\\r100%' >&2; printf 'no newline at the end'",
+    );
+    const result = await runBuild(options);
+    assert.ok(result.durationMs >= 250 && result.durationMs < 10_000, `durationMs ${result.durationMs}`);
+    assert.deepEqual(lines, [
+      ['stdout', 'one'],
+      ['stderr', 'two'],
+      ['stdout', 'three'],
+      ['stderr', '100%'],
+      ['stdout', 'no newline at the end'],
+    ]);
+  });
+
+  it('runs in the given directory with exactly the given environment', async (t) => {
+    const { lines, options } = await build(t, 'pwd; echo "$ONLY_THIS"; echo "${HOME:-no home}"');
+    options.env = { PATH: options.env.PATH as string, ONLY_THIS: 'yes' };
+    await runBuild(options);
+    assert.deepEqual(
+      lines.map(([, text]) => text),
+      [options.cwd, 'yes', 'no home'],
+    );
+  });
+
+  it('cuts a very long line at 8 KiB with a marker and goes on with the next line', async (t) => {
+    const { lines, options } = await build(t, "head -c 100000 /dev/zero | tr '\\0' x; echo; echo after");
+    await runBuild(options);
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0]?.[1], 'x'.repeat(MAX_LINE_BYTES) + LINE_CUT_MARKER);
+    assert.deepEqual(lines[1], ['stdout', 'after']);
+  });
+
+  it('never cuts a line inside a multi-byte character', async (t) => {
+    // 3-byte characters: 8192 is not a multiple of 3, so a naive cut would split one.
+    const { lines, options } = await build(t, "for i in $(seq 1 3000); do printf '€'; done; echo");
+    await runBuild(options);
+    const text = lines[0]?.[1] ?? '';
+    assert.ok(text.endsWith(LINE_CUT_MARKER));
+    assert.match(text.slice(0, -LINE_CUT_MARKER.length), /^€+$/);
+  });
+
+  it('fails with E_BUILD_FAILED, the exit code and the last 20 lines', async (t) => {
+    const { options } = await build(t, 'for i in $(seq 1 30); do echo "line $i"; done; echo oops >&2; exit 3');
+    const message = await failure(runBuild(options), 'E_BUILD_FAILED');
+    assert.match(message, /exited with code 3/);
+    assert.match(message, /\n {2}oops$/);
+    assert.match(message, /\n {2}line 12\n/);
+    assert.doesNotMatch(message, /line 11\n/);
+    assert.equal(message.split('\n').length, 1 + 20);
+  });
+
+  it('reports a build killed by a signal', async (t) => {
+    const { options } = await build(t, 'kill -KILL $$');
+    assert.match(await failure(runBuild(options), 'E_BUILD_FAILED'), /killed by SIGKILL/);
+  });
+
+  it('reports a build that cannot start', async (t) => {
+    const { options } = await build(t, 'true');
+    options.cwd = '/nonexistent/berth-work';
+    assert.match(await failure(runBuild(options), 'E_BUILD_FAILED'), /cannot start the build command in \/nonexistent\/berth-work/);
+  });
+
+  it('stops the whole process group on timeout, grandchildren included', async (t) => {
+    const { lines, options } = await build(t, 'sleep 1000 & echo "pid $!"; wait', { timeoutMs: 500 });
+    const started = performance.now();
+    const message = await failure(runBuild(options), 'E_BUILD_TIMEOUT');
+    assert.ok(performance.now() - started < 4_000, 'SIGTERM was enough; no 5 s wait');
+    assert.match(message, /still running after 500ms/);
+    assert.ok(await isGone(pidFrom(lines)), 'the background sleep is gone');
+  });
+
+  it('sends SIGKILL to processes that ignore SIGTERM', async (t) => {
+    // An ignored signal stays ignored across exec, so both the shell and the sleep ignore TERM.
+    const { lines, options } = await build(t, 'trap "" TERM; sleep 1000 & echo "pid $!"; wait', { timeoutMs: 300 });
+    const started = performance.now();
+    await failure(runBuild(options), 'E_BUILD_TIMEOUT');
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 5_000 && elapsed < 9_000, `stopped after the 5 s grace period (${Math.round(elapsed)} ms)`);
+    assert.ok(await isGone(pidFrom(lines)));
+  });
+
+  it('leaves no background process behind after a successful build', async (t) => {
+    // The sleep keeps stdout open; the build must not wait for it, nor let it live.
+    const { lines, options } = await build(t, 'sleep 1000 & echo "pid $!"; echo done');
+    const started = performance.now();
+    await runBuild(options);
+    assert.ok(performance.now() - started < 4_000);
+    assert.deepEqual(lines.at(-1), ['stdout', 'done']);
+    assert.ok(await isGone(pidFrom(lines)));
+  });
+
+  it('stops a build that writes more than the output limit, and logs nothing after it', async (t) => {
+    const limit = 256 * 1024;
+    const { lines, options } = await build(t, 'yes', { outputLimitBytes: limit });
+    const message = await failure(runBuild(options), 'E_BUILD_OUTPUT_LIMIT');
+    assert.match(message, /more than 262144 bytes of output/);
+    const logged = lines.length;
+    assert.ok(logged > 0 && logged * 2 <= limit, `${logged} lines of "y" fit in the limit`);
+    await sleep(100);
+    assert.equal(lines.length, logged);
+  });
+
+  it('says the limit in MiB when it is a whole number of them', async (t) => {
+    const { options } = await build(t, "head -c 3000000 /dev/zero | tr '\\0' '\\n'", { outputLimitBytes: 2 * 1024 * 1024 });
+    assert.match(await failure(runBuild(options), 'E_BUILD_OUTPUT_LIMIT'), /more than 2 MiB of output/);
+  });
+
+  it('counts output still in the pipe when the build has already exited', async (t) => {
+    const { options } = await build(t, "head -c 600000 /dev/zero | tr '\\0' '\\n' > big; cat big; exit 0", { outputLimitBytes: 500_000 });
+    await failure(runBuild(options), 'E_BUILD_OUTPUT_LIMIT');
+  });
+
+  it('is cancelled through its AbortSignal', async (t) => {
+    const controller = new AbortController();
+    const { lines, options } = await build(t, 'sleep 1000 & echo "pid $!"; wait; echo never', { signal: controller.signal });
+    setTimeout(() => controller.abort('a newer push superseded it'), 300);
+    const message = await failure(runBuild(options), 'E_BUILD_CANCELLED');
+    assert.equal(message, 'the build was cancelled: a newer push superseded it');
+    assert.ok(!lines.some(([, text]) => text === 'never'));
+    assert.ok(await isGone(pidFrom(lines)));
+  });
+
+  it('does not start when the signal is already aborted', async (t) => {
+    const { lines, options } = await build(t, 'echo started', { signal: AbortSignal.abort() });
+    await failure(runBuild(options), 'E_BUILD_CANCELLED');
+    assert.deepEqual(lines, []);
+  });
+});

@@ -1,0 +1,399 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Socket } from 'node:net';
+import { access, chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fetchCommit, resolveRef, type FetchCommitOptions } from '../../src/deploy/git-source.ts';
+import { isBerthError } from '../../src/errors.ts';
+import { tempDir, writeTree } from '../helpers/temp.ts';
+
+/** Runs git in `cwd` as a test author, with none of the caller's git environment. */
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=Ada Lovelace', '-c', 'user.email=ada@example.com', '-c', 'protocol.file.allow=always', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** A repository on branch main; returns a function that commits files and gives the new sha. */
+async function makeRepo(dir: string): Promise<(files: Record<string, string | Buffer>, message: string) => Promise<string>> {
+  await mkdir(dir, { recursive: true });
+  git(dir, 'init', '--quiet', '--initial-branch=main');
+  return async (files, message) => {
+    await writeTree(dir, files);
+    git(dir, 'add', '--all');
+    git(dir, 'commit', '--quiet', '-m', message);
+    return git(dir, 'rev-parse', 'HEAD').trim();
+  };
+}
+
+interface Fixture {
+  root: string;
+  repo: string;
+  cacheDir: string;
+  commit: (files: Record<string, string | Buffer>, message: string) => Promise<string>;
+  /** Options for a fetch into a new work directory. */
+  options: (extra?: Partial<FetchCommitOptions>) => FetchCommitOptions & { lines: string[] };
+}
+
+async function fixture(t: TestContext): Promise<Fixture> {
+  const root = await tempDir(t);
+  const repo = join(root, 'origin');
+  const commit = await makeRepo(repo);
+  let n = 0;
+  return {
+    root,
+    repo,
+    cacheDir: join(root, 'data', 'sites', 'blog', 'source.git'),
+    commit,
+    options(extra = {}) {
+      const lines: string[] = [];
+      return {
+        repo,
+        cacheDir: join(root, 'data', 'sites', 'blog', 'source.git'),
+        ref: 'main',
+        workDir: join(root, 'work', String(++n)),
+        submodules: false,
+        log: (line: string) => lines.push(line),
+        lines,
+        ...extra,
+      };
+    },
+  };
+}
+
+function objectCount(gitDir: string): number {
+  const out = git(gitDir, '--git-dir', gitDir, 'count-objects', '-v');
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(out)?.[1] ?? 'NaN');
+  return field('count') + field('in-pack');
+}
+
+function hasCode(code: string, ...patterns: Array<RegExp | string>) {
+  return (error: unknown): boolean => {
+    assert.ok(isBerthError(error), `expected a BerthError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    for (const pattern of patterns) {
+      if (typeof pattern === 'string') assert.ok(error.message.includes(pattern), `${JSON.stringify(pattern)} in: ${error.message}`);
+      else assert.match(error.message, pattern);
+    }
+    return true;
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+test('fetchCommit checks a commit out into a fresh work directory', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': '<h1>one</h1>', 'src/page.md': '# Page' }, 'First page\n\nWith a body.');
+  await f.commit({ 'index.html': '<h1>two</h1>' }, 'Second');
+  const options = f.options({ sha });
+  const fetched = await fetchCommit(options);
+  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'First page\n\nWith a body.' });
+  assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), '<h1>one</h1>');
+  assert.equal(await readFile(join(options.workDir, 'src', 'page.md'), 'utf8'), '# Page');
+  // The build may ask git about the commit.
+  assert.equal(git(options.workDir, 'rev-parse', 'HEAD').trim(), sha);
+  assert.equal(git(options.workDir, 'log', '-1', '--format=%s').trim(), 'First page');
+  assert.equal(git(options.workDir, 'status', '--porcelain'), '');
+  assert.ok(options.lines.some((line) => line.startsWith('$ git ') && line.includes('fetch')), options.lines.join('\n'));
+});
+
+test('a newer commit is fetched into the same cache, bringing only what changed', async (t) => {
+  const f = await fixture(t);
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 60; i++) files[`assets/file-${i}.bin`] = randomBytes(2048);
+  const first = await f.commit(files, 'Sixty files');
+  await fetchCommit(f.options({ sha: first }));
+  const afterFirst = objectCount(f.cacheDir);
+  assert.ok(afterFirst >= 60, `${afterFirst} objects after the first fetch`);
+
+  const second = await f.commit({ 'assets/file-7.bin': randomBytes(2048) }, 'Change one file');
+  const options = f.options({ sha: second });
+  await fetchCommit(options);
+  const added = objectCount(f.cacheDir) - afterFirst;
+  // The new commit, its root tree, the assets tree and one blob.
+  assert.ok(added > 0 && added <= 6, `${added} objects added by the second fetch`);
+  t.diagnostic(`objects in the cache: ${afterFirst} after the first fetch, +${added} after the second`);
+  assert.deepEqual(await readFile(join(options.workDir, 'assets', 'file-7.bin')), await readFile(join(f.repo, 'assets', 'file-7.bin')));
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'config', 'remote.origin.url').trim(), f.repo);
+});
+
+test('an older commit can be fetched after a newer one', async (t) => {
+  const f = await fixture(t);
+  const old = await f.commit({ 'index.html': 'old' }, 'Old');
+  const middle = await f.commit({ 'index.html': 'middle', 'extra.txt': 'x' }, 'Middle');
+  const latest = await f.commit({ 'index.html': 'new' }, 'New');
+  await fetchCommit(f.options({ sha: latest }));
+  const options = f.options({ sha: old });
+  assert.equal((await fetchCommit(options)).sha, old);
+  assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), 'old');
+  assert.equal(await exists(join(options.workDir, 'extra.txt')), false);
+  // A commit already in the cache is not fetched again.
+  const again = f.options({ sha: latest });
+  await fetchCommit(again);
+  assert.ok(again.lines.some((line) => line.includes('already in the cached clone')), again.lines.join('\n'));
+  assert.equal(await readFile(join(again.workDir, 'index.html'), 'utf8'), 'new');
+  const mid = f.options({ sha: middle.toUpperCase() });
+  assert.equal((await fetchCommit(mid)).sha, middle);
+});
+
+test('two fetches into one cache at once take turns', async (t) => {
+  const f = await fixture(t);
+  const one = await f.commit({ 'index.html': 'one' }, 'One');
+  const two = await f.commit({ 'index.html': 'two' }, 'Two');
+  const [a, b] = [f.options({ sha: one }), f.options({ sha: two })];
+  const fetched = await Promise.all([fetchCommit(a), fetchCommit(b)]);
+  assert.deepEqual(fetched.map((commit) => commit.sha), [one, two]);
+  assert.equal(await readFile(join(a.workDir, 'index.html'), 'utf8'), 'one');
+  assert.equal(await readFile(join(b.workDir, 'index.html'), 'utf8'), 'two');
+});
+
+test('a commit the repository does not have is E_GIT_COMMIT_NOT_FOUND, and no work directory is left', async (t) => {
+  const f = await fixture(t);
+  await f.commit({ 'index.html': 'x' }, 'One');
+  const missing = 'c0ffee'.repeat(6) + 'c0ff';
+  const options = f.options({ sha: missing });
+  await assert.rejects(fetchCommit(options), hasCode('E_GIT_COMMIT_NOT_FOUND', missing, f.repo));
+  assert.equal(await exists(options.workDir), false);
+  await assert.rejects(fetchCommit(f.options({ sha: 'abc123' })), hasCode('E_GIT_COMMIT_NOT_FOUND', /not a full commit id/));
+});
+
+test('a server that hands out only its branch tips gives the tip, and a clear error for an older commit', async (t) => {
+  const f = await fixture(t);
+  const old = await f.commit({ 'index.html': 'old' }, 'Old');
+  const tip = await f.commit({ 'index.html': 'tip' }, 'Tip');
+  // Git protocol v0 without uploadpack.allowReachableSHA1InWant refuses to
+  // send a commit by id unless a ref points at it, as some older servers do.
+  // HOME is one of the few variables git gets from us, so its config reaches
+  // both ends of a local fetch.
+  const home = join(f.root, 'home');
+  await writeTree(home, { '.gitconfig': '[protocol]\n\tversion = 0\n' });
+  const savedHome = process.env.HOME;
+  process.env.HOME = home;
+  t.after(() => {
+    process.env.HOME = savedHome;
+  });
+  const options = f.options({ sha: tip });
+  assert.equal((await fetchCommit(options)).sha, tip);
+  assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), 'tip');
+  await assert.rejects(fetchCommit(f.options({ sha: old })), hasCode('E_GIT_COMMIT_NOT_FOUND', old, f.repo, /hands out no other commit/));
+});
+
+test('a repository path that does not exist is E_GIT_FETCH', async (t) => {
+  const f = await fixture(t);
+  const repo = join(f.root, 'no-such-repo');
+  await assert.rejects(fetchCommit(f.options({ repo, sha: 'a'.repeat(40) })), hasCode('E_GIT_FETCH', repo, /check the repository URL/));
+  await assert.rejects(fetchCommit(f.options({ repo })), hasCode('E_GIT_FETCH', repo));
+});
+
+test('without a sha, fetchCommit deploys what the ref points at', async (t) => {
+  const f = await fixture(t);
+  await f.commit({ 'index.html': 'one' }, 'One');
+  const tagged = await f.commit({ 'index.html': 'two' }, 'Two');
+  git(f.repo, 'tag', '-a', '-m', 'Release 2', 'v2');
+  const head = await f.commit({ 'index.html': 'three' }, 'Three');
+
+  const branch = f.options();
+  assert.equal((await fetchCommit(branch)).sha, head);
+  assert.equal(await readFile(join(branch.workDir, 'index.html'), 'utf8'), 'three');
+  assert.equal((await fetchCommit(f.options({ ref: 'refs/heads/main' }))).sha, head);
+  const tag = f.options({ ref: 'v2' });
+  assert.deepEqual(await fetchCommit(tag), { sha: tagged, author: 'Ada Lovelace', message: 'Two' });
+  assert.equal(await readFile(join(tag.workDir, 'index.html'), 'utf8'), 'two');
+
+  await assert.rejects(fetchCommit(f.options({ ref: 'no-such-branch' })), hasCode('E_GIT_FETCH', '"no-such-branch"', f.repo));
+  await assert.rejects(fetchCommit(f.options({ ref: '--upload-pack=touch /tmp/x' })), hasCode('E_GIT_FETCH', /not a branch/));
+});
+
+test('resolveRef asks the repository what a branch or tag points at', async (t) => {
+  const f = await fixture(t);
+  const tagged = await f.commit({ 'a.txt': '1' }, 'One');
+  git(f.repo, 'tag', '-a', '-m', 'Release 1', 'v1');
+  git(f.repo, 'tag', 'light');
+  const head = await f.commit({ 'a.txt': '2' }, 'Two');
+  git(f.repo, 'branch', 'other', tagged);
+
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'main' }), head);
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'refs/heads/main' }), head);
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'HEAD' }), head);
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'other' }), tagged);
+  // An annotated tag resolves to its commit, not to the tag object.
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'v1' }), tagged);
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'light' }), tagged);
+  await assert.rejects(resolveRef({ repo: f.repo, ref: 'gone' }), hasCode('E_GIT_FETCH', '"gone"'));
+  await assert.rejects(resolveRef({ repo: join(f.root, 'nothing'), ref: 'main' }), hasCode('E_GIT_FETCH'));
+});
+
+test('submodules are checked out when asked for, and only then', async (t) => {
+  const f = await fixture(t);
+  const libDir = join(f.root, 'lib');
+  const libCommit = await makeRepo(libDir);
+  await libCommit({ 'lib.txt': 'from the submodule' }, 'Lib');
+  await f.commit({ 'index.html': 'main' }, 'Main');
+  git(f.repo, 'submodule', '--quiet', 'add', libDir, 'vendor/lib');
+  const sha = await f.commit({}, 'Add the submodule');
+
+  const withModules = f.options({ sha, submodules: true });
+  await fetchCommit(withModules);
+  assert.equal(await readFile(join(withModules.workDir, 'vendor', 'lib', 'lib.txt'), 'utf8'), 'from the submodule');
+
+  const without = f.options({ sha, submodules: false });
+  await fetchCommit(without);
+  assert.deepEqual(await readdir(join(without.workDir, 'vendor', 'lib')), []);
+});
+
+test('a token is sent as a header to the repository, and never shown', async (t) => {
+  const token = 'ghp_TopSecretToken1234567890';
+  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
+  const seen: Array<string | undefined> = [];
+  const server = createHttpServer((request, response) => {
+    seen.push(request.headers.authorization);
+    response.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const { port } = server.address() as { port: number };
+  const f = await fixture(t);
+  const options = f.options({ repo: `http://127.0.0.1:${port}/you/private.git`, token });
+  await assert.rejects(fetchCommit(options), (error) => {
+    hasCode('E_GIT_FETCH', /deploy_key_file|token_env/)(error);
+    assert.ok(!(error as Error).message.includes(token) && !(error as Error).message.includes(basic));
+    return true;
+  });
+  assert.equal(seen[0], `Basic ${basic}`);
+  const everything = options.lines.join('\n') + (await readFile(join(f.cacheDir, 'config'), 'utf8'));
+  assert.ok(!everything.includes(token) && !everything.includes(basic), everything);
+});
+
+test('tokens and URL credentials are kept out of errors from an unreachable https repository', async (t) => {
+  const closed = createServer();
+  closed.listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const { port } = closed.address() as { port: number };
+  closed.close();
+  await once(closed, 'close');
+
+  const f = await fixture(t);
+  const token = 'glpat-AnotherSecret987654321';
+  const withToken = f.options({ repo: `https://127.0.0.1:${port}/you/site.git`, token, sha: 'b'.repeat(40) });
+  await assert.rejects(fetchCommit(withToken), (error) => {
+    hasCode('E_GIT_FETCH', `127.0.0.1:${port}`, /reach/)(error);
+    assert.ok(!(error as Error).message.includes(token), (error as Error).message);
+    return true;
+  });
+  await assert.rejects(resolveRef({ repo: `https://127.0.0.1:${port}/you/site.git`, ref: 'main', token }), (error) => {
+    assert.ok(isBerthError(error) && !error.message.includes(token), String(error));
+    return true;
+  });
+  const withPassword = f.options({ repo: `https://deployer:hunter2hunter2@127.0.0.1:${port}/you/site.git` });
+  await assert.rejects(fetchCommit(withPassword), (error) => {
+    hasCode('E_GIT_FETCH', `https://***@127.0.0.1:${port}/you/site.git`)(error);
+    assert.ok(!(error as Error).message.includes('hunter2'), (error as Error).message);
+    return true;
+  });
+  assert.ok(!withPassword.lines.join('\n').includes('hunter2'));
+});
+
+test('a deploy key is handed to ssh, which may never prompt', async (t) => {
+  const f = await fixture(t);
+  // A stand-in for ssh, first on the PATH, that writes down how it was called.
+  const bin = join(f.root, 'bin');
+  const argsFile = join(f.root, 'ssh-args');
+  await writeTree(bin, { ssh: `#!/bin/sh\nprintf '%s\\n' "$@" > '${argsFile}'\necho 'Permission denied (publickey).' >&2\nexit 255\n` });
+  await chmod(join(bin, 'ssh'), 0o755);
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}:${savedPath ?? ''}`;
+  t.after(() => {
+    process.env.PATH = savedPath;
+  });
+  const keyFile = join(f.root, "keys dir/it's a key");
+  await assert.rejects(
+    fetchCommit(f.options({ repo: 'git@git.example.com:you/site.git', deployKeyFile: keyFile })),
+    hasCode('E_GIT_FETCH', 'git@git.example.com:you/site.git', /deploy_key_file/),
+  );
+  const args = (await readFile(argsFile, 'utf8')).split('\n');
+  assert.equal(args[args.indexOf('-i') + 1], keyFile);
+  for (const option of ['IdentitiesOnly=yes', 'StrictHostKeyChecking=accept-new', 'BatchMode=yes']) assert.ok(args.includes(option), args.join(' '));
+  assert.ok(args.includes('git@git.example.com'), args.join(' '));
+});
+
+test('a server that never answers is given up on at the timeout, and an abort stops git at once', async (t) => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => sockets.delete(socket));
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const { port } = silent.address() as { port: number };
+  const f = await fixture(t);
+  const repo = `http://127.0.0.1:${port}/slow.git`;
+
+  let started = Date.now();
+  await assert.rejects(fetchCommit(f.options({ repo, sha: 'd'.repeat(40), timeoutMs: 1_000 })), hasCode('E_GIT_FETCH', /did not finish within 1s/, repo));
+  assert.ok(Date.now() - started < 8_000, `gave up after ${Date.now() - started} ms`);
+
+  started = Date.now();
+  await assert.rejects(resolveRef({ repo, ref: 'main', timeoutMs: 1_000 }), hasCode('E_GIT_FETCH', /did not finish within 1s/));
+  assert.ok(Date.now() - started < 8_000);
+
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 300);
+  started = Date.now();
+  await assert.rejects(fetchCommit(f.options({ repo, signal: controller.signal })), { name: 'AbortError' });
+  assert.ok(Date.now() - started < 5_000);
+});
+
+test('deleting a work directory leaves no worktree records in the cache', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': 'x' }, 'One');
+  const options = f.options({ sha });
+  await fetchCommit(options);
+  await rm(options.workDir, { recursive: true, force: true });
+  assert.equal(await exists(join(f.cacheDir, 'worktrees')), false);
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'worktree', 'prune', '--dry-run', '--verbose'), '');
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'worktree', 'list', '--porcelain').match(/^worktree /gm)?.length, 1);
+});
+
+test('a work directory that is not empty is refused with E_GIT_CHECKOUT', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': 'x' }, 'One');
+  const options = f.options({ sha });
+  await writeTree(options.workDir, { 'left-over.txt': 'x' });
+  await assert.rejects(fetchCommit(options), hasCode('E_GIT_CHECKOUT', options.workDir));
+  // Not ours to delete.
+  assert.equal(await readFile(join(options.workDir, 'left-over.txt'), 'utf8'), 'x');
+});
+
+test('git variables in our own environment do not reach git', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': 'x' }, 'One');
+  const saved = { GIT_DIR: process.env.GIT_DIR, GIT_WORK_TREE: process.env.GIT_WORK_TREE };
+  process.env.GIT_DIR = join(f.root, 'elsewhere.git');
+  process.env.GIT_WORK_TREE = join(f.root, 'elsewhere');
+  t.after(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) Reflect.deleteProperty(process.env, name);
+      else process.env[name] = value;
+    }
+  });
+  const options = f.options({ sha });
+  assert.equal((await fetchCommit(options)).sha, sha);
+  assert.equal(await exists(join(f.root, 'elsewhere.git')), false);
+});

@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { TestContext } from 'node:test';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { startControlPlane, type ControlPlane } from '../../src/deploy/control-plane.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { createRepo, type TestRepo } from '../helpers/git.ts';
+import { eventually, get } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const SECRET = 'push-secret-for-tests';
+
+interface Stack {
+  root: string;
+  repo: TestRepo;
+  control: ControlPlane;
+  server: RunningServer;
+  port: number;
+  logs: Array<Record<string, unknown>>;
+}
+
+async function stack(t: TestContext, files: Record<string, string>, extra = ''): Promise<Stack> {
+  const root = await tempDir(t, 'berth-e2e-');
+  await mkdir(join(root, 'git'));
+  const repo = await createRepo(join(root, 'git'), files);
+  await writeFile(
+    join(root, 'berth.toml'),
+    [
+      'data_dir = "data"',
+      '[server]',
+      'host = "127.0.0.1"',
+      'http_port = 0',
+      'https_port = false',
+      '[acme]',
+      'directory = "off"',
+      '[[sites]]',
+      'name = "blog"',
+      'domains = ["localhost"]',
+      `repo = ${JSON.stringify(repo.bare)}`,
+      'branch = "main"',
+      extra,
+      '[sites.webhook]',
+      'forge = "generic"',
+      'secret = "${HOOK_SECRET}"',
+    ].join('\n'),
+  );
+  const config = await loadConfig(join(root, 'berth.toml'), { HOOK_SECRET: SECRET });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination: sink });
+  const control = await startControlPlane(config, logger);
+  const server = await startServer(config, logger, { pushSink: async (event) => control.deployer.receivePush(event) });
+  t.after(async () => {
+    await server.stop();
+    await control.stop();
+  });
+  return { root, repo, control, server, port: server.listeners.httpPort as number, logs };
+}
+
+function hook(port: number, body: string, headers: Record<string, string> = {}, site = 'blog'): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: `/_berth/hooks/${site}`, headers: { host: 'localhost', 'content-type': 'application/json', ...headers }, agent: false },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function signed(payload: object, secret = SECRET): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify(payload);
+  return { body, headers: { 'x-berth-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` } };
+}
+
+async function page(port: number): Promise<string> {
+  return (await get(port, '/')).body.toString();
+}
+
+test('a signed push deploys that exact commit, and a replay does not', async (t) => {
+  const s = await stack(t, { 'index.html': '<h1>first</h1>' });
+  const sha = await s.repo.commit({ 'index.html': '<h1>second</h1>' });
+  const push = signed({ ref: 'refs/heads/main', sha, delivery: 'd-1' });
+  const first = await hook(s.port, push.body, push.headers);
+  assert.equal(first.status, 202);
+  assert.equal(first.body.status, 'queued');
+  await s.control.deployer.idle();
+  assert.equal(await page(s.port), '<h1>second</h1>');
+  const record = s.control.store.getDeploy(String(first.body.deploy));
+  assert.equal(record?.state, 'live');
+  assert.equal(record?.sha, sha);
+  assert.equal(record?.trigger, 'webhook');
+  assert.ok(record?.releaseId);
+  assert.equal(record?.buildSource, 'static files');
+
+  const replay = await hook(s.port, push.body, push.headers);
+  assert.equal(replay.status, 200);
+  assert.equal(replay.body.status, 'duplicate');
+  assert.equal(s.control.store.listDeploys({ site: 'blog' }).length, 1, 'no second deploy');
+});
+
+test('bad signatures, other branches and unknown sites trigger nothing', async (t) => {
+  const s = await stack(t, { 'index.html': 'one' });
+  const sha = await s.repo.commit({ 'index.html': 'two' });
+  const good = signed({ ref: 'refs/heads/main', sha, delivery: 'x' });
+  assert.equal((await hook(s.port, good.body, { 'x-berth-signature': 'sha256=' + '0'.repeat(64) })).status, 401);
+  assert.equal((await hook(s.port, good.body, {})).status, 401);
+  assert.equal((await hook(s.port, good.body, signed({ other: true }).headers)).status, 401, 'a signature of another body');
+  const other = signed({ ref: 'refs/heads/feature', sha, delivery: 'y' });
+  const ignored = await hook(s.port, other.body, other.headers);
+  assert.equal(ignored.status, 202);
+  assert.equal(ignored.body.status, 'ignored');
+  assert.equal((await hook(s.port, good.body, good.headers, 'nope')).status, 404);
+  const malformed = '{"ref": ';
+  const bad = await hook(s.port, malformed, { 'x-berth-signature': `sha256=${createHmac('sha256', SECRET).update(malformed).digest('hex')}` });
+  assert.equal(bad.status, 400);
+  assert.doesNotMatch(JSON.stringify(bad.body), new RegExp(SECRET));
+  assert.equal(s.control.store.listDeploys({ site: 'blog' }).length, 0);
+});
+
+test('a failing build and a missing commit leave the live site as it was', async (t) => {
+  const s = await stack(t, { 'index.html': 'good' });
+  const ok = signed({ ref: 'refs/heads/main', sha: await s.repo.commit({ 'index.html': 'good two' }), delivery: 'a' });
+  await hook(s.port, ok.body, ok.headers);
+  await s.control.deployer.idle();
+  assert.equal(await page(s.port), 'good two');
+
+  const broken = await s.repo.commit({ 'berth.toml': '[build]\ncommand = "echo building; exit 3"\npublish = "."\n', 'index.html': 'never' });
+  const fail = signed({ ref: 'refs/heads/main', sha: broken, delivery: 'b' });
+  const queued = await hook(s.port, fail.body, fail.headers);
+  await s.control.deployer.idle();
+  const failed = s.control.store.getDeploy(String(queued.body.deploy));
+  assert.equal(failed?.state, 'failed');
+  assert.equal(failed?.errorCode, 'E_BUILD_FAILED');
+  assert.equal(await page(s.port), 'good two');
+
+  const missing = signed({ ref: 'refs/heads/main', sha: 'f'.repeat(40), delivery: 'c' });
+  const gone = await hook(s.port, missing.body, missing.headers);
+  await s.control.deployer.idle();
+  assert.equal(s.control.store.getDeploy(String(gone.body.deploy))?.errorCode, 'E_GIT_COMMIT_NOT_FOUND');
+  assert.equal(await page(s.port), 'good two');
+  const work = await readdir(join(s.root, 'data', 'sites', 'blog', 'work')).catch(() => []);
+  assert.deepEqual(work, [], 'work directories are removed');
+});
+
+test('a build from the repository berth.toml is published from its output directory', async (t) => {
+  const s = await stack(t, {
+    'src/index.html': '<p>built</p>',
+    'berth.toml': '[build]\ncommand = "mkdir -p out && cp src/index.html out/index.html && echo done"\npublish = "out"\n',
+  });
+  const sha = await s.repo.commit({ 'src/index.html': '<p>built again</p>' });
+  const push = signed({ ref: 'refs/heads/main', sha, delivery: 'z' });
+  const queued = await hook(s.port, push.body, push.headers);
+  await s.control.deployer.idle();
+  const record = s.control.store.getDeploy(String(queued.body.deploy));
+  assert.equal(record?.state, 'live', record?.errorMessage);
+  assert.equal(record?.buildSource, 'berth.toml');
+  assert.equal(await page(s.port), '<p>built again</p>');
+  assert.ok(await eventually(async () => s.logs.some((line) => line.msg === 'deploy live')));
+});
+
+test('a burst of pushes builds at most two commits and ends on the newest', async (t) => {
+  const s = await stack(t, { 'index.html': 'v0', 'berth.toml': '[build]\ncommand = "sleep 0.3"\npublish = "."\n' });
+  const shas: string[] = [];
+  for (let i = 1; i <= 5; i++) shas.push(await s.repo.commit({ 'index.html': `v${i}` }));
+  for (const [i, sha] of shas.entries()) {
+    const push = signed({ ref: 'refs/heads/main', sha, delivery: `burst-${i}` });
+    assert.equal((await hook(s.port, push.body, push.headers)).status, 202);
+  }
+  await s.control.deployer.idle();
+  const all = s.control.store.listDeploys({ site: 'blog' });
+  const built = all.filter((d) => d.state === 'live' || d.state === 'failed');
+  assert.ok(built.length <= 2, `built ${built.length}`);
+  assert.equal(all.filter((d) => d.state === 'superseded').length, 5 - built.length);
+  assert.equal(await page(s.port), 'v5');
+});

@@ -1,0 +1,212 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+import { openStateStore } from '../../src/state/state-store.ts';
+import { createRepo, type TestRepo } from '../helpers/git.ts';
+import { eventually, get } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const SECRET = 'trigger-secret';
+
+interface Project {
+  root: string;
+  repo: TestRepo;
+  config: string;
+}
+
+async function project(t: TestContext, extraSite = '', files: Record<string, string> = { 'index.html': 'v1' }): Promise<Project> {
+  const root = await tempDir(t, 'berth-trig-');
+  await mkdir(join(root, 'git'));
+  const repo = await createRepo(join(root, 'git'), files);
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    [
+      'data_dir = "data"',
+      '[server]',
+      'host = "127.0.0.1"',
+      'http_port = 0',
+      'https_port = false',
+      '[acme]',
+      'directory = "off"',
+      '[[sites]]',
+      'name = "blog"',
+      'domains = ["localhost"]',
+      `repo = ${JSON.stringify(repo.bare)}`,
+      extraSite,
+      '[sites.webhook]',
+      'forge = "github"',
+      `secret = "${SECRET}"`,
+    ].join('\n'),
+  );
+  return { root, repo, config };
+}
+
+function berth(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+interface Serve {
+  port: Promise<number>;
+  lines: Array<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function serve(t: TestContext, p: Project): Serve {
+  const child = spawn(process.execPath, [cli, 'serve', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  t.after(() => child.kill('SIGKILL'));
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const port = new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      lines.push(entry);
+      if (entry.msg === 'listening') resolve(entry.http as number);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { port, lines, exited, kill: (signal) => child.kill(signal) };
+}
+
+function githubPush(port: number, payload: object, delivery: string): Promise<number> {
+  const body = JSON.stringify(payload);
+  const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/_berth/hooks/blog',
+        headers: { host: 'localhost', 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': delivery, 'x-hub-signature-256': signature },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('berth deploy, deploys and logs work from the command line', async (t) => {
+  const p = await project(t);
+  const deployed = berth(['deploy', '--config', p.config], p.root);
+  assert.equal(deployed.status, 0, deployed.stderr);
+  assert.match(deployed.stdout, /^Deploy \S+ of blog is live: release \S+ from [0-9a-f]{40}\n$/);
+  assert.match(deployed.stderr, /build settings from static files/, 'progress is shown while it runs');
+  const again = berth(['deploy', '--config', p.config], p.root);
+  assert.equal(again.status, 0);
+  assert.match(again.stdout, /already live/);
+  const list = berth(['deploys', '--config', p.config, '--json'], p.root);
+  const records = JSON.parse(list.stdout) as Array<{ id: string; state: string; trigger: string }>;
+  assert.deepEqual(records.map((r) => r.state), ['skipped', 'live']);
+  const log = berth(['logs', (records[1] as { id: string }).id.slice(0, 18), '--config', p.config], p.root);
+  assert.equal(log.status, 0);
+  assert.match(log.stdout, /checked out [0-9a-f]{40}/);
+  assert.match(log.stdout, /is live/);
+  const bad = berth(['deploy', '--config', p.config, '--sha', 'nothex'], p.root);
+  assert.equal(bad.status, 2);
+  const missing = berth(['logs', 'nope', '--config', p.config], p.root);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /E_DEPLOY_NOT_FOUND/);
+});
+
+test('a post-receive hook makes a plain git push deploy', async (t) => {
+  const p = await project(t);
+  const installed = berth(['hook', 'install', '--config', p.config, '--repo', p.repo.bare], p.root);
+  assert.equal(installed.status, 0, installed.stderr);
+  const s = serve(t, p);
+  const port = await s.port;
+  const sha = await p.repo.commit({ 'index.html': 'pushed with git' });
+  assert.equal((await get(port, '/')).body.toString(), 'pushed with git');
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  const [latest] = store.listDeploys({ site: 'blog', limit: 1 });
+  assert.equal(latest?.trigger, 'hook');
+  assert.equal(latest?.sha, sha);
+  assert.equal(berth(['hook', 'install', '--config', p.config, '--repo', join(p.root, 'nowhere')], p.root).status, 1);
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});
+
+test('a GitHub push through a running server deploys; a second server on the data dir refuses', async (t) => {
+  const p = await project(t);
+  const s = serve(t, p);
+  const port = await s.port;
+  const sha = await p.repo.commit({ 'index.html': 'from github' });
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha, head_commit: { message: 'm', author: { name: 'A' } }, repository: { full_name: 'x/y' } }, 'g-1'), 202);
+  assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'from github', 20_000), 'the push went live');
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'g-1'), 200, 'a replayed delivery');
+
+  const second = spawnSync(process.execPath, [cli, 'serve', '--config', p.config], { cwd: p.root, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(second.status, 1);
+  assert.match(second.stderr, /E_DATA_DIR_LOCKED/);
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});
+
+test('SIGKILL during a build leaves the live site, and a restart records the deploy as interrupted', async (t) => {
+  const p = await project(t);
+  assert.equal(berth(['deploy', '--config', p.config], p.root).status, 0);
+  const first = serve(t, p);
+  const port = await first.port;
+  assert.equal((await get(port, '/')).body.toString(), 'v1');
+  const sha = await p.repo.commit({ 'index.html': 'never live', 'berth.toml': '[build]\ncommand = "sleep 30"\npublish = "."\n' });
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'k-1'), 202);
+  assert.ok(await eventually(async () => first.lines.some((line) => line.msg === 'deploy started'), 10_000));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  first.kill('SIGKILL');
+  await first.exited;
+
+  const second = serve(t, p);
+  const port2 = await second.port;
+  assert.equal((await get(port2, '/')).body.toString(), 'v1', 'the last good release still serves');
+  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted by a stop or crash; marked failed'));
+  const work = await readdir(join(p.root, 'data', 'sites', 'blog', 'work')).catch(() => []);
+  assert.deepEqual(work, []);
+  second.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  const interrupted = store.listDeploys({ site: 'blog' }).find((d) => d.sha === sha);
+  assert.equal(interrupted?.state, 'failed');
+  assert.equal(interrupted?.errorCode, 'E_DEPLOY_INTERRUPTED');
+});
+
+test('polling deploys a new commit with no webhook', async (t) => {
+  const p = await project(t, 'poll = "1s"');
+  const s = serve(t, p);
+  const port = await s.port;
+  assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'v1', 20_000), 'the first poll deploys the branch');
+  await p.repo.commit({ 'index.html': 'polled' });
+  assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'polled', 30_000), 'the next poll finds the commit');
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});
+
+test('after a rollback, deploying the rolled-back commit again is not skipped', async (t) => {
+  const p = await project(t);
+  assert.equal(berth(['deploy', '--config', p.config], p.root).status, 0);
+  await p.repo.commit({ 'index.html': 'v2' });
+  assert.equal(berth(['deploy', '--config', p.config], p.root).status, 0);
+  assert.equal(berth(['rollback', '--config', p.config], p.root).status, 0);
+  const again = berth(['deploy', '--config', p.config], p.root);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /is live: release/, 'built and made live, not skipped');
+  const skipped = berth(['deploy', '--config', p.config], p.root);
+  assert.match(skipped.stdout, /already live/);
+});

@@ -1,0 +1,311 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { openStateStore, SCHEMA_VERSION, type StateStore } from '../../src/state/state-store.ts';
+import { isBerthError } from '../../src/errors.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+async function store(t: Parameters<typeof tempDir>[0]): Promise<{ dataDir: string; state: StateStore }> {
+  const dataDir = await tempDir(t);
+  const state = openStateStore(dataDir);
+  t.after(() => state.close());
+  return { dataDir, state };
+}
+
+const push = { site: 'blog', trigger: 'webhook', forge: 'github', delivery: 'd-1', ref: 'refs/heads/main', sha: 'a'.repeat(40) } as const;
+
+test('openStateStore creates state.db in WAL mode with the current schema', async (t) => {
+  const { dataDir, state } = await store(t);
+  assert.equal(state.file, join(dataDir, 'state.db'));
+  const db = new DatabaseSync(state.file);
+  t.after(() => db.close());
+  assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
+  assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SCHEMA_VERSION);
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((row) => row.name);
+  assert.deepEqual(tables, ['deliveries', 'deploys']);
+});
+
+test('createDeploy stores a queued deploy with a time-sortable id', async (t) => {
+  const { state } = await store(t);
+  const now = new Date('2026-11-27T08:55:00.123Z');
+  const deploy = state.createDeploy(push, now);
+  assert.match(deploy.id, /^20261127T085500Z-[0-9a-f]{6}$/);
+  assert.deepEqual(deploy, {
+    id: deploy.id,
+    site: 'blog',
+    trigger: 'webhook',
+    forge: 'github',
+    delivery: 'd-1',
+    ref: 'refs/heads/main',
+    sha: 'a'.repeat(40),
+    author: undefined,
+    message: undefined,
+    state: 'queued',
+    createdAt: '2026-11-27T08:55:00.123Z',
+    startedAt: undefined,
+    finishedAt: undefined,
+    phases: {},
+    releaseId: undefined,
+    buildSource: undefined,
+    errorCode: undefined,
+    errorMessage: undefined,
+  });
+  // Absent values come back as undefined, not null.
+  assert.deepEqual(state.getDeploy(deploy.id), deploy);
+  assert.equal(state.getDeploy('20000101T000000Z-000000'), undefined);
+});
+
+test('updateDeploy changes fields, merges phases and keeps id, site and creation time', async (t) => {
+  const { state } = await store(t);
+  const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+  state.updateDeploy(deploy.id, { state: 'building', startedAt: '2026-11-27T08:55:01.000Z', phases: { queued: 12, fetch: 340 } });
+  const updated = state.updateDeploy(deploy.id, {
+    state: 'live',
+    sha: 'b'.repeat(40),
+    phases: { build: 5000, publish: 80 },
+    releaseId: '20261127T085510Z-0123abcd',
+    buildSource: 'netlify.toml',
+    finishedAt: '2026-11-27T08:55:10.000Z',
+  });
+  assert.deepEqual(updated.phases, { queued: 12, fetch: 340, build: 5000, publish: 80 });
+  assert.equal(updated.startedAt, '2026-11-27T08:55:01.000Z');
+  assert.deepEqual(state.getDeploy(deploy.id), updated);
+  assert.equal(updated.createdAt, deploy.createdAt);
+
+  // A key given as undefined clears the value.
+  assert.equal(state.updateDeploy(deploy.id, { buildSource: undefined }).buildSource, undefined);
+  assert.throws(() => state.updateDeploy('nope', { state: 'failed' }), /Deploy nope is not in/);
+});
+
+test('listDeploys returns newest first, filtered by site and state, up to the limit', async (t) => {
+  const { state } = await store(t);
+  const base = Date.parse('2026-11-27T08:00:00Z');
+  const made = [];
+  for (let i = 0; i < 25; i++) {
+    made.push(state.createDeploy({ site: i % 2 === 0 ? 'blog' : 'docs', trigger: 'cli', ref: 'main' }, new Date(base + i * 1000)));
+  }
+  // Two deploys in the same millisecond keep their insertion order.
+  const same = new Date(base + 100_000);
+  const first = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' }, same);
+  const second = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' }, same);
+
+  const all = state.listDeploys();
+  assert.equal(all.length, 20);
+  assert.deepEqual(all.slice(0, 2).map((d) => d.id), [second.id, first.id]);
+  assert.equal(all[2]?.id, made[24]?.id);
+
+  const blog = state.listDeploys({ site: 'blog', limit: 100 });
+  assert.equal(blog.length, 15);
+  assert.ok(blog.every((d) => d.site === 'blog'));
+  const times = blog.map((d) => d.createdAt);
+  assert.deepEqual(times, [...times].sort().reverse());
+
+  const [failed, live] = [made[3], made[5]];
+  assert.ok(failed !== undefined && live !== undefined);
+  state.updateDeploy(failed.id, { state: 'failed' });
+  state.updateDeploy(live.id, { state: 'live' });
+  assert.deepEqual(state.listDeploys({ site: 'docs', states: ['failed', 'live'] }).map((d) => d.id), [live.id, failed.id]);
+  assert.deepEqual(state.listDeploys({ states: [] }), []);
+  assert.equal(state.listDeploys({ limit: 3 }).length, 3);
+});
+
+test('findDeploy matches a unique id prefix and refuses an ambiguous one', async (t) => {
+  const { state } = await store(t);
+  const a = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' }, new Date('2026-11-27T08:00:00Z'));
+  const b = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' }, new Date('2026-11-28T08:00:00Z'));
+  assert.equal(state.findDeploy(a.id)?.id, a.id);
+  assert.equal(state.findDeploy('20261127')?.id, a.id);
+  assert.equal(state.findDeploy('20261128T08')?.id, b.id);
+  assert.equal(state.findDeploy('2025'), undefined);
+  // `_` and `%` are not wildcards.
+  assert.equal(state.findDeploy('2026112_'), undefined);
+  assert.throws(
+    () => state.findDeploy('202611'),
+    (error) => isBerthError(error) && error.code === 'E_USAGE' && error.message.includes(a.id) && error.message.includes(b.id),
+  );
+  assert.throws(() => state.findDeploy(''), (error) => isBerthError(error) && error.code === 'E_USAGE');
+});
+
+test('recordDelivery reports the first delivery as new and every repeat as a duplicate', async (t) => {
+  const { state } = await store(t);
+  assert.equal(state.recordDelivery('blog', 'github', 'd-1'), 'new');
+  assert.equal(state.recordDelivery('blog', 'github', 'd-1'), 'duplicate');
+  // The same id for another site is another delivery.
+  assert.equal(state.recordDelivery('docs', 'github', 'd-1'), 'new');
+
+  const deploy = state.createDeploy(push);
+  state.linkDelivery('blog', 'd-1', deploy.id);
+  const db = new DatabaseSync(state.file);
+  t.after(() => db.close());
+  const row = db.prepare('SELECT forge, deploy_id, received_at FROM deliveries WHERE site = ? AND delivery = ?').get('blog', 'd-1');
+  assert.equal(row?.forge, 'github');
+  assert.equal(row?.deploy_id, deploy.id);
+  assert.ok(!Number.isNaN(Date.parse(String(row?.received_at))));
+  // The link is a foreign key: a deploy that does not exist is refused.
+  assert.throws(() => state.linkDelivery('docs', 'd-1', 'no-such-deploy'), (error) => isBerthError(error) && error.code === 'E_STATE_DB');
+});
+
+test('two connections to one file (two processes) agree on which delivery is new', async (t) => {
+  const dataDir = await tempDir(t);
+  const one = openStateStore(dataDir);
+  const two = openStateStore(dataDir);
+  t.after(() => {
+    one.close();
+    two.close();
+  });
+  const outcomes: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const id = `delivery-${i}`;
+    // Alternate which connection sees the delivery first.
+    const [first, second] = i % 2 === 0 ? [one, two] : [two, one];
+    outcomes.push(`${first.recordDelivery('blog', 'gitea', id)}/${second.recordDelivery('blog', 'gitea', id)}`);
+  }
+  assert.deepEqual(new Set(outcomes), new Set(['new/duplicate']));
+
+  // A deploy written by one connection is seen at once by the other.
+  const deploy = one.createDeploy(push);
+  two.updateDeploy(deploy.id, { state: 'building', phases: { queued: 5 } });
+  assert.equal(one.getDeploy(deploy.id)?.state, 'building');
+});
+
+test('two processes creating the schema and writing at once both succeed and count every delivery once', async (t) => {
+  const dataDir = await tempDir(t);
+  const module = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'state', 'state-store.ts')).href;
+  // Each process records the same 300 deliveries, one transaction each, racing the other for the write lock.
+  const script = `
+    import { openStateStore } from ${JSON.stringify(module)};
+    const state = openStateStore(${JSON.stringify(dataDir)});
+    let fresh = 0;
+    for (let i = 0; i < 300; i++) if (state.recordDelivery('blog', 'github', 'd-' + i) === 'new') fresh++;
+    state.close();
+    process.stdout.write(String(fresh));
+  `;
+  const run = () => promisify(execFile)(process.execPath, ['--input-type=module', '--no-warnings', '--eval', script]);
+  const [a, b] = await Promise.all([run(), run()]);
+  assert.equal(Number(a.stdout) + Number(b.stdout), 300);
+});
+
+test('recoverInterrupted fails the deploys a stop cut short and leaves finished ones alone', async (t) => {
+  const { state } = await store(t);
+  const queued = state.createDeploy({ site: 'blog', trigger: 'webhook', ref: 'main' });
+  const building = state.createDeploy({ site: 'blog', trigger: 'webhook', ref: 'main' });
+  const publishing = state.createDeploy({ site: 'docs', trigger: 'cli', ref: 'main' });
+  const live = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+  state.updateDeploy(building.id, { state: 'building', phases: { queued: 3 } });
+  state.updateDeploy(publishing.id, { state: 'publishing' });
+  state.updateDeploy(live.id, { state: 'live', finishedAt: '2026-01-01T00:00:00.000Z' });
+
+  const now = new Date('2026-11-27T09:00:00.000Z');
+  const recovered = state.recoverInterrupted(now);
+  assert.deepEqual(recovered.map((d) => d.id).sort(), [queued.id, building.id, publishing.id].sort());
+  for (const deploy of recovered) {
+    assert.equal(deploy.state, 'failed');
+    assert.equal(deploy.errorCode, 'E_DEPLOY_INTERRUPTED');
+    assert.equal(deploy.finishedAt, now.toISOString());
+    assert.deepEqual(state.getDeploy(deploy.id), deploy);
+  }
+  assert.match(recovered.find((d) => d.id === building.id)?.errorMessage ?? '', /^Berth stopped while this deploy was fetching or building/);
+  assert.match(recovered.find((d) => d.id === publishing.id)?.errorMessage ?? '', /while this deploy was publishing/);
+  assert.deepEqual(state.getDeploy(building.id)?.phases, { queued: 3 });
+  assert.equal(state.getDeploy(live.id)?.state, 'live');
+  assert.deepEqual(state.recoverInterrupted(), []);
+});
+
+test('recoverInterrupted leaves alone a deploy another live process is running', async (t) => {
+  const { dataDir, state } = await store(t);
+  const module = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'state', 'state-store.ts')).href;
+  // Like `berth deploy` in a shell: the deploy runs in its own process, without the server.
+  const script = `
+    import { openStateStore } from ${JSON.stringify(module)};
+    const state = openStateStore(${JSON.stringify(dataDir)});
+    const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+    state.updateDeploy(deploy.id, { state: 'building' });
+    process.stdout.write(deploy.id + '\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '--eval', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const running = line.toString().trim();
+  assert.equal(state.getDeploy(running)?.state, 'building');
+
+  assert.deepEqual(state.recoverInterrupted(), []);
+  assert.equal(state.getDeploy(running)?.state, 'building');
+
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+  assert.deepEqual(state.recoverInterrupted().map((d) => d.id), [running]);
+  assert.equal(state.getDeploy(running)?.errorCode, 'E_DEPLOY_INTERRUPTED');
+});
+
+test('liveSha is the commit of the newest live deploy of the site', async (t) => {
+  const { state } = await store(t);
+  assert.equal(state.liveSha('blog'), undefined);
+  const older = state.createDeploy({ ...push, sha: '1'.repeat(40) }, new Date('2026-11-27T08:00:00Z'));
+  const newer = state.createDeploy({ ...push, sha: '2'.repeat(40) }, new Date('2026-11-27T09:00:00Z'));
+  const failed = state.createDeploy({ ...push, sha: '3'.repeat(40) }, new Date('2026-11-27T10:00:00Z'));
+  state.updateDeploy(older.id, { state: 'live' });
+  assert.equal(state.liveSha('blog'), '1'.repeat(40));
+  state.updateDeploy(newer.id, { state: 'live' });
+  state.updateDeploy(failed.id, { state: 'failed' });
+  assert.equal(state.liveSha('blog'), '2'.repeat(40));
+  assert.equal(state.liveSha('docs'), undefined);
+});
+
+test('reopening the store keeps the data, and opening it again migrates nothing', async (t) => {
+  const dataDir = await tempDir(t);
+  const first = openStateStore(dataDir);
+  const deploy = first.createDeploy(push);
+  first.updateDeploy(deploy.id, { state: 'live', phases: { build: 10 } });
+  first.recordDelivery('blog', 'github', 'd-1');
+  first.close();
+  first.close();
+
+  for (let i = 0; i < 3; i++) {
+    const again = openStateStore(dataDir);
+    assert.equal(again.getDeploy(deploy.id)?.state, 'live');
+    assert.deepEqual(again.getDeploy(deploy.id)?.phases, { build: 10 });
+    assert.equal(again.recordDelivery('blog', 'github', 'd-1'), 'duplicate');
+    assert.equal(again.listDeploys().length, 1);
+    again.close();
+  }
+  const db = new DatabaseSync(join(dataDir, 'state.db'));
+  t.after(() => db.close());
+  assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SCHEMA_VERSION);
+});
+
+test('a state.db that is not a database is reported with its path and what to do', async (t) => {
+  const dataDir = await tempDir(t);
+  const file = join(dataDir, 'state.db');
+  await writeFile(file, randomBytes(8192));
+  assert.throws(
+    () => openStateStore(dataDir),
+    (error) => {
+      assert.ok(isBerthError(error));
+      assert.equal(error.code, 'E_STATE_DB');
+      assert.ok(error.message.includes(file), error.message);
+      assert.match(error.message, /not a database/);
+      assert.match(error.message, /move it aside/);
+      return true;
+    },
+  );
+});
+
+test('a state.db from a newer berth is refused rather than changed', async (t) => {
+  const dataDir = await tempDir(t);
+  const db = new DatabaseSync(join(dataDir, 'state.db'));
+  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+  db.close();
+  assert.throws(
+    () => openStateStore(dataDir),
+    (error) => isBerthError(error) && error.code === 'E_STATE_DB' && /newer berth/.test(error.message),
+  );
+});
