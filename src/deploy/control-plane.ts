@@ -6,6 +6,8 @@ import { openStateStore, type StateStore } from '../state/state-store.ts';
 import { createDeployer, type Deployer } from './deployer.ts';
 import { startPolling } from './poller.ts';
 import { workDirFor } from './run-deploy.ts';
+import { cleanTemporaryFiles } from '../releases/clean-temp.ts';
+import { sitePaths } from '../releases/site-paths.ts';
 
 export interface ControlPlane {
   deployer: Deployer;
@@ -26,6 +28,10 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger):
     for (const interrupted of store.recoverInterrupted()) {
       await rm(workDirFor(config.dataDir, interrupted.site, interrupted.id), { recursive: true, force: true });
       logger.warn({ deploy: interrupted.id, site: interrupted.site }, 'deploy was interrupted by a stop or crash; marked failed');
+    }
+    for (const site of config.sites) {
+      const removed = await cleanTemporaryFiles(sitePaths(config.dataDir, site.name));
+      if (removed.length > 0) logger.warn({ site: site.name, removed }, 'removed what an interrupted publish left behind');
     }
   } catch (error) {
     store?.close();

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
 import { BerthError, isBerthError } from '../errors.ts';
@@ -17,7 +17,7 @@ import { loadServedRelease } from '../static/served-release.ts';
 import { restoreNodeModules, saveNodeModules } from './build-cache.ts';
 import { buildEnvironment, unprivilegedUser } from './build-env.ts';
 import { runBuild } from './build-runner.ts';
-import { resolveBuildSettings } from './build-settings.ts';
+import { resolveBuildSettings, resolvePublishDir } from './build-settings.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
 import { fetchCommit } from './git-source.ts';
@@ -100,9 +100,17 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     if (record.sha === undefined && (await isLive(store, paths, site.name, commit.sha))) return await skip(deps, current, log, commit.sha);
 
     const cacheDir = join(paths.siteDir, 'cache');
-    await mkdir(cacheDir, { recursive: true });
-    const restored = await restoreNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`));
-    const settings = await resolveBuildSettings(site, workDir, { cacheHit: restored.hit });
+    let settings = await resolveBuildSettings(site, workDir);
+    let cacheKey: string | undefined;
+    if (settings.command !== undefined) {
+      // node_modules from the cache only where something is built with it (a
+      // plain static site would otherwise publish it); with a hit, the
+      // settings drop the install step that would delete it again.
+      await mkdir(cacheDir, { recursive: true });
+      const restored = await restoreNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`));
+      cacheKey = restored.key;
+      if (restored.hit) settings = await resolveBuildSettings(site, workDir, { cacheHit: true });
+    }
     store.updateDeploy(record.id, { buildSource: settings.source });
     log.line(`build settings from ${settings.source}: command ${settings.command === undefined ? '(none)' : JSON.stringify(settings.command)}, publish ${JSON.stringify(settings.publish)}`);
     for (const note of settings.notes) log.line(note);
@@ -110,8 +118,9 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       const user = unprivilegedUser();
       if (user !== undefined) {
         // The build runs as an unprivileged user: hand it the checkout and its caches.
+        await assertEnterable(workDir, user);
         await run('chown', ['-R', `${user.uid}:${user.gid}`, workDir, cacheDir]);
-        log.line(`building as uid ${user.uid}`);
+        log.line(`building as ${user.name} (uid ${user.uid})`);
       }
       await runBuild({
         command: settings.command,
@@ -123,15 +132,13 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
         uid: user?.uid,
         gid: user?.gid,
       });
-      await saveNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), restored.key);
+      await saveNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), cacheKey);
     }
     endPhase('build');
 
     store.updateDeploy(record.id, { state: 'publishing', phases });
-    const outputDir = resolve(workDir, settings.publish);
-    if (outputDir !== workDir && !outputDir.startsWith(workDir + sep)) {
-      throw new BerthError('E_BUILD_CONFIG', `The publish directory ${settings.publish} is outside the repository`);
-    }
+    // Checked again now that the build ran: it may have made the output a link out of the checkout.
+    const outputDir = await resolvePublishDir(workDir, settings.publish);
     const published = await publishRelease({ dataDir: config.dataDir, site: site.name, sourceDir: outputDir, retain: site.retain, activate: false });
     log.line(`published release ${published.id}: ${published.files} files, ${published.linked} unchanged and linked, ${published.compressed} precompressed`);
     endPhase('publish');
@@ -193,6 +200,27 @@ async function smokeCheck(releaseDir: string, id: string): Promise<void> {
       'E_SMOKE_FAILED',
       `Release ${id} answers ${reply.status} for / (is there an index.html in the publish directory?); it was not made live`,
     );
+  }
+}
+
+/**
+ * Tools that resolve absolute paths (Node, npm, every generator) need to
+ * enter each directory above the checkout. A data_dir under a private
+ * directory would make every build fail with a confusing "not found", so say
+ * which directory and what to do.
+ */
+async function assertEnterable(dir: string, user: { uid: number; gid: number; name: string }): Promise<void> {
+  for (let current = dirname(dir); ; current = dirname(current)) {
+    const info = await stat(current);
+    const enterable =
+      (info.mode & 0o001) !== 0 || (info.uid === user.uid && (info.mode & 0o100) !== 0) || (info.gid === user.gid && (info.mode & 0o010) !== 0);
+    if (!enterable) {
+      throw new BerthError(
+        'E_BUILD_CONFIG',
+        `Builds run as the user ${user.name}, who cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}); allow it with \`chmod o+x ${current}\`, or put data_dir elsewhere`,
+      );
+    }
+    if (current === dirname(current)) return;
   }
 }
 

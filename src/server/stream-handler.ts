@@ -46,7 +46,9 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       void handleWebhook(url, method, request, table, options.pushSink, logger).then(
         (answer) => {
           if (stream.destroyed) return;
-          stream.respond({ ':status': answer.status, ...answer.headers });
+          // HTTP/2 has no Connection header; the stream simply ends.
+          const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name !== 'connection'));
+          stream.respond({ ':status': answer.status, ...headers });
           stream.end(answer.body);
         },
         (error: unknown) => {

@@ -45,7 +45,8 @@ export async function handleWebhook(
   const read = await readBody(request, WEBHOOK_BODY_LIMIT);
   if (!read.ok) {
     logger.warn({ site: name, status: read.status }, 'webhook refused before reading');
-    return answer(read.status, { error: read.status === 413 ? 'E_WEBHOOK_TOO_LARGE' : 'E_WEBHOOK_MALFORMED', message: read.message });
+    // Closing spares reading the rest of an oversized body just to keep the connection.
+    return answer(read.status, { error: read.status === 413 ? 'E_WEBHOOK_TOO_LARGE' : 'E_WEBHOOK_MALFORMED', message: read.message }, { connection: 'close' });
   }
   const outcome = receiveWebhook(site.config, request.headers, read.body);
   if (outcome.kind === 'reject') {

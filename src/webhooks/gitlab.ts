@@ -35,8 +35,9 @@ import { hmacSha256Base64, safeEqual } from './signature.ts';
  *   timestamp within five minutes, and ignores `X-Gitlab-Token`.
  * - Any other secret is a **secret token**, which GitLab sends as it is in
  *   `X-Gitlab-Token`; Berth compares it in constant time. This proves the
- *   sender knows the token but does not protect the body; over HTTPS that
- *   is the same guarantee in practice.
+ *   sender knows the token, but the token itself travels with every request
+ *   (anything that sees one, a proxy or its log, can send more), and only
+ *   TLS protects the body.
  *
  * Event: `X-Gitlab-Event: Push Hook`. Delivery id: `X-Gitlab-Event-UUID`,
  * else `Idempotency-Key` (kept across GitLab's retries), else

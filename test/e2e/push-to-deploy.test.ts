@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
@@ -27,6 +27,8 @@ interface Stack {
 
 async function stack(t: TestContext, files: Record<string, string>, extra = ''): Promise<Stack> {
   const root = await tempDir(t, 'berth-e2e-');
+  // Builds run as an unprivileged user, who must be able to enter the data dir.
+  await chmod(root, 0o755);
   await mkdir(join(root, 'git'));
   const repo = await createRepo(join(root, 'git'), files);
   await writeFile(
@@ -188,4 +190,68 @@ test('a burst of pushes builds at most two commits and ends on the newest', asyn
   assert.ok(built.length <= 2, `built ${built.length}`);
   assert.equal(all.filter((d) => d.state === 'superseded').length, 5 - built.length);
   assert.equal(await page(s.port), 'v5');
+});
+
+test('an unreachable repository and a missing publish directory fail clearly', async (t) => {
+  const s = await stack(t, { 'index.html': 'live one' });
+  const ok = signed({ ref: 'refs/heads/main', sha: await s.repo.commit({ 'index.html': 'live two' }), delivery: 'ok' });
+  await hook(s.port, ok.body, ok.headers);
+  await s.control.deployer.idle();
+  assert.equal(await page(s.port), 'live two');
+
+  const noOutput = await s.repo.commit({ 'berth.toml': '[build]\ncommand = "true"\npublish = "dist"\n' });
+  const push = signed({ ref: 'refs/heads/main', sha: noOutput, delivery: 'no-output' });
+  const queued = await hook(s.port, push.body, push.headers);
+  await s.control.deployer.idle();
+  const failed = s.control.store.getDeploy(String(queued.body.deploy));
+  assert.equal(failed?.state, 'failed');
+  assert.match(String(failed?.errorCode), /^E_(PUBLISH_SOURCE|BUILD_CONFIG)$/);
+  assert.match(String(failed?.errorMessage), /dist/);
+  assert.equal(await page(s.port), 'live two');
+
+  const { rename } = await import('node:fs/promises');
+  await rename(s.repo.bare, `${s.repo.bare}.moved`);
+  const later = signed({ ref: 'refs/heads/main', sha: 'a'.repeat(40), delivery: 'unreachable' });
+  const lost = await hook(s.port, later.body, later.headers);
+  await s.control.deployer.idle();
+  const unreachable = s.control.store.getDeploy(String(lost.body.deploy));
+  assert.equal(unreachable?.errorCode, 'E_GIT_FETCH');
+  assert.equal(await page(s.port), 'live two');
+});
+
+test('a build cannot change the live release or anything outside its checkout it does not own', async (t) => {
+  const s = await stack(t, { 'index.html': 'safe' });
+  const first = signed({ ref: 'refs/heads/main', sha: await s.repo.commit({ 'index.html': 'safe two' }), delivery: 'first' });
+  await hook(s.port, first.body, first.headers);
+  await s.control.deployer.idle();
+  const live = join(s.root, 'data', 'sites', 'blog', 'current', 'index.html');
+  const hostile = await s.repo.commit({
+    'berth.toml': `[build]\ncommand = "echo hacked > ${live}; echo hacked > ${join(s.root, 'data', 'state.db')}; echo built"\npublish = "."\n`,
+    'index.html': 'the new one',
+  });
+  const push = signed({ ref: 'refs/heads/main', sha: hostile, delivery: 'hostile' });
+  await hook(s.port, push.body, push.headers);
+  await s.control.deployer.idle();
+  const { readFile } = await import('node:fs/promises');
+  // As root the build runs as an unprivileged user, so both writes are refused.
+  if (process.getuid?.() === 0) {
+    assert.notEqual(await readFile(live, 'utf8'), 'hacked\n', 'the live release was not written by the build');
+  }
+  assert.ok(s.control.store.listDeploys({ site: 'blog' }).length >= 2, 'the state database still works');
+  assert.equal(await page(s.port), 'the new one');
+});
+
+test('a data dir the build user cannot enter fails the build with a clear fix', async (t) => {
+  const s = await stack(t, { 'index.html': 'x', 'berth.toml': '[build]\ncommand = "true"\npublish = "."\n' });
+  await chmod(s.root, 0o700);
+  const push = signed({ ref: 'refs/heads/main', sha: await s.repo.commit({ 'index.html': 'y' }), delivery: 'private' });
+  const queued = await hook(s.port, push.body, push.headers);
+  await s.control.deployer.idle();
+  const record = s.control.store.getDeploy(String(queued.body.deploy));
+  if (process.getuid?.() === 0) {
+    assert.equal(record?.errorCode, 'E_BUILD_CONFIG');
+    assert.match(String(record?.errorMessage), new RegExp(`cannot enter ${s.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 700\\); allow it with \`chmod o\\+x`));
+  } else {
+    assert.equal(record?.state, 'live', 'without root the build runs as this user, who owns the directory');
+  }
 });

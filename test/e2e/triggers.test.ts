@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
@@ -23,6 +23,8 @@ interface Project {
 
 async function project(t: TestContext, extraSite = '', files: Record<string, string> = { 'index.html': 'v1' }): Promise<Project> {
   const root = await tempDir(t, 'berth-trig-');
+  // Builds run as an unprivileged user, who must be able to enter the data dir.
+  await chmod(root, 0o755);
   await mkdir(join(root, 'git'));
   const repo = await createRepo(join(root, 'git'), files);
   const config = join(root, 'berth.toml');
@@ -209,4 +211,38 @@ test('after a rollback, deploying the rolled-back commit again is not skipped', 
   assert.match(again.stdout, /is live: release/, 'built and made live, not skipped');
   const skipped = berth(['deploy', '--config', p.config], p.root);
   assert.match(skipped.stdout, /already live/);
+});
+
+test('SIGKILL while a release is being published leaves no partial release, and the restart cleans up', async (t) => {
+  const p = await project(t);
+  assert.equal(berth(['deploy', '--config', p.config], p.root).status, 0);
+  const first = serve(t, p);
+  const port = await first.port;
+  const generator = [
+    "const fs = require('fs');",
+    "fs.mkdirSync('out/d', { recursive: true });",
+    "for (let i = 0; i < 20000; i++) fs.writeFileSync('out/d/' + i + '.html', ('<p>page ' + i + '</p>').repeat(40));",
+    "fs.writeFileSync('out/index.html', 'big');",
+  ].join('\n');
+  const sha = await p.repo.commit({ 'gen.cjs': generator, 'berth.toml': '[build]\ncommand = "node gen.cjs"\npublish = "out"\n' });
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'p-1'), 202);
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  const publishing = await eventually(async () => store.listDeploys({ site: 'blog', limit: 1 })[0]?.state === 'publishing', 60_000);
+  assert.ok(publishing, `the deploy reached the publishing phase: ${JSON.stringify(store.listDeploys({ site: 'blog' }))}`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  first.kill('SIGKILL');
+  await first.exited;
+  const releasesDir = join(p.root, 'data', 'sites', 'blog', 'releases');
+  const during = await readdir(releasesDir);
+  assert.equal(during.filter((name) => !name.startsWith('.')).length, 1, 'only the first release is listed');
+
+  const second = serve(t, p);
+  const port2 = await second.port;
+  assert.equal((await get(port2, '/')).body.toString(), 'v1');
+  assert.deepEqual((await readdir(releasesDir)).filter((name) => name.startsWith('.')), [], 'no temporary release left');
+  const listed = berth(['releases', '--config', p.config, '--json'], p.root);
+  assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1);
+  second.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
 });
