@@ -246,3 +246,35 @@ test('SIGKILL while a release is being published leaves no partial release, and 
   second.kill('SIGTERM');
   assert.equal(await second.exited, 0);
 });
+
+test('berth logs --follow prints a running deploy to its end', async (t) => {
+  const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "echo step one; sleep 1; echo step two"\npublish = "."\n' });
+  const s = serve(t, p);
+  const port = await s.port;
+  const sha = await p.repo.commit({ 'index.html': 'followed' });
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'f-1'), 202);
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  assert.ok(await eventually(async () => store.listDeploys({ site: 'blog', limit: 1 })[0]?.state === 'building', 10_000));
+  const id = store.listDeploys({ site: 'blog', limit: 1 })[0]?.id as string;
+  const followed = spawnSync(process.execPath, [cli, 'logs', id, '--follow', '--config', p.config], { cwd: p.root, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(followed.status, 0, followed.stderr);
+  assert.match(followed.stdout, /out\| step one\n[\s\S]*out\| step two\n[\s\S]*is live\n$/);
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});
+
+test('with several workers, a webhook received by any worker deploys once', async (t) => {
+  const p = await project(t);
+  const { readFile } = await import('node:fs/promises');
+  await writeFile(p.config, (await readFile(p.config, 'utf8')).replace('https_port = false', 'https_port = false\nworkers = 2'));
+  const s = serve(t, p);
+  const port = await s.port;
+  const sha = await p.repo.commit({ 'index.html': 'via a worker' });
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'w-1'));
+  assert.deepEqual(statuses, [202, 200, 200, 200], 'the same delivery is a duplicate whichever worker gets it');
+  assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'via a worker', 20_000));
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});
