@@ -28,22 +28,30 @@ export async function openDeployLog(dataDir: string, deployId: string, echo?: (l
   const started = performance.now();
   let written = 0;
   let capped = false;
+  let failure: Error | undefined;
+  // A full disk must cost the log, not the process: stop writing, keep deploying.
+  stream.on('error', (error) => {
+    capped = true;
+    failure ??= error;
+  });
   return {
     line(text) {
       if (capped) return;
       const stamp = ((performance.now() - started) / 1000).toFixed(3).padStart(8);
       let entry = `[${stamp}s] ${text}\n`;
-      if (written + entry.length > DEPLOY_LOG_LIMIT) {
+      if (written + Buffer.byteLength(entry) > DEPLOY_LOG_LIMIT) {
         capped = true;
         entry = `[${stamp}s] (log limit of ${DEPLOY_LOG_LIMIT} bytes reached; further output is not kept)\n`;
       }
-      written += entry.length;
+      written += Buffer.byteLength(entry);
       stream.write(entry);
       echo?.(entry);
     },
     close() {
-      return new Promise((resolve, reject) => {
-        stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
+      if (failure !== undefined || stream.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        stream.end(() => resolve());
+        stream.once('error', () => resolve());
       });
     },
   };

@@ -43,7 +43,20 @@ export function createDeployer(config: ResolvedConfig, store: StateStore, logger
       });
       logger.info({ deploy: record.id, by: by.id, site: record.site }, 'deploy superseded');
     },
-    crashed: (record, error) => logger.error({ deploy: record.id, err: error }, 'deploy crashed'),
+    crashed: (record, error) => {
+      logger.error({ deploy: record.id, err: error }, 'deploy crashed');
+      try {
+        store.updateDeploy(record.id, {
+          state: 'failed',
+          finishedAt: new Date().toISOString(),
+          errorCode: 'E_DEPLOY_FAILED',
+          errorMessage: error instanceof Error ? error.message : String(error),
+        });
+      } catch (recordError) {
+        // The database itself is failing; the log line above is all that is left.
+        logger.error({ deploy: record.id, err: recordError }, 'cannot record the crashed deploy');
+      }
+    },
   });
 
   const submit = (input: NewDeploy): DeployRecord => {
@@ -58,16 +71,23 @@ export function createDeployer(config: ResolvedConfig, store: StateStore, logger
       if (store.recordDelivery(event.site, event.forge, event.delivery) === 'duplicate') {
         return { status: 200, body: { status: 'duplicate', message: `Delivery ${event.delivery} was received before; nothing to do` } };
       }
-      const record = submit({
-        site: event.site,
-        trigger: 'webhook',
-        forge: event.forge,
-        delivery: event.delivery,
-        ref: event.ref,
-        sha: event.sha,
-        author: event.author,
-        message: event.message,
-      });
+      let record: DeployRecord;
+      try {
+        record = submit({
+          site: event.site,
+          trigger: 'webhook',
+          forge: event.forge,
+          delivery: event.delivery,
+          ref: event.ref,
+          sha: event.sha,
+          author: event.author,
+          message: event.message,
+        });
+      } catch (error) {
+        // Not deployed, so not seen: the forge's retry must be taken, not answered as a duplicate.
+        store.forgetDelivery(event.site, event.delivery);
+        throw error;
+      }
       store.linkDelivery(event.site, event.delivery, record.id);
       return { status: 202, body: { status: 'queued', message: `Deploy ${record.id} of ${event.sha.slice(0, 12)} queued`, deploy: record.id } };
     },

@@ -9,6 +9,7 @@ import { activateRelease } from '../releases/activate.ts';
 import { publishRelease } from '../releases/publish.ts';
 import { readManifest } from '../releases/read-manifest.ts';
 import { activeReleaseId } from '../releases/release-list.ts';
+import { pruneReleases } from '../releases/retain.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 import { sitePaths } from '../releases/site-paths.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -56,9 +57,17 @@ export async function runDeploy(deps: DeployDeps, record: DeployRecord, signal?:
     });
   }
   const paths = sitePaths(config.dataDir, site.name);
-  await mkdir(paths.siteDir, { recursive: true });
-  // One deploy per site at a time, also between a server and a `berth deploy` run.
-  return withSiteLock(join(paths.siteDir, '.deploy.lock'), () => deployLocked(deps, site, record, signal), site.build.timeoutMs + 10 * 60_000);
+  try {
+    await mkdir(paths.siteDir, { recursive: true });
+    // One deploy per site at a time, also between a server and a `berth deploy` run.
+    return await withSiteLock(join(paths.siteDir, '.deploy.lock'), () => deployLocked(deps, site, record, signal), site.build.timeoutMs + 10 * 60_000);
+  } catch (error) {
+    // Failed before the deploy's own error handling could run (the lock, the log file).
+    const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    deps.logger.warn({ deploy: record.id, site: site.name, code, message }, 'deploy failed');
+    return store.updateDeploy(record.id, { state: 'failed', finishedAt: new Date().toISOString(), errorCode: code, errorMessage: message });
+  }
 }
 
 async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: DeployRecord, signal: AbortSignal | undefined): Promise<DeployRecord> {
@@ -67,7 +76,6 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   const workDir = workDirFor(config.dataDir, site.name, record.id);
   const log = await openDeployLog(config.dataDir, record.id, deps.echo);
   const phases: DeployPhases = { queued: Date.now() - Date.parse(record.createdAt) };
-  store.updateDeploy(record.id, { state: 'building', startedAt: new Date().toISOString(), phases });
   let phaseStart = performance.now();
   const endPhase = (name: keyof DeployPhases): void => {
     phases[name] = Math.round(performance.now() - phaseStart);
@@ -76,6 +84,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   logger.info({ deploy: record.id, site: site.name, ref: record.ref, sha: record.sha, trigger: record.trigger }, 'deploy started');
   log.line(`deploy ${record.id}: site ${site.name}, ${record.ref}${record.sha === undefined ? '' : ` at ${record.sha}`} (${record.trigger}${record.forge === undefined ? '' : ` from ${record.forge}`})`);
   try {
+    store.updateDeploy(record.id, { state: 'building', startedAt: new Date().toISOString(), phases });
     if (site.repo === undefined) {
       throw new BerthError('E_DEPLOY_NO_REPO', `Site ${site.name} has no repo in the config; set sites.repo, or publish a directory with \`berth publish\``);
     }
@@ -139,12 +148,16 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     store.updateDeploy(record.id, { state: 'publishing', phases });
     // Checked again now that the build ran: it may have made the output a link out of the checkout.
     const outputDir = await resolvePublishDir(workDir, settings.publish);
-    const published = await publishRelease({ dataDir: config.dataDir, site: site.name, sourceDir: outputDir, retain: site.retain, activate: false });
+    // Pruning waits for activation: a release that fails its check must not cost an old rollback target.
+    const published = await publishRelease({ dataDir: config.dataDir, site: site.name, sourceDir: outputDir, retain: Number.MAX_SAFE_INTEGER, activate: false });
     log.line(`published release ${published.id}: ${published.files} files, ${published.linked} unchanged and linked, ${published.compressed} precompressed`);
     endPhase('publish');
 
     await smokeCheck(published.releaseDir, published.id);
-    await withSiteLock(paths.lockFile, () => activateRelease(paths, published.id));
+    await withSiteLock(paths.lockFile, async () => {
+      await activateRelease(paths, published.id);
+      await pruneReleases(paths, site.retain);
+    });
     endPhase('smoke');
     log.line(`release ${published.id} is live`);
     logger.info({ deploy: record.id, site: site.name, release: published.id, sha: commit.sha, phases }, 'deploy live');

@@ -3,6 +3,9 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../errors.ts';
 
+/** Lock files this process holds right now. */
+const held = new Set<string>();
+
 /**
  * An exclusive lock on one site's directory, so two `berth publish` (or a
  * publish and a rollback) never interleave. The lock file holds the owner's
@@ -23,6 +26,7 @@ export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, 
         throw error;
       }
       await handle.close();
+      held.add(lockFile);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -39,6 +43,7 @@ export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, 
   try {
     return await work();
   } finally {
+    held.delete(lockFile);
     await rm(lockFile, { force: true });
   }
 }
@@ -57,6 +62,9 @@ async function isStale(lockFile: string): Promise<boolean> {
   const pid = Number.parseInt(text, 10);
   // An empty file is a lock being written right now, unless it has sat empty for long.
   if (!Number.isInteger(pid) || pid <= 0) return ageMs > 5_000;
+  // Our own pid on a lock we do not hold: left by an earlier process that had
+  // the same pid (a container's pid 1 after a crash), so it is stale.
+  if (pid === process.pid) return !held.has(lockFile);
   try {
     process.kill(pid, 0);
     return false;

@@ -19,17 +19,19 @@ interface PushMessage {
 interface PushReplyMessage {
   berth: 'push-reply';
   id: string;
-  reply: PushReply;
+  reply?: PushReply;
+  /** Set instead of `reply` when the primary failed to take the push. */
+  error?: string;
 }
 
 const REPLY_TIMEOUT_MS = 10_000;
 
 /** In a worker: a sink that asks the primary. */
 export function workerPushSink(): PushSink {
-  const waiting = new Map<string, (reply: PushReply) => void>();
+  const waiting = new Map<string, (message: PushReplyMessage) => void>();
   process.on('message', (message: Partial<PushReplyMessage>) => {
-    if (message.berth !== 'push-reply' || message.id === undefined || message.reply === undefined) return;
-    waiting.get(message.id)?.(message.reply);
+    if (message.berth !== 'push-reply' || message.id === undefined) return;
+    waiting.get(message.id)?.(message as PushReplyMessage);
     waiting.delete(message.id);
   });
   return (event) =>
@@ -39,9 +41,10 @@ export function workerPushSink(): PushSink {
         waiting.delete(id);
         reject(new Error('The primary process did not answer the push in time'));
       }, REPLY_TIMEOUT_MS);
-      waiting.set(id, (reply) => {
+      waiting.set(id, (message) => {
         clearTimeout(timer);
-        resolve(reply);
+        if (message.reply !== undefined) resolve(message.reply);
+        else reject(new Error(`The primary process could not take the push: ${message.error ?? 'no reason given'}`));
       });
       process.send?.({ berth: 'push', id, event } satisfies PushMessage);
     });
@@ -51,8 +54,14 @@ export function workerPushSink(): PushSink {
 export function servePushesFromWorkers(deployer: Deployer): () => void {
   const onMessage = (worker: Worker, message: Partial<PushMessage>): void => {
     if (message.berth !== 'push' || message.id === undefined || message.event === undefined) return;
-    const reply = deployer.receivePush(message.event);
-    worker.send({ berth: 'push-reply', id: message.id, reply } satisfies PushReplyMessage);
+    // A failure here (the database, say) must reach the worker as a 500, not take the primary down.
+    let answer: PushReplyMessage;
+    try {
+      answer = { berth: 'push-reply', id: message.id, reply: deployer.receivePush(message.event) };
+    } catch (error) {
+      answer = { berth: 'push-reply', id: message.id, error: error instanceof Error ? error.message : String(error) };
+    }
+    worker.send(answer);
   };
   cluster.on('message', onMessage);
   return () => cluster.off('message', onMessage);

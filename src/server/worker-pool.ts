@@ -24,6 +24,8 @@ export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Pro
   const stopServingPushes = servePushesFromWorkers(control.deployer);
   let stopping = false;
   let earlyExits = 0;
+  let lastEarlyExit = 0;
+  let exitCode = 0;
   const started = new Map<Worker, number>();
   const spawn = (): void => {
     const worker = cluster.fork();
@@ -35,31 +37,27 @@ export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Pro
       const born = started.get(worker) ?? 0;
       started.delete(worker);
       if (stopping) {
-        if (started.size === 0) resolve(0);
+        if (started.size === 0) resolve(exitCode);
         return;
       }
       logger.error({ worker: worker.process.pid, code, signal: killedBy }, 'worker exited; starting another');
-      if (Date.now() - born < EARLY_EXIT_MS && ++earlyExits >= MAX_EARLY_EXITS) {
+      if (Date.now() - born < EARLY_EXIT_MS) {
+        // Early exits count towards giving up only when they come in a run.
+        if (Date.now() - lastEarlyExit > 10 * EARLY_EXIT_MS) earlyExits = 0;
+        lastEarlyExit = Date.now();
+        earlyExits++;
+      }
+      if (earlyExits >= MAX_EARLY_EXITS) {
         logger.fatal('workers keep exiting right after start; giving up (see the errors above)');
         stopping = true;
+        exitCode = 1;
         for (const other of started.keys()) other.process.kill('SIGTERM');
-        if (started.size === 0) resolve(1);
-        else void allStopped().then(() => resolve(1));
+        if (started.size === 0) resolve(exitCode);
         return;
       }
       spawn();
     });
   });
-  const allStopped = (): Promise<void> =>
-    new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (started.size === 0) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 50);
-    });
-
   const onHup = (): void => {
     for (const worker of started.keys()) worker.process.kill('SIGHUP');
   };

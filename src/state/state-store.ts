@@ -35,6 +35,8 @@ export interface StateStore {
   recordDelivery(site: string, forge: string, delivery: string): DeliveryOutcome;
   /** Ties a recorded delivery to the deploy it started. */
   linkDelivery(site: string, delivery: string, deployId: string): void;
+  /** Removes a recorded delivery whose deploy could not be created, so a retry counts as new. */
+  forgetDelivery(site: string, delivery: string): void;
   /** Stores a new deploy in state `queued`. */
   createDeploy(input: NewDeploy, now?: Date): DeployRecord;
   /** Changes a deploy and returns it as stored now. */
@@ -125,6 +127,7 @@ export function openStateStore(dataDir: string): StateStore {
        ON CONFLICT (site, delivery) DO NOTHING`,
     ),
     linkDelivery: db.prepare('UPDATE deliveries SET deploy_id = :deployId WHERE site = :site AND delivery = :delivery'),
+    forgetDelivery: db.prepare('DELETE FROM deliveries WHERE site = :site AND delivery = :delivery AND deploy_id IS NULL'),
     insertDeploy: db.prepare(
       `INSERT INTO deploys (${DEPLOY_COLUMNS}) VALUES (:id, :site, :trigger, :forge, :delivery, :ref, :sha, :author,
        :message, :state, :createdAt, :startedAt, :finishedAt, :phases, :releaseId, :buildSource, :errorCode, :errorMessage,
@@ -193,6 +196,12 @@ export function openStateStore(dataDir: string): StateStore {
     linkDelivery(site, delivery, deployId) {
       guard('link a webhook delivery to its deploy', () => {
         statements.linkDelivery.run({ site, delivery, deployId });
+      });
+    },
+
+    forgetDelivery(site, delivery) {
+      guard('forget a webhook delivery', () => {
+        statements.forgetDelivery.run({ site, delivery });
       });
     },
 

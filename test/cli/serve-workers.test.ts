@@ -60,3 +60,26 @@ test('serve with several workers shares one port, serves, and stops cleanly on S
   assert.equal(exitCode, 0);
   assert.equal(lines.filter((entry) => entry.msg === 'stopped').length, 3, 'each worker and the primary stopped');
 });
+
+test('a worker pool whose workers cannot start gives up with exit code 1', async (t) => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const taken = (blocker.address() as { port: number }).port;
+  const root = await tempDir(t);
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    ['data_dir = "data"', '[server]', 'host = "127.0.0.1"', `http_port = ${taken}`, 'https_port = false', 'workers = 2', '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost"]'].join('\n'),
+  );
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, output);
+  assert.match(output, /E_LISTEN/);
+  assert.match(output, /giving up/);
+});

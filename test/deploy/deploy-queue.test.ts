@@ -77,3 +77,19 @@ test('a waiting site does not block another site when a slot frees', async () =>
   await h.finish('a2');
   await h.queue.idle();
 });
+
+test('a deploy log on a full disk stops logging instead of crashing', async (t) => {
+  const { mkdtemp, mkdir: makeDir, rm: remove, symlink: link } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openDeployLog } = await import('../../src/deploy/deploy-log.ts');
+  const root = await mkdtemp(join(tmpdir(), 'berth-log-'));
+  t.after(() => remove(root, { recursive: true, force: true }));
+  await makeDir(join(root, 'logs', 'deploys'), { recursive: true });
+  await link('/dev/full', join(root, 'logs', 'deploys', 'd1.log'));
+  const log = await openDeployLog(root, 'd1');
+  for (let i = 0; i < 100; i++) log.line(`line ${i}`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.doesNotThrow(() => log.line('after the disk filled'));
+  assert.equal(await log.close(), undefined, 'closing resolves; an uncaught ENOSPC would have failed this test');
+});

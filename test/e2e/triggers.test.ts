@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -277,4 +278,37 @@ test('with several workers, a webhook received by any worker deploys once', asyn
   assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'via a worker', 20_000));
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
+});
+
+test('Ctrl-C on berth deploy cancels it and kills its build', async (t) => {
+  const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "echo started; sleep 37"\npublish = "."\n' });
+  const child = spawn(process.execPath, [cli, 'deploy', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  const started = new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('out| started')) resolve();
+    });
+  });
+  await started;
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1);
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  const [record] = store.listDeploys({ site: 'blog', limit: 1 });
+  assert.equal(record?.state, 'cancelled');
+  assert.equal(record?.errorCode, 'E_BUILD_CANCELLED');
+  const { readdir: list, readFile: read } = await import('node:fs/promises');
+  const leftover = await eventually(async () => {
+    for (const pid of (await list('/proc')).filter((name) => /^\d+$/.test(name))) {
+      const cmdline = await read(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      const state = await read(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      // A zombie is already dead, only not yet reaped by its parent.
+      if (cmdline.replace(/\0/g, ' ').trim() === 'sleep 37' && !/\) Z /.test(state)) return false;
+    }
+    return true;
+  }, 10_000);
+  assert.ok(leftover, 'no build process is left running');
 });

@@ -201,3 +201,17 @@ test('publishes racing for one site both land, one after the other', async (t) =
   assert.notEqual(a.id, b.id);
   assert.equal((await releaseIds(sitePaths(dataDir, 'blog'))).length, 2);
 });
+
+test('a lock left with this process id by an earlier process is taken over', async (t) => {
+  const { withSiteLock } = await import('../../src/releases/site-lock.ts');
+  const root = await tempDir(t);
+  const lock = join(root, '.lock');
+  await writeFile(lock, String(process.pid));
+  const started = Date.now();
+  assert.equal(await withSiteLock(lock, async () => 'ran', 3000), 'ran');
+  assert.ok(Date.now() - started < 2000, 'taken over at once, not after the timeout');
+  // While held, the same file with our pid is a real lock.
+  await withSiteLock(lock, async () => {
+    await assert.rejects(withSiteLock(lock, async () => 'second', 200), { code: 'E_SITE_LOCKED' });
+  });
+});

@@ -45,12 +45,19 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
     const rawRef = (args.values.ref as string | undefined) ?? site.branch;
     const ref = rawRef.startsWith('refs/') ? rawRef : `refs/heads/${rawRef}`;
     const store = openStateStore(config.dataDir);
+    // Ctrl-C (or the push that runs this from a hook being cut off) cancels the
+    // deploy: its build process group is killed and the record says cancelled.
+    const cancel = new AbortController();
+    const onSignal = (): void => cancel.abort(new Error('interrupted'));
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const name of signals) process.on(name, onSignal);
     try {
       const record = store.createDeploy({ site: site.name, trigger, ref, sha });
       const quiet = args.values.quiet === true;
       const result = await runDeploy(
         { config, store, logger: createLogger({ level: 'silent' }), echo: quiet ? undefined : (line) => io.stderr.write(line) },
         record,
+        cancel.signal,
       );
       if (result.state === 'live') {
         io.stdout.write(`Deploy ${result.id} of ${site.name} is live: release ${result.releaseId} from ${result.sha}\n`);
@@ -64,6 +71,7 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
       io.stderr.write(`The live site is unchanged. Full log: berth logs ${result.id}\n`);
       return 1;
     } finally {
+      for (const name of signals) process.off(name, onSignal);
       store.close();
     }
   },

@@ -35,8 +35,9 @@ Options:
       return await serveHere(config, cluster.isWorker ? logger.child({ worker: process.pid }) : logger);
     } finally {
       await flushLogger(logger);
-      // A worker's IPC channel to the primary would keep it alive.
-      if (cluster.isWorker) process.disconnect();
+      // A worker's IPC channel to the primary would keep it alive. Disconnecting
+      // through the worker object keeps its exit code (process.disconnect() exits 0).
+      cluster.worker?.disconnect();
     }
   },
 };
