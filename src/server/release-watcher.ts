@@ -81,7 +81,7 @@ async function reloadSite(
   try {
     const started = performance.now();
     const manifest = await readManifest(releaseDir);
-    const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: options.memoryFileMaxBytes });
+    const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: options.memoryFileMaxBytes, previous: state.release });
     const previous = state.release?.id;
     state.release = release;
     failed.id = undefined;

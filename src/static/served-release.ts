@@ -14,6 +14,8 @@ export interface Variant {
 
 export interface FileRoute {
   readonly kind: 'file';
+  /** Full SHA-256 of the identity bytes, as in the manifest. */
+  readonly hash: string;
   /** The content hash prefix inside every ETag of this file. */
   readonly tag: string;
   readonly mtimeSec: number;
@@ -51,6 +53,12 @@ export interface ServedRelease {
 export interface LoadOptions {
   /** Files up to this size are kept in memory, larger ones streamed from disk. */
   memoryFileMaxBytes: number;
+  /**
+   * The release served until now: files with the same content reuse its
+   * in-memory bytes instead of being read again, so switching to a release
+   * where a few files changed reads only those.
+   */
+  previous?: ServedRelease;
 }
 
 const SIDECAR: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
@@ -64,6 +72,7 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
   const routes = new Map<string, Route>();
   const paths = Object.keys(manifest.files);
   const built = new Map<string, FileRoute>();
+  const known = knownBodies(options.previous);
 
   // Read files a few at a time: a big site should not open thousands at once.
   let next = 0;
@@ -72,7 +81,7 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
       const urlPath = paths[next++] as string;
       const file = manifest.files[urlPath] as ManifestFile;
       const custom = headerMatcher?.(urlPath) ?? [];
-      built.set(urlPath, await buildFileRoute(join(releaseDir, urlPath), file, custom, options));
+      built.set(urlPath, await buildFileRoute(join(releaseDir, urlPath), file, custom, options, known.get(file.hash)));
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -130,7 +139,28 @@ async function withOwnHeaders(
   const own = headerMatcher(alias);
   const fileHeaders = headerMatcher(urlPath);
   if (JSON.stringify(own) === JSON.stringify(fileHeaders)) return route;
-  return buildFileRoute(join(releaseDir, urlPath), manifest.files[urlPath] as ManifestFile, own, options, route.body);
+  return buildFileRoute(join(releaseDir, urlPath), manifest.files[urlPath] as ManifestFile, own, options, bodiesOf(route));
+}
+
+/** The in-memory bytes of one file's representations. */
+interface Bodies {
+  identity: Buffer | undefined;
+  br: Buffer | undefined;
+  gzip: Buffer | undefined;
+}
+
+function bodiesOf(route: FileRoute): Bodies {
+  return { identity: route.body, br: route.br?.get.body, gzip: route.gzip?.get.body };
+}
+
+/** Bytes already in memory, by content hash. Buffers are immutable here, so sharing them is safe. */
+function knownBodies(previous: ServedRelease | undefined): Map<string, Bodies> {
+  const known = new Map<string, Bodies>();
+  if (previous === undefined) return known;
+  for (const route of previous.routes.values()) {
+    if (route.kind === 'file' && route.body !== undefined) known.set(route.hash, bodiesOf(route));
+  }
+  return known;
 }
 
 async function buildFileRoute(
@@ -138,11 +168,11 @@ async function buildFileRoute(
   file: ManifestFile,
   custom: ReadonlyArray<[string, string]>,
   options: LoadOptions,
-  knownBody?: Buffer,
+  known?: Bodies,
 ): Promise<FileRoute> {
   const tag = file.hash.slice(0, 16);
   const inMemory = file.size <= options.memoryFileMaxBytes;
-  const body = knownBody ?? (inMemory ? await readFile(diskPath) : undefined);
+  const body = inMemory ? (known?.identity ?? (await readFile(diskPath))) : undefined;
   const hasEncodings = file.encodings.br !== undefined || file.encodings.gzip !== undefined;
   const lastModified = new Date(file.mtimeMs).toUTCString();
   const common = commonHeaders(file, lastModified, hasEncodings, custom);
@@ -151,7 +181,9 @@ async function buildFileRoute(
     const etag = `"${tag}${encoding === undefined ? '' : ETAG_SUFFIX[encoding]}"`;
     const size = encoding === undefined ? file.size : (file.encodings[encoding] as number);
     const path = encoding === undefined ? diskPath : diskPath + SIDECAR[encoding];
-    const variantBody = encoding === undefined ? body : inMemory ? await readFile(path) : undefined;
+    const reusable = encoding === undefined ? undefined : known?.[encoding];
+    const variantBody =
+      encoding === undefined ? body : inMemory ? (reusable?.length === size ? reusable : await readFile(path)) : undefined;
     const headers = ['content-length', String(size), 'etag', etag, ...(encoding === undefined ? [] : ['content-encoding', encoding]), ...common];
     const get: Reply = { status: 200, headers, body: variantBody, file: variantBody === undefined ? path : undefined, start: 0, end: -1 };
     const notModifiedHeaders = ['etag', etag, 'last-modified', lastModified, 'cache-control', cacheControl(file, custom)];
@@ -165,6 +197,7 @@ async function buildFileRoute(
 
   return {
     kind: 'file',
+    hash: file.hash,
     tag,
     mtimeSec: Math.floor(file.mtimeMs / 1000),
     size: file.size,
