@@ -14,6 +14,17 @@ if [[ ! -x $node ]]; then
   exit 1
 fi
 
+# BENCH_DEPLOYS=only runs the push-to-deploy benchmark (bench/deploy.sh)
+# instead of this one; BENCH_DEPLOYS=1 runs it after this one.
+case ${BENCH_DEPLOYS:-0} in
+  only) exec bash "$here/deploy.sh" ;;
+  0 | 1) ;;
+  *)
+    echo "bench: BENCH_DEPLOYS=$BENCH_DEPLOYS: use 0, 1 or only" >&2
+    exit 2
+    ;;
+esac
+
 bash "$here/setup.sh"
 
 BENCH_TMP=$(mktemp -d /tmp/berth-bench-XXXXXX)
@@ -62,3 +73,9 @@ cd "$repo"
 "$node" bench/serving.ts &
 child=$!
 wait "$child"
+
+if [[ ${BENCH_DEPLOYS:-0} == 1 ]]; then
+  bash "$here/deploy.sh" &
+  child=$!
+  wait "$child"
+fi

@@ -4,7 +4,7 @@
  * process dies hard), and killed when the benchmark exits for any reason.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -209,11 +209,21 @@ export function procKiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number
 /** The process and all its descendants (nginx workers, for example). */
 export function processTree(pid: number): number[] {
   const out = [pid];
+  // Each thread has its own children list: a multi-threaded parent (a Go
+  // program such as adnanh/webhook) forks from whichever thread runs.
+  let tasks: string[];
   try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    for (const c of children.split(/\s+/).filter(Boolean)) out.push(...processTree(Number(c)));
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
-    // no children file: just the process itself
+    return out;
+  }
+  for (const task of tasks) {
+    try {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const c of children.split(/\s+/).filter(Boolean)) out.push(...processTree(Number(c)));
+    } catch {
+      // the thread ended, or no children file: nothing to add
+    }
   }
   return out;
 }

@@ -1,0 +1,550 @@
+/**
+ * The push-to-deploy benchmark. Two parts, each comparing Berth with the
+ * traditional stack in the same run:
+ *
+ * 1. Push to live: a signed webhook for a commit that changes a handful of
+ *    files, timed from the POST being sent until `GET /` returns the commit's
+ *    marker; sites of 1,000 and 100,000 files. The traditional side is
+ *    `git pull` + `cp -r` into a web root served by nginx.
+ * 2. Flood: 1,000 signed GitHub pushes (distinct deliveries and commits) in
+ *    ten seconds to a site whose build takes one second: how many builds run,
+ *    memory, answers, the final state. The traditional side is adnanh/webhook
+ *    running a fetch + checkout + build + copy script for every push.
+ *
+ * Writes bench/results/deploy-<timestamp>.json and .md, and the "Deploys"
+ * section of BENCHMARKS.md. Started by bench/deploy.sh. Slow numbers never
+ * fail it; a contender that cannot be measured (or Berth ending on the wrong
+ * commit) does.
+ *
+ * Settings (environment):
+ *   BENCH_DEPLOY_PARTS=push,flood   which parts to run
+ *   BENCH_DEPLOY_SIZES=1000,100000  site sizes (files) for part 1
+ *   BENCH_DEPLOY_PUSHES=5,3         measured pushes per size, in the same order
+ *   BENCH_DEPLOY_CHANGED=10         files changed per push (plus index.html)
+ *   BENCH_FLOOD_PUSHES=1000         pushes in the flood
+ *   BENCH_FLOOD_RATE=100            pushes per second
+ *   BENCH_FLOOD_BUILD=1             seconds the flood site's build takes (sleep)
+ *   BENCH_WRITE_DOC=auto            1/0; auto = after a complete run with the default settings
+ *   BENCH_TMP                       work dir (bench/deploy.sh makes one)
+ */
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BenchRepo, gitEnv, initialCommit, markerText, pushCommit } from './lib/git-site.ts';
+import { flood, genericPush, githubPush, median, post, type HookRequest } from './lib/hooks.ts';
+import { installExitHandlers, killAllNow, processTree, procKiB, run, setPidDir, tail } from './lib/proc.ts';
+import {
+  floodScript,
+  hooksJson,
+  pullCopyScript,
+  startBerth,
+  startNginx,
+  startWebhook,
+  writeScript,
+  type BerthRunning,
+  type DeployBenchContext,
+  type DeployRecordLite,
+} from './lib/deploy-servers.ts';
+import { renderDeploySection, updateDeploysSection, type DeployResults, type FloodSide, type PushPart, type PushSample } from './lib/deploy-report.ts';
+import { bodyOf, readLines, sampleRss, waitForMarker } from './lib/watch.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SECRET = 'bench-webhook-secret-7f3a9c';
+const POLL_MS = 5;
+
+function log(msg: string): void {
+  console.log(`[deploy-bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+function envInt(name: string, def: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw}: want an integer in ${min}..${max}`);
+  return n;
+}
+
+function envList(name: string, def: number[], min: number, max: number): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < min || n > max)) throw new Error(`${name}=${raw}: want integers in ${min}..${max}, comma-separated`);
+  return list;
+}
+
+async function versionOf(cmd: string, args: string[], re: RegExp): Promise<string> {
+  const r = await run(cmd, args, { timeoutMs: 10_000 });
+  const m = re.exec(`${r.stdout}\n${r.stderr}`);
+  return m?.[1] ?? 'not installed';
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?';
+  const head = await run('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 });
+  const dirty = await run('git', ['-C', root, 'status', '--porcelain', '--', 'src'], { timeoutMs: 10_000 });
+  return {
+    cores: `${availableParallelism()} (nproc)`,
+    CPU: cpuModel.trim(),
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: release(),
+    Node: process.version,
+    git: await versionOf('git', ['--version'], /git version (\S+)/),
+    nginx: await versionOf('nginx', ['-v'], /nginx\/(\S+)/),
+    webhook: await versionOf('webhook', ['-version'], /webhook version (\S+)/),
+    'load average at start': loadavg().map((l) => l.toFixed(2)).join(' '),
+    'Berth commit': head.code === 0 ? `${head.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}` : 'unknown',
+  };
+}
+
+/**
+ * Warnings, errors and non-JSON lines in a Berth log, as a short note;
+ * undefined when clean. `expected` lists messages the benchmark causes on
+ * purpose (the forged webhook; no release before the first deploy).
+ */
+function berthLogNote(label: string, logFile: string, expected: string[] = []): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const bad: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const j = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      const msg = String(j.msg);
+      if (expected.some((e) => msg.startsWith(e))) continue;
+      if (j.level === 'warn' || j.level === 'error' || j.level === 'fatal' || (typeof j.level === 'number' && j.level >= 40)) bad.push(`${String(j.level)}: ${msg}`);
+    } catch {
+      bad.push(line.trim());
+    }
+  }
+  if (bad.length === 0) return undefined;
+  return `${label}: the Berth log has ${bad.length} warning/error line(s), the first: ${bad.slice(0, 3).map((b) => `\`${b.slice(0, 200)}\``).join('; ')}`;
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (cond()) return true;
+    await sleep(stepMs);
+  }
+  return cond();
+}
+
+/**
+ * One push through Berth: send the signed webhook, poll `/` until the
+ * marker shows, then wait for the deploy's clean-up to end (the work dir is
+ * removed after the release goes live) so the next push starts from idle.
+ */
+async function berthPush(berth: BerthRunning, site: string, req: HookRequest, marker: string, timeoutMs: number): Promise<PushSample> {
+  const t0 = performance.now();
+  const reply = post(req, 30_000);
+  const seen = await waitForMarker(berth.url('/'), markerText(marker), { intervalMs: POLL_MS, timeoutMs });
+  const r = await reply;
+  const sample: PushSample = {
+    marker,
+    delivery: deliveryOf(req),
+    hookStatus: r.status,
+    hookMs: r.ms,
+    liveMs: seen.at === undefined ? undefined : seen.at - t0,
+    polls: seen.polls,
+  };
+  if (seen.at !== undefined) {
+    const idle = await waitUntil(() => berth.idle(site), 120_000);
+    sample.cleanupMs = idle ? performance.now() - seen.at : undefined;
+  }
+  return sample;
+}
+
+function defined(values: Array<number | undefined>): number[] {
+  return values.filter((v): v is number => v !== undefined);
+}
+
+function deliveryOf(req: HookRequest): string {
+  const fromHeader = req.headers['x-github-delivery'];
+  if (fromHeader) return fromHeader;
+  return (JSON.parse(req.body) as { delivery?: string }).delivery ?? '';
+}
+
+function attachRecords(samples: PushSample[], records: DeployRecordLite[]): void {
+  for (const s of samples) {
+    const rec = records.find((d) => d.delivery === s.delivery);
+    if (!rec) continue;
+    s.deploy = rec.id;
+    s.state = rec.state;
+    s.phases = rec.phases;
+    s.buildSource = rec.buildSource;
+    if (rec.errorCode) s.error = `${rec.errorCode}: ${rec.errorMessage ?? ''}`;
+  }
+}
+
+async function pushPart(ctx: DeployBenchContext, files: number, pushes: number, changed: number, notes: string[]): Promise<PushPart> {
+  const site = `files-${files}`;
+  // Bounds, not expectations: a push that takes longer fails the run.
+  const timeoutMs = files >= 50_000 ? 240_000 : 60_000;
+  const firstTimeoutMs = files >= 50_000 ? 480_000 : 120_000;
+  const part: PushPart = { files, pushes, changed, berth: { samples: [] }, traditional: { samples: [] } };
+  const started = performance.now();
+  const repo = await BenchRepo.create(join(ctx.tmp, 'repos', `${site}.git`), join(ctx.tmp, 'scratch', site));
+  const [base] = await repo.commit([initialCommit(files, `${site}-base`)]);
+  part.repoSeconds = (performance.now() - started) / 1000;
+  log(`${site}: repository of ${files} files committed in ${part.repoSeconds.toFixed(1)} s (${base?.slice(0, 12)})`);
+
+  // Berth.
+  let berth: BerthRunning | undefined;
+  try {
+    berth = await startBerth(ctx, `berth-${site}`, [{ name: site, repo: repo.bare, forge: 'generic', secret: SECRET }]);
+    const b = berth;
+    const first = await berthPush(b, site, genericPush(b.hookUrl(site), SECRET, { sha: base as string, delivery: `${site}-first` }), `${site}-base`, firstTimeoutMs);
+    part.berth.first = first;
+    if (first.liveMs === undefined) throw new Error(`the first deploy of ${site} did not go live within ${firstTimeoutMs / 1000} s; see ${b.proc.logFile}:\n${tail(b.proc.logFile)}`);
+    log(`Berth ${site}: first deploy (all ${files} files new) live after ${first.liveMs.toFixed(0)} ms`);
+    part.berth.idleRssKiB = procKiB(b.proc.pid);
+    for (let k = 1; k <= pushes; k++) {
+      const marker = `${site}-berth-${k}`;
+      const [sha] = await repo.commit([pushCommit(files, k, changed, marker)]);
+      await sleep(200);
+      const s = await berthPush(b, site, genericPush(b.hookUrl(site), SECRET, { sha: sha as string, delivery: `${site}-push-${k}` }), marker, timeoutMs);
+      part.berth.samples.push(s);
+      log(`Berth ${site} push ${k}: webhook ${s.hookStatus} in ${s.hookMs.toFixed(1)} ms, live after ${s.liveMs?.toFixed(1) ?? 'never'} ms (${s.polls} polls)`);
+      if (s.liveMs === undefined) throw new Error(`push ${k} to ${site} did not go live within ${timeoutMs / 1000} s`);
+      await sleep(300);
+    }
+    part.berth.rssKiB = procKiB(b.proc.pid);
+    part.berth.hwmKiB = procKiB(b.proc.pid, 'VmHWM');
+    const records = await b.deploys(site, 100);
+    attachRecords([first, ...part.berth.samples], records);
+    const fetches = defined(part.berth.samples.map((s) => s.phases?.fetch));
+    const fsType = (await run('stat', ['-f', '-c', '%T', ctx.tmp], { timeoutMs: 10_000 })).stdout.trim();
+    if (fetches.length >= 2 && (fetches.at(-1) as number) > 1.5 * (fetches[0] as number) && (fetches.at(-1) as number) > 1000 && fsType.startsWith('ext')) {
+      notes.push(
+        `Berth ${site}: the fetch phase (checkout into a fresh directory) grew from ${Math.round(fetches[0] as number)} ms to ${Math.round(fetches.at(-1) as number)} ms ` +
+          "over the pushes. Each deploy checks every file out anew and deletes the directory afterwards; on ext4 creating files soon after deleting many is slow (the inode allocator skips recently deleted inodes), so each push's checkout is slower than the last.",
+      );
+    }
+    for (const s of [first, ...part.berth.samples]) {
+      if (s.state !== 'live') notes.push(`Berth ${site}: deploy for ${s.marker} ended ${s.state ?? 'unrecorded'}${s.error ? ` (${s.error})` : ''}`);
+    }
+  } catch (err) {
+    part.berth.error = (err as Error).message;
+    log(`Berth ${site}: FAILED: ${part.berth.error}`);
+  } finally {
+    if (berth) {
+      await berth.stop();
+      const note = berthLogNote(`Berth ${site}`, berth.proc.logFile, ['site has no release yet']);
+      if (note) notes.push(note);
+    }
+  }
+
+  // The traditional script: git pull + cp -r, nginx serving the web root.
+  try {
+    const dir = join(ctx.tmp, `traditional-${site}`);
+    const checkout = join(dir, 'checkout');
+    const webRoot = join(dir, 'www');
+    mkdirSync(webRoot, { recursive: true });
+    const env = gitEnv(join(ctx.tmp, 'git-home'));
+    const t0 = performance.now();
+    const clone = await run('git', ['clone', '-q', '--branch', 'main', repo.bare, checkout], { env, timeoutMs: 300_000 });
+    if (clone.code !== 0) throw new Error(`git clone failed: ${clone.stderr}`);
+    const cloneMs = performance.now() - t0;
+    const t1 = performance.now();
+    const copy = await run('sh', ['-c', 'cp -r "$1"/* "$2"/', 'sh', checkout, webRoot], { timeoutMs: 300_000 });
+    if (copy.code !== 0) throw new Error(`the first cp -r failed: ${copy.stderr}`);
+    part.traditional.setup = { cloneMs, copyMs: performance.now() - t1 };
+    const script = join(dir, 'deploy.sh');
+    writeScript(script, pullCopyScript());
+    const nginx = await startNginx(ctx, `nginx-${site}`, webRoot);
+    try {
+      const current = await bodyOf(nginx.url('/'));
+      if (!current.includes('marker:')) throw new Error(`nginx does not serve the checkout's index.html: ${current.slice(0, 200)}`);
+      for (let k = 1; k <= pushes; k++) {
+        const marker = `${site}-script-${k}`;
+        await repo.commit([pushCommit(files, pushes + k, changed, marker)]);
+        await sleep(200);
+        const start = performance.now();
+        const scriptRun = run('sh', [script, checkout, webRoot], { env, timeoutMs: timeoutMs });
+        const seen = await waitForMarker(nginx.url('/'), markerText(marker), { intervalMs: POLL_MS, timeoutMs });
+        const r = await scriptRun;
+        const s = { marker, scriptMs: r.ms, liveMs: seen.at === undefined ? undefined : seen.at - start, ok: r.code === 0, polls: seen.polls };
+        part.traditional.samples.push(s);
+        log(`script ${site} push ${k}: script ${r.ms.toFixed(1)} ms (exit ${r.code}), served after ${s.liveMs?.toFixed(1) ?? 'never'} ms`);
+        if (r.code !== 0) notes.push(`traditional ${site} push ${k}: the script exited ${r.code}: ${r.stderr.trim().slice(0, 200)}`);
+        await sleep(300);
+      }
+    } finally {
+      await nginx.stop();
+    }
+  } catch (err) {
+    part.traditional.error = (err as Error).message;
+    log(`traditional ${site}: FAILED: ${part.traditional.error}`);
+  }
+  return part;
+}
+
+/** Builds that ran at the same time at most, from the records' start and end. */
+function maxConcurrent(records: DeployRecordLite[]): number {
+  const events: Array<[number, number]> = [];
+  for (const r of records) {
+    if (!r.startedAt) continue;
+    events.push([Date.parse(r.startedAt), 1]);
+    events.push([r.finishedAt ? Date.parse(r.finishedAt) : Number.MAX_SAFE_INTEGER, -1]);
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let max = 0;
+  for (const [, d] of events) {
+    now += d;
+    max = Math.max(max, now);
+  }
+  return max;
+}
+
+function markerNumber(body: string): number | undefined {
+  const m = /marker:flood-(\d+);/.exec(body);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function floodPart(
+  ctx: DeployBenchContext,
+  o: { pushes: number; rate: number; buildSeconds: number },
+  notes: string[],
+): Promise<{ berth: FloodSide; webhook: FloodSide; repoSeconds: number; siteFiles: number }> {
+  const siteFiles = 100;
+  const started = performance.now();
+  const repo = await BenchRepo.create(join(ctx.tmp, 'repos', 'flood.git'), join(ctx.tmp, 'scratch', 'flood'));
+  const buildToml = `[build]\ncommand = "sleep ${o.buildSeconds}"\npublish = "."\n`;
+  const [base] = await repo.commit([initialCommit(siteFiles, 'flood-0', [['berth.toml', buildToml]])]);
+
+  // The traditional checkout is cloned before the flood's commits exist, so
+  // the script's fetch has something to fetch, as it would after real pushes.
+  const dir = join(ctx.tmp, 'traditional-flood');
+  const checkout = join(dir, 'checkout');
+  const webRoot = join(dir, 'www');
+  mkdirSync(webRoot, { recursive: true });
+  const env = gitEnv(join(ctx.tmp, 'git-home'));
+  const clone = await run('git', ['clone', '-q', '--branch', 'main', repo.bare, checkout], { env, timeoutMs: 120_000 });
+  if (clone.code !== 0) throw new Error(`git clone failed: ${clone.stderr}`);
+  cpSync(checkout, webRoot, { recursive: true, filter: (src) => !src.includes(`${checkout}/.git`) });
+
+  const specs = Array.from({ length: o.pushes }, (_, i) => pushCommit(siteFiles, i + 1, 1, `flood-${i + 1}`));
+  const shas = await repo.commit(specs);
+  const repoSeconds = (performance.now() - started) / 1000;
+  log(`flood: repository with ${shas.length + 1} commits in ${repoSeconds.toFixed(1)} s`);
+  const deliveries: string[] = shas.map(() => randomUUID());
+  const payloads = (url: string): HookRequest[] =>
+    shas.map((sha, i) => githubPush(url, SECRET, { sha, before: i === 0 ? (base as string) : (shas[i - 1] as string), delivery: deliveries[i], n: i + 1 }));
+  const floodOptions = { ratePerSecond: o.rate, maxInFlight: 500, timeoutMs: 30_000 };
+  const last = o.pushes;
+
+  // Berth.
+  const berthSide: FloodSide = { name: 'Berth' };
+  let berth: BerthRunning | undefined;
+  try {
+    berth = await startBerth(ctx, 'berth-flood', [{ name: 'flood', repo: repo.bare, forge: 'github', secret: SECRET }]);
+    const b = berth;
+    const first = await berthPush(b, 'flood', githubPush(b.hookUrl('flood'), SECRET, { sha: base as string, before: '0'.repeat(40), delivery: 'flood-first' }), 'flood-0', 60_000);
+    if (first.liveMs === undefined) throw new Error(`the first deploy of the flood site did not go live; see ${b.proc.logFile}:\n${tail(b.proc.logFile)}`);
+    const forged = githubPush(b.hookUrl('flood'), 'not-the-secret', { sha: shas[0] as string, before: base as string, delivery: 'forged' });
+    berthSide.forgedStatus = (await post(forged)).status;
+    berthSide.idleRssKiB = procKiB(b.proc.pid);
+    log(`Berth flood: site live; idle RSS ${((berthSide.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; forged signature answered ${berthSide.forgedStatus}`);
+    const sampler = sampleRss(b.proc.pid, 50, 'sleep');
+    const f = await flood(payloads(b.hookUrl('flood')), floodOptions);
+    log(`Berth flood: ${f.requests} pushes in ${f.sendSeconds.toFixed(1)} s; answers ${JSON.stringify(f.statuses)}, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms`);
+    const lastSent = performance.now();
+    const seen = await waitForMarker(b.url('/'), markerText(`flood-${last}`), { intervalMs: 20, timeoutMs: 120_000 });
+    const idle = await waitUntil(() => b.idle('flood'), 60_000);
+    await sleep(200);
+    const rss = sampler.stop();
+    berthSide.flood = f;
+    berthSide.rss = rss;
+    berthSide.settleMs = seen.at === undefined ? undefined : seen.at - lastSent;
+    berthSide.finalMarker = markerNumber(await bodyOf(b.url('/')));
+    berthSide.finalIsLast = berthSide.finalMarker === last;
+    if (!idle) notes.push('Berth flood: still deploying 60 s after the last commit was served');
+    const records = (await b.deploys('flood', Math.min(10_000, o.pushes + 50))).filter((d) => d.delivery !== undefined && deliveries.includes(d.delivery));
+    const states: Record<string, number> = {};
+    for (const d of records) states[d.state] = (states[d.state] ?? 0) + 1;
+    const built = records.filter((d) => d.state === 'live' || d.state === 'failed' || d.state === 'cancelled');
+    const inWindow = built.filter((d) => d.startedAt !== undefined && Date.parse(d.startedAt) >= f.startedAtMs && Date.parse(d.startedAt) <= f.lastSentAtMs);
+    berthSide.records = records.length;
+    berthSide.states = states;
+    berthSide.builds = built.length;
+    berthSide.buildsInWindow = inWindow.length;
+    berthSide.maxConcurrent = maxConcurrent(built);
+    berthSide.buildMs = median(built.map((d) => d.phases.build ?? 0));
+    berthSide.deployMs = median(built.filter((d) => d.startedAt && d.finishedAt).map((d) => Date.parse(d.finishedAt as string) - Date.parse(d.startedAt as string)));
+    berthSide.builtMarkers = built
+      .map((d) => shas.indexOf(d.sha ?? '') + 1)
+      .filter((n) => n > 0)
+      .sort((a, b2) => a - b2);
+    log(
+      `Berth flood: ${records.length} deploy records ${JSON.stringify(states)}; ${built.length} builds (${inWindow.length} started during the flood, ` +
+        `at most ${berthSide.maxConcurrent} at once); serves flood-${berthSide.finalMarker ?? '?'}; peak RSS ${(rss.peakMainKiB / 1024).toFixed(1)} MiB ` +
+        `(tree ${(rss.peakTreeKiB / 1024).toFixed(1)} MiB)`,
+    );
+  } catch (err) {
+    berthSide.error = (err as Error).message;
+    log(`Berth flood: FAILED: ${berthSide.error}`);
+  } finally {
+    if (berth) {
+      await berth.stop();
+      const note = berthLogNote('Berth flood', berth.proc.logFile, ['site has no release yet', 'webhook refused']);
+      if (note) notes.push(note);
+    }
+  }
+
+  // adnanh/webhook running the script, nginx serving its web root.
+  const hookSide: FloodSide = { name: 'webhook + script' };
+  try {
+    const runLog = join(dir, 'runs.log');
+    const script = join(dir, 'deploy.sh');
+    writeScript(script, floodScript(runLog, webRoot, o.buildSeconds));
+    const hooksFile = join(dir, 'hooks.json');
+    writeFileSync(hooksFile, hooksJson(script, checkout, SECRET));
+    const nginx = await startNginx(ctx, 'nginx-flood', webRoot);
+    const hook = await startWebhook(ctx, 'webhook-flood', hooksFile);
+    try {
+      const url = hook.url('/hooks/deploy');
+      const forged = await post(githubPush(url, 'not-the-secret', { sha: shas[0] as string, before: base as string, delivery: 'forged' }));
+      hookSide.forgedStatus = forged.status;
+      await sleep(300);
+      if (readLines(runLog).length > 0) notes.push('webhook: a push with a wrong signature ran the script');
+      hookSide.idleRssKiB = procKiB(hook.proc.pid);
+      log(`webhook flood: idle RSS ${((hookSide.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; forged signature answered ${forged.status} (${forged.body.trim().slice(0, 60)})`);
+      const sampler = sampleRss(hook.proc.pid, 50, 'sleep');
+      const f = await flood(payloads(url), floodOptions);
+      log(`webhook flood: ${f.requests} pushes in ${f.sendSeconds.toFixed(1)} s; answers ${JSON.stringify(f.statuses)}, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms`);
+      const lastSent = performance.now();
+      // Done when every script that started has ended and webhook has had no
+      // children for a second (webhook answers before it starts the script).
+      let quietSince: number | undefined;
+      const settled = await waitUntil(() => {
+        const lines = readLines(runLog);
+        const starts = lines.filter((l) => l.startsWith('start ')).length;
+        const ends = lines.filter((l) => l.startsWith('end ')).length;
+        const quiet = starts > 0 && starts === ends && processTree(hook.proc.pid).length === 1;
+        if (!quiet) quietSince = undefined;
+        else quietSince ??= performance.now();
+        return quietSince !== undefined && performance.now() - quietSince >= 1000;
+      }, 180_000, 100);
+      const rss = sampler.stop();
+      const lines = readLines(runLog);
+      const ends = lines.filter((l) => l.startsWith('end '));
+      hookSide.flood = f;
+      hookSide.rss = rss;
+      hookSide.settleMs = settled && quietSince !== undefined ? quietSince - lastSent : undefined;
+      hookSide.scriptRuns = lines.filter((l) => l.startsWith('start ')).length;
+      hookSide.builds = lines.filter((l) => l.startsWith('build ')).length;
+      hookSide.scriptOk = ends.filter((l) => l.endsWith(' 0')).length;
+      hookSide.scriptFailed = ends.length - hookSide.scriptOk;
+      hookSide.finalMarker = markerNumber(await bodyOf(nginx.url('/')));
+      hookSide.finalIsLast = hookSide.finalMarker === last;
+      if (!settled) notes.push('webhook: scripts were still running 180 s after the flood; the counts are those at that point');
+      log(
+        `webhook flood: ${hookSide.scriptRuns} script runs, ${hookSide.builds} builds, ${hookSide.scriptOk} ok, ${hookSide.scriptFailed} failed; ` +
+          `serves flood-${hookSide.finalMarker ?? '?'}; peak RSS webhook ${(rss.peakMainKiB / 1024).toFixed(1)} MiB, with children ${(rss.peakTreeKiB / 1024).toFixed(1)} MiB, ` +
+          `${rss.maxProcesses} processes at most`,
+      );
+    } finally {
+      await hook.stop();
+      await nginx.stop();
+    }
+  } catch (err) {
+    hookSide.error = (err as Error).message;
+    log(`webhook flood: FAILED: ${hookSide.error}`);
+  }
+  return { berth: berthSide, webhook: hookSide, repoSeconds, siteFiles };
+}
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const parts = (process.env.BENCH_DEPLOY_PARTS ?? 'push,flood').split(',').map((s) => s.trim());
+  if (parts.some((p) => p !== 'push' && p !== 'flood')) throw new Error('BENCH_DEPLOY_PARTS: use push, flood or both');
+  const sizes = envList('BENCH_DEPLOY_SIZES', [1000, 100_000], 10, 1_000_000);
+  const pushCounts = envList('BENCH_DEPLOY_PUSHES', [5, 3], 1, 100);
+  if (pushCounts.length !== sizes.length) throw new Error('BENCH_DEPLOY_PUSHES needs one count per entry of BENCH_DEPLOY_SIZES');
+  const changed = envInt('BENCH_DEPLOY_CHANGED', 10, 1, 1000);
+  const floodPushes = envInt('BENCH_FLOOD_PUSHES', 1000, 2, 5000);
+  const floodRate = envInt('BENCH_FLOOD_RATE', 100, 1, 1000);
+  const buildSeconds = envInt('BENCH_FLOOD_BUILD', 1, 0, 30);
+  const defaults =
+    !['BENCH_DEPLOY_PARTS', 'BENCH_DEPLOY_SIZES', 'BENCH_DEPLOY_PUSHES', 'BENCH_DEPLOY_CHANGED', 'BENCH_FLOOD_PUSHES', 'BENCH_FLOOD_RATE', 'BENCH_FLOOD_BUILD'].some(
+      (k) => (process.env[k] ?? '') !== '',
+    );
+
+  const tmp = process.env.BENCH_TMP ? resolve(process.env.BENCH_TMP) : mkdtempSync(join(tmpdir(), 'berth-deploy-bench-'));
+  mkdirSync(tmp, { recursive: true });
+  // nginx workers run as an unprivileged user and must be able to read the web roots.
+  chmodSync(tmp, 0o755);
+  const logDir = join(tmp, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(join(tmp, 'git-home'), { recursive: true });
+  setPidDir(tmp);
+  log(`work dir ${tmp}`);
+  const ctx: DeployBenchContext = { root, tmp, logDir, node: process.execPath };
+
+  const results: DeployResults = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    command: 'bash bench/deploy.sh',
+    settings: { sizes, pushes: pushCounts, changed, pollMs: POLL_MS, floodPushes, floodRate, floodBuildSeconds: buildSeconds, rssSampleMs: 50 },
+    machine: await machine(),
+    push: [],
+    notes: [],
+  };
+
+  if (parts.includes('push')) {
+    for (const [i, files] of sizes.entries()) {
+      results.push.push(await pushPart(ctx, files, pushCounts[i] as number, changed, results.notes));
+      killAllNow();
+    }
+  }
+  if (parts.includes('flood')) {
+    try {
+      const f = await floodPart(ctx, { pushes: floodPushes, rate: floodRate, buildSeconds }, results.notes);
+      results.flood = { siteFiles: f.siteFiles, repoSeconds: f.repoSeconds, berth: f.berth, webhook: f.webhook };
+    } catch (err) {
+      results.flood = { error: (err as Error).message };
+      log(`flood: FAILED: ${(err as Error).message}`);
+    }
+    killAllNow();
+  }
+
+  results.finishedAt = new Date().toISOString();
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const resultsFile = join(resultsDir, `deploy-${stamp}.json`);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  const rel = relative(root, resultsFile);
+  const section = renderDeploySection(results, rel);
+  writeFileSync(join(resultsDir, `deploy-${stamp}.md`), `${section}\n`);
+  console.log(`\n${section}`);
+  log(`results: ${rel} and ${rel.replace(/\.json$/, '.md')}`);
+
+  const pushOk = results.push.every((p) => !p.berth.error && !p.traditional.error);
+  const floodOk = results.flood === undefined || (!('error' in results.flood) && !results.flood.berth.error && !results.flood.webhook.error);
+  const complete = pushOk && floodOk && parts.length === 2;
+  const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
+  if (writeDoc === '1' || (writeDoc === 'auto' && complete && defaults)) {
+    updateDeploysSection(join(root, 'BENCHMARKS.md'), section);
+    log('BENCHMARKS.md: "Deploys" section rewritten');
+  } else {
+    log(`BENCHMARKS.md left as it is (${writeDoc === '0' ? 'BENCH_WRITE_DOC=0' : complete ? 'settings differ from the defaults' : 'not every part was measured'})`);
+  }
+  // Slow numbers never fail the run. A contender that could not be measured,
+  // or Berth not ending on the last pushed commit, does.
+  const berthWrongEnd = results.flood !== undefined && !('error' in results.flood) && results.flood.berth.finalIsLast === false;
+  process.exitCode = pushOk && floodOk && !berthWrongEnd ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(`deploy-bench: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+});
