@@ -312,3 +312,38 @@ test('Ctrl-C on berth deploy cancels it and kills its build', async (t) => {
   }, 10_000);
   assert.ok(leftover, 'no build process is left running');
 });
+
+test('SIGKILL while fetching leaves the live site, and a restart records the deploy as interrupted', async (t) => {
+  const { createServer } = await import('node:http');
+  // A git host that accepts the request and never answers: the fetch hangs.
+  const stalled: Array<import('node:http').ServerResponse> = [];
+  const host = createServer((_req, res) => stalled.push(res));
+  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const res of stalled) res.destroy();
+    host.close();
+  });
+  const p = await project(t);
+  const { readFile } = await import('node:fs/promises');
+  const url = `http://127.0.0.1:${(host.address() as { port: number }).port}/blog.git`;
+  await writeFile(p.config, (await readFile(p.config, 'utf8')).replace(/^repo = .*$/m, `repo = ${JSON.stringify(url)}`));
+  await mkdir(join(p.root, 'site'));
+  await writeFile(join(p.root, 'site', 'index.html'), 'published by hand');
+  assert.equal(berth(['publish', 'site', '--config', p.config], p.root).status, 0);
+  const first = serve(t, p);
+  const port = await first.port;
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: 'b'.repeat(40) }, 'fetch-1'), 202);
+  assert.ok(await eventually(async () => stalled.length > 0, 10_000), 'git is waiting on the host');
+  first.kill('SIGKILL');
+  await first.exited;
+
+  const second = serve(t, p);
+  const port2 = await second.port;
+  assert.equal((await get(port2, '/')).body.toString(), 'published by hand');
+  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted by a stop or crash; marked failed'));
+  second.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  assert.equal(store.listDeploys({ site: 'blog', limit: 1 })[0]?.errorCode, 'E_DEPLOY_INTERRUPTED');
+});
