@@ -423,3 +423,27 @@ test('a new release reuses the bytes of unchanged files and serves the changed o
   const brotli = await get(s.httpPort, '/same.css', { 'accept-encoding': 'br' });
   assert.equal(brotliDecompressSync(brotli.body).toString(), css);
 });
+
+test('webhook URLs answer over HTTP/1.1 and HTTP/2 before any site content is looked at', async (t) => {
+  const s = await startTestServer(t, { files: { site: files } });
+  const { connect } = await import('node:http2');
+  const session = connect(`https://localhost:${s.httpsPort}`, { rejectUnauthorized: false });
+  t.after(() => session.close());
+  const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/_berth/hooks/site', ':authority': 'localhost', 'content-type': 'application/json' });
+    let status = 0;
+    let body = '';
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+    stream.end('{}');
+  });
+  assert.equal(h2.status, 401, 'this site has no webhook configured');
+  assert.equal(JSON.parse(h2.body).error, 'E_WEBHOOK_SIGNATURE');
+  const h1 = await get(s.httpPort, '/_berth/hooks/site');
+  assert.equal(h1.status, 405);
+  assert.equal(h1.headers.allow, 'POST');
+  const unknown = await getH2(s.httpsPort, '/_berth/hooks/nope', { ':method': 'POST' });
+  assert.equal(unknown.status, 404);
+});
