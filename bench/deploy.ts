@@ -28,7 +28,7 @@
  *   BENCH_TMP                       work dir (bench/deploy.sh makes one)
  */
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -50,6 +50,7 @@ import {
 } from './lib/deploy-servers.ts';
 import { renderDeploySection, updateDeploysSection, type DeployResults, type FloodSide, type PushPart, type PushSample } from './lib/deploy-report.ts';
 import { bodyOf, readLines, sampleRss, waitForMarker } from './lib/watch.ts';
+import { describeMachine } from './lib/machine.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECRET = 'bench-webhook-secret-7f3a9c';
@@ -75,28 +76,12 @@ function envList(name: string, def: number[], min: number, max: number): number[
   return list;
 }
 
-async function versionOf(cmd: string, args: string[], re: RegExp): Promise<string> {
-  const r = await run(cmd, args, { timeoutMs: 10_000 });
-  const m = re.exec(`${r.stdout}\n${r.stderr}`);
-  return m?.[1] ?? 'not installed';
-}
-
 async function machine(): Promise<Record<string, string>> {
-  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?';
-  const head = await run('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 });
-  const dirty = await run('git', ['-C', root, 'status', '--porcelain', '--', 'src'], { timeoutMs: 10_000 });
-  return {
-    cores: `${availableParallelism()} (nproc)`,
-    CPU: cpuModel.trim(),
-    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
-    kernel: release(),
-    Node: process.version,
-    git: await versionOf('git', ['--version'], /git version (\S+)/),
-    nginx: await versionOf('nginx', ['-v'], /nginx\/(\S+)/),
-    webhook: await versionOf('webhook', ['-version'], /webhook version (\S+)/),
-    'load average at start': loadavg().map((l) => l.toFixed(2)).join(' '),
-    'Berth commit': head.code === 0 ? `${head.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}` : 'unknown',
-  };
+  return describeMachine(root, [
+    ['git', 'git', ['--version'], /git version (\S+)/],
+    ['nginx', 'nginx', ['-v'], /nginx\/(\S+)/],
+    ['webhook', 'webhook', ['-version'], /webhook version (\S+)/],
+  ]);
 }
 
 /**

@@ -18,7 +18,7 @@
  *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,7 @@ import { get, sha256 } from './lib/client.ts';
 import { h2load, wrk, type LoadResult } from './lib/load.ts';
 import { cmdline, installExitHandlers, killAllNow, portIsOpen, processTree, procKiB, run, setPidDir, treeRssKiB } from './lib/proc.ts';
 import { publishUnderLoad } from './lib/publish-load.ts';
+import { describeMachine } from './lib/machine.ts';
 import { ALL, MAIN, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerResult } from './lib/report.ts';
 import { makeCert, SERVERS, type BenchContext, type Running, type ServerSpec } from './lib/servers.ts';
 
@@ -44,30 +45,14 @@ function log(msg: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 }
 
-async function versionOf(cmd: string, args: string[], re: RegExp): Promise<string> {
-  const r = await run(cmd, args, { timeoutMs: 10_000 });
-  const m = re.exec(`${r.stdout}\n${r.stderr}`);
-  return m?.[1] ?? 'not installed';
-}
-
 async function machine(): Promise<Record<string, string>> {
-  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? '?';
-  const git = await run('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 });
-  const dirty = await run('git', ['-C', root, 'status', '--porcelain', '--', 'src'], { timeoutMs: 10_000 });
-  return {
-    cores: `${availableParallelism()} (nproc)`,
-    CPU: cpuModel.trim(),
-    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
-    kernel: release(),
-    Node: process.version,
-    nginx: await versionOf('nginx', ['-v'], /nginx\/(\S+)/),
-    Caddy: await versionOf('caddy', ['version'], /^v?(\S+)/),
-    wrk: await versionOf('wrk', ['-v'], /wrk (\S+)/),
-    h2load: await versionOf('h2load', ['--version'], /nghttp2\/(\S+)/),
-    OpenSSL: await versionOf('openssl', ['version'], /OpenSSL (\S+)/),
-    'load average at start': loadavg().map((l) => l.toFixed(2)).join(' '),
-    'Berth commit': git.code === 0 ? `${git.stdout.trim()}${dirty.stdout.trim() ? ' (src/ modified)' : ''}` : 'unknown',
-  };
+  return describeMachine(root, [
+    ['nginx', 'nginx', ['-v'], /nginx\/(\S+)/],
+    ['Caddy', 'caddy', ['version'], /^v?(\S+)/],
+    ['wrk', 'wrk', ['-v'], /wrk (\S+)/],
+    ['h2load', 'h2load', ['--version'], /nghttp2\/(\S+)/],
+    ['OpenSSL', 'openssl', ['version'], /OpenSSL (\S+)/],
+  ]);
 }
 
 function cell(r: LoadResult): Cell {

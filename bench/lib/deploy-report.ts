@@ -3,7 +3,7 @@
  * "Deploys" section of BENCHMARKS.md between its own markers (the "Static
  * serving" section and its markers are never touched).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceMarkedSection } from './benchmarks-md.ts';
 import type { FloodResult } from './hooks.ts';
 import { median } from './hooks.ts';
 import type { DeployRecordLite } from './deploy-servers.ts';
@@ -365,14 +365,5 @@ const END = '<!-- END deploys -->';
 
 /** Replaces (or appends) the section between the deploy markers in BENCHMARKS.md. */
 export function updateDeploysSection(file: string, section: string): void {
-  const block = `${BEGIN}\n${section.trimEnd()}\n${END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a >= 0 && b > a) {
-    text = text.slice(0, a) + block + text.slice(b + END.length);
-  } else {
-    text = `${text.trimEnd()}\n\n${block}\n`;
-  }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
+  replaceMarkedSection(file, BEGIN, END, section);
 }

@@ -3,7 +3,7 @@
  * section of BENCHMARKS.md with it, so the document carries exactly the
  * numbers that were measured.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceMarkedSection } from './benchmarks-md.ts';
 import type { PublishLoadResult } from './publish-load.ts';
 import type { ServerName } from './servers.ts';
 
@@ -268,14 +268,5 @@ const END = '<!-- END static-serving -->';
 
 /** Replaces (or adds) the section between the markers in BENCHMARKS.md. */
 export function updateBenchmarksMd(file: string, section: string): void {
-  const block = `${BEGIN}\n${section.trimEnd()}\n${END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a >= 0 && b > a) {
-    text = text.slice(0, a) + block + text.slice(b + END.length);
-  } else {
-    text = `${text.trimEnd()}\n\n${block}\n`;
-  }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
+  replaceMarkedSection(file, BEGIN, END, section);
 }

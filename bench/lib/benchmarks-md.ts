@@ -1,0 +1,19 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+/**
+ * Replaces the part of BENCHMARKS.md between `begin` and `end` (or appends
+ * it with its markers), leaving every other section as it is. Each benchmark
+ * owns one marked section, so runs of one never touch another's numbers.
+ */
+export function replaceMarkedSection(file: string, begin: string, end: string, section: string): void {
+  const block = `${begin}\n${section.trimEnd()}\n${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a >= 0 && b > a) {
+    text = text.slice(0, a) + block + text.slice(b + end.length);
+  } else {
+    text = `${text.trimEnd()}\n\n${block}\n`;
+  }
+  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
+}
