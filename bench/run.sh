@@ -27,55 +27,13 @@ esac
 
 bash "$here/setup.sh"
 
-BENCH_TMP=$(mktemp -d /tmp/berth-bench-XXXXXX)
-export BENCH_TMP
-
-# Signals a process and its descendants (children first), found through /proc.
-kill_tree() {
-  local p=$1 sig=$2 c
-  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do kill_tree "$c" "$sig"; done
-  kill -"$sig" "$p" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  # serving.ts kills its children itself; this catches anything left if it
-  # was killed hard. Only the pids this run recorded are touched.
-  local f pid
-  for f in "$BENCH_TMP"/*.pid; do
-    [[ -e $f ]] || continue
-    pid=$(cat "$f" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-      kill_tree "$pid" TERM
-      sleep 1
-      kill_tree "$pid" KILL
-    fi
-  done
-  if [[ ${BENCH_KEEP_TMP:-0} == 1 ]]; then
-    echo "bench: work dir kept: $BENCH_TMP"
-  else
-    rm -rf "$BENCH_TMP"
-  fi
-  exit "$rc"
-}
-child=
-on_signal() {
-  # Let serving.ts stop its servers itself first; cleanup() follows on exit.
-  if [[ -n $child ]]; then kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
-  exit 130
-}
-trap cleanup EXIT
-trap on_signal INT TERM HUP
+# shellcheck source=lib/work-dir.sh
+source "$here/lib/work-dir.sh"
+bench_start berth-bench
 
 cd "$repo"
-# In the background and waited for, so a signal to this script is handled at
-# once instead of after the whole benchmark.
-"$node" bench/serving.ts &
-child=$!
-wait "$child"
+bench_run "$node" bench/serving.ts
 
 if [[ ${BENCH_DEPLOYS:-0} == 1 ]]; then
-  bash "$here/deploy.sh" &
-  child=$!
-  wait "$child"
+  bench_run bash "$here/deploy.sh"
 fi
