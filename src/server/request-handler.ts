@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
@@ -54,18 +53,10 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
   const log = createAccessLog(logger, options);
   return (req, res) => {
     if (req.url?.startsWith(HOOKS_PREFIX) === true) {
-      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger).then(
-        (answer) => {
-          res.writeHead(answer.status, Object.entries(answer.headers).flat());
-          res.end(Buffer.from(answer.body));
-        },
-        (error: unknown) => {
-          const id = randomUUID().slice(0, 8);
-          logger.error({ err: error, errorId: id }, 'webhook handling failed');
-          res.writeHead(500, ['content-type', 'text/plain; charset=utf-8']);
-          res.end(Buffer.from(`Internal error ${id}\n`));
-        },
-      );
+      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger).then((answer) => {
+        res.writeHead(answer.status, Object.entries(answer.headers).flat());
+        res.end(Buffer.from(answer.body));
+      });
       return;
     }
     const started = log === undefined ? 0 : performance.now();

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -43,22 +42,13 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
     const url = headers[':path'] as string | undefined;
     if (url?.startsWith(HOOKS_PREFIX) === true) {
       const request = Object.assign(stream as unknown as AsyncIterable<Buffer>, { headers });
-      void handleWebhook(url, method, request, table, options.pushSink, logger).then(
-        (answer) => {
-          if (stream.destroyed) return;
-          // HTTP/2 has no Connection header; the stream simply ends.
-          const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name !== 'connection'));
-          stream.respond({ ':status': answer.status, ...headers });
-          stream.end(answer.body);
-        },
-        (error: unknown) => {
-          const id = randomUUID().slice(0, 8);
-          logger.error({ err: error, errorId: id }, 'webhook handling failed');
-          if (stream.destroyed) return;
-          stream.respond({ ':status': 500, 'content-type': 'text/plain; charset=utf-8' });
-          stream.end(`Internal error ${id}\n`);
-        },
-      );
+      void handleWebhook(url, method, request, table, options.pushSink, logger).then((answer) => {
+        if (stream.destroyed) return;
+        // HTTP/2 has no Connection header; the stream simply ends.
+        const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name !== 'connection'));
+        stream.respond({ ':status': answer.status, ...headers });
+        stream.end(answer.body);
+      });
       return;
     }
     const started = log === undefined ? 0 : performance.now();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { PushReply } from '../deploy/deployer.ts';
@@ -28,9 +29,28 @@ function answer(status: number, body: object, extra: Record<string, string> = {}
 /**
  * `POST /_berth/hooks/<site>` on any host name: the path names the site and
  * the signature proves the sender. The body is capped before it is read
- * whole; nothing is triggered unless the signature checks out.
+ * whole; nothing is triggered unless the signature checks out. Never
+ * rejects: an unexpected failure is logged with an id and answered 500 with
+ * only that id.
  */
 export async function handleWebhook(
+  path: string,
+  method: string | undefined,
+  request: AsyncIterable<Buffer> & { headers: IncomingHttpHeaders },
+  table: SiteTable,
+  sink: PushSink | undefined,
+  logger: Logger,
+): Promise<WebhookAnswer> {
+  try {
+    return await answerWebhook(path, method, request, table, sink, logger);
+  } catch (error) {
+    const id = randomUUID().slice(0, 8);
+    logger.error({ err: error, errorId: id }, 'webhook handling failed');
+    return answer(500, { message: `Internal error ${id}` });
+  }
+}
+
+async function answerWebhook(
   path: string,
   method: string | undefined,
   request: AsyncIterable<Buffer> & { headers: IncomingHttpHeaders },

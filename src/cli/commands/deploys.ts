@@ -2,7 +2,7 @@ import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
 import { openStateStore } from '../../state/state-store.ts';
 import { configOption, type Command } from '../command.ts';
-import { siteOption } from '../site-option.ts';
+import { selectSite, siteOption } from '../site-option.ts';
 
 const deploys: Command = {
   name: 'deploys',
@@ -20,9 +20,8 @@ const deploys: Command = {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new BerthError('E_USAGE', `--limit "${limitText}" is not a number from 1 to 10000`);
     const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
     const site = args.values.site as string | undefined;
-    if (site !== undefined && !config.sites.some((candidate) => candidate.name === site)) {
-      throw new BerthError('E_SITE_UNKNOWN', `No site named "${site}" in ${config.configPath}; configured: ${config.sites.map((s) => s.name).join(', ') || 'none'}`);
-    }
+    // Without --site the history of every site is shown; with it, the name must be configured.
+    if (site !== undefined) selectSite(config, site);
     const store = openStateStore(config.dataDir);
     try {
       const list = store.listDeploys({ site, limit });
