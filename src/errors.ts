@@ -43,7 +43,14 @@ export type ErrorCode =
   | 'E_WEBHOOK_CONTENT_TYPE'
   | 'E_WEBHOOK_METHOD'
   | 'E_DEPLOYS_OFF'
-  | 'E_DEPLOY_FAILED';
+  | 'E_DEPLOY_FAILED'
+  | 'E_ACME_UNREACHABLE'
+  | 'E_ACME_ORDER'
+  | 'E_ACME_CHALLENGE'
+  | 'E_ACME_CA_FILE'
+  | 'E_ACME_OFF'
+  | 'E_CERT_LOCKED'
+  | 'E_CERT_UNKNOWN_NAME';
 
 export class BerthError extends Error {
   readonly code: ErrorCode;

@@ -11,8 +11,9 @@ import deploy from './commands/deploy.ts';
 import deploys from './commands/deploys.ts';
 import logs from './commands/logs.ts';
 import hook from './commands/hook.ts';
+import certs from './commands/certs.ts';
 
-const COMMANDS: readonly Command[] = [serve, check, publish, releases, rollback, deploy, deploys, logs, hook];
+const COMMANDS: readonly Command[] = [serve, check, publish, releases, rollback, deploy, deploys, logs, hook, certs];
 
 /** Exit codes: 0 success, 1 the command failed, 2 the command line was wrong. */
 export const EXIT_FAILURE = 1;

@@ -81,7 +81,7 @@ function kindOf(value: unknown): string {
 
 /** Keys whose values must never appear in a message. */
 function isSensitivePath(path: readonly PropertyKey[] | undefined): boolean {
-  return path !== undefined && (path.at(-1) === 'secret' || path.includes('environment'));
+  return path !== undefined && (path.at(-1) === 'secret' || path.at(-1) === 'hmac_key' || path.includes('environment'));
 }
 
 /**
@@ -385,9 +385,39 @@ const serverShape = {
     .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
     .default(true)
     .describe('Log one line per request.'),
+  https_redirect: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .optional()
+    .describe('Answer plain HTTP requests (other than ACME challenges and /_berth/) with a 308 redirect to HTTPS. Default: true when certificates come from ACME or server.tls, false when ACME is off and no certificate is given.'),
   tls: table(tlsShape)
     .prefault({})
     .describe('Serve a certificate you provide instead of obtaining one with ACME.'),
+};
+
+const eabShape = {
+  kid: nonEmptyString('the key id your CA gave you').describe('Key identifier from the CA.'),
+  hmac_key: z
+    // The value is never shown, not even when it has the wrong type.
+    .string({ error: 'expected a string, e.g. "${ACME_EAB_HMAC_KEY}" to read the key from that environment variable' })
+    .optional()
+    .describe('Base64url HMAC key from the CA. Write "${NAME}" to read it from the environment variable NAME. Set this or hmac_key_file.'),
+  hmac_key_file: filePath('a file path')
+    .optional()
+    .describe('File holding the HMAC key (one trailing newline is ignored). Relative to the directory of berth.toml. Set this or hmac_key.'),
+};
+
+const hstsShape = {
+  max_age: integer(0, 63_072_000)
+    .default(31_536_000)
+    .describe('Seconds browsers remember to use HTTPS only (max-age). Default one year.'),
+  include_subdomains: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .default(false)
+    .describe('Apply the policy to every subdomain too (includeSubDomains). Only if all of them serve HTTPS.'),
+  preload: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .default(false)
+    .describe('Add the preload directive, for submission to browsers\' preload lists. Hard to undo.'),
 };
 
 const acmeShape = {
@@ -408,6 +438,21 @@ const acmeShape = {
     })
     .default('letsencrypt')
     .describe('Certificate authority: "letsencrypt", "letsencrypt-staging" (for trials; untrusted certificates), "off" (no ACME: self-signed or server.tls), or the URL of any ACME directory.'),
+  profile: z
+    .string({ error: (issue) => typeMessage('a profile name such as "shortlived"', issue.input) })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      error: (issue) => `${show(issue.input)} is not a profile name; use the name the CA lists under "profiles" in its directory, e.g. "classic"`,
+    })
+    .optional()
+    .describe('Certificate profile to ask the CA for (an ACME profile the CA lists in its directory, e.g. "classic" or "shortlived"). Unset: the CA\'s default. Ignored, with a warning, by a CA that offers no profiles.'),
+  ca_file: filePath('a PEM file path')
+    .optional()
+    .describe('PEM file with the root certificate(s) to trust when talking to the ACME server, for a private CA. Relative to the directory of berth.toml. The system roots are trusted as well.'),
+  check_interval: duration('10m', 1000, 'How often certificates are checked for renewal (each check waits a random extra up to a tenth of this).'),
+  retry_delay: duration('1m', 1000, 'Wait after a failed order before the next try; it doubles after each failure, up to 6 hours, and resets after a success.'),
+  eab: table(eabShape)
+    .optional()
+    .describe('External Account Binding, for CAs that require one (ZeroSSL, Google Trust Services, many private CAs): the key id and HMAC key they give you.'),
 };
 
 const logShape = {
@@ -534,6 +579,10 @@ const siteShape = {
   webhook: table(webhookShape)
     .optional()
     .describe('Push webhook from the git host. Without it, deploy with `berth deploy` or `berth publish`.'),
+  hsts: z
+    .union([z.boolean(), table(hstsShape)], { error: (issue) => typeMessage('true, false, or a table with max_age, include_subdomains, preload', issue.input) })
+    .default(false)
+    .describe('Send Strict-Transport-Security on HTTPS responses: true for one year, or a table to set max_age, include_subdomains and preload. Off by default: once a browser has seen it, the site must stay on HTTPS.'),
 };
 
 const rootShape = {
@@ -583,11 +632,13 @@ const TABLES: ReadonlyMap<string, TableInfo> = new Map([
   ['server', { title: '[server]', keys: Object.keys(serverShape) }],
   ['server.tls', { title: '[server.tls]', keys: Object.keys(tlsShape) }],
   ['acme', { title: '[acme]', keys: Object.keys(acmeShape) }],
+  ['acme.eab', { title: '[acme.eab]', keys: Object.keys(eabShape) }],
   ['log', { title: '[log]', keys: Object.keys(logShape) }],
   ['deploy', { title: '[deploy]', keys: Object.keys(deployShape) }],
   ['sites[]', { title: '[[sites]]', keys: Object.keys(siteShape) }],
   ['sites[].build', { title: '[sites.build]', keys: Object.keys(buildShape) }],
   ['sites[].webhook', { title: '[sites.webhook]', keys: Object.keys(webhookShape) }],
+  ['sites[].hsts', { title: '[sites.hsts]', keys: Object.keys(hstsShape) }],
 ]);
 
 /** The table at a key path (`['sites', 0, 'build']`), if it is one of the config's tables. */

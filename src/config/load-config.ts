@@ -160,7 +160,7 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv): Promise<Exam
     const onlySecrets = schemaFindings.length === 0 && !crossFindings.some((finding) => finding.severity === 'error');
     return { config: undefined, problems, failure: onlySecrets ? 'E_CONFIG_SECRET' : 'E_CONFIG_INVALID' };
   }
-  const config = deepFreeze(resolveConfig(parsed.data, file, secrets.bySite, secrets.tokens));
+  const config = deepFreeze(resolveConfig(parsed.data, file, secrets));
   return { config, problems, failure: undefined };
 }
 
@@ -316,6 +316,16 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
   if (acme.directory === 'off' && httpsPort !== false && !hasCert && sites.some(hasPublicName)) {
     warn(['acme', 'directory'], 'ACME is off and server.tls has no certificate; HTTPS will use a self-signed certificate that browsers reject');
   }
+  if (acme.directory !== 'off' && !hasCert && httpPort === false && httpsPort !== false && sites.some(hasPublicName)) {
+    warn(['server', 'http_port'], 'the HTTP listener is off, so ACME HTTP-01 challenges cannot be answered and no certificate will be obtained; turn it on, give server.tls, or set acme.directory = "off"');
+  }
+  if (isTable(acme.eab)) {
+    const eab = acme.eab;
+    if (eab.hmac_key !== undefined && eab.hmac_key_file !== undefined) error(['acme', 'eab'], 'both hmac_key and hmac_key_file are set; keep one');
+    else if (eab.hmac_key === undefined && eab.hmac_key_file === undefined) {
+      error(['acme', 'eab'], 'no HMAC key; set hmac_key = "${ACME_EAB_HMAC_KEY}" and that environment variable, or hmac_key_file = "/path/to/file"');
+    }
+  }
 
   if (sites.length === 0 && (raw.sites === undefined || Array.isArray(raw.sites))) {
     warn(['sites'], 'no sites are configured; add a [[sites]] table for each site to serve');
@@ -373,7 +383,7 @@ async function resolveSecrets(
   raw: Record<string, unknown>,
   configDir: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; findings: Finding[] }> {
+): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; eabKey: Secret | undefined; findings: Finding[] }> {
   const bySite = new Map<number, Secret>();
   const tokens = new Map<number, Secret>();
   const findings: Finding[] = [];
@@ -416,21 +426,42 @@ async function resolveSecrets(
     }
   });
   await Promise.all(jobs);
-  return { bySite, tokens, findings };
+  const eab = isTable(raw.acme) && isTable(raw.acme.eab) ? raw.acme.eab : undefined;
+  let eabKey: Secret | undefined;
+  if (eab !== undefined && (eab.hmac_key === undefined) !== (eab.hmac_key_file === undefined)) {
+    if (typeof eab.hmac_key === 'string') {
+      const result = resolveSecretValue(eab.hmac_key, env, 'ACME_EAB_HMAC_KEY');
+      if (result.ok) eabKey = result.secret;
+      else findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.message, severity: 'error' });
+      if (result.ok && result.warning !== undefined) findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.warning, severity: 'warning' });
+    } else if (typeof eab.hmac_key_file === 'string' && eab.hmac_key_file !== '' && !eab.hmac_key_file.startsWith('~') && !eab.hmac_key_file.includes('\0')) {
+      const result = await resolveSecretFile(path.resolve(configDir, eab.hmac_key_file));
+      if (result.ok) eabKey = result.secret;
+      else findings.push({ path: ['acme', 'eab', 'hmac_key_file'], message: result.message, severity: 'error' });
+    }
+  }
+  return { bySite, tokens, eabKey, findings };
 }
 
 // ---------------------------------------------------------------------------
 // Building the resolved config
 
+const ACME_DIRECTORY_URLS: Readonly<Record<string, string>> = {
+  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+};
+
 function resolveConfig(
   parsed: ParsedConfig,
   configPath: string,
-  secrets: ReadonlyMap<number, Secret>,
-  tokens: ReadonlyMap<number, Secret>,
+  { bySite: secrets, tokens, eabKey }: { bySite: ReadonlyMap<number, Secret>; tokens: ReadonlyMap<number, Secret>; eabKey: Secret | undefined },
 ): ResolvedConfig {
   const dir = path.dirname(configPath);
   const fromDir = (file: string | undefined): string | undefined => (file === undefined ? undefined : path.resolve(dir, file));
-  const { server } = parsed;
+  const { server, acme } = parsed;
+  const ownCertificate = server.tls.cert_file !== undefined;
+  const acmeOn = acme.directory !== 'off' && !ownCertificate && server.http_port !== false && server.https_port !== false;
+  const { eab } = acme;
   return {
     configPath,
     dataDir: path.resolve(dir, parsed.data_dir),
@@ -448,8 +479,18 @@ function resolveConfig(
       workers: server.workers === 'auto' ? availableParallelism() : server.workers,
       shutdownTimeoutMs: server.shutdown_timeout,
       accessLog: server.access_log,
+      httpsRedirect: server.https_port !== false && (server.https_redirect ?? (acmeOn || ownCertificate)),
     },
-    acme: { email: parsed.acme.email, directory: parsed.acme.directory },
+    acme: {
+      email: acme.email,
+      directory: acme.directory,
+      directoryUrl: acmeOn ? (ACME_DIRECTORY_URLS[acme.directory] ?? acme.directory) : undefined,
+      eab: eab === undefined || eabKey === undefined ? undefined : { kid: eab.kid, hmacKey: eabKey },
+      profile: acme.profile,
+      caFile: fromDir(acme.ca_file),
+      checkIntervalMs: acme.check_interval,
+      retryDelayMs: acme.retry_delay,
+    },
     log: { level: parsed.log.level },
     deploy: { concurrency: parsed.deploy.concurrency },
     sites: parsed.sites.map((site, index): ResolvedSite => {
@@ -477,6 +518,7 @@ function resolveConfig(
         token: tokens.get(index),
         submodules: site.submodules,
         pollIntervalMs: site.poll === 0 ? undefined : Math.max(site.poll, 10_000),
+        hsts: hstsValue(site.hsts),
       };
     }),
   };
@@ -682,4 +724,10 @@ function skipString(text: string, start: number): number {
     else i++;
   }
   return i;
+}
+
+function hstsValue(hsts: ParsedConfig['sites'][number]['hsts']): string | undefined {
+  if (hsts === false) return undefined;
+  const policy = hsts === true ? { max_age: 31_536_000, include_subdomains: false, preload: false } : hsts;
+  return [`max-age=${policy.max_age}`, ...(policy.include_subdomains ? ['includeSubDomains'] : []), ...(policy.preload ? ['preload'] : [])].join('; ');
 }

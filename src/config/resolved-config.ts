@@ -46,6 +46,8 @@ export interface ResolvedSite {
   submodules: boolean;
   /** Poll the repository this often (ms); undefined when polling is off. */
   pollIntervalMs: number | undefined;
+  /** The Strict-Transport-Security value for HTTPS responses; undefined when off. */
+  hsts: string | undefined;
 }
 
 export interface ResolvedDeploy {
@@ -84,12 +86,27 @@ export interface ResolvedServer {
   workers: number;
   /** One log line per request. */
   accessLog: boolean;
+  /** Plain HTTP requests (but ACME challenges and `/_berth/`) are redirected to HTTPS. */
+  httpsRedirect: boolean;
 }
 
 export interface ResolvedAcme {
   email: string | undefined;
-  /** `off`, `letsencrypt`, `letsencrypt-staging`, or a directory URL. */
+  /** `off`, `letsencrypt`, `letsencrypt-staging`, or a directory URL, as written. */
   directory: string;
+  /**
+   * The directory URL when Berth obtains certificates; undefined when ACME
+   * is off, certificates come from `server.tls`, or a listener it needs is off.
+   */
+  directoryUrl: string | undefined;
+  eab: { kid: string; hmacKey: Secret } | undefined;
+  profile: string | undefined;
+  /** Extra roots to trust for the ACME server (absolute path). */
+  caFile: string | undefined;
+  /** How often certificates are checked, in ms (plus up to a tenth of jitter). */
+  checkIntervalMs: number;
+  /** First wait after a failed order, in ms; doubles up to six hours. */
+  retryDelayMs: number;
 }
 
 export interface ResolvedLog {

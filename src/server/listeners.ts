@@ -24,14 +24,15 @@ export interface Listeners {
 
 /**
  * Starts the plain HTTP listener and the TLS listener (HTTP/2 with ALPN,
- * HTTP/1.1 fallback). Both take the same handler.
+ * HTTP/1.1 fallback). `plain` answers the first, `request` and `stream` the
+ * second's HTTP/1.1 and HTTP/2 requests.
  */
 export async function startListeners(
   server: ResolvedServer,
-  handlers: { request: RequestHandler; stream: StreamHandler },
+  handlers: { plain: RequestHandler; request: RequestHandler; stream: StreamHandler },
   certificates: CertificateSource,
 ): Promise<Listeners> {
-  const h1 = server.httpPort === false ? undefined : createPlain(server, handlers.request);
+  const h1 = server.httpPort === false ? undefined : createPlain(server, handlers.plain);
   const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates);
   const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port');
   let h2Port: number | undefined;

@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
+import { CHALLENGE_PREFIX, type ChallengeStore } from '../acme/challenge-store.ts';
 import type { SiteTable } from './site-table.ts';
 
 /** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
@@ -28,6 +29,12 @@ export interface HandlerOptions {
   accessLog: boolean;
   /** Where verified webhook pushes go; undefined when this server runs no deploys. */
   pushSink: PushSink | undefined;
+  /** Plain HTTP with ACME on: where HTTP-01 answers are looked up. */
+  challenges?: ChallengeStore | undefined;
+  /** Plain HTTP: the HTTPS port to redirect site requests to (known once it is bound); undefined: no redirect. */
+  httpsRedirectPort?: (() => number | undefined) | undefined;
+  /** The connections are TLS, so a site's HSTS header is sent. */
+  secure?: boolean;
 }
 
 /** An access log line writer, or undefined when access logging is off. */
@@ -51,14 +58,8 @@ export function createAccessLog(logger: Logger, options: HandlerOptions): Access
 /** Answers HTTP/1.1 requests: route, then write what the responder decided. */
 export function createRequestHandler(table: SiteTable, logger: Logger, options: HandlerOptions): RequestHandler {
   const log = createAccessLog(logger, options);
-  return (req, res) => {
-    if (req.url?.startsWith(HOOKS_PREFIX) === true) {
-      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger).then((answer) => {
-        res.writeHead(answer.status, Object.entries(answer.headers).flat());
-        res.end(Buffer.from(answer.body));
-      });
-      return;
-    }
+  const { challenges, httpsRedirectPort, secure = false } = options;
+  const handle: RequestHandler = (req, res) => {
     const started = log === undefined ? 0 : performance.now();
     const servername = req.socket?.servername;
     const routed = routeRequest(table, {
@@ -68,9 +69,40 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       headers: req.headers,
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: hasSecondHost(req.rawHeaders),
-    });
-    write(routed.reply, req.method === 'HEAD', res);
+    }, httpsRedirectPort?.());
+    const hsts = secure ? routed.site?.config.hsts : undefined;
+    write(routed.reply, req.method === 'HEAD', res, hsts);
     log?.(req.method, req.url, routed, started);
+  };
+  return (req, res) => {
+    if (req.url?.startsWith(HOOKS_PREFIX) === true) {
+      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger).then((answer) => {
+        res.writeHead(answer.status, Object.entries(answer.headers).flat());
+        res.end(Buffer.from(answer.body));
+      });
+      return;
+    }
+    if (challenges !== undefined && req.url?.startsWith(CHALLENGE_PREFIX) === true) {
+      const token = req.url.slice(CHALLENGE_PREFIX.length);
+      void challenges.lookup(token).then(
+        (answer) => {
+          // Not one of ours: the request is handled like any other (redirected, or the site's own file).
+          if (answer === undefined) handle(req, res);
+          else {
+            const body = Buffer.from(answer);
+            res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(body.length), 'cache-control', 'no-store']);
+            res.end(req.method === 'HEAD' ? undefined : body);
+            logger.info({ kind: 'acme', token: token.slice(0, 12) }, 'answered an ACME HTTP-01 challenge');
+          }
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'cannot read an ACME challenge answer');
+          handle(req, res);
+        },
+      );
+      return;
+    }
+    handle(req, res);
   };
 }
 
@@ -86,8 +118,8 @@ function hasSecondHost(raw: readonly string[]): boolean {
   return false;
 }
 
-function write(reply: Reply, head: boolean, res: HttpResponse): void {
-  res.writeHead(reply.status, reply.headers);
+function write(reply: Reply, head: boolean, res: HttpResponse, hsts: string | undefined): void {
+  res.writeHead(reply.status, hsts === undefined ? reply.headers : [...reply.headers, 'strict-transport-security', hsts]);
   if (head || (reply.body === undefined && reply.file === undefined)) {
     res.end();
     return;

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { respond } from '../static/respond.ts';
-import { textReply, type Reply } from '../static/reply.ts';
+import { emptyReply, SECURITY_HEADERS, textReply, type Reply } from '../static/reply.ts';
 import { hostOf } from './host-name.ts';
 import type { SiteState, SiteTable } from './site-table.ts';
 
@@ -29,12 +29,13 @@ const TWO_HOSTS = textReply(400, 'Bad request: more than one Host header');
 const NO_RELEASE = textReply(503, 'This site has no published release yet', ['retry-after', '10']);
 const HEALTHY = textReply(200, 'ok');
 const BERTH_NOT_FOUND = textReply(404, 'Not found');
+const BAD_TARGET = textReply(400, 'Bad request: the request target must be a path');
 
 /**
  * Finds the site a request is for and decides the answer. Everything under
  * `/_berth/` belongs to Berth on every host.
  */
-export function routeRequest(table: SiteTable, request: IncomingRequest): Routed {
+export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRedirectPort?: number): Routed {
   const host = hostOf(request.authority);
   const site = host === undefined ? undefined : table.byHost.get(host);
   let reply: Reply;
@@ -46,12 +47,27 @@ export function routeRequest(table: SiteTable, request: IncomingRequest): Routed
     reply = UNKNOWN_HOST;
   } else if (request.url?.startsWith('/_berth/') === true) {
     reply = request.url === '/_berth/health' ? HEALTHY : BERTH_NOT_FOUND;
+  } else if (httpsRedirectPort !== undefined && host !== undefined) {
+    reply = httpsRedirect(host, httpsRedirectPort, request.url);
   } else if (site.release === undefined) {
     reply = NO_RELEASE;
   } else {
     reply = respond(site.release, request);
   }
   return { reply, host, site };
+}
+
+/**
+ * The 308 from plain HTTP to HTTPS. The host is the configured name the
+ * request matched (never the raw header), so the target stays on this
+ * server whatever the request carried.
+ */
+function httpsRedirect(host: string, port: number, url: string | undefined): Reply {
+  if (url?.startsWith('/') !== true) return BAD_TARGET;
+  const authority = `${host.includes(':') ? `[${host}]` : host}${port === 443 ? '' : `:${port}`}`;
+  // Bytes outside printable ASCII (the parser hands them over as latin1) are percent-encoded, as a header value must be.
+  const target = url.replace(/[^\x21-\x7e]/g, (char) => `%${(char.charCodeAt(0) & 0xff).toString(16).toUpperCase().padStart(2, '0')}`);
+  return emptyReply(308, ['location', `https://${authority}${target}`, 'cache-control', 'no-store', ...SECURITY_HEADERS]);
 }
 
 /**

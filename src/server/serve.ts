@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
-import { loadStaticCertificates } from '../tls/static-certificates.ts';
+import { createManagerFor, openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
+import type { CertificateManager } from '../acme/certificate-manager.ts';
 import { startListeners, type Listeners } from './listeners.ts';
 import { watchReleases, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
@@ -12,6 +13,9 @@ export interface RunningServer {
   readonly listeners: Listeners;
   readonly sites: SiteTable;
   readonly releases: ReleaseWatcher;
+  readonly certificates: ServingCertificates;
+  /** The ACME manager, when this process runs it. */
+  readonly manager: CertificateManager | undefined;
   /** Graceful stop: no new connections, in-flight requests finish (up to the shutdown timeout). */
   stop(): Promise<void>;
 }
@@ -20,6 +24,8 @@ export interface RunningServer {
 export interface ServerOptions {
   /** Where verified webhook pushes go; without one, webhooks are answered 503. */
   pushSink?: PushSink;
+  /** Run the ACME manager here (the one process that does, when ACME is on). */
+  manageCertificates?: boolean;
 }
 
 export async function startServer(config: ResolvedConfig, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
@@ -31,29 +37,51 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     }
   }
   let listeners: Listeners;
+  let certificates: ServingCertificates;
+  const bound: { httpsPort: number | undefined } = { httpsPort: undefined };
   try {
-    const certificates = await loadStaticCertificates(config);
+    certificates = await openServingCertificates(config, logger);
     const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink };
     listeners = await startListeners(
       config.server,
-      { request: createRequestHandler(sites, logger, handlerOptions), stream: createStreamHandler(sites, logger, handlerOptions) },
-      certificates,
+      {
+        plain: createRequestHandler(sites, logger, {
+          ...handlerOptions,
+          challenges: certificates.challenges,
+          httpsRedirectPort: config.server.httpsRedirect ? () => bound.httpsPort : undefined,
+        }),
+        request: createRequestHandler(sites, logger, { ...handlerOptions, secure: true }),
+        stream: createStreamHandler(sites, logger, handlerOptions),
+      },
+      certificates.source,
     );
   } catch (error) {
     releases.close();
     throw error;
   }
+  bound.httpsPort = listeners.httpsPort;
   logger.info(
     { http: listeners.httpPort, https: listeners.httpsPort, host: config.server.host, sites: sites.sites.map((site) => site.config.name) },
     'listening',
   );
+  const serving = certificates;
+  const manager = options.manageCertificates === true
+    ? createManagerFor(config, logger, {
+        ...(serving.challenges === undefined ? {} : { challenges: serving.challenges }),
+        httpPort: listeners.httpPort,
+        onCertificate: (plan, stored) => serving.install(plan, stored),
+      })
+    : undefined;
+  manager?.start();
   return {
     listeners,
     sites,
     releases,
+    certificates: serving,
+    manager,
     async stop() {
       releases.close();
-      await listeners.close(config.server.shutdownTimeoutMs);
+      await Promise.all([listeners.close(config.server.shutdownTimeoutMs), manager?.stop()]);
     },
   };
 }

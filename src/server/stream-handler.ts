@@ -61,14 +61,14 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: false,
     });
-    write(routed.reply, method === 'HEAD', stream);
+    write(routed.reply, method === 'HEAD', stream, routed.site?.config.hsts);
     log?.(method, url, routed, started);
   };
 }
 
-function write(reply: Reply, head: boolean, stream: ServerHttp2Stream): void {
+function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: string | undefined): void {
   if (stream.destroyed) return;
-  const headers = h2Headers(reply);
+  const headers = hsts === undefined ? h2Headers(reply) : { ...h2Headers(reply), 'strict-transport-security': hsts };
   if (head || (reply.body === undefined && reply.file === undefined)) {
     stream.respond(headers, { endStream: true });
     return;

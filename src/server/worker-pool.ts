@@ -1,7 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
-import { loadStaticCertificates } from '../tls/static-certificates.ts';
+import { createManagerFor, openServingCertificates } from '../acme/certificates.ts';
+import type { CertificateManager } from '../acme/certificate-manager.ts';
 import { shutdownSignal } from './shutdown-signal.ts';
 import { startControlPlane } from '../deploy/control-plane.ts';
 import { servePushesFromWorkers } from './push-ipc.ts';
@@ -18,7 +19,7 @@ const MAX_EARLY_EXITS = 5;
  */
 export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Promise<number> {
   // Made once here, so every worker presents the same stand-in certificate.
-  await loadStaticCertificates(config);
+  await openServingCertificates(config, logger);
   const signal = shutdownSignal();
   const control = await startControlPlane(config, logger);
   const stopServingPushes = servePushesFromWorkers(control.deployer);
@@ -31,6 +32,21 @@ export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Pro
     const worker = cluster.fork();
     started.set(worker, Date.now());
   };
+  // Certificates are ordered here, once, after a worker answers on the HTTP
+  // port (the CA's challenge requests go there); workers load each new one
+  // from storage when told.
+  let manager: CertificateManager | undefined;
+  const onListening = (_worker: Worker, address: { port: number }): void => {
+    if (manager !== undefined || (config.server.httpPort !== 0 && address.port !== config.server.httpPort)) return;
+    manager = createManagerFor(config, logger, {
+      httpPort: address.port,
+      onCertificate: () => {
+        for (const worker of started.keys()) if (worker.isConnected()) worker.send({ berth: 'certs' });
+      },
+    });
+    manager?.start();
+  };
+  cluster.on('listening', onListening);
 
   const allExited = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, killedBy) => {
@@ -73,6 +89,8 @@ export async function runWorkerPool(config: ResolvedConfig, logger: Logger): Pro
     await (started.size === 0 ? Promise.resolve(0) : allExited);
   }
   process.off('SIGHUP', onHup);
+  cluster.off('listening', onListening);
+  await manager?.stop();
   stopServingPushes();
   await control.stop();
   signal.dispose();

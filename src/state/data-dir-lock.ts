@@ -113,3 +113,10 @@ async function removeStale(lockFile: string, stalePid: number): Promise<void> {
   }
   await rm(aside, { force: true });
 }
+
+/** The pid of the `berth serve` using `dataDir`, or undefined when none is running. */
+export async function runningServerPid(dataDir: string): Promise<number | undefined> {
+  const lockFile = join(dataDir, 'serve.lock');
+  const pid = await readOwner(lockFile);
+  return pid !== undefined && isAlive(pid, lockFile) ? pid : undefined;
+}

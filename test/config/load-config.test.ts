@@ -66,8 +66,18 @@ describe('readConfig() defaults', () => {
       workers: 1,
       shutdownTimeoutMs: 10_000,
       accessLog: true,
+      httpsRedirect: true,
     });
-    assert.deepEqual(config.acme, { email: undefined, directory: 'letsencrypt' });
+    assert.deepEqual(config.acme, {
+      email: undefined,
+      directory: 'letsencrypt',
+      directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+      eab: undefined,
+      profile: undefined,
+      caFile: undefined,
+      checkIntervalMs: 600_000,
+      retryDelayMs: 60_000,
+    });
     assert.deepEqual(config.log, { level: 'info' });
     assert.deepEqual(config.deploy, { concurrency: 1 });
     assert.deepEqual(config.sites, [
@@ -83,6 +93,7 @@ describe('readConfig() defaults', () => {
         token: undefined,
         submodules: false,
         pollIntervalMs: undefined,
+        hsts: undefined,
       },
     ]);
   });
@@ -119,6 +130,7 @@ max_connections = 500
 memory_file_max = 262144
 workers = 2
 access_log = false
+https_redirect = false
 
 [server.tls]
 cert_file = "tls/cert.pem"
@@ -127,6 +139,14 @@ key_file = "/etc/berth/key.pem"
 [acme]
 email = "ops@example.com"
 directory = "https://localhost:14000/dir"
+profile = "shortlived"
+ca_file = "pebble.pem"
+check_interval = "1m"
+retry_delay = "30s"
+
+[acme.eab]
+kid = "kid-1"
+hmac_key = "\${EAB_KEY}"
 
 [log]
 level = "debug"
@@ -144,6 +164,7 @@ deploy_key_file = "keys/blog"
 token_env = "BLOG_TOKEN"
 submodules = true
 poll = "5m"
+hsts = { max_age = 600, include_subdomains = true, preload = true }
 
 [sites.build]
 command = "npm ci && npm run build"
@@ -160,6 +181,7 @@ signature_header = "X-Signature"
 name = "docs"
 domains = ["docs.example.com"]
 repo = "../docs-repo"
+hsts = true
 
 [sites.webhook]
 forge = "gitea"
@@ -167,7 +189,7 @@ secret = "\${DOCS_SECRET}"
 `;
 
   it('resolves each key into the resolved config', async () => {
-    const { config, problems, dir } = await read(FULL, { DOCS_SECRET: 'docs-secret-value', BLOG_TOKEN: 'blog-token-value' }, { 'secrets/blog': 'blog-secret-value\n' });
+    const { config, problems, dir } = await read(FULL, { DOCS_SECRET: 'docs-secret-value', BLOG_TOKEN: 'blog-token-value', EAB_KEY: 'eab-key-value' }, { 'secrets/blog': 'blog-secret-value\n' });
     assert.deepEqual(problems, []);
     assert.ok(config);
     assert.equal(config.dataDir, path.join(dir, 'state'));
@@ -185,8 +207,22 @@ secret = "\${DOCS_SECRET}"
       workers: 2,
       shutdownTimeoutMs: 500,
       accessLog: false,
+      httpsRedirect: false,
     });
-    assert.deepEqual(config.acme, { email: 'ops@example.com', directory: 'https://localhost:14000/dir' });
+    const { eab, ...acme } = config.acme;
+    assert.deepEqual(acme, {
+      email: 'ops@example.com',
+      directory: 'https://localhost:14000/dir',
+      // server.tls gives the certificate, so no ACME.
+      directoryUrl: undefined,
+      profile: 'shortlived',
+      caFile: path.join(dir, 'pebble.pem'),
+      checkIntervalMs: 60_000,
+      retryDelayMs: 30_000,
+    });
+    assert.equal(eab?.kid, 'kid-1');
+    assert.equal(eab?.hmacKey.reveal(), 'eab-key-value');
+    assert.equal(eab?.hmacKey.source, 'env EAB_KEY');
     assert.deepEqual(config.log, { level: 'debug' });
     assert.deepEqual(config.deploy, { concurrency: 2 });
 
@@ -209,6 +245,8 @@ secret = "\${DOCS_SECRET}"
     assert.equal(blog.submodules, true);
     assert.equal(blog.pollIntervalMs, 300_000);
     assert.equal(docs.pollIntervalMs, undefined);
+    assert.equal(blog.hsts, 'max-age=600; includeSubDomains; preload');
+    assert.equal(docs.hsts, 'max-age=31536000');
     assert.equal(blog.webhook?.forge, 'generic');
     assert.equal(blog.webhook?.signatureHeader, 'X-Signature');
     assert.equal(blog.webhook?.secret.reveal(), 'blog-secret-value');
@@ -221,7 +259,7 @@ secret = "\${DOCS_SECRET}"
   });
 
   it('returns a deeply frozen config', async () => {
-    const { config } = await read(FULL, { DOCS_SECRET: 'x', BLOG_TOKEN: 'z' }, { 'secrets/blog': 'y' });
+    const { config } = await read(FULL, { DOCS_SECRET: 'x', BLOG_TOKEN: 'z', EAB_KEY: 'k' }, { 'secrets/blog': 'y' });
     assert.ok(config);
     for (const part of [config, config.server, config.server.tls, config.acme, config.log, config.sites, config.sites[0], config.sites[0]?.domains, config.sites[0]?.build, config.sites[0]?.build.environment, config.sites[0]?.webhook]) {
       assert.equal(Object.isFrozen(part), true);

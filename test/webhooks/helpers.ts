@@ -28,6 +28,7 @@ export function siteFixture(forge: Forge, options: { branch?: string; secret?: s
     deployKeyFile: undefined,
     token: undefined,
     submodules: false,
+    hsts: undefined,
     pollIntervalMs: undefined,
   });
 }

@@ -19,10 +19,15 @@ const serve: Command = {
 above 1, that many processes share the ports. Logs are JSON lines on
 standard output.
 
+With ACME on (acme.directory), every site's public domains get a
+certificate: HTTPS answers at once with a self-signed certificate, and the
+real one replaces it as soon as the CA has issued it. See \`berth certs\`.
+
 Signals:
   SIGTERM, SIGINT    stop accepting, let requests in flight finish, exit 0
-  SIGHUP             re-read every site's live release now (publish and
-                     rollback are noticed without it, within milliseconds)
+  SIGHUP             re-read every site's live release and the stored
+                     certificates now (publish, rollback and \`berth certs
+                     --renew\` are noticed without it)
 
 Options:
   --config, -c FILE  the config file (default ./berth.toml, then $BERTH_CONFIG)`,
@@ -49,16 +54,26 @@ async function serveHere(config: ResolvedConfig, logger: Logger): Promise<number
   const pushSink: PushSink = control === undefined ? workerPushSink() : async (event) => control.deployer.receivePush(event);
   let server;
   try {
-    server = await startServer(config, logger, { pushSink });
+    server = await startServer(config, logger, { pushSink, manageCertificates: !cluster.isWorker });
   } catch (error) {
     await control?.stop();
     throw error;
   }
-  const onHup = (): void => void server.releases.reloadAll();
+  const running = server;
+  const onHup = (): void => {
+    void running.releases.reloadAll();
+    void running.certificates.reload();
+  };
+  // In a worker: the primary obtained a certificate.
+  const onMessage = (message: { berth?: unknown } | null): void => {
+    if (message?.berth === 'certs') void running.certificates.reload();
+  };
   process.on('SIGHUP', onHup);
+  process.on('message', onMessage);
   const received = await signal.received;
   logger.info({ signal: received }, 'shutting down; waiting for requests in flight');
   process.off('SIGHUP', onHup);
+  process.off('message', onMessage);
   await server.stop();
   await control?.stop();
   signal.dispose();

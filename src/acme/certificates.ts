@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import type { CertificateSource } from '../server/listeners.ts';
+import { createCertificateTable, type CertificateTable } from '../tls/certificate-table.ts';
+import { ensureSelfSignedCertificate } from '../tls/self-signed-store.ts';
+import { loadStaticCertificates } from '../tls/static-certificates.ts';
+import { openAcmeSession, type AcmeSession } from './acme-session.ts';
+import { planCertificates, type CertificatePlan } from './acme-names.ts';
+import { createCertificateManager, type CertificateManager } from './certificate-manager.ts';
+import { createFileStorage, type StoredCertificate } from './certificate-storage.ts';
+import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
+import { createFileLocker } from './file-locker.ts';
+
+/** What a serving process needs for TLS: the SNI table, and the HTTP-01 answers when ACME is on. */
+export interface ServingCertificates {
+  readonly source: CertificateSource;
+  /** Undefined when ACME is off. */
+  readonly challenges: ChallengeStore | undefined;
+  /** Puts what storage holds now into the SNI table (another process renewed). */
+  reload(): Promise<void>;
+  /** Puts one new certificate into the table (this process obtained it). */
+  install(plan: CertificatePlan, stored: StoredCertificate): void;
+}
+
+/**
+ * The certificates a serving process presents. With ACME on: every stored
+ * certificate at once (a restart orders nothing), a self-signed one for the
+ * names still waiting, and the table the manager swaps new ones into.
+ */
+export async function openServingCertificates(config: ResolvedConfig, logger: Logger): Promise<ServingCertificates> {
+  if (config.acme.directoryUrl === undefined) {
+    return { source: await loadStaticCertificates(config), challenges: undefined, reload: async () => undefined, install: () => undefined };
+  }
+  const fallback = await ensureSelfSignedCertificate(config.dataDir, config.sites.flatMap((site) => site.domains));
+  const table = createCertificateTable(fallback);
+  const storage = createFileStorage(config.dataDir);
+  const plans = planCertificates(config.sites);
+  const install = (plan: CertificatePlan, stored: StoredCertificate, into: CertificateTable = table): void => {
+    // Until a certificate for changed names arrives, the old one still serves the names it has.
+    const names = plan.names.filter((name) => stored.info.names.includes(name));
+    into.install(names, { cert: stored.cert, key: stored.key }, stored.info.serial);
+  };
+  const reload = async (): Promise<void> => {
+    const now = new Date();
+    for (const plan of plans) {
+      try {
+        const stored = await storage.load(plan.key);
+        if (stored !== undefined && stored.info.notAfter > now && table.serialFor(plan.names[0] ?? '') !== stored.info.serial) install(plan, stored);
+      } catch (error) {
+        logger.error({ err: error, names: plan.names }, 'cannot read a stored certificate; serving what was loaded before');
+      }
+    }
+  };
+  await reload();
+  return { source: table, challenges: createChallengeStore(config.dataDir), reload, install: (plan, stored) => install(plan, stored) };
+}
+
+/** The manager for this data dir's certificates, or undefined when ACME is off. */
+export function createManagerFor(
+  config: ResolvedConfig,
+  logger: Logger,
+  options: { challenges?: ChallengeStore; httpPort: number | undefined; onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void },
+): CertificateManager | undefined {
+  if (config.acme.directoryUrl === undefined) return undefined;
+  const locker = createFileLocker(join(config.dataDir, 'acme', 'locks'));
+  let session: Promise<AcmeSession> | undefined;
+  return createCertificateManager({
+    plans: planCertificates(config.sites),
+    storage: createFileStorage(config.dataDir),
+    locker,
+    challenges: options.challenges ?? createChallengeStore(config.dataDir),
+    session: () => {
+      session ??= openAcmeSession(config.acme, { dataDir: config.dataDir, locker, logger }).catch((error: unknown) => {
+        session = undefined;
+        throw error;
+      });
+      return session;
+    },
+    checkIntervalMs: config.acme.checkIntervalMs,
+    retryDelayMs: config.acme.retryDelayMs,
+    httpPort: options.httpPort,
+    logger,
+    ...(options.onCertificate === undefined ? {} : { onCertificate: options.onCertificate }),
+  });
+}

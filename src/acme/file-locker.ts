@@ -1,0 +1,117 @@
+import { hostname } from 'node:os';
+import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError } from '../errors.ts';
+
+/**
+ * Named locks shared by every process using one data directory, so two of
+ * them never order the same certificate. A lock is a file created
+ * exclusively; its holder touches it every `refreshMs`, and a lock not
+ * touched for `staleMs` (its holder crashed or hung) is taken over. On the
+ * same host a lock whose process is gone is taken over at once.
+ */
+export interface Locker {
+  /** Waits for the lock; resolves with its release. */
+  lock(name: string): Promise<() => Promise<void>>;
+}
+
+export interface FileLockerOptions {
+  refreshMs?: number;
+  staleMs?: number;
+  /** How often a waiter looks again. */
+  pollMs?: number;
+  /** Longest wait before giving up with E_CERT_LOCKED. */
+  waitMs?: number;
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+}
+
+export function createFileLocker(dir: string, options: FileLockerOptions = {}): Locker {
+  const refreshMs = options.refreshMs ?? 5_000;
+  const staleMs = options.staleMs ?? 30_000;
+  const pollMs = options.pollMs ?? 100;
+  const waitMs = options.waitMs ?? 15 * 60_000;
+  const me: LockOwner = { pid: process.pid, host: hostname() };
+  const mine = new Set<string>();
+
+  async function tryCreate(file: string): Promise<boolean> {
+    let handle;
+    try {
+      handle = await open(file, 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    try {
+      await handle.writeFile(JSON.stringify({ ...me, created: new Date().toISOString() }));
+    } catch (error) {
+      await handle.close();
+      await rm(file, { force: true });
+      throw error;
+    }
+    await handle.close();
+    return true;
+  }
+
+  async function isStale(file: string): Promise<boolean> {
+    let text: string;
+    let ageMs: number;
+    try {
+      ageMs = Date.now() - (await stat(file)).mtimeMs;
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    if (ageMs > staleMs) return true;
+    let owner: Partial<LockOwner>;
+    try {
+      owner = JSON.parse(text) as Partial<LockOwner>;
+    } catch {
+      // Being written right now, unless it has sat unreadable for a while.
+      return ageMs > 5_000;
+    }
+    if (owner.host !== me.host || typeof owner.pid !== 'number') return false;
+    // Our own pid on a lock we do not hold: an earlier process with the same pid left it.
+    if (owner.pid === me.pid) return !mine.has(file);
+    try {
+      process.kill(owner.pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+
+  return {
+    async lock(name) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, `${name}.lock`);
+      const deadline = Date.now() + waitMs;
+      while (!(await tryCreate(file))) {
+        if (await isStale(file)) {
+          await rm(file, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) {
+          throw new BerthError('E_CERT_LOCKED', `Another berth process has held the certificate lock for ${name} for over ${Math.round(waitMs / 60_000)} minutes (${file}); if no berth process is running, remove the file`);
+        }
+        await sleep(pollMs);
+      }
+      mine.add(file);
+      const refresh = setInterval(() => {
+        const now = new Date();
+        utimes(file, now, now).catch(() => undefined);
+      }, refreshMs);
+      refresh.unref();
+      return async () => {
+        clearInterval(refresh);
+        mine.delete(file);
+        await rm(file, { force: true });
+      };
+    },
+  };
+}
