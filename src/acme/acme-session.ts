@@ -44,6 +44,11 @@ export interface SessionOptions {
 /** Loaded on first use: the library and its dependencies cost memory a server without ACME should not carry. */
 let loaded: Promise<AcmeModule> | undefined;
 
+/** Starts loading the library ahead of the first order, while the server is still starting. */
+export function preloadAcme(): void {
+  void loadAcme().catch(() => undefined);
+}
+
 async function loadAcme(): Promise<AcmeModule> {
   loaded ??= import('acme-client').then((module) => (module as { default?: AcmeModule }).default ?? module);
   return loaded;
@@ -79,7 +84,7 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
         ...(stored?.url === undefined ? {} : { accountUrl: stored.url }),
         ...(eab === undefined ? {} : { externalAccountBinding: eab }),
         // Pebble and Let's Encrypt validate within a second or two; poll soon, then less often.
-        backoffMin: 150,
+        backoffMin: 50,
         backoffMax: 5_000,
         backoffAttempts: 16,
       });

@@ -1,33 +1,43 @@
 #!/usr/bin/env node
+import module from 'node:module';
 import { parseArgs } from 'node:util';
 import { isBerthError } from '../errors.ts';
 import type { Command, CommandIo } from './command.ts';
-import check from './commands/check.ts';
-import publish from './commands/publish.ts';
-import releases from './commands/releases.ts';
-import rollback from './commands/rollback.ts';
-import serve from './commands/serve.ts';
-import deploy from './commands/deploy.ts';
-import deploys from './commands/deploys.ts';
-import logs from './commands/logs.ts';
-import hook from './commands/hook.ts';
-import certs from './commands/certs.ts';
+// Compiled code (TypeScript after type stripping included) is kept in
+// os.tmpdir()/node-compile-cache: every start after the first takes about
+// half the time, which is most of the time to a first certificate.
+module.enableCompileCache();
 
-const COMMANDS: readonly Command[] = [serve, check, publish, releases, rollback, deploy, deploys, logs, hook, certs];
+/** Loaded after the cache is on, so that their code comes from it. */
+async function loadCommands(): Promise<readonly Command[]> {
+  const modules = await Promise.all([
+    import('./commands/serve.ts'),
+    import('./commands/check.ts'),
+    import('./commands/publish.ts'),
+    import('./commands/releases.ts'),
+    import('./commands/rollback.ts'),
+    import('./commands/deploy.ts'),
+    import('./commands/deploys.ts'),
+    import('./commands/logs.ts'),
+    import('./commands/hook.ts'),
+    import('./commands/certs.ts'),
+  ]);
+  return modules.map((loaded) => loaded.default);
+}
 
 /** Exit codes: 0 success, 1 the command failed, 2 the command line was wrong. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-function overview(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+function overview(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
   return [
     'berth: push-to-deploy hosting for static sites on a server you own',
     '',
     'Usage: berth <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
     'Run `berth <command> --help` for a command\'s options.',
     'Docs: docs/configuration.md, docs/errors.md',
@@ -41,23 +51,24 @@ function commandHelp(command: Command): string {
 
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
+  const commands = await loadCommands();
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const wanted = name === 'help' ? rest[0] : undefined;
-    const topic = wanted === undefined ? undefined : COMMANDS.find((command) => command.name === wanted);
+    const topic = wanted === undefined ? undefined : commands.find((command) => command.name === wanted);
     if (wanted !== undefined && topic === undefined) {
-      io.stderr.write(`berth: unknown command "${wanted}"\n\n${overview()}`);
+      io.stderr.write(`berth: unknown command "${wanted}"\n\n${overview(commands)}`);
       return EXIT_USAGE;
     }
-    (name === undefined ? io.stderr : io.stdout).write(topic === undefined ? overview() : commandHelp(topic));
+    (name === undefined ? io.stderr : io.stdout).write(topic === undefined ? overview(commands) : commandHelp(topic));
     return name === undefined ? EXIT_USAGE : 0;
   }
   if (name === '--version' || name === '-v') {
     io.stdout.write('berth 0.1.0\n');
     return 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
+  const command = commands.find((candidate) => candidate.name === name);
   if (command === undefined) {
-    io.stderr.write(`berth: unknown command "${name}"\n\n${overview()}`);
+    io.stderr.write(`berth: unknown command "${name}"\n\n${overview(commands)}`);
     return EXIT_USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

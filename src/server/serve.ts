@@ -2,6 +2,7 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { createManagerFor, openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
 import type { CertificateManager } from '../acme/certificate-manager.ts';
+import { preloadAcme } from '../acme/acme-session.ts';
 import { startListeners, type Listeners } from './listeners.ts';
 import { watchReleases, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
@@ -29,6 +30,7 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: ResolvedConfig, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  if (options.manageCertificates === true && config.acme.directoryUrl !== undefined) preloadAcme();
   const sites = createSiteTable(config.sites);
   const releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes }, logger);
   for (const site of sites.sites) {
