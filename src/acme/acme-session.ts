@@ -67,6 +67,7 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
   const defaults = acme.axios.defaults as typeof acme.axios.defaults & { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } };
   defaults.acmeSettings.retryMaxAttempts = 1;
   defaults.acmeSettings.retryDefaultDelay = 1;
+  keepNetworkErrors(acme);
 
   const accountDir = join(options.dataDir, 'acme', directoryId(directoryUrl));
   const log = options.logger.child({ acme: directoryUrl });
@@ -196,6 +197,33 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
       return parseRenewalInfo(String(response.data), retryAfter, new Date());
     },
   };
+}
+
+let networkErrorsKept = false;
+
+/**
+ * The library's response interceptor retries a request that got no answer
+ * and then reads `response.config` of the missing response, so an
+ * unreachable CA surfaces as "Cannot read properties of undefined". An
+ * interceptor put in front of it hands such errors on without their request
+ * config, which the library passes through untouched: the network error
+ * (ECONNREFUSED, a TLS failure) reaches Berth with its code. Berth retries
+ * on its own schedule. (`handlers` is axios's public interceptor list.)
+ */
+function keepNetworkErrors(acme: AcmeModule): void {
+  if (networkErrorsKept) return;
+  networkErrorsKept = true;
+  const interceptors = acme.axios.interceptors.response as unknown as { handlers: Array<Record<string, unknown>> };
+  interceptors.handlers.unshift({
+    fulfilled: (response: unknown) => response,
+    rejected: (error: { response?: unknown; code?: unknown; message?: unknown }) => {
+      if (error.response !== undefined && error.response !== null) return Promise.reject(error as Error);
+      const bare = new Error(typeof error.message === 'string' ? error.message : 'request failed', { cause: error });
+      return Promise.reject(Object.assign(bare, { code: error.code }));
+    },
+    synchronous: false,
+    runWhen: null,
+  });
 }
 
 /** `acme-v02.api.letsencrypt.org-directory`: one account directory per CA. */

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.ts';
+import { directoryId } from '../../src/acme/acme-session.ts';
+import { handshake, startAcmeServer, waitFor } from '../helpers/acme.ts';
+import { freePort, startPebble } from '../helpers/pebble.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
+
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (write: (text: string) => void): Writable => new Writable({ write: (chunk: Buffer, _e, callback) => { write(chunk.toString()); callback(); } });
+  const code = await main(args, { stdout: sink((text) => (stdout += text)), stderr: sink((text) => (stderr += text)), env: {}, cwd: process.cwd() });
+  return { code, stdout, stderr };
+}
+
+describe('ACME against Pebble: first certificates', () => {
+  it('obtains one certificate per site for all its public names, stores it privately, and reuses it after a restart', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort });
+    const root = await pebble.root();
+    const options = {
+      dir,
+      directoryUrl: pebble.directoryUrl,
+      caFile: pebble.caFile,
+      httpPort,
+      sites: [
+        { name: 'blog', domains: ['blog.example.com', 'www.blog.example.com', 'localhost'] },
+        { name: 'docs', domains: ['docs.example.org'] },
+      ],
+    };
+    const first = await startAcmeServer(t, options);
+
+    const blog = await waitFor(async () => {
+      const seen = await handshake(first.httpsPort, 'blog.example.com', root);
+      return seen.authorized ? seen : undefined;
+    }, 'a valid certificate for blog.example.com');
+    assert.deepEqual([...blog.names].sort(), ['blog.example.com', 'www.blog.example.com']);
+    assert.match(blog.issuer, /Pebble/);
+    const www = await handshake(first.httpsPort, 'www.blog.example.com', root);
+    assert.equal(www.authorized, true);
+    assert.equal(www.serial, blog.serial, 'both names are on the one certificate of the site');
+    const docs = await waitFor(async () => {
+      const seen = await handshake(first.httpsPort, 'docs.example.org', root);
+      return seen.authorized ? seen : undefined;
+    }, 'a valid certificate for docs.example.org');
+    assert.deepEqual(docs.names, ['docs.example.org']);
+    assert.notEqual(docs.serial, blog.serial);
+    // No public CA issues for localhost: it keeps the self-signed certificate.
+    const local = await handshake(first.httpsPort, 'localhost', root);
+    assert.equal(local.authorized, false);
+    assert.deepEqual([...pebble.issued()].sort(), [blog.serial, docs.serial].sort());
+
+    // Storage: private files, private directories, the account kept for reuse.
+    const data = join(dir, 'data');
+    assert.equal(await mode(join(data, 'certs')), 0o700);
+    assert.equal(await mode(join(data, 'certs', 'blog.example.com')), 0o700);
+    for (const file of ['cert.pem', 'key.pem', 'meta.json']) assert.equal(await mode(join(data, 'certs', 'blog.example.com', file)), 0o600, file);
+    const accountDir = join(data, 'acme', directoryId(pebble.directoryUrl));
+    assert.equal(await mode(accountDir), 0o700);
+    assert.equal(await mode(join(accountDir, 'account.key.pem')), 0o600);
+    const account = JSON.parse(await readFile(join(accountDir, 'account.json'), 'utf8')) as { url: string; email: string };
+    assert.match(account.url, /^https:\/\/127\.0\.0\.1:\d+\/my-account\//);
+    assert.equal(account.email, 'tests@example.com');
+    const meta = JSON.parse(await readFile(join(data, 'certs', 'blog.example.com', 'meta.json'), 'utf8')) as { names: string[]; failures: number; obtainedAt: string };
+    assert.deepEqual(meta.names, ['blog.example.com', 'www.blog.example.com']);
+    assert.equal(meta.failures, 0);
+    assert.ok(!Number.isNaN(Date.parse(meta.obtainedAt)));
+    assert.ok(first.logs.some((line) => line.msg === 'obtained a certificate'));
+
+    // `berth certs` reports what is served.
+    const listed = await runCli(['certs', '--json', '--config', join(dir, 'berth.toml')]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as Array<{ name: string; source: string; issuer: string; notAfter: string; nextCheck: string | undefined }>;
+    assert.deepEqual(rows.map((row) => [row.name, row.source]), [
+      ['blog.example.com', 'acme'],
+      ['www.blog.example.com', 'acme'],
+      ['localhost', 'self-signed'],
+      ['docs.example.org', 'acme'],
+    ]);
+    assert.match(rows[0]?.issuer ?? '', /Pebble/);
+    const table = await runCli(['certs', '--config', join(dir, 'berth.toml')]);
+    assert.match(table.stdout, /^NAME\s+ISSUER\s+NOT AFTER\s+NEXT CHECK\s+LAST ERROR/);
+    assert.match(table.stdout, /localhost\s+Berth self-signed|localhost .*self-signed/);
+
+    // A restart serves the stored certificate at once and orders nothing.
+    await first.stop();
+    const second = await startAcmeServer(t, options);
+    const again = await handshake(second.httpsPort, 'blog.example.com', root);
+    assert.equal(again.authorized, true);
+    assert.equal(again.serial, blog.serial);
+    await sleep(1_500);
+    assert.equal(pebble.issued().length, 2, 'no new order after the restart');
+    assert.ok(!second.logs.some((line) => line.msg === 'ordering a certificate'));
+  });
+
+  it('serves the self-signed certificate while the CA is down, backs off, and swaps in the real one live when it returns', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort });
+    await pebble.stop();
+    const server = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'blog', domains: ['live.example.com'] }] });
+
+    // A connection opened on the stand-in certificate, kept open across the swap.
+    const early = connect({ host: '127.0.0.1', port: server.httpsPort, servername: 'live.example.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    await new Promise<void>((resolve, reject) => {
+      early.once('secureConnect', resolve);
+      early.once('error', reject);
+    });
+    assert.match(String(early.getPeerCertificate().issuer.O), /Berth self-signed/);
+    const ask = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let text = '';
+        const onData = (chunk: Buffer): void => {
+          text += chunk.toString();
+          if (text.includes('\r\n\r\n') && /content-length: (\d+)/i.test(text)) {
+            const length = Number(/content-length: (\d+)/i.exec(text)?.[1]);
+            if (Buffer.byteLength(text.split('\r\n\r\n').slice(1).join('\r\n\r\n')) >= length) {
+              early.off('data', onData);
+              resolve(text);
+            }
+          }
+        };
+        early.on('data', onData);
+        early.once('error', reject);
+        early.write('GET / HTTP/1.1\r\nHost: live.example.com\r\n\r\n');
+      });
+    assert.match(await ask(), /^HTTP\/1\.1 503/);
+
+    // Failures while the CA is down: the waits grow.
+    const failures = await waitFor(() => {
+      const lines = server.logs.filter((line) => line.code === 'E_ACME_UNREACHABLE');
+      return lines.length >= 3 ? lines : undefined;
+    }, 'three failed orders');
+    const attempts = failures.map((line) => line.attempt as number);
+    assert.deepEqual(attempts.slice(0, 3), [1, 2, 3]);
+    const waits = failures.slice(0, 3).map((line) => String(line.retryIn));
+    assert.deepEqual(waits, ['1s', '2s', '4s']);
+    assert.equal(failures[0]?.level, 'error', 'no valid certificate at all is logged as an error');
+    assert.match(String(failures[0]?.msg), /Cannot reach the ACME server .* \(ECONNREFUSED\).*self-signed one stands in/);
+
+    // New connections keep being accepted the whole time.
+    let handshakes = 0;
+    let refused = 0;
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        await handshake(server.httpsPort, 'live.example.com').then(() => handshakes++, () => refused++);
+        await sleep(20);
+      }
+    })();
+
+    await pebble.start();
+    const root = await pebble.root();
+    const real = await waitFor(async () => {
+      const seen = await handshake(server.httpsPort, 'live.example.com', root);
+      return seen.authorized ? seen : undefined;
+    }, 'the real certificate after the CA came back', 60_000);
+    probing = false;
+    await prober;
+    assert.ok(handshakes > 0);
+    assert.equal(refused, 0, 'every handshake during the swap succeeded');
+    assert.equal(pebble.issued().at(-1), real.serial);
+    // The connection from before the swap still works, on its old certificate.
+    assert.match(await ask(), /^HTTP\/1\.1 503/);
+    early.destroy();
+    const meta = JSON.parse(await readFile(join(dir, 'data', 'certs', 'live.example.com', 'meta.json'), 'utf8')) as { failures: number; lastError?: unknown };
+    assert.equal(meta.failures, 0);
+    assert.equal(meta.lastError, undefined);
+  });
+
+  it('retries the nonces Pebble rejects and still gets the certificate', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort, nonceReject: 50 });
+    const root = await pebble.root();
+    const server = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'blog', domains: ['nonce.example.com'] }] });
+    const seen = await waitFor(async () => {
+      const probe = await handshake(server.httpsPort, 'nonce.example.com', root);
+      return probe.authorized ? probe : undefined;
+    }, 'a certificate despite rejected nonces', 60_000);
+    assert.equal(pebble.issued().at(-1), seen.serial);
+    // Pebble does not log its rejections; the library retrying shows as the same request sent again.
+    assert.match(pebble.output(), /(POST \/[a-z-]+\/?) -> calling handler\(\)\n[^\n]*\1 -> calling handler/);
+  });
+});
