@@ -18,8 +18,8 @@ export interface AriProxy {
   readonly directoryUrl: string;
   /** Trust file for clients: the proxy's own certificate. */
   readonly caFile: string;
-  /** The window answered for every certificate. */
-  window: { start: Date; end: Date };
+  /** The window answered for a certificate id; `index` counts the distinct ids asked for, from 0. */
+  window: (id: string, index: number) => { start: Date; end: Date };
   /** New orders let through before the rest are answered 503 (Infinity: all). */
   allowOrders: number;
   /** Payloads of newOrder requests, in order (refused ones included). */
@@ -38,7 +38,7 @@ export async function startAriProxy(dir: string, pebble: { directoryUrl: string;
   let port = 0;
   let passed = 0;
   const state: Omit<AriProxy, 'close' | 'directoryUrl' | 'caFile'> = {
-    window: { start: new Date(Date.now() + 86_400_000), end: new Date(Date.now() + 2 * 86_400_000) },
+    window: () => ({ start: new Date(Date.now() + 86_400_000), end: new Date(Date.now() + 2 * 86_400_000) }),
     allowOrders: Number.POSITIVE_INFINITY,
     orders: [],
     asked: [],
@@ -78,9 +78,11 @@ export async function startAriProxy(dir: string, pebble: { directoryUrl: string;
         return;
       }
       if (req.method === 'GET' && url.startsWith('/renewal-info/')) {
-        state.asked.push(url.slice('/renewal-info/'.length));
+        const id = url.slice('/renewal-info/'.length);
+        state.asked.push(id);
+        const window = state.window(id, [...new Set(state.asked)].indexOf(id));
         res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '60' });
-        res.end(JSON.stringify({ suggestedWindow: { start: state.window.start.toISOString(), end: state.window.end.toISOString() }, explanationURL: 'https://ca.example/why' }));
+        res.end(JSON.stringify({ suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() }, explanationURL: 'https://ca.example/why' }));
         return;
       }
       if (req.method === 'POST' && url.includes('order-plz')) {
