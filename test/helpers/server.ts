@@ -26,7 +26,7 @@ export interface TestServer {
 export interface TestServerOptions {
   /** Extra TOML for `[server]`. */
   server?: string;
-  sites?: Array<{ name: string; domains: string[] }>;
+  sites?: Array<{ name: string; domains: string[]; extra?: string }>;
   /** Files to publish for each site before starting, by site name. */
   files?: Record<string, Record<string, string | Buffer>>;
 }
@@ -44,7 +44,7 @@ export async function startTestServer(t: TestContext, options: TestServerOptions
     options.server ?? '',
     '[acme]',
     'directory = "off"',
-    ...sites.flatMap((site) => ['[[sites]]', `name = "${site.name}"`, `domains = ${JSON.stringify(site.domains)}`]),
+    ...sites.flatMap((site) => ['[[sites]]', `name = "${site.name}"`, `domains = ${JSON.stringify(site.domains)}`, site.extra ?? '']),
   ].join('\n');
   await writeFile(join(root, 'berth.toml'), toml);
   const config = await loadConfig(join(root, 'berth.toml'), {});
