@@ -34,6 +34,8 @@ export interface ManagerOptions {
   challenges: ChallengeStore;
   /** Opened on first need: a server whose certificates are all valid never talks to the CA at start. */
   session: () => Promise<AcmeSession>;
+  /** The CA in use; a certificate from another one is replaced. */
+  directoryUrl: string;
   checkIntervalMs: number;
   retryDelayMs: number;
   httpPort: number | undefined;
@@ -123,7 +125,8 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
     }
     if (stored !== undefined && stored.info.notAfter > at) install(plan, stored);
     let reason: string;
-    if (stored !== undefined && usable(plan, stored, at)) {
+    const otherCa = state.directoryUrl !== undefined && state.directoryUrl !== options.directoryUrl;
+    if (stored !== undefined && usable(plan, stored, at) && !otherCa) {
       const due = await dueAt(stored, state, at);
       if (due > at) {
         const wait = Math.min(due.getTime() - at.getTime(), checkDelay(options.checkIntervalMs, random));
@@ -134,6 +137,7 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       reason = 'renewal is due';
     } else if (stored === undefined) reason = 'no certificate yet';
     else if (stored.info.notAfter <= at) reason = 'the certificate has expired';
+    else if (otherCa) reason = `the certificate is from another CA (${state.directoryUrl ?? ''})`;
     else reason = 'the configured names changed';
     // After a failure, wait out the backoff (a restart does not skip it for a certificate that still works).
     const retryAt = state.failures !== undefined && state.failures > 0 && state.nextCheck !== undefined ? new Date(state.nextCheck) : undefined;
@@ -162,7 +166,8 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const again = await storage.load(plan.key);
       const againState = await storage.loadState(plan.key);
       const at = now();
-      if (again !== undefined && usable(plan, again, at) && (again.info.serial !== before?.info.serial || since !== undefined)) {
+      const sameCa = againState.directoryUrl === undefined || againState.directoryUrl === options.directoryUrl;
+      if (again !== undefined && usable(plan, again, at) && sameCa && (again.info.serial !== before?.info.serial || since !== undefined)) {
         const fresh = since === undefined ? (await dueAt(again, againState, at)) > at : againState.obtainedAt !== undefined && new Date(againState.obtainedAt) >= since;
         if (fresh) {
           install(plan, again);
@@ -180,7 +185,7 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const saved = await storage.load(plan.key);
       if (saved === undefined) throw new BerthError('E_ACME_ORDER', `The CA returned a certificate for ${plan.names.join(', ')} that does not match its key or cannot be read; it was not used`);
       const obtainedAt = now();
-      await saveState(plan, { names: [...plan.names], obtainedAt: obtainedAt.toISOString(), lastCheck: obtainedAt.toISOString(), failures: 0 });
+      await saveState(plan, { names: [...plan.names], directoryUrl: options.directoryUrl, obtainedAt: obtainedAt.toISOString(), lastCheck: obtainedAt.toISOString(), failures: 0 });
       install(plan, saved);
       log.info(
         { names: plan.names, serial: saved.info.serial, issuer: saved.info.issuer, notAfter: saved.info.notAfter.toISOString(), ms: Math.round(performance.now() - started) },

@@ -24,6 +24,8 @@ export interface StoredCertificate {
 export interface RenewalState {
   /** The names the certificate is for (also when none was obtained yet). */
   names?: string[];
+  /** The ACME directory the certificate came from. */
+  directoryUrl?: string;
   obtainedAt?: string;
   lastCheck?: string;
   nextCheck?: string;

@@ -77,6 +77,7 @@ export function createManagerFor(
       });
       return session;
     },
+    directoryUrl: config.acme.directoryUrl,
     checkIntervalMs: config.acme.checkIntervalMs,
     retryDelayMs: config.acme.retryDelayMs,
     httpPort: options.httpPort,

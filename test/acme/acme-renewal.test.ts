@@ -11,6 +11,7 @@ import { tempDir } from '../helpers/temp.ts';
 
 interface Meta {
   names?: string[];
+  directoryUrl?: string;
   obtainedAt?: string;
   failures?: number;
   nextCheck?: string;
@@ -150,5 +151,26 @@ describe('ACME renewal', () => {
     // The new certificate's window is days away: no further renewal.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     assert.equal(pebble.issued().length, 2);
+  });
+
+  it('replaces a certificate from another CA at the next start', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort });
+    const proxy = await startAriProxy(dir, pebble);
+    t.after(() => proxy.close());
+    const root = await pebble.root();
+    const sites = [{ name: 'blog', domains: ['moved.example.com'] }];
+    const before = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites });
+    const first = await waitFor(servedOtherThan(before.httpsPort, 'moved.example.com', root, undefined), 'the first certificate');
+    await before.stop();
+    assert.equal((await readMeta(dir, 'moved.example.com')).directoryUrl, pebble.directoryUrl);
+
+    // Another directory URL stands for another CA (as when leaving letsencrypt-staging).
+    const after = await startAcmeServer(t, { dir, directoryUrl: proxy.directoryUrl, caFile: proxy.caFile, httpPort, sites });
+    const second = await waitFor(servedOtherThan(after.httpsPort, 'moved.example.com', root, first.serial), 'a certificate from the new CA');
+    assert.ok(after.logs.some((line) => line.msg === 'ordering a certificate' && String(line.reason).startsWith('the certificate is from another CA')));
+    assert.deepEqual(pebble.issued(), [first.serial, second.serial]);
+    assert.equal((await readMeta(dir, 'moved.example.com')).directoryUrl, proxy.directoryUrl);
   });
 });
