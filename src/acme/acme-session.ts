@@ -89,8 +89,8 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
         backoffMax: 5_000,
         backoffAttempts: 16,
       });
-      if (stored === undefined) {
-        await writeFileAtomic(join(accountDir, 'account.key.pem'), accountKey);
+      if (stored === undefined) await writeFileAtomic(join(accountDir, 'account.key.pem'), accountKey);
+      if (stored?.url === undefined) {
         await made.createAccount({ termsOfServiceAgreed: true, ...(settings.email === undefined ? {} : { contact: [`mailto:${settings.email}`] }) });
         await writeFileAtomic(join(accountDir, 'account.json'), `${JSON.stringify({ url: made.getAccountUrl(), email: settings.email ?? null, created: new Date().toISOString() }, null, 2)}\n`);
         log.info({ account: made.getAccountUrl() }, 'created ACME account');
@@ -249,8 +249,8 @@ async function readAccount(dir: string): Promise<{ key: string; url: string | un
       created: typeof info.created === 'string' ? info.created : undefined,
     };
   } catch {
-    // The key was saved but the registration did not finish: register the same key again (the CA returns the same account).
-    return undefined;
+    // The key was saved but the registration did not finish: register the same key again (a CA returns the existing account for a known key).
+    return { key, url: undefined, email: undefined, created: undefined };
   }
 }
 
