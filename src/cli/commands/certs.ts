@@ -102,7 +102,7 @@ async function describeNames(config: ResolvedConfig): Promise<NameRow[]> {
           name,
           site: site.name,
           source: fallbackSource,
-          issuer: fallback?.issuer,
+          issuer: fallbackSource === 'self-signed' ? 'Berth self-signed' : fallback?.issuer,
           notAfter: fallback?.notAfter.toISOString(),
           nextCheck: undefined,
           lastError: undefined,
