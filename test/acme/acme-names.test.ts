@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isAcmeEligible, planCertificates } from '../../src/acme/acme-names.ts';
+import type { ResolvedSite } from '../../src/config/resolved-config.ts';
+import { siteFixture } from '../webhooks/helpers.ts';
+
+/** A site as `loadConfig` would produce it, with the given name and domains. */
+function site(name: string, domains: string[]): ResolvedSite {
+  return Object.freeze({ ...siteFixture('github'), name, domains: Object.freeze([...domains]) });
+}
+
+describe('isAcmeEligible', () => {
+  it('accepts public names', () => {
+    for (const host of ['example.com', 'www.example.com', 'blog.example.co.uk', 'a.b.c.example.org', 'xn--bcher-kva.example', 'example.localhost.com', 'my-lan.example.net', 'local.example.com', 'test.example.com']) {
+      assert.equal(isAcmeEligible(host), true, host);
+    }
+  });
+
+  it('refuses localhost and names under .localhost', () => {
+    for (const host of ['localhost', 'app.localhost', 'a.b.localhost']) assert.equal(isAcmeEligible(host), false, host);
+  });
+
+  it('refuses IPv4 and IPv6 addresses', () => {
+    for (const host of ['127.0.0.1', '192.0.2.10', '8.8.8.8', '::1', '2001:db8::1', '::ffff:192.0.2.1', 'fe80::1']) {
+      assert.equal(isAcmeEligible(host), false, host);
+    }
+  });
+
+  it('refuses single-label names', () => {
+    for (const host of ['intranet', 'nas', 'printer']) assert.equal(isAcmeEligible(host), false, host);
+  });
+
+  it('refuses special-use and private suffixes', () => {
+    for (const host of ['printer.local', 'site.test', 'nothing.invalid', 'db.internal', 'router.home.arpa', 'nas.lan', 'a.b.c.test']) {
+      assert.equal(isAcmeEligible(host), false, host);
+    }
+  });
+});
+
+describe('planCertificates', () => {
+  it('makes one plan per site, keyed by its first domain, with every domain', () => {
+    const plans = planCertificates([site('blog', ['blog.example.com', 'www.blog.example.com'])]);
+    assert.deepEqual(plans, [{ key: 'blog.example.com', site: 'blog', names: ['blog.example.com', 'www.blog.example.com'] }]);
+  });
+
+  it('keys a plan by the first eligible domain and leaves ineligible ones out', () => {
+    const plans = planCertificates([site('docs', ['localhost', 'docs.test', '127.0.0.1', 'docs.example.org', 'docs.lan', 'mirror.example.org'])]);
+    assert.deepEqual(plans, [{ key: 'docs.example.org', site: 'docs', names: ['docs.example.org', 'mirror.example.org'] }]);
+  });
+
+  it('keeps config order, of sites and of names', () => {
+    const plans = planCertificates([
+      site('zeta', ['z.example.com', 'a.example.com']),
+      site('alpha', ['b.example.com']),
+      site('mid', ['m2.example.com', 'm1.example.com']),
+    ]);
+    assert.deepEqual(
+      plans.map((plan) => [plan.site, plan.key, plan.names]),
+      [
+        ['zeta', 'z.example.com', ['z.example.com', 'a.example.com']],
+        ['alpha', 'b.example.com', ['b.example.com']],
+        ['mid', 'm2.example.com', ['m2.example.com', 'm1.example.com']],
+      ],
+    );
+  });
+
+  it('skips a site with no eligible name', () => {
+    const plans = planCertificates([
+      site('local', ['localhost', 'site.localhost']),
+      site('blog', ['blog.example.com']),
+      site('lab', ['10.0.0.5', 'lab.internal', 'lab']),
+    ]);
+    assert.deepEqual(plans, [{ key: 'blog.example.com', site: 'blog', names: ['blog.example.com'] }]);
+  });
+
+  it('plans nothing for no sites', () => {
+    assert.deepEqual(planCertificates([]), []);
+  });
+});
