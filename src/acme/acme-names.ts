@@ -11,7 +11,7 @@ const PRIVATE_SUFFIXES = ['.localhost', '.local', '.test', '.invalid', '.interna
 /** Whether a public CA could issue for `host` (a lower-case name as config resolves it). */
 export function isAcmeEligible(host: string): boolean {
   if (isIP(host) !== 0 || host === 'localhost' || !host.includes('.')) return false;
-  return !PRIVATE_SUFFIXES.some((suffix) => host.endsWith(suffix));
+  return !PRIVATE_SUFFIXES.some((suffix) => host.endsWith(suffix) || host === suffix.slice(1));
 }
 
 /** One certificate per site: its eligible names, keyed by the first of them. */

@@ -1,7 +1,6 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { writeFileAtomic } from '../tls/atomic-write.ts';
 
 /** What a certificate says about itself. */
@@ -136,11 +135,10 @@ function withInfo(cert: string, key: string): StoredCertificate | undefined {
   }
 }
 
-/** Whether the key belongs to the certificate (OpenSSL refuses a mismatched pair). */
+/** Whether `key` is the private key of the (first) certificate in `cert`. */
 function matches(cert: string, key: string): boolean {
   try {
-    createSecureContext({ cert, key });
-    return true;
+    return new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
   } catch {
     return false;
   }

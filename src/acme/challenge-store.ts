@@ -2,8 +2,13 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../tls/atomic-write.ts';
 
-/** RFC 8555 tokens are base64url; anything else in a request path is never a token of ours. */
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
+/**
+ * RFC 8555 tokens are base64url (43 characters from Let's Encrypt and
+ * Pebble); anything else in a request path is never a token of ours. The
+ * length cap keeps the file name and its temporary sibling under the
+ * 255-byte limit of file names.
+ */
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
@@ -40,7 +45,8 @@ export function createChallengeStore(dataDir: string): ChallengeStore {
       try {
         return await readFile(join(dir, token), 'utf8');
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return undefined;
         throw error;
       }
     },

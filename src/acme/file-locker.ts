@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir, open, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,7 +39,16 @@ export function createFileLocker(dir: string, options: FileLockerOptions = {}): 
   const me: LockOwner = { pid: process.pid, host: hostname() };
   const mine = new Set<string>();
 
-  async function tryCreate(file: string): Promise<boolean> {
+  /** Whether the lock file still holds this acquisition (another process may have taken a lock it judged stale). */
+  async function stillOurs(file: string, id: string): Promise<boolean> {
+    try {
+      return (JSON.parse(await readFile(file, 'utf8')) as { id?: unknown }).id === id;
+    } catch {
+      return false;
+    }
+  }
+
+  async function tryCreate(file: string, id: string): Promise<boolean> {
     let handle;
     try {
       handle = await open(file, 'wx', 0o600);
@@ -47,7 +57,7 @@ export function createFileLocker(dir: string, options: FileLockerOptions = {}): 
       throw error;
     }
     try {
-      await handle.writeFile(JSON.stringify({ ...me, created: new Date().toISOString() }));
+      await handle.writeFile(JSON.stringify({ ...me, id, created: new Date().toISOString() }));
     } catch (error) {
       await handle.close();
       await rm(file, { force: true });
@@ -90,27 +100,37 @@ export function createFileLocker(dir: string, options: FileLockerOptions = {}): 
     async lock(name) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = join(dir, `${name}.lock`);
+      const id = randomBytes(8).toString('hex');
       const deadline = Date.now() + waitMs;
-      while (!(await tryCreate(file))) {
+      while (!(await tryCreate(file, id))) {
         if (await isStale(file)) {
           await rm(file, { force: true });
           continue;
         }
         if (Date.now() > deadline) {
-          throw new BerthError('E_CERT_LOCKED', `Another berth process has held the certificate lock for ${name} for over ${Math.round(waitMs / 60_000)} minutes (${file}); if no berth process is running, remove the file`);
+          const waited = waitMs >= 120_000 ? `${Math.round(waitMs / 60_000)} minutes` : `${Math.round(waitMs / 1000)} s`;
+          throw new BerthError('E_CERT_LOCKED', `Another berth process has held the certificate lock for ${name} for over ${waited} (${file}); if no berth process is running, remove the file`);
         }
         await sleep(pollMs);
       }
       mine.add(file);
       const refresh = setInterval(() => {
-        const now = new Date();
-        utimes(file, now, now).catch(() => undefined);
+        void stillOurs(file, id).then((ours) => {
+          // Taken over by a process that judged this one hung: stop touching it.
+          if (!ours) {
+            clearInterval(refresh);
+            return undefined;
+          }
+          const now = new Date();
+          return utimes(file, now, now);
+        }).catch(() => undefined);
       }, refreshMs);
       refresh.unref();
       return async () => {
         clearInterval(refresh);
         mine.delete(file);
-        await rm(file, { force: true });
+        // Only our own lock: after a takeover the file is the new holder's.
+        if (await stillOurs(file, id)) await rm(file, { force: true });
       };
     },
   };

@@ -60,13 +60,14 @@ export function parseRenewalInfo(body: string, retryAfter: string | undefined, n
   };
 }
 
+/** RFC 9110 5.6.7 IMF-fixdate, the only date form a server may send: `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/** Retry-After as delay-seconds or an HTTP date; anything else gets the default (Date.parse would read "abc 12" as a year). */
 function refetchDelay(retryAfter: string | undefined, now: Date): number {
-  if (retryAfter === undefined) return DEFAULT_REFETCH_MS;
-  let ms: number;
-  if (/^\d+$/.test(retryAfter.trim())) ms = Number(retryAfter.trim()) * 1000;
-  else {
-    const at = Date.parse(retryAfter);
-    ms = Number.isNaN(at) ? DEFAULT_REFETCH_MS : at - now.getTime();
-  }
+  const value = retryAfter?.trim() ?? '';
+  let ms = DEFAULT_REFETCH_MS;
+  if (/^\d+$/.test(value)) ms = Number(value) * 1000;
+  else if (HTTP_DATE.test(value)) ms = Date.parse(value) - now.getTime();
   return Math.min(Math.max(ms, MIN_REFETCH_MS), MAX_REFETCH_MS);
 }

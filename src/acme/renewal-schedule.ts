@@ -61,8 +61,8 @@ export function expiryUrgency(validity: Validity, now: Date): 'error' | 'warn' |
 
 /** `3d 4h`, `25m`, `40s`: a short span for log lines and `berth certs`. */
 export function formatSpan(ms: number): string {
-  const sign = ms < 0 ? '-' : '';
   let s = Math.round(Math.abs(ms) / 1000);
+  const sign = ms < 0 && s > 0 ? '-' : '';
   const d = Math.floor(s / 86_400);
   s -= d * 86_400;
   const h = Math.floor(s / 3_600);

@@ -35,6 +35,10 @@ describe('isAcmeEligible', () => {
       assert.equal(isAcmeEligible(host), false, host);
     }
   });
+
+  it('refuses home.arpa itself, not only the names under it (RFC 8375)', () => {
+    assert.equal(isAcmeEligible('home.arpa'), false);
+  });
 });
 
 describe('planCertificates', () => {

@@ -185,6 +185,14 @@ describe('file certificate storage', () => {
     assert.equal(await storage.load('other.example.com'), undefined);
   });
 
+  it('loads nothing when key.pem is empty', async (t) => {
+    const dir = await dataDir(t);
+    const storage = createFileStorage(dir);
+    await storage.save('example.com', await issue(['example.com']));
+    await writeFile(join(dir, 'certs', 'example.com', 'key.pem'), '');
+    assert.equal(await storage.load('example.com'), undefined);
+  });
+
   it('finishes a save interrupted between its two renames: the new pair is loaded and installed', async (t) => {
     const dir = await dataDir(t);
     const storage = createFileStorage(dir);

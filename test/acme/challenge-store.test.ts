@@ -84,11 +84,21 @@ describe('challenge store', () => {
     assert.deepEqual(await readdir(dir).catch(() => []), []);
   });
 
-  it('stores a long token', async (t) => {
+  it('stores the longest token it accepts (128 characters), and refuses a longer one', async (t) => {
     const dir = await dataDir(t);
-    const token = 'A'.repeat(200);
+    const token = 'A'.repeat(128);
     await createChallengeStore(dir).put(token, 'long');
     assert.equal(await createChallengeStore(dir).lookup(token), 'long');
+    await assert.rejects(createChallengeStore(dir).put('A'.repeat(129), 'longer'), /not base64url/);
+  });
+
+  it('answers undefined for tokens longer than a file name can be, instead of throwing', async (t) => {
+    const dir = await dataDir(t);
+    const store = createChallengeStore(dir);
+    await store.put(TOKEN, KEY_AUTHORIZATION); // an order in progress: the challenges directory exists
+    for (const length of [255, 256]) {
+      assert.equal(await createChallengeStore(dir).lookup('B'.repeat(length)), undefined, `length ${length}`);
+    }
   });
 
   describe('a hostile token in a request path', () => {
@@ -114,11 +124,11 @@ describe('challenge store', () => {
       const dir = await dataDir(t);
       const challenges = join(dir, 'acme', 'challenges');
       await mkdir(challenges, { recursive: true });
-      for (const name of ['..%2F..%2Fetc', 'tökén', 'a.b', 'x'.repeat(255)]) await writeFile(join(challenges, name), `file ${name}`);
+      for (const name of ['..%2F..%2Fetc', 'tökén', 'a.b', 'x'.repeat(255), 'x'.repeat(128)]) await writeFile(join(challenges, name), `file ${name}`);
       const store = createChallengeStore(dir);
-      for (const token of ['..%2F..%2Fetc', 'tökén', 'a.b']) assert.equal(await store.lookup(token), undefined, token);
+      for (const token of ['..%2F..%2Fetc', 'tökén', 'a.b', 'x'.repeat(255)]) assert.equal(await store.lookup(token), undefined, token);
       // A well-formed name is read, which shows the files above were reachable had the shape been allowed.
-      assert.equal(await store.lookup('x'.repeat(255)), `file ${'x'.repeat(255)}`);
+      assert.equal(await store.lookup('x'.repeat(128)), `file ${'x'.repeat(128)}`);
     });
 
     it('is not removed either: remove leaves files it has no business with', async (t) => {

@@ -279,4 +279,19 @@ describe('file locker', () => {
     assert.equal(await holder.nextLine(), 'released');
     assert.equal(await exists(file), false);
   });
+
+  it('a holder whose lock was taken over does not delete the new holder\'s lock when it releases', async (t) => {
+    const root = await tempDir(t);
+    const file = join(root, 'example.com.lock');
+    // This process takes the lock, then hangs: no refresh for longer than staleMs.
+    const releaseHung = await createFileLocker(root, { refreshMs: 3_600_000 }).lock('example.com');
+    await age(file, 60_000);
+    // Another process takes the stale lock over, as it should.
+    const holder = await spawnHolder(t, root, root, 'example.com', { staleMs: 10_000, pollMs: 20 });
+    assert.equal((await owner(file)).pid, holder.pid);
+    // The hung process wakes up and releases what it thinks is its lock.
+    await releaseHung();
+    assert.ok(await exists(file), 'the new holder\'s lock file was deleted by the old holder');
+    assert.equal((await owner(file)).pid, holder.pid);
+  });
 });

@@ -78,6 +78,12 @@ describe('parseRenewalInfo', () => {
     }
   });
 
+  it('asks again in six hours when Retry-After is garbage that V8 reads as a date', () => {
+    for (const garbage of ['never 2', 'abc 12', 'Retry 10', '-5', '1.5']) {
+      assert.equal(refetchIn(garbage), 6 * HOUR, JSON.stringify(garbage));
+    }
+  });
+
   it('rejects a body that is not JSON', () => {
     for (const body of ['', 'not json', '<html>502 Bad Gateway</html>', '{"suggestedWindow":']) {
       assert.throws(() => parseRenewalInfo(body, undefined, now), isOrderError, JSON.stringify(body));

@@ -160,10 +160,16 @@ async function answerChallenges(config: ResolvedConfig, challenges: ChallengeSto
   const server = createServer((req, res) => {
     const url = req.url ?? '';
     const token = url.startsWith(CHALLENGE_PREFIX) ? url.slice(CHALLENGE_PREFIX.length) : '';
-    void challenges.lookup(token).then((answer) => {
-      res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'text/plain' });
-      res.end(answer ?? 'not found\n');
-    });
+    challenges.lookup(token).then(
+      (answer) => {
+        res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'text/plain' });
+        res.end(answer ?? 'not found\n');
+      },
+      () => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('cannot read the challenge answer\n');
+      },
+    );
   });
   const port = config.server.httpPort === false ? 80 : config.server.httpPort;
   await new Promise<void>((resolve, reject) => {
