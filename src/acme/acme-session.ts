@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
@@ -62,11 +63,12 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
   // The library keeps one HTTP client for the process; one CA per process is all Berth uses.
   acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, ...extraRoots], keepAlive: true });
   acme.axios.defaults.timeout = 30_000;
-  // Berth retries failed orders with its own backoff; the library's own
-  // retries of an unreachable CA would only add minutes to each attempt.
+  // Berth retries failed orders with its own backoff. The library's retry
+  // sleeps out a CA's Retry-After (hours, for a rate limit) inside the
+  // request, holding the certificate lock and a stopping server: none.
+  // (Rejected nonces are retried by the library apart from this.)
   const defaults = acme.axios.defaults as typeof acme.axios.defaults & { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } };
-  defaults.acmeSettings.retryMaxAttempts = 1;
-  defaults.acmeSettings.retryDefaultDelay = 1;
+  defaults.acmeSettings.retryMaxAttempts = 0;
   keepNetworkErrors(acme);
 
   const accountDir = join(options.dataDir, 'acme', directoryId(directoryUrl));
@@ -133,13 +135,25 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
       const tokens: string[] = [];
       let step = 'placing the order';
       try {
-        const order = await c.createOrder({
-          identifiers: names.map((value) => ({ type: 'dns', value })),
-          ...(profile === undefined ? {} : { profile }),
-          ...(replaces === undefined ? {} : { replaces }),
-        } as Parameters<Client['createOrder']>[0]);
+        const request = (withReplaces: boolean): Promise<Awaited<ReturnType<Client['createOrder']>>> =>
+          c.createOrder({
+            identifiers: names.map((value) => ({ type: 'dns', value })),
+            ...(profile === undefined ? {} : { profile }),
+            ...(withReplaces && replaces !== undefined ? { replaces } : {}),
+          } as Parameters<Client['createOrder']>[0]);
+        let order;
+        try {
+          order = await request(true);
+        } catch (error) {
+          // A CA refuses `replaces` it will not honour (an earlier replacement
+          // order still pending, a certificate it does not know): the renewal
+          // must not depend on it, so ask once more without.
+          if (replaces === undefined || isNetworkError(error)) throw error;
+          log.warn({ err: error, names }, 'the CA refused the order naming the certificate it replaces; ordering without');
+          order = await request(false);
+        }
         const authorizations = await c.getAuthorizations(order);
-        await Promise.all(
+        const settled = await Promise.allSettled(
           authorizations.map(async (authz) => {
             if (authz.status === 'valid') return;
             const name = authz.identifier.value;
@@ -163,6 +177,9 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
             }
           }),
         );
+        // Every authorization has finished (none polls on after the tokens are removed); the first failure is the answer.
+        const failed = settled.find((outcome) => outcome.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
         step = 'finalizing the order';
         const [key, csr] = await acme.crypto.createCsr({ altNames: [...names] }, await acme.crypto.createPrivateEcdsaKey());
         const finalized = await c.finalizeOrder(order, csr);
@@ -226,10 +243,14 @@ function keepNetworkErrors(acme: AcmeModule): void {
   });
 }
 
-/** `acme-v02.api.letsencrypt.org-directory`: one account directory per CA. */
+/**
+ * `acme-v02.api.letsencrypt.org-directory-1a2b3c4d`: one account directory
+ * per CA, readable, with a hash of the whole URL so two URLs never share one.
+ */
 export function directoryId(directoryUrl: string): string {
   const url = new URL(directoryUrl);
-  return `${url.host}${url.pathname}`.replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-+|-+$/g, '');
+  const readable = `${url.host}${url.pathname}`.replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100);
+  return `${readable}-${createHash('sha256').update(directoryUrl).digest('hex').slice(0, 8)}`;
 }
 
 async function readAccount(dir: string): Promise<{ key: string; url: string | undefined; email: string | undefined; created: string | undefined } | undefined> {
@@ -265,6 +286,11 @@ async function readCaFile(file: string): Promise<string> {
   }
 }
 
+function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (NETWORK_CODES.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'));
+}
+
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
 /** Turns what the library threw into a Berth error that says what was being done and what to check. */
@@ -272,7 +298,7 @@ function describeFailure(error: unknown, directoryUrl: string, step: string): Be
   if (error instanceof BerthError) return error;
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || code.startsWith('ERR_TLS') || code.includes('CERT'))) {
+  if (typeof code === 'string' && isNetworkError(error)) {
     const hint = code.includes('CERT') || code.startsWith('ERR_TLS')
       ? 'its TLS certificate is not trusted; for a private CA set acme.ca_file'
       : 'check acme.directory and that this server can reach it';

@@ -2,7 +2,8 @@ import type { Logger } from '../log/logger.ts';
 import { BerthError } from '../errors.ts';
 import type { AcmeSession } from './acme-session.ts';
 import type { CertificatePlan } from './acme-names.ts';
-import type { CertificateStorage, RenewalState, StoredCertificate } from './certificate-storage.ts';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { certificateInfo, findCertificateFor, type CertificateInfo, type CertificateStorage, type RenewalState, type StoredCertificate } from './certificate-storage.ts';
 import type { ChallengeStore } from './challenge-store.ts';
 import type { Locker } from './file-locker.ts';
 import { renewalInfoId } from './renewal-info.ts';
@@ -77,13 +78,28 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
     void work.finally(() => running.delete(work));
   };
 
-  /** Whether a stored certificate serves this plan as it is: every name, not expired. */
-  const usable = (plan: CertificatePlan, stored: StoredCertificate | undefined, at: Date): boolean =>
-    stored !== undefined && stored.info.notAfter > at && sameNames(stored.info.names, plan.names);
+  /**
+   * Whether a stored certificate serves this plan as it is: not expired,
+   * every configured name on it, ordered for exactly these names (a CA may
+   * add names of its own; a name removed from the config is a reason to
+   * order anew), and from the CA in use.
+   */
+  const usable = (plan: CertificatePlan, stored: StoredCertificate | undefined, state: RenewalState, at: Date): boolean =>
+    stored !== undefined &&
+    stored.info.notAfter > at &&
+    plan.names.every((name) => stored.info.names.includes(name)) &&
+    sameNames(state.names ?? stored.info.names, plan.names) &&
+    !fromOtherCa(state);
+
+  const fromOtherCa = (state: RenewalState): boolean => state.directoryUrl !== undefined && state.directoryUrl !== options.directoryUrl;
+
+  /** When this process last obtained each certificate: a new one that is due at once must not start a loop of orders. */
+  const lastObtained = new Map<string, number>();
 
   /** When the stored certificate is due, asking the CA's ARI when it is time to ask. */
   async function dueAt(stored: StoredCertificate, state: RenewalState, at: Date): Promise<Date> {
-    const ari = state.ari;
+    // A window belongs to one certificate.
+    const ari = state.ari?.serial === stored.info.serial ? state.ari : undefined;
     if (ari !== undefined && new Date(ari.fetchAfter) > at) return new Date(ari.chosen);
     try {
       const info = await (await options.session()).renewalInfo(stored.cert);
@@ -95,6 +111,7 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const same = ari !== undefined && ari.start === info.start.toISOString() && ari.end === info.end.toISOString();
       const chosen = same ? new Date(ari.chosen) : renewalTime(stored.info, info, random);
       state.ari = {
+        serial: stored.info.serial,
         start: info.start.toISOString(),
         end: info.end.toISOString(),
         chosen: chosen.toISOString(),
@@ -124,9 +141,14 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       return;
     }
     if (stored !== undefined && stored.info.notAfter > at) install(plan, stored);
+    else {
+      // Nothing under this site's key (its first domain changed, say): serve
+      // what another stored certificate has for its names until the new one comes.
+      const other = await findCertificateFor(storage, plan.names, at).catch(() => undefined);
+      if (other !== undefined) install(plan, other);
+    }
     let reason: string;
-    const otherCa = state.directoryUrl !== undefined && state.directoryUrl !== options.directoryUrl;
-    if (stored !== undefined && usable(plan, stored, at) && !otherCa) {
+    if (stored !== undefined && usable(plan, stored, state, at)) {
       const due = await dueAt(stored, state, at);
       if (due > at) {
         const wait = Math.min(due.getTime() - at.getTime(), checkDelay(options.checkIntervalMs, random));
@@ -137,12 +159,15 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       reason = 'renewal is due';
     } else if (stored === undefined) reason = 'no certificate yet';
     else if (stored.info.notAfter <= at) reason = 'the certificate has expired';
-    else if (otherCa) reason = `the certificate is from another CA (${state.directoryUrl ?? ''})`;
+    else if (fromOtherCa(state)) reason = `the certificate is from another CA (${state.directoryUrl ?? ''})`;
     else reason = 'the configured names changed';
-    // After a failure, wait out the backoff (a restart does not skip it for a certificate that still works).
-    const retryAt = state.failures !== undefined && state.failures > 0 && state.nextCheck !== undefined ? new Date(state.nextCheck) : undefined;
-    if (retryAt !== undefined && retryAt > at && usable(plan, stored, at)) {
-      schedule(plan, retryAt.getTime() - at.getTime());
+    // After failures, wait out the backoff, also across a restart. Without a
+    // usable certificate a restart waits at most retry_delay: someone may have
+    // just fixed DNS, but a crash loop must not hammer the CA.
+    const retryAt = (state.failures ?? 0) > 0 && state.nextCheck !== undefined && !fromOtherCa(state) && sameNames(state.names ?? [], plan.names) ? Date.parse(state.nextCheck) : Number.NaN;
+    if (retryAt > at.getTime()) {
+      const wait = retryAt - at.getTime();
+      schedule(plan, usable(plan, stored, state, at) ? wait : Math.min(wait, options.retryDelayMs));
       return;
     }
     await obtain(plan, stored, state, reason, undefined).catch(() => undefined);
@@ -160,15 +185,20 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
   async function obtain(plan: CertificatePlan, before: StoredCertificate | undefined, state: RenewalState, reason: string, since: Date | undefined): Promise<StoredCertificate> {
     const started = performance.now();
     let release: (() => Promise<void>) | undefined;
+    let latest = state;
     try {
+      const previous = lastObtained.get(plan.key);
+      if (since === undefined && previous !== undefined && Date.now() - previous < options.retryDelayMs) {
+        throw new BerthError('E_ACME_ORDER', `The certificate obtained for ${plan.names.join(', ')} moments ago cannot be used as it is (${reason}); not ordering again right away`);
+      }
       release = await locker.lock(plan.key);
+      if (stopped) throw new StoppedError();
       // Another process may have done the work while this one waited.
       const again = await storage.load(plan.key);
-      const againState = await storage.loadState(plan.key);
+      latest = await storage.loadState(plan.key);
       const at = now();
-      const sameCa = againState.directoryUrl === undefined || againState.directoryUrl === options.directoryUrl;
-      if (again !== undefined && usable(plan, again, at) && sameCa && (again.info.serial !== before?.info.serial || since !== undefined)) {
-        const fresh = since === undefined ? (await dueAt(again, againState, at)) > at : againState.obtainedAt !== undefined && new Date(againState.obtainedAt) >= since;
+      if (again !== undefined && usable(plan, again, latest, at) && (again.info.serial !== before?.info.serial || since !== undefined)) {
+        const fresh = since === undefined ? (await dueAt(again, latest, at)) > at : latest.obtainedAt !== undefined && new Date(latest.obtainedAt) >= since;
         if (fresh) {
           install(plan, again);
           if (since === undefined) schedule(plan, checkDelay(options.checkIntervalMs, random));
@@ -179,13 +209,23 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const current = again ?? before;
       log.info({ names: plan.names, reason }, 'ordering a certificate');
       const session = await options.session();
-      const replaces = current !== undefined && state.ari !== undefined ? await renewalInfoId(current.cert).catch(() => undefined) : undefined;
+      // `replaces` names a certificate of this CA whose renewal window it gave (RFC 9773 5).
+      const replaceable = current !== undefined && latest.ari?.serial === current.info.serial && latest.directoryUrl === options.directoryUrl;
+      const replaces = replaceable ? await renewalInfoId(current.cert).catch(() => undefined) : undefined;
       const pair = await session.order(plan.names, { challenges: options.challenges, httpPort: options.httpPort, ...(replaces === undefined ? {} : { replaces }) });
+      const issued = checkIssued(pair, plan);
       await storage.save(plan.key, pair);
-      const saved = await storage.load(plan.key);
-      if (saved === undefined) throw new BerthError('E_ACME_ORDER', `The CA returned a certificate for ${plan.names.join(', ')} that does not match its key or cannot be read; it was not used`);
       const obtainedAt = now();
-      await saveState(plan, { names: [...plan.names], directoryUrl: options.directoryUrl, obtainedAt: obtainedAt.toISOString(), lastCheck: obtainedAt.toISOString(), failures: 0 });
+      lastObtained.set(plan.key, Date.now());
+      await saveState(plan, {
+        names: [...plan.names],
+        directoryUrl: options.directoryUrl,
+        obtainedAt: obtainedAt.toISOString(),
+        lastCheck: obtainedAt.toISOString(),
+        nextCheck: new Date(obtainedAt.getTime() + options.checkIntervalMs).toISOString(),
+        failures: 0,
+      });
+      const saved: StoredCertificate = { ...pair, info: issued };
       install(plan, saved);
       log.info(
         { names: plan.names, serial: saved.info.serial, issuer: saved.info.issuer, notAfter: saved.info.notAfter.toISOString(), ms: Math.round(performance.now() - started) },
@@ -194,13 +234,17 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       if (since === undefined) track(check(plan));
       return saved;
     } catch (error) {
-      const failures = (state.failures ?? 0) + 1;
+      if (error instanceof StoppedError || stopped) {
+        log.info({ names: plan.names }, 'stopped while ordering a certificate; the next start goes on');
+        throw error;
+      }
+      const failures = (latest.failures ?? 0) + 1;
       const wait = retryDelay(failures, options.retryDelayMs, random);
       const at = now();
       const code = error instanceof BerthError ? error.code : 'E_ACME_ORDER';
       const message = error instanceof Error ? error.message : String(error);
       await saveState(plan, {
-        ...state,
+        ...latest,
         names: [...plan.names],
         lastCheck: at.toISOString(),
         nextCheck: new Date(at.getTime() + wait).toISOString(),
@@ -210,7 +254,8 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const serving = before !== undefined && before.info.notAfter > at ? before : undefined;
       const urgency = serving === undefined ? 'error' : (expiryUrgency(serving.info, at) ?? 'warn');
       const left = serving === undefined ? 'no valid certificate is served for these names (a self-signed one stands in)' : `the current certificate expires in ${formatSpan(serving.info.notAfter.getTime() - at.getTime())} (${serving.info.notAfter.toISOString()})`;
-      log[urgency]({ names: plan.names, code, attempt: failures, retryIn: formatSpan(wait) }, `${message}; ${left}; trying again in ${formatSpan(wait)}`);
+      const next = since === undefined ? `; trying again in ${formatSpan(wait)}` : '';
+      log[urgency]({ names: plan.names, code, attempt: failures, retryIn: formatSpan(wait) }, `${message}; ${left}${next}`);
       if (since === undefined) schedule(plan, wait);
       throw error;
     } finally {
@@ -241,6 +286,30 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       return obtain(plan, stored, state, 'renewal was asked for', since);
     },
   };
+}
+
+class StoppedError extends Error {
+  constructor() {
+    super('The certificate manager was stopped');
+  }
+}
+
+/**
+ * What the CA returned, checked before it replaces anything in storage: a
+ * certificate that parses, whose key is the one generated for it, valid now,
+ * with every name asked for.
+ */
+function checkIssued(pair: { cert: string; key: string }, plan: CertificatePlan): CertificateInfo {
+  let info: CertificateInfo;
+  try {
+    info = certificateInfo(pair.cert);
+    if (!new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key))) throw new Error('its key is not the one generated for it');
+  } catch (error) {
+    throw new BerthError('E_ACME_ORDER', `The CA returned a certificate for ${plan.names.join(', ')} that cannot be used (${error instanceof Error ? error.message : String(error)}); it was not stored`, { cause: error });
+  }
+  const missing = plan.names.filter((name) => !info.names.includes(name));
+  if (missing.length > 0) throw new BerthError('E_ACME_ORDER', `The CA returned a certificate without ${missing.join(', ')}; it was not stored`);
+  return info;
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../tls/atomic-write.ts';
 
 /** What a certificate says about itself. */
@@ -32,7 +33,7 @@ export interface RenewalState {
   failures?: number;
   lastError?: { code: string; message: string; at: string };
   /** The CA's renewal window (ARI) and the moment chosen in it. */
-  ari?: { start: string; end: string; chosen: string; explanationUrl?: string; fetchAfter: string };
+  ari?: { serial: string; start: string; end: string; chosen: string; explanationUrl?: string; fetchAfter: string };
 }
 
 /**
@@ -62,15 +63,23 @@ export function createFileStorage(dataDir: string): CertificateStorage {
   return {
     async load(key) {
       const dir = dirOf(key);
-      const cert = await readOptional(join(dir, 'cert.pem'));
-      const privateKey = await readOptional(join(dir, 'key.pem'));
-      if (cert !== undefined && privateKey !== undefined && matches(cert, privateKey)) return withInfo(cert, privateKey);
-      // A save interrupted between its two renames: the key is new, the
-      // certificate still waits under its .new name. Finish the save.
-      const pending = await readOptional(join(dir, 'cert.pem.new'));
-      if (pending !== undefined && privateKey !== undefined && matches(pending, privateKey)) {
-        await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem'));
-        return withInfo(pending, privateKey);
+      // Twice: a save running at the same moment can be between its renames.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const cert = await readOptional(join(dir, 'cert.pem'));
+        const privateKey = await readOptional(join(dir, 'key.pem'));
+        if (cert !== undefined && privateKey !== undefined && matches(cert, privateKey)) return withInfo(cert, privateKey);
+        // A save interrupted between its two renames: the key is new, the
+        // certificate still waits under its .new name. Finish the save.
+        const pending = await readOptional(join(dir, 'cert.pem.new'));
+        if (pending !== undefined && privateKey !== undefined && matches(pending, privateKey)) {
+          await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem')).catch((error: NodeJS.ErrnoException) => {
+            // Another reader, or the save itself, finished it first.
+            if (error.code !== 'ENOENT') throw error;
+          });
+          return withInfo(pending, privateKey);
+        }
+        if (cert === undefined && privateKey === undefined) return undefined;
+        await sleep(20);
       }
       return undefined;
     },
@@ -81,7 +90,12 @@ export function createFileStorage(dataDir: string): CertificateStorage {
       await writeFileAtomic(join(dir, 'key.pem.new'), pair.key);
       await writeFileAtomic(join(dir, 'cert.pem.new'), pair.cert);
       await rename(join(dir, 'key.pem.new'), join(dir, 'key.pem'));
-      await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem'));
+      try {
+        await rename(join(dir, 'cert.pem.new'), join(dir, 'cert.pem'));
+      } catch (error) {
+        // A reader that saw the new key finished the rename already.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || (await readOptional(join(dir, 'cert.pem'))) !== pair.cert) throw error;
+      }
     },
     async loadState(key) {
       const text = await readOptional(join(dirOf(key), 'meta.json'));
@@ -108,6 +122,25 @@ export function createFileStorage(dataDir: string): CertificateStorage {
       return entries.filter((entry) => entry.isDirectory() && KEY_PATTERN.test(entry.name) && entry.name !== 'self-signed').map((entry) => entry.name).sort();
     },
   };
+}
+
+/**
+ * A valid stored certificate with the most of `names` on it, from any key:
+ * what serves a site whose own key has nothing yet (its first domain changed).
+ */
+export async function findCertificateFor(storage: CertificateStorage, names: readonly string[], at: Date): Promise<StoredCertificate | undefined> {
+  let best: StoredCertificate | undefined;
+  let bestCount = 0;
+  for (const key of await storage.keys()) {
+    const stored = await storage.load(key);
+    if (stored === undefined || stored.info.notAfter <= at) continue;
+    const count = names.filter((name) => stored.info.names.includes(name)).length;
+    if (count > bestCount) {
+      best = stored;
+      bestCount = count;
+    }
+  }
+  return best;
 }
 
 /** Reads what a PEM certificate (the first of a chain) says about itself. */

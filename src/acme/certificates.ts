@@ -8,7 +8,7 @@ import { loadStaticCertificates } from '../tls/static-certificates.ts';
 import { openAcmeSession, type AcmeSession } from './acme-session.ts';
 import { planCertificates, type CertificatePlan } from './acme-names.ts';
 import { createCertificateManager, type CertificateManager } from './certificate-manager.ts';
-import { createFileStorage, type StoredCertificate } from './certificate-storage.ts';
+import { createFileStorage, findCertificateFor, type StoredCertificate } from './certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
 import { createFileLocker } from './file-locker.ts';
 
@@ -45,8 +45,9 @@ export async function openServingCertificates(config: ResolvedConfig, logger: Lo
     const now = new Date();
     for (const plan of plans) {
       try {
-        const stored = await storage.load(plan.key);
-        if (stored !== undefined && stored.info.notAfter > now && table.serialFor(plan.names[0] ?? '') !== stored.info.serial) install(plan, stored);
+        // A site whose first domain changed has nothing under its key yet: serve what another certificate has for its names.
+        const stored = (await storage.load(plan.key)) ?? (await findCertificateFor(storage, plan.names, now));
+        if (stored !== undefined && stored.info.notAfter > now && !plan.names.every((name) => table.serialFor(name) === stored.info.serial)) install(plan, stored);
       } catch (error) {
         logger.error({ err: error, names: plan.names }, 'cannot read a stored certificate; serving what was loaded before');
       }

@@ -67,32 +67,60 @@ export function createFileLocker(dir: string, options: FileLockerOptions = {}): 
     return true;
   }
 
-  async function isStale(file: string): Promise<boolean> {
+  /** The lock file's content when it is stale (its holder is gone or stopped refreshing it), else undefined. */
+  async function staleContent(file: string): Promise<string | undefined> {
     let text: string;
     let ageMs: number;
     try {
       ageMs = Date.now() - (await stat(file)).mtimeMs;
       text = await readFile(file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    if (ageMs > staleMs) return true;
+    if (ageMs > staleMs) return text;
     let owner: Partial<LockOwner>;
     try {
       owner = JSON.parse(text) as Partial<LockOwner>;
     } catch {
       // Being written right now, unless it has sat unreadable for a while.
-      return ageMs > 5_000;
+      return ageMs > 5_000 ? text : undefined;
     }
-    if (owner.host !== me.host || typeof owner.pid !== 'number') return false;
+    if (owner.host !== me.host || typeof owner.pid !== 'number') return undefined;
     // Our own pid on a lock we do not hold: an earlier process with the same pid left it.
-    if (owner.pid === me.pid) return !mine.has(file);
+    if (owner.pid === me.pid) return mine.has(file) ? undefined : text;
     try {
       process.kill(owner.pid, 0);
-      return false;
+      return undefined;
     } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+      return (error as NodeJS.ErrnoException).code === 'ESRCH' ? text : undefined;
+    }
+  }
+
+  /**
+   * Removes a stale lock. Several waiters may judge the same lock stale at
+   * once; removals are serialized by a second lock file, and the one
+   * removing reads the lock again first, so a fresh lock taken in between by
+   * another waiter is never removed. A leftover of that second file (a
+   * process died in the few milliseconds it holds it) is cleared after 5 s.
+   */
+  async function takeOver(file: string, judged: string): Promise<void> {
+    const guard = `${file}.takeover`;
+    let handle;
+    try {
+      handle = await open(guard, 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = await stat(guard).then((info) => Date.now() - info.mtimeMs, () => 0);
+      if (age > 5_000) await rm(guard, { force: true });
+      return;
+    }
+    try {
+      const now = await readFile(file, 'utf8').catch(() => undefined);
+      if (now === judged) await rm(file, { force: true });
+    } finally {
+      await handle.close();
+      await rm(guard, { force: true });
     }
   }
 
@@ -103,8 +131,9 @@ export function createFileLocker(dir: string, options: FileLockerOptions = {}): 
       const id = randomBytes(8).toString('hex');
       const deadline = Date.now() + waitMs;
       while (!(await tryCreate(file, id))) {
-        if (await isStale(file)) {
-          await rm(file, { force: true });
+        const stale = await staleContent(file);
+        if (stale !== undefined) {
+          await takeOver(file, stale);
           continue;
         }
         if (Date.now() > deadline) {

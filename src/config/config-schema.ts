@@ -389,6 +389,9 @@ const serverShape = {
     .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
     .optional()
     .describe('Answer plain HTTP requests (other than ACME challenges and /_berth/) with a 308 redirect to HTTPS. Default: true when certificates come from ACME or server.tls, false when ACME is off and no certificate is given.'),
+  https_redirect_port: integer(1, 65535)
+    .optional()
+    .describe('The HTTPS port written in redirects, when clients reach HTTPS on another port than https_port (a port forward from 443, a container\'s published port). Default: https_port; 443 is left out of the URL.'),
   tls: table(tlsShape)
     .prefault({})
     .describe('Serve a certificate you provide instead of obtaining one with ACME.'),

@@ -379,6 +379,8 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
   return findings;
 }
 
+const EAB_KEYS = { value: 'hmac_key', file: 'hmac_key_file', what: 'the EAB HMAC key' };
+
 async function resolveSecrets(
   raw: Record<string, unknown>,
   configDir: string,
@@ -430,12 +432,12 @@ async function resolveSecrets(
   let eabKey: Secret | undefined;
   if (eab !== undefined && (eab.hmac_key === undefined) !== (eab.hmac_key_file === undefined)) {
     if (typeof eab.hmac_key === 'string') {
-      const result = resolveSecretValue(eab.hmac_key, env, 'ACME_EAB_HMAC_KEY');
+      const result = resolveSecretValue(eab.hmac_key, env, 'ACME_EAB_HMAC_KEY', EAB_KEYS);
       if (result.ok) eabKey = result.secret;
       else findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.message, severity: 'error' });
       if (result.ok && result.warning !== undefined) findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.warning, severity: 'warning' });
     } else if (typeof eab.hmac_key_file === 'string' && eab.hmac_key_file !== '' && !eab.hmac_key_file.startsWith('~') && !eab.hmac_key_file.includes('\0')) {
-      const result = await resolveSecretFile(path.resolve(configDir, eab.hmac_key_file));
+      const result = await resolveSecretFile(path.resolve(configDir, eab.hmac_key_file), EAB_KEYS);
       if (result.ok) eabKey = result.secret;
       else findings.push({ path: ['acme', 'eab', 'hmac_key_file'], message: result.message, severity: 'error' });
     }
@@ -480,6 +482,7 @@ function resolveConfig(
       shutdownTimeoutMs: server.shutdown_timeout,
       accessLog: server.access_log,
       httpsRedirect: server.https_port !== false && (server.https_redirect ?? (acmeOn || ownCertificate)),
+      httpsRedirectPort: server.https_redirect_port,
     },
     acme: {
       email: acme.email,

@@ -88,6 +88,8 @@ export interface ResolvedServer {
   accessLog: boolean;
   /** Plain HTTP requests (but ACME challenges and `/_berth/`) are redirected to HTTPS. */
   httpsRedirect: boolean;
+  /** The port written in those redirects; undefined: the bound HTTPS port. */
+  httpsRedirectPort: number | undefined;
 }
 
 export interface ResolvedAcme {

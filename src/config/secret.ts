@@ -69,6 +69,16 @@ export function suggestEnvName(siteName: string): string {
   return stem === '' || /^[0-9]/.test(stem) ? `BERTH_WEBHOOK_SECRET` : `${stem}_WEBHOOK_SECRET`;
 }
 
+/** The keys a secret is written with, for messages: `secret`/`secret_file`, or `hmac_key`/`hmac_key_file`. */
+export interface SecretKeys {
+  value: string;
+  file: string;
+  /** What the secret is, e.g. "the webhook secret". */
+  what: string;
+}
+
+const WEBHOOK_KEYS: SecretKeys = { value: 'secret', file: 'secret_file', what: 'the webhook secret' };
+
 /**
  * Resolves the `secret` key: a `${NAME}` reference is looked up in `env`;
  * any other non-empty string is used as it is, with a warning that it belongs
@@ -76,15 +86,15 @@ export function suggestEnvName(siteName: string): string {
  *
  * @param suggestedName the variable name to propose in that warning
  */
-export function resolveSecretValue(text: string, env: NodeJS.ProcessEnv, suggestedName: string): SecretResult {
+export function resolveSecretValue(text: string, env: NodeJS.ProcessEnv, suggestedName: string, keys: SecretKeys = WEBHOOK_KEYS): SecretResult {
   const name = parseEnvReference(text);
   if (name !== undefined) {
     const value = env[name];
     if (value === undefined) {
-      return { ok: false, message: `environment variable ${name} is not set; export it before starting berth, or use secret_file` };
+      return { ok: false, message: `environment variable ${name} is not set; export it before starting berth, or use ${keys.file}` };
     }
     if (value === '') {
-      return { ok: false, message: `environment variable ${name} is empty; give it the webhook secret` };
+      return { ok: false, message: `environment variable ${name} is empty; give it ${keys.what}` };
     }
     return { ok: true, secret: createSecret(value, `env ${name}`) };
   }
@@ -97,12 +107,12 @@ export function resolveSecretValue(text: string, env: NodeJS.ProcessEnv, suggest
     };
   }
   if (text === '') {
-    return { ok: false, message: `empty; use secret = "\${${suggestedName}}" and set that variable` };
+    return { ok: false, message: `empty; use ${keys.value} = "\${${suggestedName}}" and set that variable` };
   }
   return {
     ok: true,
     secret: createSecret(text, 'config file'),
-    warning: `the secret is written in the config file, which tends to get copied around; it is safer in the environment (secret = "\${${suggestedName}}") or in a secret_file`,
+    warning: `the secret is written in the config file, which tends to get copied around; it is safer in the environment (${keys.value} = "\${${suggestedName}}") or in a ${keys.file}`,
   };
 }
 
@@ -115,21 +125,22 @@ const SECRET_FILE_MAX_BYTES = 64 * 1024;
  *
  * @param file an absolute path
  */
-export async function resolveSecretFile(file: string): Promise<SecretResult> {
+export async function resolveSecretFile(file: string, keys: SecretKeys = WEBHOOK_KEYS): Promise<SecretResult> {
+  const key = keys.file;
   let content: string;
   try {
     const info = await stat(file);
-    if (info.isDirectory()) return { ok: false, message: `secret_file ${file} is a directory, not a file` };
+    if (info.isDirectory()) return { ok: false, message: `${key} ${file} is a directory, not a file` };
     if (info.size > SECRET_FILE_MAX_BYTES) {
-      return { ok: false, message: `secret_file ${file} is ${info.size} bytes; a secret file should hold only the secret (at most 64 KiB)` };
+      return { ok: false, message: `${key} ${file} is ${info.size} bytes; a secret file should hold only the secret (at most 64 KiB)` };
     }
     content = await readFile(file, 'utf8');
   } catch (error) {
-    return { ok: false, message: `cannot read secret_file ${file}: ${describeFsError(error)}` };
+    return { ok: false, message: `cannot read ${key} ${file}: ${describeFsError(error)}` };
   }
   const value = content.replace(/\r?\n$/, '');
-  if (value === '') return { ok: false, message: `secret_file ${file} is empty` };
-  if (value.trim() === '') return { ok: false, message: `secret_file ${file} holds only white space` };
+  if (value === '') return { ok: false, message: `${key} ${file} is empty` };
+  if (value.trim() === '') return { ok: false, message: `${key} ${file} holds only white space` };
   return { ok: true, secret: createSecret(value, `file ${file}`) };
 }
 

@@ -50,7 +50,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
         plain: createRequestHandler(sites, logger, {
           ...handlerOptions,
           challenges: certificates.challenges,
-          httpsRedirectPort: config.server.httpsRedirect ? () => bound.httpsPort : undefined,
+          httpsRedirectPort: config.server.httpsRedirect ? () => config.server.httpsRedirectPort ?? bound.httpsPort : undefined,
         }),
         request: createRequestHandler(sites, logger, { ...handlerOptions, secure: true }),
         stream: createStreamHandler(sites, logger, handlerOptions),
@@ -83,7 +83,9 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     manager,
     async stop() {
       releases.close();
-      await Promise.all([listeners.close(config.server.shutdownTimeoutMs), manager?.stop()]);
+      // The manager first: an order in flight still needs the HTTP listener for its challenge.
+      await manager?.stop();
+      await listeners.close(config.server.shutdownTimeoutMs);
     },
   };
 }

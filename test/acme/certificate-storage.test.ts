@@ -260,7 +260,7 @@ describe('file certificate storage', () => {
         nextCheck: '2025-03-02T12:00:00.000Z',
         failures: 2,
         lastError: { code: 'E_ACME_CHALLENGE', message: 'the CA could not fetch the challenge', at: '2025-03-02T00:00:01.000Z' },
-        ari: { start: '2025-04-20T00:00:00Z', end: '2025-04-22T00:00:00Z', chosen: '2025-04-21T03:00:00.000Z', explanationUrl: 'https://acme.example/ari', fetchAfter: '2025-03-02T06:00:00.000Z' },
+        ari: { serial: '0a1b2c', start: '2025-04-20T00:00:00Z', end: '2025-04-22T00:00:00Z', chosen: '2025-04-21T03:00:00.000Z', explanationUrl: 'https://acme.example/ari', fetchAfter: '2025-03-02T06:00:00.000Z' },
       };
       await storage.saveState('example.com', state);
       assert.deepEqual(await storage.loadState('example.com'), state);

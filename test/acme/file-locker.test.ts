@@ -295,3 +295,43 @@ describe('file locker', () => {
     assert.equal((await owner(file)).pid, holder.pid);
   });
 });
+
+/** Takes the lock, writes when it held it to a shared log, releases. */
+const CONTENDER_SCRIPT = `
+import { appendFileSync } from 'node:fs';
+import { createFileLocker } from ${JSON.stringify(LOCKER_MODULE)};
+const [dir, name, log] = process.argv.slice(2);
+const locker = createFileLocker(dir, { pollMs: 1 });
+process.stdout.write('ready\\n');
+await new Promise((resolve) => process.stdin.once('data', resolve));
+const release = await locker.lock(name);
+const start = performance.timeOrigin + performance.now();
+await new Promise((resolve) => setTimeout(resolve, 150));
+const end = performance.timeOrigin + performance.now();
+await release();
+appendFileSync(log, JSON.stringify({ pid: process.pid, start, end }) + '\\n');
+`;
+
+describe('FileLocker takeover', () => {
+  it('lets one process at a time take over a stale lock, even when several find it stale at once', async (t) => {
+    const root = await tempDir(t);
+    const script = join(root, 'contend.mjs');
+    await writeFile(script, CONTENDER_SCRIPT);
+    for (let round = 0; round < 8; round++) {
+      const log = join(root, `held-${round}.jsonl`);
+      await writeFile(log, '');
+      const children = Array.from({ length: 4 }, () => spawn(process.execPath, [script, root, 'example.com', log], { stdio: ['pipe', 'pipe', 'inherit'] }));
+      await Promise.all(children.map((child) => once(child.stdout, 'data')));
+      // A lock left by a process that is gone; then all of them go at once.
+      await writeFile(join(root, 'example.com.lock'), JSON.stringify({ pid: await deadPid(), host: hostname(), id: 'gone' }));
+      for (const child of children) child.stdin.end('go\n');
+      await Promise.all(children.map((child) => once(child, 'exit')));
+      const held = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { start: number; end: number }).sort((a, b) => a.start - b.start);
+      assert.equal(held.length, 4, 'every process got the lock in turn');
+      for (let i = 1; i < held.length; i++) {
+        assert.ok((held[i]?.start ?? 0) >= (held[i - 1]?.end ?? 0), `round ${round}: two processes held the lock at once`);
+      }
+    }
+  });
+});
+

@@ -84,7 +84,14 @@ describe('[acme] settings', () => {
     const neither = await read(`[acme.eab]\nkid = "k1"\n${SITE}`);
     assert.match(problemAt(neither.problems, 'acme.eab').message, /no HMAC key/);
     const unset = await read(`[acme.eab]\nkid = "k1"\nhmac_key = "\${MISSING_EAB}"\n${SITE}`);
-    assert.match(problemAt(unset.problems, 'acme.eab.hmac_key').message, /MISSING_EAB/);
+    assert.match(problemAt(unset.problems, 'acme.eab.hmac_key').message, /MISSING_EAB is not set; .* or use hmac_key_file/);
+    const literal = await read(`[acme.eab]\nkid = "k1"\nhmac_key = "written-in-the-file"\n${SITE}`);
+    const warning = problemAt(literal.problems, 'acme.eab.hmac_key');
+    assert.equal(warning.severity, 'warning');
+    assert.match(warning.message, /hmac_key = "\$\{ACME_EAB_HMAC_KEY\}"\) or in a hmac_key_file/);
+    assert.doesNotMatch(warning.message, /written-in-the-file/);
+    const emptyFile = await read(`[acme.eab]\nkid = "k1"\nhmac_key_file = "eab.key"\n${SITE}`, {}, { 'eab.key': '\n' });
+    assert.match(problemAt(emptyFile.problems, 'acme.eab.hmac_key_file').message, /^hmac_key_file .* is empty/);
     const number = await read(`[acme.eab]\nkid = "k1"\nhmac_key = 123456789\n${SITE}`);
     const message = problemAt(number.problems, 'acme.eab.hmac_key').message;
     assert.doesNotMatch(message, /123456789/);

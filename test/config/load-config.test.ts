@@ -67,6 +67,7 @@ describe('readConfig() defaults', () => {
       shutdownTimeoutMs: 10_000,
       accessLog: true,
       httpsRedirect: true,
+      httpsRedirectPort: undefined,
     });
     assert.deepEqual(config.acme, {
       email: undefined,
@@ -131,6 +132,7 @@ memory_file_max = 262144
 workers = 2
 access_log = false
 https_redirect = false
+https_redirect_port = 443
 
 [server.tls]
 cert_file = "tls/cert.pem"
@@ -208,6 +210,7 @@ secret = "\${DOCS_SECRET}"
       shutdownTimeoutMs: 500,
       accessLog: false,
       httpsRedirect: false,
+      httpsRedirectPort: 443,
     });
     const { eab, ...acme } = config.acme;
     assert.deepEqual(acme, {

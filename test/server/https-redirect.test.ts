@@ -67,6 +67,13 @@ describe('plain HTTP redirects to HTTPS', () => {
     assert.equal(response.body.toString(), '<h1>home</h1>');
   });
 
+  it('writes the public HTTPS port from https_redirect_port, for port forwards', async (t) => {
+    const forwarded = await startTestServer(t, { server: 'https_redirect = true\nhttps_redirect_port = 443', sites: [{ name: 'site', domains: ['example.com'] }], files: { site: SITE } });
+    assert.equal((await get(forwarded.httpPort, '/a?b', { host: 'example.com' })).headers.location, 'https://example.com/a?b');
+    const published = await startTestServer(t, { server: 'https_redirect = true\nhttps_redirect_port = 8443', sites: [{ name: 'site', domains: ['example.com'] }], files: { site: SITE } });
+    assert.equal((await get(published.httpPort, '/a', { host: 'example.com' })).headers.location, 'https://example.com:8443/a');
+  });
+
   it('omits the port from the location when HTTPS is on 443, and encodes what a header cannot carry', () => {
     const table = createSiteTable([siteFixture('github')]);
     const location = (url: string, port: number): string | undefined => {

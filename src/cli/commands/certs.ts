@@ -37,7 +37,8 @@ ACME are kept under data_dir/certs/<first domain of the site>/.
 whatever the dates of the current one. When \`berth serve\` is running on the
 same data directory it answers the CA's challenge and is told to load the
 new certificate; otherwise this command listens on server.http_port itself
-for the length of the order.
+for the length of the order. Run it as the user \`berth serve\` runs as, so
+the files it writes stay readable to the server.
 
 Options:
   --renew NAME       renew the certificate holding NAME now
@@ -144,10 +145,16 @@ async function renewNow(config: ResolvedConfig, name: string, io: CommandIo): Pr
     const manager = createManagerFor(config, logger, { challenges, httpPort: listener?.port ?? (config.server.httpPort === false ? undefined : config.server.httpPort) });
     if (manager === undefined) return 1;
     const stored = await manager.renew(name, since);
-    if (serverPid !== undefined) process.kill(serverPid, 'SIGHUP');
-    io.stdout.write(
-      `renewed ${stored.info.names.join(', ')}: serial ${stored.info.serial}, issued by ${stored.info.issuer}, valid until ${stored.info.notAfter.toISOString()}${serverPid === undefined ? '' : `; berth serve (pid ${serverPid}) is serving it`}\n`,
-    );
+    let served = '';
+    if (serverPid !== undefined) {
+      try {
+        process.kill(serverPid, 'SIGHUP');
+        served = `; berth serve (pid ${serverPid}) is serving it`;
+      } catch {
+        served = `; berth serve (pid ${serverPid}) could not be told (run this as its user, or send it SIGHUP); it picks the certificate up at its next check`;
+      }
+    }
+    io.stdout.write(`renewed ${stored.info.names.join(', ')}: serial ${stored.info.serial}, issued by ${stored.info.issuer}, valid until ${stored.info.notAfter.toISOString()}${served}\n`);
     return 0;
   } finally {
     await listener?.close();
@@ -171,6 +178,9 @@ async function answerChallenges(config: ResolvedConfig, challenges: ChallengeSto
       },
     );
   });
+  if (config.server.httpPort === 0) {
+    throw new BerthError('E_LISTEN', 'server.http_port is 0 (any free port), which the CA cannot find; renew while `berth serve` runs, or set a fixed http_port');
+  }
   const port = config.server.httpPort === false ? 80 : config.server.httpPort;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
