@@ -104,4 +104,25 @@ describe('ACME settings against Pebble', () => {
     assert.deepEqual(single.names, ['grow.example.com']);
     assert.equal(pebble.issued().length, 3);
   });
+
+  it('keeps serving the old certificate for its names when a new first domain is put before them and the CA is away', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort });
+    const root = await pebble.root();
+    const first = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'blog', domains: ['kept.example.com'] }] });
+    const old = await waitFor(valid(first.httpsPort, 'kept.example.com', root), 'the first certificate');
+    await first.stop();
+    await pebble.stop();
+
+    const second = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'blog', domains: ['new.example.com', 'kept.example.com'] }] });
+    // Stored under kept.example.com, the site's key is now new.example.com: the old certificate still serves its name.
+    const seen = await handshake(second.httpsPort, 'kept.example.com', root);
+    assert.equal(seen.authorized, true);
+    assert.equal(seen.serial, old.serial);
+    assert.equal((await handshake(second.httpsPort, 'new.example.com', root)).authorized, false);
+    await waitFor(() => second.logs.find((line) => line.code === 'E_ACME_UNREACHABLE'), 'the failed order for the new names');
+    assert.equal((await handshake(second.httpsPort, 'kept.example.com', root)).serial, old.serial, 'a failed order does not take it away');
+  });
 });
+
