@@ -149,6 +149,8 @@ access_log = false
 workers = ${workers}
 # Within the harness's 5 s grace before SIGKILL, so a slow drain shows up as a late exit, not a kill.
 shutdown_timeout = "3s"
+# nginx and Caddy serve the site on plain HTTP too; with a certificate given, Berth would redirect.
+https_redirect = false
 
 [server.tls]
 cert_file = "${ctx.certFile}"

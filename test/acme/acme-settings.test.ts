@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { directoryId } from '../../src/acme/acme-session.ts';
+import { createSelfSignedCertificate } from '../../src/tls/self-signed.ts';
 import { handshake, startAcmeServer, waitFor } from '../helpers/acme.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -62,8 +63,10 @@ describe('ACME settings against Pebble', () => {
     const dir = await tempDir(t);
     const httpPort = await freePort();
     const pebble = await startPebble(t, dir, { httpPort });
-    // The system roots do not include Pebble's API certificate.
-    const untrusted = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: '/etc/ssl/certs/ca-certificates.crt', httpPort, sites: [{ name: 'blog', domains: ['trust.example.com'] }] });
+    // A root that has nothing to do with Pebble's API certificate (and the system roots do not have it either).
+    const unrelated = join(dir, 'unrelated-root.pem');
+    await writeFile(unrelated, (await createSelfSignedCertificate(['unrelated.example'])).cert);
+    const untrusted = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: unrelated, httpPort, sites: [{ name: 'blog', domains: ['trust.example.com'] }] });
     const failure = await waitFor(() => untrusted.logs.find((line) => line.code === 'E_ACME_UNREACHABLE'), 'an untrusted CA');
     assert.match(String(failure.msg), /TLS certificate is not trusted; for a private CA set acme\.ca_file/);
     await untrusted.stop();
