@@ -485,7 +485,7 @@ async function main(): Promise<void> {
     const [httpPort, httpsPort] = [await freePort(), await freePort()];
     const pebbleDir = join(tmp, 'pebble');
     mkdirSync(pebbleDir, { recursive: true });
-    const pebble = await startPebble({ after: (fn) => cleanups.push(fn) }, pebbleDir, { httpPort });
+    const pebble = await startPebble({ after: (fn) => cleanups.push(async () => { await fn(); }) }, pebbleDir, { httpPort });
     cleanups.unshift(guardPebble(tmp));
     pebbleLog = () => pebble.output();
     const rootPem = await pebble.root();

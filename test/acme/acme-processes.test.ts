@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { handshake, startAcmeServer, waitFor, writeAcmeConfig } from '../helpers/acme.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
 
 const NODE = process.execPath;
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
@@ -34,7 +35,7 @@ async function serve(t: TestContext, config: string): Promise<{ child: ChildProc
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  t.after(async () => {
+  onCleanup(t, async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((done) => child.once('exit', done));
     child.kill('SIGTERM');

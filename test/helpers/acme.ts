@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import type { ResolvedConfig } from '../../src/config/resolved-config.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { onCleanup } from './cleanup.ts';
 
 /** What a TLS client saw for one name. */
 export interface Handshake {
@@ -112,6 +113,6 @@ export async function startAcmeServer(t: TestContext, options: AcmeServerOptions
     stopped = true;
     await server.stop();
   };
-  t.after(stop);
+  onCleanup(t, stop);
   return { config, server, httpsPort: server.listeners.httpsPort as number, logs, stop };
 }

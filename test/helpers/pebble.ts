@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.ts';
+import { onCleanup } from './cleanup.ts';
 
 /**
  * Pebble, Let's Encrypt's test CA (Debian package `pebble`), on loopback,
@@ -54,7 +55,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the DNS server and Pebble in `dir`; both are stopped by `t.after`. */
-export async function startPebble(t: { after(fn: () => Promise<void> | void): void }, dir: string, options: PebbleOptions): Promise<Pebble> {
+export async function startPebble(t: { after(fn: () => unknown): void }, dir: string, options: PebbleOptions): Promise<Pebble> {
   const [apiPort, managementPort, tlsPort, dnsPort, dnsManagementPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const pair = await createSelfSignedCertificate(['localhost', '127.0.0.1']);
   const caFile = join(dir, 'pebble-api.pem');
@@ -121,7 +122,7 @@ export async function startPebble(t: { after(fn: () => Promise<void> | void): vo
       child.kill('SIGKILL');
     });
   };
-  t.after(async () => {
+  onCleanup(t, async () => {
     await stop();
     dns.kill('SIGKILL');
   });

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { startServer, type RunningServer } from '../../src/server/serve.ts';
 import { tempDir, writeTree } from './temp.ts';
+import { onCleanup } from './cleanup.ts';
 
 export interface TestServer {
   root: string;
@@ -65,7 +66,7 @@ export async function startTestServer(t: TestContext, options: TestServerOptions
   });
   const logger = createLogger({ level: 'info', destination: sink });
   const server = await startServer(config, logger);
-  t.after(() => server.stop());
+  onCleanup(t, () => server.stop());
   return {
     root,
     config,

@@ -2,11 +2,12 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { onCleanup } from './cleanup.ts';
 
 /** A fresh directory removed when the test ends. */
 export async function tempDir(t: TestContext, prefix = 'berth-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  onCleanup(t, () => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
   return dir;
 }
 

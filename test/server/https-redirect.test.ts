@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { createChallengeStore } from '../../src/acme/challenge-store.ts';
 import { get, getH2, rawRequest, startTestServer } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
 import { siteFixture } from '../webhooks/helpers.ts';
 import { routeRequest, type IncomingRequest } from '../../src/server/route-request.ts';
 import { createSiteTable } from '../../src/server/site-table.ts';
@@ -134,7 +135,7 @@ describe('challenge answers on a server with ACME on', () => {
     const config = await loadConfig(toml, {});
     await publishRelease({ dataDir: config.dataDir, site: 'site', sourceDir: join(root, 'public'), retain: 10 });
     const running = await startServer(config, createLogger({ level: 'silent' }), { manageCertificates: true });
-    t.after(() => running.stop());
+    onCleanup(t, () => running.stop());
     const port = running.listeners.httpPort as number;
     await createChallengeStore(config.dataDir).put('Zm9vYmFy_-1', 'Zm9vYmFy_-1.key-thumbprint');
     const answer = await get(port, '/.well-known/acme-challenge/Zm9vYmFy_-1', { host: 'site.example.com' });
