@@ -23,10 +23,11 @@
  *   BENCH_WRITE_DOC=auto                1/0; auto = when all three clients ran and every round succeeded
  *   BENCH_TMP                           work dir (bench/acme.sh makes one)
  */
+import { saveResults } from './lib/results-files.ts';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -529,16 +530,7 @@ async function main(): Promise<void> {
     for (const server of servers) results.summary[server] = summarize(results.rounds.filter((r) => r.server === server));
 
     results.finishedAt = new Date().toISOString();
-    const stamp = results.startedAt.replace(/[:.]/g, '-');
-    const resultsDir = join(root, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const resultsFile = join(resultsDir, `acme-${stamp}.json`);
-    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-    const rel = relative(root, resultsFile);
-    const section = renderSection(results, rel);
-    writeFileSync(join(resultsDir, `acme-${stamp}.md`), `${section}\n`);
-    console.log(`\n${section}`);
-    log(`results: ${rel} and ${rel.replace(/\.json$/, '.md')}`);
+    const section = saveResults(root, 'acme-', results, (rel) => renderSection(results, rel), log);
 
     const allOk = results.rounds.every((r) => r.ok);
     const allServers = PEERS.every((p) => servers.includes(p));

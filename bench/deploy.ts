@@ -27,9 +27,10 @@
  *   BENCH_WRITE_DOC=auto            1/0; auto = after a complete run with the default settings
  *   BENCH_TMP                       work dir (bench/deploy.sh makes one)
  */
+import { saveResults } from './lib/results-files.ts';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -502,16 +503,7 @@ async function main(): Promise<void> {
   }
 
   results.finishedAt = new Date().toISOString();
-  const stamp = results.startedAt.replace(/[:.]/g, '-');
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const resultsFile = join(resultsDir, `deploy-${stamp}.json`);
-  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-  const rel = relative(root, resultsFile);
-  const section = renderDeploySection(results, rel);
-  writeFileSync(join(resultsDir, `deploy-${stamp}.md`), `${section}\n`);
-  console.log(`\n${section}`);
-  log(`results: ${rel} and ${rel.replace(/\.json$/, '.md')}`);
+  const section = saveResults(root, 'deploy-', results, (rel) => renderDeploySection(results, rel), log);
 
   const pushOk = results.push.every((p) => !p.berth.error && !p.traditional.error);
   const floodOk = results.flood === undefined || (!('error' in results.flood) && !results.flood.berth.error && !results.flood.webhook.error);

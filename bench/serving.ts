@@ -17,9 +17,10 @@
  *   BENCH_WRITE_DOC=auto   1/0; auto = only after a full run where all three servers worked
  *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { saveResults } from './lib/results-files.ts';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeSite, SITE_FILES } from './site/generate.ts';
@@ -282,16 +283,7 @@ async function main(): Promise<void> {
   }
 
   results.finishedAt = new Date().toISOString();
-  const stamp = results.startedAt.replace(/[:.]/g, '-');
-  const resultsDir = join(root, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const resultsFile = join(resultsDir, `${stamp}.json`);
-  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-  const rel = relative(root, resultsFile);
-  const section = renderSection(results, rel);
-  writeFileSync(join(resultsDir, `${stamp}.md`), `${section}\n`);
-  console.log(`\n${section}`);
-  log(`results: ${rel} and ${rel.replace(/\.json$/, '.md')}`);
+  const section = saveResults(root, '', results, (rel) => renderSection(results, rel), log);
 
   const complete = MAIN.every((n) => results.servers[n]?.ok) && specs.every((s) => results.servers[s.name]?.ok);
   const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
