@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.berth/', 'bench/results/', 'examples/**/dist/'] },
+  { ignores: ['node_modules/', 'data/', '.berth/', 'bench/results/', 'examples/**/dist/', 'examples/**/.astro/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
