@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'E_CONFIG_INVALID'
   | 'E_CONFIG_SECRET'
   | 'E_USAGE'
+  | 'E_INIT_EXISTS'
   | 'E_SITE_UNKNOWN'
   | 'E_PUBLISH_SOURCE'
   | 'E_PUBLISH_SYMLINK'

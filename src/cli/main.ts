@@ -11,6 +11,7 @@ module.enableCompileCache();
 /** Loaded after the cache is on, so that their code comes from it. */
 async function loadCommands(): Promise<readonly Command[]> {
   const modules = await Promise.all([
+    import('./commands/init.ts'),
     import('./commands/serve.ts'),
     import('./commands/check.ts'),
     import('./commands/publish.ts'),
