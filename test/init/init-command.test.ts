@@ -4,7 +4,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
@@ -249,7 +249,7 @@ describe('berth init refuses bad input, naming the option', () => {
       assert.match(run.stderr, /\[E_USAGE\]\n\nUsage: berth init/);
       assert.ok(run.stderr.length < 1000, 'a long value is shortened in the message');
       assert.ok(!run.stderr.includes('\n[server]') && !run.stderr.includes('example.com\nevil'), 'no raw newline from the value');
-      assert.deepEqual(await readdirSafe(dir), [], 'nothing written');
+      assert.deepEqual(await readdir(dir), [], 'nothing written');
     });
   }
 
@@ -261,11 +261,6 @@ describe('berth init refuses bad input, naming the option', () => {
   });
 });
 
-async function readdirSafe(dir: string): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  return readdir(dir);
-}
-
 describe('berth init without a terminal', () => {
   it('names the missing option and exits 2', async (t) => {
     const dir = await tempDir(t);
@@ -275,7 +270,7 @@ describe('berth init without a terminal', () => {
     const noRepo = await runInit(dir, ['--domain', 'example.com']);
     assert.equal(noRepo.code, 2);
     assert.match(noRepo.stderr, /Missing --repo URL/);
-    assert.deepEqual(await readdirSafe(dir), []);
+    assert.deepEqual(await readdir(dir), []);
   });
 
   it('--yes asks nothing even on a terminal', async (t) => {
@@ -334,6 +329,6 @@ describe('berth init on a terminal', () => {
     const run = await runInit(dir, [], { tty: true, input: 'example.com\n' });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /The input ended before --repo was answered; nothing was written .*\[E_USAGE\]/);
-    assert.deepEqual(await readdirSafe(dir), []);
+    assert.deepEqual(await readdir(dir), []);
   });
 });
