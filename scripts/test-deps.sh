@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite runs against (a real ACME CA,
-# Pebble, with its DNS stand-in). Runs before `npm test`; does nothing when
-# they are already there.
+# Installs the Debian packages the test suite runs against: a real ACME CA
+# (Pebble, with its DNS stand-in), and for the example blog's quality tests
+# Chromium (Lighthouse drives it) and a Java runtime (the Nu HTML Checker).
+# Runs before `npm test`; does nothing when they are already there.
 set -euo pipefail
 
 missing=()
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

@@ -21,7 +21,7 @@ export default defineConfig({
     shikiConfig: {
       // Both themes are emitted as CSS variables; global.css picks one
       // with prefers-color-scheme.
-      themes: { light: 'github-light', dark: 'github-dark' },
+      themes: { light: 'github-light-default', dark: 'github-dark-default' },
       wrap: false,
     },
   },
