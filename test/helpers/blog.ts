@@ -41,7 +41,10 @@ export async function buildBlog(): Promise<string> {
     const release = await tryLock(`${dir}.lock`);
     if (release !== undefined) {
       try {
-        if (!existsSync(marker)) await buildInto(dir, files);
+        if (!existsSync(marker)) {
+          await buildInto(dir, files);
+          await pruneOldBuilds(root, dir);
+        }
         await writeFile(marker, new Date().toISOString());
         return dist;
       } finally {
@@ -50,6 +53,20 @@ export async function buildBlog(): Promise<string> {
     }
     if (Date.now() > deadline) throw new Error(`buildBlog: gave up waiting for another process's build of the blog in ${dir}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Removes builds of earlier versions of the blog, unused for a day, so the cache does not grow forever. */
+async function pruneOldBuilds(root: string, keep: string): Promise<void> {
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    const path = join(root, entry.name);
+    if (path === keep || !entry.isDirectory() || entry.name.endsWith('.lock')) continue;
+    try {
+      const marker = await stat(join(path, '.berth-built'));
+      if (Date.now() - marker.mtimeMs > 24 * 60 * 60_000 && !existsSync(`${path}.lock`)) await rm(path, { recursive: true, force: true });
+    } catch {
+      // No marker: a build in progress elsewhere, or one that failed; leave it to its owner.
+    }
   }
 }
 
