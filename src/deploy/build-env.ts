@@ -22,6 +22,14 @@ export const INHERITED_VARIABLES: readonly string[] = [
   'HTTP_PROXY',
   'HTTPS_PROXY',
   'NO_PROXY',
+  // Which certificate authorities to trust (a proxy's, a private registry's):
+  // paths, not credentials. Without them npm and git cannot fetch behind such a proxy.
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'GIT_SSL_CAINFO',
+  'npm_config_cafile',
+  'NPM_CONFIG_CAFILE',
 ];
 
 /**
