@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs against: a real ACME CA
 # (Pebble, with its DNS stand-in), and for the example blog's quality tests
-# Chromium (Lighthouse drives it) and a Java runtime (the Nu HTML Checker).
+# Chromium (Lighthouse drives it) and a Java runtime (the Nu HTML Checker),
+# and systemd for `systemd-analyze`, which checks deploy/berth.service
+# (systemd need not be running).
 # Runs before `npm test`; does nothing when they are already there.
 set -euo pipefail
 
@@ -9,6 +11,7 @@ missing=()
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

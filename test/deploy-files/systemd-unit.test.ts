@@ -1,0 +1,163 @@
+/**
+ * deploy/berth.service: systemd accepts every line of it, it keeps the
+ * hardening the docs promise, and `systemd-analyze security` rates it.
+ *
+ * Needs `systemd-analyze` (Debian package `systemd`, installed by
+ * scripts/test-deps.sh); systemd need not be running. The unit names
+ * /usr/bin/node, which `verify` requires to exist, so the checks run on a
+ * copy whose ExecStart starts with the Node running this test instead: what
+ * is verified is the unit's syntax and directives, not this machine's install.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/temp.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const UNIT = join(ROOT, 'deploy', 'berth.service');
+
+/** What this systemd's `systemd-analyze` offers; undefined when it is not installed. */
+function analyzeHelp(): string | undefined {
+  try {
+    return execFileSync('systemd-analyze', ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    return undefined;
+  }
+}
+const help = analyzeHelp();
+const hasOffline = help?.includes('--offline') === true;
+
+/**
+ * Overall exposure from `systemd-analyze security --offline=true` with
+ * systemd 252 (Debian bookworm): 1.5 ("OK"). What is left is what a web
+ * server that builds from the network needs: Internet sockets, the host's
+ * network, the ambient CAP_NET_BIND_SERVICE, no PrivateUsers (it would void
+ * that capability), no MemoryDenyWriteExecute (V8's JIT), no IP allow list,
+ * no ProcSubset, and @resources system calls.
+ */
+const MAX_EXPOSURE = 1.5;
+
+/** Section → directive → every value given, in order. */
+type Unit = Map<string, Map<string, string[]>>;
+
+function parseUnit(text: string): Unit {
+  const unit: Unit = new Map();
+  let section: Map<string, string[]> | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header !== null) {
+      section = new Map();
+      unit.set(header[1] as string, section);
+      continue;
+    }
+    const eq = line.indexOf('=');
+    assert.ok(section !== undefined && eq > 0, `not a directive in a section: ${line}`);
+    const key = line.slice(0, eq);
+    section.set(key, [...(section.get(key) ?? []), line.slice(eq + 1)]);
+  }
+  return unit;
+}
+
+/** The unit with ExecStart's program replaced by this Node, in its own directory. */
+async function copyForVerify(dir: string): Promise<string> {
+  const text = await readFile(UNIT, 'utf8');
+  const rewritten = text.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `);
+  assert.notEqual(rewritten, text, 'ExecStart starts with /usr/bin/node');
+  const file = join(dir, 'berth.service');
+  await writeFile(file, rewritten);
+  return file;
+}
+
+function requireAnalyze(): void {
+  assert.ok(help !== undefined, 'systemd-analyze is not installed: run scripts/test-deps.sh (Debian package systemd)');
+}
+
+test('systemd-analyze verify accepts deploy/berth.service: exit 0, no unknown or ignored directives', async (t) => {
+  requireAnalyze();
+  const file = await copyForVerify(await tempDir(t));
+  const result = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
+  const output = `${result.stdout}${result.stderr}`;
+  assert.equal(result.status, 0, `systemd-analyze verify failed:\n${output}`);
+  // Every complaint about the file itself names it (path:line: message).
+  const aboutUnit = output.split('\n').filter((line) => line.includes(file) || /berth\.service/.test(line));
+  assert.deepEqual(aboutUnit, [], 'systemd-analyze verify says nothing about berth.service');
+  assert.doesNotMatch(output, /Unknown (key|section)|ignoring|Failed to parse|not executable/i);
+});
+
+test('deploy/berth.service runs Berth as its own user with the documented hardening', async () => {
+  const unit = parseUnit(await readFile(UNIT, 'utf8'));
+  assert.deepEqual([...unit.keys()], ['Unit', 'Service', 'Install']);
+  const service = unit.get('Service') as Map<string, string[]>;
+  const one = (key: string): string | undefined => {
+    const values = service.get(key);
+    assert.ok(values === undefined || values.length === 1, `${key} is set once`);
+    return values?.[0];
+  };
+
+  assert.equal(one('ExecStart'), '/usr/bin/node /opt/berth/src/cli/main.ts serve --config /etc/berth/berth.toml');
+  assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
+  assert.equal(one('User'), 'berth');
+  assert.equal(one('Group'), 'berth');
+  assert.equal(one('DynamicUser'), undefined, 'a fixed user, so the CLI and hooks can run as it');
+  assert.equal(one('StateDirectory'), 'berth');
+  assert.equal(one('EnvironmentFile'), '-/etc/berth/berth.env');
+
+  const expected: Record<string, string> = {
+    AmbientCapabilities: 'CAP_NET_BIND_SERVICE',
+    CapabilityBoundingSet: 'CAP_NET_BIND_SERVICE',
+    NoNewPrivileges: 'true',
+    ProtectSystem: 'strict',
+    ReadWritePaths: '/var/lib/berth',
+    ProtectHome: 'true',
+    PrivateTmp: 'true',
+    PrivateDevices: 'true',
+    ProtectKernelTunables: 'true',
+    ProtectKernelModules: 'true',
+    ProtectKernelLogs: 'true',
+    ProtectControlGroups: 'true',
+    RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6',
+    RestrictNamespaces: 'true',
+    LockPersonality: 'true',
+    SystemCallArchitectures: 'native',
+    UMask: '0077',
+    Restart: 'on-failure',
+    KillSignal: 'SIGTERM',
+  };
+  for (const [key, value] of Object.entries(expected)) assert.equal(one(key), value, key);
+
+  // V8 needs writable and executable memory for its JIT.
+  assert.equal(one('MemoryDenyWriteExecute'), undefined, 'MemoryDenyWriteExecute is not set');
+  // In a user namespace the capability would not apply to the host's ports.
+  assert.equal(one('PrivateUsers'), undefined, 'PrivateUsers is not set');
+
+  // Longer than server.shutdown_timeout (10 s) plus the 5 s a build gets between SIGTERM and SIGKILL.
+  const stop = /^(\d+)s$/.exec(one('TimeoutStopSec') ?? '');
+  assert.ok(stop !== null, 'TimeoutStopSec is given in seconds');
+  assert.ok(Number(stop[1]) > 15, `TimeoutStopSec=${stop[1]}s leaves room for the shutdown timeout and a build's stop`);
+
+  // HOME for git and ssh inside what the sandbox leaves writable (ProtectHome hides /home).
+  assert.ok(service.get('Environment')?.includes('HOME=/var/lib/berth'), 'Environment=HOME=/var/lib/berth');
+  assert.equal(unit.get('Install')?.get('WantedBy')?.[0], 'multi-user.target');
+});
+
+test(
+  hasOffline
+    ? `systemd-analyze security --offline=true rates deploy/berth.service at most ${MAX_EXPOSURE}`
+    : 'systemd-analyze security: not run, this systemd-analyze has no --offline',
+  async (t) => {
+    requireAnalyze();
+    if (!hasOffline) return;
+    const file = await copyForVerify(await tempDir(t));
+    const result = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', file], { encoding: 'utf8' });
+    const output = `${result.stdout}${result.stderr}`;
+    assert.equal(result.status, 0, `systemd-analyze security failed:\n${output}`);
+    const level = /Overall exposure level for berth\.service: (\d+(?:\.\d+)?)/.exec(output)?.[1];
+    assert.ok(level !== undefined, `no overall exposure level in:\n${output}`);
+    t.diagnostic(`exposure level ${level}`);
+    assert.ok(Number(level) <= MAX_EXPOSURE, `exposure ${level} is above ${MAX_EXPOSURE}:\n${output}`);
+  },
+);
