@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -293,6 +295,15 @@ const PASSED_ENV = [
   'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy',
 ];
 
+/** A git global config file that includes the user's own and trusts `repoPath`; written once per path. */
+function trustingGlobalConfig(repoPath: string, home: string | undefined): string {
+  const file = join(tmpdir(), `berth-git-${process.getuid?.() ?? 0}-${createHash('sha256').update(`${repoPath}\0${home ?? ''}`).digest('hex').slice(0, 16)}.gitconfig`);
+  const quote = (value: string): string => `"${value.replace(/[\\"]/g, (char) => `\\${char}`).replace(/\n/g, '\\n')}"`;
+  const include = home === undefined ? '' : `[include]\n\tpath = ${quote(join(home, '.gitconfig'))}\n`;
+  writeFileSync(file, `${include}[safe]\n\tdirectory = ${quote(repoPath)}\n`, { mode: 0o600 });
+  return file;
+}
+
 function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRunner {
   if (options.repo === '' || options.repo.startsWith('-')) {
     throw new BerthError('E_GIT_FETCH', `"${options.repo}" is not a repository git accepts; give a clone URL, git@host:path, or a local path`);
@@ -330,6 +341,12 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
   }
   // Git refuses file transport for submodules unless told; we tell it only for a local repository.
   const baseArgs = local ? ['-c', 'protocol.file.allow=always'] : [];
+  // It also refuses a local repository another user owns ("dubious
+  // ownership"), as when one is mounted into Berth's container. The operator
+  // named this path in the config, so it is trusted, and only it. Git reads
+  // safe.directory only from global or system config (not -c, before 2.45):
+  // a global config of our own that includes the user's.
+  if (local) env.GIT_CONFIG_GLOBAL = trustingGlobalConfig(repo.replace(/^file:\/\//i, ''), env.HOME);
 
   const redact = (text: string): string => {
     let out = text.replace(/\b(https?:\/\/)[^/@\s]+@/gi, '$1***@');

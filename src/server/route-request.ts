@@ -43,10 +43,13 @@ export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRe
     // Node keeps the first Host and drops the rest; a proxy in front might
     // have used another one, so refuse rather than guess (RFC 9112 3.2).
     reply = TWO_HOSTS;
+  } else if (request.url === '/_berth/health') {
+    // Any host, so a container or load balancer can probe 127.0.0.1 without knowing the domains.
+    reply = HEALTHY;
   } else if (site === undefined || misdirected(request.servername, table, site)) {
     reply = UNKNOWN_HOST;
   } else if (request.url?.startsWith('/_berth/') === true) {
-    reply = request.url === '/_berth/health' ? HEALTHY : BERTH_NOT_FOUND;
+    reply = BERTH_NOT_FOUND;
   } else if (httpsRedirectPort !== undefined && host !== undefined) {
     reply = httpsRedirect(host, httpsRedirectPort, request.url);
   } else if (site.release === undefined) {

@@ -40,6 +40,8 @@ export interface PebbleOptions {
   eabKeys?: Record<string, string>;
   /** Percentage of valid authorizations reused (PEBBLE_AUTHZREUSE); 0 makes every order validate. */
   authzReuse?: number;
+  /** Address the ACME API listens on and its certificate names (default 127.0.0.1), e.g. a Docker bridge's gateway. */
+  host?: string;
 }
 
 /** A port free right now on 127.0.0.1 (bound and released). */
@@ -57,7 +59,8 @@ export async function freePort(): Promise<number> {
 /** Starts the DNS server and Pebble in `dir`; both are stopped by `t.after`. */
 export async function startPebble(t: { after(fn: () => unknown): void }, dir: string, options: PebbleOptions): Promise<Pebble> {
   const [apiPort, managementPort, tlsPort, dnsPort, dnsManagementPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const pair = await createSelfSignedCertificate(['localhost', '127.0.0.1']);
+  const host = options.host ?? '127.0.0.1';
+  const pair = await createSelfSignedCertificate(['localhost', '127.0.0.1', host]);
   const caFile = join(dir, 'pebble-api.pem');
   const keyFile = join(dir, 'pebble-api.key');
   await writeFile(caFile, pair.cert);
@@ -67,7 +70,7 @@ export async function startPebble(t: { after(fn: () => unknown): void }, dir: st
     configFile,
     JSON.stringify({
       pebble: {
-        listenAddress: `127.0.0.1:${apiPort}`,
+        listenAddress: `${host}:${apiPort}`,
         managementListenAddress: `127.0.0.1:${managementPort}`,
         certificate: caFile,
         privateKey: keyFile,
@@ -107,7 +110,7 @@ export async function startPebble(t: { after(fn: () => unknown): void }, dir: st
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`pebble exited with ${String(child.exitCode)}:\n${out}`);
-      const status = await get(`https://127.0.0.1:${apiPort}/dir`, pair.cert).then((r) => r.status, () => 0);
+      const status = await get(`https://${host}:${apiPort}/dir`, pair.cert).then((r) => r.status, () => 0);
       if (status === 200) return;
       if (Date.now() > deadline) throw new Error(`pebble did not answer within 15 s:\n${out}`);
       await sleep(50);
@@ -129,7 +132,7 @@ export async function startPebble(t: { after(fn: () => unknown): void }, dir: st
   await start();
 
   return {
-    directoryUrl: `https://127.0.0.1:${apiPort}/dir`,
+    directoryUrl: `https://${host}:${apiPort}/dir`,
     caFile,
     root: async () => (await get(`https://127.0.0.1:${managementPort}/roots/0`, pair.cert)).body,
     issued: () => [...out.matchAll(/Issued certificate serial ([0-9a-f]+)/gi)].map((match) => (match[1] ?? '').toLowerCase()),

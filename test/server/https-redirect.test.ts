@@ -52,6 +52,8 @@ describe('plain HTTP redirects to HTTPS', () => {
     assert.equal((await get(server.httpPort, '/', { host: 'attacker.example' })).status, 421);
     const health = await get(server.httpPort, '/_berth/health', { host: 'example.com' });
     assert.equal(health.status, 200);
+    // Health answers on any host (a container probing 127.0.0.1), and is never redirected.
+    assert.equal((await get(server.httpPort, '/_berth/health', { host: '127.0.0.1' })).status, 200);
     const hook = await get(server.httpPort, '/_berth/hooks/site', { host: 'example.com' }, 'POST');
     assert.notEqual(hook.status, 308);
     const absolute = await rawRequest(server.httpPort, 'GET http://other.example/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
