@@ -10,6 +10,8 @@ set -euo pipefail
 missing=()
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Installed without recommends, Chromium brings no font; pages need one to render text.
+[ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
