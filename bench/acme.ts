@@ -32,7 +32,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startPebble, type Pebble } from '../test/helpers/pebble.ts';
-import { replaceMarkedSection } from './lib/benchmarks-md.ts';
+import { measuredBy, replaceMarkedSection } from './lib/benchmarks-md.ts';
 import { describeMachine } from './lib/machine.ts';
 import { cmdline, installExitHandlers, isRunning, portIsOpen, processTree, setPidDir, startTracked, stopTracked, tail, type Tracked } from './lib/proc.ts';
 import { PEERS, PEER_LABEL, launch, roundName, type AcmeSetup, type PeerName } from './lib/acme-peers.ts';
@@ -333,12 +333,10 @@ function indent(text: string): string[] {
 
 export function renderSection(r: AcmeResults, resultsFile: string): string {
   const st = r.settings;
-  const when = r.startedAt.replace('T', ' ').slice(0, 16);
   const out: string[] = [
     '## Certificates',
     '',
-    `Measured by \`${r.command}\` on ${when} UTC. The benchmark writes this section itself; run it again`,
-    `to refresh the numbers. The raw results of this run are in \`${resultsFile}\` (not committed).`,
+    ...measuredBy(r.command, r.startedAt, resultsFile),
     '',
     'Time from starting a server process to a browser-valid certificate for a new name, against the',
     'same CA in the same run. Lower is better.',

@@ -17,3 +17,12 @@ export function replaceMarkedSection(file: string, begin: string, end: string, s
   }
   writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
 }
+
+/** The opening lines of a section: which command measured it, when, and where its raw results are. */
+export function measuredBy(command: string, startedAt: string, resultsPath: string): string[] {
+  const when = startedAt.replace('T', ' ').slice(0, 16);
+  return [
+    `Measured by \`${command}\` on ${when} UTC. The benchmark writes this section itself; run it again`,
+    `to refresh the numbers. The raw results of this run are in \`${resultsPath}\` (not committed).`,
+  ];
+}

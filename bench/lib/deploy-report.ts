@@ -3,7 +3,7 @@
  * "Deploys" section of BENCHMARKS.md between its own markers (the "Static
  * serving" section and its markers are never touched).
  */
-import { replaceMarkedSection } from './benchmarks-md.ts';
+import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
 import type { FloodResult } from './hooks.ts';
 import { median } from './hooks.ts';
 import type { DeployRecordLite } from './deploy-servers.ts';
@@ -331,12 +331,10 @@ function targetsSection(r: DeployResults): string[] {
 }
 
 export function renderDeploySection(r: DeployResults, resultsPath: string): string {
-  const when = r.startedAt.replace('T', ' ').slice(0, 16);
   const out: string[] = [
     '## Deploys',
     '',
-    `Measured by \`${r.command}\` on ${when} UTC. The benchmark writes this section itself; run it again`,
-    `to refresh the numbers. The raw results of this run are in \`${resultsPath}\` (not committed).`,
+    ...measuredBy(r.command, r.startedAt, resultsPath),
     '',
     'Berth and the traditional stack it replaces run one after the other on 127.0.0.1, each against',
     'its own copy of the same generated git history (a local bare repository, committed with',
