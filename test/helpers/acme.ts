@@ -21,9 +21,9 @@ export interface Handshake {
 }
 
 /** One TLS handshake with SNI `servername`, verified against `ca` (or the system roots). */
-export function handshake(port: number, servername: string, ca?: string): Promise<Handshake> {
+export function handshake(port: number, servername: string, ca?: string, host = '127.0.0.1'): Promise<Handshake> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername, ...(ca === undefined ? {} : { ca: [ca] }), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+    const socket = connect({ host, port, servername, ...(ca === undefined ? {} : { ca: [ca] }), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
       const cert: PeerCertificate = socket.getPeerCertificate();
       resolve({
         authorized: socket.authorized,

@@ -42,6 +42,8 @@ export interface PebbleOptions {
   authzReuse?: number;
   /** Address the ACME API listens on and its certificate names (default 127.0.0.1), e.g. a Docker bridge's gateway. */
   host?: string;
+  /** The IPv4 address Pebble's DNS gives every name, where it validates HTTP-01 (default 127.0.0.1). */
+  address?: string;
 }
 
 /** A port free right now on 127.0.0.1 (bound and released). */
@@ -86,7 +88,7 @@ export async function startPebble(t: { after(fn: () => unknown): void }, dir: st
 
   const dns = spawn(
     'pebble-challtestsrv',
-    ['-defaultIPv4', '127.0.0.1', '-defaultIPv6', '', '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsManagementPort}`],
+    ['-defaultIPv4', options.address ?? '127.0.0.1', '-defaultIPv6', '', '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsManagementPort}`],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
