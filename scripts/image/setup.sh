@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # What `npm run test:image` needs on a Debian machine: the Docker engine
-# (started here when it is not running), debootstrap for the stand-in base
-# image, and QEMU user emulation for arm64. Needs root.
+# (started here when it is not running) and Compose, debootstrap for the
+# stand-in base image, and QEMU user emulation for arm64. Needs root.
 set -euo pipefail
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+# The guide's `docker compose`: Debian 12 packages Compose 1 as docker-compose.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
 command -v update-binfmts >/dev/null 2>&1 || missing+=(binfmt-support)

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -170,4 +170,13 @@ export function postHttps(address: string, port: number, host: string, path: str
     req.on('error', reject);
     req.end(hook.body);
   });
+}
+
+/** A newer Berth in the repository the guide cloned: a commit that changes the CLI's source (so the image changes too). */
+export async function commitUpgrade(work: string, bare: string): Promise<string> {
+  const marker = `// Upgraded by the guide test ${Date.now()}`;
+  await appendFile(join(work, 'src/cli/main.ts'), `${marker}\n`);
+  await git(['commit', '--quiet', '--all', '-m', 'A newer Berth'], work);
+  await git(['push', '--quiet', bare, 'main'], work);
+  return marker;
 }

@@ -126,6 +126,17 @@ export class GuideShell {
     return output;
   }
 
+  /**
+   * For a block a test cannot run as written (an editor): `step` does what
+   * the reader would, and the block counts as run.
+   */
+  async instead(id: string, step: () => Promise<void>): Promise<void> {
+    if (!this.#blocks.has(id)) throw new Error(`docs/guide.md has no block marked ${id}`);
+    await step();
+    this.#output += `[${id}: done by the test in place of the block]\n`;
+    this.ran.add(id);
+  }
+
   /** Runs the test's own commands in the same shell (its steps between the guide's). */
   async exec(script: string, timeoutMs = 10 * 60_000, label = 'the test'): Promise<string> {
     this.#count += 1;
@@ -174,7 +185,7 @@ export class GuideShell {
     // A command that follows a log forever runs for a few seconds; `timeout` ending it is success.
     return text
       .split('\n')
-      .map((line) => (/^(sudo )?(journalctl|docker compose logs|docker-compose logs)\b.* -f$/.test(line) ? `timeout 5 ${line} || [ $? -eq 124 ]` : line))
+      .map((line) => (/^(sudo )?(journalctl|docker compose logs|docker-compose logs)\b.* -f\b/.test(line) ? `timeout 5 ${line} || [ $? -eq 124 ]` : line))
       .join('\n');
   }
 }

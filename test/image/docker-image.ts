@@ -6,71 +6,40 @@
  *
  *   npm run test:image    (root: installs Docker, debootstrap and QEMU, starts dockerd)
  *
- * Not part of `npm test` yet: the first run builds both base images and the
- * arm64 image under emulation, several minutes.
+ * Part of `npm test`; the first run on a machine builds both base images
+ * and the arm64 image under emulation, about four minutes.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { request as httpsRequest } from 'node:https';
 import { createHmac } from 'node:crypto';
 import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { buildBlog } from '../helpers/blog.ts';
 import { handshake, waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
+import { bridgeGateway, docker, getHttps, git, useBaseImage } from '../helpers/docker.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../..');
-const BASE_TAG = 'node:24-bookworm-slim';
 const SECRET = 'image-test-webhook-secret';
 
-async function docker(args: string[], timeoutMs = 30 * 60_000): Promise<string> {
-  const { stdout } = await run('docker', args, { cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DOCKER_BUILDKIT: '0' } });
-  return stdout.trim();
-}
-
-/** The stand-in base for `arch` (made once and kept), tagged as the Dockerfile's base, then the real Dockerfile built on it. */
+/** The real Dockerfile built for `arch` on the stand-in base. */
 async function buildImage(arch: 'amd64' | 'arm64'): Promise<string> {
-  const base = `berth-base:${arch}`;
-  const have = await docker(['image', 'inspect', '--format', '{{.Architecture}}', base]).catch(() => '');
-  if (have !== arch) {
-    await run('bash', [join(ROOT, 'scripts/image/base-image.sh'), arch, base], { cwd: ROOT, timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-  }
-  await docker(['tag', base, BASE_TAG]);
+  await useBaseImage(arch);
   const tag = `berth:test-${arch}`;
   await docker(['build', '--platform', `linux/${arch}`, '-f', 'deploy/Dockerfile', '-t', tag, '.']);
   assert.equal(await docker(['image', 'inspect', '--format', '{{.Architecture}}', tag]), arch);
   return tag;
 }
 
-async function git(args: string[], cwd: string): Promise<string> {
-  const { stdout } = await run('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 'Image Test', GIT_AUTHOR_EMAIL: 'image@example.com', GIT_COMMITTER_NAME: 'Image Test', GIT_COMMITTER_EMAIL: 'image@example.com' } });
-  return stdout.trim();
-}
-
-/** A GET over HTTPS with SNI and Host set, verified against `ca`; resolves with the body. */
-function getHttps(port: number, host: string, path: string, ca: string): Promise<string> {
-  return new Promise((resolveBody, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolveBody(text));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function scenario(t: TestContext, arch: 'amd64' | 'arm64'): Promise<void> {
   const image = await buildImage(arch);
   const root = await tempDir(t);
   await chmod(root, 0o755);
-  const gateway = (await docker(['network', 'inspect', '--format', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])) || '172.17.0.1';
+  const gateway = await bridgeGateway();
   const httpPort = await freePort();
   const httpsPort = await freePort();
   const pebble = await startPebble(t, root, { httpPort, host: gateway });
@@ -133,7 +102,7 @@ secret_file = "webhook-secret"
     return seen?.authorized === true ? seen : undefined;
   }, `${arch}: a certificate from Pebble`, 300_000, 500);
   assert.equal(pebble.issued().at(-1), served.serial);
-  assert.match(await getHttps(httpsPort, 'blog.example.com', '/', pebbleRoot), /<title>/, 'the blog over HTTPS with the real certificate');
+  assert.match((await getHttps('127.0.0.1', httpsPort, 'blog.example.com', '/', pebbleRoot)).body, /<title>/, 'the blog over HTTPS with the real certificate');
   const health = await fetch(`http://127.0.0.1:${httpPort}/_berth/health`);
   assert.equal(health.status, 200);
 
@@ -149,7 +118,7 @@ secret_file = "webhook-secret"
   const hook = await fetch(`http://127.0.0.1:${httpPort}/_berth/hooks/blog`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-berth-signature': `sha256=${signature}` }, body });
   assert.equal(hook.status, 202, await hook.text());
   await waitFor(async () => {
-    const seen = await getHttps(httpsPort, 'blog.example.com', '/', pebbleRoot).catch(() => undefined);
+    const seen = (await getHttps('127.0.0.1', httpsPort, 'blog.example.com', '/', pebbleRoot).catch(() => undefined))?.body;
     return seen?.includes(`Pushed to the ${arch} image`) === true ? seen : undefined;
   }, `${arch}: the webhook's deploy to be served`, 600_000, 2_000);
 

@@ -28,6 +28,7 @@ import { onCleanup } from '../helpers/cleanup.ts';
 import {
   bridgeGateway,
   checkoutRepository,
+  commitUpgrade,
   containerAddress,
   docker,
   getHttps,
@@ -169,12 +170,9 @@ describe('docs/guide.md with systemd', () => {
     assert.equal(pebble.issued().length, issued + 1, 'berth certs --renew ordered a new certificate');
 
     // 6. Upgrading Berth: a new commit in Berth's repository.
-    await writeFile(join(berthWork, 'UPGRADED'), 'a newer Berth\n');
-    await git(['add', 'UPGRADED'], berthWork);
-    await git(['commit', '--quiet', '-m', 'A newer Berth'], berthWork);
-    await git(['push', '--quiet', join(repos, 'berth.git'), 'main'], berthWork);
+    const marker = await commitUpgrade(berthWork, join(repos, 'berth.git'));
     await sh.run('systemd.upgrade');
-    assert.equal(await inVm(old.name, 'cat /opt/berth/UPGRADED'), 'a newer Berth');
+    assert.ok((await inVm(old.name, 'cat /opt/berth/src/cli/main.ts')).includes(marker), 'git pull brought the new Berth');
     assert.equal(await inVm(old.name, 'systemctl is-active berth'), 'active');
     await waitFor(async () => ((await getHttps(old.address, 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed after the guide') === true ? true : undefined), 'the site after the upgrade', 60_000, 250);
 

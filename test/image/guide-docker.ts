@@ -1,0 +1,203 @@
+/**
+ * docs/guide.md, option A (Docker), run command by command on this
+ * machine as the server: the image built from a checkout, Compose with
+ * ports 80 and 443, the first deploy and certificate, a push, an upgrade,
+ * a backup and a move into a new volume.
+ *
+ * What stands in for the internet, and what differs from the reader's
+ * server; nothing else is changed in the guide's commands:
+ * - Berth's repository and the site's are served by `git daemon` (git://);
+ * - the server's paths live under a temporary directory (/opt/berth-src,
+ *   /srv/berth, /root, $HOME), and `sudo` is a pass-through when the
+ *   machine has none (the tests run as root);
+ * - Debian's docker.io has the classic builder and Compose 1
+ *   (`docker-compose`) where Docker's own packages have BuildKit and the
+ *   `docker compose` plugin: the test uses `docker compose` when it is
+ *   there and `docker-compose` (with -T on exec, which Compose 1 needs
+ *   without a terminal) when not;
+ * - `curl` to example.com is sent to 127.0.0.1 and trusts Pebble's root;
+ *   Pebble's DNS answers 127.0.0.1, so HTTP-01 reaches the published port 80;
+ * - the test's own steps: the editor step writes the config (Pebble as
+ *   the CA, its API certificate mounted by a compose.override.yaml), a
+ *   signed GitHub push, the volume removed to stand for a new server's.
+ *
+ *   npm run test:image    (root: installs Docker and starts dockerd)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { handshake, waitFor } from '../helpers/acme.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
+import { bridgeGateway, checkoutRepository, commitUpgrade, docker, getHttps, git, githubPush, makeSiteRepository, postHttps, startGitDaemon, useBaseImage } from '../helpers/docker.ts';
+import { GUIDE_RUNS, GuideShell, readGuide } from '../helpers/guide.ts';
+import { startPebble } from '../helpers/pebble.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const today = new Date().toISOString().slice(0, 10);
+const composeV2 = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+describe('docs/guide.md with Docker', () => {
+  it('builds the image, starts it with Compose, deploys, gets a certificate, upgrades, backs up and restores into a new volume', { timeout: 40 * 60_000 }, async (t) => {
+    for (const port of [80, 443]) {
+      assert.equal(await portInUse(port), false, `port ${port} is taken on this machine; the guide's compose.yaml publishes 80 and 443`);
+    }
+    const blocks = await readGuide();
+    const root = await tempDir(t);
+    await chmod(root, 0o755);
+    await useBaseImage('amd64');
+    const gateway = await bridgeGateway();
+
+    const repos = join(root, 'git');
+    await mkdir(repos);
+    const berthWork = await checkoutRepository(join(root, 'berth-work'));
+    await git(['clone', '--quiet', '--bare', berthWork, join(repos, 'berth.git')], root);
+    const site = await makeSiteRepository(repos);
+    const daemon = await startGitDaemon(t, repos, gateway);
+    const pebble = await startPebble(t, root, { httpPort: 80, host: gateway });
+    const pebbleRoot = await pebble.root();
+    await writeFile(join(root, 'pebble-root.pem'), pebbleRoot);
+
+    // The server's directories, and `sudo` for a machine without it.
+    const home = join(root, 'home');
+    const bin = join(root, 'bin');
+    for (const dir of [home, bin, join(root, 'opt'), join(root, 'srv'), join(root, 'root')]) await mkdir(dir);
+    if (spawnSync('sudo', ['true'], { stdio: 'ignore' }).status !== 0) {
+      await writeFile(join(bin, 'sudo'), '#!/bin/sh\n# The tests run as root: sudo runs its command as it is.\nexec "$@"\n', { mode: 0o755 });
+    }
+    const srv = join(root, 'srv', 'berth');
+    const substitutions: Array<readonly [string | RegExp, string]> = [
+      ['https://git.example.org/you/berth.git', daemon.url('berth.git')],
+      ['/opt/berth-src', join(root, 'opt', 'berth-src')],
+      ['/srv/berth', srv],
+      ['-v /root:/backup', `-v ${join(root, 'root')}:/backup`],
+      ['2026-11-27', today],
+      [/^curl /gm, `curl --resolve example.com:80:127.0.0.1 --resolve example.com:443:127.0.0.1 --cacert ${join(root, 'pebble-root.pem')} `],
+      ...(composeV2 ? [] : ([
+        [/docker compose (-f \S+ )?exec /g, 'docker-compose $1exec -T '],
+        ['docker compose', 'docker-compose'],
+      ] as const)),
+    ];
+    const sh = new GuideShell('docker-server', blocks, ['bash'], {
+      substitutions,
+      scratch: root,
+      env: { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH ?? ''}`, DOCKER_BUILDKIT: '0' },
+    });
+    onCleanup(t, () => sh.close());
+    const composeCommand = composeV2 ? 'docker' : 'docker-compose';
+    onCleanup(t, () => {
+      spawnSync(composeCommand, [...(composeV2 ? ['compose'] : []), '-f', join(srv, 'compose.yaml'), 'down', '--volumes', '--timeout', '5'], { stdio: 'ignore' });
+    });
+
+    // 3. Install Berth: option A.
+    await sh.run('both.source');
+    await sh.run('docker.packages');
+    const versions = await sh.run('docker.check-docker');
+    assert.match(versions, /Server:[\s\S]*Engine/);
+    assert.match(versions, /version v?[12]\.\d+/i);
+    await sh.run('docker.build', 20 * 60_000);
+    assert.match(await docker(['image', 'inspect', '--format', '{{.Config.User}} {{.Architecture}}', 'berth:latest']), /^berth amd64$/);
+    await sh.run('docker.files');
+    assert.equal((await readFile(join(srv, '.env'), 'utf8')).includes('BLOG_WEBHOOK_SECRET='), true);
+
+    // The editor step (`nano`), done by the test: the site's repository; and Pebble in place of Let's Encrypt.
+    await sh.instead('docker.edit', async () => {
+      const config = (await readFile(join(srv, 'berth.toml'), 'utf8'))
+        .replace('repo = "https://github.com/you/blog.git"', `repo = "${daemon.url('blog.git')}"`)
+        .replace(/^directory = "letsencrypt".*$/m, `directory = "${pebble.directoryUrl}"\nca_file = "/etc/berth/pebble-api.pem"\nretry_delay = "5s"`);
+      assert.match(config, /ca_file/);
+      assert.match(config, /git:\/\//);
+      await writeFile(join(srv, 'berth.toml'), config);
+      await writeFile(join(srv, 'pebble-api.pem'), await readFile(pebble.caFile));
+      await writeFile(join(srv, 'compose.override.yaml'), 'services:\n  berth:\n    volumes:\n      - ./pebble-api.pem:/etc/berth/pebble-api.pem:ro\n');
+    });
+
+    await sh.run('docker.secret');
+    const secret = /^BLOG_WEBHOOK_SECRET=([0-9a-f]{64})$/m.exec(await readFile(join(srv, '.env'), 'utf8'))?.[1];
+    assert.ok(secret !== undefined, 'a 32-byte hex secret in .env');
+    const started = await sh.run('docker.start', 5 * 60_000);
+    assert.match(started, /Config \/etc\/berth\/berth\.toml is valid/);
+    assert.match(started, /"msg":"listening"/);
+    await sh.run('docker.alias');
+
+    await waitFor(async () => ((await fetch('http://127.0.0.1/_berth/health').then(async (res) => (await res.text()).trim(), () => '')) === 'ok' ? true : undefined), 'Berth to listen on port 80', 60_000, 250);
+    assert.match(await sh.run('both.health'), /(^|\n)ok$/);
+
+    // 5. The first deploy and the certificate.
+    assert.match(await sh.run('both.deploy'), /live/);
+    const list = JSON.parse(await sh.exec('berth deploys --json')) as Array<{ id: string; state: string }>;
+    const id = list[0]?.id ?? '';
+    assert.equal(list[0]?.state, 'live');
+    substitutions.push(['20261127T0855', id]);
+    assert.ok((await sh.run('both.deploys')).includes(id));
+    const served = await waitFor(async () => {
+      const seen = await handshake(443, 'example.com', pebbleRoot).catch(() => undefined);
+      return seen?.authorized === true ? seen : undefined;
+    }, 'the certificate from Pebble', 120_000, 500);
+    assert.deepEqual(served.names.toSorted(), ['example.com', 'www.example.com']);
+    const certs = await sh.run('both.certs');
+    assert.match(certs, /Pebble Intermediate/);
+    assert.match(certs, /HTTP\/2 200/);
+
+    // 4. The forge's webhook.
+    const sha = await site.push('Pushed to the Docker server');
+    const hook = await postHttps('127.0.0.1', 443, 'example.com', '/_berth/hooks/blog', pebbleRoot, githubPush(sha, secret));
+    assert.equal(hook.status, 202, hook.body);
+    await waitFor(async () => ((await getHttps('127.0.0.1', 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed to the Docker server') === true ? true : undefined), 'the pushed commit to be served', 120_000, 500);
+
+    const issued = pebble.issued().length;
+    await sh.run('both.renew');
+    assert.equal(pebble.issued().length, issued + 1, 'berth certs --renew ordered a new certificate');
+
+    // 6. Upgrading Berth.
+    const before = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth']);
+    const marker = await commitUpgrade(berthWork, join(repos, 'berth.git'));
+    await sh.run('docker.upgrade', 20 * 60_000);
+    const after = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth']);
+    assert.notEqual(after, before, 'Compose replaced the container with one of the new image');
+    assert.ok((await docker(['exec', after, 'cat', '/opt/berth/src/cli/main.ts'])).includes(marker), 'the new container runs the new Berth');
+    await waitFor(async () => ((await getHttps('127.0.0.1', 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed to the Docker server') === true ? true : undefined), 'the site after the upgrade', 60_000, 250);
+
+    // 7. Backups.
+    const releases = [...(await sh.exec('berth releases --site blog')).matchAll(/\b\d{8}T\d{6}Z-[0-9a-f]+\b/g)].map((match) => match[0]);
+    assert.equal(releases.length, 2, 'two releases before the backup');
+    await sh.run('docker.backup');
+    const archive = join(root, 'root', `berth-data-${today}.tar.gz`);
+    const listed = spawnSync('tar', ['-tzf', archive], { encoding: 'utf8' }).stdout;
+    assert.match(listed, /^\.\/state\.db\.backup$/m);
+    assert.match(listed, /^\.\/certs\/example\.com\/cert\.pem$/m);
+    assert.doesNotMatch(listed, /^\.\/state\.db$/m);
+
+    // 8. Moving: the old server stops, and the new one starts from an empty volume.
+    await sh.run('move.docker-stop-old');
+    await docker(['volume', 'rm', 'berth_berth-data']);
+    const issuedBefore = pebble.issued().length;
+    await sh.run('move.docker-restore');
+    await sh.exec('sudo docker compose up -d'.replace('docker compose', composeV2 ? 'docker compose' : 'docker-compose'));
+    const moved = await waitFor(async () => {
+      const seen = await handshake(443, 'example.com', pebbleRoot).catch(() => undefined);
+      return seen?.authorized === true ? seen : undefined;
+    }, 'the restored server to serve HTTPS', 60_000, 250);
+    assert.equal(moved.serial, pebble.issued().at(-1));
+    assert.equal(pebble.issued().length, issuedBefore, 'nothing ordered after the move');
+    const check = await sh.run('move.check');
+    assert.match(check, /Pebble Intermediate/);
+    assert.ok(check.includes(id), `the deploy history moved:\n${check}`);
+    assert.match(check, /webhook/);
+    for (const release of releases) assert.ok(check.includes(release), `release ${release} moved:\n${check}`);
+
+    assert.deepEqual(GUIDE_RUNS.docker.filter((block) => !sh.ran.has(block)), [], 'every Docker block of the guide ran');
+  });
+});
