@@ -37,6 +37,8 @@ import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const today = new Date().toISOString().slice(0, 10);
+/** On the test's container and volume, through compose.override.yaml. */
+const TEST_LABEL = 'berth.guide-test';
 const composeV2 = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
 
 function portInUse(port: number): Promise<boolean> {
@@ -51,6 +53,10 @@ function portInUse(port: number): Promise<boolean> {
 
 describe('docs/guide.md with Docker', () => {
   it('builds the image, starts it with Compose, deploys, gets a certificate, upgrades, backs up and restores into a new volume', { timeout: 40 * 60_000 }, async (t) => {
+    // A run cut short leaves a container that Docker restarts (restart: unless-stopped); only the tests' own are removed.
+    const leftovers = (await docker(['ps', '-aq', '--filter', `label=${TEST_LABEL}`])).split('\n').filter((line) => line !== '');
+    if (leftovers.length > 0) await docker(['rm', '-f', ...leftovers]);
+    for (const volume of (await docker(['volume', 'ls', '-q', '--filter', `label=${TEST_LABEL}`])).split('\n').filter((line) => line !== '')) await docker(['volume', 'rm', volume]);
     for (const port of [80, 443]) {
       assert.equal(await portInUse(port), false, `port ${port} is taken on this machine; the guide's compose.yaml publishes 80 and 443`);
     }
@@ -121,7 +127,10 @@ describe('docs/guide.md with Docker', () => {
       assert.match(config, /git:\/\//);
       await writeFile(join(srv, 'berth.toml'), config);
       await writeFile(join(srv, 'pebble-api.pem'), await readFile(pebble.caFile));
-      await writeFile(join(srv, 'compose.override.yaml'), 'services:\n  berth:\n    volumes:\n      - ./pebble-api.pem:/etc/berth/pebble-api.pem:ro\n');
+      await writeFile(
+        join(srv, 'compose.override.yaml'),
+        `services:\n  berth:\n    labels:\n      ${TEST_LABEL}: "1"\n    volumes:\n      - ./pebble-api.pem:/etc/berth/pebble-api.pem:ro\nvolumes:\n  berth-data:\n    labels:\n      ${TEST_LABEL}: "1"\n`,
+      );
     });
 
     await sh.run('docker.secret');
