@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
-import { routeRequest, type Routed } from './route-request.ts';
+import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import { CHALLENGE_PREFIX, type ChallengeStore } from '../acme/challenge-store.ts';
 import type { SiteTable } from './site-table.ts';
@@ -44,14 +44,17 @@ export function createAccessLog(logger: Logger, options: HandlerOptions): Access
   if (!options.accessLog) return undefined;
   const log = logger.child({ kind: 'access' });
   return (method, url, routed, started) => {
-    log.info({
+    const line = {
       method,
       host: routed.host,
       url,
       status: routed.reply.status,
       release: routed.site?.release?.id,
       ms: Math.round((performance.now() - started) * 100) / 100,
-    });
+    };
+    // Health probes (Docker's HEALTHCHECK every 30 s, a load balancer's) are not site traffic: kept out of the info log.
+    if (url === HEALTH_PATH) log.debug(line);
+    else log.info(line);
   };
 }
 

@@ -27,6 +27,8 @@ export interface Routed {
 const UNKNOWN_HOST = textReply(421, 'Misdirected request: no site here answers to this host name');
 const TWO_HOSTS = textReply(400, 'Bad request: more than one Host header');
 const NO_RELEASE = textReply(503, 'This site has no published release yet', ['retry-after', '10']);
+/** Answered 200 on every host, for containers and load balancers. */
+export const HEALTH_PATH = '/_berth/health';
 const HEALTHY = textReply(200, 'ok');
 const BERTH_NOT_FOUND = textReply(404, 'Not found');
 const BAD_TARGET = textReply(400, 'Bad request: the request target must be a path');
@@ -43,7 +45,7 @@ export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRe
     // Node keeps the first Host and drops the rest; a proxy in front might
     // have used another one, so refuse rather than guess (RFC 9112 3.2).
     reply = TWO_HOSTS;
-  } else if (request.url === '/_berth/health') {
+  } else if (request.url === HEALTH_PATH) {
     // Any host, so a container or load balancer can probe 127.0.0.1 without knowing the domains.
     reply = HEALTHY;
   } else if (site === undefined || misdirected(request.servername, table, site)) {

@@ -282,6 +282,14 @@ test('logs one structured line per request', async (t) => {
   assert.equal(typeof line?.release, 'string');
 });
 
+test('keeps health probes out of the access log at the info level', async (t) => {
+  const s = await startTestServer(t, { files: { site: files } });
+  for (let probe = 0; probe < 3; probe += 1) assert.equal((await get(s.httpPort, '/_berth/health')).status, 200);
+  await get(s.httpPort, '/about/');
+  assert.ok(await eventually(async () => s.logs.some((line) => line.kind === 'access' && line.url === '/about/')));
+  assert.deepEqual(s.logs.filter((line) => line.kind === 'access' && line.url === '/_berth/health'), [], 'no info line for a probe');
+});
+
 test('shutdown lets a request in flight finish', async (t) => {
   const s = await startTestServer(t, { files: { site: files } });
   const response = new Promise<number>((resolve, reject) => {
