@@ -29,9 +29,10 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { handshake, waitFor } from '../helpers/acme.ts';
+import { waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
-import { bridgeGateway, checkoutRepository, commitUpgrade, docker, getHttps, git, githubPush, makeSiteRepository, postHttps, startGitDaemon, useBaseImage } from '../helpers/docker.ts';
+import { bridgeGateway, checkoutRepository, commitUpgrade, docker, git, makeSiteRepository, startGitDaemon, useBaseImage } from '../helpers/docker.ts';
+import { certifiedHandshake, deployCertifyPush, servedPage } from '../helpers/guide-steps.ts';
 import { GUIDE_RUNS, GuideShell, readGuide } from '../helpers/guide.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -144,31 +145,10 @@ describe('docs/guide.md with Docker', () => {
     await waitFor(async () => ((await fetch('http://127.0.0.1/_berth/health').then(async (res) => (await res.text()).trim(), () => '')) === 'ok' ? true : undefined), 'Berth to listen on port 80', 60_000, 250);
     assert.match(await sh.run('both.health'), /(^|\n)ok$/);
 
-    // 5. The first deploy and the certificate.
-    assert.match(await sh.run('both.deploy'), /live/);
-    const list = JSON.parse(await sh.exec('berth deploys --json')) as Array<{ id: string; state: string }>;
-    const id = list[0]?.id ?? '';
-    assert.equal(list[0]?.state, 'live');
-    substitutions.push(['20261127T0855', id]);
-    assert.ok((await sh.run('both.deploys')).includes(id));
-    const served = await waitFor(async () => {
-      const seen = await handshake(443, 'example.com', pebbleRoot).catch(() => undefined);
-      return seen?.authorized === true ? seen : undefined;
-    }, 'the certificate from Pebble', 120_000, 500);
-    assert.deepEqual(served.names.toSorted(), ['example.com', 'www.example.com']);
-    const certs = await sh.run('both.certs');
-    assert.match(certs, /Pebble Intermediate/);
-    assert.match(certs, /HTTP\/2 200/);
-
-    // 4. The forge's webhook.
-    const sha = await site.push('Pushed to the Docker server');
-    const hook = await postHttps('127.0.0.1', 443, 'example.com', '/_berth/hooks/blog', pebbleRoot, githubPush(sha, secret));
-    assert.equal(hook.status, 202, hook.body);
-    await waitFor(async () => ((await getHttps('127.0.0.1', 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed to the Docker server') === true ? true : undefined), 'the pushed commit to be served', 120_000, 500);
-
-    const issued = pebble.issued().length;
-    await sh.run('both.renew');
-    assert.equal(pebble.issued().length, issued + 1, 'berth certs --renew ordered a new certificate');
+    // 5. The first deploy and the certificate, 4. the forge's webhook.
+    const server = { sh, address: '127.0.0.1', pebble, pebbleRoot };
+    const heading = 'Pushed to the Docker server';
+    const id = await deployCertifyPush(server, { substitutions, push: site.push, secret, heading });
 
     // 6. Upgrading Berth.
     const before = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth']);
@@ -177,7 +157,7 @@ describe('docs/guide.md with Docker', () => {
     const after = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth']);
     assert.notEqual(after, before, 'Compose replaced the container with one of the new image');
     assert.ok((await docker(['exec', after, 'cat', '/opt/berth/src/cli/main.ts'])).includes(marker), 'the new container runs the new Berth');
-    await waitFor(async () => ((await getHttps('127.0.0.1', 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed to the Docker server') === true ? true : undefined), 'the site after the upgrade', 60_000, 250);
+    await servedPage(server, heading, 'the site after the upgrade');
 
     // 7. Backups.
     const releases = [...(await sh.exec('berth releases --site blog')).matchAll(/\b\d{8}T\d{6}Z-[0-9a-f]+\b/g)].map((match) => match[0]);
@@ -195,10 +175,7 @@ describe('docs/guide.md with Docker', () => {
     const issuedBefore = pebble.issued().length;
     await sh.run('move.docker-restore');
     await sh.exec('sudo docker compose up -d'.replace('docker compose', composeV2 ? 'docker compose' : 'docker-compose'));
-    const moved = await waitFor(async () => {
-      const seen = await handshake(443, 'example.com', pebbleRoot).catch(() => undefined);
-      return seen?.authorized === true ? seen : undefined;
-    }, 'the restored server to serve HTTPS', 60_000, 250);
+    const moved = await certifiedHandshake(server, 'the restored server to serve HTTPS');
     assert.equal(moved.serial, pebble.issued().at(-1));
     assert.equal(pebble.issued().length, issuedBefore, 'nothing ordered after the move');
     const check = await sh.run('move.check');

@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { handshake, waitFor } from '../helpers/acme.ts';
+import { waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import {
   bridgeGateway,
@@ -31,15 +31,13 @@ import {
   commitUpgrade,
   containerAddress,
   docker,
-  getHttps,
   git,
-  githubPush,
   makeSiteRepository,
-  postHttps,
   startGitDaemon,
   useBaseImage,
 } from '../helpers/docker.ts';
 import { GUIDE_RUNS, GuideShell, readGuide } from '../helpers/guide.ts';
+import { certifiedHandshake, deployCertifyPush, servedPage } from '../helpers/guide-steps.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -143,38 +141,17 @@ describe('docs/guide.md with systemd', () => {
     await sh.run('systemd.reload');
     assert.equal(await inVm(old.name, 'systemctl is-active berth'), 'active');
 
-    // 5. The first deploy and the certificate.
-    const deploy = await sh.run('both.deploy');
-    assert.match(deploy, /live/);
-    const id = (await inVm(old.name, "sudo -u berth berth deploys --json | node -e 'process.stdout.write(JSON.parse(require(\"fs\").readFileSync(0, \"utf8\"))[0].id)'")).trim();
-    substitutions.push(['20261127T0855', id]);
-    const deploys = await sh.run('both.deploys');
-    assert.ok(deploys.includes(id), deploys);
-    const served = await waitFor(async () => {
-      const seen = await handshake(443, 'example.com', pebbleRoot, old.address).catch(() => undefined);
-      return seen?.authorized === true ? seen : undefined;
-    }, 'the certificate from Pebble', 120_000, 500);
-    assert.deepEqual(served.names.toSorted(), ['example.com', 'www.example.com']);
-    const certs = await sh.run('both.certs');
-    assert.match(certs, /Pebble Intermediate/);
-    assert.match(certs, /HTTP\/2 200/);
-
-    // 4. The forge's webhook: a push deploys.
-    const sha = await site.push('Pushed after the guide');
-    const hook = await postHttps(old.address, 443, 'example.com', '/_berth/hooks/blog', pebbleRoot, githubPush(sha, secret));
-    assert.equal(hook.status, 202, hook.body);
-    await waitFor(async () => ((await getHttps(old.address, 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed after the guide') === true ? true : undefined), 'the pushed commit to be served', 120_000, 500);
-
-    const issued = pebble.issued().length;
-    await sh.run('both.renew');
-    assert.equal(pebble.issued().length, issued + 1, 'berth certs --renew ordered a new certificate');
+    // 5. The first deploy and the certificate, 4. the forge's webhook.
+    const server = { sh, address: old.address, pebble, pebbleRoot };
+    const heading = 'Pushed after the guide';
+    const id = await deployCertifyPush(server, { substitutions, push: site.push, secret, heading });
 
     // 6. Upgrading Berth: a new commit in Berth's repository.
     const marker = await commitUpgrade(berthWork, join(repos, 'berth.git'));
     await sh.run('systemd.upgrade');
     assert.ok((await inVm(old.name, 'cat /opt/berth/src/cli/main.ts')).includes(marker), 'git pull brought the new Berth');
     assert.equal(await inVm(old.name, 'systemctl is-active berth'), 'active');
-    await waitFor(async () => ((await getHttps(old.address, 443, 'example.com', '/', pebbleRoot).catch(() => undefined))?.body.includes('Pushed after the guide') === true ? true : undefined), 'the site after the upgrade', 60_000, 250);
+    await servedPage(server, heading, 'the site after the upgrade');
 
     // 7. Backups.
     await sh.run('systemd.backup');
@@ -212,13 +189,10 @@ describe('docs/guide.md with systemd', () => {
     await sh2.exec('sudo systemctl enable --now berth');
     // HTTPS from the first second, with the old server's certificate; nothing ordered.
     const before = pebble.issued().length;
-    const moved = await waitFor(async () => {
-      const seen = await handshake(443, 'example.com', pebbleRoot, fresh.address).catch(() => undefined);
-      return seen?.authorized === true ? seen : undefined;
-    }, 'the new server to serve HTTPS', 60_000, 250);
+    const moved = await certifiedHandshake({ address: fresh.address, pebbleRoot }, 'the new server to serve HTTPS');
     assert.equal(moved.serial, pebble.issued().at(-1));
     assert.equal(pebble.issued().length, before);
-    assert.match((await getHttps(fresh.address, 443, 'example.com', '/', pebbleRoot)).body, /Pushed after the guide/);
+    await servedPage({ address: fresh.address, pebbleRoot }, heading, 'the moved site');
     const check = await sh2.run('move.check');
     assert.match(check, /Pebble Intermediate/);
     assert.ok(check.includes(id), `the deploy history moved:\n${check}`);
