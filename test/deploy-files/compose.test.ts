@@ -40,6 +40,10 @@ interface Service {
   secrets?: string[];
   restart?: string;
   init?: boolean;
+  sysctls?: Record<string, unknown>;
+  cap_drop?: string[];
+  cap_add?: string[];
+  security_opt?: string[];
   stop_grace_period?: string;
   logging?: { driver?: string; options?: Record<string, unknown> };
   healthcheck?: unknown;
@@ -98,6 +102,11 @@ test(`deploy/compose.yaml: one berth service on 80 and 443 with its data volume 
   assert.equal(berth.restart, 'unless-stopped');
   // The image runs tini as PID 1; a second init from Compose would only warn.
   assert.equal(berth.init, undefined);
+  // Unprivileged with no capability at all: ports below 1024 come from the namespace's sysctl.
+  assert.deepEqual(berth.sysctls, { 'net.ipv4.ip_unprivileged_port_start': 0 });
+  assert.deepEqual(berth.cap_drop, ['ALL']);
+  assert.equal(berth.cap_add, undefined);
+  assert.deepEqual(berth.security_opt, ['no-new-privileges:true']);
   assert.equal(berth.stop_grace_period, '20s');
   assert.deepEqual(berth.logging, { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } });
   assert.equal(berth.healthcheck, undefined, "the image's HEALTHCHECK applies");

@@ -82,7 +82,12 @@ secret_file = "webhook-secret"
   await run('chmod', ['-R', 'a+rX', root]);
 
   const name = `berth-image-test-${arch}-${process.pid}`;
-  await docker(['run', '-d', '--name', name, '-p', `${httpPort}:80`, '-p', `${httpsPort}:443`, '-v', `${etc}:/etc/berth:ro`, '-v', `${join(root, 'repos')}:/repos:ro`, '-v', `${join(root, 'blog')}:/blog:ro`, image]);
+  // Hardened as deploy/compose.yaml runs it: every capability dropped, no new privileges.
+  await docker([
+    'run', '-d', '--name', name, '-p', `${httpPort}:80`, '-p', `${httpsPort}:443`,
+    '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges:true', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=0',
+    '-v', `${etc}:/etc/berth:ro`, '-v', `${join(root, 'repos')}:/repos:ro`, '-v', `${join(root, 'blog')}:/blog:ro`, image,
+  ]);
   onCleanup(t, async () => {
     await docker(['rm', '-f', name]).catch(() => undefined);
   });
@@ -91,6 +96,12 @@ secret_file = "webhook-secret"
   // It runs as the unprivileged user and binds 80 and 443 itself.
   assert.equal(await docker(['exec', name, 'id', '-u']), '10001');
   await waitFor(async () => ((await logs()).includes('"msg":"listening"') ? true : undefined), `${arch}: the server to listen`, 180_000, 500);
+  // It binds 80 and 443 holding no capability at all.
+  assert.match(await docker(['exec', name, 'grep', '^CapEff', '/proc/1/status']), /^CapEff:\s+0+$/);
+  // The image's own HEALTHCHECK command, run as Docker runs it.
+  const healthcheck = JSON.parse(await docker(['image', 'inspect', '--format', '{{json .Config.Healthcheck.Test}}', image])) as string[];
+  assert.equal(healthcheck[0], 'CMD');
+  await docker(['exec', name, ...healthcheck.slice(1)]);
 
   // Publish the starter blog.
   const published = await docker(['exec', name, 'node', '/opt/berth/src/cli/main.ts', 'publish', '/blog', '--site', 'blog'], 300_000);

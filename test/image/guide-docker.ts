@@ -141,6 +141,11 @@ describe('docs/guide.md with Docker', () => {
     assert.match(started, /Config \/etc\/berth\/berth\.toml is valid/);
     assert.match(started, /"msg":"listening"/);
     await sh.run('docker.alias');
+    // compose.yaml's hardening took effect: uid 10001, no capability, on ports 80 and 443.
+    const container = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth', '--filter', `label=${TEST_LABEL}`]);
+    assert.equal(await docker(['exec', container, 'id', '-u']), '10001');
+    assert.match(await docker(['exec', container, 'grep', '^CapEff', '/proc/1/status']), /^CapEff:\s+0+$/);
+    assert.equal(await docker(['inspect', '--format', '{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}}', container]), '["ALL"] ["no-new-privileges:true"]');
 
     await waitFor(async () => ((await fetch('http://127.0.0.1/_berth/health').then(async (res) => (await res.text()).trim(), () => '')) === 'ok' ? true : undefined), 'Berth to listen on port 80', 60_000, 250);
     assert.match(await sh.run('both.health'), /(^|\n)ok$/);
@@ -151,11 +156,10 @@ describe('docs/guide.md with Docker', () => {
     const id = await deployCertifyPush(server, { substitutions, push: site.push, secret, heading });
 
     // 6. Upgrading Berth.
-    const before = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth']);
     const marker = await commitUpgrade(berthWork, join(repos, 'berth.git'));
     await sh.run('docker.upgrade', 20 * 60_000);
-    const after = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth']);
-    assert.notEqual(after, before, 'Compose replaced the container with one of the new image');
+    const after = await docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=berth', '--filter', `label=${TEST_LABEL}`]);
+    assert.notEqual(after, container, 'Compose replaced the container with one of the new image');
     assert.ok((await docker(['exec', after, 'cat', '/opt/berth/src/cli/main.ts'])).includes(marker), 'the new container runs the new Berth');
     await servedPage(server, heading, 'the site after the upgrade');
 
