@@ -76,6 +76,17 @@ export async function checkoutRepository(dir: string): Promise<string> {
   return dir;
 }
 
+/** Whether something accepts TCP connections on `host`:`port` now. */
+export function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveOpen) => {
+    const socket = createConnection({ host, port }, () => {
+      socket.destroy();
+      resolveOpen(true);
+    });
+    socket.on('error', () => resolveOpen(false));
+  });
+}
+
 /**
  * `git daemon` serving every repository under `base` read-only over
  * git://, on `host` (a bridge gateway, so containers fetch from it).
@@ -87,13 +98,7 @@ export async function startGitDaemon(t: { after(fn: () => unknown): void }, base
     child.kill('SIGTERM');
   });
   for (let attempt = 0; ; attempt += 1) {
-    const open = await new Promise<boolean>((resolveOpen) => {
-      const socket = createConnection({ host, port }, () => {
-        socket.destroy();
-        resolveOpen(true);
-      });
-      socket.on('error', () => resolveOpen(false));
-    });
+    const open = await canConnect(host, port);
     if (open) break;
     if (attempt > 100 || child.exitCode !== null) throw new Error(`git daemon did not listen on ${host}:${port}`);
     await sleep(100);
@@ -101,17 +106,21 @@ export async function startGitDaemon(t: { after(fn: () => unknown): void }, base
   return { url: (name) => `git://${host}:${port}/${name}` };
 }
 
-/** A GET over HTTPS to `address` with SNI and Host `host`, verified against `ca`. */
-export function getHttps(address: string, port: number, host: string, path: string, ca: string): Promise<{ status: number; body: string }> {
+/**
+ * A request over HTTPS to `address` with SNI and Host `host`, verified
+ * against `ca`; a GET unless `send` gives a body (then a POST with its headers).
+ */
+export function getHttps(address: string, port: number, host: string, path: string, ca: string, send?: { headers: Record<string, string>; body: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolveBody, reject) => {
-    const req = httpsRequest({ host: address, port, path, servername: host, headers: { host }, ca, agent: false }, (res) => {
+    const method = send === undefined ? 'GET' : 'POST';
+    const req = httpsRequest({ method, host: address, port, path, servername: host, headers: { ...send?.headers, host }, ca, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
       res.on('end', () => resolveBody({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(send?.body);
   });
 }
 
@@ -156,20 +165,6 @@ export function githubPush(sha: string, secret: string): { headers: Record<strin
       'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
     },
   };
-}
-
-/** POSTs a webhook over HTTPS to `address` as `host`; resolves with the status and body. */
-export function postHttps(address: string, port: number, host: string, path: string, ca: string, hook: { headers: Record<string, string>; body: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolveBody, reject) => {
-    const req = httpsRequest({ method: 'POST', host: address, port, path, servername: host, headers: { ...hook.headers, host }, ca, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolveBody({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(hook.body);
-  });
 }
 
 /** A newer Berth in the repository the guide cloned: a commit that changes the CLI's source (so the image changes too). */

@@ -35,12 +35,12 @@ export const GUIDE_RUNS = {
     'both.health', 'both.source', 'systemd.oracle-firewall', 'systemd.ufw', 'systemd.packages', 'systemd.node', 'systemd.user',
     'systemd.clone', 'client.archive', 'systemd.unpack', 'systemd.npm', 'systemd.cli', 'systemd.init', 'systemd.unit', 'systemd.alias',
     'systemd.reload', 'both.deploy', 'both.deploys', 'both.certs', 'both.renew', 'systemd.upgrade', 'systemd.backup', 'systemd.restore',
-    'move.systemd-prepare', 'move.check', 'move.systemd-stop-old',
+    'move.systemd-prepare', 'move.systemd-start', 'move.check', 'systemd.upgrade-archive', 'move.systemd-stop-old',
   ],
   docker: [
     'both.health', 'both.source', 'docker.packages', 'docker.check-docker', 'docker.build', 'docker.files', 'docker.edit', 'docker.secret',
     'docker.start', 'docker.alias', 'both.deploy', 'both.deploys', 'both.certs', 'both.renew', 'docker.upgrade', 'docker.backup',
-    'move.docker-restore', 'move.check', 'move.docker-stop-old',
+    'move.docker-stop-old', 'move.docker-restore', 'move.docker-start', 'move.check',
   ],
 } as const;
 
@@ -78,9 +78,12 @@ export async function readGuide(): Promise<GuideBlock[]> {
   return parseGuide(await readFile(GUIDE, 'utf8'));
 }
 
+/** Text replaced in a block before it runs; a RegExp must be global (every match is replaced). */
+export type Substitution = readonly [string | RegExp, string];
+
 export interface GuideShellOptions {
-  /** Text replaced in every block before it runs: what points at the internet or at a real domain's server. */
-  readonly substitutions?: ReadonlyArray<readonly [string | RegExp, string]>;
+  /** What points at the internet or at a real domain's server, replaced in every block. */
+  readonly substitutions?: readonly Substitution[];
   readonly env?: NodeJS.ProcessEnv;
   /** Where the block files are written inside the shell's machine. */
   readonly scratch?: string;
@@ -100,6 +103,7 @@ export class GuideShell {
   #count = 0;
   readonly #blocks: Map<string, GuideBlock>;
   readonly #options: GuideShellOptions;
+  readonly #substitutions: Substitution[];
   readonly #name: string;
 
   /** `name` names the transcript written to $BERTH_GUIDE_LOG/<name>.log when that is set. */
@@ -107,12 +111,21 @@ export class GuideShell {
     this.#name = name;
     this.#blocks = new Map(blocks.filter((block) => block.id !== 'none').map((block) => [block.id, block]));
     this.#options = options;
-    this.#child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+    this.#substitutions = [...(options.substitutions ?? [])];
+    // Its own process group, so closing it also ends a command still running in it (a build, a follow).
+    this.#child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env, detached: true });
     this.#child.stdout.setEncoding('utf8');
     this.#child.stderr.setEncoding('utf8');
     this.#child.stdout.on('data', (chunk: string) => (this.#output += chunk));
     this.#child.stderr.on('data', (chunk: string) => (this.#output += chunk));
-    this.#exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
+    // 'close' comes after the output is drained, so a failure's message has all of it.
+    this.#exited = new Promise((resolve) => {
+      this.#child.once('close', (code) => resolve(code));
+      this.#child.once('error', (error) => {
+        this.#output += `\n[the shell could not start: ${error.message}]\n`;
+        resolve(null);
+      });
+    });
     this.#child.stdin.on('error', () => undefined);
     this.#child.stdin.write('set -euo pipefail\nshopt -s expand_aliases\nexec 2>&1\n');
   }
@@ -160,9 +173,9 @@ export class GuideShell {
     }
   }
 
-  /** Everything the shell printed. */
-  transcript(): string {
-    return this.#output;
+  /** Adds a substitution for the blocks that run from now on (a value the test learns on the way, such as a deploy id). */
+  substitute(from: string | RegExp, to: string): void {
+    this.#substitutions.push([from, to]);
   }
 
   async close(): Promise<void> {
@@ -171,17 +184,22 @@ export class GuideShell {
       await mkdir(logDir, { recursive: true });
       await writeFile(join(logDir, `${this.#name}.log`), this.#output);
     }
-    if (this.#child.exitCode !== null) return;
+    if (this.#child.exitCode !== null || this.#child.pid === undefined) return;
     this.#child.stdin.end('exit 0\n');
     await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
+    if (this.#child.exitCode === null) {
+      try {
+        process.kill(-this.#child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
   }
 
   #prepare(code: string): string {
     let text = code;
-    for (const [from, to] of this.#options.substitutions ?? []) {
-      text = typeof from === 'string' ? text.split(from).join(to) : text.replace(from, to);
-    }
+    // replaceAll refuses a RegExp without the g flag rather than replacing only its first match.
+    for (const [from, to] of this.#substitutions) text = text.replaceAll(from, to);
     // A command that follows a log forever runs for a few seconds; `timeout` ending it is success.
     return text
       .split('\n')

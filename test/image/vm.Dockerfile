@@ -1,5 +1,6 @@
 # A stand-in for a new cloud VM running Debian 12, for the guide test
-# (test/image/guide-systemd.ts): systemd as PID 1, sudo, iptables, and a
+# (test/image/guide-systemd.ts): systemd as PID 1, a user `admin` with
+# password-less sudo (as a cloud image's default user), iptables, and a
 # firewall tool as the cloud's image brings it (FIREWALL: Oracle Cloud's
 # iptables-persistent, or ufw). Node.js 24 is where NodeSource's package
 # puts it, /usr/bin/node, taken from the stand-in base image (the npm
@@ -19,6 +20,8 @@ RUN apt-get update \
  && ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm \
  && ln -s /usr/local/lib/node_modules/npm/bin/npx-cli.js /usr/bin/npx \
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service \
+ && useradd --create-home --shell /bin/bash admin \
+ && echo 'admin ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/admin && chmod 0440 /etc/sudoers.d/admin \
  && if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then echo "cafile=$NODE_EXTRA_CA_CERTS" >>/usr/local/lib/node_modules/npm/npmrc; fi
 STOPSIGNAL SIGRTMIN+3
 CMD ["/sbin/init"]
