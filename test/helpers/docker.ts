@@ -61,7 +61,7 @@ export async function git(args: string[], cwd: string): Promise<string> {
  * not, ignored files left out) as one commit on main: what the guide's
  * `git clone "$BERTH_GIT_URL"` fetches. Returns the work tree's path.
  */
-export async function checkoutRepository(dir: string): Promise<string> {
+async function checkoutRepository(dir: string): Promise<string> {
   const files = (await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard'], ROOT)).split('\0').filter((file) => file !== '');
   await mkdir(dir, { recursive: true });
   await git(['init', '--quiet', '--initial-branch=main'], dir);
@@ -91,7 +91,7 @@ export function canConnect(host: string, port: number): Promise<boolean> {
  * `git daemon` serving every repository under `base` read-only over
  * git://, on `host` (a bridge gateway, so containers fetch from it).
  */
-export async function startGitDaemon(t: { after(fn: () => unknown): void }, base: string, host: string): Promise<{ url(name: string): string }> {
+async function startGitDaemon(t: { after(fn: () => unknown): void }, base: string, host: string): Promise<{ url(name: string): string }> {
   const port = await freePort();
   const child = spawn('git', ['daemon', '--reuseaddr', '--export-all', '--informative-errors', `--base-path=${base}`, `--listen=${host}`, `--port=${port}`, base], { stdio: 'ignore' });
   onCleanup(t, () => {
@@ -129,7 +129,7 @@ export function getHttps(address: string, port: number, host: string, path: stri
  * `base` (served by startGitDaemon) with one plain HTML page, which
  * Berth publishes as it is.
  */
-export async function makeSiteRepository(base: string): Promise<{ push(heading: string): Promise<string> }> {
+async function makeSiteRepository(base: string): Promise<{ push(heading: string): Promise<string> }> {
   const bare = join(base, 'blog.git');
   const work = join(base, 'blog-work');
   await mkdir(bare, { recursive: true });
@@ -168,10 +168,36 @@ export function githubPush(sha: string, secret: string): { headers: Record<strin
 }
 
 /** A newer Berth in the repository the guide cloned: a commit that changes the CLI's source (so the image changes too). */
-export async function commitUpgrade(work: string, bare: string): Promise<string> {
+async function commitUpgrade(work: string, bare: string): Promise<string> {
   const marker = `// Upgraded by the guide test ${Date.now()}`;
   await appendFile(join(work, 'src/cli/main.ts'), `${marker}\n`);
   await git(['commit', '--quiet', '--all', '-m', 'A newer Berth'], work);
   await git(['push', '--quiet', bare, 'main'], work);
   return marker;
+}
+
+/** What the guide tests clone and deploy, served over git:// on `host`. */
+export interface GuideRepositories {
+  /** A work tree of Berth as it is now; the guide's `git archive` runs here. */
+  readonly berthWork: string;
+  url(name: 'berth.git' | 'blog.git'): string;
+  /** Pushes a newer Berth (see commitUpgrade); resolves with its marker line. */
+  upgradeBerth(): Promise<string>;
+  /** Pushes a new version of the site; resolves with its commit. */
+  pushSite(heading: string): Promise<string>;
+}
+
+export async function serveGuideRepositories(t: { after(fn: () => unknown): void }, root: string, host: string): Promise<GuideRepositories> {
+  const repos = join(root, 'git');
+  await mkdir(repos);
+  const berthWork = await checkoutRepository(join(root, 'berth-work'));
+  await git(['clone', '--quiet', '--bare', berthWork, join(repos, 'berth.git')], root);
+  const site = await makeSiteRepository(repos);
+  const daemon = await startGitDaemon(t, repos, host);
+  return {
+    berthWork,
+    url: (name) => daemon.url(name),
+    upgradeBerth: () => commitUpgrade(berthWork, join(repos, 'berth.git')),
+    pushSite: (heading) => site.push(heading),
+  };
 }

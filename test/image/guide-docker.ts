@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
-import { bridgeGateway, canConnect, checkoutRepository, commitUpgrade, docker, git, makeSiteRepository, startGitDaemon, useBaseImage } from '../helpers/docker.ts';
+import { bridgeGateway, canConnect, docker, serveGuideRepositories, useBaseImage } from '../helpers/docker.ts';
 import { GUIDE_RUNS, GuideShell, readGuide, type Substitution } from '../helpers/guide.ts';
 import { certifiedHandshake, deployCertifyPush, servedPage, withPebble } from '../helpers/guide-steps.ts';
 import { startPebble } from '../helpers/pebble.ts';
@@ -70,12 +70,8 @@ describe('docs/guide.md with Docker', () => {
     await useBaseImage('amd64');
     const gateway = await bridgeGateway();
 
-    const repos = join(root, 'git');
-    await mkdir(repos);
-    const berthWork = await checkoutRepository(join(root, 'berth-work'));
-    await git(['clone', '--quiet', '--bare', berthWork, join(repos, 'berth.git')], root);
-    const site = await makeSiteRepository(repos);
-    const daemon = await startGitDaemon(t, repos, gateway);
+    // The repositories the guide clones and deploys, served over git://.
+    const repos = await serveGuideRepositories(t, root, gateway);
     const pebble = await startPebble(t, root, { httpPort: 80, host: gateway });
     const pebbleRoot = await pebble.root();
     await writeFile(join(root, 'pebble-root.pem'), pebbleRoot);
@@ -89,7 +85,7 @@ describe('docs/guide.md with Docker', () => {
     }
     const srv = join(root, 'srv', PROJECT);
     const substitutions: Substitution[] = [
-      ['https://git.example.org/you/berth.git', daemon.url('berth.git')],
+      ['https://git.example.org/you/berth.git', repos.url('berth.git')],
       ['/opt/berth-src', join(root, 'opt', 'berth-src')],
       ['/srv/berth', srv],
       ['berth_berth-data', `${PROJECT}_berth-data`],
@@ -125,7 +121,7 @@ describe('docs/guide.md with Docker', () => {
 
     // The editor step (`nano`), done by the test: the site's repository; and Pebble in place of Let's Encrypt.
     await sh.instead('docker.edit', async () => {
-      const edited = (await readFile(join(srv, 'berth.toml'), 'utf8')).replace('repo = "https://github.com/you/blog.git"', `repo = "${daemon.url('blog.git')}"`);
+      const edited = (await readFile(join(srv, 'berth.toml'), 'utf8')).replace('repo = "https://github.com/you/blog.git"', `repo = "${repos.url('blog.git')}"`);
       assert.match(edited, /git:\/\//);
       await writeFile(join(srv, 'berth.toml'), withPebble(edited, pebble, '/etc/berth/pebble-api.pem'));
       await writeFile(join(srv, 'pebble-api.pem'), await readFile(pebble.caFile));
@@ -151,10 +147,10 @@ describe('docs/guide.md with Docker', () => {
     // 5. The first deploy and the certificate, 4. the forge's webhook.
     const server = { sh, address: '127.0.0.1', pebble, pebbleRoot };
     const heading = 'Pushed to the Docker server';
-    const id = await deployCertifyPush(server, { push: site.push, secret, heading });
+    const id = await deployCertifyPush(server, { push: repos.pushSite, secret, heading });
 
     // 6. Upgrading Berth.
-    const marker = await commitUpgrade(berthWork, join(repos, 'berth.git'));
+    const marker = await repos.upgradeBerth();
     await sh.run('docker.upgrade', 20 * 60_000);
     const upgraded = await berthContainer();
     assert.notEqual(upgraded, container, 'Compose replaced the container with one of the new image');

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
-import { bridgeGateway, checkoutRepository, commitUpgrade, containerAddress, docker, git, makeSiteRepository, startGitDaemon, useBaseImage } from '../helpers/docker.ts';
+import { bridgeGateway, containerAddress, docker, serveGuideRepositories, useBaseImage } from '../helpers/docker.ts';
 import { GUIDE_RUNS, GuideShell, readGuide, type GuideBlock, type Substitution } from '../helpers/guide.ts';
 import { certifiedHandshake, deployCertifyPush, servedPage, withPebble } from '../helpers/guide-steps.ts';
 import { startPebble } from '../helpers/pebble.ts';
@@ -114,12 +114,7 @@ describe('docs/guide.md with systemd', () => {
     const gateway = await bridgeGateway();
 
     // The repositories the guide clones and deploys, served over git://.
-    const repos = join(root, 'git');
-    await mkdir(repos);
-    const berthWork = await checkoutRepository(join(root, 'berth-work'));
-    await git(['clone', '--quiet', '--bare', berthWork, join(repos, 'berth.git')], root);
-    const site = await makeSiteRepository(repos);
-    const daemon = await startGitDaemon(t, repos, gateway);
+    const repos = await serveGuideRepositories(t, root, gateway);
 
     const old = await startVm(t, 'berth-vm:oracle', 'old-server');
     const pebble = await startPebble(t, root, { httpPort: 80, host: gateway, address: old.address });
@@ -128,8 +123,8 @@ describe('docs/guide.md with systemd', () => {
     await writeFile(rootFile, pebbleRoot);
 
     const substitutions: Substitution[] = [
-      ['https://git.example.org/you/berth.git', daemon.url('berth.git')],
-      ['--repo https://github.com/you/blog.git', `--repo ${daemon.url('blog.git')} --forge github`],
+      ['https://git.example.org/you/berth.git', repos.url('berth.git')],
+      ['--repo https://github.com/you/blog.git', `--repo ${repos.url('blog.git')} --forge github`],
     ];
     const sh = terminal(t, blocks, old, 'old', substitutions);
     assert.equal(await sh.exec('whoami && pwd'), 'admin\n/home/admin', "the reader's own user, not root");
@@ -170,10 +165,10 @@ describe('docs/guide.md with systemd', () => {
     // 5. The first deploy and the certificate, 4. the forge's webhook.
     const server = { sh, address: old.address, pebble, pebbleRoot };
     const heading = 'Pushed after the guide';
-    const id = await deployCertifyPush(server, { push: site.push, secret, heading });
+    const id = await deployCertifyPush(server, { push: repos.pushSite, secret, heading });
 
     // 6. Upgrading Berth: a new commit in Berth's repository.
-    const marker = await commitUpgrade(berthWork, join(repos, 'berth.git'));
+    const marker = await repos.upgradeBerth();
     await sh.run('systemd.upgrade');
     assert.ok((await old.root('cat /opt/berth/src/cli/main.ts')).includes(marker), 'git pull brought the new Berth');
     assert.equal(await old.state('is-active', 'berth'), 'active');
@@ -192,9 +187,9 @@ describe('docs/guide.md with systemd', () => {
     const fresh = await startVm(t, 'berth-vm:plain', 'new-server');
     const client = new GuideShell('systemd-client', blocks, ['bash'], { substitutions, scratch: root });
     onCleanup(t, () => client.close());
-    await client.exec(`cd ${berthWork}`);
+    await client.exec(`cd ${repos.berthWork}`);
     await client.run('client.archive');
-    await fresh.copy(join(berthWork, 'berth.tar.gz'), '/home/admin/berth.tar.gz', 'admin');
+    await fresh.copy(join(repos.berthWork, 'berth.tar.gz'), '/home/admin/berth.tar.gz', 'admin');
     for (const file of [`berth-data-${date}.tar.gz`, `berth-etc-${date}.tar.gz`]) {
       await docker(['cp', `${old.name}:/root/${file}`, join(root, file)]);
       await fresh.copy(join(root, file), `/root/${file}`);
@@ -226,9 +221,9 @@ describe('docs/guide.md with systemd', () => {
     assert.equal(pebble.issued().length, issued, 'the new server ordered nothing');
 
     // 6. again, on the server installed from an archive.
-    const newer = await commitUpgrade(berthWork, join(repos, 'berth.git'));
+    const newer = await repos.upgradeBerth();
     await client.run('client.archive');
-    await fresh.copy(join(berthWork, 'berth.tar.gz'), '/home/admin/berth.tar.gz', 'admin');
+    await fresh.copy(join(repos.berthWork, 'berth.tar.gz'), '/home/admin/berth.tar.gz', 'admin');
     await sh2.run('systemd.upgrade-archive');
     assert.ok((await fresh.root('cat /opt/berth/src/cli/main.ts')).includes(newer), 'the archive brought the new Berth');
     assert.equal(await fresh.state('is-active', 'berth'), 'active');
