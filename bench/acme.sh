@@ -9,16 +9,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-node="$repo/node_modules/.bin/node"
-if [[ ! -x $node ]]; then
-  echo "bench: $node not found; run npm ci first" >&2
-  exit 1
-fi
+# shellcheck source=lib/work-dir.sh
+source "$here/lib/work-dir.sh"
+node=$(bench_node "$repo")
 
 bash "$here/setup-acme.sh"
 
-# shellcheck source=lib/work-dir.sh
-source "$here/lib/work-dir.sh"
 bench_start berth-acme-bench
 
 cd "$repo"

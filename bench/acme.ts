@@ -24,6 +24,7 @@
  *   BENCH_TMP                           work dir (bench/acme.sh makes one)
  */
 import { saveResults } from './lib/results-files.ts';
+import { envInt, progressLog } from './lib/settings.ts';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,8 @@ import { describeMachine } from './lib/machine.ts';
 import { cmdline, installExitHandlers, isRunning, portIsOpen, processTree, setPidDir, startTracked, stopTracked, tail, type Tracked } from './lib/proc.ts';
 import { PEERS, PEER_LABEL, launch, roundName, type AcmeSetup, type PeerName } from './lib/acme-peers.ts';
 
+const log = progressLog('acme-bench');
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const POLL_MS = 10;
 /** One handshake attempt may take this long before it is abandoned. */
@@ -45,18 +48,6 @@ const STOP_GRACE_MS = 5000;
 const EMAIL = 'bench@example.com';
 const BEGIN = '<!-- BEGIN certificates: written by bench/acme.sh -->';
 const END = '<!-- END certificates -->';
-
-function log(msg: string): void {
-  console.log(`[acme-bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-}
-
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw}: want an integer in ${min}..${max}`);
-  return n;
-}
 
 function envServers(): PeerName[] {
   const raw = process.env.BENCH_ACME_SERVERS;

@@ -28,6 +28,7 @@
  *   BENCH_TMP                       work dir (bench/deploy.sh makes one)
  */
 import { saveResults } from './lib/results-files.ts';
+import { envInt, envList, progressLog } from './lib/settings.ts';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -53,29 +54,11 @@ import { renderDeploySection, updateDeploysSection, type DeployResults, type Flo
 import { bodyOf, readLines, sampleRss, waitForMarker } from './lib/watch.ts';
 import { describeMachine } from './lib/machine.ts';
 
+const log = progressLog('deploy-bench');
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECRET = 'bench-webhook-secret-7f3a9c';
 const POLL_MS = 5;
-
-function log(msg: string): void {
-  console.log(`[deploy-bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-}
-
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw}: want an integer in ${min}..${max}`);
-  return n;
-}
-
-function envList(name: string, def: number[], min: number, max: number): number[] {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const list = raw.split(',').map((s) => Number(s.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < min || n > max)) throw new Error(`${name}=${raw}: want integers in ${min}..${max}, comma-separated`);
-  return list;
-}
 
 async function machine(): Promise<Record<string, string>> {
   return describeMachine(root, [

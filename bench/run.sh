@@ -8,11 +8,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-node="$repo/node_modules/.bin/node"
-if [[ ! -x $node ]]; then
-  echo "bench: $node not found; run npm ci first" >&2
-  exit 1
-fi
+# shellcheck source=lib/work-dir.sh
+source "$here/lib/work-dir.sh"
+node=$(bench_node "$repo")
 
 # BENCH_DEPLOYS=only runs the push-to-deploy benchmark (bench/deploy.sh)
 # instead of this one; BENCH_DEPLOYS=1 runs it after this one.
@@ -27,8 +25,6 @@ esac
 
 bash "$here/setup.sh"
 
-# shellcheck source=lib/work-dir.sh
-source "$here/lib/work-dir.sh"
 bench_start berth-bench
 
 cd "$repo"

@@ -18,6 +18,7 @@
  *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
  */
 import { saveResults } from './lib/results-files.ts';
+import { envInt, progressLog } from './lib/settings.ts';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -32,19 +33,9 @@ import { describeMachine } from './lib/machine.ts';
 import { ALL, MAIN, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerResult } from './lib/report.ts';
 import { makeCert, SERVERS, type BenchContext, type Running, type ServerSpec } from './lib/servers.ts';
 
+const log = progressLog('bench');
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function envInt(name: string, def: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw}: want an integer in ${min}..${max}`);
-  return n;
-}
-
-function log(msg: string): void {
-  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-}
 
 async function machine(): Promise<Record<string, string>> {
   return describeMachine(root, [

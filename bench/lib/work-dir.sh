@@ -1,6 +1,18 @@
-# Sourced by bench/run.sh and bench/deploy.sh: a temp work dir for one run,
-# and the clean-up that kills every process the run recorded, however the
-# run ends (normal exit, failure, Ctrl-C, SIGTERM).
+# Sourced by bench/run.sh, bench/deploy.sh and bench/acme.sh: the project's
+# Node, a temp work dir for one run, and the clean-up that kills every
+# process the run recorded, however the run ends (normal exit, failure,
+# Ctrl-C, SIGTERM).
+
+# Prints the path of the project's own Node 24 (node_modules/.bin/node
+# under the repository $1), or says to run npm ci and fails.
+bench_node() {
+  local node="$1/node_modules/.bin/node"
+  if [[ ! -x $node ]]; then
+    echo "bench: $node not found; run npm ci first" >&2
+    return 1
+  fi
+  echo "$node"
+}
 
 # Signals a process and its descendants (children first), found through /proc.
 kill_tree() {
