@@ -1,35 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { type ConfigProblem, readConfig } from '../../src/config/load-config.ts';
+import { configCases, problemAt } from '../helpers/config-cases.ts';
 
-let root: string;
-before(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'berth-acme-config-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-async function read(toml: string, env: NodeJS.ProcessEnv = {}, files: Record<string, string> = {}) {
-  const dir = await mkdtemp(path.join(root, 'case-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), content);
-  }
-  const file = path.join(dir, 'berth.toml');
-  await writeFile(file, toml);
-  return { dir, ...(await readConfig(file, env)) };
-}
-
-function problemAt(problems: readonly ConfigProblem[], at: string): ConfigProblem {
-  const found = problems.find((problem) => problem.path === at);
-  assert.ok(found, `no problem at ${at}; got:\n${problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`);
-  return found;
-}
+const { read } = configCases('berth-acme-config-');
 
 const SITE = '[[sites]]\nname = "blog"\ndomains = ["example.com"]\n';
 

@@ -1,42 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { isBerthError } from '../../src/errors.ts';
 import { type ConfigProblem, findConfigPath, loadConfig, readConfig } from '../../src/config/load-config.ts';
+import { configCases, problemAt } from '../helpers/config-cases.ts';
 
-let root: string;
-
-before(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'berth-config-'));
-});
-
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
-
-/** Writes `berth.toml` (and any other files) into a fresh directory and reads it. */
-async function read(toml: string | Buffer, env: NodeJS.ProcessEnv = {}, files: Record<string, string> = {}) {
-  const dir = await mkdtemp(path.join(root, 'case-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), content);
-  }
-  const file = path.join(dir, 'berth.toml');
-  await writeFile(file, toml);
-  return { dir, file, ...(await readConfig(file, env)) };
-}
+const cases = configCases('berth-config-');
+const read = cases.read;
 
 function errors(problems: readonly ConfigProblem[]): ConfigProblem[] {
   return problems.filter((problem) => problem.severity === 'error');
-}
-
-function problemAt(problems: readonly ConfigProblem[], at: string): ConfigProblem {
-  const found = problems.find((problem) => problem.path === at);
-  assert.ok(found, `no problem at ${at}; got:\n${problems.map((p) => `${p.line} ${p.path}: ${p.message}`).join('\n')}`);
-  return found;
 }
 
 const SITE = `
@@ -657,7 +632,7 @@ describe('readConfig() file problems', () => {
   });
 
   it('reports a missing file', async () => {
-    const { config, problems } = await readConfig(path.join(root, 'missing', 'berth.toml'), {});
+    const { config, problems } = await readConfig(path.join(cases.root(), 'missing', 'berth.toml'), {});
     assert.equal(config, undefined);
     assert.match(problems[0]?.message ?? '', /not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs\/configuration.md/);
   });
@@ -781,7 +756,7 @@ describe('loadConfig()', () => {
   });
 
   it('throws E_CONFIG_NOT_FOUND pointing at --config and the example config', async () => {
-    await assert.rejects(loadConfig(path.join(root, 'nowhere.toml'), {}), (error: unknown) => {
+    await assert.rejects(loadConfig(path.join(cases.root(), 'nowhere.toml'), {}), (error: unknown) => {
       assert.ok(isBerthError(error));
       assert.equal(error.code, 'E_CONFIG_NOT_FOUND');
       assert.match(error.message, /^Config file .*nowhere\.toml not found; pass --config/);
@@ -821,7 +796,7 @@ describe('loadConfig()', () => {
 
 describe('findConfigPath()', () => {
   it('prefers the flag, then ./berth.toml, then $BERTH_CONFIG', async () => {
-    const dir = await mkdtemp(path.join(root, 'find-'));
+    const dir = await mkdtemp(path.join(cases.root(), 'find-'));
     const env = { BERTH_CONFIG: '/etc/berth/berth.toml' };
     assert.equal(findConfigPath('conf/b.toml', env, dir), path.join(dir, 'conf/b.toml'));
     assert.equal(findConfigPath('/abs/b.toml', env, dir), '/abs/b.toml');
