@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { renewalInfoId } from '../../src/acme/renewal-info.ts';
 import { handshake, startAcmeServer, waitFor, type Handshake } from '../helpers/acme.ts';
 import { startAriProxy } from '../helpers/ari-proxy.ts';
@@ -31,6 +31,16 @@ function getJson(url: string, ca: string): Promise<Record<string, unknown>> {
       .on('error', reject)
       .end();
   });
+}
+
+/** Pebble, and the proxy that adds RFC 9773 renewal information in front of it, in a new directory. */
+async function pebbleBehindAriProxy(t: TestContext) {
+  const dir = await tempDir(t);
+  const httpPort = await freePort();
+  const pebble = await startPebble(t, dir, { httpPort });
+  const proxy = await startAriProxy(dir, pebble);
+  t.after(() => proxy.close());
+  return { dir, httpPort, pebble, proxy, root: await pebble.root() };
 }
 
 /** The first certificate with serial other than `not`, valid against `root`. */
@@ -71,12 +81,7 @@ describe('ACME renewal', () => {
   });
 
   it('keeps the moment it chose inside a future ARI window and does not renew before it', async (t) => {
-    const dir = await tempDir(t);
-    const httpPort = await freePort();
-    const pebble = await startPebble(t, dir, { httpPort });
-    const proxy = await startAriProxy(dir, pebble);
-    t.after(() => proxy.close());
-    const root = await pebble.root();
+    const { dir, httpPort, pebble, proxy, root } = await pebbleBehindAriProxy(t);
     const start = new Date(Date.now() + 3 * 86_400_000);
     const end = new Date(Date.now() + 4 * 86_400_000);
     proxy.window = () => ({ start, end });
@@ -106,12 +111,7 @@ describe('ACME renewal', () => {
   });
 
   it('renews inside a past ARI window with `replaces`, keeps serving the old certificate while the CA refuses, and backs off', async (t) => {
-    const dir = await tempDir(t);
-    const httpPort = await freePort();
-    const pebble = await startPebble(t, dir, { httpPort });
-    const proxy = await startAriProxy(dir, pebble);
-    t.after(() => proxy.close());
-    const root = await pebble.root();
+    const { dir, httpPort, pebble, proxy, root } = await pebbleBehindAriProxy(t);
     // The CA wants the first certificate replaced now (as after a revocation
     // announcement), and its successor in a few days...
     const past = { start: new Date(Date.now() - 2 * 3_600_000), end: new Date(Date.now() - 3_600_000) };
@@ -160,12 +160,7 @@ describe('ACME renewal', () => {
   });
 
   it('replaces a certificate from another CA at the next start', async (t) => {
-    const dir = await tempDir(t);
-    const httpPort = await freePort();
-    const pebble = await startPebble(t, dir, { httpPort });
-    const proxy = await startAriProxy(dir, pebble);
-    t.after(() => proxy.close());
-    const root = await pebble.root();
+    const { dir, httpPort, pebble, proxy, root } = await pebbleBehindAriProxy(t);
     const sites = [{ name: 'blog', domains: ['moved.example.com'] }];
     const before = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites });
     const first = await waitFor(servedOtherThan(before.httpsPort, 'moved.example.com', root, undefined), 'the first certificate');
