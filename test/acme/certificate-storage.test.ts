@@ -63,6 +63,16 @@ async function dataDir(t: TestContext): Promise<string> {
   return join(await tempDir(t, 'berth-certs-'), 'data');
 }
 
+/** Storage in a new data dir holding a certificate for example.com (serial 01), and the next one (serial 02), not saved. */
+async function storedWithNext(t: TestContext) {
+  const dir = await dataDir(t);
+  const storage = createFileStorage(dir);
+  const stored = await issue(['example.com'], '01');
+  const next = await issue(['example.com'], '02');
+  await storage.save('example.com', stored);
+  return { dir, storage, stored, next, certDir: join(dir, 'certs', 'example.com') };
+}
+
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
 
 describe('certificateInfo', () => {
@@ -194,13 +204,8 @@ describe('file certificate storage', () => {
   });
 
   it('finishes a save interrupted between its two renames: the new pair is loaded and installed', async (t) => {
-    const dir = await dataDir(t);
-    const storage = createFileStorage(dir);
-    const old = await issue(['example.com'], '01');
-    const fresh = await issue(['example.com'], '02');
-    await storage.save('example.com', old);
+    const { dir, storage, next: fresh, certDir } = await storedWithNext(t);
     // The process died after renaming key.pem.new but before renaming cert.pem.new.
-    const certDir = join(dir, 'certs', 'example.com');
     await writeFile(join(certDir, 'key.pem'), fresh.key, { mode: 0o600 });
     await writeFile(join(certDir, 'cert.pem.new'), fresh.cert, { mode: 0o600 });
 
@@ -214,12 +219,7 @@ describe('file certificate storage', () => {
   });
 
   it('keeps the old pair when a save died before either rename', async (t) => {
-    const dir = await dataDir(t);
-    const storage = createFileStorage(dir);
-    const old = await issue(['example.com'], '01');
-    const fresh = await issue(['example.com'], '02');
-    await storage.save('example.com', old);
-    const certDir = join(dir, 'certs', 'example.com');
+    const { storage, stored: old, next: fresh, certDir } = await storedWithNext(t);
     await writeFile(join(certDir, 'key.pem.new'), fresh.key, { mode: 0o600 });
     await writeFile(join(certDir, 'cert.pem.new'), fresh.cert, { mode: 0o600 });
 
@@ -236,12 +236,7 @@ describe('file certificate storage', () => {
   });
 
   it('does not install a pending certificate that does not match the key', async (t) => {
-    const dir = await dataDir(t);
-    const storage = createFileStorage(dir);
-    const one = await issue(['example.com'], '01');
-    const other = await issue(['example.com'], '02');
-    await storage.save('example.com', one);
-    const certDir = join(dir, 'certs', 'example.com');
+    const { storage, next: other, certDir } = await storedWithNext(t);
     await writeFile(join(certDir, 'cert.pem'), 'garbage\n');
     await writeFile(join(certDir, 'cert.pem.new'), other.cert);
     assert.equal(await storage.load('example.com'), undefined);
