@@ -20,8 +20,17 @@ export type PathParams = Record<string, string>;
 
 export type PathMatcher = (path: string) => PathParams | null;
 
+/**
+ * Counts the work of lookups, so tests can check that it is bounded without
+ * timing anything. `tried`: patterns compared against the path; `steps`:
+ * segment comparisons made while doing so.
+ */
+export interface MatchStats {
+  tried: number;
+  steps: number;
+}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const REGEXP_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
 // Characters that must never appear in a path segment, even encoded.
 // eslint-disable-next-line no-control-regex -- control characters are what this looks for
 const FORBIDDEN_IN_SEGMENT = /[/\\\u0000-\u001f\u007f-\u009f]/;
@@ -61,9 +70,89 @@ function literalPath(segments: readonly Segment[]): string {
   return '/' + segments.map((segment) => (segment.kind === 'literal' ? segment.text : '')).join('/');
 }
 
+/** Where the segment starting at `at` (a `/`) ends: the next `/` or the end of the path. */
+function segmentEnd(path: string, at: number): number {
+  const next = path.indexOf('/', at + 1);
+  return next === -1 ? path.length : next;
+}
+
+/**
+ * Matches segment by segment, never with a regular expression built from the
+ * pattern: a `_headers` file is written by whoever controls the build, and
+ * nested `.+` groups backtrack exponentially. Each segment of the pattern is
+ * compared at each `/` of the path at most once, so a lookup costs at most
+ * (pattern segments + 1) x (path segments + 1) steps, however many `*` the
+ * pattern has.
+ *
+ * Semantics: a literal is compared exactly; `:name` takes one non-empty
+ * segment; `*` in the middle takes one or more segments (the longest that
+ * lets the rest match, as a greedy `.+` would); `*` at the end takes the rest
+ * of the path, possibly nothing; one trailing `/` is optional.
+ */
+function createSegmentMatcher(segments: readonly Segment[]): (path: string, stats?: MatchStats) => PathParams | null {
+  const count = segments.length;
+  const hasMiddleSplat = segments.some((segment, i) => segment.kind === 'splat' && i < count - 1);
+
+  return (path, stats) => {
+    // The highest path position already tried after each middle splat: a
+    // later try from further left only needs the positions below it, since
+    // any that matched would have ended the search.
+    const tried: number[] | undefined = hasMiddleSplat ? new Array<number>(count).fill(Infinity) : undefined;
+    const captured: Array<[number, number]> = new Array<[number, number]>(count);
+    const length = path.length;
+
+    const matchFrom = (k: number, at: number): boolean => {
+      if (stats !== undefined) stats.steps += 1;
+      if (k === count) return at === length || (at === length - 1 && path.charCodeAt(at) === 47);
+      const segment = segments[k] as Segment;
+      if (k === count - 1 && segment.kind === 'splat') {
+        if (at === length) {
+          captured[k] = [at, at];
+          return true;
+        }
+        if (path.charCodeAt(at) !== 47) return false;
+        captured[k] = [at + 1, length];
+        return true;
+      }
+      if (at >= length || path.charCodeAt(at) !== 47) return false;
+      if (segment.kind === 'literal') {
+        const end = at + 1 + segment.text.length;
+        if (!path.startsWith(segment.text, at + 1) || (end !== length && path.charCodeAt(end) !== 47)) return false;
+        return matchFrom(k + 1, end);
+      }
+      if (segment.kind === 'param') {
+        const end = segmentEnd(path, at);
+        if (end === at + 1) return false;
+        captured[k] = [at + 1, end];
+        return matchFrom(k + 1, end);
+      }
+      // A middle splat takes one or more segments: the rest of the pattern
+      // starts at a later `/` or at the end, tried from the right (greedy).
+      const seen = tried as number[];
+      let end = (seen[k] as number) > length ? length : path.lastIndexOf('/', (seen[k] as number) - 1);
+      while (end >= at + 2) {
+        seen[k] = end;
+        captured[k] = [at + 1, end];
+        if (matchFrom(k + 1, end)) return true;
+        end = path.lastIndexOf('/', end - 1);
+      }
+      return false;
+    };
+
+    if (!matchFrom(0, 0)) return null;
+    const params = emptyParams();
+    segments.forEach((segment, i) => {
+      const span = captured[i];
+      if (segment.kind === 'literal' || span === undefined) return;
+      params[segment.kind === 'param' ? segment.name : 'splat'] = path.slice(span[0], span[1]);
+    });
+    return params;
+  };
+}
+
 /**
  * Compiles a pattern into a matcher. Literal patterns become one string
- * comparison; the others one anchored RegExp. The pattern is trusted to have
+ * comparison, the others a segment matcher. The pattern is trusted to have
  * passed `checkPathPattern`; a pattern not starting with `/` throws.
  */
 export function compilePathPattern(pattern: string): PathMatcher {
@@ -72,31 +161,8 @@ export function compilePathPattern(pattern: string): PathMatcher {
     const expected = literalPath(segments);
     return (path) => (withoutTrailingSlash(path) === expected ? emptyParams() : null);
   }
-
-  let source = '^';
-  const names: string[] = [];
-  segments.forEach((segment, i) => {
-    if (segment.kind === 'literal') {
-      source += '/' + segment.text.replace(REGEXP_SYNTAX, '\\$&');
-    } else if (segment.kind === 'param') {
-      source += '/([^/]+)';
-      names.push(segment.name);
-    } else {
-      source += i === segments.length - 1 ? '(?:/(.*))?' : '/(.+)';
-      names.push('splat');
-    }
-  });
-  const regexp = new RegExp(source + '/?$');
-
-  return (path) => {
-    const found = regexp.exec(path);
-    if (found === null) return null;
-    const params = emptyParams();
-    names.forEach((name, i) => {
-      params[name] = found[i + 1] ?? '';
-    });
-    return params;
-  };
+  const match = createSegmentMatcher(segments);
+  return (path) => match(path);
 }
 
 export interface PatternHit {
@@ -107,34 +173,38 @@ export interface PatternHit {
 
 export interface PathPatternIndex {
   /** The hit with the lowest index, or null. */
-  first(path: string): PatternHit | null;
+  first(path: string, stats?: MatchStats): PatternHit | null;
   /** Every hit, in index order. */
-  all(path: string): PatternHit[];
+  all(path: string, stats?: MatchStats): PatternHit[];
 }
 
 interface DynamicEntry {
   index: number;
-  match: PathMatcher;
+  match: (path: string, stats?: MatchStats) => PathParams | null;
 }
 
-const NO_INDICES: readonly number[] = [];
-const NO_ENTRIES: readonly DynamicEntry[] = [];
-
-function firstSegmentOf(path: string): string {
-  const end = path.indexOf('/', 1);
-  return end === -1 ? path.slice(1) : path.slice(1, end);
+/** The `position`-th segment of a path (0 for the first), or undefined when the path is shorter. */
+function segmentAt(path: string, position: number): string | undefined {
+  let at = 0;
+  for (let i = 0; i < position; i += 1) {
+    at = path.indexOf('/', at + 1);
+    if (at === -1) return undefined;
+  }
+  return path.slice(at + 1, segmentEnd(path, at));
 }
 
 /**
- * Indexes many patterns so that a lookup does not try each one in turn.
- * Literal patterns sit in a map keyed by path; patterns whose first segment
- * is literal sit in a bucket keyed by that segment; only patterns starting
- * with `:name` or `*` are tried for every path. Hits keep the list order, so
- * "first rule wins" and "rules apply in file order" both hold.
+ * Indexes many patterns so that a lookup tries only the ones that can match.
+ * Literal patterns sit in a map keyed by path. A pattern with a literal
+ * segment before any `*` sits in a bucket keyed by the first such segment and
+ * its position (`/:lang/docs/*` under "docs at 2"): a path is looked up in one
+ * bucket per position used. Only patterns with no literal before their first
+ * `*` (a catch-all, `/:a/:b`, or one starting with a splat) are tried for
+ * every path. Hits keep the list order, so "first rule wins" and "rules apply in file order" both hold.
  */
 export function createPathPatternIndex(patterns: readonly string[]): PathPatternIndex {
   const literals = new Map<string, number[]>();
-  const buckets = new Map<string, DynamicEntry[]>();
+  const buckets: Array<Map<string, DynamicEntry[]> | undefined> = [];
   const anywhere: DynamicEntry[] = [];
 
   patterns.forEach((pattern, index) => {
@@ -146,58 +216,60 @@ export function createPathPatternIndex(patterns: readonly string[]): PathPattern
       literals.set(key, list);
       return;
     }
-    const entry = { index, match: compilePathPattern(pattern) };
-    const head = segments[0];
-    if (head?.kind === 'literal') {
-      const list = buckets.get(head.text) ?? [];
-      list.push(entry);
-      buckets.set(head.text, list);
-    } else {
+    const entry: DynamicEntry = { index, match: createSegmentMatcher(segments) };
+    const splatAt = segments.findIndex((segment) => segment.kind === 'splat');
+    const keyAt = segments.findIndex((segment, i) => segment.kind === 'literal' && (splatAt === -1 || i < splatAt));
+    const key = segments[keyAt];
+    if (key?.kind !== 'literal') {
       anywhere.push(entry);
+      return;
     }
+    const bucket = buckets[keyAt] ?? new Map<string, DynamicEntry[]>();
+    buckets[keyAt] = bucket;
+    const list = bucket.get(key.text) ?? [];
+    list.push(entry);
+    bucket.set(key.text, list);
   });
 
-  // Walks the three candidate lists (each already in index order) as one
-  // merged list; stops early when onHit returns true.
-  function visit(path: string, onHit: (hit: PatternHit) => boolean): void {
-    const exact = literals.get(withoutTrailingSlash(path)) ?? NO_INDICES;
-    const bucket = buckets.get(firstSegmentOf(path)) ?? NO_ENTRIES;
-    let i = 0;
-    let j = 0;
-    let k = 0;
-    for (;;) {
-      const a = exact[i] ?? Infinity;
-      const b = bucket[j];
-      const c = anywhere[k];
-      const next = Math.min(a, b?.index ?? Infinity, c?.index ?? Infinity);
-      if (next === Infinity) return;
-      let params: PathParams | null;
-      if (next === a) {
-        i += 1;
-        params = emptyParams();
-      } else if (b !== undefined && next === b.index) {
-        j += 1;
-        params = b.match(path);
-      } else {
-        k += 1;
-        params = c === undefined ? null : c.match(path);
-      }
-      if (params !== null && onHit({ index: next, params })) return;
+  /** Candidate patterns for a path, in index order; exact literal hits carry no matcher. */
+  function candidates(path: string): Array<DynamicEntry | number> {
+    const found: Array<DynamicEntry | number> = [...(literals.get(withoutTrailingSlash(path)) ?? [])];
+    buckets.forEach((bucket, position) => {
+      if (bucket === undefined) return;
+      const segment = segmentAt(path, position);
+      const list = segment === undefined ? undefined : bucket.get(segment);
+      if (list !== undefined) found.push(...list);
+    });
+    found.push(...anywhere);
+    return found.sort((a, b) => (typeof a === 'number' ? a : a.index) - (typeof b === 'number' ? b : b.index));
+  }
+
+  function visit(path: string, stats: MatchStats | undefined, onHit: (hit: PatternHit) => boolean): void {
+    for (const candidate of candidates(path)) {
+      if (stats !== undefined) stats.tried += 1;
+      const hit =
+        typeof candidate === 'number'
+          ? { index: candidate, params: emptyParams() }
+          : (() => {
+              const params = candidate.match(path, stats);
+              return params === null ? null : { index: candidate.index, params };
+            })();
+      if (hit !== null && onHit(hit)) return;
     }
   }
 
   return {
-    first(path) {
+    first(path, stats) {
       let found: PatternHit | null = null;
-      visit(path, (hit) => {
+      visit(path, stats, (hit) => {
         found = hit;
         return true;
       });
       return found;
     },
-    all(path) {
+    all(path, stats) {
       const hits: PatternHit[] = [];
-      visit(path, (hit) => {
+      visit(path, stats, (hit) => {
         hits.push(hit);
         return false;
       });
@@ -205,6 +277,17 @@ export function createPathPatternIndex(patterns: readonly string[]): PathPattern
     },
   };
 }
+
+/**
+ * Limits on one pattern, checked at publish. The matcher is linear whatever
+ * the pattern; these keep a rule file readable and its cost per request small.
+ */
+export const PATTERN_LIMITS = Object.freeze({
+  /** Segments between slashes, `*` and `:name` included. */
+  maxSegments: 32,
+  /** `:name` placeholders and `*` splats together. */
+  maxPlaceholders: 16,
+});
 
 export interface CheckPatternOptions {
   /** `last`: `*` only as the final segment (`_redirects`); `anywhere`: any whole segment (`_headers`). */
@@ -239,6 +322,14 @@ export function checkPathPattern(raw: string, options: CheckPatternOptions): Pat
   const pieces = raw.split('/').slice(1);
   const trailingSlash = pieces.length > 1 && pieces.at(-1) === '';
   if (trailingSlash || raw === '/') pieces.pop();
+
+  if (pieces.length > PATTERN_LIMITS.maxSegments) {
+    return fail(`has ${pieces.length} segments; the limit is ${PATTERN_LIMITS.maxSegments}`);
+  }
+  const wild = pieces.filter((piece) => piece === '*' || piece.startsWith(':')).length;
+  if (wild > PATTERN_LIMITS.maxPlaceholders) {
+    return fail(`has ${wild} placeholders and splats; the limit is ${PATTERN_LIMITS.maxPlaceholders}`);
+  }
 
   const names: string[] = [];
   const decoded: string[] = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkPathPattern, compilePathPattern, createPathPatternIndex } from '../../src/static/path-pattern.ts';
+import { checkPathPattern, compilePathPattern, createPathPatternIndex, PATTERN_LIMITS, type MatchStats } from '../../src/static/path-pattern.ts';
 
 describe('compilePathPattern()', () => {
   const cases: Array<{ name: string; pattern: string; path: string; params: Record<string, string> | null }> = [
@@ -81,6 +81,115 @@ describe('createPathPatternIndex()', () => {
   });
 });
 
+/**
+ * The meaning of a pattern, written as the regular expression it stands for.
+ * Only used here, on short patterns and paths, to check the segment matcher
+ * means the same thing.
+ */
+function referenceMatch(pattern: string, path: string): Record<string, string> | null {
+  const pieces = pattern.split('/').slice(1);
+  if (pieces.at(-1) === '') pieces.pop();
+  let source = '^';
+  const names: string[] = [];
+  pieces.forEach((piece, i) => {
+    if (piece === '*') {
+      source += i === pieces.length - 1 ? '(?:/(.*))?' : '/(.+)';
+      names.push('splat');
+    } else if (piece.startsWith(':')) {
+      source += '/([^/]+)';
+      names.push(piece.slice(1));
+    } else {
+      source += '/' + piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }
+  });
+  const found = new RegExp(source + '/?$').exec(path);
+  if (found === null) return null;
+  return Object.fromEntries(names.map((name, i) => [name, found[i + 1] ?? '']));
+}
+
+describe('compilePathPattern() in linear time', () => {
+  it('means what the equivalent regular expression means, on every short pattern and path', () => {
+    const pieces = ['a', 'b', ':p', ':q', '*'];
+    const patterns = new Set<string>(['/']);
+    const grow = (prefix: string, depth: number, used: string[]): void => {
+      if (depth === 0) return;
+      for (const piece of pieces) {
+        if (used.includes(piece) && piece.startsWith(':')) continue;
+        const pattern = `${prefix}/${piece}`;
+        patterns.add(pattern);
+        grow(pattern, depth - 1, [...used, piece]);
+      }
+    };
+    grow('', 3, []);
+    const paths = ['/', '/a', '/a/', '/b', '/a/b', '/a/b/', '/a//b', '//a', '/a/a/a', '/b/a/b/a', '/a/b/c/d/', '/x/a/b', '/ab'];
+    let compared = 0;
+    for (const pattern of patterns) {
+      const match = compilePathPattern(pattern);
+      for (const path of paths) {
+        const found = match(path);
+        assert.deepEqual(found === null ? null : { ...found }, referenceMatch(pattern, path), `${pattern} against ${path}`);
+        compared += 1;
+      }
+    }
+    assert.ok(compared > 1000);
+  });
+
+  it('answers a pattern of twenty splats against a long path that does not match, in bounded steps', () => {
+    const pattern = '/' + Array.from({ length: 20 }, () => '*').join('/') + '/x';
+    const path = '/' + Array.from({ length: 2000 }, () => 'a').join('/') + '/y';
+    const stats: MatchStats = { tried: 0, steps: 0 };
+    const index = createPathPatternIndex([pattern]);
+    assert.equal(index.first(path, stats), null);
+    assert.equal(stats.tried, 1);
+    // At most one step per pattern segment per position in the path, plus the first.
+    assert.ok(stats.steps <= 22 * 2002, `took ${stats.steps} steps`);
+    assert.ok(stats.steps > 2000, `took ${stats.steps} steps, so the count is real`);
+  });
+
+  it('finds the match of many splats against a long path that does match', () => {
+    const pattern = '/' + Array.from({ length: 20 }, () => '*').join('/') + '/x';
+    const path = '/' + Array.from({ length: 2000 }, () => 'a').join('/') + '/x';
+    const stats: MatchStats = { tried: 0, steps: 0 };
+    assert.equal(createPathPatternIndex([pattern]).first(path, stats)?.index, 0);
+    assert.ok(stats.steps <= 22 * 2002, `took ${stats.steps} steps`);
+  });
+
+  it('alternates splats and literals without backtracking without bound', () => {
+    const pattern = '/' + Array.from({ length: 15 }, () => '*/a').join('/');
+    const path = '/' + Array.from({ length: 3000 }, () => 'a').join('/') + '/b';
+    const stats: MatchStats = { tried: 0, steps: 0 };
+    assert.equal(createPathPatternIndex([pattern]).first(path, stats), null);
+    assert.ok(stats.steps <= 31 * 3002, `took ${stats.steps} steps`);
+  });
+});
+
+describe('createPathPatternIndex() tries only candidates', () => {
+  it('tries none of ten thousand literal-first rules for a path they cannot match', () => {
+    const patterns = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? `/old-${i}` : `/blog-${i}/:slug`));
+    const stats: MatchStats = { tried: 0, steps: 0 };
+    assert.equal(createPathPatternIndex(patterns).first('/nothing/here', stats), null);
+    assert.equal(stats.tried, 0);
+  });
+
+  it('tries only the rules keyed by a literal after leading placeholders', () => {
+    const patterns = Array.from({ length: 10_000 }, (_, i) => `/:lang/page-${i}/*`);
+    const index = createPathPatternIndex(patterns);
+    const stats: MatchStats = { tried: 0, steps: 0 };
+    assert.equal(index.first('/en/page-7/x', stats)?.index, 7);
+    assert.equal(stats.tried, 1);
+    const missing: MatchStats = { tried: 0, steps: 0 };
+    assert.equal(index.first('/en/other/x', missing), null);
+    assert.equal(missing.tried, 0);
+  });
+
+  it('tries every rule that starts with a wildcard and nothing else', () => {
+    const patterns = [...Array.from({ length: 5000 }, (_, i) => `/p${i}`), '/:a/:b', '/*'];
+    const stats: MatchStats = { tried: 0, steps: 0 };
+    assert.equal(createPathPatternIndex(patterns).first('/x/y/z', stats)?.index, 5001);
+    assert.equal(stats.tried, 2);
+  });
+});
+
 describe('checkPathPattern()', () => {
   const accepted: Array<{ name: string; raw: string; splat: 'last' | 'anywhere'; pattern: string; names: string[]; hasSplat: boolean }> = [
     { name: 'accepts a literal path', raw: '/a/b', splat: 'last', pattern: '/a/b', names: [], hasSplat: false },
@@ -118,6 +227,12 @@ describe('checkPathPattern()', () => {
     { name: 'refuses a bare colon', raw: '/:', problem: /not a valid name/ },
     { name: 'refuses :splat as a placeholder', raw: '/:splat', problem: /reserved/ },
     { name: 'refuses a placeholder named twice', raw: '/:id/:id', problem: /appears twice/ },
+    { name: 'refuses more segments than the limit', raw: '/a'.repeat(PATTERN_LIMITS.maxSegments + 1), problem: /segments; the limit is 32/ },
+    {
+      name: 'refuses more placeholders than the limit',
+      raw: Array.from({ length: PATTERN_LIMITS.maxPlaceholders + 1 }, (_, i) => `/:p${i}`).join(''),
+      problem: /placeholders and splats; the limit is 16/,
+    },
   ];
   for (const { name, raw, problem } of refused) {
     it(name, () => {
