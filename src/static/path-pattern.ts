@@ -197,10 +197,11 @@ function segmentAt(path: string, position: number): string | undefined {
  * Indexes many patterns so that a lookup tries only the ones that can match.
  * Literal patterns sit in a map keyed by path. A pattern with a literal
  * segment before any `*` sits in a bucket keyed by the first such segment and
- * its position (`/:lang/docs/*` under "docs at 2"): a path is looked up in one
+ * its position (`/:lang/docs/*` under "docs, second segment"): a path is looked up in one
  * bucket per position used. Only patterns with no literal before their first
  * `*` (a catch-all, `/:a/:b`, or one starting with a splat) are tried for
- * every path. Hits keep the list order, so "first rule wins" and "rules apply in file order" both hold.
+ * every path. Hits keep the list order, so "first rule wins" and "rules
+ * apply in file order" both hold.
  */
 export function createPathPatternIndex(patterns: readonly string[]): PathPatternIndex {
   const literals = new Map<string, number[]>();
