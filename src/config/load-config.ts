@@ -7,6 +7,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type * as z from 'zod';
 import { BerthError, type ErrorCode } from '../errors.ts';
 import { formatByteSize } from './byte-size.ts';
+import { dataDirProblem } from './data-dir-check.ts';
 import {
   checkHostName,
   configSchema,
@@ -74,8 +75,19 @@ export async function readConfig(
   file: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ config: ResolvedConfig | undefined; problems: ConfigProblem[] }> {
-  const { config, problems } = await examineConfig(path.resolve(file), env);
+  // `berth check` answers for `berth serve`, which writes to data_dir.
+  const { config, problems } = await examineConfig(path.resolve(file), env, { writableDataDir: true });
   return { config, problems };
+}
+
+export interface LoadConfigOptions {
+  /**
+   * Refuse a data_dir this process cannot write to (or create), as `berth
+   * serve` must; without it only a data_dir that is not a directory is refused,
+   * so reading commands still work for a user who may only read.
+   * @default false
+   */
+  writableDataDir?: boolean;
 }
 
 /**
@@ -85,9 +97,9 @@ export async function readConfig(
  * not be resolved) or `E_CONFIG_INVALID` (anything else). The message lists
  * every problem.
  */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<ResolvedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv, options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const absolute = path.resolve(file);
-  const { config, problems, failure } = await examineConfig(absolute, env);
+  const { config, problems, failure } = await examineConfig(absolute, env, { writableDataDir: options.writableDataDir === true });
   if (config !== undefined) return config;
   const shown = displayPath(absolute, process.cwd());
   const code = failure ?? 'E_CONFIG_INVALID';
@@ -120,7 +132,7 @@ interface Examination {
   failure: ErrorCode | undefined;
 }
 
-async function examineConfig(file: string, env: NodeJS.ProcessEnv): Promise<Examination> {
+async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { writableDataDir: boolean }): Promise<Examination> {
   const fileProblem = (message: string, failure: ErrorCode, line?: number): Examination => ({
     config: undefined,
     problems: [{ path: '', line, message, severity: 'error' }],
@@ -144,10 +156,11 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv): Promise<Exam
   const schemaFindings = parsed.success ? [] : parsed.error.issues.flatMap(issueFindings);
   const crossFindings = checkAcrossKeys(raw);
   const secrets = await resolveSecrets(raw, configDir, env);
+  const dataDirFindings = parsed.success ? await checkDataDir(path.resolve(configDir, parsed.data.data_dir), options.writableDataDir) : [];
 
   const lines = new KeyLines(source.text);
   const problems = sortByLine(
-    [...schemaFindings, ...crossFindings, ...secrets.findings].map((finding) => ({
+    [...schemaFindings, ...crossFindings, ...dataDirFindings, ...secrets.findings].map((finding) => ({
       path: formatKeyPath(finding.path),
       line: lines.lineOf(finding.path),
       message: finding.message,
@@ -157,7 +170,7 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv): Promise<Exam
 
   const errors = problems.filter((problem) => problem.severity === 'error');
   if (!parsed.success || errors.length > 0) {
-    const onlySecrets = schemaFindings.length === 0 && !crossFindings.some((finding) => finding.severity === 'error');
+    const onlySecrets = schemaFindings.length === 0 && dataDirFindings.length === 0 && !crossFindings.some((finding) => finding.severity === 'error');
     return { config: undefined, problems, failure: onlySecrets ? 'E_CONFIG_SECRET' : 'E_CONFIG_INVALID' };
   }
   const config = deepFreeze(resolveConfig(parsed.data, file, secrets));
@@ -377,6 +390,12 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
     }
   });
   return findings;
+}
+
+/** A data_dir that is a file, or (for `berth serve` and `berth check`) one this user cannot write: reported on the key, not as a stack trace at start. */
+async function checkDataDir(dataDir: string, writable: boolean): Promise<Finding[]> {
+  const message = await dataDirProblem(dataDir, { writable });
+  return message === undefined ? [] : [{ path: ['data_dir'], message, severity: 'error' }];
 }
 
 const EAB_KEYS = { value: 'hmac_key', file: 'hmac_key_file', what: 'the EAB HMAC key' };

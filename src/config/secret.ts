@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Secret } from './resolved-config.ts';
 
 /**
@@ -75,9 +76,25 @@ export interface SecretKeys {
   file: string;
   /** What the secret is, e.g. "the webhook secret". */
   what: string;
+  /** Fewest characters accepted; none when the value is not ours to choose (a key a CA hands out). */
+  minLength?: number;
 }
 
-const WEBHOOK_KEYS: SecretKeys = { value: 'secret', file: 'secret_file', what: 'the webhook secret' };
+/**
+ * Fewest characters of a webhook secret. Whoever knows the secret can make
+ * Berth deploy, and a short one can be guessed offline from a single signed
+ * request: 16 characters is the floor, `openssl rand -hex 32` (64) the advice.
+ */
+export const WEBHOOK_SECRET_MIN_LENGTH = 16;
+
+const WEBHOOK_KEYS: SecretKeys = { value: 'secret', file: 'secret_file', what: 'the webhook secret', minLength: WEBHOOK_SECRET_MIN_LENGTH };
+
+/** A message for a secret shorter than `keys.minLength`, else undefined. The value and its length are not told. */
+function tooShort(value: string, keys: SecretKeys, where: string): string | undefined {
+  const min = keys.minLength;
+  if (min === undefined || [...value].length >= min) return undefined;
+  return `${keys.what} ${where} is shorter than ${min} characters, so it could be guessed; make a long random one, e.g. with \`openssl rand -hex 32\`, and give the forge the same value`;
+}
 
 /**
  * Resolves the `secret` key: a `${NAME}` reference is looked up in `env`;
@@ -96,6 +113,8 @@ export function resolveSecretValue(text: string, env: NodeJS.ProcessEnv, suggest
     if (value === '') {
       return { ok: false, message: `environment variable ${name} is empty; give it ${keys.what}` };
     }
+    const short = tooShort(value, keys, `in environment variable ${name}`);
+    if (short !== undefined) return { ok: false, message: short };
     return { ok: true, secret: createSecret(value, `env ${name}`) };
   }
   if (text.includes('${')) {
@@ -109,6 +128,8 @@ export function resolveSecretValue(text: string, env: NodeJS.ProcessEnv, suggest
   if (text === '') {
     return { ok: false, message: `empty; use ${keys.value} = "\${${suggestedName}}" and set that variable` };
   }
+  const short = tooShort(text, keys, 'written in the config file');
+  if (short !== undefined) return { ok: false, message: short };
   return {
     ok: true,
     secret: createSecret(text, 'config file'),
@@ -123,25 +144,73 @@ const SECRET_FILE_MAX_BYTES = 64 * 1024;
  * Reads a secret file. One trailing newline (`\n` or `\r\n`) is removed,
  * since editors and `echo` add one; anything else is kept as it is.
  *
+ * Only a regular file is read. A named pipe would block the read until
+ * something writes to it (`berth check` would hang), and a device such as
+ * `/dev/zero` never ends: so the type is checked before the file is opened,
+ * the open does not wait (O_NONBLOCK), the opened file is checked again (it
+ * may have been swapped in between), and the read stops past the size limit
+ * whatever the file claims its size is. Symbolic links are followed: the
+ * path is the operator's (Docker and Kubernetes secrets are links), not
+ * something a repository controls.
+ *
  * @param file an absolute path
  */
 export async function resolveSecretFile(file: string, keys: SecretKeys = WEBHOOK_KEYS): Promise<SecretResult> {
   const key = keys.file;
-  let content: string;
+  let bytes: Buffer;
+  let handle: FileHandle | undefined;
   try {
-    const info = await stat(file);
-    if (info.isDirectory()) return { ok: false, message: `${key} ${file} is a directory, not a file` };
-    if (info.size > SECRET_FILE_MAX_BYTES) {
-      return { ok: false, message: `${key} ${file} is ${info.size} bytes; a secret file should hold only the secret (at most 64 KiB)` };
-    }
-    content = await readFile(file, 'utf8');
+    const refused = notARegularFile(await stat(file), key, file);
+    if (refused !== undefined) return { ok: false, message: refused };
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const info = await handle.stat();
+    const swapped = notARegularFile(info, key, file);
+    if (swapped !== undefined) return { ok: false, message: swapped };
+    if (info.size > SECRET_FILE_MAX_BYTES) return { ok: false, message: tooLarge(key, file, info.size) };
+    bytes = await readAtMost(handle, SECRET_FILE_MAX_BYTES + 1);
   } catch (error) {
     return { ok: false, message: `cannot read ${key} ${file}: ${describeFsError(error)}` };
+  } finally {
+    await handle?.close();
   }
-  const value = content.replace(/\r?\n$/, '');
+  // The file grew after it was measured.
+  if (bytes.length > SECRET_FILE_MAX_BYTES) return { ok: false, message: tooLarge(key, file, undefined) };
+  const value = bytes.toString('utf8').replace(/\r?\n$/, '');
   if (value === '') return { ok: false, message: `${key} ${file} is empty` };
   if (value.trim() === '') return { ok: false, message: `${key} ${file} holds only white space` };
+  const short = tooShort(value, keys, `in ${key} ${file}`);
+  if (short !== undefined) return { ok: false, message: short };
   return { ok: true, secret: createSecret(value, `file ${file}`) };
+}
+
+function notARegularFile(info: Stats, key: string, file: string): string | undefined {
+  if (info.isFile()) return undefined;
+  if (info.isDirectory()) return `${key} ${file} is a directory, not a file`;
+  const kind = info.isFIFO()
+    ? 'a named pipe (FIFO)'
+    : info.isCharacterDevice() || info.isBlockDevice()
+      ? 'a device'
+      : info.isSocket()
+        ? 'a socket'
+        : 'not a regular file';
+  return `${key} ${file} is ${kind}; point ${key} at a regular file that holds only the secret`;
+}
+
+function tooLarge(key: string, file: string, size: number | undefined): string {
+  const what = size === undefined ? 'is larger than 64 KiB' : `is ${size} bytes`;
+  return `${key} ${file} ${what}; a secret file should hold only the secret (at most 64 KiB)`;
+}
+
+/** Reads up to `limit` bytes, whatever size the file claims. */
+async function readAtMost(handle: FileHandle, limit: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(limit);
+  let length = 0;
+  while (length < limit) {
+    const { bytesRead } = await handle.read(buffer, length, limit - length, null);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  return buffer.subarray(0, length);
 }
 
 function describeFsError(error: unknown): string {
@@ -156,6 +225,10 @@ function describeFsError(error: unknown): string {
       return 'a parent of it is not a directory';
     case 'EISDIR':
       return 'it is a directory';
+    case 'ELOOP':
+      return 'too many levels of symbolic links';
+    case 'ENXIO':
+      return 'nothing is behind it (a socket or a device without a driver)';
     default:
       return code ?? String(error);
   }

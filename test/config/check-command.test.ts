@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import check from '../../src/cli/commands/check.ts';
+import { unprivilegedUser } from '../../src/deploy/build-env.ts';
 
 const SECRET = 'do-not-print-this-9f8e7d';
+/** The unprivileged user builds run as: a user who cannot write what root made. */
+const BUILD_USER = unprivilegedUser({ uid: 0 });
+const NOBODY = BUILD_USER?.uid ?? 65534;
+const NOBODY_GID = BUILD_USER?.gid ?? 65534;
 
 let root: string;
 
@@ -110,7 +115,7 @@ describe('berth check', () => {
   it('reads the file named by --config, relative to the working directory', async () => {
     const cwd = await mkdtemp(path.join(root, 'flag-'));
     await writeFile(path.join(cwd, 'other.toml'), VALID);
-    const { code, stdout } = await runCheck({ cwd, config: 'other.toml', env: { BLOG_SECRET: 'x' } });
+    const { code, stdout } = await runCheck({ cwd, config: 'other.toml', env: { BLOG_SECRET: SECRET } });
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`Config ${path.join(cwd, 'other.toml')} is valid`));
   });
@@ -119,7 +124,7 @@ describe('berth check', () => {
     const elsewhere = await mkdtemp(path.join(root, 'env-'));
     const file = path.join(elsewhere, 'berth.toml');
     await writeFile(file, VALID);
-    const { code, stdout } = await runCheck({ env: { BERTH_CONFIG: file, BLOG_SECRET: 'x' } });
+    const { code, stdout } = await runCheck({ env: { BERTH_CONFIG: file, BLOG_SECRET: SECRET } });
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`Config ${file} is valid`));
   });
@@ -129,12 +134,143 @@ describe('berth check', () => {
     await writeFile(path.join(cwd, 'berth.toml'), VALID);
     const main = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
     const run = promisify(execFile);
-    const ok = await run(process.execPath, [main, 'check'], { cwd, env: { BLOG_SECRET: 'x', PATH: process.env.PATH } });
+    const ok = await run(process.execPath, [main, 'check'], { cwd, env: { BLOG_SECRET: SECRET, PATH: process.env.PATH } });
     assert.match(ok.stdout, /is valid/);
     await assert.rejects(run(process.execPath, [main, 'check', '--config', 'missing.toml'], { cwd, env: { PATH: process.env.PATH } }), (error: unknown) => {
       assert.equal((error as { code?: number }).code, 1);
       assert.match((error as { stderr?: string }).stderr ?? '', /missing\.toml not found/);
       return true;
     });
+  });
+});
+
+/** Runs the real `berth` CLI; resolves with its exit code and output, whatever the code. */
+function berthCli(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const main = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [main, ...args],
+      { cwd: options.cwd, env: { PATH: process.env.PATH, ...options.env }, uid: options.uid, gid: options.gid },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    );
+  });
+}
+
+/** A case directory the build user may enter and read (mkdtemp makes 0700 ones). */
+async function openCase(prefix: string): Promise<string> {
+  const cwd = await mkdtemp(path.join(root, prefix));
+  await chmod(root, 0o755);
+  await chmod(cwd, 0o755);
+  return cwd;
+}
+
+const NO_STACK = /^\s+at /m;
+
+describe('berth check and berth serve refuse an unusable data_dir or secret', () => {
+  const SECRET_FILE = VALID.replace('secret = "${BLOG_SECRET}"', 'secret_file = "hook-secret"');
+
+  it('names data_dir when it is a file, in check and in serve', async () => {
+    const cwd = await openCase('dd-file-');
+    await writeFile(path.join(cwd, 'data'), 'not a directory\n');
+    await writeFile(path.join(cwd, 'berth.toml'), VALID);
+    const checked = await berthCli(['check'], { cwd, env: { BLOG_SECRET: SECRET } });
+    assert.equal(checked.code, 1);
+    assert.equal(checked.stdout, '');
+    assert.match(checked.stderr, new RegExp(`^berth\\.toml:1 data_dir: ${path.join(cwd, 'data')} is a file, not a directory; point data_dir at a directory`, 'm'));
+    assert.doesNotMatch(checked.stderr, NO_STACK);
+
+    const served = await berthCli(['serve'], { cwd, env: { BLOG_SECRET: SECRET } });
+    assert.equal(served.code, 1);
+    assert.match(served.stderr, /^berth serve: Invalid configuration in berth\.toml \(1 error\):\nberth\.toml:1 data_dir: .* is a file, not a directory/m);
+    assert.match(served.stderr, /\[E_CONFIG_INVALID\]\n$/);
+    assert.doesNotMatch(served.stderr, NO_STACK);
+  });
+
+  it('names data_dir when the user running berth cannot write it or create it', async () => {
+    const cwd = await openCase('dd-ro-');
+    // Owned by root, 0755: the unprivileged user may read it but not write to it.
+    await mkdir(path.join(cwd, 'data'), { mode: 0o755 });
+    await writeFile(path.join(cwd, 'berth.toml'), VALID, { mode: 0o644 });
+    const asUser = { cwd, env: { BLOG_SECRET: SECRET }, uid: NOBODY, gid: NOBODY_GID };
+    const existing = await berthCli(['check'], asUser);
+    assert.equal(existing.code, 1, existing.stderr);
+    assert.match(existing.stderr, new RegExp(`^berth\\.toml:1 data_dir: ${path.join(cwd, 'data')} is not writable by this user \\(uid ${NOBODY}\\); make it writable`, 'm'));
+    assert.doesNotMatch(existing.stderr, NO_STACK);
+
+    await writeFile(path.join(cwd, 'berth.toml'), VALID.replace('data_dir = "data"', 'data_dir = "data/deeper/still"'), { mode: 0o644 });
+    const missing = await berthCli(['check'], asUser);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /data_dir: .*data\/deeper\/still does not exist and cannot be created: .*\/data is not writable by this user/);
+
+    const served = await berthCli(['serve'], asUser);
+    assert.equal(served.code, 1);
+    assert.match(served.stderr, /data_dir: .*does not exist and cannot be created.*\[E_CONFIG_INVALID\]\n$/s);
+    assert.doesNotMatch(served.stderr, NO_STACK);
+
+    // The same config is fine for root, who may write there.
+    const asRoot = await berthCli(['check'], { cwd, env: { BLOG_SECRET: SECRET } });
+    assert.equal(asRoot.code, 0, asRoot.stderr);
+  });
+
+  it('returns at once for a secret_file that is a named pipe nobody writes to, in check and in serve', { timeout: 60_000 }, async () => {
+    const cwd = await openCase('fifo-');
+    await writeFile(path.join(cwd, 'berth.toml'), SECRET_FILE);
+    execFileSync('mkfifo', [path.join(cwd, 'hook-secret')]);
+    const checked = await berthCli(['check'], { cwd });
+    assert.equal(checked.code, 1);
+    assert.match(
+      checked.stderr,
+      /^berth\.toml:9 sites\[0\]\.webhook\.secret_file: secret_file \S+hook-secret is a named pipe \(FIFO\); point secret_file at a regular file that holds only the secret$/m,
+    );
+    assert.doesNotMatch(checked.stderr, NO_STACK);
+    const served = await berthCli(['serve'], { cwd });
+    assert.equal(served.code, 1);
+    assert.match(served.stderr, /secret_file: .* is a named pipe \(FIFO\).*\[E_CONFIG_SECRET\]\n$/s);
+  });
+
+  it('refuses /dev/zero as a secret_file without reading it', { timeout: 60_000 }, async () => {
+    const cwd = await openCase('zero-');
+    await writeFile(path.join(cwd, 'berth.toml'), SECRET_FILE.replace('"hook-secret"', '"/dev/zero"'));
+    const checked = await berthCli(['check'], { cwd });
+    assert.equal(checked.code, 1);
+    assert.match(checked.stderr, /^berth\.toml:9 sites\[0\]\.webhook\.secret_file: secret_file \/dev\/zero is a device; point secret_file at a regular file/m);
+    assert.doesNotMatch(checked.stderr, NO_STACK);
+  });
+
+  it('refuses a webhook secret of one character, from the environment, a file or the config, without printing it', async () => {
+    const cwd = await openCase('short-');
+    await writeFile(path.join(cwd, 'berth.toml'), VALID);
+    const fromEnv = await berthCli(['check'], { cwd, env: { BLOG_SECRET: 'q' } });
+    assert.equal(fromEnv.code, 1);
+    assert.match(
+      fromEnv.stderr,
+      /^berth\.toml:9 sites\[0\]\.webhook\.secret: the webhook secret in environment variable BLOG_SECRET is shorter than 16 characters, so it could be guessed; make a long random one, e\.g\. with `openssl rand -hex 32`/m,
+    );
+    const served = await berthCli(['serve'], { cwd, env: { BLOG_SECRET: 'q' } });
+    assert.equal(served.code, 1);
+    assert.match(served.stderr, /shorter than 16 characters.*\[E_CONFIG_SECRET\]\n$/s);
+
+    await writeFile(path.join(cwd, 'berth.toml'), SECRET_FILE);
+    await writeFile(path.join(cwd, 'hook-secret'), 'q\n');
+    const fromFile = await berthCli(['check'], { cwd });
+    assert.equal(fromFile.code, 1);
+    assert.match(fromFile.stderr, /sites\[0\]\.webhook\.secret_file: the webhook secret in secret_file \S+hook-secret is shorter than 16 characters/);
+
+    await writeFile(path.join(cwd, 'berth.toml'), VALID.replace('"${BLOG_SECRET}"', '"q"'));
+    const literal = await berthCli(['check'], { cwd });
+    assert.equal(literal.code, 1);
+    assert.match(literal.stderr, /sites\[0\]\.webhook\.secret: the webhook secret written in the config file is shorter than 16 characters/);
+    for (const run of [fromEnv, fromFile, literal]) {
+      assert.equal(run.stdout, '');
+      assert.doesNotMatch(run.stderr, /\bq\b/);
+      assert.doesNotMatch(run.stderr, NO_STACK);
+    }
+
+    // Sixteen characters are enough.
+    const enough = await berthCli(['check'], { cwd, env: { BLOG_SECRET: 'q'.repeat(16) } });
+    assert.equal(enough.code, 1, 'the literal one is still in the file');
+    await writeFile(path.join(cwd, 'berth.toml'), VALID);
+    assert.equal((await berthCli(['check'], { cwd, env: { BLOG_SECRET: 'q'.repeat(16) } })).code, 0);
   });
 });

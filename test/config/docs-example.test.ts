@@ -15,10 +15,10 @@ describe('docs/configuration.md', () => {
     assert.ok(example, 'no toml block after "## A complete example"');
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-docs-'));
     try {
-      await writeFile(path.join(dir, 'docs_webhook'), 'docs-secret\n');
+      await writeFile(path.join(dir, 'docs_webhook'), 'docs-secret-0123456789\n');
       const toml = example.replace('/run/secrets/docs_webhook', path.join(dir, 'docs_webhook'));
       await writeFile(path.join(dir, 'berth.toml'), toml);
-      const { config, problems } = await readConfig(path.join(dir, 'berth.toml'), { BLOG_WEBHOOK_SECRET: 'blog-secret' });
+      const { config, problems } = await readConfig(path.join(dir, 'berth.toml'), { BLOG_WEBHOOK_SECRET: 'blog-secret-0123456789' });
       assert.deepEqual(problems, []);
       assert.deepEqual(config?.sites.map((site) => site.name), ['blog', 'docs', 'status']);
     } finally {

@@ -84,7 +84,7 @@ describe('readConfig() defaults', () => {
   });
 
   it('defaults the signature header of a webhook', async () => {
-    const { config } = await read(`${SITE}[sites.webhook]\nforge = "generic"\nsecret = "\${HOOK}"\n`, { HOOK: 'x' });
+    const { config } = await read(`${SITE}[sites.webhook]\nforge = "generic"\nsecret = "\${HOOK}"\n`, { HOOK: 'generic-hook-secret-1' });
     assert.equal(config?.sites[0]?.webhook?.signatureHeader, 'X-Berth-Signature');
   });
 });
@@ -166,7 +166,7 @@ secret = "\${DOCS_SECRET}"
 `;
 
   it('resolves each key into the resolved config', async () => {
-    const { config, problems, dir } = await read(FULL, { DOCS_SECRET: 'docs-secret-value', BLOG_TOKEN: 'blog-token-value', EAB_KEY: 'eab-key-value' }, { 'secrets/blog': 'blog-secret-value\n' });
+    const { config, problems, dir } = await read(FULL, { DOCS_SECRET: 'docs-secret-value-0001', BLOG_TOKEN: 'blog-token-value', EAB_KEY: 'eab-key-value' }, { 'secrets/blog': 'blog-secret-value-0001\n' });
     assert.deepEqual(problems, []);
     assert.ok(config);
     assert.equal(config.dataDir, path.join(dir, 'state'));
@@ -227,17 +227,17 @@ secret = "\${DOCS_SECRET}"
     assert.equal(docs.hsts, 'max-age=31536000');
     assert.equal(blog.webhook?.forge, 'generic');
     assert.equal(blog.webhook?.signatureHeader, 'X-Signature');
-    assert.equal(blog.webhook?.secret.reveal(), 'blog-secret-value');
+    assert.equal(blog.webhook?.secret.reveal(), 'blog-secret-value-0001');
     assert.equal(blog.webhook?.secret.source, `file ${path.join(dir, 'secrets/blog')}`);
 
     assert.equal(docs.repo, path.resolve(dir, '../docs-repo'));
     assert.equal(docs.webhook?.forge, 'gitea');
-    assert.equal(docs.webhook?.secret.reveal(), 'docs-secret-value');
+    assert.equal(docs.webhook?.secret.reveal(), 'docs-secret-value-0001');
     assert.equal(docs.webhook?.secret.source, 'env DOCS_SECRET');
   });
 
   it('returns a deeply frozen config', async () => {
-    const { config } = await read(FULL, { DOCS_SECRET: 'x', BLOG_TOKEN: 'z', EAB_KEY: 'k' }, { 'secrets/blog': 'y' });
+    const { config } = await read(FULL, { DOCS_SECRET: 'docs-secret-value-0001', BLOG_TOKEN: 'z', EAB_KEY: 'k' }, { 'secrets/blog': 'blog-secret-value-0001' });
     assert.ok(config);
     for (const part of [config, config.server, config.server.tls, config.acme, config.log, config.sites, config.sites[0], config.sites[0]?.domains, config.sites[0]?.build, config.sites[0]?.build.environment, config.sites[0]?.webhook]) {
       assert.equal(Object.isFrozen(part), true);
@@ -298,9 +298,9 @@ describe('readConfig() secrets', () => {
   const hook = (lines: string) => `${SITE}\n[sites.webhook]\nforge = "github"\n${lines}\n`;
 
   it('takes ${NAME} from the environment', async () => {
-    const { config, problems } = await read(hook('secret = "${BLOG_HOOK}"'), { BLOG_HOOK: 'from-env' });
+    const { config, problems } = await read(hook('secret = "${BLOG_HOOK}"'), { BLOG_HOOK: 'from-env-0123456789' });
     assert.deepEqual(problems, []);
-    assert.equal(config?.sites[0]?.webhook?.secret.reveal(), 'from-env');
+    assert.equal(config?.sites[0]?.webhook?.secret.reveal(), 'from-env-0123456789');
     assert.equal(config?.sites[0]?.webhook?.secret.source, 'env BLOG_HOOK');
   });
 
@@ -316,8 +316,8 @@ describe('readConfig() secrets', () => {
   });
 
   it('reads secret_file relative to the config directory', async () => {
-    const { config, dir } = await read(hook('secret_file = "hook.txt"'), {}, { 'hook.txt': 'from-file\n' });
-    assert.equal(config?.sites[0]?.webhook?.secret.reveal(), 'from-file');
+    const { config, dir } = await read(hook('secret_file = "hook.txt"'), {}, { 'hook.txt': 'from-file-0123456789\n' });
+    assert.equal(config?.sites[0]?.webhook?.secret.reveal(), 'from-file-0123456789');
     assert.equal(config?.sites[0]?.webhook?.secret.source, `file ${path.join(dir, 'hook.txt')}`);
   });
 
@@ -341,14 +341,14 @@ describe('readConfig() secrets', () => {
   });
 
   it('wants exactly one of secret and secret_file', async () => {
-    const both = await read(hook('secret = "${A}"\nsecret_file = "f"'), { A: 'a' }, { f: 'b' });
+    const both = await read(hook('secret = "${A}"\nsecret_file = "f"'), { A: 'a-webhook-secret-0001' }, { f: 'b-webhook-secret-0001' });
     assert.match(problemAt(both.problems, 'sites[0].webhook').message, /both secret and secret_file/);
     const neither = await read(hook(''));
     assert.match(problemAt(neither.problems, 'sites[0].webhook').message, /no secret; set secret = "\$\{BLOG_WEBHOOK_SECRET\}"/);
   });
 
   it('warns that signature_header matters only for the generic forge', async () => {
-    const { config, problems } = await read(hook('secret = "${A}"\nsignature_header = "X-Sig"'), { A: 'a' });
+    const { config, problems } = await read(hook('secret = "${A}"\nsignature_header = "X-Sig"'), { A: 'a-webhook-secret-0001' });
     assert.ok(config);
     assert.equal(problemAt(problems, 'sites[0].webhook.signature_header').severity, 'warning');
   });
@@ -376,7 +376,7 @@ forge = "github"
 secret = "\${A}"
 secrets = "y"
 `;
-    const { config, problems } = await read(toml, { A: 'a' });
+    const { config, problems } = await read(toml, { A: 'a-webhook-secret-0001' });
     assert.equal(config, undefined);
     const expected: [string, number][] = [
       ['bogus_root', 1],
@@ -533,7 +533,7 @@ ${SITE}
 forge = "gitbucket"
 secret = "\${A}"
 `;
-    const { problems } = await read(toml, { A: 'a' });
+    const { problems } = await read(toml, { A: 'a-webhook-secret-0001' });
     const messages = Object.fromEntries(problems.map((problem) => [problem.path, problem.message]));
     assert.deepEqual(messages, {
       'server.host': '"not a host" is not an address to listen on; use an IP address such as "::" (all) or "127.0.0.1", or a host name',
@@ -684,7 +684,7 @@ domains = ["example.com"]
 webhook = { forge = "nope", secret = "\${A}" }
 build.publish = "/abs"
 `;
-    const { problems } = await read(toml, { A: 'a' });
+    const { problems } = await read(toml, { A: 'a-webhook-secret-0001' });
     assert.equal(problemAt(problems, 'sites[0].webhook.forge').line, 4);
     assert.equal(problemAt(problems, 'sites[0].build.publish').line, 5);
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +11,7 @@ import {
   resolveSecretFile,
   resolveSecretValue,
   suggestEnvName,
+  WEBHOOK_SECRET_MIN_LENGTH,
 } from '../../src/config/secret.ts';
 
 const VALUE = 'correct-horse-battery-staple';
@@ -97,6 +99,27 @@ describe('resolveSecretValue()', () => {
   it('refuses an empty secret', () => {
     assert.equal(resolveSecretValue('', {}, 'X').ok, false);
   });
+
+  it('refuses a webhook secret shorter than 16 characters without telling it', () => {
+    for (const short of ['q', 'fifteen-chars-x']) {
+      const fromEnv = resolveSecretValue('${HOOK}', { HOOK: short }, 'X');
+      assert.ok(!fromEnv.ok);
+      assert.equal(fromEnv.message, 'the webhook secret in environment variable HOOK is shorter than 16 characters, so it could be guessed; make a long random one, e.g. with `openssl rand -hex 32`, and give the forge the same value');
+      const literal = resolveSecretValue(short, {}, 'X');
+      assert.ok(!literal.ok);
+      assert.match(literal.message, /^the webhook secret written in the config file is shorter than 16 characters/);
+      assert.equal(literal.message.includes(short), false);
+    }
+    assert.equal(WEBHOOK_SECRET_MIN_LENGTH, 16);
+    assert.ok(resolveSecretValue('${HOOK}', { HOOK: 'sixteen-chars-xy' }, 'X').ok);
+    // Counted in characters, not bytes or UTF-16 units.
+    assert.ok(!resolveSecretValue('${HOOK}', { HOOK: '🔑'.repeat(15) }, 'X').ok);
+  });
+
+  it('takes a key whose length is not ours to choose as it is', () => {
+    const keys = { value: 'hmac_key', file: 'hmac_key_file', what: 'the EAB HMAC key' };
+    assert.ok(resolveSecretValue('${EAB}', { EAB: 'k' }, 'EAB', keys).ok);
+  });
 });
 
 describe('resolveSecretFile()', () => {
@@ -153,6 +176,39 @@ describe('resolveSecretFile()', () => {
     assert.ok(!result.ok);
     assert.match(result.message, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     assert.match(result.message, /directory|cannot be read|EISDIR/i);
+  });
+
+  it('refuses a named pipe without waiting for a writer, and a device without reading it', { timeout: 30_000 }, async () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const piped = await resolveSecretFile(fifo);
+    assert.ok(!piped.ok);
+    assert.equal(piped.message, `secret_file ${fifo} is a named pipe (FIFO); point secret_file at a regular file that holds only the secret`);
+    for (const device of ['/dev/zero', '/dev/urandom', '/dev/null']) {
+      const result = await resolveSecretFile(device);
+      assert.ok(!result.ok);
+      assert.equal(result.message, `secret_file ${device} is a device; point secret_file at a regular file that holds only the secret`);
+    }
+    // A link to a regular file is followed: Docker and Kubernetes secrets are links.
+    const target = path.join(dir, 'target');
+    await writeFile(target, `${VALUE}\n`);
+    await symlink(target, path.join(dir, 'link'));
+    const linked = await resolveSecretFile(path.join(dir, 'link'));
+    assert.ok(linked.ok);
+    assert.equal(linked.secret.reveal(), VALUE);
+    // ...and a link to a pipe is refused like the pipe.
+    await symlink(fifo, path.join(dir, 'link-to-fifo'));
+    const viaLink = await resolveSecretFile(path.join(dir, 'link-to-fifo'));
+    assert.ok(!viaLink.ok);
+    assert.match(viaLink.message, /is a named pipe \(FIFO\)/);
+  });
+
+  it('refuses a secret file holding fewer than 16 characters', async () => {
+    const file = path.join(dir, 'short');
+    await writeFile(file, 'q\n');
+    const result = await resolveSecretFile(file);
+    assert.ok(!result.ok);
+    assert.match(result.message, /^the webhook secret in secret_file \S+short is shorter than 16 characters/);
   });
 
   it('refuses a file far too large to be a secret', async () => {

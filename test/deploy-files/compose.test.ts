@@ -70,7 +70,7 @@ async function composeDir(dir: string, composeText: string): Promise<void> {
   await copyFile(CONFIG_EXAMPLE, join(dir, 'berth.toml'));
   await copyFile(ENV_EXAMPLE, join(dir, '.env'));
   await mkdir(join(dir, 'secrets'));
-  await writeFile(join(dir, 'secrets', 'blog_webhook_secret'), 'x\n');
+  await writeFile(join(dir, 'secrets', 'blog_webhook_secret'), 'compose-webhook-secret-1\n');
 }
 
 function composeConfig(dir: string): { status: number | null; output: string } {
@@ -128,7 +128,7 @@ test(`deploy/compose.yaml: one berth service on 80 and 443 with its data volume 
 });
 
 test('deploy/berth.toml.example loads with Berth\'s loadConfig, the secret from BLOG_WEBHOOK_SECRET, without a problem', async () => {
-  const env = { BLOG_WEBHOOK_SECRET: 'x' };
+  const env = { BLOG_WEBHOOK_SECRET: 'compose-webhook-secret-1' };
   const { problems } = await readConfig(CONFIG_EXAMPLE, env);
   assert.deepEqual(problems, [], 'no errors and no warnings');
   const config = await loadConfig(CONFIG_EXAMPLE, env);

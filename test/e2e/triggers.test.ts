@@ -14,7 +14,7 @@ import { eventually, get } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
-const SECRET = 'trigger-secret';
+const SECRET = 'trigger-secret-for-tests';
 
 interface Project {
   root: string;

@@ -69,12 +69,12 @@ describe('the config text', () => {
     );
     await writeFile(join(dir, 'berth.toml'), text);
     await mkdir(join(dir, 'secrets'));
-    await writeFile(join(dir, 'secrets', 'x-webhook-secret'), 'abc\n');
+    await writeFile(join(dir, 'secrets', 'x-webhook-secret'), 'abc-0123456789-def\n');
     const config = await loadConfig(join(dir, 'berth.toml'), {});
     assert.equal(config.sites[0]?.repo, repo);
     assert.equal(config.sites[0]?.branch, 'feature/x');
     assert.equal(config.dataDir, join(dir, 'data dir/"q"'));
-    assert.equal(config.sites[0]?.webhook?.secret.reveal(), 'abc');
+    assert.equal(config.sites[0]?.webhook?.secret.reveal(), 'abc-0123456789-def');
     assert.equal(tomlString('a\u0001\n'), '"a\\u0001\\n"');
     assert.throws(() => tomlString('\ud800'));
   });

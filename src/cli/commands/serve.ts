@@ -33,7 +33,7 @@ Options:
   --config, -c FILE  the config file (default ./berth.toml, then $BERTH_CONFIG)`,
   options: { ...configOption },
   async run(args, io) {
-    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env, { writableDataDir: true });
     const logger = createLogger({ level: config.log.level });
     try {
       if (config.server.workers > 1 && cluster.isPrimary) return await runWorkerPool(config, logger);
