@@ -35,7 +35,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startPebble, type Pebble } from '../test/helpers/pebble.ts';
 import { measuredBy, replaceMarkedSection } from './lib/benchmarks-md.ts';
 import { describeMachine } from './lib/machine.ts';
-import { cmdline, installExitHandlers, isRunning, portIsOpen, processTree, setPidDir, startTracked, stopTracked, tail, type Tracked } from './lib/proc.ts';
+import { cmdline, installExitHandlers, isRunning, processTree, setPidDir, startTracked, stopTracked, tail, waitPortsFree, type Tracked } from './lib/proc.ts';
+import { median, spread } from './lib/rounds.ts';
 import { PEERS, PEER_LABEL, launch, roundName, type AcmeSetup, type PeerName } from './lib/acme-peers.ts';
 
 const log = progressLog('acme-bench');
@@ -207,18 +208,6 @@ async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T
   }
 }
 
-/** Waits until nothing listens on the ports, so the next round's server gets them and no leftover answers for it. */
-async function waitPortsFree(ports: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  for (const port of ports) {
-    while (await portIsOpen(port)) {
-      if (performance.now() > deadline) return false;
-      await sleep(50);
-    }
-  }
-  return true;
-}
-
 async function runRound(setup: AcmeSetup, pebble: Pebble, rootPem: string, server: PeerName, round: number, tmp: string, logDir: string, timeoutMs: number): Promise<{ result: RoundResult; config?: string; command?: string }> {
   const name = roundName(round, server);
   const dir = join(tmp, 'rounds', `${server}-${round}`);
@@ -283,22 +272,15 @@ async function runRound(setup: AcmeSetup, pebble: Pebble, rootPem: string, serve
   return { result, config: spec.config, command: spec.mode === 'exits' ? [spec.cmd, ...spec.args].join(' ') : undefined };
 }
 
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 function summarize(rounds: RoundResult[]): ServerSummary {
-  const times = rounds.filter((r) => r.ok && r.ms !== undefined).map((r) => r.ms as number);
+  const times = spread(rounds.filter((r) => r.ok && r.ms !== undefined).map((r) => r.ms as number));
   const open = rounds.filter((r) => r.portOpenMs !== undefined).map((r) => r.portOpenMs as number);
   return {
     rounds: rounds.length,
     ok: rounds.filter((r) => r.ok).length,
-    medianMs: median(times),
-    minMs: times.length ? Math.min(...times) : undefined,
-    maxMs: times.length ? Math.max(...times) : undefined,
+    medianMs: times?.median,
+    minMs: times?.min,
+    maxMs: times?.max,
     portOpenMedianMs: median(open),
     afterOpenMedianMs: median(rounds.filter((r) => r.ok && r.ms !== undefined && r.portOpenMs !== undefined).map((r) => (r.ms as number) - (r.portOpenMs as number))),
   };

@@ -36,7 +36,8 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchRepo, gitEnv, initialCommit, markerText, pushCommit } from './lib/git-site.ts';
-import { flood, genericPush, githubPush, median, post, type HookRequest } from './lib/hooks.ts';
+import { flood, genericPush, githubPush, post, type HookRequest } from './lib/hooks.ts';
+import { median } from './lib/rounds.ts';
 import { installExitHandlers, killAllNow, processTree, procKiB, run, setPidDir, tail } from './lib/proc.ts';
 import {
   floodScript,

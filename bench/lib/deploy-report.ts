@@ -5,7 +5,7 @@
  */
 import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
 import type { FloodResult } from './hooks.ts';
-import { median } from './hooks.ts';
+import { median } from './rounds.ts';
 import type { DeployRecordLite } from './deploy-servers.ts';
 import type { RssSummary } from './watch.ts';
 
@@ -138,7 +138,7 @@ export function liveStats(p: PushPart): { median: number | undefined; max: numbe
   const live = defined(p.berth.samples.map((s) => s.liveMs));
   const target = TARGETS.liveMs(p.files);
   const all = live.length === p.berth.samples.length && live.length > 0;
-  const m = live.length ? median(live) : undefined;
+  const m = median(live);
   const max = live.length ? Math.max(...live) : undefined;
   return { median: m, max, target, met: target === undefined || m === undefined || !all ? undefined : m < target };
 }
@@ -171,8 +171,8 @@ function pushSection(r: DeployResults): string[] {
       ms(s.median),
       ms(s.max),
       s.target === undefined ? '—' : `< ${ms(s.target)}: ${yesNo(s.met)}`,
-      p.traditional.error ? 'failed' : ms(tScript.length ? median(tScript) : undefined),
-      ms(tLive.length ? median(tLive) : undefined),
+      p.traditional.error ? 'failed' : ms(median(tScript)),
+      ms(median(tLive)),
       ms(tLive.length ? Math.max(...tLive) : undefined),
     ];
   });

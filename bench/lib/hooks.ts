@@ -145,13 +145,6 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[idx] as number;
 }
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 /** Sends every request at `ratePerSecond`, bounded by count, in-flight answers and time. */
 export async function flood(requests: HookRequest[], o: FloodOptions): Promise<FloodResult> {
   const replies: HookReply[] = [];

@@ -145,6 +145,22 @@ export function portIsOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
+/**
+ * Waits until nothing listens on the ports, so the next server started on
+ * them gets them and no leftover of the last one answers in its place.
+ * False when one is still open after `timeoutMs`.
+ */
+export async function waitPortsFree(ports: number[], timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (const port of ports) {
+    while (await portIsOpen(port)) {
+      if (performance.now() > deadline) return false;
+      await sleep(50);
+    }
+  }
+  return true;
+}
+
 /** Waits until every port accepts connections, the process dies, or time runs out. */
 export async function waitForPorts(t: Tracked, ports: number[], timeoutMs = 20000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
