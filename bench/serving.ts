@@ -1,11 +1,15 @@
 /**
- * The static serving benchmark: nginx, Caddy and Berth, one after another,
- * serving the same site on loopback, measured with wrk (and h2load where
- * installed), then the publish-under-load check against Berth. Writes
+ * The static serving benchmark: nginx, Caddy and Berth serving the same site
+ * on loopback, measured with wrk (and h2load where installed) in rounds. In
+ * each round the servers take turns, one at a time, each started afresh,
+ * checked, measured and stopped; each round starts one server further down
+ * the list. Then, once, the publish-under-load check against Berth. Writes
  * bench/results/<timestamp>.json and the "Static serving" section of
- * BENCHMARKS.md. Started by bench/run.sh (`npm run bench`).
+ * BENCHMARKS.md: the median and range over the rounds. Started by
+ * bench/run.sh (`npm run bench`).
  *
  * Settings (environment):
+ *   BENCH_ROUNDS=3         rounds; BENCHMARKS.md is only written with 3 or more
  *   BENCH_DURATION=8       seconds per measured run
  *   BENCH_WARMUP=1         seconds of warm-up per URL
  *   BENCH_THREADS=2        wrk/h2load threads
@@ -14,7 +18,7 @@
  *   BENCH_H2=auto          1/0; auto = when h2load is installed
  *   BENCH_H2_STREAMS=10    concurrent streams per HTTP/2 connection
  *   BENCH_PUBLISHES=20     publishes in the publish-under-load check (0 skips it)
- *   BENCH_WRITE_DOC=auto   1/0; auto = only after a full run where all three servers worked
+ *   BENCH_WRITE_DOC=auto   1/0; auto = only after a run of 3 or more rounds where all three servers worked in every round
  *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
  */
 import { saveResults } from './lib/results-files.ts';
@@ -27,10 +31,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { writeSite, SITE_FILES } from './site/generate.ts';
 import { get, sha256 } from './lib/client.ts';
 import { h2load, wrk, type LoadResult } from './lib/load.ts';
-import { cmdline, installExitHandlers, killAllNow, portIsOpen, processTree, procKiB, run, setPidDir, treeRssKiB } from './lib/proc.ts';
+import { cmdline, installExitHandlers, killAllNow, processTree, procKiB, run, setPidDir, treeRssKiB, waitPortsFree } from './lib/proc.ts';
 import { publishUnderLoad } from './lib/publish-load.ts';
 import { describeMachine } from './lib/machine.ts';
-import { ALL, MAIN, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerResult } from './lib/report.ts';
+import { ALL, MAIN, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerRound } from './lib/report.ts';
+import { rotated } from './lib/rounds.ts';
 import { makeCert, SERVERS, type BenchContext, type Running, type ServerSpec } from './lib/servers.ts';
 
 const log = progressLog('bench');
@@ -107,74 +112,169 @@ function headerNotes(label: string, h: Record<string, string | string[] | undefi
   return out;
 }
 
-async function benchServer(
+/** The fewest rounds whose median and range BENCHMARKS.md reports. */
+const DOC_MIN_ROUNDS = 3;
+
+/** The settings this file reads that change what is measured, in the order a command line shows them. */
+const MEASURE_SETTINGS = [
+  'BENCH_ROUNDS',
+  'BENCH_DURATION',
+  'BENCH_WARMUP',
+  'BENCH_THREADS',
+  'BENCH_CONNECTIONS',
+  'BENCH_SERVERS',
+  'BENCH_H2',
+  'BENCH_H2_STREAMS',
+  'BENCH_PUBLISHES',
+];
+
+/** The command that reproduces this run: the measuring settings given in the environment, then `npm run bench`. */
+function reproduceCommand(): string {
+  const given = MEASURE_SETTINGS.filter((n) => process.env[n]).map((n) => {
+    const v = process.env[n] ?? '';
+    return `${n}=${/^[\w.,-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`}`;
+  });
+  return [...given, 'npm run bench'].join(' ');
+}
+
+interface Measure {
+  seconds: number;
+  warmup: number;
+  threads: number;
+  connections: number;
+  h2: boolean;
+  h2Streams: number;
+}
+
+/** Starts a server on its ports, waiting first for the last one started there to let go of them. */
+async function start(spec: ServerSpec, ctx: BenchContext): Promise<Running> {
+  if (!(await waitPortsFree([spec.httpPort, spec.httpsPort], 10_000))) {
+    throw new Error(`port ${spec.httpPort} or ${spec.httpsPort} is still taken after 10 s; is an old benchmark still running?`);
+  }
+  return spec.start(ctx);
+}
+
+/** Stops a server; notes a Berth that does not exit cleanly on SIGTERM. */
+async function stop(spec: ServerSpec, running: Running, note: (msg: string) => void, when: string): Promise<void> {
+  log(`${spec.label}: stopping`);
+  await running.stop();
+  if (running.proc.child.exitCode !== 0 && spec.name.startsWith('berth')) {
+    note(`${spec.label} exited with ${String(running.proc.child.exitCode ?? running.proc.child.signalCode)} on SIGTERM ${when}`);
+  }
+}
+
+/**
+ * One server's turn in one round: start it afresh, check it serves every file
+ * exactly, measure every cell, stop it. Never throws: a failure is the turn's
+ * `error`, and what was measured before it is kept.
+ */
+async function benchTurn(
   spec: ServerSpec,
   ctx: BenchContext,
   ca: string,
   site: Map<string, Buffer>,
-  o: { seconds: number; warmup: number; threads: number; connections: number; h2: boolean; h2Streams: number },
-  notes: string[],
-): Promise<{ result: ServerResult; running?: Running }> {
-  const result: ServerResult = { label: spec.label, ok: false, cells: {} };
-  for (const port of [spec.httpPort, spec.httpsPort]) {
-    if (await portIsOpen(port)) throw new Error(`port ${port} is already taken; is an old benchmark still running?`);
-  }
-  log(`${spec.label}: starting`);
-  const s = await spec.start(ctx);
-  result.pid = s.proc.pid;
-  result.cmdline = cmdline(s.proc.pid);
+  o: Measure,
+  at: { round: number; position: number },
+  note: (msg: string) => void,
+): Promise<ServerRound> {
+  const result: ServerRound = { ...at, ok: false, cells: {} };
+  const tag = `round ${at.round}, ${spec.label}`;
+  let s: Running | undefined;
+  try {
+    log(`${tag}: starting`);
+    s = await start(spec, ctx);
+    result.pid = s.proc.pid;
+    result.cmdline = cmdline(s.proc.pid);
 
-  // Idle memory: after start and exactly one request.
-  const first = await get(`http://127.0.0.1:${s.httpPort}/index.html`, {});
-  await sleep(500);
-  result.idleRssKiB = treeRssKiB(s.proc.pid);
-  result.processes = processTree(s.proc.pid).length;
-  const h = await get(`https://127.0.0.1:${s.httpsPort}/index.html`, { ca });
-  result.headers = { status: String(h.status), ...h.headers };
-  if (first.status !== 200) throw new Error(`${spec.label}: GET /index.html answered ${first.status}`);
-  const problems = await verify(s, ca, site);
-  if (problems.length) throw new Error(`${spec.label} does not serve the site correctly:\n  ${problems.join('\n  ')}`);
-  if (spec.name.startsWith('berth')) notes.push(...headerNotes(spec.label, h.headers, SITE_FILES.html.size));
-  log(`${spec.label}: pid ${s.proc.pid}, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
+    // Idle memory: after start and exactly one request.
+    const first = await get(`http://127.0.0.1:${s.httpPort}/index.html`, {});
+    await sleep(500);
+    result.idleRssKiB = treeRssKiB(s.proc.pid);
+    result.processes = processTree(s.proc.pid).length;
+    const h = await get(`https://127.0.0.1:${s.httpsPort}/index.html`, { ca });
+    result.headers = { status: String(h.status), ...h.headers };
+    if (first.status !== 200) throw new Error(`${spec.label}: GET /index.html answered ${first.status}`);
+    const problems = await verify(s, ca, site);
+    if (problems.length) throw new Error(`${spec.label} does not serve the site correctly:\n  ${problems.join('\n  ')}`);
+    if (spec.name.startsWith('berth')) for (const n of headerNotes(spec.label, h.headers, SITE_FILES.html.size)) note(n);
+    log(`${tag}: pid ${s.proc.pid}, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
 
-  const files = Object.entries(SITE_FILES) as Array<[FileKey, { path: string; size: number }]>;
-  for (const proto of ['http', 'https'] as const) {
-    const base = proto === 'http' ? `http://127.0.0.1:${s.httpPort}` : `https://127.0.0.1:${s.httpsPort}`;
-    const cells: Partial<Record<FileKey, Cell>> = {};
-    for (const [key, f] of files) {
-      if (o.warmup > 0) await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.warmup });
-      const r = await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.seconds });
-      cells[key] = cell(r);
-      log(`${spec.label} ${proto} ${f.path}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} socket errors` : ''}`);
-      if (r.non2xx || r.errors) notes.push(`${spec.label} ${proto} ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} socket errors`);
-    }
-    result.cells[proto] = cells;
-    result.rssAfterKiB = { ...result.rssAfterKiB, [proto]: treeRssKiB(s.proc.pid) };
-  }
-  if (o.h2) {
-    const cells: Partial<Record<FileKey, Cell>> = {};
-    for (const [key, f] of files) {
-      const url = `https://127.0.0.1:${s.httpsPort}${f.path}`;
-      try {
-        const r = await h2load(url, { threads: o.threads, connections: o.connections, seconds: o.seconds, streams: o.h2Streams, warmupSeconds: o.warmup });
+    const files = Object.entries(SITE_FILES) as Array<[FileKey, { path: string; size: number }]>;
+    for (const proto of ['http', 'https'] as const) {
+      const base = proto === 'http' ? `http://127.0.0.1:${s.httpPort}` : `https://127.0.0.1:${s.httpsPort}`;
+      const cells: Partial<Record<FileKey, Cell>> = {};
+      result.cells[proto] = cells;
+      for (const [key, f] of files) {
+        if (o.warmup > 0) await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.warmup });
+        const r = await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.seconds });
         cells[key] = cell(r);
-        log(`${spec.label} h2 ${f.path}: ${Math.round(r.rps)} req/s, mean ${r.meanMs?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} failed` : ''}`);
-        if (r.non2xx || r.errors) notes.push(`${spec.label} h2 ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} failed requests`);
-      } catch (err) {
-        notes.push(`${spec.label} h2 ${f.path}: ${(err as Error).message.split('\n')[0]}`);
-        log(`${spec.label} h2 ${f.path}: failed: ${(err as Error).message}`);
+        log(`${tag} ${proto} ${f.path}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} socket errors` : ''}`);
+        if (r.non2xx || r.errors) note(`${tag} ${proto} ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} socket errors`);
       }
+      result.rssAfterKiB = { ...result.rssAfterKiB, [proto]: treeRssKiB(s.proc.pid) };
     }
-    result.cells.h2 = cells;
-    result.rssAfterKiB = { ...result.rssAfterKiB, h2: treeRssKiB(s.proc.pid) };
+    if (o.h2) {
+      const cells: Partial<Record<FileKey, Cell>> = {};
+      result.cells.h2 = cells;
+      for (const [key, f] of files) {
+        const url = `https://127.0.0.1:${s.httpsPort}${f.path}`;
+        try {
+          const r = await h2load(url, { threads: o.threads, connections: o.connections, seconds: o.seconds, streams: o.h2Streams, warmupSeconds: o.warmup });
+          cells[key] = cell(r);
+          log(`${tag} h2 ${f.path}: ${Math.round(r.rps)} req/s, mean ${r.meanMs?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} failed` : ''}`);
+          if (r.non2xx || r.errors) note(`${tag} h2 ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} failed requests`);
+        } catch (err) {
+          note(`${tag} h2 ${f.path}: ${(err as Error).message.split('\n')[0]}`);
+          log(`${tag} h2 ${f.path}: failed: ${(err as Error).message}`);
+        }
+      }
+      result.rssAfterKiB = { ...result.rssAfterKiB, h2: treeRssKiB(s.proc.pid) };
+    }
+    result.peakRssKiB = procKiB(s.proc.pid, 'VmHWM');
+    result.ok = true;
+  } catch (err) {
+    result.error = (err as Error).message;
+    log(`${tag}: FAILED: ${result.error}`);
+  } finally {
+    if (s) await stop(spec, s, note, `in round ${at.round}`);
+    // Anything a failed start left behind.
+    killAllNow();
   }
-  result.peakRssKiB = procKiB(s.proc.pid, 'VmHWM');
-  result.ok = true;
-  return { result, running: s };
+  return result;
+}
+
+/** The publish-under-load check on a new start of one Berth configuration. */
+async function publishTurn(spec: ServerSpec, ctx: BenchContext, ca: string, publishes: number, results: Results, note: (msg: string) => void): Promise<void> {
+  let s: Running | undefined;
+  try {
+    log(`${spec.label}: starting for the publish-under-load check (${publishes} publishes)`);
+    s = await start(spec, ctx);
+    const p = await publishUnderLoad(ctx, s, ca, 'a', {
+      publishes,
+      clients: 4,
+      wrkConnections: 16,
+      maxSeconds: 180,
+      maxRequests: 2_000_000,
+      pauseMs: 250,
+    });
+    results.publishUnderLoad[spec.name] = p;
+    log(
+      `publish under load: ${p.publishes} publishes (${p.publishesFailed} failed), ${p.requests} checked requests, ` +
+        `${p.failed} failed, ${p.mixed} mixed, ${p.versionChanges} version changes seen, final version served: ${p.finalVersionServed}`,
+    );
+    for (const x of p.samples) log(`  sample: ${x}`);
+  } catch (err) {
+    results.publishUnderLoad[spec.name] = { error: (err as Error).message };
+    log(`publish under load failed: ${(err as Error).message}`);
+  } finally {
+    if (s) await stop(spec, s, note, 'after the publish-under-load check');
+    killAllNow();
+  }
 }
 
 async function main(): Promise<void> {
   installExitHandlers();
+  const rounds = envInt('BENCH_ROUNDS', 3, 1, 100);
   const seconds = envInt('BENCH_DURATION', 8, 1, 300);
   const warmup = envInt('BENCH_WARMUP', 1, 0, 60);
   const threads = envInt('BENCH_THREADS', 2, 1, 64);
@@ -182,6 +282,10 @@ async function main(): Promise<void> {
   const h2Streams = envInt('BENCH_H2_STREAMS', 10, 1, 1000);
   const publishes = envInt('BENCH_PUBLISHES', 20, 0, 200);
   if (connections < threads) throw new Error('BENCH_CONNECTIONS must be at least BENCH_THREADS');
+  const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
+  if (writeDoc === '1' && rounds < DOC_MIN_ROUNDS) {
+    throw new Error(`BENCH_WRITE_DOC=1 with BENCH_ROUNDS=${rounds}: BENCHMARKS.md reports the median of at least ${DOC_MIN_ROUNDS} rounds; set BENCH_ROUNDS=${DOC_MIN_ROUNDS} or more, or BENCH_WRITE_DOC=0`);
+  }
   const wanted = (process.env.BENCH_SERVERS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   const specs = SERVERS.filter((s) => wanted.includes(s.name));
   const unknown = wanted.filter((w) => !SERVERS.some((s) => s.name === w));
@@ -210,66 +314,53 @@ async function main(): Promise<void> {
   const results: Results = {
     startedAt,
     finishedAt: '',
-    command: 'npm run bench',
-    settings: { durationSeconds: seconds, warmupSeconds: warmup, threads, connections, h2, h2Streams, publishes },
+    command: reproduceCommand(),
+    settings: { rounds, durationSeconds: seconds, warmupSeconds: warmup, threads, connections, h2, h2Streams, publishes },
     machine: await machine(),
     files: {
       css: { path: SITE_FILES.css.path, bytes: SITE_FILES.css.size },
       html: { path: SITE_FILES.html.path, bytes: SITE_FILES.html.size },
       image: { path: SITE_FILES.image.path, bytes: SITE_FILES.image.size },
     },
+    order: [],
     servers: {},
     publishUnderLoad: {},
     notes: [],
   };
+  // The same note from every round (a missing header, say) is said once.
+  const note = (msg: string) => {
+    if (!results.notes.includes(msg)) results.notes.push(msg);
+  };
+  for (const spec of specs) results.servers[spec.name] = { label: spec.label, ok: true, rounds: [] };
 
-  for (const spec of specs) {
-    let running: Running | undefined;
-    try {
-      const r = await benchServer(spec, ctx, ca, site, { seconds, warmup, threads, connections, h2, h2Streams }, results.notes);
-      results.servers[spec.name] = r.result;
-      running = r.running;
-      if (spec.name.startsWith('berth') && running && publishes > 0) {
-        log(`${spec.label}: publish under load (${publishes} publishes)`);
-        try {
-          const p = await publishUnderLoad(ctx, running, ca, 'a', {
-            publishes,
-            clients: 4,
-            wrkConnections: 16,
-            maxSeconds: 180,
-            maxRequests: 2_000_000,
-            pauseMs: 250,
-          });
-          results.publishUnderLoad[spec.name] = p;
-          log(
-            `publish under load: ${p.publishes} publishes (${p.publishesFailed} failed), ${p.requests} checked requests, ` +
-              `${p.failed} failed, ${p.mixed} mixed, ${p.versionChanges} version changes seen, final version served: ${p.finalVersionServed}`,
-          );
-          for (const s of p.samples) log(`  sample: ${s}`);
-        } catch (err) {
-          results.publishUnderLoad[spec.name] = { error: (err as Error).message };
-          log(`publish under load failed: ${(err as Error).message}`);
-        }
+  // Rounds interleave the servers, so a slow spell of the machine falls on
+  // all of them rather than on whichever ran during it, and the rotation
+  // keeps any one server from always running first (or always after the
+  // same neighbour).
+  for (let i = 0; i < rounds; i++) {
+    const order = rotated(specs, i);
+    results.order.push(order.map((s) => s.name));
+    log(`round ${i + 1} of ${rounds}: ${order.map((s) => s.label).join(', ')}`);
+    for (const [p, spec] of order.entries()) {
+      const turn = await benchTurn(spec, ctx, ca, site, { seconds, warmup, threads, connections, h2, h2Streams }, { round: i + 1, position: p + 1 }, note);
+      const server = results.servers[spec.name];
+      if (server) {
+        server.rounds.push(turn);
+        server.ok &&= turn.ok;
       }
-    } catch (err) {
-      const msg = (err as Error).message;
-      results.servers[spec.name] = { label: spec.label, ok: false, error: msg, cells: results.servers[spec.name]?.cells ?? {} };
-      log(`${spec.label}: FAILED: ${msg}`);
-    } finally {
-      if (running) {
-        log(`${spec.label}: stopping`);
-        await running.stop();
-        if (running.proc.child.exitCode !== 0 && spec.name.startsWith('berth')) {
-          results.notes.push(`${spec.label} exited with ${String(running.proc.child.exitCode ?? running.proc.child.signalCode)} on SIGTERM`);
-        }
-      }
-      if (spec.name.startsWith('berth')) {
-        const notes = berthLogNotes(spec.label, join(logDir, `${spec.name}.log`));
-        results.notes.push(...notes);
-        for (const n of notes) log(n);
-      }
-      // Anything a failed start left behind.
-      killAllNow();
+    }
+  }
+
+  if (publishes > 0) {
+    for (const spec of specs.filter((s) => s.name.startsWith('berth') && results.servers[s.name]?.ok)) {
+      await publishTurn(spec, ctx, ca, publishes, results, note);
+    }
+  }
+  // The log holds every start of the run: read once, at the end.
+  for (const spec of specs.filter((s) => s.name.startsWith('berth'))) {
+    for (const n of berthLogNotes(spec.label, join(logDir, `${spec.name}.log`))) {
+      note(n);
+      log(n);
     }
   }
 
@@ -277,12 +368,17 @@ async function main(): Promise<void> {
   const section = saveResults(root, '', results, (rel) => renderSection(results, rel), log);
 
   const complete = MAIN.every((n) => results.servers[n]?.ok) && specs.every((s) => results.servers[s.name]?.ok);
-  const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
-  if (writeDoc === '1' || (writeDoc === 'auto' && complete)) {
+  if (rounds >= DOC_MIN_ROUNDS && (writeDoc === '1' || (writeDoc === 'auto' && complete))) {
     updateBenchmarksMd(join(root, 'BENCHMARKS.md'), section);
     log('BENCHMARKS.md: "Static serving" section rewritten');
   } else {
-    log(`BENCHMARKS.md left as it is (${writeDoc === '0' ? 'BENCH_WRITE_DOC=0' : 'not every server was measured'})`);
+    const why =
+      writeDoc === '0'
+        ? 'BENCH_WRITE_DOC=0'
+        : rounds < DOC_MIN_ROUNDS
+          ? `${rounds} round${rounds === 1 ? '' : 's'}; it reports the median of at least ${DOC_MIN_ROUNDS}`
+          : 'not every server was measured in every round';
+    log(`BENCHMARKS.md left as it is (${why})`);
   }
   const publishBad = Object.values(results.publishUnderLoad).some(
     (p) => 'error' in p || p.failed > 0 || p.mixed > 0 || p.publishesFailed > 0 || !p.finalVersionServed,

@@ -3,13 +3,15 @@
  * section of BENCHMARKS.md with it, so the document carries exactly the
  * numbers that were measured.
  */
-import { replaceMarkedSection } from './benchmarks-md.ts';
+import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
 import type { PublishLoadResult } from './publish-load.ts';
+import { median, spread, type Spread } from './rounds.ts';
 import type { ServerName } from './servers.ts';
 
 export type Proto = 'http' | 'https' | 'h2';
 export type FileKey = 'css' | 'html' | 'image';
 
+/** One wrk or h2load measurement of one file. */
 export interface Cell {
   rps: number;
   requests: number;
@@ -20,8 +22,12 @@ export interface Cell {
   errors: number;
 }
 
-export interface ServerResult {
-  label: string;
+/** One server's turn in one round: started afresh, checked, measured, stopped. */
+export interface ServerRound {
+  /** 1-based. */
+  round: number;
+  /** 1-based place in that round's order. */
+  position: number;
   ok: boolean;
   error?: string;
   /** KiB; the whole process tree (nginx: master + workers). */
@@ -38,13 +44,22 @@ export interface ServerResult {
   cells: Partial<Record<Proto, Partial<Record<FileKey, Cell>>>>;
 }
 
+export interface ServerResult {
+  label: string;
+  /** Every round it ran in worked. */
+  ok: boolean;
+  rounds: ServerRound[];
+}
+
 export type PublishOutcome = PublishLoadResult | { error: string };
 
 export interface Results {
   startedAt: string;
   finishedAt: string;
+  /** What reproduces this run: the settings that differ from the defaults, then `npm run bench`. */
   command: string;
   settings: {
+    rounds: number;
     durationSeconds: number;
     warmupSeconds: number;
     threads: number;
@@ -55,10 +70,21 @@ export interface Results {
   };
   machine: Record<string, string>;
   files: Record<FileKey, { path: string; bytes: number }>;
+  /** The servers in the order each round ran them. */
+  order: ServerName[][];
   servers: Partial<Record<ServerName, ServerResult>>;
-  /** Per Berth configuration. */
+  /** Per Berth configuration; run once, after the rounds. */
   publishUnderLoad: Partial<Record<ServerName, PublishOutcome>>;
   notes: string[];
+}
+
+/** One cell over the rounds that measured it. */
+export interface CellSummary {
+  rps: Spread;
+  /** Median over the rounds of each round's p99 (HTTP/2: mean), ms. */
+  latencyMs?: number;
+  /** Some round had non-2xx responses or socket errors. */
+  flagged: boolean;
 }
 
 /** The servers of the main tables, in column order. */
@@ -66,23 +92,37 @@ export const MAIN: ServerName[] = ['nginx', 'caddy', 'berth'];
 export const ALL: ServerName[] = ['nginx', 'caddy', 'berth', 'berth-auto'];
 const FILES: FileKey[] = ['css', 'html', 'image'];
 const PROTO_TITLE: Record<Proto, string> = { http: 'HTTP/1.1, plain', https: 'HTTP/1.1 over TLS', h2: 'HTTP/2 over TLS' };
+const SHORT: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', 'berth-auto': 'Berth auto' };
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number | undefined) => (n === undefined ? '—' : n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`);
 const mib = (kib: number | undefined) => (kib === undefined ? '—' : `${(kib / 1024).toFixed(1)} MiB`);
 const size = (b: number) => (b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
+/** Three significant figures in thousands, for the ranges: 158789 -> "159k", 9359 -> "9.36k". */
+const kilo = (n: number) =>
+  n >= 100_000 ? `${Math.round(n / 1000)}k` : n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n >= 1000 ? `${(n / 1000).toFixed(2)}k` : String(Math.round(n));
 
-function rpsCell(c: Cell | undefined): string {
+/** The rounds' measurements of one cell, summarised; undefined when no round measured it. */
+export function summarizeCell(r: Results, n: ServerName, proto: Proto, f: FileKey): CellSummary | undefined {
+  const cells = (r.servers[n]?.rounds ?? []).map((x) => x.cells[proto]?.[f]).filter((c): c is Cell => c !== undefined);
+  const rps = spread(cells.map((c) => c.rps));
+  if (!rps) return undefined;
+  const lat = cells.map((c) => (proto === 'h2' ? c.meanMs : c.p99Ms)).filter((v): v is number => v !== undefined);
+  return { rps, latencyMs: median(lat), flagged: cells.some((c) => c.non2xx > 0 || c.errors > 0) };
+}
+
+/** "a is this many times b", from the medians. */
+function ratio(a: CellSummary | undefined, b: CellSummary | undefined): string {
+  return a && b && b.rps.median > 0 ? `${(a.rps.median / b.rps.median).toFixed(2)}×` : '—';
+}
+
+/** The median req/s, then the slowest and fastest round, and how many rounds when some did not measure it. */
+function rpsCell(r: Results, c: CellSummary | undefined): string {
   if (!c) return '—';
-  return int(c.rps) + (c.non2xx > 0 || c.errors > 0 ? ' ⚠' : '');
-}
-
-function ratio(a: Cell | undefined, b: Cell | undefined): string {
-  return a && b && b.rps > 0 ? `${(a.rps / b.rps).toFixed(2)}×` : '—';
-}
-
-function latency(proto: Proto, c: Cell | undefined): string {
-  return ms(proto === 'h2' ? c?.meanMs : c?.p99Ms);
+  const extra: string[] = [];
+  if (c.rps.count > 1) extra.push(`${kilo(c.rps.min)}–${kilo(c.rps.max)}`);
+  if (c.rps.count < r.settings.rounds) extra.push(`${c.rps.count} of ${r.settings.rounds} rounds`);
+  return int(c.rps.median) + (extra.length ? ` (${extra.join(', ')})` : '') + (c.flagged ? ' ⚠' : '');
 }
 
 function table(head: string[], rows: string[][], textColumns = 1): string {
@@ -93,34 +133,44 @@ function fileLabel(r: Results, f: FileKey): string {
   return `${r.files[f].path} (${size(r.files[f].bytes)})`;
 }
 
-function cellOf(r: Results, n: ServerName, proto: Proto, f: FileKey): Cell | undefined {
-  return r.servers[n]?.cells[proto]?.[f];
-}
-
 function protoTable(r: Results, proto: Proto): string {
-  const lat = proto === 'h2' ? 'mean' : 'p99';
-  const head = ['file', 'nginx req/s', 'Caddy req/s', 'Berth req/s', 'Berth/nginx', `nginx ${lat}`, `Caddy ${lat}`, `Berth ${lat}`];
+  const head = ['file', 'nginx req/s', 'Caddy req/s', 'Berth req/s', 'Berth/nginx', 'Berth/Caddy'];
   const rows = FILES.map((f) => {
-    const [n, c, b] = MAIN.map((name) => cellOf(r, name, proto, f));
-    return [fileLabel(r, f), rpsCell(n), rpsCell(c), rpsCell(b), ratio(b, n), latency(proto, n), latency(proto, c), latency(proto, b)];
+    const [n, c, b] = MAIN.map((name) => summarizeCell(r, name, proto, f));
+    return [fileLabel(r, f), rpsCell(r, n), rpsCell(r, c), rpsCell(r, b), ratio(b, n), ratio(b, c)];
   });
   return table(head, rows);
 }
 
+function latencyTable(r: Results, protos: Proto[], shown: ServerName[]): string {
+  const head = ['protocol', 'file', ...shown.map((n) => SHORT[n])];
+  const rows: string[][] = [];
+  for (const proto of protos) {
+    for (const f of FILES) rows.push([PROTO_TITLE[proto], fileLabel(r, f), ...shown.map((n) => ms(summarizeCell(r, n, proto, f)?.latencyMs))]);
+  }
+  return table(head, rows, 2);
+}
+
 function workersTable(r: Results, protos: Proto[]): string {
-  const head = ['protocol', 'file', 'req/s', 'vs Berth, 1 worker', 'vs nginx', 'p99 (HTTP/2: mean)'];
+  const head = ['protocol', 'file', 'req/s', 'vs Berth, 1 worker', 'vs nginx', 'vs Caddy'];
   const rows: string[][] = [];
   for (const proto of protos) {
     for (const f of FILES) {
-      const a = cellOf(r, 'berth-auto', proto, f);
-      rows.push([PROTO_TITLE[proto], fileLabel(r, f), rpsCell(a), ratio(a, cellOf(r, 'berth', proto, f)), ratio(a, cellOf(r, 'nginx', proto, f)), latency(proto, a)]);
+      const a = summarizeCell(r, 'berth-auto', proto, f);
+      const vs = (n: ServerName) => ratio(a, summarizeCell(r, n, proto, f));
+      rows.push([PROTO_TITLE[proto], fileLabel(r, f), rpsCell(r, a), vs('berth'), vs('nginx'), vs('caddy')]);
     }
   }
   return table(head, rows, 2);
 }
 
 function anyCells(r: Results, proto: Proto): boolean {
-  return ALL.some((n) => Object.keys(r.servers[n]?.cells[proto] ?? {}).length > 0);
+  return ALL.some((n) => r.servers[n]?.rounds.some((x) => Object.keys(x.cells[proto] ?? {}).length > 0));
+}
+
+/** A server's turn in round `round`, if it had one. */
+function turn(r: Results, n: ServerName, round: number): ServerRound | undefined {
+  return r.servers[n]?.rounds.find((x) => x.round === round);
 }
 
 function publishRows(p: PublishLoadResult): Array<[string, string]> {
@@ -141,25 +191,29 @@ function publishRows(p: PublishLoadResult): Array<[string, string]> {
 export function renderSection(r: Results, resultsFile: string): string {
   const st = r.settings;
   const auto = r.servers['berth-auto'];
+  const rounds = st.rounds === 1 ? '1 round' : `${st.rounds} rounds`;
   const out: string[] = [];
-  out.push('## Static serving', '');
+  out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile), '');
   out.push(
-    `Measured by \`npm run bench\` (\`bash bench/run.sh\`) on ${r.finishedAt.slice(0, 16).replace('T', ' ')} UTC.`,
-    'The benchmark writes this section itself; run it again to refresh the numbers. The raw',
-    `results of this run are in \`${resultsFile}\` (not committed).`,
-    '',
     'How it measures:',
     '',
-    '- nginx, Caddy and Berth serve the same three files on 127.0.0.1, one server at a time:',
-    '  each is started, checked (every file, both protocols, exact bytes), warmed up, measured and',
-    '  stopped before the next one starts.',
-    `- Each cell is one \`wrk -t${st.threads} -c${st.connections} -d${st.durationSeconds}s --latency\` run against one file, after a`,
+    `- nginx, Caddy and Berth serve the same three files on 127.0.0.1. The run has ${rounds}; in each,`,
+    '  the servers take turns, one at a time, and each round starts one server further down the list,',
+    `  so none always goes first (${r.order.map((o, i) => `round ${i + 1}: ${o.map((n) => SHORT[n]).join(', ')}`).join('; ')}).`,
+    '- In its turn a server is started afresh, checked (every file, both protocols, exact bytes),',
+    '  warmed up and measured, then stopped before the next one starts: only the server being',
+    '  measured is running, and no round measures a process an earlier round has warmed.',
+    `- Each measurement is one \`wrk -t${st.threads} -c${st.connections} -d${st.durationSeconds}s --latency\` run against one file, after a`,
     `  ${st.warmupSeconds} s warm-up of the same URL. HTTPS uses one self-signed ECDSA P-256 certificate for all of them.`,
+    '- req/s is the median over the rounds, with the slowest and the fastest round in brackets',
+    '  (k = thousand). Berth/nginx and Berth/Caddy divide the medians. Latency is the median over',
+    '  the rounds of each round\'s p99 (HTTP/2: of h2load\'s mean, as h2load reports no percentiles).',
     '- wrk sends no `Accept-Encoding`, so every server sends the identity bytes.',
     '- wrk runs on the same cores as the server. A server with a worker per core competes with',
     '  wrk for the CPU, which shows in its tail latency; compare the servers with each other, not',
-    '  with a real deployment. Runs on a shared VM vary by tens of percent from one run to the next.',
-    '- ⚠ marks a run with non-2xx responses or socket errors.',
+    '  with a real deployment. Runs on a shared VM vary by tens of percent from one run to the next;',
+    '  the brackets show how much they varied within this one.',
+    '- ⚠ marks a cell where some round had non-2xx responses or socket errors.',
     '',
   );
   out.push(
@@ -172,7 +226,7 @@ export function renderSection(r: Results, resultsFile: string): string {
     '  logs discarded, protocols h1 and h2.',
     '- Berth: `berth publish` of the directory, then `berth serve` with `access_log = false` and the',
     '  default `workers = 1` (the tables below); files up to 1 MiB are served from memory.',
-    ...(auto ? ['- Berth, `workers = "auto"`: the same with one serving process per core (its own table).'] : []),
+    ...(auto ? ['- Berth auto: the same with `workers = "auto"`, one serving process per core (its own table).'] : []),
     '',
   );
   out.push('Machine:', '', '| | |', '|---|---|');
@@ -187,34 +241,45 @@ export function renderSection(r: Results, resultsFile: string): string {
     out.push(
       `### ${PROTO_TITLE.h2}`,
       '',
-      `\`h2load -t${st.threads} -c${st.connections} -m${st.h2Streams} -D${st.durationSeconds}\` after a ${st.warmupSeconds} s warm-up. h2load reports no`,
-      'percentiles, so the latency columns are the mean.',
+      `Each measurement is \`h2load -t${st.threads} -c${st.connections} -m${st.h2Streams} -D${st.durationSeconds}\` after a ${st.warmupSeconds} s warm-up.`,
       '',
       protoTable(r, 'h2'),
       '',
     );
   }
+  const shown = ALL.filter((n) => r.servers[n]);
   if (auto?.ok) {
+    const processes = auto.rounds.find((x) => x.processes !== undefined)?.processes;
     out.push(
       '### Berth with `workers = "auto"`',
       '',
-      `${auto.processes ?? '?'} processes (a primary and one worker per core). Same runs as above.`,
+      `${processes ?? '?'} processes (a primary and one worker per core), measured in the same rounds as the others.`,
       '',
       workersTable(r, protos),
       '',
     );
   }
 
-  out.push('### Memory', '');
-  const shown = ALL.filter((n) => r.servers[n]);
-  const label = (n: ServerName) => (n === 'nginx' ? 'nginx (master + workers)' : n === 'berth-auto' ? 'Berth, workers = "auto" (all processes)' : (r.servers[n]?.label ?? n));
-  const row = (title: string, get: (s: ServerResult | undefined) => number | undefined) =>
-    `| ${title} | ${shown.map((n) => mib(get(r.servers[n]))).join(' | ')} |`;
   out.push(
-    `Berth idle RSS (the \`berth serve\` Node process, VmRSS from /proc after start and one request): **${mib(r.servers.berth?.idleRssKiB)}**.`,
+    '### Latency',
     '',
-    'RSS of the whole process tree, from /proc. After load it includes whatever buffers and heap',
-    'the runtime kept from the burst, so it is a high-water mark, not a steady state.',
+    `Median over the rounds of each round's p99${protos.includes('h2') ? ' (HTTP/2: mean)' : ''}.`,
+    '',
+    latencyTable(r, protos, shown),
+    '',
+  );
+
+  out.push('### Memory', '');
+  const label = (n: ServerName) => (n === 'nginx' ? 'nginx (master + workers)' : n === 'berth-auto' ? 'Berth auto (all processes)' : (r.servers[n]?.label ?? n));
+  const row = (title: string, get: (s: ServerRound | undefined) => number | undefined) =>
+    `| ${title} | ${shown.map((n) => mib(get(turn(r, n, 1)))).join(' | ')} |`;
+  out.push(
+    `Berth idle RSS (the \`berth serve\` Node process, VmRSS from /proc after start and one request): **${mib(turn(r, 'berth', 1)?.idleRssKiB)}**.`,
+    '',
+    'RSS of the whole process tree, from /proc, in round 1 (each server\'s first start of the run;',
+    'every round starts it afresh and all rounds\' figures are in the results file). After load it',
+    'includes whatever buffers and heap the runtime kept from the burst, so it is a high-water mark,',
+    'not a steady state.',
     '',
     `| | ${shown.map(label).join(' | ')} |`,
     `|---|${shown.map(() => '---:').join('|')}|`,
@@ -232,6 +297,7 @@ export function renderSection(r: Results, resultsFile: string): string {
   } else {
     const first = pubs.map((n) => r.publishUnderLoad[n]).find((p): p is PublishLoadResult => p !== undefined && !('error' in p));
     out.push(
+      'Run once, after the rounds, on a new start of each Berth configuration.',
       `While wrk and ${first ? 'keep-alive checking clients' : 'checking clients'} (half of them over HTTPS, \`Accept-Encoding: identity\`)`,
       `requested \`/index.html\` and \`/style.css\`, \`berth publish\` ran ${first?.publishes ?? st.publishes} times, alternating two versions`,
       'of both files. Each checked response must be 200, its body must hash to the ETag sent with it,',
@@ -253,10 +319,10 @@ export function renderSection(r: Results, resultsFile: string): string {
     }
   }
 
-  const failures = ALL.filter((n) => r.servers[n] && !r.servers[n]?.ok);
+  const failures = shown.flatMap((n) => (r.servers[n]?.rounds ?? []).filter((x) => !x.ok).map((x) => ({ n, x })));
   if (failures.length || r.notes.length) {
     out.push('Notes from this run:', '');
-    for (const n of failures) out.push(`- ${r.servers[n]?.label} failed: ${(r.servers[n]?.error ?? '').split('\n')[0]}`);
+    for (const { n, x } of failures) out.push(`- ${r.servers[n]?.label} failed in round ${x.round}: ${(x.error ?? '').split('\n')[0]}`);
     for (const note of r.notes) out.push(`- ${note}`);
     out.push('');
   }

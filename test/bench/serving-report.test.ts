@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renderSection, summarizeCell, type Cell, type Results, type ServerRound } from '../../bench/lib/report.ts';
+import type { ServerName } from '../../bench/lib/servers.ts';
+
+const cell = (rps: number, p99Ms: number, meanMs = p99Ms): Cell => ({ rps, requests: rps * 8, p50Ms: p99Ms / 2, p99Ms, meanMs, non2xx: 0, errors: 0 });
+
+/** One turn measuring /style.css over plain HTTP and HTTP/2, with `kib` as every memory figure. */
+function turn(round: number, rps: number, p99Ms: number, kib: number, h2Mean = p99Ms): ServerRound {
+  return {
+    round,
+    position: 1,
+    ok: true,
+    idleRssKiB: kib,
+    rssAfterKiB: { http: kib, https: kib, h2: kib },
+    cells: { http: { css: cell(rps, p99Ms) }, h2: { css: cell(rps, 0, h2Mean) } },
+  };
+}
+
+function results(servers: Partial<Record<ServerName, ServerRound[]>>, rounds = 3): Results {
+  const label: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', 'berth-auto': 'Berth, workers = "auto"' };
+  return {
+    startedAt: '2026-12-03T19:00:00.000Z',
+    finishedAt: '2026-12-03T19:20:00.000Z',
+    command: 'npm run bench',
+    settings: { rounds, durationSeconds: 8, warmupSeconds: 1, threads: 2, connections: 64, h2: true, h2Streams: 10, publishes: 0 },
+    machine: { cores: '2' },
+    files: {
+      css: { path: '/style.css', bytes: 1024 },
+      html: { path: '/index.html', bytes: 10240 },
+      image: { path: '/image.jpg', bytes: 204800 },
+    },
+    order: [
+      ['nginx', 'caddy', 'berth'],
+      ['caddy', 'berth', 'nginx'],
+      ['berth', 'nginx', 'caddy'],
+    ].slice(0, rounds) as ServerName[][],
+    servers: Object.fromEntries(Object.entries(servers).map(([n, turns]) => [n, { label: label[n as ServerName], ok: true, rounds: turns }])),
+    publishUnderLoad: {},
+    notes: [],
+  };
+}
+
+/** The cells of the table row that starts with `first`, in the part of `md` after `heading`. */
+function row(md: string, heading: string, first: string): string[] {
+  const part = md.slice(md.indexOf(heading));
+  const line = part.split('\n').find((l) => l.startsWith(`| ${first} |`));
+  assert.ok(line, `no row "${first}" after "${heading}"`);
+  return line.split('|').slice(1, -1).map((c) => c.trim());
+}
+
+test('a cell is the median req/s of the rounds with their range, and the median of their p99', () => {
+  const r = results({ berth: [turn(1, 30_000, 4, 0), turn(2, 10_000, 9, 0), turn(3, 20_000, 2, 0)] });
+  assert.deepEqual(summarizeCell(r, 'berth', 'http', 'css'), {
+    rps: { median: 20_000, min: 10_000, max: 30_000, count: 3 },
+    latencyMs: 4,
+    flagged: false,
+  });
+  assert.equal(summarizeCell(r, 'berth', 'http', 'html'), undefined);
+});
+
+test('HTTP/2 latency is the median of the rounds\' mean, as h2load reports no percentiles', () => {
+  const r = results({ berth: [turn(1, 1000, 1, 0, 30), turn(2, 1000, 1, 0, 10), turn(3, 1000, 1, 0, 20)] });
+  assert.equal(summarizeCell(r, 'berth', 'h2', 'css')?.latencyMs, 20);
+});
+
+test('Berth/nginx and Berth/Caddy divide the medians, not the rounds one by one', () => {
+  // Round by round Berth/nginx is 1.5, 0.25 and 0.33 (median 0.33); the medians give 100/200.
+  const r = results({
+    nginx: [turn(1, 100, 1, 0), turn(2, 200, 1, 0), turn(3, 300, 1, 0)],
+    caddy: [turn(1, 40, 1, 0), turn(2, 50, 1, 0), turn(3, 60, 1, 0)],
+    berth: [turn(1, 150, 1, 0), turn(2, 50, 1, 0), turn(3, 100, 1, 0)],
+  });
+  const cols = row(renderSection(r, 'bench/results/x.json'), '### HTTP/1.1, plain', '/style.css (1 KiB)');
+  assert.deepEqual(cols, ['/style.css (1 KiB)', '200 (100–300)', '50 (40–60)', '100 (50–150)', '0.50×', '2.00×']);
+});
+
+test('the range is written in thousands, and a cell some rounds missed says how many measured it', () => {
+  const r = results({ nginx: [turn(1, 158_789, 1, 0), turn(2, 150_123, 1, 0), turn(3, 161_456, 1, 0)], berth: [turn(2, 9359, 1, 0), turn(3, 9120, 1, 0)] });
+  const cols = row(renderSection(r, 'bench/results/x.json'), '### HTTP/1.1, plain', '/style.css (1 KiB)');
+  assert.equal(cols[1], '158,789 (150k–161k)');
+  assert.equal(cols[3], '9,240 (9.12k–9.36k, 2 of 3 rounds)');
+});
+
+test('a cell where some round had non-2xx responses or socket errors is marked', () => {
+  const bad = turn(2, 100, 1, 0);
+  const c = bad.cells.http?.css;
+  assert.ok(c);
+  c.errors = 3;
+  const r = results({ berth: [turn(1, 100, 1, 0), bad, turn(3, 100, 1, 0)] });
+  assert.equal(summarizeCell(r, 'berth', 'http', 'css')?.flagged, true);
+  assert.match(row(renderSection(r, 'x.json'), '### HTTP/1.1, plain', '/style.css (1 KiB)')[3] ?? '', /⚠$/);
+});
+
+test('the latency table shows the median p99 of each server', () => {
+  const r = results({ nginx: [turn(1, 1, 2, 0), turn(2, 1, 3, 0), turn(3, 1, 1, 0)], berth: [turn(1, 1, 12, 0), turn(2, 1, 14, 0), turn(3, 1, 13, 0)] });
+  const md = renderSection(r, 'x.json');
+  assert.deepEqual(row(md, '### Latency', 'HTTP/1.1, plain'), ['HTTP/1.1, plain', '/style.css (1 KiB)', '2.00 ms', '13.0 ms']);
+});
+
+test('the memory table is round 1\'s, whichever round measured more', () => {
+  const mib = 1024;
+  const r = results({ berth: [turn(2, 1, 1, 50 * mib), turn(1, 1, 1, 20 * mib), turn(3, 1, 1, 70 * mib)] });
+  const md = renderSection(r, 'x.json');
+  assert.deepEqual(row(md, '### Memory', 'idle, after one request'), ['idle, after one request', '20.0 MiB']);
+  assert.match(md, /Berth idle RSS .*\*\*20\.0 MiB\*\*/);
+  assert.match(md, /in round 1/);
+});
+
+test('the section says how many rounds ran, in which orders, and the command that reproduces them', () => {
+  const r = results({ nginx: [turn(1, 1, 1, 0), turn(2, 1, 1, 0), turn(3, 1, 1, 0)] });
+  r.command = 'BENCH_DURATION=4 npm run bench';
+  const md = renderSection(r, 'bench/results/x.json');
+  assert.match(md, /Measured by `BENCH_DURATION=4 npm run bench`/);
+  assert.match(md, /The run has 3 rounds/);
+  assert.match(md, /round 1: nginx, Caddy, Berth; round 2: Caddy, Berth, nginx; round 3: Berth, nginx, Caddy/);
+});
+
+test('a failed round is named in the notes with its error', () => {
+  const failed: ServerRound = { round: 2, position: 3, ok: false, error: 'Caddy does not serve the site correctly:\n  details', cells: {} };
+  const r = results({ caddy: [turn(1, 1, 1, 0), failed, turn(3, 1, 1, 0)] });
+  assert.match(renderSection(r, 'x.json'), /^- Caddy failed in round 2: Caddy does not serve the site correctly:$/m);
+});
