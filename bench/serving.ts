@@ -156,7 +156,7 @@ async function start(spec: ServerSpec, ctx: BenchContext): Promise<Running> {
 
 /** Stops a server; notes a Berth that does not exit cleanly on SIGTERM. */
 async function stop(spec: ServerSpec, running: Running, note: (msg: string) => void, when: string): Promise<void> {
-  log(`${spec.label}: stopping`);
+  log(`${spec.label}: stopping ${when}`);
   await running.stop();
   if (running.proc.child.exitCode !== 0 && spec.name.startsWith('berth')) {
     note(`${spec.label} exited with ${String(running.proc.child.exitCode ?? running.proc.child.signalCode)} on SIGTERM ${when}`);
@@ -340,7 +340,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     const order = rotated(specs, i);
     results.order.push(order.map((s) => s.name));
-    log(`round ${i + 1} of ${rounds}: ${order.map((s) => s.label).join(', ')}`);
+    log(`round ${i + 1} of ${rounds}: ${order.map((s) => s.label).join(' → ')}`);
     for (const [p, spec] of order.entries()) {
       const turn = await benchTurn(spec, ctx, ca, site, { seconds, warmup, threads, connections, h2, h2Streams }, { round: i + 1, position: p + 1 }, note);
       const server = results.servers[spec.name];

@@ -192,6 +192,7 @@ export function renderSection(r: Results, resultsFile: string): string {
   const st = r.settings;
   const auto = r.servers['berth-auto'];
   const rounds = st.rounds === 1 ? '1 round' : `${st.rounds} rounds`;
+  const warm = st.warmupSeconds > 0 ? `after a ${st.warmupSeconds} s warm-up` : 'with no warm-up';
   const out: string[] = [];
   out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile), '');
   out.push(
@@ -203,8 +204,8 @@ export function renderSection(r: Results, resultsFile: string): string {
     '- In its turn a server is started afresh, checked (every file, both protocols, exact bytes),',
     '  warmed up and measured, then stopped before the next one starts: only the server being',
     '  measured is running, and no round measures a process an earlier round has warmed.',
-    `- Each measurement is one \`wrk -t${st.threads} -c${st.connections} -d${st.durationSeconds}s --latency\` run against one file, after a`,
-    `  ${st.warmupSeconds} s warm-up of the same URL. HTTPS uses one self-signed ECDSA P-256 certificate for all of them.`,
+    `- Each measurement is one \`wrk -t${st.threads} -c${st.connections} -d${st.durationSeconds}s --latency\` run against one file, ${warm}`,
+    '  of the same URL. HTTPS uses one self-signed ECDSA P-256 certificate for all of them.',
     '- req/s is the median over the rounds, with the slowest and the fastest round in brackets',
     '  (k = thousand). Berth/nginx and Berth/Caddy divide the medians. Latency is the median over',
     '  the rounds of each round\'s p99 (HTTP/2: of h2load\'s mean, as h2load reports no percentiles).',
@@ -241,7 +242,7 @@ export function renderSection(r: Results, resultsFile: string): string {
     out.push(
       `### ${PROTO_TITLE.h2}`,
       '',
-      `Each measurement is \`h2load -t${st.threads} -c${st.connections} -m${st.h2Streams} -D${st.durationSeconds}\` after a ${st.warmupSeconds} s warm-up.`,
+      `Each measurement is \`h2load -t${st.threads} -c${st.connections} -m${st.h2Streams} -D${st.durationSeconds}\`, ${warm}.`,
       '',
       protoTable(r, 'h2'),
       '',
