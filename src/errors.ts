@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'E_BUILD_TIMEOUT'
   | 'E_BUILD_CANCELLED'
   | 'E_BUILD_OUTPUT_LIMIT'
+  | 'E_BUILD_OUTPUT_SIZE'
+  | 'E_BUILD_PROCESS_LIMIT'
   | 'E_DATA_DIR_LOCKED'
   | 'E_STATE_DB'
   | 'E_GIT_FETCH'

@@ -102,6 +102,10 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
 }
 
 if (import.meta.main) {
+  // Everything Berth creates (state.db, logs, releases, caches, certificates) is
+  // its own user's alone; the few paths a build must walk through are opened up
+  // explicitly (src/state/data-dir-modes.ts, src/deploy/build-dirs.ts).
+  process.umask(0o077);
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   process.exitCode = code;
 }

@@ -474,6 +474,9 @@ const deployShape = {
   concurrency: integer(1, 16)
     .default(1)
     .describe('Most deploys that build at the same time, across all sites (one per site at most). Keep 1 on a small machine.'),
+  build_uid_base: integer(1000, 2_000_000_000)
+    .default(200_000)
+    .describe('When Berth runs as root, each site builds as a uid (and gid) of its own from build_uid_base to build_uid_base + 9999, picked from a hash of the site name. Choose a range no account, container or subordinate-uid range (/etc/subuid) uses.'),
 };
 
 const buildShape = {
@@ -503,6 +506,10 @@ const buildShape = {
     .default({})
     .describe('Extra environment variables for the build command, as NAME = "value".'),
   timeout: duration('15m', 1000, 'Longest a build may run; after it the whole build process tree is killed and the deploy fails.'),
+  max_processes: integer(16, 1_000_000)
+    .default(1024)
+    .describe('Most processes and threads the build may have at once; a build that reaches it is stopped and the deploy fails. When Berth is not root, Berth\'s own processes count towards it too.'),
+  max_output_size: byteSize('1GiB', 1024, 1_099_511_627_776, 'Largest publish directory (sum of its file sizes) a build may produce; a larger one fails the deploy before anything is published.'),
 };
 
 const webhookShape = {

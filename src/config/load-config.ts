@@ -514,7 +514,7 @@ function resolveConfig(
       retryDelayMs: acme.retry_delay,
     },
     log: { level: parsed.log.level },
-    deploy: { concurrency: parsed.deploy.concurrency },
+    deploy: { concurrency: parsed.deploy.concurrency, buildUidBase: parsed.deploy.build_uid_base },
     sites: parsed.sites.map((site, index): ResolvedSite => {
       let webhook: ResolvedSite['webhook'];
       if (site.webhook !== undefined) {
@@ -533,6 +533,8 @@ function resolveConfig(
           publish: site.build.publish,
           environment: { ...site.build.environment },
           timeoutMs: site.build.timeout,
+          maxProcesses: site.build.max_processes,
+          maxOutputBytes: site.build.max_output_size,
         },
         webhook,
         retain: site.retain,

@@ -20,6 +20,10 @@ export interface ResolvedBuild {
   environment: Readonly<Record<string, string>>;
   /** Longest a build may run, in ms. */
   timeoutMs: number;
+  /** Most processes and threads of the build at once (RLIMIT_NPROC of its uid). */
+  maxProcesses: number;
+  /** Largest publish directory, in bytes (sum of file sizes). */
+  maxOutputBytes: number;
 }
 
 export interface ResolvedWebhook {
@@ -53,6 +57,8 @@ export interface ResolvedSite {
 export interface ResolvedDeploy {
   /** Most builds running at once across all sites. */
   concurrency: number;
+  /** First uid of the range sites build as when Berth is root (see deploy/build-user.ts). */
+  buildUidBase: number;
 }
 
 export interface ResolvedTls {

@@ -112,10 +112,11 @@ function installFieldsOf(manifest: Buffer): string {
  * root cache directories, into the work directory. Call after checkout and
  * before `resolveBuildSettings`, and pass it `{ cacheHit: result.hit }`: on a
  * hit the install step must be left out, since `npm ci` starts by deleting
- * node_modules and would throw the restored tree away.
+ * node_modules and would throw the restored tree away. With `owner` (the
+ * site's build uid), only trees that uid wrote are restored.
  */
-export async function restoreNodeModules(workDir: string, cacheDir: string, log: CacheLog): Promise<NodeModulesRestore> {
-  await restoreRootDirs(workDir, cacheDir, log);
+export async function restoreNodeModules(workDir: string, cacheDir: string, log: CacheLog, owner?: number): Promise<NodeModulesRestore> {
+  await restoreRootDirs(workDir, cacheDir, log, owner);
   const key = await nodeModulesKey(workDir);
   if (key === undefined) {
     log('no lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock or pnpm-lock.yaml); node_modules is not cached');
@@ -127,7 +128,7 @@ export async function restoreNodeModules(workDir: string, cacheDir: string, log:
     return { hit: false, key };
   }
   const entry = join(cacheDir, 'node_modules', key);
-  if (!(await isDirectory(entry))) {
+  if (!(await isOwnedDirectory(entry, `node_modules (key ${key.slice(0, 12)})`, owner, log))) {
     log(`no cached node_modules for this lockfile (key ${key.slice(0, 12)}); dependencies are installed in full`);
     return { hit: false, key };
   }
@@ -154,7 +155,8 @@ export async function saveNodeModules(workDir: string, cacheDir: string, log: Ca
   if (stats === undefined || !stats.isDirectory()) return;
 
   const root = join(cacheDir, 'node_modules');
-  await mkdir(root, { recursive: true });
+  // Berth's alone: no build may change an entry while it waits here (see build-dirs.ts).
+  await mkdir(root, { recursive: true, mode: 0o700 });
   const temp = join(root, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
   await moveDir(source, temp);
   const entry = join(root, entryKey);
@@ -199,11 +201,11 @@ async function pruneEntries(root: string, log: CacheLog): Promise<void> {
   }
 }
 
-async function restoreRootDirs(workDir: string, cacheDir: string, log: CacheLog): Promise<void> {
+async function restoreRootDirs(workDir: string, cacheDir: string, log: CacheLog, owner: number | undefined): Promise<void> {
   for (const name of ROOT_CACHE_DIRS) {
     const kept = join(cacheDir, 'dirs', name);
     const target = join(workDir, name);
-    if (!(await isDirectory(kept)) || (await exists(target))) continue;
+    if (!(await isOwnedDirectory(kept, name, owner, log)) || (await exists(target))) continue;
     await moveDir(kept, target);
     log(`restored ${name} from the cache`);
   }
@@ -215,7 +217,7 @@ async function saveRootDirs(workDir: string, cacheDir: string, log: CacheLog): P
     const stats = await lstatIfExists(source);
     if (stats === undefined || !stats.isDirectory()) continue;
     const dirs = join(cacheDir, 'dirs');
-    await mkdir(dirs, { recursive: true });
+    await mkdir(dirs, { recursive: true, mode: 0o700 });
     const temp = join(dirs, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     await moveDir(source, temp);
     await rm(join(dirs, name), { recursive: true, force: true });
@@ -258,6 +260,17 @@ async function exists(path: string): Promise<boolean> {
   return (await lstatIfExists(path)) !== undefined;
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  return (await lstatIfExists(path))?.isDirectory() ?? false;
+/**
+ * A cached directory that this site's build wrote. One with another owner
+ * was written by some other user (a build from before each site had its own
+ * uid, when every site's build could change every cache) and is removed
+ * rather than handed to this build. `owner` undefined: any owner will do.
+ */
+async function isOwnedDirectory(path: string, label: string, owner: number | undefined, log: CacheLog): Promise<boolean> {
+  const stats = await lstatIfExists(path);
+  if (stats === undefined) return false;
+  if (stats.isDirectory() && (owner === undefined || stats.uid === owner)) return true;
+  await rm(path, { recursive: true, force: true });
+  log(`discarded the cached ${label}: ${stats.isDirectory() ? `written by uid ${stats.uid}, not by this site's build (uid ${owner})` : 'not a directory'}`);
+  return false;
 }

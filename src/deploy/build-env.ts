@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { BerthError } from '../errors.ts';
 
 /**
  * The environment a build command sees. A build runs code from the site's
@@ -45,6 +42,12 @@ export interface BuildEnvironmentOptions {
   home: string;
   /** The site's cache directory (`data_dir/sites/<site>/cache`); npm's cache goes in `npm/` below it. */
   cacheDir: string;
+  /**
+   * `TMPDIR` for the build: a directory of the site's own, so temporary
+   * files of one site's build are not in a directory every build shares.
+   * Left unset when absent.
+   */
+  tmpDir?: string;
   /** Berth's own environment; `process.env` when absent (tests pass their own). */
   parentEnv?: Readonly<Record<string, string | undefined>>;
   /**
@@ -79,6 +82,7 @@ export function buildEnvironment(
   }
   env.PATH = withFirstOnPath(env.PATH ?? FALLBACK_PATH, options.nodeBinDir ?? dirname(process.execPath));
   env.HOME = options.home;
+  if (options.tmpDir !== undefined) env.TMPDIR = options.tmpDir;
   env.CI = 'true';
   env.BERTH = '1';
   env.npm_config_cache = join(options.cacheDir, 'npm');
@@ -94,71 +98,4 @@ function withFirstOnPath(path: string, dir: string): string {
   if (dir === '') return path;
   const rest = path.split(delimiter).filter((entry) => entry !== '' && entry !== dir);
   return [dir, ...rest].join(delimiter);
-}
-
-export interface BuildUser {
-  uid: number;
-  gid: number;
-  /** The account name, for log lines. */
-  name: string;
-}
-
-export interface UnprivilegedUserOptions {
-  /** Defaults to `process.getuid()`. */
-  uid?: number;
-  /** Defaults to `/etc/passwd`. */
-  passwdFile?: string;
-}
-
-/**
- * The account a build runs as when Berth itself runs as root: `berth` if
- * that user exists (create it for builds that no other service shares),
- * else `nobody`. Returns `undefined` when Berth is not root: it cannot
- * switch users then, and builds run as Berth's own user.
- *
- * Looked up in `/etc/passwd` first, then with `id` (for users that come from
- * NSS, e.g. LDAP). Throws when Berth is root and neither user exists, so a
- * build never silently runs as root.
- */
-export function unprivilegedUser(options: UnprivilegedUserOptions = {}): BuildUser | undefined {
-  const uid = options.uid ?? process.getuid?.();
-  if (uid !== 0) return undefined;
-  const passwd = readPasswd(options.passwdFile ?? '/etc/passwd');
-  for (const name of ['berth', 'nobody']) {
-    const user = passwd.get(name) ?? lookUpWithId(name);
-    if (user !== undefined && user.uid !== 0) return user;
-  }
-  throw new BerthError(
-    'E_BUILD_CONFIG',
-    'Berth runs as root but found neither a "berth" nor a "nobody" user to run builds as; create one, e.g. useradd --system berth',
-  );
-}
-
-function readPasswd(file: string): Map<string, BuildUser> {
-  const users = new Map<string, BuildUser>();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return users; // No passwd file (a minimal container): `id` is tried next.
-  }
-  for (const line of text.split('\n')) {
-    // name:password:uid:gid:gecos:home:shell
-    const [name, , uid, gid] = line.split(':');
-    if (name === undefined || uid === undefined || gid === undefined) continue;
-    if (!/^\d+$/.test(uid) || !/^\d+$/.test(gid)) continue;
-    users.set(name, { name, uid: Number(uid), gid: Number(gid) });
-  }
-  return users;
-}
-
-function lookUpWithId(name: string): BuildUser | undefined {
-  try {
-    const run = (flag: string): number => Number(execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    const uid = run('-u');
-    const gid = run('-g');
-    return Number.isSafeInteger(uid) && Number.isSafeInteger(gid) ? { name, uid, gid } : undefined;
-  } catch {
-    return undefined; // `id` exits non-zero for an unknown user.
-  }
 }

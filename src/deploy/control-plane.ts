@@ -8,6 +8,8 @@ import { startPolling } from './poller.ts';
 import { workDirFor } from './run-deploy.ts';
 import { cleanTemporaryFiles } from '../releases/clean-temp.ts';
 import { sitePaths } from '../releases/site-paths.ts';
+import { secureDataDir } from '../state/data-dir-modes.ts';
+import { buildGroups } from './build-user.ts';
 
 export interface ControlPlane {
   deployer: Deployer;
@@ -25,6 +27,10 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger):
   let store: StateStore | undefined;
   try {
     store = openStateStore(config.dataDir);
+    // Data directories from before every path in them was private (see data-dir-modes.ts).
+    const modes = await secureDataDir(config.dataDir, buildGroups(config.sites.map((site) => site.name), config.deploy.buildUidBase));
+    if (modes.fixed.length > 0) logger.warn({ fixed: modes.fixed }, 'made paths under data_dir private');
+    if (modes.failed.length > 0) logger.warn({ failed: modes.failed }, 'could not make paths under data_dir private');
     for (const interrupted of store.recoverInterrupted()) {
       await rm(workDirFor(config.dataDir, interrupted.site, interrupted.id), { recursive: true, force: true });
       logger.warn({ deploy: interrupted.id, site: interrupted.site }, 'deploy was interrupted by a stop or crash; marked failed');

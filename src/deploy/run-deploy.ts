@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { dirname, join, relative } from 'node:path';
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -16,14 +14,17 @@ import type { StateStore } from '../state/state-store.ts';
 import { respond } from '../static/respond.ts';
 import { loadServedRelease } from '../static/served-release.ts';
 import { restoreNodeModules, saveNodeModules } from './build-cache.ts';
-import { buildEnvironment, unprivilegedUser } from './build-env.ts';
+import { prepareBuildDirs, handOverWorkDir, type BuildDirs } from './build-dirs.ts';
+import { buildEnvironment } from './build-env.ts';
 import { runBuild } from './build-runner.ts';
+import { buildGroups, buildUserFor, type BuildUser } from './build-user.ts';
+import { checkOutputSize } from './output-size.ts';
+import { watchProcessCount, withProcessLimit } from './process-limit.ts';
+import { secureDataDir, type SecureDataDirResult } from '../state/data-dir-modes.ts';
 import { resolveBuildSettings, resolvePublishDir } from './build-settings.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
 import { fetchCommit } from './git-source.ts';
-
-const run = promisify(execFile);
 
 export interface DeployDeps {
   config: ResolvedConfig;
@@ -89,6 +90,9 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       throw new BerthError('E_DEPLOY_NO_REPO', `Site ${site.name} has no repo in the config; set sites.repo, or publish a directory with \`berth publish\``);
     }
     if (record.sha !== undefined && (await isLive(store, paths, site.name, record.sha))) return await skip(deps, record, log, record.sha);
+    const siteNames = config.sites.map((candidate) => candidate.name);
+    reportModes(await secureDataDir(config.dataDir, buildGroups(siteNames, config.deploy.buildUidBase)), log, logger);
+    const user = buildUserFor(site.name, { sites: siteNames, base: config.deploy.buildUidBase });
 
     await rm(workDir, { recursive: true, force: true });
     const commit = await fetchCommit({
@@ -111,12 +115,19 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const cacheDir = join(paths.siteDir, 'cache');
     let settings = await resolveBuildSettings(site, workDir);
     let cacheKey: string | undefined;
+    let dirs: BuildDirs | undefined;
     if (settings.command !== undefined) {
+      // The site's own directories, owned so that no other site's build can reach them (build-dirs.ts).
+      dirs = await prepareBuildDirs(paths, user);
+      for (const path of dirs.discarded) log.line(`cache: discarded ${relative(paths.siteDir, path)}: it did not belong to this site's build user`);
+      if (user !== undefined) {
+        await assertEnterable(workDir, user);
+        await handOverWorkDir(workDir, user);
+      }
       // node_modules from the cache only where something is built with it (a
       // plain static site would otherwise publish it); with a hit, the
       // settings drop the install step that would delete it again.
-      await mkdir(cacheDir, { recursive: true });
-      const restored = await restoreNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`));
+      const restored = await restoreNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), user?.uid);
       cacheKey = restored.key;
       if (restored.hit) settings = await resolveBuildSettings(site, workDir, { cacheHit: true });
     }
@@ -124,22 +135,18 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     log.line(`build settings from ${settings.source}: command ${settings.command === undefined ? '(none)' : JSON.stringify(settings.command)}, publish ${JSON.stringify(settings.publish)}`);
     for (const note of settings.notes) log.line(note);
     if (settings.command !== undefined) {
-      const user = unprivilegedUser();
-      if (user !== undefined) {
-        // The build runs as an unprivileged user: hand it the checkout and its caches.
-        await assertEnterable(workDir, user);
-        await run('chown', ['-R', `${user.uid}:${user.gid}`, workDir, cacheDir]);
-        log.line(`building as ${user.name} (uid ${user.uid})`);
-      }
-      await runBuild({
+      const built = dirs ?? (await prepareBuildDirs(paths, user));
+      log.line(
+        user === undefined
+          ? 'building as Berth\'s own user (Berth is not root): the build is not isolated from Berth or from other sites'
+          : `building as uid ${user.uid} and gid ${user.gid}, this site's own`,
+      );
+      await runLimitedBuild(site, user, signal, {
         command: settings.command,
         cwd: workDir,
-        env: buildEnvironment(settings.environment, site.build.environment, { home: join(cacheDir, 'home'), cacheDir }),
+        env: buildEnvironment(settings.environment, site.build.environment, { home: built.home, cacheDir, tmpDir: built.tmp }),
         timeoutMs: site.build.timeoutMs,
         log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
-        signal,
-        uid: user?.uid,
-        gid: user?.gid,
       });
       await saveNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), cacheKey);
     }
@@ -148,6 +155,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     store.updateDeploy(record.id, { state: 'publishing', phases });
     // Checked again now that the build ran: it may have made the output a link out of the checkout.
     const outputDir = await resolvePublishDir(workDir, settings.publish);
+    await checkOutputSize(outputDir, site.build.maxOutputBytes, JSON.stringify(settings.publish));
     // Pruning waits for activation: a release that fails its check must not cost an old rollback target.
     const published = await publishRelease({ dataDir: config.dataDir, site: site.name, sourceDir: outputDir, retain: Number.MAX_SAFE_INTEGER, activate: false });
     log.line(`published release ${published.id}: ${published.files} files, ${published.linked} unchanged and linked, ${published.compressed} precompressed`);
@@ -217,12 +225,58 @@ async function smokeCheck(releaseDir: string, id: string): Promise<void> {
 }
 
 /**
+ * Runs the build as `user` (Berth's own user when undefined) under the
+ * site's process limit (process-limit.ts). When the build has a uid of its
+ * own, reaching the limit stops it at once with `E_BUILD_PROCESS_LIMIT`.
+ */
+async function runLimitedBuild(
+  site: ResolvedSite,
+  user: BuildUser | undefined,
+  signal: AbortSignal | undefined,
+  options: Omit<Parameters<typeof runBuild>[0], 'signal' | 'uid' | 'gid'>,
+): Promise<void> {
+  const max = site.build.maxProcesses;
+  const atLimit = new AbortController();
+  const watch = user === undefined ? undefined : watchProcessCount(user.uid, max, () => atLimit.abort('it reached its process limit'));
+  try {
+    await runBuild({
+      ...options,
+      command: withProcessLimit(options.command, max),
+      signal: signal === undefined ? atLimit.signal : AbortSignal.any([signal, atLimit.signal]),
+      uid: user?.uid,
+      gid: user?.gid,
+    });
+  } catch (error) {
+    if (!atLimit.signal.aborted || signal?.aborted === true) throw error;
+    throw new BerthError(
+      'E_BUILD_PROCESS_LIMIT',
+      `the build had ${max} processes and threads at once, the limit set by [sites.build] max_processes, and was stopped; find what starts so many in the log, or raise max_processes`,
+      { cause: error },
+    );
+  } finally {
+    watch?.stop();
+  }
+}
+
+/** Says in the deploy log and the server log what `secureDataDir` changed or could not change. */
+function reportModes(result: SecureDataDirResult, log: DeployLog, logger: Logger): void {
+  if (result.fixed.length > 0) {
+    log.line(`made ${result.fixed.length} paths under data_dir private: ${result.fixed.slice(0, 5).map((fix) => `${fix.path} (${fix.change})`).join(', ')}${result.fixed.length > 5 ? ', …' : ''}`);
+    logger.warn({ fixed: result.fixed }, 'made paths under data_dir private');
+  }
+  if (result.failed.length > 0) {
+    log.line(`could not make ${result.failed.length} paths under data_dir private: ${result.failed.slice(0, 5).map((fix) => `${fix.path} (${fix.change})`).join(', ')}`);
+    logger.warn({ failed: result.failed }, 'could not make paths under data_dir private');
+  }
+}
+
+/**
  * Tools that resolve absolute paths (Node, npm, every generator) need to
  * enter each directory above the checkout. A data_dir under a private
  * directory would make every build fail with a confusing "not found", so say
  * which directory and what to do.
  */
-async function assertEnterable(dir: string, user: { uid: number; gid: number; name: string }): Promise<void> {
+async function assertEnterable(dir: string, user: BuildUser): Promise<void> {
   for (let current = dirname(dir); ; current = dirname(current)) {
     const info = await stat(current);
     const enterable =
@@ -230,7 +284,7 @@ async function assertEnterable(dir: string, user: { uid: number; gid: number; na
     if (!enterable) {
       throw new BerthError(
         'E_BUILD_CONFIG',
-        `Builds run as the user ${user.name}, who cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}); allow it with \`chmod o+x ${current}\`, or put data_dir elsewhere`,
+        `Builds of this site run as ${user.name}, which cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}); allow it with \`chmod o+x ${current}\`, or put data_dir elsewhere`,
       );
     }
     if (current === dirname(current)) return;

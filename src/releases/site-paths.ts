@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-/** Where a site's releases live under the data directory (see DESIGN.md, "On disk"). */
+/** Where a site's files live under the data directory (see DESIGN.md, "On disk"). */
 export interface SitePaths {
   siteDir: string;
   releasesDir: string;
@@ -8,6 +8,12 @@ export interface SitePaths {
   currentLink: string;
   /** Held while a publish, activation or cleanup changes the site. */
   lockFile: string;
+  /** Holds one directory per deploy, `work/<deploy id>`, owned by the site's build user while it builds. */
+  workRoot: string;
+  /** Build caches (node_modules, HOME, npm's cache); see build-cache.ts and build-dirs.ts. */
+  cacheDir: string;
+  /** The cached bare clone of the site's repository; only Berth reads it. */
+  sourceDir: string;
 }
 
 export function sitePaths(dataDir: string, site: string): SitePaths {
@@ -17,6 +23,9 @@ export function sitePaths(dataDir: string, site: string): SitePaths {
     releasesDir: join(siteDir, 'releases'),
     currentLink: join(siteDir, 'current'),
     lockFile: join(siteDir, '.lock'),
+    workRoot: join(siteDir, 'work'),
+    cacheDir: join(siteDir, 'cache'),
+    sourceDir: join(siteDir, 'source.git'),
   };
 }
 

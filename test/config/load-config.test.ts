@@ -55,14 +55,14 @@ describe('readConfig() defaults', () => {
       retryDelayMs: 60_000,
     });
     assert.deepEqual(config.log, { level: 'info' });
-    assert.deepEqual(config.deploy, { concurrency: 1 });
+    assert.deepEqual(config.deploy, { concurrency: 1, buildUidBase: 200_000 });
     assert.deepEqual(config.sites, [
       {
         name: 'blog',
         domains: ['example.com'],
         repo: undefined,
         branch: 'main',
-        build: { command: undefined, publish: undefined, environment: {}, timeoutMs: 900_000 },
+        build: { command: undefined, publish: undefined, environment: {}, timeoutMs: 900_000, maxProcesses: 1024, maxOutputBytes: 1_073_741_824 },
         webhook: undefined,
         retain: 10,
         deployKeyFile: undefined,
@@ -130,6 +130,7 @@ level = "debug"
 
 [deploy]
 concurrency = 2
+build_uid_base = 300000
 
 [[sites]]
 name = "blog"
@@ -148,6 +149,8 @@ command = "npm ci && npm run build"
 publish = "dist"
 environment = { NODE_ENV = "production", API_URL = "https://api.example.com" }
 timeout = "20m"
+max_processes = 64
+max_output_size = "10MiB"
 
 [sites.webhook]
 forge = "generic"
@@ -202,7 +205,7 @@ secret = "\${DOCS_SECRET}"
     assert.equal(eab?.hmacKey.reveal(), 'eab-key-value');
     assert.equal(eab?.hmacKey.source, 'env EAB_KEY');
     assert.deepEqual(config.log, { level: 'debug' });
-    assert.deepEqual(config.deploy, { concurrency: 2 });
+    assert.deepEqual(config.deploy, { concurrency: 2, buildUidBase: 300_000 });
 
     const [blog, docs] = config.sites;
     assert.ok(blog && docs);
@@ -216,6 +219,8 @@ secret = "\${DOCS_SECRET}"
       publish: 'dist',
       environment: { NODE_ENV: 'production', API_URL: 'https://api.example.com' },
       timeoutMs: 1_200_000,
+      maxProcesses: 64,
+      maxOutputBytes: 10_485_760,
     });
     assert.equal(blog.deployKeyFile, path.join(dir, 'keys/blog'));
     assert.equal(blog.token?.reveal(), 'blog-token-value');

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { chown, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BerthError } from '../../src/errors.ts';
-import { buildEnvironment, unprivilegedUser } from '../../src/deploy/build-env.ts';
+import { buildEnvironment } from '../../src/deploy/build-env.ts';
 import { runBuild } from '../../src/deploy/build-runner.ts';
-import { tempDir, writeTree } from '../helpers/temp.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const parentEnv = {
   PATH: '/usr/bin:/bin',
@@ -44,6 +42,11 @@ describe('buildEnvironment()', () => {
     });
   });
 
+  it('gives the build a TMPDIR of its own when one is passed', () => {
+    assert.equal(buildEnvironment({}, {}, { ...options, tmpDir: '/data/sites/blog/cache/tmp' }).TMPDIR, '/data/sites/blog/cache/tmp');
+    assert.equal(buildEnvironment({}, {}, { ...options, parentEnv: { ...parentEnv, TMPDIR: '/tmp/shared' } }).TMPDIR, undefined);
+  });
+
   it('lets the repository settings and then the server config add and override', () => {
     const env = buildEnvironment(
       { HUGO_ENV: 'production', SHARED: 'repo', CI: 'false' },
@@ -80,64 +83,5 @@ describe('buildEnvironment()', () => {
     assert.ok(lines.includes('CI=true'));
     assert.ok(lines.includes('BERTH=1'));
     assert.ok(lines.includes(`HOME=${join(cwd, 'home')}`));
-  });
-});
-
-describe('unprivilegedUser()', () => {
-  it('is undefined when Berth is not root', () => {
-    assert.equal(unprivilegedUser({ uid: 1000 }), undefined);
-  });
-
-  it('prefers a berth user, then nobody, from the passwd file', async (t) => {
-    const dir = await tempDir(t, 'berth-passwd-');
-    await writeTree(dir, {
-      both: 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nberth:x:998:997::/var/lib/berth:/usr/sbin/nologin\n',
-      nobody: 'root:x:0:0:root:/root:/bin/bash\n# comment\n\nnobody:x:65534:65533:nobody:/nonexistent:/usr/sbin/nologin\n',
-    });
-    assert.deepEqual(unprivilegedUser({ uid: 0, passwdFile: join(dir, 'both') }), { name: 'berth', uid: 998, gid: 997 });
-    assert.deepEqual(unprivilegedUser({ uid: 0, passwdFile: join(dir, 'nobody') }), { name: 'nobody', uid: 65534, gid: 65533 });
-  });
-
-  it('never picks an account with uid 0', async (t) => {
-    const dir = await tempDir(t, 'berth-passwd-');
-    await writeTree(dir, { passwd: 'berth:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n' });
-    assert.equal(unprivilegedUser({ uid: 0, passwdFile: join(dir, 'passwd') })?.name, 'nobody');
-  });
-
-  it('refuses to go on as root when no account is found', async (t) => {
-    const dir = await tempDir(t, 'berth-passwd-');
-    await writeTree(dir, { passwd: 'root:x:0:0:root:/root:/bin/bash\n' });
-    // `id` may still know nobody on this machine; only assert when it does not.
-    try {
-      const user = unprivilegedUser({ uid: 0, passwdFile: join(dir, 'passwd') });
-      assert.notEqual(user?.uid, 0);
-    } catch (error) {
-      assert.ok(error instanceof BerthError && error.code === 'E_BUILD_CONFIG');
-    }
-  });
-
-  it('runs the build as that user when Berth is root, else as Berth\'s own user', async (t) => {
-    const user = unprivilegedUser();
-    const work = await tempDir(t, 'berth-user-');
-    await mkdir(join(work, 'home'));
-    if (user !== undefined) await chown(work, user.uid, user.gid);
-    const lines: string[] = [];
-    await runBuild({
-      command: 'id -u; id -g; id -G; touch written-by-build && echo ok',
-      cwd: work,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      timeoutMs: 10_000,
-      log: (_stream, line) => lines.push(line),
-      uid: user?.uid,
-      gid: user?.gid,
-    });
-    if (process.getuid?.() === 0) {
-      assert.ok(user !== undefined, 'root finds a user to build as');
-      assert.notEqual(lines[0], '0');
-      assert.deepEqual(lines, [String(user.uid), String(user.gid), String(user.gid), 'ok']);
-    } else {
-      assert.equal(user, undefined);
-      assert.equal(lines[0], String(process.getuid?.()));
-    }
   });
 });

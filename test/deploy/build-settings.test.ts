@@ -11,7 +11,7 @@ import { tempDir, writeTree } from '../helpers/temp.ts';
 function siteWith(build: Partial<ResolvedBuild> = {}): ResolvedSite {
   return {
     name: 'blog',
-    build: { command: undefined, publish: undefined, environment: {}, timeoutMs: 600_000, ...build },
+    build: { command: undefined, publish: undefined, environment: {}, timeoutMs: 600_000, maxProcesses: 1024, maxOutputBytes: 1_073_741_824, ...build },
   } as ResolvedSite;
 }
 

@@ -75,7 +75,7 @@ describe('berth init with options', () => {
     assert.equal(String(site.webhook?.secret), `[secret from file ${secretFile}]`);
     assert.equal((await stat(secretFile)).mode & 0o777, 0o600);
     assert.equal((await stat(join(dir, 'secrets'))).mode & 0o777, 0o700);
-    assert.equal((await stat(join(dir, 'berth.toml'))).mode & 0o777, 0o644);
+    assert.equal((await stat(join(dir, 'berth.toml'))).mode & 0o777, 0o600);
 
     const toml = await readFile(join(dir, 'berth.toml'), 'utf8');
     assert.match(toml, /^secret_file = "secrets\/blog-webhook-secret"/m);

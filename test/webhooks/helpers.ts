@@ -18,7 +18,7 @@ export function siteFixture(forge: Forge, options: { branch?: string; secret?: s
     domains: Object.freeze(['blog.example.com']),
     repo: 'https://git.example.com/jo/blog.git',
     branch: options.branch ?? 'main',
-    build: Object.freeze({ command: undefined, publish: undefined, environment: Object.freeze({}), timeoutMs: 600_000 }),
+    build: Object.freeze({ command: undefined, publish: undefined, environment: Object.freeze({}), timeoutMs: 600_000, maxProcesses: 1024, maxOutputBytes: 1_073_741_824 }),
     webhook: Object.freeze({
       forge,
       secret: createSecret(options.secret ?? SECRET, 'env BLOG_WEBHOOK_SECRET'),

@@ -34,7 +34,7 @@ const init: Command = {
   name: 'init',
   summary: 'write a berth.toml and a webhook secret for one site, and print the forge and DNS setup',
   usage: 'init [--domain D]... [--repo URL] [--branch B] [--forge F] [--email E] [--site S] [--config FILE] [--data-dir DIR] [--force] [--yes]',
-  details: `Writes a config for one site served at its domains and deployed from REPO,
+  details: `Writes a config (mode 0600) for one site served at its domains and deployed from REPO,
 and a new random webhook secret in a file of its own beside it
 (secrets/<site>-webhook-secret, mode 0600, directory 0700), which the config
 names with secret_file. Then prints what to enter in the forge's webhook
@@ -126,11 +126,12 @@ Example:
     const secretPath = join(configDir, secretRelative);
     await mkdir(configDir, { recursive: true });
     const secret = await ensureSecret(secretPath, force);
-    await writeFileAtomic(configPath, renderConfig(answers, secretRelative), 0o644);
+    // 0600: a config may hold a secret written in literally, or a token added later.
+    await writeFileAtomic(configPath, renderConfig(answers, secretRelative), 0o600);
 
     const url = webhookUrl(answers.domains[0] as string, answers.site);
     const out = [
-      `Wrote ${configPath}`,
+      `Wrote ${configPath} (mode 0600)`,
       `  site ${answers.site}: ${answers.domains.join(', ')}`,
       `  deploys ${answers.branch} of ${answers.repo}`,
       secret.reused
@@ -138,7 +139,7 @@ Example:
         : `Wrote ${secretPath} (mode 0600): a new webhook secret`,
       '',
       `The secret is printed below once, for copying into ${answers.forge === 'generic' ? 'the sender' : 'the forge'}; berth does not show it again.`,
-      `It stays in ${secretPath}, readable only by its owner: run \`berth serve\` as this user, or chown it to that user.`,
+      `It stays in ${secretPath}, readable only by its owner, like ${configPath}: run \`berth serve\` as this user, or chown both to that user.`,
       '',
       ...forgeInstructions({ forge: answers.forge, url, branch: answers.branch, secret: secret.value, secretFile: secretPath }),
       '',

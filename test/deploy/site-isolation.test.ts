@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmod, chown, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { Writable } from 'node:stream';
+import { createFileStorage } from '../../src/acme/certificate-storage.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { restoreNodeModules } from '../../src/deploy/build-cache.ts';
+import { buildUids } from '../../src/deploy/build-user.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startServer } from '../../src/server/serve.ts';
+import { openStateStore } from '../../src/state/state-store.ts';
+import { writeFileAtomic } from '../../src/tls/atomic-write.ts';
+import { createRepo, type TestRepo } from '../helpers/git.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
+import { get } from '../helpers/server.ts';
+import { tempDir, writeTree } from '../helpers/temp.ts';
+
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const SECRET = 'b-webhook-secret-5a1f0c9e7d2b4e68';
+const KEY_MARKER = 'PRIVATE-KEY-OF-B-3c9d';
+const ACME_MARKER = 'ACME-ACCOUNT-KEY-77e1';
+const BASE = 200_000;
+const UIDS = buildUids(['a', 'b'], BASE);
+
+/** Site b: node_modules made by its build unless restored from the cache, and served from there. */
+const B_BUILD = [
+  'if [ ! -d node_modules/lib ]; then mkdir -p node_modules/lib && echo "clean-b" > node_modules/lib/script.js; fi',
+  'mkdir -p dist && cp node_modules/lib/script.js dist/script.js && echo "<h1>b</h1>" > dist/index.html && id -u > dist/uid.txt',
+].join('\n');
+
+interface TwoSites {
+  root: string;
+  data: string;
+  config: string;
+  a: TestRepo;
+  b: TestRepo;
+}
+
+/**
+ * Two sites on one data directory that an older Berth left readable (0755,
+ * state.db 0644), with b's webhook secret, a certificate key and an ACME
+ * account key stored as Berth stores them.
+ */
+async function twoSites(t: TestContext): Promise<TwoSites> {
+  const root = await tempDir(t, 'berth-iso-');
+  // Builds must be able to enter the directories above the data dir.
+  await chmod(root, 0o755);
+  const data = join(root, 'data');
+  await mkdir(data, { mode: 0o755 });
+  await chmod(data, 0o755);
+  openStateStore(data).close(); // The test runs with umask 022: state.db 0644, as before this change.
+  await createFileStorage(data).save('b.test', { key: `-----BEGIN PRIVATE KEY-----\n${KEY_MARKER}\n`, cert: '-----BEGIN CERTIFICATE-----\nx\n' });
+  await writeFileAtomic(join(data, 'acme', 'directory', 'account.key.pem'), `${ACME_MARKER}\n`);
+  await writeFileAtomic(join(root, 'secrets', 'b-webhook-secret'), `${SECRET}\n`);
+  await mkdir(join(root, 'git', 'a'), { recursive: true });
+  await mkdir(join(root, 'git', 'b'), { recursive: true });
+  const a = await createRepo(join(root, 'git', 'a'), { 'index.html': 'a' });
+  const b = await createRepo(join(root, 'git', 'b'), { 'build.sh': B_BUILD, 'package-lock.json': '{"lockfileVersion":3}\n' });
+  const config = join(root, 'berth.toml');
+  await writeFileAtomic(
+    config,
+    [
+      'data_dir = "data"',
+      '[server]',
+      'host = "127.0.0.1"',
+      'http_port = 0',
+      'https_port = false',
+      '[acme]',
+      'directory = "off"',
+      '[deploy]',
+      `build_uid_base = ${BASE}`,
+      '[[sites]]',
+      'name = "a"',
+      'domains = ["a.test"]',
+      `repo = ${JSON.stringify(a.bare)}`,
+      '[sites.build]',
+      'command = "sh attack.sh"',
+      'publish = "dist"',
+      '[[sites]]',
+      'name = "b"',
+      'domains = ["b.test"]',
+      `repo = ${JSON.stringify(b.bare)}`,
+      '[sites.build]',
+      'command = "sh build.sh"',
+      'publish = "dist"',
+      '[sites.webhook]',
+      'forge = "github"',
+      'secret_file = "secrets/b-webhook-secret"',
+    ].join('\n'),
+    0o600,
+  );
+  return { root, data, config, a, b };
+}
+
+function deploy(p: TwoSites, site: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, 'deploy', '--site', site, '--config', p.config], {
+    cwd: p.root,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+    timeout: 120_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Build output lines from a deploy's log (`out| …`). */
+function buildOutput(stderr: string): string[] {
+  return stderr.split('\n').flatMap((line) => (line.includes('out| ') ? [line.slice(line.indexOf('out| ') + 5)] : []));
+}
+
+describe('site isolation', () => {
+  it('keeps one site\'s build out of every other site\'s files and Berth\'s secrets', async (t) => {
+    const p = await twoSites(t);
+    const first = deploy(p, 'b');
+    assert.equal(first.status, 0, first.stderr);
+    const bCache = join(p.data, 'sites', 'b', 'cache', 'node_modules');
+    const [key] = await readdir(bCache);
+    assert.ok(key !== undefined, 'b\'s node_modules is cached');
+    const bScript = join(bCache, key, 'lib', 'script.js');
+    assert.equal(await readFile(bScript, 'utf8'), 'clean-b\n');
+
+    // Site a's build tries to read and change what is b's or Berth's, and prints what happened.
+    const targets: Record<string, string> = {
+      'list b': `ls ${join(p.data, 'sites', 'b')}`,
+      'list b work': `ls ${join(p.data, 'sites', 'b', 'work')}`,
+      'read b cache': `cat ${bScript}`,
+      'read b source.git': `cat ${join(p.data, 'sites', 'b', 'source.git', 'config')}`,
+      'read state.db': `cat ${join(p.data, 'state.db')}`,
+      'read webhook secret': `cat ${join(p.root, 'secrets', 'b-webhook-secret')}`,
+      'read berth.toml': `cat ${p.config}`,
+      'read certificate key': `cat ${join(p.data, 'certs', 'b.test', 'key.pem')}`,
+      'read acme key': `cat ${join(p.data, 'acme', 'directory', 'account.key.pem')}`,
+      'poison b cache': `sh -c 'echo "alert(1)" > ${bScript}'`,
+      'plant b cache entry': `mkdir ${join(bCache, 'planted')}`,
+      'list data dir': `ls ${p.data}`,
+    };
+    const attack = [
+      'mkdir -p dist && echo "<h1>a</h1>" > dist/index.html && id -u > dist/uid.txt',
+      ...Object.entries(targets).map(([label, command]) => `if out=$(${command} 2>&1); then echo "${label}: READ $out"; else echo "${label}: FAILED $out"; fi`),
+    ].join('\n');
+    await p.a.commit({ 'attack.sh': attack });
+    const attacked = deploy(p, 'a');
+    assert.equal(attacked.status, 0, attacked.stderr);
+    const report = buildOutput(attacked.stderr);
+    for (const label of Object.keys(targets)) {
+      const line = report.find((candidate) => candidate.startsWith(`${label}: `));
+      assert.ok(line !== undefined, `${label} was tried: ${report.join('\n')}`);
+      assert.match(line, /: FAILED .*Permission denied/, line);
+    }
+    for (const secret of [SECRET, KEY_MARKER, ACME_MARKER, 'clean-b', 'SQLite format']) {
+      assert.ok(!attacked.stderr.includes(secret), `${secret} leaked into a's build`);
+    }
+    assert.equal(await readFile(bScript, 'utf8'), 'clean-b\n');
+    assert.deepEqual(await readdir(bCache), [key]);
+
+    // b builds again from its own cache and serves no script of a's.
+    await p.b.commit({ 'index.txt': 'second' });
+    const second = deploy(p, 'b');
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stderr, /restored node_modules from the cache/);
+
+    const config = await loadConfig(p.config, {});
+    const server = await startServer(config, createLogger({ level: 'silent', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) }));
+    onCleanup(t, () => server.stop());
+    const port = server.listeners.httpPort as number;
+    assert.equal((await get(port, '/script.js', { host: 'b.test' })).body.toString(), 'clean-b\n');
+    const uidA = (await get(port, '/uid.txt', { host: 'a.test' })).body.toString().trim();
+    const uidB = (await get(port, '/uid.txt', { host: 'b.test' })).body.toString().trim();
+    assert.equal(uidA, String(UIDS.get('a')));
+    assert.equal(uidB, String(UIDS.get('b')));
+    assert.notEqual(uidA, uidB);
+    assert.ok(uidA !== '0' && uidB !== '0');
+    assert.match(attacked.stderr, new RegExp(`building as uid ${uidA} and gid ${uidA}, this site's own`));
+  });
+
+  it('makes the data directory, state.db and site directories private, and says what it changed', async (t) => {
+    const p = await twoSites(t);
+    assert.equal((await stat(join(p.data, 'state.db'))).mode & 0o777, 0o644, 'the old mode, before a deploy');
+    const result = deploy(p, 'b');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /made \d+ paths under data_dir private: .*state\.db \(mode 644 -> 600\)/);
+    const mode = async (...path: string[]): Promise<number> => (await stat(join(p.data, ...path))).mode & 0o7777;
+    assert.equal(await mode(), 0o711);
+    assert.equal(await mode('state.db'), 0o600);
+    for (const name of await readdir(p.data)) {
+      if (name === 'sites') continue;
+      const info = await lstat(join(p.data, name));
+      assert.equal(info.mode & 0o077, 0, `${name} is ${(info.mode & 0o777).toString(8)}`);
+    }
+    assert.equal(await mode('sites'), 0o711);
+    const site = await stat(join(p.data, 'sites', 'b'));
+    assert.equal(site.mode & 0o7777, 0o710);
+    assert.equal(site.uid, 0);
+    assert.equal(site.gid, UIDS.get('b'));
+    for (const name of ['work', 'cache']) assert.equal(await mode('sites', 'b', name), 0o710);
+    for (const name of ['source.git', 'releases']) assert.equal(await mode('sites', 'b', name), 0o700);
+    for (const name of ['home', 'npm', 'tmp']) {
+      const info = await stat(join(p.data, 'sites', 'b', 'cache', name));
+      assert.deepEqual([info.uid, info.gid, info.mode & 0o7777], [UIDS.get('b'), UIDS.get('b'), 0o700], name);
+    }
+    for (const name of ['node_modules', 'dirs']) {
+      const info = await stat(join(p.data, 'sites', 'b', 'cache', name));
+      assert.deepEqual([info.uid, info.mode & 0o7777], [0, 0o700], name);
+    }
+    const logs = await readdir(join(p.data, 'logs', 'deploys'));
+    assert.equal((await stat(join(p.data, 'logs', 'deploys', logs[0] ?? ''))).mode & 0o777, 0o600, 'files Berth writes are its own');
+  });
+
+  it('discards a cached node_modules another uid wrote instead of restoring it', async (t) => {
+    const root = await tempDir(t, 'berth-iso-cache-');
+    const work = join(root, 'work');
+    const cache = join(root, 'cache');
+    await writeTree(work, { 'package-lock.json': '{"lockfileVersion":3}\n' });
+    const lines: string[] = [];
+    const probe = await restoreNodeModules(work, cache, (line) => lines.push(line), 4242);
+    assert.ok(probe.key !== undefined);
+    await writeTree(join(cache, 'node_modules', probe.key), { 'lib/script.js': 'alert("planted")' });
+    await writeTree(join(cache, 'dirs', '.cache'), { 'x.json': 'planted' });
+    await chown(join(cache, 'node_modules', probe.key), 4343, 4343);
+    await chown(join(cache, 'dirs', '.cache'), 4343, 4343);
+
+    const restored = await restoreNodeModules(work, cache, (line) => lines.push(line), 4242);
+    assert.equal(restored.hit, false);
+    assert.deepEqual(await readdir(work), ['package-lock.json']);
+    assert.deepEqual(await readdir(join(cache, 'node_modules')), []);
+    assert.deepEqual(await readdir(join(cache, 'dirs')), []);
+    assert.ok(lines.some((line) => /discarded the cached node_modules .*written by uid 4343, not by this site's build \(uid 4242\)/.test(line)), lines.join('\n'));
+
+    await writeTree(join(cache, 'node_modules', probe.key), { 'lib/script.js': 'own' });
+    await chown(join(cache, 'node_modules', probe.key), 4242, 4242);
+    assert.equal((await restoreNodeModules(work, cache, () => undefined, 4242)).hit, true);
+    assert.equal(await readFile(join(work, 'node_modules', 'lib', 'script.js'), 'utf8'), 'own');
+  });
+});
