@@ -24,7 +24,7 @@ export interface RunBuildOptions {
   outputLimitBytes?: number;
   /** Aborting stops the build, e.g. when a newer push supersedes it. */
   signal?: AbortSignal;
-  /** Run as this user and group (see `unprivilegedUser`); Berth must be root. */
+  /** Run as this user and group (see `buildUserFor` in build-user.ts); Berth must be root. */
   uid?: number;
   gid?: number;
 }
