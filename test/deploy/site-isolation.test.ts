@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { chmod, chown, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Writable } from 'node:stream';
@@ -231,5 +233,67 @@ describe('site isolation', () => {
     await chown(join(cache, 'node_modules', probe.key), 4242, 4242);
     assert.equal((await restoreNodeModules(work, cache, () => undefined, 4242)).hit, true);
     assert.equal(await readFile(join(work, 'node_modules', 'lib', 'script.js'), 'utf8'), 'own');
+  });
+
+  it('makes an old data directory private when the server starts, and logs what it changed', async (t) => {
+    const p = await twoSites(t);
+    await mkdir(join(p.data, 'sites', 'b', 'releases'), { recursive: true, mode: 0o755 });
+    await chmod(join(p.data, 'sites', 'b'), 0o755);
+    const child = spawn(process.execPath, [cli, 'serve', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
+    t.after(() => child.kill('SIGKILL'));
+    const exited = once(child, 'exit');
+    const lines: Array<Record<string, unknown>> = [];
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        lines.push(entry);
+        if (entry.msg === 'listening') resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    });
+    const made = lines.find((line) => line.msg === 'made paths under data_dir private');
+    assert.ok(made !== undefined, JSON.stringify(lines));
+    const fixed = made.fixed as Array<{ path: string; change: string }>;
+    assert.ok(fixed.some((fix) => fix.path === join(p.data, 'state.db') && fix.change === 'mode 644 -> 600'), JSON.stringify(fixed));
+    assert.equal((await stat(join(p.data, 'state.db'))).mode & 0o777, 0o600);
+    assert.equal((await stat(p.data)).mode & 0o777, 0o711);
+    const site = await stat(join(p.data, 'sites', 'b'));
+    assert.deepEqual([site.gid, site.mode & 0o777], [UIDS.get('b'), 0o710]);
+    assert.equal((await stat(join(p.data, 'sites', 'b', 'releases'))).mode & 0o777, 0o700);
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null]);
+  });
+
+  it('builds as Berth\'s own user when Berth is not root, says the build is not isolated, and keeps the data dir 0700', async (t) => {
+    const root = await tempDir(t, 'berth-iso-user-');
+    await chmod(root, 0o755);
+    await mkdir(join(root, 'git'));
+    const repo = await createRepo(join(root, 'git'), { 'index.html': 'x' });
+    await mkdir(join(root, 'data'));
+    await writeFile(
+      join(root, 'berth.toml'),
+      `data_dir = "data"\n[acme]\ndirectory = "off"\n[[sites]]\nname = "s"\ndomains = ["s.test"]\nrepo = ${JSON.stringify(repo.bare)}\n[sites.build]\ncommand = "mkdir -p dist && id -u > dist/index.html"\npublish = "dist"\n`,
+    );
+    // Berth as an ordinary user: it owns its config, data dir and repository.
+    const user = 65534;
+    for (const path of [join(root, 'berth.toml'), join(root, 'data'), join(root, 'git')]) spawnSync('chown', ['-R', `${user}:${user}`, path]);
+    const result = spawnSync(process.execPath, [cli, 'deploy', '--config', join(root, 'berth.toml')], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: join(root, 'data') },
+      uid: user,
+      gid: user,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /building as Berth's own user \(Berth is not root\): the build is not isolated from Berth or from other sites/);
+    const mode = async (...path: string[]): Promise<number> => (await stat(join(root, 'data', ...path))).mode & 0o777;
+    assert.equal(await mode(), 0o700);
+    assert.equal(await mode('state.db'), 0o600);
+    assert.equal(await mode('sites'), 0o700);
+    assert.equal(await mode('sites', 's'), 0o700);
+    const home = await stat(join(root, 'data', 'sites', 's', 'cache', 'home'));
+    assert.deepEqual([home.uid, home.mode & 0o777], [user, 0o700]);
+    const releases = await readdir(join(root, 'data', 'sites', 's', 'releases'));
+    assert.equal(releases.length, 1);
   });
 });
