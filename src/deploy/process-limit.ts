@@ -16,7 +16,9 @@ import { BerthError } from '../errors.ts';
  * with `E_BUILD_PROCESS_LIMIT` instead of running on until its timeout
  * while forks fail.
  *
- * Limit: when Berth is not root, builds run as Berth's own uid, so the
+ * Limits: a process that makes itself non-dumpable (`prctl`) shows in
+ * /proc as root's and escapes the watcher's count, not the kernel's. When
+ * Berth is not root, builds run as Berth's own uid, so the
  * count includes Berth's own processes and threads and anything else that
  * user runs; the watcher is then off (it cannot tell the build's processes
  * from Berth's) and only the kernel's bound applies.

@@ -121,11 +121,17 @@ describe('site isolation', () => {
     assert.ok(key !== undefined, 'b\'s node_modules is cached');
     const bScript = join(bCache, key, 'lib', 'script.js');
     assert.equal(await readFile(bScript, 'utf8'), 'clean-b\n');
+    // A work directory of b's, as one exists while b builds, with a file anyone could read if they got there.
+    const bWork = join(p.data, 'sites', 'b', 'work', 'in-progress');
+    await writeTree(bWork, { 'checkout.txt': 'b-work-file-0d4e' });
+    await chmod(bWork, 0o755);
+    await chown(bWork, UIDS.get('b') ?? 0, UIDS.get('b') ?? 0);
 
     // Site a's build tries to read and change what is b's or Berth's, and prints what happened.
     const targets: Record<string, string> = {
       'list b': `ls ${join(p.data, 'sites', 'b')}`,
       'list b work': `ls ${join(p.data, 'sites', 'b', 'work')}`,
+      'read b work file': `cat ${join(bWork, 'checkout.txt')}`,
       'read b cache': `cat ${bScript}`,
       'read b source.git': `cat ${join(p.data, 'sites', 'b', 'source.git', 'config')}`,
       'read state.db': `cat ${join(p.data, 'state.db')}`,
@@ -150,7 +156,7 @@ describe('site isolation', () => {
       assert.ok(line !== undefined, `${label} was tried: ${report.join('\n')}`);
       assert.match(line, /: FAILED .*Permission denied/, line);
     }
-    for (const secret of [SECRET, KEY_MARKER, ACME_MARKER, 'clean-b', 'SQLite format']) {
+    for (const secret of [SECRET, KEY_MARKER, ACME_MARKER, 'clean-b', 'b-work-file-0d4e', 'SQLite format']) {
       assert.ok(!attacked.stderr.includes(secret), `${secret} leaked into a's build`);
     }
     assert.equal(await readFile(bScript, 'utf8'), 'clean-b\n');
