@@ -81,7 +81,7 @@ function kindOf(value: unknown): string {
 
 /** Keys whose values must never appear in a message. */
 function isSensitivePath(path: readonly PropertyKey[] | undefined): boolean {
-  return path !== undefined && (path.at(-1) === 'secret' || path.at(-1) === 'hmac_key' || path.includes('environment'));
+  return path !== undefined && (path.at(-1) === 'secret' || path.at(-1) === 'hmac_key' || path.at(-1) === 'password' || path.includes('environment'));
 }
 
 /**
@@ -538,6 +538,31 @@ const webhookShape = {
     .describe('Header carrying the hex HMAC-SHA256 signature of the body. Used only by the generic forge.'),
 };
 
+const basicAuthUserShape = {
+  name: z
+    .string({ error: (issue) => typeMessage('a user name such as "alice"', issue.input) })
+    .regex(/^[\u0021-\u0039\u003b-\u007e]{1,128}$/, {
+      error: (issue) => `${show(issue.input)} is not a valid user name; use 1 to 128 printable ASCII characters, no spaces or colons`,
+    })
+    .describe('User name visitors type in the browser\'s login prompt.'),
+  password: z
+    // The value is never shown, not even when it has the wrong type.
+    .string({ error: 'expected a string, e.g. "${BLOG_PASSWORD}" to read the password from that environment variable' })
+    .optional()
+    .describe('The password: "${NAME}" reads it from the environment variable NAME; a $scrypt$ hash may be written as it is. A plain password written in the file is refused. Set this or password_file.'),
+  password_file: filePath('a file path')
+    .optional()
+    .describe('File holding the password or a $scrypt$ hash of it (one trailing newline is ignored). Relative to the directory of berth.toml. Set this or password.'),
+};
+
+const basicAuthShape = {
+  users: z
+    .array(table(basicAuthUserShape), { error: (issue) => typeMessage('an array of { name, password } tables', issue.input) })
+    .min(1, { error: 'empty; list at least one user, e.g. users = [{ name = "alice", password = "${ALICE_PASSWORD}" }]' })
+    .max(100, { error: 'more than 100 users; the limit is 100' })
+    .describe('Who may see the site: each user a name and a password (or password_file).'),
+};
+
 const siteShape = {
   name: z
     .string({ error: (issue) => typeMessage('a site name such as "blog"', issue.input) })
@@ -589,6 +614,9 @@ const siteShape = {
   webhook: table(webhookShape)
     .optional()
     .describe('Push webhook from the git host. Without it, deploy with `berth deploy` or `berth publish`.'),
+  basic_auth: table(basicAuthShape)
+    .optional()
+    .describe('Require a user name and password (HTTP Basic authentication) for every page of the site; /_berth/ and ACME challenges stay open.'),
   hsts: z
     .union([z.boolean(), table(hstsShape)], { error: (issue) => typeMessage('true, false, or a table with max_age, include_subdomains, preload', issue.input) })
     .default(false)
@@ -649,6 +677,8 @@ const TABLES: ReadonlyMap<string, TableInfo> = new Map([
   ['sites[].build', { title: '[sites.build]', keys: Object.keys(buildShape) }],
   ['sites[].webhook', { title: '[sites.webhook]', keys: Object.keys(webhookShape) }],
   ['sites[].hsts', { title: '[sites.hsts]', keys: Object.keys(hstsShape) }],
+  ['sites[].basic_auth', { title: '[sites.basic_auth]', keys: Object.keys(basicAuthShape) }],
+  ['sites[].basic_auth.users[]', { title: 'a user of [sites.basic_auth]', keys: Object.keys(basicAuthUserShape) }],
 ]);
 
 /** The table at a key path (`['sites', 0, 'build']`), if it is one of the config's tables. */

@@ -24,6 +24,8 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { displayPath, formatProblems, summarizeProblems } from './format-problems.ts';
 import type { ResolvedConfig, ResolvedSite, Secret } from './resolved-config.ts';
 import { createSecret, resolveSecretFile, resolveSecretValue, suggestEnvName } from './secret.ts';
+import { resolveBasicAuth } from './basic-auth-config.ts';
+import type { AuthUser } from '../static/basic-auth.ts';
 
 /**
  * Reading `berth.toml` into a `ResolvedConfig`.
@@ -157,10 +159,11 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { wr
   const crossFindings = checkAcrossKeys(raw);
   const secrets = await resolveSecrets(raw, configDir, env);
   const dataDirFindings = parsed.success ? await checkDataDir(path.resolve(configDir, parsed.data.data_dir), options.writableDataDir) : [];
+  const basicAuth = await resolveBasicAuth(raw, configDir, env);
 
   const lines = new KeyLines(source.text);
   const problems = sortByLine(
-    [...schemaFindings, ...crossFindings, ...dataDirFindings, ...secrets.findings].map((finding) => ({
+    [...schemaFindings, ...crossFindings, ...dataDirFindings, ...secrets.findings, ...basicAuth.findings].map((finding) => ({
       path: formatKeyPath(finding.path),
       line: lines.lineOf(finding.path),
       message: finding.message,
@@ -173,7 +176,7 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { wr
     const onlySecrets = schemaFindings.length === 0 && dataDirFindings.length === 0 && !crossFindings.some((finding) => finding.severity === 'error');
     return { config: undefined, problems, failure: onlySecrets ? 'E_CONFIG_SECRET' : 'E_CONFIG_INVALID' };
   }
-  const config = deepFreeze(resolveConfig(parsed.data, file, secrets));
+  const config = deepFreeze(resolveConfig(parsed.data, file, secrets, basicAuth.bySite));
   return { config, problems, failure: undefined };
 }
 
@@ -476,6 +479,7 @@ function resolveConfig(
   parsed: ParsedConfig,
   configPath: string,
   { bySite: secrets, tokens, eabKey }: { bySite: ReadonlyMap<number, Secret>; tokens: ReadonlyMap<number, Secret>; eabKey: Secret | undefined },
+  basicAuth: ReadonlyMap<number, readonly AuthUser[]>,
 ): ResolvedConfig {
   const dir = path.dirname(configPath);
   const fromDir = (file: string | undefined): string | undefined => (file === undefined ? undefined : path.resolve(dir, file));
@@ -543,6 +547,8 @@ function resolveConfig(
         submodules: site.submodules,
         pollIntervalMs: site.poll === 0 ? undefined : Math.max(site.poll, 10_000),
         hsts: hstsValue(site.hsts),
+        // Set only when configured, so a site without it looks as it always did.
+        ...(site.basic_auth === undefined ? {} : { basicAuth: basicAuth.get(index) ?? [] }),
       };
     }),
   };

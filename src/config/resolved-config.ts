@@ -4,6 +4,8 @@
  * Nothing downstream looks at the raw TOML.
  */
 
+import type { AuthUser } from '../static/basic-auth.ts';
+
 /** A secret value that refuses to be printed or logged by accident. */
 export interface Secret {
   /** The secret itself; call only where it is used (a signature check). */
@@ -52,6 +54,11 @@ export interface ResolvedSite {
   pollIntervalMs: number | undefined;
   /** The Strict-Transport-Security value for HTTPS responses; undefined when off. */
   hsts: string | undefined;
+  /**
+   * Users of `[sites.basic_auth]`, passwords in their stored (hashed) form;
+   * undefined when the whole site is open.
+   */
+  basicAuth?: readonly AuthUser[] | undefined;
 }
 
 export interface ResolvedDeploy {

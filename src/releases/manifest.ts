@@ -43,8 +43,17 @@ export interface RedirectRule {
 export interface HeaderRule {
   /** Path pattern: literal segments, `:name` placeholders, `*` splats. */
   path: string;
-  /** Header name/value pairs in file order; names lower-cased. */
+  /**
+   * Header name/value pairs in file order; names lower-cased. Releases
+   * published before `auth` existed may hold a `basic-auth` pair here: the
+   * server reads it as `auth` and never sends it.
+   */
   headers: Array<[name: string, value: string]>;
+  /**
+   * `Basic-Auth` users; absent when the block has none. Passwords are stored
+   * hashed (see src/static/basic-auth.ts), never as written.
+   */
+  auth?: Array<{ name: string; hash: string }>;
   line: number;
 }
 

@@ -7,7 +7,7 @@ import { activateRelease } from './activate.ts';
 import { compressBoth } from './compress.ts';
 import { contentTypeFor, isCompressible } from './content-type.ts';
 import { isFingerprinted } from './fingerprint.ts';
-import { parseHeaders } from './headers-file.ts';
+import { checkHeaderTables, parseHeaders } from './headers-file.ts';
 import { MANIFEST_NAME, MANIFEST_VERSION, type Encoding, type HeaderRule, type Manifest, type ManifestFile, type RedirectRule } from './manifest.ts';
 import { readManifest } from './read-manifest.ts';
 import { parseRedirects } from './redirects-file.ts';
@@ -86,6 +86,7 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
     try {
       await mkdir(tempDir, { recursive: true });
       const built = await buildFiles(files, tempDir, previous, options.onProgress);
+      checkHeaderTables(rules.headers, built.entries.map(([urlPath]) => urlPath));
       const contentHash = hashTree(built.entries, rules);
       const now = options.now ?? new Date();
       const id = await nextReleaseId(paths, now, contentHash);

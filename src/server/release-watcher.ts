@@ -81,7 +81,11 @@ async function reloadSite(
   try {
     const started = performance.now();
     const manifest = await readManifest(releaseDir);
-    const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: options.memoryFileMaxBytes, previous: state.release });
+    const release = await loadServedRelease(manifest, releaseDir, {
+      memoryFileMaxBytes: options.memoryFileMaxBytes,
+      previous: state.release,
+      siteUsers: state.config.basicAuth,
+    });
     const previous = state.release?.id;
     state.release = release;
     failed.id = undefined;

@@ -1,6 +1,7 @@
 import { acceptedEncodings } from './accept-encoding.ts';
+import type { AuthGate } from './basic-auth.ts';
 import { parseRange } from './range.ts';
-import { BAD_REQUEST, emptyReply, METHOD_NOT_ALLOWED, NOT_FOUND, SECURITY_HEADERS, type Reply } from './reply.ts';
+import { BAD_REQUEST, emptyReply, METHOD_NOT_ALLOWED, NOT_FOUND, SECURITY_HEADERS, textReply, type Reply } from './reply.ts';
 import { cleanRequestPath, isPrivatePath } from './request-path.ts';
 import type { FileRoute, ServedRelease, Variant } from './served-release.ts';
 
@@ -15,6 +16,7 @@ export interface StaticRequest {
     'if-modified-since'?: string | undefined;
     'if-range'?: string | undefined;
     range?: string | undefined;
+    authorization?: string | undefined;
   };
 }
 
@@ -36,14 +38,34 @@ export function respond(release: ServedRelease, request: StaticRequest): Reply {
   if (clean.kind === 'bad') return BAD_REQUEST;
   if (clean.kind === 'redirect') return redirect(308, clean.location + query);
   const path = clean.path;
+  // The site-wide gate first: nothing of the site, not even whether a path
+  // exists, is answered without it.
+  if (release.siteGate !== undefined) {
+    const denied = refusal([release.siteGate], request);
+    if (denied !== undefined) return denied;
+  }
   if (isPrivatePath(path)) return notFound(release, path, request, head);
+
+  const route = release.routes.get(path);
+  // A file route carries the gates of its path; any other answer (a redirect,
+  // a rewrite, a 404) is checked against the request path's gate here.
+  if (release.authFor !== undefined && route?.kind !== 'file') {
+    const gate = release.authFor(path);
+    const denied = gate === undefined ? undefined : refusal([gate], request);
+    if (denied !== undefined) return denied;
+  }
 
   if (release.forcedRedirects !== undefined) {
     const match = release.forcedRedirects(path, query);
-    if (match !== null) return applyRule(release, match.rule.status, match.location, path, request, head);
+    if (match !== null) {
+      if (route?.kind === 'file' && route.gates.length > 0) {
+        const denied = refusal(route.gates, request);
+        if (denied !== undefined) return denied;
+      }
+      return applyRule(release, match.rule.status, match.location, path, request, head);
+    }
   }
 
-  const route = release.routes.get(path);
   if (route !== undefined) {
     if (route.kind === 'file') return serveFile(route, request, head, 200);
     const location = route.add ? `${rawPath}/` : rawPath.slice(0, -1);
@@ -58,6 +80,10 @@ export function respond(release: ServedRelease, request: StaticRequest): Reply {
 }
 
 function serveFile(route: FileRoute, request: StaticRequest, head: boolean, status: number): Reply {
+  if (route.gates.length > 0) {
+    const denied = refusal(route.gates, request);
+    if (denied !== undefined) return denied;
+  }
   const headers = request.headers;
   const accepts = acceptedEncodings(headers['accept-encoding']);
   const variant: Variant =
@@ -156,4 +182,20 @@ function redirect(status: number, location: string): Reply {
  */
 function encodeLocation(location: string): string {
   return location.replace(/[^\x21-\x7e]|%(?![0-9a-fA-F]{2})/gu, (char) => encodeURIComponent(char));
+}
+
+const TOO_MANY_LOGINS = textReply(503, 'Too many login attempts: try again in a moment', ['retry-after', '1']);
+
+/**
+ * The answer when the request's credentials do not pass every gate: 401
+ * with a Basic challenge and `Cache-Control: no-store`, or 503 when too many
+ * hashed-password checks ran this second. Undefined when they pass.
+ */
+function refusal(gates: readonly AuthGate[], request: StaticRequest): Reply | undefined {
+  for (const gate of gates) {
+    const result = gate.check(request.headers.authorization);
+    if (result === 'busy') return TOO_MANY_LOGINS;
+    if (result === 'denied') return gate.challenge;
+  }
+  return undefined;
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Encoding, Manifest, ManifestFile, RedirectRule } from '../releases/manifest.ts';
-import { createHeaderMatcher } from './header-matcher.ts';
+import { createAuthGate, type AuthGate, type AuthUser } from './basic-auth.ts';
+import { createAuthMatcher, createHeaderMatcher, type AuthMatcher, type HeaderMatcher } from './header-matcher.ts';
 import { createRedirectMatchers, type RedirectMatch } from './redirect-matcher.ts';
 import { SECURITY_HEADERS, withoutBody, type Reply } from './reply.ts';
 
@@ -27,6 +28,13 @@ export interface FileRoute {
   readonly rangeHeaders: readonly string[];
   readonly body: Buffer | undefined;
   readonly file: string;
+  /**
+   * `_headers` Basic-Auth gates a request must pass before any byte of this
+   * file (or a 304, or a range of it) is sent: the one guarding the file's
+   * own path and the one guarding the path it is served under, when they
+   * differ. Empty for a file no rule protects.
+   */
+  readonly gates: readonly AuthGate[];
 }
 
 /** `/blog` → `/blog/` (a directory) or `/about/` → `/about` (a page): one policy, by redirect. */
@@ -48,6 +56,10 @@ export interface ServedRelease {
   readonly notFoundPages: ReadonlyMap<string, FileRoute>;
   readonly forcedRedirects: Matcher | undefined;
   readonly fallbackRedirects: Matcher | undefined;
+  /** The site-wide Basic-Auth gate from berth.toml, guarding every path. */
+  readonly siteGate: AuthGate | undefined;
+  /** The `_headers` Basic-Auth gate for a request path; undefined when no rule has Basic-Auth. */
+  readonly authFor: AuthMatcher | undefined;
 }
 
 export interface LoadOptions {
@@ -59,16 +71,25 @@ export interface LoadOptions {
    * where a few files changed reads only those.
    */
   previous?: ServedRelease;
+  /** Users of the site's `basic_auth` in berth.toml, passwords already stored hashed. */
+  siteUsers?: readonly AuthUser[] | undefined;
 }
 
 const SIDECAR: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
 const ETAG_SUFFIX: Readonly<Record<Encoding, string>> = { br: '-br', gzip: '-gz' };
 const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 const CACHE_REVALIDATE = 'public, max-age=0, must-revalidate';
+/**
+ * A protected file must never be kept by a shared cache (a CDN would hand it
+ * to the next visitor without asking for a password), whatever `_headers` says.
+ */
+const CACHE_PROTECTED = 'private, no-cache';
 
 /** Loads the release in `releaseDir` (with its already-read manifest) into memory. */
 export async function loadServedRelease(manifest: Manifest, releaseDir: string, options: LoadOptions): Promise<ServedRelease> {
   const headerMatcher = manifest.headers.length > 0 ? createHeaderMatcher(manifest.headers) : undefined;
+  const authFor = createAuthMatcher(manifest.headers, manifest.site);
+  const siteGate = options.siteUsers === undefined ? undefined : createAuthGate(options.siteUsers, manifest.site);
   const routes = new Map<string, Route>();
   const paths = Object.keys(manifest.files);
   const built = new Map<string, FileRoute>();
@@ -81,7 +102,8 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
       const urlPath = paths[next++] as string;
       const file = manifest.files[urlPath] as ManifestFile;
       const custom = headerMatcher?.(urlPath) ?? [];
-      built.set(urlPath, await buildFileRoute(join(releaseDir, urlPath), file, custom, options, known.get(file.hash)));
+      const gates = gatesOf([authFor?.(urlPath)]);
+      built.set(urlPath, await buildFileRoute(join(releaseDir, urlPath), file, custom, gates, options, known.get(file.hash)));
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -91,11 +113,11 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
   for (const [urlPath, route] of built) {
     if (urlPath.endsWith('/index.html')) {
       const dir = urlPath.slice(0, -'index.html'.length);
-      setIfFree(routes, dir, await withOwnHeaders(route, dir, urlPath, manifest, headerMatcher, releaseDir, options));
+      setIfFree(routes, dir, await withOwnHeaders(route, dir, urlPath, manifest, { headerMatcher, authFor }, releaseDir, options));
       if (dir !== '/') setIfFree(routes, dir.slice(0, -1), { kind: 'slash', add: true });
     } else if (urlPath.endsWith('.html')) {
       const page = urlPath.slice(0, -'.html'.length);
-      setIfFree(routes, page, await withOwnHeaders(route, page, urlPath, manifest, headerMatcher, releaseDir, options));
+      setIfFree(routes, page, await withOwnHeaders(route, page, urlPath, manifest, { headerMatcher, authFor }, releaseDir, options));
       setIfFree(routes, `${page}/`, { kind: 'slash', add: false });
     }
   }
@@ -114,7 +136,21 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
     notFoundPages,
     forcedRedirects: hasForced ? matchers?.forced : undefined,
     fallbackRedirects: matchers?.fallback,
+    siteGate,
+    authFor,
   };
+}
+
+/** The distinct `_headers` gates that apply; the site's own gate is checked before any route. */
+function gatesOf(own: ReadonlyArray<AuthGate | undefined>): AuthGate[] {
+  const gates: AuthGate[] = [];
+  for (const gate of own) if (gate !== undefined && !gates.includes(gate)) gates.push(gate);
+  return gates;
+}
+
+interface Matchers {
+  headerMatcher: HeaderMatcher | undefined;
+  authFor: AuthMatcher | undefined;
 }
 
 function setIfFree(routes: Map<string, Route>, key: string, route: Route): void {
@@ -131,15 +167,17 @@ async function withOwnHeaders(
   alias: string,
   urlPath: string,
   manifest: Manifest,
-  headerMatcher: ((path: string) => Array<[string, string]>) | undefined,
+  { headerMatcher, authFor }: Matchers,
   releaseDir: string,
   options: LoadOptions,
 ): Promise<FileRoute> {
-  if (headerMatcher === undefined) return route;
-  const own = headerMatcher(alias);
-  const fileHeaders = headerMatcher(urlPath);
-  if (JSON.stringify(own) === JSON.stringify(fileHeaders)) return route;
-  return buildFileRoute(join(releaseDir, urlPath), manifest.files[urlPath] as ManifestFile, own, options, bodiesOf(route));
+  if (headerMatcher === undefined && authFor === undefined) return route;
+  const own = headerMatcher?.(alias) ?? [];
+  const fileHeaders = headerMatcher?.(urlPath) ?? [];
+  const gates = gatesOf([authFor?.(urlPath), authFor?.(alias)]);
+  const sameGates = gates.length === route.gates.length && gates.every((gate, i) => route.gates[i] === gate);
+  if (sameGates && JSON.stringify(own) === JSON.stringify(fileHeaders)) return route;
+  return buildFileRoute(join(releaseDir, urlPath), manifest.files[urlPath] as ManifestFile, own, gates, options, bodiesOf(route));
 }
 
 /** The in-memory bytes of one file's representations. */
@@ -167,6 +205,7 @@ async function buildFileRoute(
   diskPath: string,
   file: ManifestFile,
   custom: ReadonlyArray<[string, string]>,
+  gates: readonly AuthGate[],
   options: LoadOptions,
   known?: Bodies,
 ): Promise<FileRoute> {
@@ -175,7 +214,8 @@ async function buildFileRoute(
   const body = inMemory ? (known?.identity ?? (await readFile(diskPath))) : undefined;
   const hasEncodings = file.encodings.br !== undefined || file.encodings.gzip !== undefined;
   const lastModified = new Date(file.mtimeMs).toUTCString();
-  const common = commonHeaders(file, lastModified, hasEncodings, custom);
+  const guarded = gates.length > 0 || options.siteUsers !== undefined;
+  const common = commonHeaders(file, lastModified, hasEncodings, custom, guarded);
 
   const variant = async (encoding: Encoding | undefined): Promise<Variant> => {
     const etag = `"${tag}${encoding === undefined ? '' : ETAG_SUFFIX[encoding]}"`;
@@ -186,7 +226,7 @@ async function buildFileRoute(
       encoding === undefined ? body : inMemory ? (reusable?.length === size ? reusable : await readFile(path)) : undefined;
     const headers = ['content-length', String(size), 'etag', etag, ...(encoding === undefined ? [] : ['content-encoding', encoding]), ...common];
     const get: Reply = { status: 200, headers, body: variantBody, file: variantBody === undefined ? path : undefined, start: 0, end: -1 };
-    const notModifiedHeaders = ['etag', etag, 'last-modified', lastModified, 'cache-control', cacheControl(file, custom)];
+    const notModifiedHeaders = ['etag', etag, 'last-modified', lastModified, 'cache-control', cacheControl(file, custom, guarded)];
     if (hasEncodings) notModifiedHeaders.push('vary', 'Accept-Encoding');
     return {
       get,
@@ -207,20 +247,28 @@ async function buildFileRoute(
     rangeHeaders: ['etag', `"${tag}"`, ...common],
     body,
     file: diskPath,
+    gates,
   };
 }
 
-function cacheControl(file: ManifestFile, custom: ReadonlyArray<[string, string]>): string {
+function cacheControl(file: ManifestFile, custom: ReadonlyArray<[string, string]>, guarded: boolean): string {
+  if (guarded) return CACHE_PROTECTED;
   const override = custom.find(([name]) => name === 'cache-control');
   if (override !== undefined) return override[1];
   return file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
 }
 
-function commonHeaders(file: ManifestFile, lastModified: string, vary: boolean, custom: ReadonlyArray<[string, string]>): string[] {
+function commonHeaders(
+  file: ManifestFile,
+  lastModified: string,
+  vary: boolean,
+  custom: ReadonlyArray<[string, string]>,
+  guarded: boolean,
+): string[] {
   const defaults: Array<[string, string]> = [
     ['content-type', file.type],
     ['last-modified', lastModified],
-    ['cache-control', file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE],
+    ['cache-control', guarded ? CACHE_PROTECTED : file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE],
     ['accept-ranges', 'bytes'],
     [SECURITY_HEADERS[0], SECURITY_HEADERS[1]],
     [SECURITY_HEADERS[2], SECURITY_HEADERS[3]],
@@ -228,9 +276,11 @@ function commonHeaders(file: ManifestFile, lastModified: string, vary: boolean, 
   if (vary) defaults.push(['vary', 'Accept-Encoding']);
   // A `_headers` value replaces our default of the same name; `vary` adds to it,
   // since dropping Accept-Encoding would let caches mix up encodings.
-  const replaced = new Set(custom.map(([name]) => name).filter((name) => name !== 'vary'));
+  // The custom table has each name once (mergeHeaders), so with this every
+  // name but set-cookie appears once in the response.
+  const replaced = new Set(custom.map(([name]) => name).filter((name) => name !== 'vary' && !(guarded && name === 'cache-control')));
   const flat: string[] = [];
   for (const [name, value] of defaults) if (!replaced.has(name)) flat.push(name, value);
-  for (const [name, value] of custom) flat.push(name, value);
+  for (const [name, value] of custom) if (!(guarded && name === 'cache-control')) flat.push(name, value);
   return flat;
 }
