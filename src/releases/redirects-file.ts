@@ -10,6 +10,7 @@
 
 import { Buffer } from 'node:buffer';
 import { BerthError, type ErrorCode } from '../errors.ts';
+import { excerpt } from '../excerpt.ts';
 import { checkPathPattern } from '../static/path-pattern.ts';
 import type { RedirectRule, RedirectStatus } from './manifest.ts';
 
@@ -133,7 +134,7 @@ function encodeNonAscii(text: string): string {
  * percent-encoded, host normalised), or a problem.
  */
 function checkTarget(to: string, bound: readonly string[], from: string, status: RedirectStatus): { to: string } | { problem: string } {
-  if (to.includes('\\')) return { problem: `to "${to}" contains a backslash; separate segments with /` };
+  if (to.includes('\\')) return { problem: `to ${excerpt(to)} contains a backslash; separate segments with /` };
 
   let origin = '';
   let rest = to;
@@ -141,41 +142,41 @@ function checkTarget(to: string, bound: readonly string[], from: string, status:
     const afterScheme = to.indexOf('//') + 2;
     const authorityEnd = to.slice(afterScheme).search(/[/?#]/);
     const authority = authorityEnd === -1 ? to.slice(afterScheme) : to.slice(afterScheme, afterScheme + authorityEnd);
-    if (authority.includes('@')) return { problem: `to "${to}" contains a user name or password; remove the part before @` };
+    if (authority.includes('@')) return { problem: 'to contains a user name or password; remove the part before @' };
     if (/:[A-Za-z_]/.test(authority)) {
-      return { problem: `to "${to}" has a placeholder in the host; placeholders are only allowed in the path and query` };
+      return { problem: `to ${excerpt(to)} has a placeholder in the host; placeholders are only allowed in the path and query` };
     }
     let url: URL;
     try {
       url = new URL(to.slice(0, afterScheme + authority.length));
     } catch {
-      return { problem: `to "${to}" is not a valid URL; write it as https://host/path` };
+      return { problem: `to ${excerpt(to)} is not a valid URL; write it as https://host/path` };
     }
-    if (url.hostname === '') return { problem: `to "${to}" has no host; write it as https://host/path` };
+    if (url.hostname === '') return { problem: `to ${excerpt(to)} has no host; write it as https://host/path` };
     if (status === 200 || status === 404 || status === 410) {
       return {
-        problem: `proxying is not supported: a ${status} rule serves a file from this site, not "${to}"; use 301, 302, 307 or 308 to send visitors there`,
+        problem: `proxying is not supported: a ${status} rule serves a file from this site, not ${excerpt(to)}; use 301, 302, 307 or 308 to send visitors there`,
       };
     }
     origin = `${url.protocol}//${url.host}`;
     rest = to.slice(afterScheme + authority.length);
   } else if (to.startsWith('//')) {
-    return { problem: `to "${to}" starts with //, which browsers read as another site; write https://host/path for an external target` };
+    return { problem: `to ${excerpt(to)} starts with //, which browsers read as another site; write https://host/path for an external target` };
   } else if (!to.startsWith('/')) {
-    return { problem: `to "${to}" must be a path starting with / or an http:// or https:// URL` };
+    return { problem: `to ${excerpt(to)} must be a path starting with / or an http:// or https:// URL` };
   }
 
   const pathEnd = rest.search(/[?#]/);
   const path = pathEnd === -1 ? rest : rest.slice(0, pathEnd);
   if (path.split('/').some((segment) => DOT_SEGMENT.test(segment))) {
-    return { problem: `to "${to}" has a "." or ".." segment; write the full path without them` };
+    return { problem: `to ${excerpt(to)} has a "." or ".." segment; write the full path without them` };
   }
 
   for (const [, name] of to.slice(origin === '' ? 0 : to.length - rest.length).matchAll(TARGET_PLACEHOLDER)) {
     if (name === undefined || bound.includes(name)) continue;
     const available = bound.length === 0 ? `add :${name} or * to from` : `from binds ${bound.map((n) => `:${n}`).join(', ')}`;
     return {
-      problem: `to uses :${name}, which from "${from}" does not bind; ${available} (write a literal colon as %3A)`,
+      problem: `to uses ${excerpt(`:${name}`)}, which from ${excerpt(from)} does not bind; ${available} (write a literal colon as %3A)`,
     };
   }
 
@@ -186,23 +187,23 @@ function parseRule(tokens: readonly string[], line: number): RedirectRule | stri
   const [from = '', to, statusToken, extra] = tokens;
 
   if (ABSOLUTE_URL.test(from) || from.startsWith('//')) {
-    return `from "${from}" is a full URL; domain-level redirects are not supported, write a path starting with /`;
+    return `from ${excerpt(from)} is a full URL; domain-level redirects are not supported, write a path starting with /`;
   }
-  if (!from.startsWith('/')) return `from "${from}" must be a path starting with /`;
+  if (!from.startsWith('/')) return `from ${excerpt(from)} must be a path starting with /`;
 
   for (const token of tokens.slice(1)) {
     const key = KEY_VALUE.exec(token)?.[1];
     if (key === undefined) continue;
     if (CONDITION_KEYS.has(key.toLowerCase())) {
-      return `conditions are not supported: "${token}"; Berth does not route by country, language, role or cookie`;
+      return `conditions are not supported: ${excerpt(token)}; Berth does not route by country, language, role or cookie`;
     }
-    return `query parameter matching is not supported: "${token}"; rules match the path only`;
+    return `query parameter matching is not supported: ${excerpt(token)}; rules match the path only`;
   }
 
-  if (to === undefined) return `"${from}" has no target; write a rule as: from to [status]`;
+  if (to === undefined) return `${excerpt(from)} has no target; write a rule as: from to [status]`;
   if (extra !== undefined) {
     if (extra === '!') return `"!" must follow the status without a space, as in ${statusToken ?? '301'}!`;
-    return `unexpected "${extra}" after the status; write a rule as: from to [status][!]`;
+    return `unexpected ${excerpt(extra)} after the status; write a rule as: from to [status][!]`;
   }
 
   let status = DEFAULT_STATUS;
@@ -210,13 +211,13 @@ function parseRule(tokens: readonly string[], line: number): RedirectRule | stri
   if (statusToken !== undefined) {
     const found = /^(\d{3})(!?)$/.exec(statusToken);
     const value = Number(found?.[1]);
-    if (found === null || !isStatus(value)) return `unknown status "${statusToken}"; use one of ${STATUS_LIST}`;
+    if (found === null || !isStatus(value)) return `unknown status ${excerpt(statusToken)}; use one of ${STATUS_LIST}`;
     status = value;
     force = found[2] === '!';
   }
 
   const pattern = checkPathPattern(from, { splat: 'last' });
-  if (!pattern.ok) return `from "${from}": ${pattern.problem}`;
+  if (!pattern.ok) return `from ${excerpt(from)}: ${pattern.problem}`;
   const bound = pattern.splat ? [...pattern.names, 'splat'] : pattern.names;
 
   const target = checkTarget(to, bound, from, status);

@@ -30,6 +30,8 @@ export interface MatchStats {
   steps: number;
 }
 
+import { excerpt } from '../excerpt.ts';
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Characters that must never appear in a path segment, even encoded.
 // eslint-disable-next-line no-control-regex -- control characters are what this looks for
@@ -345,12 +347,12 @@ export function checkPathPattern(raw: string, options: CheckPatternOptions): Pat
       decoded.push(piece);
       continue;
     }
-    if (piece.includes('*')) return fail(`"${piece}" mixes * with other characters; * must be a whole segment, as in /assets/*`);
+    if (piece.includes('*')) return fail(`${excerpt(piece)} mixes * with other characters; * must be a whole segment, as in /assets/*`);
     if (piece.startsWith(':')) {
       const name = piece.slice(1);
-      if (!NAME.test(name)) return fail(`placeholder "${piece}" is not a valid name; use letters, digits and _ after the colon, as in :slug`);
+      if (!NAME.test(name)) return fail(`placeholder ${excerpt(piece)} is not a valid name; use letters, digits and _ after the colon, as in :slug`);
       if (name === 'splat') return fail('":splat" is reserved for the value of *; use * to capture the rest of the path');
-      if (names.includes(name)) return fail(`placeholder ":${name}" appears twice; give each placeholder its own name`);
+      if (names.includes(name)) return fail(`placeholder ${excerpt(`:${name}`)} appears twice; give each placeholder its own name`);
       names.push(name);
       decoded.push(piece);
       continue;
@@ -359,14 +361,14 @@ export function checkPathPattern(raw: string, options: CheckPatternOptions): Pat
     try {
       text = decodeURIComponent(piece);
     } catch {
-      return fail(`segment "${piece}" has an invalid percent escape; write % as %25`);
+      return fail(`segment ${excerpt(piece)} has an invalid percent escape; write % as %25`);
     }
-    if (text === '.' || text === '..') return fail(`"${piece}" segments are not allowed`);
+    if (text === '.' || text === '..') return fail(`${excerpt(piece)} segments are not allowed`);
     if (FORBIDDEN_IN_SEGMENT.test(text)) {
-      return fail(`segment "${piece}" encodes /, \\ or a control character, which cannot appear in a path segment`);
+      return fail(`segment ${excerpt(piece)} encodes /, \\ or a control character, which cannot appear in a path segment`);
     }
     if (text !== piece && (text.includes('*') || text.startsWith(':'))) {
-      return fail(`segment "${piece}" decodes to "${text}", which would read as a placeholder or splat`);
+      return fail(`segment ${excerpt(piece)} decodes to ${excerpt(text)}, which would read as a placeholder or splat`);
     }
     decoded.push(text);
   }

@@ -129,20 +129,20 @@ describe('parseRedirects() with invalid lines', () => {
     { name: 'rejects a Role condition', line: '/admin/* /admin/:splat 200! Role=admin', message: 'conditions are not supported: "Role=admin"; Berth does not route by country, language, role or cookie' },
     { name: 'rejects proxying with a 200 to an absolute URL', line: '/api/* https://api.example/:splat 200', message: 'proxying is not supported: a 200 rule serves a file from this site, not "https://api.example/:splat"; use 301, 302, 307 or 308 to send visitors there' },
     { name: 'rejects a 404 served from another server', line: '/x https://cdn.example/404.html 404', message: 'proxying is not supported: a 404 rule serves a file from this site, not "https://cdn.example/404.html"; use 301, 302, 307 or 308 to send visitors there' },
-    { name: 'rejects a placeholder in to that from does not bind', line: '/a/:slug /b/:id', message: 'to uses :id, which from "/a/:slug" does not bind; from binds :slug (write a literal colon as %3A)' },
-    { name: 'rejects :splat in to when from has no splat', line: '/a /b/:splat', message: 'to uses :splat, which from "/a" does not bind; add :splat or * to from (write a literal colon as %3A)' },
+    { name: 'rejects a placeholder in to that from does not bind', line: '/a/:slug /b/:id', message: 'to uses ":id", which from "/a/:slug" does not bind; from binds :slug (write a literal colon as %3A)' },
+    { name: 'rejects :splat in to when from has no splat', line: '/a /b/:splat', message: 'to uses ":splat", which from "/a" does not bind; add :splat or * to from (write a literal colon as %3A)' },
     { name: 'rejects a splat before the last segment', line: '/a/*/b /c', message: 'from "/a/*/b": * is only allowed as the last segment, as in /blog/*' },
     { name: 'rejects a placeholder name used twice', line: '/:id/:id /c', message: 'from "/:id/:id": placeholder ":id" appears twice; give each placeholder its own name' },
     { name: 'rejects a .. segment in from', line: '/a/../etc /b', message: 'from "/a/../etc": ".." segments are not allowed' },
     { name: 'rejects a .. segment in to', line: '/a /b/../../etc/passwd', message: 'to "/b/../../etc/passwd" has a "." or ".." segment; write the full path without them' },
     { name: 'rejects an encoded .. segment in to', line: '/a /b/%2e%2e/c', message: 'to "/b/%2e%2e/c" has a "." or ".." segment; write the full path without them' },
-    { name: 'rejects a backslash in from', line: '/a\\b /c', message: 'from "/a\\b": contains a backslash; separate segments with /' },
-    { name: 'rejects a backslash in to', line: '/a /\\evil.example', message: 'to "/\\evil.example" contains a backslash; separate segments with /' },
+    { name: 'rejects a backslash in from', line: '/a\\b /c', message: 'from "/a\\\\b": contains a backslash; separate segments with /' },
+    { name: 'rejects a backslash in to', line: '/a /\\evil.example', message: 'to "/\\\\evil.example" contains a backslash; separate segments with /' },
     { name: 'rejects a protocol-relative to', line: '/a //evil.example/', message: 'to "//evil.example/" starts with //, which browsers read as another site; write https://host/path for an external target' },
     { name: 'rejects a to that is not a path or http URL', line: '/a javascript:alert(1)', message: 'to "javascript:alert(1)" must be a path starting with / or an http:// or https:// URL' },
     { name: 'rejects a relative to', line: '/a b.html', message: 'to "b.html" must be a path starting with / or an http:// or https:// URL' },
     { name: 'rejects a placeholder in the host of to', line: '/:tenant/* https://:tenant.example/:splat', message: 'to "https://:tenant.example/:splat" has a placeholder in the host; placeholders are only allowed in the path and query' },
-    { name: 'rejects credentials in to', line: '/a https://user:pw@example.org/', message: 'to "https://user:pw@example.org/" contains a user name or password; remove the part before @' },
+    { name: 'rejects credentials in to', line: '/a https://user:pw@example.org/', message: 'to contains a user name or password; remove the part before @' },
     { name: 'rejects an unparseable URL in to', line: '/a https://[nope]/', message: 'to "https://[nope]/" is not a valid URL; write it as https://host/path' },
     { name: 'rejects an absolute to without a host', line: '/a https:///path', message: 'to "https:///path" is not a valid URL; write it as https://host/path' },
     { name: 'rejects a URL with a bad port in to', line: '/a https://example.org:99999/', message: 'to "https://example.org:99999/" is not a valid URL; write it as https://host/path' },
@@ -186,6 +186,19 @@ describe('parseRedirects() with invalid lines', () => {
     assert.equal(lines[0], '_redirects has 150 invalid lines');
     assert.equal(lines.length, 1 + 100 + 1);
     assert.equal(lines.at(-1), 'and 50 more invalid lines');
+  });
+});
+
+describe('parseRedirects() quotes little of the file', () => {
+  it('quotes at most a short excerpt of a long rule in a message', () => {
+    const from = `/${'x'.repeat(3000)}`;
+    const [, message] = problemsOf(`${from} relative/target`);
+    assert.ok(message !== undefined && message.length < 300, message);
+    assert.doesNotMatch(message, /x{100}/);
+  });
+
+  it('never quotes the credentials of a target URL', () => {
+    assert.doesNotMatch(problemsOf('/a https://user:hunter2@example.org/').join('\n'), /hunter2/);
   });
 });
 
