@@ -14,7 +14,12 @@ import { excerpt } from '../excerpt.ts';
 import { checkPathPattern } from '../static/path-pattern.ts';
 import type { RedirectRule, RedirectStatus } from './manifest.ts';
 
-/** Limits shared by `_redirects` and `_headers`. */
+/**
+ * Limits shared by `_redirects` and `_headers`, documented in
+ * docs/redirects-and-headers.md. They bound what a publish reads and lists;
+ * the cost of a request is bounded by the matcher (linear in the path, see
+ * PATTERN_LIMITS in src/static/path-pattern.ts) and the index, not by these.
+ */
 export const RULE_FILE_LIMITS = Object.freeze({
   maxBytes: 1024 * 1024,
   maxRules: 10_000,

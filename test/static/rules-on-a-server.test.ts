@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
@@ -11,6 +12,7 @@ import { publishRelease } from '../../src/releases/publish.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { scryptPasswordHash } from '../../src/static/basic-auth.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
+import { createRepo } from '../helpers/git.ts';
 import { get, getH2, startTestServer, type SimpleResponse } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
@@ -290,5 +292,29 @@ test('a site-wide password from the environment protects every page but /_berth/
     assert.equal((await fetch('/old', basic('bob', 'hashed-pass'))).status, 301, protocol);
     const health = await fetch('/_berth/health');
     assert.equal(health.status, 200, protocol);
+  }
+});
+
+test('a site whose every page needs a password deploys: the check before going live takes a 401 as an answer', async (t) => {
+  const root = await tempDir(t, 'berth-auth-deploy-');
+  // Builds run as an unprivileged user, who must be able to enter the data dir.
+  await chmod(root, 0o755);
+  await mkdir(join(root, 'git'));
+  const repo = await createRepo(join(root, 'git'), { 'index.html': 'members only', _headers: '/*\n  Basic-Auth: member:m-pass' });
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    ['data_dir = "data"', '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost"]', `repo = ${JSON.stringify(repo.bare)}`].join('\n'),
+  );
+  const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+  const deployed = spawnSync(process.execPath, [cli, 'deploy', '--config', config], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(deployed.status, 0, deployed.stderr);
+  assert.match(deployed.stdout, /is live/);
+  const s = await startOn(t, root, `repo = ${JSON.stringify(repo.bare)}`);
+  for (const [protocol, fetch] of protocols(s)) {
+    assert.equal((await fetch('/')).status, 401, protocol);
+    const member = await fetch('/', basic('member', 'm-pass'));
+    assert.equal(member.status, 200, protocol);
+    assert.equal(member.body.toString(), 'members only');
   }
 });
