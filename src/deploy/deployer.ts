@@ -15,7 +15,7 @@ export interface PushReply {
 export interface Deployer {
   /** Records a deploy and queues it. */
   submit(input: NewDeploy): DeployRecord;
-  /** A verified push: queued, or answered as a duplicate delivery. */
+  /** A verified push: a deploy of its branch's tip queued, or answered as a duplicate delivery. */
   receivePush(event: PushEvent): PushReply;
   /** Resolves when no deploy runs or waits. */
   idle(): Promise<void>;
@@ -89,7 +89,12 @@ export function createDeployer(config: ResolvedConfig, store: StateStore, logger
         throw error;
       }
       store.linkDelivery(event.site, event.delivery, record.id);
-      return { status: 202, body: { status: 'queued', message: `Deploy ${record.id} of ${event.sha.slice(0, 12)} queued`, deploy: record.id } };
+      // The push is a hint that the branch moved: the deploy fetches the branch and builds its tip, if the pushed commit is on it.
+      const branch = event.ref.replace(/^refs\/heads\//, '');
+      return {
+        status: 202,
+        body: { status: 'queued', message: `Deploy ${record.id} of the tip of ${branch} queued (pushed ${event.sha.slice(0, 12)})`, deploy: record.id },
+      };
     },
     idle: () => queue.idle(),
     async stop() {

@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BerthError, type ErrorCode } from '../errors.ts';
@@ -10,7 +8,11 @@ import { formatDuration } from '../config/duration.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 
 export interface GitAccess {
-  /** Clone URL, scp-like address, or local path (absolute, or relative to the working directory). */
+  /**
+   * Clone URL, scp-like address, or local path (absolute, or relative to the
+   * working directory). A user name and password in an HTTP(S) URL are taken
+   * out of it and sent like `token`; git never sees them in the URL.
+   */
   repo: string;
   /** SSH private key for a repository reached over SSH. */
   deployKeyFile?: string;
@@ -26,6 +28,12 @@ export interface FetchCommitOptions extends GitAccess {
   cacheDir: string;
   /** The commit to deploy (40 or 64 hex). When absent, the commit `ref` points at now. */
   sha?: string;
+  /**
+   * The commit a webhook said `ref` (the site's branch) was pushed to. Not
+   * fetched by itself: `ref` is fetched and its tip checked out, provided
+   * `pushed` is that tip or one of its ancestors. Excludes `sha`.
+   */
+  pushed?: string;
   /** Branch, tag or full ref name; fetched when `sha` is absent, and named in errors. */
   ref: string;
   /** Where the commit's files go; must not exist yet, or be empty. Removed again if the fetch fails. */
@@ -36,6 +44,7 @@ export interface FetchCommitOptions extends GitAccess {
 }
 
 export interface FetchedCommit {
+  /** The commit checked out. With `pushed`, the branch's tip, which may be newer than the pushed commit. */
   sha: string;
   /** The author's name. */
   author: string;
@@ -49,6 +58,15 @@ export interface ResolveRefOptions extends GitAccess {
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/**
+ * How far back from the branch's tip a pushed commit is looked for, in
+ * steps: the first fetch brings the tip alone, each step deepens the cached
+ * history by that many commits. A push that is further behind than their sum
+ * is treated as not on the branch (nothing is deployed); the push that moved
+ * the branch since then has its own webhook.
+ */
+const DEEPEN_STEPS = [10, 100, 1000];
+const SEARCH_DEPTH = 1 + DEEPEN_STEPS.reduce((sum, step) => sum + step, 0);
 /** Points at the last commit fetched, so the next fetch can tell the server what the cache already has. */
 const LAST_FETCHED_REF = 'refs/berth/last-fetched';
 
@@ -63,22 +81,38 @@ const LAST_FETCHED_REF = 'refs/berth/last-fetched';
  * the work directory leaves nothing behind in the cache. The publish step
  * never copies `.git` (dot-directories are not published).
  *
- * Security: a token is passed to git in its environment, scoped to the
- * repository's origin, so it does not appear in the process list, on disk,
- * in logs or in errors. Local file transport is allowed only when `repo` is
- * itself a local path, so a `.gitmodules` in a remote repository cannot make
- * us read other repositories on this machine.
+ * With `pushed` (a webhook), the commit named by the push is never fetched
+ * by its id: servers hand out any commit they have by id, including ones
+ * only on other branches or in a fork's pull request (`refs/pull/N/head`),
+ * and a captured push sent again names an old commit. The branch is fetched
+ * instead and its tip deployed, if the pushed commit is on it.
+ *
+ * Security: a token (or the credentials of an HTTP(S) URL) is passed to git
+ * in its environment, scoped to the repository's origin, so it does not
+ * appear in the process list, on disk (neither cache's nor work
+ * directory's `.git/config` holds it), in logs or in errors. Local file
+ * transport is allowed only when `repo` is itself a local path, so a
+ * `.gitmodules` in a remote repository cannot make us read other
+ * repositories on this machine. Git never runs a hook, an fsmonitor, or
+ * settings Berth did not write into the cache (see `gitRunner` and
+ * `prepareCache`); the cache and the work directory's `.git` are private to
+ * Berth's user (0700).
  *
  * @throws BerthError `E_GIT_FETCH` (repository unreachable, refused access,
  *   unknown ref, timeout), `E_GIT_COMMIT_NOT_FOUND` (the commit is not in the
- *   repository), `E_GIT_CHECKOUT` (the work directory could not be filled).
- *   Aborting `signal` rejects with the signal's reason.
+ *   repository), `E_PUSH_NOT_ON_BRANCH` (`pushed` is not on the branch),
+ *   `E_GIT_CHECKOUT` (the work directory could not be filled). Aborting
+ *   `signal` rejects with the signal's reason.
  */
 export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedCommit> {
   const wanted = options.sha?.toLowerCase();
-  if (wanted !== undefined && !FULL_SHA.test(wanted)) {
-    throw new BerthError('E_GIT_COMMIT_NOT_FOUND', `"${options.sha}" is not a full commit id; give all 40 (or 64) hex digits`);
+  const pushed = options.pushed?.toLowerCase();
+  for (const given of [options.sha, options.pushed]) {
+    if (given !== undefined && !FULL_SHA.test(given.toLowerCase())) {
+      throw new BerthError('E_GIT_COMMIT_NOT_FOUND', `"${given}" is not a full commit id; give all 40 (or 64) hex digits`);
+    }
   }
+  if (wanted !== undefined && pushed !== undefined) throw new Error('fetchCommit takes sha or pushed, not both');
   checkRef(options.ref);
   const git = gitRunner(options);
   const cacheDir = resolve(options.cacheDir);
@@ -88,8 +122,11 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedC
   return withSiteLock(
     `${cacheDir}.lock`,
     async () => {
-      await prepareCache(git, cacheDir, wanted);
-      const sha = wanted === undefined ? await fetchRef(git, cacheDir, options.ref) : await fetchSha(git, cacheDir, wanted, options.ref);
+      await prepareCache(git, cacheDir, wanted ?? pushed);
+      const sha =
+        wanted !== undefined ? await fetchSha(git, cacheDir, wanted, options.ref)
+        : pushed !== undefined ? await fetchBranchTip(git, cacheDir, options.ref, pushed)
+        : await fetchRef(git, cacheDir, options.ref);
       await git.run(['--git-dir', cacheDir, 'update-ref', LAST_FETCHED_REF, sha], 'E_GIT_CHECKOUT', 'remember the fetched commit');
 
       await claimWorkDir(workDir);
@@ -129,7 +166,7 @@ export async function resolveRef(options: ResolveRefOptions): Promise<string> {
   const candidates = ref === 'HEAD' || ref.startsWith('refs/') ? [ref] : [`refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`];
   // An annotated tag is listed twice; its `^{}` line is the commit it points at, and must be asked for by name.
   const patterns = candidates.flatMap((name) => [name, `${name}^{}`]);
-  const out = await git.run(['ls-remote', git.repo, ...patterns], 'E_GIT_FETCH', `look up ${ref}`, { cwd: tmpdir() });
+  const out = await git.run(['ls-remote', ...git.uploadPack, git.repo, ...patterns], 'E_GIT_FETCH', `look up ${ref}`, { cwd: tmpdir() });
   const refs = new Map<string, string>();
   for (const line of out.split('\n')) {
     const [sha, name] = line.split('\t');
@@ -149,17 +186,42 @@ function checkRef(ref: string): void {
   }
 }
 
+/**
+ * Settings git may find in the cache's config: what `git init --bare` and
+ * `git remote add` write. Anything else (a hooks path, an fsmonitor, a
+ * credential helper, an upload-pack command, an include) was not written by
+ * Berth, and git would act on it as Berth's user.
+ */
+const CACHE_CONFIG_KEYS = new Set([
+  'core.repositoryformatversion', 'core.filemode', 'core.bare', 'core.symlinks', 'core.ignorecase', 'core.precomposeunicode',
+  'core.logallrefupdates', 'extensions.objectformat', 'remote.origin.url', 'remote.origin.fetch',
+]);
+
 async function prepareCache(git: GitRunner, cacheDir: string, sha: string | undefined): Promise<void> {
+  if (await exists(join(cacheDir, 'HEAD'))) {
+    // Read as a plain file: `--file` follows no include, and nothing is run.
+    const names = await git.run(['config', '--file', join(cacheDir, 'config'), '--no-includes', '--list', '--name-only'], 'E_GIT_FETCH', 'read the cached clone', {
+      allowExit: [1],
+    });
+    const foreign = names.split('\n').filter((name) => name !== '' && !CACHE_CONFIG_KEYS.has(name.toLowerCase()));
+    if (foreign.length > 0) {
+      git.log(`the cached clone's config has ${foreign.length} setting(s) Berth does not write; it is removed and fetched again`);
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  }
   if (!(await exists(join(cacheDir, 'HEAD')))) {
-    await mkdir(cacheDir, { recursive: true });
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     // A repository's object format is fixed when it is created; a 64-hex id means a SHA-256 repository.
     const format = sha?.length === 64 ? ['--object-format=sha256'] : [];
     await git.run(['init', '--bare', '--quiet', '--template=', ...format, cacheDir], 'E_GIT_FETCH', 'create the cached clone');
   }
+  // Full history and every fetched commit: for Berth's user only.
+  await chmod(cacheDir, 0o700);
   const current = await git.run(['--git-dir', cacheDir, 'config', '--get', 'remote.origin.url'], 'E_GIT_FETCH', 'read the cached clone', { allowExit: [1] });
   if (current.trim() === '') {
     await git.run(['--git-dir', cacheDir, 'remote', 'add', 'origin', git.repo], 'E_GIT_FETCH', 'set up the cached clone');
   } else if (current.trim() !== git.repo) {
+    // Also replaces a URL with credentials that an older Berth stored.
     await git.run(['--git-dir', cacheDir, 'remote', 'set-url', 'origin', git.repo], 'E_GIT_FETCH', 'set up the cached clone');
   }
 }
@@ -212,11 +274,46 @@ async function fetchRef(git: GitRunner, cacheDir: string, ref: string): Promise<
   return sha.trim();
 }
 
+/**
+ * The tip of branch `ref`, fetched, provided `pushed` is the tip or one of
+ * its ancestors; the history is deepened step by step (`DEEPEN_STEPS`) to
+ * find out. A force-push that moved the branch back is honoured: its pushed
+ * commit is then the tip.
+ */
+async function fetchBranchTip(git: GitRunner, cacheDir: string, ref: string, pushed: string): Promise<string> {
+  const tip = await fetchRef(git, cacheDir, ref);
+  if (tip === pushed) return tip;
+  for (let step = 0; ; step++) {
+    if (await isAncestor(git, cacheDir, pushed, tip)) {
+      git.log(`pushed commit ${pushed} is on ${ref}, whose tip is now ${tip}`);
+      return tip;
+    }
+    const deepen = DEEPEN_STEPS[step];
+    if (deepen === undefined) break;
+    try {
+      await fetch(git, cacheDir, ref, [`--deepen=${deepen}`]);
+    } catch (error) {
+      throw error instanceof GitFailure ? error.toBerthError() : error;
+    }
+  }
+  throw new BerthError(
+    'E_PUSH_NOT_ON_BRANCH',
+    `Pushed commit ${pushed} is not on ${ref} (not among its newest ${SEARCH_DEPTH} commits; the tip is ${tip}), so nothing was deployed; ` +
+      'a webhook deploys only its branch: a commit from another branch or a pull request, or an old push sent again, deploys nothing, and a push that moved the branch since has its own webhook',
+  );
+}
+
+async function isAncestor(git: GitRunner, cacheDir: string, ancestor: string, descendant: string): Promise<boolean> {
+  // Exit 1: not an ancestor; 128: the commit is not in the cache (not fetched, so not within the history fetched so far).
+  const exit = await git.exitCode(['--git-dir', cacheDir, 'merge-base', '--is-ancestor', ancestor, descendant], 'E_GIT_FETCH', 'look in the cached clone', [1, 128]);
+  return exit === 0;
+}
+
 /** Throws GitFailure (not yet a BerthError) so the caller can tell a missing commit from an unreachable server. */
-async function fetch(git: GitRunner, cacheDir: string, what: string): Promise<void> {
+async function fetch(git: GitRunner, cacheDir: string, what: string, depth: string[] = ['--depth=1']): Promise<void> {
   await git.run(
     // gc.autoDetach=false: housekeeping after a fetch runs inside our timeout instead of in a background process.
-    ['-c', 'gc.autoDetach=false', '--git-dir', cacheDir, 'fetch', '--depth=1', '--no-tags', '--progress', 'origin', what],
+    ['-c', 'gc.autoDetach=false', '--git-dir', cacheDir, 'fetch', ...depth, '--no-tags', '--progress', ...git.uploadPack, 'origin', what],
     'E_GIT_FETCH',
     `fetch ${what}`,
     { log: true, raw: true },
@@ -240,18 +337,20 @@ async function checkout(git: GitRunner, cacheDir: string, workDir: string, sha: 
   const format = sha.length === 64 ? ['--object-format=sha256'] : [];
   await git.run(['init', '--quiet', '--template=', ...format, workDir], 'E_GIT_CHECKOUT', doing);
   const dotGit = join(workDir, '.git');
-  await writeFile(join(dotGit, 'objects', 'info', 'alternates'), `${join(cacheDir, 'objects')}\n`);
-  // The cache is shallow: without its list of cut-off commits, git in the work
-  // dir would look for parents it does not have.
-  const shallow = await readFile(join(cacheDir, 'shallow'), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (shallow !== undefined) await writeFile(join(dotGit, 'shallow'), shallow);
+  await chmod(dotGit, 0o700);
+  // Borrow the cache's objects for the checkout, then copy the commit's own
+  // into the work dir and stop borrowing (what `git clone --dissociate`
+  // does): the build can run git on its commit without reading the cache,
+  // which is Berth's alone. The work dir's history is that one commit.
+  const alternates = join(dotGit, 'objects', 'info', 'alternates');
+  await writeFile(alternates, `${join(cacheDir, 'objects')}\n`);
+  await writeFile(join(dotGit, 'shallow'), `${sha}\n`);
   // The submodules' relative URLs are resolved against origin.
   await git.run(['-C', workDir, 'remote', 'add', 'origin', git.repo], 'E_GIT_CHECKOUT', doing);
   await git.run(['-C', workDir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', sha], 'E_GIT_CHECKOUT', doing);
-  const head = (await git.run(['-C', workDir, 'rev-parse', '--verify', 'HEAD'], 'E_GIT_CHECKOUT', doing)).trim();
+  await git.run(['-C', workDir, 'repack', '-a', '-d', '-q'], 'E_GIT_CHECKOUT', doing);
+  await rm(alternates);
+  const head = (await git.run(['-C', workDir, 'rev-parse', '--verify', 'HEAD^{commit}'], 'E_GIT_CHECKOUT', doing)).trim();
   if (head !== sha) {
     throw new BerthError('E_GIT_CHECKOUT', `Checking out ${sha} into ${workDir} gave commit ${head} instead; remove the cached clone ${cacheDir} and deploy again`);
   }
@@ -278,14 +377,18 @@ interface RunOptions {
 }
 
 interface GitRunner {
-  /** The repository as handed to git (local paths made absolute). */
+  /** The repository as handed to git: local paths made absolute, credentials taken out of an HTTP(S) URL. */
   repo: string;
+  /** Arguments for `fetch` and `ls-remote` that tell git how to start upload-pack in a local repository (none otherwise). */
+  uploadPack: string[];
   /** The repository as shown in messages, credentials removed. */
   shownRepo: string;
   log(line: string): void;
   remainingMs(): number;
   /** Runs git; resolves with its standard output. */
   run(args: string[], code: ErrorCode, doing: string, options?: RunOptions): Promise<string>;
+  /** Runs git; resolves with its exit code, which must be 0 or one of `answers`. */
+  exitCode(args: string[], code: ErrorCode, doing: string, answers: number[]): Promise<number>;
 }
 
 /** Environment variables git (and ssh, curl) may need; nothing else of ours reaches it. */
@@ -295,13 +398,46 @@ const PASSED_ENV = [
   'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy',
 ];
 
-/** A git global config file that includes the user's own and trusts `repoPath`; written once per path. */
-function trustingGlobalConfig(repoPath: string, home: string | undefined): string {
-  const file = join(tmpdir(), `berth-git-${process.getuid?.() ?? 0}-${createHash('sha256').update(`${repoPath}\0${home ?? ''}`).digest('hex').slice(0, 16)}.gitconfig`);
-  const quote = (value: string): string => `"${value.replace(/[\\"]/g, (char) => `\\${char}`).replace(/\n/g, '\\n')}"`;
-  const include = home === undefined ? '' : `[include]\n\tpath = ${quote(join(home, '.gitconfig'))}\n`;
-  writeFileSync(file, `${include}[safe]\n\tdirectory = ${quote(repoPath)}\n`, { mode: 0o600 });
-  return file;
+/**
+ * Settings every git Berth runs gets in the command scope, which wins over
+ * the system, global and repository config files.
+ *
+ * Git runs as Berth's user (root, often) on directories a build could have
+ * touched: no hook ever runs (from a hooks directory or a `core.hooksPath`
+ * in any file), nor an fsmonitor. Replace refs and a grafts file, which
+ * would change what a commit id means, are ignored (environment, below).
+ * `file://` is allowed only when the site's repository is itself local.
+ *
+ * They travel in the environment (`GIT_CONFIG_COUNT`), not in a file: there
+ * is no temporary file for anyone to create first or change.
+ */
+function commandConfig(local: boolean): Array<[string, string]> {
+  return [
+    ['core.hooksPath', '/dev/null'],
+    ['core.fsmonitor', 'false'],
+    ['protocol.file.allow', local ? 'always' : 'never'],
+  ];
+}
+
+/**
+ * The user name and password of an HTTP(S) URL, and the URL without them.
+ * Git would write a URL's credentials into `.git/config`; Berth sends them
+ * per command as a header instead.
+ */
+function splitCredentials(repo: string): { repo: string; user: string; password: string } | undefined {
+  if (!/^https?:\/\//i.test(repo)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(repo);
+  } catch {
+    return undefined;
+  }
+  if (url.username === '' && url.password === '') return undefined;
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  return { repo: url.href, user, password };
 }
 
 function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRunner {
@@ -309,7 +445,9 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
     throw new BerthError('E_GIT_FETCH', `"${options.repo}" is not a repository git accepts; give a clone URL, git@host:path, or a local path`);
   }
   const local = !isRemoteRepo(options.repo) || /^file:/i.test(options.repo);
-  const repo = isRemoteRepo(options.repo) ? options.repo : resolve(options.repo);
+  const given = isRemoteRepo(options.repo) ? options.repo : resolve(options.repo);
+  const inUrl = splitCredentials(given);
+  const repo = inUrl?.repo ?? given;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   const secrets: string[] = [];
@@ -321,67 +459,89 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
     LC_ALL: 'C',
     LANG: 'C',
     GIT_TERMINAL_PROMPT: '0',
+    GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_GRAFT_FILE: '/dev/null',
     // BatchMode: ssh never asks for a password or passphrase; it fails instead.
     GIT_SSH_COMMAND: options.deployKeyFile === undefined
       ? 'ssh -o BatchMode=yes'
       : `ssh -i ${shellQuote(options.deployKeyFile)} -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o BatchMode=yes`,
   });
+  const config = commandConfig(local);
   const origin = httpOrigin(repo);
-  if (options.token !== undefined && options.token !== '' && origin !== undefined) {
-    const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-    secrets.push(options.token, basic);
-    // Config from the environment, like `-c`, but out of the process list
-    // (anyone on the host can read arguments; only we can read our environment).
-    // Scoped to the origin, so a redirect or a submodule elsewhere never gets it.
-    Object.assign(env, {
-      GIT_CONFIG_COUNT: '1',
-      GIT_CONFIG_KEY_0: `http.${origin}/.extraHeader`,
-      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
-    });
+  // The site's token wins over credentials in the URL.
+  const credentials = options.token !== undefined && options.token !== '' ? `x-access-token:${options.token}`
+    : inUrl !== undefined ? `${inUrl.user}:${inUrl.password}`
+    : undefined;
+  if (credentials !== undefined && origin !== undefined) {
+    const basic = Buffer.from(credentials).toString('base64');
+    secrets.push(basic);
+    if (options.token !== undefined && options.token !== '') secrets.push(options.token);
+    // A URL's password, or its user name when that is the token (https://TOKEN@host/…).
+    if (inUrl !== undefined && inUrl.password !== '') secrets.push(inUrl.password);
+    else if (inUrl !== undefined && inUrl.user.length >= 8) secrets.push(inUrl.user);
+    // Like `-c`, but out of the process list (anyone on the host can read
+    // arguments; only we can read our environment). Scoped to the origin, so
+    // a redirect or a submodule elsewhere never gets it.
+    config.push([`http.${origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
   }
-  // Git refuses file transport for submodules unless told; we tell it only for a local repository.
-  const baseArgs = local ? ['-c', 'protocol.file.allow=always'] : [];
-  // It also refuses a local repository another user owns ("dubious
-  // ownership"), as when one is mounted into Berth's container. The operator
-  // named this path in the config, so it is trusted, and only it. Git reads
-  // safe.directory only from global or system config (not -c, before 2.45):
-  // a global config of our own that includes the user's.
-  if (local) env.GIT_CONFIG_GLOBAL = trustingGlobalConfig(repo.replace(/^file:\/\//i, ''), env.HOME);
+  env.GIT_CONFIG_COUNT = String(config.length);
+  config.forEach(([key, value], index) => {
+    env[`GIT_CONFIG_KEY_${index}`] = key;
+    env[`GIT_CONFIG_VALUE_${index}`] = value;
+  });
+  // Git refuses a local repository another user owns ("dubious ownership"),
+  // as when one is mounted into Berth's container. The operator named this
+  // path in the config, so it is trusted, and only it. Git drops the
+  // environment's settings when it starts upload-pack in a local repository,
+  // so the setting goes on upload-pack's own command line (a shell command
+  // git runs with the path appended).
+  // (A repository with a work tree is trusted by its `.git` directory's path.)
+  const localPath = repo.replace(/^file:\/\//i, '');
+  const trusted = [localPath, join(localPath, '.git')].map((path) => `-c safe.directory=${shellQuote(path)}`).join(' ');
+  const uploadPack = local ? [`--upload-pack=git ${trusted} upload-pack`] : [];
 
   const redact = (text: string): string => {
     let out = text.replace(/\b(https?:\/\/)[^/@\s]+@/gi, '$1***@');
-    for (const secret of secrets) out = out.split(secret).join('***');
+    for (const secret of secrets) if (secret !== '') out = out.split(secret).join('***');
     return out;
   };
-  const shownRepo = redact(repo);
+  const shownRepo = redact(given);
   const log = (line: string): void => options.log?.(redact(line));
+
+  const spawnChecked = async (args: string[], code: ErrorCode, doing: string, runOptions: RunOptions): Promise<Extract<SpawnResult, { kind: 'exit' }>> => {
+    const remaining = deadline - Date.now();
+    if (options.signal?.aborted === true) throw options.signal.reason;
+    if (remaining <= 0) throw timeoutError(code, doing, shownRepo, timeoutMs);
+    if (runOptions.log === true) log(`$ git ${args.join(' ')}`);
+    const result = await spawnGit(args, {
+      env,
+      cwd: runOptions.cwd,
+      timeoutMs: remaining,
+      signal: options.signal,
+      onLine: runOptions.log === true ? log : undefined,
+    });
+    if (result.kind === 'aborted') throw options.signal?.reason;
+    if (result.kind === 'timeout') throw timeoutError(code, doing, shownRepo, timeoutMs);
+    if (result.kind === 'missing') {
+      throw new BerthError(code, `Could not run git to ${doing}: ${result.message}; install git and make sure it is on the PATH`);
+    }
+    if (result.exitCode === 0 || runOptions.allowExit?.includes(result.exitCode) === true) return result;
+    const failure = new GitFailure(code, doing, shownRepo, redact(result.stderr), result.exitCode);
+    if (runOptions.raw === true) throw failure;
+    throw failure.toBerthError();
+  };
 
   return {
     repo,
+    uploadPack,
     shownRepo,
     log,
     remainingMs: () => Math.max(1, deadline - Date.now()),
     async run(args, code, doing, runOptions = {}) {
-      const remaining = deadline - Date.now();
-      if (options.signal?.aborted === true) throw options.signal.reason;
-      if (remaining <= 0) throw timeoutError(code, doing, shownRepo, timeoutMs);
-      if (runOptions.log === true) log(`$ git ${args.join(' ')}`);
-      const result = await spawnGit([...baseArgs, ...args], {
-        env,
-        cwd: runOptions.cwd,
-        timeoutMs: remaining,
-        signal: options.signal,
-        onLine: runOptions.log === true ? log : undefined,
-      });
-      if (result.kind === 'aborted') throw options.signal?.reason;
-      if (result.kind === 'timeout') throw timeoutError(code, doing, shownRepo, timeoutMs);
-      if (result.kind === 'missing') {
-        throw new BerthError(code, `Could not run git to ${doing}: ${result.message}; install git and make sure it is on the PATH`);
-      }
-      if (result.exitCode === 0 || runOptions.allowExit?.includes(result.exitCode) === true) return result.stdout;
-      const failure = new GitFailure(code, doing, shownRepo, redact(result.stderr), result.exitCode);
-      if (runOptions.raw === true) throw failure;
-      throw failure.toBerthError();
+      return (await spawnChecked(args, code, doing, runOptions)).stdout;
+    },
+    async exitCode(args, code, doing, answers) {
+      return (await spawnChecked(args, code, doing, { allowExit: answers })).exitCode;
     },
   };
 }

@@ -89,7 +89,10 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     if (site.repo === undefined) {
       throw new BerthError('E_DEPLOY_NO_REPO', `Site ${site.name} has no repo in the config; set sites.repo, or publish a directory with \`berth publish\``);
     }
-    if (record.sha !== undefined && (await isLive(store, paths, site.name, record.sha))) return await skip(deps, record, log, record.sha);
+    // A webhook's commit is a hint that the branch moved: the branch's tip is deployed (see fetchCommit's `pushed`).
+    const pushed = record.trigger === 'webhook' ? record.sha : undefined;
+    const exact = pushed === undefined ? record.sha : undefined;
+    if (exact !== undefined && (await isLive(store, paths, site.name, exact))) return await skip(deps, record, log, exact);
     const siteNames = config.sites.map((candidate) => candidate.name);
     reportModes(await secureDataDir(config.dataDir, buildGroups(siteNames, config.deploy.buildUidBase)), log, logger);
     const user = buildUserFor(site.name, { sites: siteNames, base: config.deploy.buildUidBase });
@@ -98,8 +101,9 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const commit = await fetchCommit({
       repo: site.repo,
       cacheDir: join(paths.siteDir, 'source.git'),
-      sha: record.sha,
-      ref: record.ref,
+      sha: exact,
+      pushed,
+      ref: pushed === undefined ? record.ref : `refs/heads/${site.branch}`,
       workDir,
       deployKeyFile: site.deployKeyFile,
       token: site.token?.reveal(),
@@ -108,9 +112,17 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       signal,
     });
     endPhase('fetch');
-    const current = store.updateDeploy(record.id, { sha: commit.sha, author: record.author ?? commit.author, message: record.message ?? commit.message, phases });
+    // The push's author and message describe the pushed commit, which is not always the one deployed.
+    const described = commit.sha === record.sha;
+    const current = store.updateDeploy(record.id, {
+      sha: commit.sha,
+      author: described ? record.author ?? commit.author : commit.author,
+      message: described ? record.message ?? commit.message : commit.message,
+      phases,
+    });
+    if (pushed !== undefined) log.line(`pushed ${pushed}, branch ${site.branch} is at ${commit.sha}: deploying ${commit.sha}`);
     log.line(`checked out ${commit.sha}: ${firstLine(commit.message)}`);
-    if (record.sha === undefined && (await isLive(store, paths, site.name, commit.sha))) return await skip(deps, current, log, commit.sha);
+    if (exact === undefined && (await isLive(store, paths, site.name, commit.sha))) return await skip(deps, current, log, commit.sha);
 
     const cacheDir = join(paths.siteDir, 'cache');
     let settings = await resolveBuildSettings(site, workDir);

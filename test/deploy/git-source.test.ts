@@ -1,11 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
-import { access, chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { access, chmod, chown, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchCommit, resolveRef, type FetchCommitOptions } from '../../src/deploy/git-source.ts';
 import { isBerthError } from '../../src/errors.ts';
@@ -396,4 +397,218 @@ test('git variables in our own environment do not reach git', async (t) => {
   const options = f.options({ sha });
   assert.equal((await fetchCommit(options)).sha, sha);
   assert.equal(await exists(join(f.root, 'elsewhere.git')), false);
+});
+
+/** Every file under `dir`, with its bytes. */
+async function filesUnder(dir: string): Promise<Array<{ path: string; bytes: Buffer }>> {
+  const out: Array<{ path: string; bytes: Buffer }> = [];
+  for (const name of await readdir(dir, { recursive: true })) {
+    const path = join(dir, name);
+    if ((await lstat(path)).isFile()) out.push({ path, bytes: await readFile(path) });
+  }
+  return out;
+}
+
+/** A hooks directory whose every hook Berth could trigger writes `marker`. */
+async function markingHooks(dir: string, marker: string): Promise<string> {
+  const hook = `#!/bin/sh\necho "$0" >> '${marker}'\n`;
+  const names = ['reference-transaction', 'post-checkout', 'post-merge', 'post-index-change', 'pre-auto-gc', 'post-rewrite', 'fsmonitor-watchman'];
+  await writeTree(dir, Object.fromEntries(names.map((name) => [name, hook])));
+  for (const name of names) await chmod(join(dir, name), 0o755);
+  return dir;
+}
+
+/**
+ * Serves the repositories under `root` over smart HTTP with `git
+ * http-backend`, to clients that send `authorization` (and answers 401 to
+ * the others).
+ */
+async function gitHttpServer(t: TestContext, root: string, authorization: string): Promise<number> {
+  const server = createHttpServer((request, response) => {
+    if (request.headers.authorization !== authorization) {
+      response.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end();
+      return;
+    }
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const child = spawn('git', ['http-backend'], {
+      env: {
+        PATH: process.env.PATH,
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_PROJECT_ROOT: root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        REQUEST_METHOD: request.method,
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        CONTENT_TYPE: request.headers['content-type'] ?? '',
+        HTTP_CONTENT_ENCODING: request.headers['content-encoding'] ?? '',
+        GIT_PROTOCOL: String(request.headers['git-protocol'] ?? ''),
+        REMOTE_ADDR: '127.0.0.1',
+      },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    request.pipe(child.stdin);
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.on('close', () => {
+      const all = Buffer.concat(chunks);
+      const end = all.indexOf('\r\n\r\n');
+      const head = all.subarray(0, end).toString('latin1').split('\r\n');
+      let status = 200;
+      const headers: Record<string, string> = {};
+      for (const line of head) {
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (name === 'status') status = Number(value.split(' ')[0]);
+        else headers[name] = value;
+      }
+      response.writeHead(status, headers).end(all.subarray(end + 4));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  return (server.address() as { port: number }).port;
+}
+
+test('credentials in an https URL or a token are sent per command and never written into a git config or any other file', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': 'private' }, 'Private');
+  const password = 'pw-Credential-0123456789';
+  const token = 'ghp_PerCommandToken0123456789';
+  const userPort = await gitHttpServer(t, f.root, `Basic ${Buffer.from(`deployer:${password}`).toString('base64')}`);
+  const withUrl = f.options({ repo: `http://deployer:${password}@127.0.0.1:${userPort}/origin`, sha });
+  assert.equal((await fetchCommit(withUrl)).sha, sha);
+  assert.equal(await readFile(join(withUrl.workDir, 'index.html'), 'utf8'), 'private');
+
+  const tokenRoot = await tempDir(t);
+  const tokenPort = await gitHttpServer(t, f.root, `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`);
+  const withToken = f.options({ repo: `http://127.0.0.1:${tokenPort}/origin`, token, sha, cacheDir: join(tokenRoot, 'source.git') });
+  assert.equal((await fetchCommit(withToken)).sha, sha);
+
+  const secrets = [password, token, Buffer.from(`deployer:${password}`).toString('base64'), Buffer.from(`x-access-token:${token}`).toString('base64')];
+  const files = [...(await filesUnder(f.cacheDir)), ...(await filesUnder(withUrl.workDir)), ...(await filesUnder(join(tokenRoot, 'source.git'))), ...(await filesUnder(withToken.workDir))];
+  assert.ok(files.some((file) => file.path.endsWith(join('.git', 'config'))), 'the work directories have a git config');
+  for (const file of files) {
+    for (const secret of secrets) assert.ok(!file.bytes.includes(secret), `${file.path} holds a credential`);
+  }
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'config', 'remote.origin.url').trim(), `http://127.0.0.1:${userPort}/origin`);
+  assert.ok(!withUrl.lines.join('\n').includes(password), withUrl.lines.join('\n'));
+  // The cache and the work directory's .git are Berth's alone.
+  assert.equal((await stat(f.cacheDir)).mode & 0o777, 0o700);
+  assert.equal((await stat(join(withUrl.workDir, '.git'))).mode & 0o777, 0o700);
+  // The work directory does not borrow the cache's objects: the build, another user, can read its commit.
+  assert.equal(await exists(join(withUrl.workDir, '.git', 'objects', 'info', 'alternates')), false);
+  assert.equal(git(withUrl.workDir, 'log', '-1', '--format=%s').trim(), 'Private');
+});
+
+test('a hooks path planted in the global config file an older Berth wrote to /tmp is never run by a fetch', async (t) => {
+  const f = await fixture(t);
+  await f.commit({ 'index.html': 'one' }, 'One');
+  const marker = join(f.root, 'hook-ran');
+  const hooks = await markingHooks(join(f.root, 'evil-hooks'), marker);
+  // Where Berth used to write, and then reuse, the global config of a fetch from a local repository.
+  const digest = createHash('sha256').update(`${f.repo}\0${process.env.HOME ?? ''}`).digest('hex').slice(0, 16);
+  const predictable = join(tmpdir(), `berth-git-${process.getuid?.() ?? 0}-${digest}.gitconfig`);
+  const planted = `[core]\n\thooksPath = ${hooks}\n`;
+  await writeFile(predictable, planted, { mode: 0o666 });
+  // The build user made it first, so it owns it and rewrites it whenever it likes.
+  await chown(predictable, 65534, 65534);
+  t.after(() => rm(predictable, { force: true }));
+  t.after(() => rm(`${predictable}.new`, { force: true }));
+  // It replaces the file whole (write beside, rename over), so git never reads it half written.
+  const attacker = spawn('sh', ['-c', 'while :; do printf "$PLANTED" > "$FILE.new" && mv -f "$FILE.new" "$FILE"; done'], {
+    uid: 65534,
+    gid: 65534,
+    env: { PLANTED: planted.replace(/\t/g, '\\t').replace(/\n/g, '\\n'), FILE: predictable, PATH: process.env.PATH },
+    stdio: 'ignore',
+  });
+  t.after(() => attacker.kill('SIGKILL'));
+  const ours = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith('berth-git-') && !predictable.endsWith(name.replace(/\.new$/, '')));
+  const before = await ours();
+
+  for (let i = 0; i < 3; i++) {
+    const options = f.options();
+    await fetchCommit(options);
+    assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), 'one');
+  }
+  assert.equal(await exists(marker), false, 'a hook from the planted config ran as root');
+  assert.deepEqual(await ours(), before, 'no git config file is written to /tmp');
+});
+
+test("the cached clone's own hooks and settings are not honoured", async (t) => {
+  const f = await fixture(t);
+  await f.commit({ 'index.html': 'one' }, 'One');
+  await fetchCommit(f.options());
+  const marker = join(f.root, 'hook-ran');
+  const hooks = await markingHooks(join(f.root, 'evil-hooks'), marker);
+  // What someone who could write into the cache would leave there.
+  await markingHooks(join(f.cacheDir, 'hooks'), marker);
+  const uploadPack = join(f.root, 'evil-upload-pack');
+  await writeFile(uploadPack, `#!/bin/sh\necho upload-pack >> '${marker}'\nexec git-upload-pack "$@"\n`, { mode: 0o755 });
+  git(f.cacheDir, '--git-dir', f.cacheDir, 'config', 'core.hooksPath', hooks);
+  git(f.cacheDir, '--git-dir', f.cacheDir, 'config', 'remote.origin.uploadpack', uploadPack);
+  git(f.cacheDir, '--git-dir', f.cacheDir, 'config', 'core.fsmonitor', join(hooks, 'fsmonitor-watchman'));
+
+  const sha = await f.commit({ 'index.html': 'two' }, 'Two');
+  const options = f.options();
+  assert.equal((await fetchCommit(options)).sha, sha);
+  assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), 'two');
+  git(options.workDir, 'status', '--porcelain');
+  assert.equal(await exists(marker), false, `ran: ${await readFile(marker, 'utf8').catch(() => '')}`);
+  assert.ok(options.lines.some((line) => /setting\(s\) Berth does not write; it is removed and fetched again/.test(line)), options.lines.join('\n'));
+  const settings = git(f.cacheDir, '--git-dir', f.cacheDir, 'config', '--local', '--list', '--name-only').trim().split('\n');
+  assert.deepEqual(settings.filter((name) => !/^(core\.(repositoryformatversion|filemode|bare)|remote\.origin\.(url|fetch))$/.test(name)), []);
+});
+
+test('a local repository another user owns is fetched: that path, and only it, is trusted', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': 'theirs' }, 'Theirs');
+  execFileSync('chown', ['-R', '65534:65534', f.repo]);
+  const options = f.options();
+  assert.equal((await fetchCommit(options)).sha, sha);
+  assert.equal(await resolveRef({ repo: f.repo, ref: 'main' }), sha);
+});
+
+test('with pushed, the branch tip is checked out when the pushed commit is on the branch', async (t) => {
+  const f = await fixture(t);
+  const old = await f.commit({ 'index.html': 'old' }, 'Old');
+  for (let i = 0; i < 30; i++) await f.commit({ 'count.txt': String(i) }, `Step ${i}`);
+  const tip = await f.commit({ 'index.html': 'tip' }, 'Tip');
+
+  const same = f.options({ pushed: tip });
+  assert.equal((await fetchCommit(same)).sha, tip);
+  // An old push (sent again, or overtaken by later pushes) deploys the tip, never the old commit.
+  const behind = f.options({ pushed: old });
+  assert.deepEqual(await fetchCommit(behind), { sha: tip, author: 'Ada Lovelace', message: 'Tip' });
+  assert.equal(await readFile(join(behind.workDir, 'index.html'), 'utf8'), 'tip');
+  assert.ok(behind.lines.some((line) => line.includes(`pushed commit ${old} is on main, whose tip is now ${tip}`)), behind.lines.join('\n'));
+
+  // A force-push that really moved the branch back: the pushed commit is the tip.
+  git(f.repo, 'reset', '--hard', '--quiet', old);
+  const back = f.options({ pushed: old });
+  assert.equal((await fetchCommit(back)).sha, old);
+  assert.equal(await readFile(join(back.workDir, 'index.html'), 'utf8'), 'old');
+});
+
+test('with pushed, a commit only on another branch or in a pull request deploys nothing and is not fetched', async (t) => {
+  const f = await fixture(t);
+  await f.commit({ 'index.html': 'main' }, 'Main');
+  git(f.repo, 'checkout', '--quiet', '-b', 'drafts');
+  const draft = await f.commit({ 'index.html': 'draft' }, 'Draft');
+  git(f.repo, 'checkout', '--quiet', '-b', 'fork');
+  const pull = await f.commit({ 'index.html': 'from a fork' }, 'Pull request');
+  // Where GitHub and GitLab keep a fork's pull request, served with the repository.
+  git(f.repo, 'update-ref', 'refs/pull/1/head', pull);
+  git(f.repo, 'checkout', '--quiet', 'main');
+  git(f.repo, 'branch', '--quiet', '-D', 'fork');
+  const tip = git(f.repo, 'rev-parse', 'main').trim();
+
+  for (const pushed of [draft, pull]) {
+    const options = f.options({ pushed, ref: 'refs/heads/main' });
+    await assert.rejects(fetchCommit(options), hasCode('E_PUSH_NOT_ON_BRANCH', pushed, tip, 'nothing was deployed'));
+    assert.equal(await exists(options.workDir), false);
+    assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'cat-file', '-t', tip).trim(), 'commit');
+    assert.throws(() => git(f.cacheDir, '--git-dir', f.cacheDir, 'cat-file', '-t', pushed), 'the pushed commit was never fetched');
+  }
 });

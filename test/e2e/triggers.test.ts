@@ -8,10 +8,11 @@ import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
-import { createRepo, type TestRepo } from '../helpers/git.ts';
+import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const SECRET = 'trigger-secret-for-tests';
@@ -83,6 +84,11 @@ function serve(t: TestContext, p: Project): Serve {
 }
 
 function githubPush(port: number, payload: object, delivery: string): Promise<number> {
+  return githubPushReply(port, payload, delivery).then((reply) => reply.status);
+}
+
+/** A signed GitHub push; resolves with the status and the JSON answer. */
+function githubPushReply(port: number, payload: object, delivery: string): Promise<{ status: number; body: { deploy?: string; status?: string; message?: string } }> {
   const body = JSON.stringify(payload);
   const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
   return new Promise((resolve, reject) => {
@@ -96,8 +102,9 @@ function githubPush(port: number, payload: object, delivery: string): Promise<nu
         agent: false,
       },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as { deploy?: string } }));
       },
     );
     req.on('error', reject);
@@ -346,4 +353,85 @@ test('SIGKILL while fetching leaves the live site, and a restart records the dep
   const store = openStateStore(join(p.root, 'data'));
   t.after(() => store.close());
   assert.equal(store.listDeploys({ site: 'blog', limit: 1 })[0]?.errorCode, 'E_DEPLOY_INTERRUPTED');
+});
+
+/** The deploy `id` once it has ended (live, failed, skipped, …). */
+async function finished(root: string, id: string | undefined): Promise<DeployRecord> {
+  assert.ok(id !== undefined, 'the push was queued as a deploy');
+  const store = openStateStore(join(root, 'data'));
+  try {
+    let record: DeployRecord | undefined;
+    const ended = await eventually(async () => {
+      record = store.listDeploys({ site: 'blog', limit: 50 }).find((deploy) => deploy.id === id);
+      return record !== undefined && !['queued', 'building', 'publishing'].includes(record.state);
+    }, 30_000);
+    assert.ok(ended && record !== undefined, `deploy ${id} ended: ${JSON.stringify(record)}`);
+    return record;
+  } finally {
+    store.close();
+  }
+}
+
+test('an old signed push sent again after the branch moved on deploys nothing older; a force-push back to it is deployed', async (t) => {
+  const p = await project(t);
+  const s = serve(t, p);
+  const port = await s.port;
+  const older = await p.repo.commit({ 'index.html': 'older' });
+  const captured = { ref: 'refs/heads/main', after: older, head_commit: { message: 'older', author: { name: 'A' } } };
+  const first = await githubPushReply(port, captured, 'r-1');
+  assert.equal(first.status, 202);
+  assert.match(first.body.message ?? '', /of the tip of main queued \(pushed [0-9a-f]{12}\)/);
+  assert.equal((await finished(p.root, first.body.deploy)).state, 'live');
+  const newer = await p.repo.commit({ 'index.html': 'newer' });
+  assert.equal((await finished(p.root, (await githubPushReply(port, { ref: 'refs/heads/main', after: newer }, 'r-2')).body.deploy)).state, 'live');
+  assert.equal((await get(port, '/')).body.toString(), 'newer');
+
+  // The captured request, signature and all, under a delivery id never seen.
+  const replay = await githubPushReply(port, captured, 'r-3');
+  assert.equal(replay.status, 202);
+  const replayed = await finished(p.root, replay.body.deploy);
+  assert.equal(replayed.state, 'skipped', JSON.stringify(replayed));
+  assert.equal(replayed.sha, newer, 'the branch tip was what the deploy looked at');
+  assert.equal((await get(port, '/')).body.toString(), 'newer', 'the site stays at the tip');
+  const log = berth(['logs', replay.body.deploy as string, '--config', p.config], p.root).stdout;
+  assert.match(log, new RegExp(`pushed ${older}, branch main is at ${newer}: deploying ${newer}`));
+
+  // The branch really moved back: the same commit is deployed now.
+  git(p.repo.work, 'reset', '--hard', '--quiet', older);
+  git(p.repo.work, 'push', '--force', '--quiet', 'origin', 'HEAD:refs/heads/main');
+  const back = await finished(p.root, (await githubPushReply(port, captured, 'r-4')).body.deploy);
+  assert.equal(back.state, 'live', JSON.stringify(back));
+  assert.equal(back.sha, older);
+  assert.equal((await get(port, '/')).body.toString(), 'older');
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});
+
+test("a push naming a commit from another branch or a fork's pull request deploys nothing from it", async (t) => {
+  const p = await project(t);
+  const s = serve(t, p);
+  const port = await s.port;
+  const tip = git(p.repo.work, 'rev-parse', 'HEAD');
+  assert.equal((await finished(p.root, (await githubPushReply(port, { ref: 'refs/heads/main', after: tip }, 'o-1')).body.deploy)).state, 'live');
+
+  const draft = await p.repo.commit({ 'index.html': 'an unreviewed draft' }, 'draft', 'drafts');
+  // A fork's pull request, which GitHub and GitLab serve from the repository under refs/pull/N/head.
+  git(p.repo.work, 'checkout', '--quiet', '-B', 'fork', tip);
+  await writeTree(p.repo.work, { 'index.html': 'from a fork' });
+  git(p.repo.work, 'commit', '--quiet', '-am', 'pull request');
+  git(p.repo.work, 'push', '--quiet', 'origin', 'HEAD:refs/pull/1/head');
+  const pull = git(p.repo.work, 'rev-parse', 'HEAD');
+
+  for (const [sha, delivery] of [[draft, 'o-2'], [pull, 'o-3']] as const) {
+    const reply = await githubPushReply(port, { ref: 'refs/heads/main', after: sha }, delivery);
+    assert.equal(reply.status, 202);
+    const record = await finished(p.root, reply.body.deploy);
+    assert.equal(record.state, 'failed', JSON.stringify(record));
+    assert.equal(record.errorCode, 'E_PUSH_NOT_ON_BRANCH');
+    assert.match(record.errorMessage ?? '', new RegExp(`Pushed commit ${sha} is not on refs/heads/main .*nothing was deployed`));
+    assert.equal(record.releaseId, undefined);
+    assert.equal((await get(port, '/')).body.toString(), 'v1', 'the site stays at the tip of main');
+  }
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
 });
