@@ -3,11 +3,22 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { PushReply } from '../deploy/deployer.ts';
 import type { PushEvent } from '../webhooks/push-event.ts';
-import { readBody, WEBHOOK_BODY_LIMIT } from '../webhooks/read-body.ts';
-import { receiveWebhook } from '../webhooks/receive-webhook.ts';
+import { BodyBudget } from '../webhooks/body-budget.ts';
+import { readBody, WEBHOOK_BODIES_IN_FLIGHT_LIMIT, WEBHOOK_BODY_LIMIT } from '../webhooks/read-body.ts';
+import { checkBeforeBody, receiveWebhook } from '../webhooks/receive-webhook.ts';
 import type { SiteTable } from './site-table.ts';
 
 export const HOOKS_PREFIX = '/_berth/hooks/';
+
+/**
+ * The webhook bodies this process holds, all sites and listeners together
+ * (see `WEBHOOK_BODIES_IN_FLIGHT_LIMIT`). One per process, as memory is; its
+ * counters are what the tests read to see how much was read.
+ */
+export const webhookBodies = new BodyBudget(WEBHOOK_BODIES_IN_FLIGHT_LIMIT);
+
+/** Seconds a client is asked to wait when the bodies in flight are at their limit. */
+const BUSY_RETRY_AFTER_SECONDS = 10;
 
 /** Where verified pushes go: the deployer, in this process or the primary's. */
 export type PushSink = (event: PushEvent) => Promise<PushReply>;
@@ -19,19 +30,47 @@ export interface WebhookAnswer {
 }
 
 function answer(status: number, body: object, extra: Record<string, string> = {}): WebhookAnswer {
+  const text = `${JSON.stringify(body)}\n`;
   return {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra },
-    body: `${JSON.stringify(body)}\n`,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...extra,
+    },
+    body: text,
   };
 }
 
 /**
+ * Every refusal for want of proof, whatever the reason, and for a site name
+ * nobody configured: one answer, so the URL does not tell which site names
+ * exist. The reason goes to the log. The connection is closed, since the
+ * body may be left unread.
+ */
+function unauthorized(): WebhookAnswer {
+  return answer(
+    401,
+    { error: 'E_WEBHOOK_SIGNATURE', message: 'The request is not signed for a site on this server; the server log says why' },
+    { connection: 'close' },
+  );
+}
+
+/** What the log shows of a site name from a URL: any text a client sent, so short and printable only. */
+function shownName(name: string): string {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : '(not a site name)';
+}
+
+/**
  * `POST /_berth/hooks/<site>` on any host name: the path names the site and
- * the signature proves the sender. The body is capped before it is read
- * whole; nothing is triggered unless the signature checks out. Never
- * rejects: an unexpected failure is logged with an id and answered 500 with
- * only that id.
+ * the signature proves the sender. A request without the signature header
+ * its site's forge sends (or for no site) is refused before its body is
+ * read; the body is capped on its own and, with the bodies of other
+ * requests, by `webhookBodies`; nothing is triggered unless the signature
+ * checks out. Never rejects: an unexpected failure is logged with an id and
+ * answered 500 with only that id.
  */
 export async function handleWebhook(
   path: string,
@@ -61,16 +100,33 @@ async function answerWebhook(
   const name = path.slice(HOOKS_PREFIX.length).split('?', 1)[0] ?? '';
   if (method !== 'POST') return answer(405, { error: 'E_WEBHOOK_METHOD', message: 'Webhooks are POST requests' }, { allow: 'POST' });
   const site = table.sites.find((candidate) => candidate.config.name === name);
-  if (site === undefined) return answer(404, { error: 'E_SITE_UNKNOWN', message: 'No site by that name here' });
-  const read = await readBody(request, WEBHOOK_BODY_LIMIT);
+  if (site === undefined) {
+    logger.warn({ site: shownName(name) }, 'webhook refused: no site by that name');
+    return unauthorized();
+  }
+  const early = checkBeforeBody(site.config, request.headers);
+  if (early !== undefined) {
+    logger.warn({ site: name, status: early.status, code: early.code, reason: early.message }, 'webhook refused before reading its body');
+    return unauthorized();
+  }
+  const read = await readBody(request, WEBHOOK_BODY_LIMIT, webhookBodies);
   if (!read.ok) {
-    logger.warn({ site: name, status: read.status }, 'webhook refused before reading');
+    logger.warn({ site: name, status: read.status, reason: read.message }, 'webhook refused while reading its body');
     // Closing spares reading the rest of an oversized body just to keep the connection.
+    if (read.status === 503) {
+      return answer(503, { error: 'E_WEBHOOK_BUSY', message: read.message }, { connection: 'close', 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
+    }
     return answer(read.status, { error: read.status === 413 ? 'E_WEBHOOK_TOO_LARGE' : 'E_WEBHOOK_MALFORMED', message: read.message }, { connection: 'close' });
   }
-  const outcome = receiveWebhook(site.config, request.headers, read.body);
+  let outcome;
+  try {
+    outcome = receiveWebhook(site.config, request.headers, read.body);
+  } finally {
+    read.release();
+  }
   if (outcome.kind === 'reject') {
-    logger.warn({ site: name, status: outcome.status, code: outcome.code }, 'webhook refused');
+    logger.warn({ site: name, status: outcome.status, code: outcome.code, reason: outcome.message }, 'webhook refused');
+    if (outcome.status === 401) return unauthorized();
     return answer(outcome.status, { error: outcome.code, message: outcome.message });
   }
   if (outcome.kind === 'ignore') {

@@ -6,7 +6,36 @@ import * as generic from './generic.ts';
 import * as gitea from './gitea.ts';
 import * as github from './github.ts';
 import * as gitlab from './gitlab.ts';
+import type { Rejection } from './adapter-support.ts';
 import type { WebhookOutcome } from './push-event.ts';
+
+/**
+ * What can be refused from the headers alone, before a byte of the body is
+ * read: a site without a webhook, and a request without the signature
+ * header (or token) its forge's scheme sends in a header. (GitLab's secret
+ * token is checked in full here: it is the whole proof.) Undefined when the
+ * body is worth reading.
+ */
+export function checkBeforeBody(site: ResolvedSite, headers: IncomingHttpHeaders, now: number = Date.now()): Rejection | undefined {
+  const webhook = site.webhook;
+  if (webhook === undefined) {
+    return { kind: 'reject', status: 401, code: 'E_WEBHOOK_SIGNATURE', message: 'site has no webhook configured' };
+  }
+  switch (webhook.forge) {
+    case 'github':
+      return github.checkBeforeBody(site, headers);
+    case 'gitlab':
+      return gitlab.checkBeforeBody(site, headers, now);
+    case 'gitea':
+      return gitea.checkBeforeBody(site, headers);
+    case 'forgejo':
+      return forgejo.checkBeforeBody(site, headers);
+    case 'bitbucket':
+      return bitbucket.checkBeforeBody(site, headers);
+    case 'generic':
+      return generic.checkBeforeBody(site, headers);
+  }
+}
 
 /**
  * Turns a webhook request for `site` into what to do about it, using the

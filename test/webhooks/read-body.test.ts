@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { readBody, WEBHOOK_BODY_LIMIT, type BodySource, type ReadBodyResult } from '../../src/webhooks/read-body.ts';
+import { BodyBudget } from '../../src/webhooks/body-budget.ts';
+import { readBody, WEBHOOK_BODIES_IN_FLIGHT_LIMIT, WEBHOOK_BODY_LIMIT, type BodySource, type ReadBodyResult } from '../../src/webhooks/read-body.ts';
 
 const LIMIT = 64 * 1024;
 
@@ -152,7 +153,8 @@ describe('readBody() on any chunk source', () => {
 
   it('joins the chunks', async () => {
     const result = await readBody(source({}, [Buffer.from('ab'), Buffer.from('cd')]), 10);
-    assert.deepEqual(result, { ok: true, body: Buffer.from('abcd') });
+    assert.ok(result.ok);
+    assert.deepEqual(result.body, Buffer.from('abcd'));
   });
 
   it('refuses a body that does not add up to its Content-Length', async () => {
@@ -182,5 +184,45 @@ describe('readBody() on any chunk source', () => {
     };
     const result = await readBody(failing, 10);
     assert.equal(result.ok === false && result.status, 400);
+  });
+
+  it('holds the bodies of all requests together under one budget, and gives the bytes back', async () => {
+    assert.equal(WEBHOOK_BODIES_IN_FLIGHT_LIMIT, 4 * WEBHOOK_BODY_LIMIT);
+    const budget = new BodyBudget(10);
+    const first = await readBody(source({}, [Buffer.alloc(4), Buffer.alloc(3)]), 10, budget);
+    assert.ok(first.ok);
+    assert.equal(budget.held, 7);
+    // Declared larger than what is left: refused before a byte is read.
+    const declared = await readBody(source({ 'content-length': '4' }, [Buffer.alloc(4)]), 10, budget);
+    assert.equal(declared.ok === false && declared.status, 503);
+    assert.equal(budget.taken, 7, 'nothing of the refused body was taken');
+    // Chunked, growing past what is left: refused when it does, its bytes given back.
+    const growing = await readBody(source({}, [Buffer.alloc(2), Buffer.alloc(2)]), 10, budget);
+    assert.equal(growing.ok === false && growing.status, 503);
+    assert.match(growing.ok === false ? growing.message : '', /hold 9 bytes, near the limit of 10/);
+    assert.equal(budget.held, 7);
+    first.release();
+    first.release();
+    assert.equal(budget.held, 0, 'released once, whatever the number of calls');
+    assert.equal(budget.peak, 9);
+    const after = await readBody(source({ 'content-length': '10' }, [Buffer.alloc(10)]), 10, budget);
+    assert.ok(after.ok, 'the budget is whole again');
+    after.release();
+  });
+
+  it('gives back what a refused or broken body had taken', async () => {
+    const budget = new BodyBudget(100);
+    assert.equal((await readBody(source({}, [Buffer.alloc(8), Buffer.alloc(8)]), 10, budget)).ok, false);
+    assert.equal((await readBody(source({ 'content-length': '20' }, [Buffer.alloc(5)]), 30, budget)).ok, false);
+    const failing: BodySource = {
+      headers: {},
+      async *[Symbol.asyncIterator]() {
+        yield Buffer.alloc(6);
+        throw new Error('aborted');
+      },
+    };
+    assert.equal((await readBody(failing, 10, budget)).ok, false);
+    assert.equal(budget.held, 0);
+    assert.equal(budget.taken, 19);
   });
 });
