@@ -507,6 +507,15 @@ test('a hooks path planted in the global config file an older Berth wrote to /tm
   await f.commit({ 'index.html': 'one' }, 'One');
   const marker = join(f.root, 'hook-ran');
   const hooks = await markingHooks(join(f.root, 'evil-hooks'), marker);
+  // A temporary directory like /tmp, anyone's to write in, but only this test's to look at.
+  const shared = await tempDir(t, 'berth-tmp-');
+  await chmod(shared, 0o1777);
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = shared;
+  t.after(() => {
+    if (savedTmp === undefined) Reflect.deleteProperty(process.env, 'TMPDIR');
+    else process.env.TMPDIR = savedTmp;
+  });
   // Where Berth used to write, and then reuse, the global config of a fetch from a local repository.
   const digest = createHash('sha256').update(`${f.repo}\0${process.env.HOME ?? ''}`).digest('hex').slice(0, 16);
   const predictable = join(tmpdir(), `berth-git-${process.getuid?.() ?? 0}-${digest}.gitconfig`);
@@ -524,7 +533,7 @@ test('a hooks path planted in the global config file an older Berth wrote to /tm
     stdio: 'ignore',
   });
   t.after(() => attacker.kill('SIGKILL'));
-  const ours = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith('berth-git-') && !predictable.endsWith(name.replace(/\.new$/, '')));
+  const ours = async (): Promise<string[]> => (await readdir(shared)).filter((name) => !predictable.endsWith(name.replace(/\.new$/, '')));
   const before = await ours();
 
   for (let i = 0; i < 3; i++) {
@@ -533,7 +542,7 @@ test('a hooks path planted in the global config file an older Berth wrote to /tm
     assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), 'one');
   }
   assert.equal(await exists(marker), false, 'a hook from the planted config ran as root');
-  assert.deepEqual(await ours(), before, 'no git config file is written to /tmp');
+  assert.deepEqual(await ours(), before, 'nothing is written to the temporary directory');
 });
 
 test("the cached clone's own hooks and settings are not honoured", async (t) => {
