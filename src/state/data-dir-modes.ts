@@ -88,9 +88,11 @@ async function settle(path: string, want: Wanted, result: SecureDataDirResult): 
   const mode = info.mode & 0o7777;
   const wantMode = info.isDirectory() && want.mode !== undefined ? want.mode : mode & ~0o077;
   try {
-    if (want.gid !== undefined && info.gid !== want.gid) {
-      await chown(path, info.uid, want.gid);
-      result.fixed.push({ path, change: `group ${info.gid} -> ${want.gid}` });
+    // A directory a build passes through belongs to Berth, whoever owned it before (an older Berth gave caches to its one build user).
+    const uid = process.getuid?.() ?? info.uid;
+    if (want.gid !== undefined && (info.gid !== want.gid || info.uid !== uid)) {
+      await chown(path, uid, want.gid);
+      result.fixed.push({ path, change: `owner ${info.uid}:${info.gid} -> ${uid}:${want.gid}` });
     }
     if (mode !== wantMode) {
       await chmod(path, wantMode);

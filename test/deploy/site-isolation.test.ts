@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { Writable } from 'node:stream';
 import { createFileStorage } from '../../src/acme/certificate-storage.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
-import { restoreNodeModules } from '../../src/deploy/build-cache.ts';
+import { nodeModulesKey, restoreNodeModules } from '../../src/deploy/build-cache.ts';
 import { buildUids } from '../../src/deploy/build-user.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer } from '../../src/server/serve.ts';
@@ -30,6 +30,7 @@ const UIDS = buildUids(['a', 'b'], BASE);
 const B_BUILD = [
   'if [ ! -d node_modules/lib ]; then mkdir -p node_modules/lib && echo "clean-b" > node_modules/lib/script.js; fi',
   'mkdir -p dist && cp node_modules/lib/script.js dist/script.js && echo "<h1>b</h1>" > dist/index.html && id -u > dist/uid.txt',
+  'echo "serving script: $(cat dist/script.js)"',
 ].join('\n');
 
 interface TwoSites {
@@ -182,12 +183,24 @@ describe('site isolation', () => {
     assert.match(attacked.stderr, new RegExp(`building as uid ${uidA} and gid ${uidA}, this site's own`));
   });
 
-  it('makes the data directory, state.db and site directories private, and says what it changed', async (t) => {
+  it('makes the data directory, state.db and site directories private, says what it changed, and drops caches other uids wrote', async (t) => {
     const p = await twoSites(t);
     assert.equal((await stat(join(p.data, 'state.db'))).mode & 0o777, 0o644, 'the old mode, before a deploy');
+    // A cache as an older Berth left it: every site's build ran as one user, who owned (and could poison) every cache.
+    const probe = join(p.root, 'probe');
+    await writeTree(probe, { 'package-lock.json': '{"lockfileVersion":3}\n' });
+    const key = await nodeModulesKey(probe);
+    const oldCache = join(p.data, 'sites', 'b', 'cache');
+    await writeTree(join(oldCache, 'node_modules', key ?? 'none'), { 'lib/script.js': 'old-poison' });
+    await writeTree(join(oldCache, 'home'), { '.npmrc': 'registry=http://attacker.invalid/' });
+    spawnSync('chown', ['-R', '65534:65534', join(p.data, 'sites')]);
     const result = deploy(p, 'b');
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stderr, /made \d+ paths under data_dir private: .*state\.db \(mode 644 -> 600\)/);
+    assert.match(result.stderr, /made \d+ paths under data_dir private: \S+\/data \(mode 755 -> 711\), .*sites\/b \(owner 65534:65534 -> 0:\d+\)/);
+    assert.match(result.stderr, /cache: discarded cache\/node_modules: it did not belong to this site's build user/);
+    assert.match(result.stderr, /cache: discarded cache\/home: it did not belong to this site's build user/);
+    assert.match(result.stderr, /out\| serving script: clean-b/);
+    assert.ok(!result.stderr.includes('old-poison'), result.stderr);
     const mode = async (...path: string[]): Promise<number> => (await stat(join(p.data, ...path))).mode & 0o7777;
     assert.equal(await mode(), 0o711);
     assert.equal(await mode('state.db'), 0o600);
