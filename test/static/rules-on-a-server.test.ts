@@ -175,9 +175,10 @@ test('a release published before headers were checked still answers over HTTP/2,
 
 const SECRET_TEXT = 'TOP-SECRET-CONTENT '.repeat(200);
 
-test('a _headers Basic-Auth rule asks for a password and never sends or stores it', async (t) => {
+test('a _headers Basic-Auth rule asks for a password and never sends, stores or logs it', async (t) => {
   const scrypt = scryptPasswordHash('bob-pass', 10);
   const s = await startTestServer(t, {
+    server: 'access_log = true',
     files: {
       site: {
         'index.html': '<h1>Public</h1>',
@@ -261,6 +262,9 @@ test('a _headers Basic-Auth rule asks for a password and never sends or stores i
     assert.equal(publicMissing.status, 404, protocol);
     assert.equal(publicMissing.body.toString(), '<h1>Missing</h1>');
   }
+  const logged = JSON.stringify(s.logs);
+  assert.match(logged, /\/private\/doc\.txt/, 'the access log ran');
+  assert.doesNotMatch(logged, /wonder-land|bob-pass|d29uZGVy/);
 });
 
 test('a site-wide password from the environment protects every page but /_berth/', async (t) => {
