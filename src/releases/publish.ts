@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BerthError, isBerthError } from '../errors.ts';
+import { BerthError, isBerthError, type ErrorCode } from '../errors.ts';
 import { activateRelease } from './activate.ts';
 import { compressBoth } from './compress.ts';
 import { contentTypeFor, isCompressible } from './content-type.ts';
@@ -10,12 +9,13 @@ import { isFingerprinted } from './fingerprint.ts';
 import { checkHeaderTables, parseHeaders } from './headers-file.ts';
 import { MANIFEST_NAME, MANIFEST_VERSION, type Encoding, type HeaderRule, type Manifest, type ManifestFile, type RedirectRule } from './manifest.ts';
 import { readManifest } from './read-manifest.ts';
-import { parseRedirects } from './redirects-file.ts';
+import { parseRedirects, RULE_FILE_LIMITS } from './redirects-file.ts';
 import { createReleaseId, releaseIdTime } from './release-id.ts';
 import { activeReleaseId, releaseIds, SUMMARY_NAME, type ReleaseSummary } from './release-list.ts';
 import { pruneReleases } from './retain.ts';
 import { withSiteLock } from './site-lock.ts';
 import { sitePaths, TEMP_PREFIX, type SitePaths } from './site-paths.ts';
+import { openUntrusted, readUntrustedFile, type UntrustedFile } from './untrusted-file.ts';
 import { walkSource, type SourceFile } from './walk-source.ts';
 
 export interface PublishOptions {
@@ -23,6 +23,18 @@ export interface PublishOptions {
   site: string;
   /** The directory to publish (a build's output). */
   sourceDir: string;
+  /**
+   * For a build's output: the work directory, which `sourceDir` must stay
+   * inside once links are resolved (checked when the walk starts).
+   */
+  within?: string;
+  /**
+   * For a build's output: the uid the build ran as. A file of the output
+   * with more than one hard link is published only when this uid owns it
+   * (see openUntrusted). Undefined: a directory the operator named, whose
+   * hard links are not checked.
+   */
+  buildUid?: number;
   /** Releases to keep after this one is active. */
   retain: number;
   /** Make the new release live (default true). */
@@ -77,15 +89,17 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
 
 async function publishLocked(options: PublishOptions, started: number): Promise<PublishResult> {
   const paths = sitePaths(options.dataDir, options.site);
-  const files = await walkSource(options.sourceDir);
-  const rules = await readRules(options.sourceDir);
+  const source = await walkSource(options.sourceDir, { within: options.within });
+  const files = source.files;
+  const reader: SourceReader = { root: source.root, linksOwnedBy: options.buildUid ?? 'any' };
+  const rules = await readRules(reader);
   await mkdir(paths.releasesDir, { recursive: true });
   return withSiteLock(paths.lockFile, async () => {
     const previous = await previousFiles(paths);
     const tempDir = join(paths.releasesDir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     try {
       await mkdir(tempDir, { recursive: true });
-      const built = await buildFiles(files, tempDir, previous, options.onProgress);
+      const built = await buildFiles(reader, files, tempDir, previous, options.onProgress);
       checkHeaderTables(rules.headers, built.entries.map(([urlPath]) => urlPath));
       const contentHash = hashTree(built.entries, rules);
       const now = options.now ?? new Date();
@@ -130,30 +144,36 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
   });
 }
 
-async function readRules(sourceDir: string): Promise<{ redirects: RedirectRule[]; headers: HeaderRule[] }> {
-  const redirectsText = await readOptional(join(sourceDir, '_redirects'));
-  const headersText = await readOptional(join(sourceDir, '_headers'));
+/** Where the files to publish are read from, and whose hard links are accepted there. */
+interface SourceReader {
+  root: string;
+  linksOwnedBy: number | 'any';
+}
+
+/**
+ * The rules files are read like every file of the output (no link followed,
+ * regular files only) and capped at the parsers' limit before a byte is read:
+ * a FIFO or a link to `/dev/zero` fails here instead of hanging or filling
+ * memory.
+ */
+async function readRules(reader: SourceReader): Promise<{ redirects: RedirectRule[]; headers: HeaderRule[] }> {
+  const redirectsText = await readRulesFile(reader, '_redirects', 'E_REDIRECTS_INVALID');
+  const headersText = await readRulesFile(reader, '_headers', 'E_HEADERS_INVALID');
   return {
     redirects: redirectsText === undefined ? [] : parseRedirects(redirectsText),
     headers: headersText === undefined ? [] : parseHeaders(headersText),
   };
 }
 
-/** Larger than any sane rules file; the parsers enforce their own, smaller cap. */
-const RULES_READ_MAX = 8 * 1024 * 1024;
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    const buffer = await readFile(file);
-    if (buffer.length > RULES_READ_MAX) {
-      const name = file.endsWith('_headers') ? '_headers' : '_redirects';
-      throw new BerthError(name === '_headers' ? 'E_HEADERS_INVALID' : 'E_REDIRECTS_INVALID', `${name} is ${buffer.length} bytes; the limit is 1 MiB`);
-    }
-    return buffer.toString('utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+async function readRulesFile(reader: SourceReader, name: string, code: ErrorCode): Promise<string | undefined> {
+  const buffer = await readUntrustedFile(reader.root, name, {
+    maxBytes: RULE_FILE_LIMITS.maxBytes,
+    label: `${name} in the published folder`,
+    code,
+    linkCode: 'E_PUBLISH_SYMLINK',
+    linksOwnedBy: reader.linksOwnedBy,
+  });
+  return buffer?.toString('utf8');
 }
 
 /** The previous active release's files by content hash, so unchanged bytes are linked, not copied or recompressed. */
@@ -184,6 +204,7 @@ interface BuiltFiles {
 }
 
 async function buildFiles(
+  reader: SourceReader,
   files: readonly SourceFile[],
   tempDir: string,
   previous: ReadonlyMap<string, PreviousFile>,
@@ -196,8 +217,9 @@ async function buildFiles(
   let bytes = 0;
   let linked = 0;
   let compressed = 0;
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < files.length) {
+    while (next < files.length && !failed) {
       const index = next++;
       const source = files[index] as SourceFile;
       const target = join(tempDir, source.relPath);
@@ -206,7 +228,13 @@ async function buildFiles(
         await mkdir(dir, { recursive: true });
         made.add(dir);
       }
-      const result = await placeFile(source, target, previous);
+      let result: Awaited<ReturnType<typeof placeFile>>;
+      try {
+        result = await placeFile(reader, source, target, previous);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
       entries[index] = [`/${source.relPath}`, result.file];
       bytes += result.file.size;
       if (result.linked) linked++;
@@ -215,35 +243,66 @@ async function buildFiles(
       onProgress?.(done, files.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
+  // Every worker is done before a failure is reported: the caller removes the
+  // temporary directory, which must not race with files still being written.
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
   return { entries, bytes, linked, compressed };
 }
 
 async function placeFile(
+  reader: SourceReader,
   source: SourceFile,
   target: string,
   previous: ReadonlyMap<string, PreviousFile>,
 ): Promise<{ file: ManifestFile; linked: boolean }> {
-  const whole = source.size <= READ_WHOLE_MAX ? await readFile(source.absPath) : undefined;
-  const hash = whole !== undefined ? sha256(whole) : await sha256File(source.absPath);
+  const opened = await openUntrusted(reader.root, source.readPath, {
+    maxBytes: Number.MAX_SAFE_INTEGER,
+    label: source.readPath === source.relPath ? source.relPath : `${source.relPath} (a link to ${source.readPath})`,
+    code: 'E_PUBLISH_SOURCE',
+    linkCode: 'E_PUBLISH_SYMLINK',
+    expected: { dev: source.dev, ino: source.ino },
+    linksOwnedBy: reader.linksOwnedBy,
+  });
+  if (opened === undefined) {
+    throw new BerthError('E_PUBLISH_SOURCE', `Cannot publish ${source.relPath}: it disappeared while the folder was published; publish again once nothing writes to it`);
+  }
+  try {
+    return await placeOpened(opened, source, target, previous);
+  } finally {
+    await opened.handle.close();
+  }
+}
+
+/** Hashes and copies from the handle that was checked, never from the path again. */
+async function placeOpened(
+  opened: UntrustedFile,
+  source: SourceFile,
+  target: string,
+  previous: ReadonlyMap<string, PreviousFile>,
+): Promise<{ file: ManifestFile; linked: boolean }> {
+  const whole = opened.size <= READ_WHOLE_MAX ? await opened.handle.readFile() : undefined;
+  const streamed = whole === undefined ? await copyStream(opened, target) : undefined;
+  const hash = whole !== undefined ? sha256(whole) : (streamed as { hash: string }).hash;
   const type = contentTypeFor(source.relPath);
   const urlPath = `/${source.relPath}`;
   const base = {
-    size: whole?.length ?? source.size,
+    size: whole?.length ?? (streamed as { size: number }).size,
     hash,
     type,
     cache: isFingerprinted(urlPath) ? 'immutable' : 'revalidate',
-    mtimeMs: Math.floor(source.mtimeMs),
+    mtimeMs: Math.floor(opened.mtimeMs),
   } as const;
 
   const prior = previous.get(hash);
+  if (whole === undefined) {
+    // Too large to compress, so the previous release has no sidecars for it either.
+    const linked = prior !== undefined && (await replaceWithLink(prior.path, target));
+    return { file: { ...base, encodings: {} }, linked };
+  }
   if (prior !== undefined && (await linkAll(prior, target))) {
     return { file: { ...base, encodings: prior.file.encodings }, linked: true };
-  }
-
-  if (whole === undefined) {
-    await copyFile(source.absPath, target);
-    return { file: { ...base, encodings: {} }, linked: false };
   }
   await writeFile(target, whole);
   const encodings: ManifestFile['encodings'] = {};
@@ -261,6 +320,30 @@ async function placeFile(
   return { file: { ...base, encodings }, linked: false };
 }
 
+/** Chunk size for files too large to read whole. */
+const COPY_CHUNK = 1024 * 1024;
+
+/** Copies a large file to `target` while hashing it, in one pass over the opened handle. */
+async function copyStream(opened: UntrustedFile, target: string): Promise<{ hash: string; size: number }> {
+  const hash = createHash('sha256');
+  const out = await open(target, 'wx', 0o644);
+  try {
+    const chunk = Buffer.alloc(COPY_CHUNK);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await opened.handle.read(chunk, 0, chunk.length, size);
+      if (bytesRead === 0) break;
+      const bytes = chunk.subarray(0, bytesRead);
+      hash.update(bytes);
+      await out.write(bytes);
+      size += bytesRead;
+    }
+    return { hash: hash.digest('hex'), size };
+  } finally {
+    await out.close();
+  }
+}
+
 /** Hard-links a previous release's file and its sidecars; false when the filesystem refuses (then we copy). */
 async function linkAll(prior: PreviousFile, target: string): Promise<boolean> {
   const suffixes = ['', ...(Object.keys(prior.file.encodings) as Encoding[]).map((encoding) => SIDECAR_SUFFIX[encoding])];
@@ -276,14 +359,22 @@ async function linkAll(prior: PreviousFile, target: string): Promise<boolean> {
   }
 }
 
-function sha256(buffer: Buffer): string {
-  return createHash('sha256').update(buffer).digest('hex');
+/** Swaps a fresh copy for a hard link to the previous release's identical file; false (the copy stays) when the filesystem refuses. */
+async function replaceWithLink(priorPath: string, target: string): Promise<boolean> {
+  const temp = `${target}.link-${randomBytes(4).toString('hex')}`;
+  try {
+    await link(priorPath, temp);
+    await rename(temp, target);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw error;
+    await rm(temp, { force: true });
+    return false;
+  }
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+function sha256(buffer: Buffer): string {
+  return createHash('sha256').update(buffer).digest('hex');
 }
 
 /** One hash over every path and content hash: the release's identity, used in its id. */

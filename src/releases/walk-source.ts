@@ -1,14 +1,32 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { BerthError } from '../errors.ts';
 
 export interface SourceFile {
   /** Path relative to the source root, `/`-separated, no leading slash. */
   relPath: string;
-  /** The file to read (for a symlink: its target inside the root). */
-  absPath: string;
+  /** The file to read, relative to the real root (for a symlink: its target inside the root). */
+  readPath: string;
   size: number;
   mtimeMs: number;
+  /** Device and inode seen by the walk: publishing reads only this very file (see openUntrusted). */
+  dev: bigint;
+  ino: bigint;
+}
+
+export interface WalkedSource {
+  /** The root with every link resolved: what `readPath` is relative to. */
+  root: string;
+  files: SourceFile[];
+}
+
+export interface WalkSourceOptions {
+  /**
+   * The root must be inside this directory once links are resolved (for a
+   * build's output: the work directory). Checked here, at the moment the
+   * walk starts, because the build owns the folders in between.
+   */
+  within?: string;
 }
 
 /** Files Berth reads itself instead of publishing. */
@@ -26,11 +44,15 @@ export function isPublicSegment(segment: string): boolean {
 /**
  * Lists every file to publish under `root`, sorted. A symlink is published
  * as a copy of what it points to when that is a regular file inside the
- * root; a link that leaves the root, or points at a directory, is refused:
- * following it could publish files the site owner never meant to expose or
- * loop forever.
+ * root (read at the target's own path); a link that leaves the root, or
+ * points at a directory, is refused: following it could publish files the
+ * site owner never meant to expose or loop forever.
+ *
+ * The walk only lists: a build process still running could change the tree
+ * right after. Publishing therefore opens every file with `openUntrusted`,
+ * which checks that it is the inode listed here, at the path listed here.
  */
-export async function walkSource(root: string): Promise<SourceFile[]> {
+export async function walkSource(root: string, options: WalkSourceOptions = {}): Promise<WalkedSource> {
   let realRoot: string;
   try {
     realRoot = await realpath(root);
@@ -38,10 +60,16 @@ export async function walkSource(root: string): Promise<SourceFile[]> {
   } catch (error) {
     throw new BerthError('E_PUBLISH_SOURCE', `Cannot publish ${root}: it is not a readable directory; pass the build's output folder`, { cause: error });
   }
+  if (options.within !== undefined) {
+    const within = await realpath(options.within);
+    if (realRoot !== within && !realRoot.startsWith(within + sep)) {
+      throw new BerthError('E_PUBLISH_SYMLINK', `Cannot publish ${root}: it leads outside ${options.within} through a symbolic link; publish a directory inside it`);
+    }
+  }
   const files: SourceFile[] = [];
   await walkDir(realRoot, realRoot, '', files);
   files.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
-  return files;
+  return { root: realRoot, files };
 }
 
 async function walkDir(realRoot: string, dir: string, prefix: string, out: SourceFile[]): Promise<void> {
@@ -49,7 +77,7 @@ async function walkDir(realRoot: string, dir: string, prefix: string, out: Sourc
     (entry) => isPublicSegment(entry.name) && !(prefix === '' && CONTROL_FILES.has(entry.name)),
   );
   // The files of one directory are stat'ed together: a site is mostly many small files.
-  const infos = await Promise.all(entries.map((entry) => (entry.isFile() ? lstat(join(dir, entry.name)) : undefined)));
+  const infos = await Promise.all(entries.map((entry) => (entry.isFile() ? lstat(join(dir, entry.name), { bigint: true }) : undefined)));
   for (const [index, entry] of entries.entries()) {
     const abs = join(dir, entry.name);
     const rel = prefix + entry.name;
@@ -57,7 +85,7 @@ async function walkDir(realRoot: string, dir: string, prefix: string, out: Sourc
     if (entry.isDirectory()) {
       await walkDir(realRoot, abs, `${rel}/`, out);
     } else if (entry.isFile() && info !== undefined) {
-      out.push({ relPath: rel, absPath: abs, size: info.size, mtimeMs: info.mtimeMs });
+      out.push({ relPath: rel, readPath: rel, size: Number(info.size), mtimeMs: Number(info.mtimeMs), dev: info.dev, ino: info.ino });
     } else if (entry.isSymbolicLink()) {
       out.push(await resolveLink(realRoot, abs, rel));
     } else {
@@ -76,9 +104,11 @@ async function resolveLink(realRoot: string, abs: string, rel: string): Promise<
   if (!target.startsWith(realRoot + sep)) {
     throw new BerthError('E_PUBLISH_SYMLINK', `Cannot publish ${rel}: it is a symlink to ${target}, outside the published folder; copy the file in instead`);
   }
-  const info = await stat(target);
+  const info = await stat(target, { bigint: true });
   if (!info.isFile()) {
     throw new BerthError('E_PUBLISH_SYMLINK', `Cannot publish ${rel}: it is a symlink to a directory; symlinked directories are not followed, copy the files in instead`);
   }
-  return { relPath: rel, absPath: target, size: info.size, mtimeMs: info.mtimeMs };
+  // Published by reading the target at its own path, never through the link.
+  const readPath = relative(realRoot, target).split(sep).join('/');
+  return { relPath: rel, readPath, size: Number(info.size), mtimeMs: Number(info.mtimeMs), dev: info.dev, ino: info.ino };
 }

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { link, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { readManifest } from '../../src/releases/read-manifest.ts';
@@ -10,6 +12,7 @@ import { activeReleaseId, listReleases, releaseIds } from '../../src/releases/re
 import { activateRelease, previousReleaseId } from '../../src/releases/activate.ts';
 import { sitePaths } from '../../src/releases/site-paths.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { assertNoSecretUnder, assertNotQuoted, secretFile } from '../helpers/secret-file.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const css = 'body { color: #333; margin: 0 auto; max-width: 40rem; font-family: system-ui, sans-serif; }\n'.repeat(20);
@@ -214,4 +217,147 @@ test('a lock left with this process id by an earlier process is taken over', asy
   await withSiteLock(lock, async () => {
     await assert.rejects(withSiteLock(lock, async () => 'second', 200), { code: 'E_SITE_LOCKED' });
   });
+});
+
+test('a _headers that links to a root-only key fails the publish without quoting it, and nothing is published', async (t) => {
+  const secret = await secretFile(t);
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  await symlink(secret.file, join(source, '_headers'));
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_PUBLISH_SYMLINK');
+    assert.match(error.message, /^_headers in the published folder is a symbolic link/);
+    assertNotQuoted(error.message, secret);
+    return true;
+  });
+  assert.deepEqual(await releaseIds(sitePaths(dataDir, 'blog')), []);
+  await assertNoSecretUnder(dataDir, secret);
+});
+
+test('a _redirects behind a symlinked directory of the output is refused too', async (t) => {
+  const secret = await secretFile(t, '_redirects');
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  // The output folder itself is reached through a link to the private directory.
+  const linked = join(source, '..', 'linked-out');
+  await symlink(secret.dir, linked);
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: linked, within: source, retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_PUBLISH_SYMLINK');
+    assertNotQuoted(error.message, secret);
+    return true;
+  });
+  await assertNoSecretUnder(dataDir, secret);
+});
+
+test('a _redirects that is a FIFO fails at once instead of waiting for a writer', { timeout: 20_000 }, async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  execFileSync('mkfifo', [join(source, '_redirects')]);
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_REDIRECTS_INVALID');
+    assert.match(error.message, /^_redirects in the published folder is a FIFO, not a regular file/);
+    return true;
+  });
+});
+
+test('a _redirects that links to /dev/zero fails without reading it', { timeout: 20_000 }, async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  await symlink('/dev/zero', join(source, '_redirects'));
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), { code: 'E_PUBLISH_SYMLINK' });
+});
+
+test('a _headers larger than the rules limit is refused by its size, before it is read', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html, _headers: `/*\n  X-A: ${'a'.repeat(1024 * 1024)}\n` });
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_HEADERS_INVALID');
+    assert.match(error.message, /^_headers in the published folder is \d+ bytes; the limit is 1 MiB$/);
+    return true;
+  });
+});
+
+test('a directory swapped for a link to a private one after the walk is not published', async (t) => {
+  const secret = await secretFile(t, 'page.html');
+  const files: Record<string, string> = { 'index.html': html, 'z/dir/page.html': 'public page' };
+  // More files sort before z/ than publish opens at once, so the swap below lands before z/dir/page.html is opened.
+  for (let i = 0; i < 40; i++) files[`a/${String(i).padStart(2, '0')}.html`] = `page ${i}`;
+  const { dataDir, source } = await site(t, files);
+  let swapped = false;
+  const publishing = publishRelease({
+    dataDir,
+    site: 'blog',
+    sourceDir: source,
+    retain: 10,
+    onProgress: () => {
+      if (swapped) return;
+      swapped = true;
+      // What a build process left running would do: the walk saw a directory, the copy meets a link.
+      renameSync(join(source, 'z', 'dir'), join(source, 'z', 'old'));
+      symlinkSync(secret.dir, join(source, 'z', 'dir'));
+    },
+  });
+  await assert.rejects(publishing, (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_PUBLISH_SYMLINK');
+    assert.match(error.message, /^z\/dir\/page\.html was replaced while Berth read the folder/);
+    assertNotQuoted(error.message, secret);
+    return true;
+  });
+  assert.ok(swapped, 'the tree was changed during the publish');
+  assert.deepEqual(await releaseIds(sitePaths(dataDir, 'blog')), []);
+  await assertNoSecretUnder(dataDir, secret);
+});
+
+test("a hard link to a file the build's user does not own is refused", async (t) => {
+  const secret = await secretFile(t);
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  // Root can make the link; a build user could where fs.protected_hardlinks is 0.
+  await link(secret.file, join(source, 'key.txt'));
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10, buildUid: 65534 }), (error: unknown) => {
+    assert.ok(isBerthError(error));
+    assert.equal(error.code, 'E_PUBLISH_SOURCE');
+    assert.match(error.message, /^key\.txt has 2 hard links and belongs to uid 0, not to the build's user/);
+    assertNotQuoted(error.message, secret);
+    return true;
+  });
+  await assertNoSecretUnder(dataDir, secret);
+  // The same output without that link publishes, hard links owned by the build's user included.
+  await rm(join(source, 'key.txt'));
+  await link(join(source, 'index.html'), join(source, 'copy.html'));
+  const result = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10, buildUid: process.getuid?.() ?? 0 });
+  assert.equal(result.files, 2);
+});
+
+test('a large file is copied and hashed from the handle that was checked, and one replaced after the walk is refused', async (t) => {
+  const big = Buffer.alloc(33 * 1024 * 1024, 'x');
+  const { dataDir, source } = await site(t, { 'index.html': html, 'video.bin': big });
+  const first = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  const manifest = await readManifest(first.releaseDir);
+  assert.equal(manifest.files['/video.bin']?.size, big.length);
+  assert.equal(manifest.files['/video.bin']?.hash, createHash('sha256').update(big).digest('hex'));
+  assert.ok((await readFile(join(first.releaseDir, 'video.bin'))).equals(big));
+  await writeFile(join(source, 'index.html'), 'changed');
+  const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(second.linked, 1, 'the unchanged large file is linked, not copied again');
+  assert.equal((await stat(join(second.releaseDir, 'video.bin'))).ino, (await stat(join(first.releaseDir, 'video.bin'))).ino);
+
+  // More files sort before video.bin than publish opens at once: it is replaced before it is opened.
+  await writeFile(join(source, 'index.html'), 'changed again');
+  await writeTree(source, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`a/${String(i).padStart(2, '0')}.html`, `page ${i}`])));
+  let replaced = false;
+  await assert.rejects(
+    publishRelease({
+      dataDir,
+      site: 'blog',
+      sourceDir: source,
+      retain: 10,
+      onProgress: () => {
+        if (replaced) return;
+        replaced = true;
+        writeFileSync(join(source, 'video.new'), 'other bytes');
+        renameSync(join(source, 'video.new'), join(source, 'video.bin'));
+      },
+    }),
+    { code: 'E_PUBLISH_SYMLINK', message: /^video\.bin was replaced while Berth read the folder/ },
+  );
 });
