@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, type Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readUntrustedFile } from '../releases/untrusted-file.ts';
 
 /**
  * Build caches kept per site in `data_dir/sites/<site>/cache/`:
@@ -51,6 +52,13 @@ export const ROOT_CACHE_DIRS: readonly string[] = ['.cache'];
 /** Files whose content decides what an install puts in node_modules. */
 export const LOCKFILES: readonly string[] = ['package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml'];
 
+/**
+ * The most of one lockfile (or package.json) read to compute the key: large
+ * monorepo lockfiles are tens of MiB; a file that never ends (a link to
+ * `/dev/zero` is refused anyway) must not fill memory.
+ */
+export const LOCKFILE_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Fields of package.json that change what an install puts in node_modules. */
 const INSTALL_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'overrides', 'workspaces'];
 
@@ -79,16 +87,17 @@ export interface NodeModulesRestore {
  * `buildEnvironment` puts first on the build's PATH.
  */
 export async function nodeModulesKey(workDir: string): Promise<string | undefined> {
+  const root = await realpath(workDir);
   const hash = createHash('sha256').update('berth node_modules v1\n');
   let lockfiles = 0;
   for (const name of LOCKFILES) {
-    const content = await readIfFile(join(workDir, name));
+    const content = await readRepoFile(root, name);
     if (content === undefined) continue;
     lockfiles++;
     hash.update(`${name} ${content.length}\n`).update(content);
   }
   if (lockfiles === 0) return undefined;
-  const manifest = await readIfFile(join(workDir, 'package.json'));
+  const manifest = await readRepoFile(root, 'package.json');
   if (manifest !== undefined) hash.update(`package.json\n${installFieldsOf(manifest)}`);
   const major = process.versions.node.split('.')[0] ?? '';
   hash.update(`\nnode ${major} ${process.platform} ${process.arch}`);
@@ -237,14 +246,13 @@ async function moveDir(from: string, to: string): Promise<void> {
   }
 }
 
-async function readIfFile(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
+/**
+ * Lockfiles and package.json are the repository's, and after a build the
+ * build's: read without following links, regular files only, capped (see
+ * openUntrusted). A refused file fails the deploy with E_BUILD_CONFIG.
+ */
+async function readRepoFile(root: string, name: string): Promise<Buffer | undefined> {
+  return readUntrustedFile(root, name, { maxBytes: LOCKFILE_MAX_BYTES, label: `the repository's ${name}`, code: 'E_BUILD_CONFIG' });
 }
 
 async function lstatIfExists(path: string): Promise<Stats | undefined> {

@@ -1,8 +1,10 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { join, posix, sep } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { ResolvedSite } from '../config/resolved-config.ts';
 import { BerthError } from '../errors.ts';
+import { excerpt } from '../excerpt.ts';
+import { readUntrustedFile } from '../releases/untrusted-file.ts';
 import { installStep } from './build-cache.ts';
 
 /**
@@ -66,6 +68,13 @@ const HUGO_CONFIGS = ['hugo.toml', 'hugo.yaml', 'hugo.yml', 'hugo.json'];
 /** Older Hugo sites use a generic name; they are recognised by their content. */
 const GENERIC_CONFIGS = ['config.toml', 'config.yaml', 'config.yml', 'config.json'];
 
+/**
+ * The most Berth reads of one config file in the repository (berth.toml,
+ * netlify.toml, package.json, a Hugo config). Real ones are a few KiB; the
+ * cap keeps a huge file (or one that never ends) out of memory.
+ */
+export const REPO_CONFIG_MAX_BYTES = 1024 * 1024;
+
 const CONFIG_HINT =
   'set command and publish under [sites.build] in the server\'s berth.toml, e.g. command = "npm ci && npm run build" and publish = "dist"';
 
@@ -74,6 +83,8 @@ export async function resolveBuildSettings(
   workDir: string,
   options: ResolveBuildSettingsOptions = {},
 ): Promise<BuildSettings> {
+  // Files are read below the real path: see readRepoFile.
+  workDir = await realpath(workDir);
   const berthToml = await readRepoBerthToml(workDir);
   const netlifyToml = await readNetlifyToml(workDir);
   const server: Layer | undefined =
@@ -186,7 +197,7 @@ async function readRepoBerthToml(workDir: string): Promise<Layer | undefined> {
     if (key !== 'build') {
       problems.add(
         key,
-        `unknown key "${key}"; a repository's berth.toml holds only a [build] table (${REPO_BUILD_KEYS.join(', ')}), other settings belong in the server's berth.toml`,
+        `unknown key ${excerpt(key)}; a repository's berth.toml holds only a [build] table (${REPO_BUILD_KEYS.join(', ')}), other settings belong in the server's berth.toml`,
       );
     }
   }
@@ -196,7 +207,7 @@ async function readRepoBerthToml(workDir: string): Promise<Layer | undefined> {
     problems.add('build', '"build" must be a table: [build]');
   } else if (build !== undefined) {
     for (const key of Object.keys(build)) {
-      if (!REPO_BUILD_KEYS.includes(key)) problems.add(key, `unknown key "build.${key}"; use ${REPO_BUILD_KEYS.join(', ')}`);
+      if (!REPO_BUILD_KEYS.includes(key)) problems.add(key, `unknown key ${excerpt(`build.${key}`)}; use ${REPO_BUILD_KEYS.join(', ')}`);
     }
     if (build.command !== undefined) {
       if (typeof build.command === 'string' && build.command.trim() !== '') layer.command = build.command;
@@ -211,9 +222,9 @@ async function readRepoBerthToml(workDir: string): Promise<Layer | undefined> {
         problems.add('environment', 'build.environment must be a table of NAME = "value"');
       } else {
         for (const [name, value] of Object.entries(build.environment)) {
-          if (!ENV_NAME.test(name)) problems.add(name, `"${name}" is not a valid environment variable name; use letters, digits and underscores`);
+          if (!ENV_NAME.test(name)) problems.add(name, `${excerpt(name)} is not a valid environment variable name; use letters, digits and underscores`);
           // Values may be tokens, so they are never echoed.
-          else if (typeof value !== 'string') problems.add(name, `build.environment.${name} must be a string; put the value in quotes`);
+          else if (typeof value !== 'string') problems.add(name, `build.environment.${excerpt(name).slice(1, -1)} must be a string; put the value in quotes`);
           else layer.environment[name] = value;
         }
       }
@@ -233,7 +244,7 @@ async function readNetlifyToml(workDir: string): Promise<Layer | undefined> {
 
   const ignored = Object.keys(data)
     .filter((key) => key !== 'build')
-    .map((key) => (Array.isArray(data[key]) ? `[[${key}]]` : `[${key}]`));
+    .map((key) => (Array.isArray(data[key]) ? `[[${excerpt(key).slice(1, -1)}]]` : `[${excerpt(key).slice(1, -1)}]`));
   const build = data.build;
   if (build !== undefined && !isTable(build)) {
     problems.add('build', '"build" must be a table: [build]');
@@ -254,10 +265,10 @@ async function readNetlifyToml(workDir: string): Promise<Layer | undefined> {
         problems.add('environment', 'build.environment must be a table of NAME = "value"');
       } else {
         for (const [name, value] of Object.entries(build.environment)) {
-          if (!ENV_NAME.test(name)) problems.add(name, `"${name}" is not a valid environment variable name`);
+          if (!ENV_NAME.test(name)) problems.add(name, `${excerpt(name)} is not a valid environment variable name`);
           // Netlify accepts NODE_VERSION = 20; so does Berth, as the text "20".
           else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') layer.environment[name] = String(value);
-          else problems.add(name, `build.environment.${name} must be a string`);
+          else problems.add(name, `build.environment.${excerpt(name).slice(1, -1)} must be a string`);
         }
       }
     }
@@ -267,24 +278,32 @@ async function readNetlifyToml(workDir: string): Promise<Layer | undefined> {
   return layer;
 }
 
+/**
+ * Reads a file at the root of the checkout (`workDir` is a real path) the
+ * way Berth reads every file a repository controls: a symbolic link, a FIFO,
+ * a device or a directory is refused, and so is a file over
+ * `REPO_CONFIG_MAX_BYTES`, with an error that quotes none of it (a link to
+ * `/etc/shadow` must not end up in the deploy log). Undefined when absent.
+ */
+async function readRepoFile(workDir: string, file: string): Promise<string | undefined> {
+  const buffer = await readUntrustedFile(workDir, file, { maxBytes: REPO_CONFIG_MAX_BYTES, label: `the repository's ${file}`, code: 'E_BUILD_CONFIG' });
+  return buffer?.toString('utf8');
+}
+
+/** smol-toml's own messages are fixed phrases like this; anything else (a date library's message) may quote the file. */
+const PLAIN_REASON = /^[a-z][a-z ,:-]{0,79}$/;
+
 async function readToml(workDir: string, file: string): Promise<{ data: Record<string, unknown>; text: string } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(workDir, file), 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new BerthError('E_BUILD_CONFIG', `cannot read ${file} in the repository: ${code ?? String(error)}`, { cause: error });
-  }
+  const text = await readRepoFile(workDir, file);
+  if (text === undefined) return undefined;
   try {
     return { data: parseToml(text) as Record<string, unknown>, text };
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
-    // Only the parser's first line: the excerpt it adds could show an environment value.
-    const reason = (error.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
-    throw new BerthError('E_BUILD_CONFIG', `${file} in the repository, line ${error.line}, column ${error.column}: not valid TOML: ${reason}`, {
-      cause: error,
-    });
+    // Never the parser's code frame: it quotes lines of the file, which may hold environment values.
+    const first = (error.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
+    const reason = PLAIN_REASON.test(first) ? first : excerpt(first);
+    throw new BerthError('E_BUILD_CONFIG', `${file} in the repository, line ${error.line}, column ${error.column}: not valid TOML: ${reason}`);
   }
 }
 
@@ -321,25 +340,33 @@ function isTable(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
+/**
+ * Where JSON.parse gave up, as a line and column. Its message is not passed
+ * on: V8 quotes the text around the error.
+ */
+function jsonErrorPlace(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  const lineColumn = /\(line (\d+) column (\d+)\)/.exec(message);
+  if (lineColumn !== null) return ` (line ${lineColumn[1]}, column ${lineColumn[2]})`;
+  const position = /at position (\d+)/.exec(message);
+  if (position === null) return message.includes('Unexpected end of JSON input') ? ' (it ends too early)' : '';
+  const before = text.slice(0, Number(position[1])).split('\n');
+  return ` (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
+}
+
 interface PackageJson {
   dependencies: Record<string, unknown>;
   scripts: Record<string, unknown>;
 }
 
 async function readPackageJson(workDir: string): Promise<PackageJson | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(workDir, 'package.json'), 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new BerthError('E_BUILD_CONFIG', `cannot read package.json in the repository: ${code ?? String(error)}`, { cause: error });
-  }
+  const text = await readRepoFile(workDir, 'package.json');
+  if (text === undefined) return undefined;
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new BerthError('E_BUILD_CONFIG', `package.json in the repository is not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new BerthError('E_BUILD_CONFIG', `package.json in the repository is not valid JSON${jsonErrorPlace(text, error)}; check it with \`npm pkg get name\``);
   }
   if (!isTable(data)) throw new BerthError('E_BUILD_CONFIG', 'package.json in the repository is not a JSON object');
   const table = (value: unknown): Record<string, unknown> => (isTable(value) ? value : {});
@@ -373,10 +400,10 @@ async function detectPreset(workDir: string): Promise<Layer | undefined> {
 async function isHugoSite(workDir: string): Promise<boolean> {
   for (const name of HUGO_CONFIGS) if (await isFile(join(workDir, name))) return true;
   for (const name of GENERIC_CONFIGS) {
-    const path = join(workDir, name);
-    if (!(await isFile(path))) continue;
+    const text = await readRepoFile(workDir, name);
+    if (text === undefined) continue;
     // `baseURL` is Hugo's spelling (keys are case-insensitive in Hugo).
-    if (/^\s*"?baseurl"?\s*[=:]/im.test(await readFile(path, 'utf8'))) return true;
+    if (/^\s*"?baseurl"?\s*[=:]/im.test(text)) return true;
     const dirs = await Promise.all(['content', 'layouts', 'themes', 'archetypes'].map((dir) => isDirectory(join(workDir, dir))));
     if (dirs[0] === true && dirs.slice(1).some(Boolean)) return true;
   }
@@ -403,9 +430,10 @@ async function isDirectory(path: string): Promise<boolean> {
   return (await statIfExists(path))?.isDirectory() ?? false;
 }
 
-async function statIfExists(path: string): Promise<Awaited<ReturnType<typeof stat>> | undefined> {
+/** lstat: a link is neither a file nor a directory here, so detection never looks through one. */
+async function statIfExists(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
   try {
-    return await stat(path);
+    return await lstat(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -12,6 +13,7 @@ import {
 } from '../../src/deploy/build-cache.ts';
 import { runBuild } from '../../src/deploy/build-runner.ts';
 import { resolveBuildSettings } from '../../src/deploy/build-settings.ts';
+import { assertNotQuoted, secretFile } from '../helpers/secret-file.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const packageJson = JSON.stringify({ scripts: { build: 'vite build' }, devDependencies: { vite: '^6.0.0' } });
@@ -191,5 +193,24 @@ describe('node_modules cache', () => {
     assert.equal(installStep(yarn, false), 'npm install');
     const none = await tempDir(t, 'berth-work-');
     assert.equal(installStep(none, false), undefined);
+  });
+
+  it('refuses a lockfile that links to a secret or to /dev/zero, or is a FIFO, without reading it', { timeout: 20_000 }, async (t) => {
+    const secret = await secretFile(t, 'yarn.lock');
+    const cacheDir = await tempDir(t, 'berth-cache-');
+    for (const make of [
+      (dir: string) => symlink(secret.file, join(dir, 'yarn.lock')),
+      (dir: string) => symlink('/dev/zero', join(dir, 'yarn.lock')),
+      async (dir: string) => execFileSync('mkfifo', [join(dir, 'yarn.lock')]),
+    ]) {
+      const dir = await checkout(t);
+      await make(dir);
+      await assert.rejects(restoreNodeModules(dir, cacheDir, () => undefined), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'E_BUILD_CONFIG');
+        assert.match(error.message, /^the repository's yarn\.lock is (a symbolic link|a FIFO, not a regular file);/);
+        assertNotQuoted(error.message, secret);
+        return true;
+      });
+    }
   });
 });

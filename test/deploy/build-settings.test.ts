@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { ResolvedBuild, ResolvedSite } from '../../src/config/resolved-config.ts';
 import { BerthError } from '../../src/errors.ts';
 import { resolveBuildSettings, resolvePublishDir } from '../../src/deploy/build-settings.ts';
+import { assertNotQuoted, secretFile } from '../helpers/secret-file.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 /** A site with only the fields build settings read. */
@@ -356,5 +358,59 @@ describe('resolveBuildSettings() repository files', () => {
     const dir = await repo(t, { 'package.json': '{ "dependencies": ' });
     const message = await buildConfigError(resolveBuildSettings(siteWith(), dir));
     assert.match(message, /package\.json in the repository is not valid JSON/);
+  });
+});
+
+describe('resolveBuildSettings() with hostile files in the repository', () => {
+  for (const file of ['berth.toml', 'netlify.toml', 'package.json']) {
+    it(`refuses a ${file} that links to a root-only secret, quoting none of it`, async (t) => {
+      const secret = await secretFile(t);
+      const dir = await repo(t, { 'index.html': 'home' });
+      await symlink(secret.file, join(dir, file));
+      const message = await buildConfigError(resolveBuildSettings(siteWith(), dir));
+      assert.equal(message, `the repository's ${file} is a symbolic link; Berth follows no link in files a repository or a build controls, make it a regular file`);
+      assertNotQuoted(message, secret);
+    });
+  }
+
+  it('refuses a package.json that links to /dev/zero and a netlify.toml that is a FIFO, without hanging', { timeout: 20_000 }, async (t) => {
+    const dir = await repo(t, { 'index.html': 'home' });
+    await symlink('/dev/zero', join(dir, 'package.json'));
+    assert.match(await buildConfigError(resolveBuildSettings(siteWith(), dir)), /^the repository's package\.json is a symbolic link/);
+    execFileSync('mkfifo', [join(dir, 'netlify.toml')]);
+    assert.match(await buildConfigError(resolveBuildSettings(siteWith(), dir)), /^the repository's netlify\.toml is a FIFO, not a regular file/);
+  });
+
+  it('refuses a Hugo config.toml that links elsewhere instead of reading it', async (t) => {
+    const secret = await secretFile(t, 'config.toml');
+    const dir = await repo(t, { 'content/post.md': '# hi', 'layouts/index.html': '' });
+    await symlink(secret.file, join(dir, 'config.toml'));
+    const message = await buildConfigError(resolveBuildSettings(siteWith(), dir));
+    assert.match(message, /^the repository's config\.toml is a symbolic link/);
+  });
+
+  it('refuses a berth.toml over 1 MiB by its size', async (t) => {
+    const dir = await repo(t, { 'berth.toml': `# ${'x'.repeat(1024 * 1024)}\n[build]\ncommand = "make"\n` });
+    assert.match(await buildConfigError(resolveBuildSettings(siteWith(), dir)), /^the repository's berth\.toml is \d+ bytes; the limit is 1 MiB$/);
+  });
+
+  it('quotes no line of an invalid berth.toml or package.json, only where the error is', async (t) => {
+    const token = 'tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0';
+    const toml = await repo(t, { 'berth.toml': `[build]\ncommand = "make"\n[build.environment]\nAPI_TOKEN = "${token}\n` });
+    const tomlMessage = await buildConfigError(resolveBuildSettings(siteWith(), toml));
+    assert.match(tomlMessage, /^berth\.toml in the repository, line 4, column \d+: not valid TOML: /);
+    assert.ok(!tomlMessage.includes(token.slice(0, 8)), tomlMessage);
+    const json = await repo(t, { 'package.json': `{\n  "name": "site",\n  "token": ${token}\n}` });
+    const jsonMessage = await buildConfigError(resolveBuildSettings(siteWith(), json));
+    assert.match(jsonMessage, /^package\.json in the repository is not valid JSON(?: \(line 3, column \d+\))?; check it with `npm pkg get name`$/);
+    assert.ok(!jsonMessage.includes(token.slice(0, 8)), jsonMessage);
+  });
+
+  it('quotes at most an excerpt of an unknown key', async (t) => {
+    const key = `k${'x'.repeat(500)}`;
+    const dir = await repo(t, { 'berth.toml': `${key} = 1\n[build]\ncommand = "make"\n` });
+    const message = await buildConfigError(resolveBuildSettings(siteWith(), dir));
+    assert.match(message, /unknown key "kx{39}…"/);
+    assert.ok(message.length < 400, message);
   });
 });
