@@ -27,6 +27,13 @@ export interface RunBuildOptions {
   /** Run as this user and group (see `buildUserFor` in build-user.ts); Berth must be root. */
   uid?: number;
   gid?: number;
+  /**
+   * When the build has a uid of its own (no other service, site or build
+   * uses it): once the build is over, every process running as this uid is
+   * killed too, including those that left the process group (`setsid`,
+   * daemons). Never Berth's own uid or root's.
+   */
+  killUid?: number;
 }
 
 export interface BuildResult {
@@ -57,9 +64,12 @@ type StopReason = 'timeout' | 'cancelled' | 'output';
  * pipes open). So on a timeout, an abort or too much output, and also after
  * a normal exit, the whole group gets SIGTERM and, 5 s later, SIGKILL.
  *
- * Security limit: a process that leaves the group on purpose (`setsid`, a
- * daemonising tool) escapes this. Containing that needs a cgroup, e.g. the
- * systemd unit's `KillMode=control-group` or a container per build.
+ * A process that leaves the group on purpose (`setsid`, a daemonising tool)
+ * escapes the group kill. With `killUid` (a uid only this build uses), every
+ * process of that uid is then killed as well, before `runBuild` returns or
+ * throws, so nothing of the build runs while Berth publishes its output.
+ * Without it, such a process survives: containing it then needs a cgroup,
+ * e.g. the systemd unit's `KillMode=control-group` or a container per build.
  *
  * @throws BerthError `E_BUILD_FAILED` (non-zero exit, killed by a signal, or
  *   could not start), `E_BUILD_TIMEOUT`, `E_BUILD_CANCELLED`,
@@ -68,6 +78,9 @@ type StopReason = 'timeout' | 'cancelled' | 'output';
 export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const limit = options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES;
+  if (options.killUid !== undefined && (options.killUid === 0 || options.killUid === process.getuid?.())) {
+    throw new Error(`runBuild: killUid ${options.killUid} is root's or Berth's own uid; killing its processes would kill Berth`);
+  }
   if (options.signal?.aborted) throw cancelledError(options.signal);
 
   const child = spawn('sh', ['-c', options.command], {
@@ -136,6 +149,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     } catch (error) {
       child.stdout.destroy();
       child.stderr.destroy();
+      if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
       const reason = (error as NodeJS.ErrnoException).code ?? String(error);
       throw new BerthError('E_BUILD_FAILED', `cannot start the build command in ${options.cwd}: ${reason}`, { cause: error });
     }
@@ -148,8 +162,10 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     // which also closes the pipes those processes were holding.
     if (child.pid !== undefined) {
       terminateGroup();
+      await reapGroup(child.pid, () => termSentAt);
+      if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
       const giveUp = new AbortController();
-      const closed = await Promise.race([drained.then(() => true), sleep(KILL_GRACE_MS + REAP_WAIT_MS, false, { signal: giveUp.signal })]);
+      const closed = await Promise.race([drained.then(() => true), sleep(REAP_WAIT_MS, false, { signal: giveUp.signal })]);
       giveUp.abort();
       if (!closed) {
         // Only a process outside the group (see above) can still hold them.
@@ -157,7 +173,6 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
         child.stderr.destroy();
         emit('stderr', '[berth] a process that left the build\'s process group kept its output open; output after this point is not logged');
       }
-      await reapGroup(child.pid, () => termSentAt);
     }
     const durationMs = Math.round(performance.now() - started);
 
@@ -241,6 +256,71 @@ async function reapGroup(pid: number, termSentAt: () => number | undefined): Pro
     if (killedAt !== undefined && now - killedAt >= REAP_WAIT_MS) return;
     await sleep(POLL_MS);
   }
+}
+
+/**
+ * Kills every process running as `uid` and waits until none is left.
+ *
+ * First `kill(-1, SIGKILL)` from a process running as that uid: the kernel
+ * signals every process the sender may signal in one pass that forks cannot
+ * slip through (so a fork loop cannot outrun it). Then /proc is scanned for
+ * any process whose real, effective, saved or filesystem uid is `uid` (a
+ * setuid program it started, say), and each is SIGKILLed by Berth, until a
+ * scan finds none running. Zombies do not count (see hasRunningMember).
+ * Bounded: a process stuck in the kernel makes the build fail rather than be
+ * published while it may still write.
+ */
+async function killUser(uid: number, gid: number | undefined): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    await killAllAs(uid, gid);
+    const left = runningProcessesOf(uid);
+    if (left.length === 0) return;
+    for (const pid of left) signalProcess(pid, 'SIGKILL');
+    if (performance.now() - started >= REAP_WAIT_MS) {
+      throw new BerthError(
+        'E_BUILD_FAILED',
+        `processes of the build's user (uid ${uid}) were still running after SIGKILL: ${left.slice(0, 10).join(', ')}; the output was not published, look for processes stuck in the kernel (state D in ps)`,
+      );
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/** Runs `kill(-1, SIGKILL)` as `uid`: the Node that runs Berth is the one program sure to be there. */
+async function killAllAs(uid: number, gid: number | undefined): Promise<void> {
+  const killer = spawn(process.execPath, ['-e', 'process.kill(-1, "SIGKILL")'], { uid, gid, stdio: 'ignore', env: {} });
+  await new Promise<void>((resolve) => {
+    // An error (no such program) leaves the /proc scan to do the work.
+    killer.once('error', () => resolve());
+    killer.once('exit', () => resolve());
+  });
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** Processes with `uid` among their real, effective, saved or filesystem uids that are not zombies. */
+export function runningProcessesOf(uid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${entry}/status`, 'utf8');
+    } catch {
+      continue; // The process ended while we looked.
+    }
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    const uids = /^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/).map(Number) ?? [];
+    if (state !== 'Z' && state !== 'X' && uids.includes(uid)) found.push(Number(entry));
+  }
+  return found;
 }
 
 /**

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { BerthError, type ErrorCode } from '../../src/errors.ts';
 import { LINE_CUT_MARKER, MAX_LINE_BYTES, runBuild, type OutputStream, type RunBuildOptions } from '../../src/deploy/build-runner.ts';
+import { freshUid, livingPidsOf } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 interface Captured {
@@ -187,5 +188,42 @@ describe('runBuild()', () => {
     const { lines, options } = await build(t, 'echo started', { signal: AbortSignal.abort() });
     await failure(runBuild(options), 'E_BUILD_CANCELLED');
     assert.deepEqual(lines, []);
+  });
+});
+
+describe('runBuild() with killUid', () => {
+  // Three ways out of the process group: setsid, a daemon's double fork, and a burst of children.
+  const escape =
+    'setsid sleep 1000 >/dev/null 2>&1 & echo "pid $!"; ' +
+    "setsid sh -c 'sh -c \"sleep 1000 &\"; for i in $(seq 30); do sleep 1000 & done; wait' >/dev/null 2>&1 & ";
+
+  it('kills every process of the uid after a successful build, those that left the group included', async (t) => {
+    const uid = freshUid(t);
+    const { lines, options } = await build(t, `${escape} echo done`, { uid, gid: uid, killUid: uid });
+    await runBuild(options);
+    assert.deepEqual(lines.at(-1), ['stdout', 'done']);
+    assert.deepEqual(livingPidsOf(uid), [], 'no process runs as the build uid once runBuild has returned');
+    assert.ok(await isGone(pidFrom(lines)));
+  });
+
+  it('kills them after a failed build and after a cancelled one', async (t) => {
+    const uid = freshUid(t);
+    const failed = await build(t, `${escape} exit 3`, { uid, gid: uid, killUid: uid });
+    await failure(runBuild(failed.options), 'E_BUILD_FAILED');
+    assert.deepEqual(livingPidsOf(uid), []);
+
+    const controller = new AbortController();
+    const cancelled = await build(t, `${escape} echo started; sleep 1000`, { uid, gid: uid, killUid: uid, signal: controller.signal });
+    cancelled.options.log = (stream, line) => {
+      cancelled.lines.push([stream, line]);
+      if (line === 'started') controller.abort('superseded');
+    };
+    await failure(runBuild(cancelled.options), 'E_BUILD_CANCELLED');
+    assert.deepEqual(livingPidsOf(uid), []);
+  });
+
+  it("refuses to kill by root's uid or Berth's own", async (t) => {
+    const { options } = await build(t, 'true', { killUid: process.getuid?.() ?? 0 });
+    await assert.rejects(runBuild(options), /killUid \d+ is root's or Berth's own uid/);
   });
 });
