@@ -169,7 +169,17 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const outputDir = await resolvePublishDir(workDir, settings.publish);
     await checkOutputSize(outputDir, site.build.maxOutputBytes, JSON.stringify(settings.publish));
     // Pruning waits for activation: a release that fails its check must not cost an old rollback target.
-    const published = await publishRelease({ dataDir: config.dataDir, site: site.name, sourceDir: outputDir, retain: Number.MAX_SAFE_INTEGER, activate: false });
+    // Every file is opened without following links and checked against the walk, and must stay inside the checkout.
+    const published = await publishRelease({
+      dataDir: config.dataDir,
+      site: site.name,
+      sourceDir: outputDir,
+      within: workDir,
+      // Whose hard links the output may hold (see openUntrusted): the build's user, else Berth's (no build ran).
+      buildUid: settings.command !== undefined && user !== undefined ? user.uid : process.getuid?.(),
+      retain: Number.MAX_SAFE_INTEGER,
+      activate: false,
+    });
     log.line(`published release ${published.id}: ${published.files} files, ${published.linked} unchanged and linked, ${published.compressed} precompressed`);
     endPhase('publish');
 
