@@ -2,6 +2,7 @@
 import module from 'node:module';
 import { parseArgs } from 'node:util';
 import { isBerthError } from '../errors.ts';
+import { handleClosedOutput } from './closed-output.ts';
 import type { Command, CommandIo } from './command.ts';
 // Compiled code (TypeScript after type stripping included) is kept in
 // os.tmpdir()/node-compile-cache: every start after the first takes about
@@ -106,6 +107,7 @@ if (import.meta.main) {
   // its own user's alone; the few paths a build must walk through are opened up
   // explicitly (src/state/data-dir-modes.ts, src/deploy/build-dirs.ts).
   process.umask(0o077);
+  handleClosedOutput(process.stdout, process.stderr, (code) => process.exit(code));
   const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   process.exitCode = code;
 }

@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
+import { openStateStore } from '../../src/state/state-store.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
@@ -370,6 +372,42 @@ test('a successful publish prints one summary line on stdout and no progress on 
   assert.doesNotMatch(result.stdout, /\r/);
   const [release] = await listJson(cwd);
   assert.equal(release?.active, false, '--no-activate leaves the site without a live release');
+});
+
+/**
+ * Runs `berth …` with its standard output a pipe that this side closes as
+ * soon as the first chunk arrives, as `berth deploys | head -3` does.
+ */
+async function berthReadOnce(args: readonly string[], cwd: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; first: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  child.stdout.destroy();
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, first: chunk.toString(), stderr };
+}
+
+test('a reader that stops early (berth deploys | head) ends the listing quietly with exit 0', async (t) => {
+  const cwd = await project(t);
+  const dataDir = join(cwd, 'data');
+  // Far more output than a pipe holds, so Berth is still writing when the reader goes.
+  const store = openStateStore(dataDir);
+  let last = '';
+  try {
+    for (let i = 0; i < 3000; i++) last = store.createDeploy({ site: 'site', trigger: 'cli', ref: 'refs/heads/main', sha: randomBytes(20).toString('hex'), message: `commit ${i}` }).id;
+  } finally {
+    store.close();
+  }
+  await mkdir(join(dataDir, 'logs', 'deploys'), { recursive: true });
+  await writeFile(deployLogPath(dataDir, last), Array.from({ length: 100_000 }, (_, i) => `build output line ${i}\n`).join(''));
+
+  for (const args of [['deploys', '--limit', '3000'], ['deploys', '--limit', '3000', '--json'], ['logs', last]]) {
+    const result = await berthReadOnce(args, cwd);
+    assert.ok(result.first.length > 0, `berth ${args.join(' ')} printed before the reader left`);
+    assert.equal(result.stderr, '', `berth ${args.join(' ')}: nothing on stderr, no stack trace`);
+    assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, `berth ${args.join(' ')} exits 0 by itself`);
+  }
 });
 
 // --- serve as a separate process --------------------------------------------
