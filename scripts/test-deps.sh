@@ -2,8 +2,9 @@
 # Installs the Debian packages the test suite runs against: a real ACME CA
 # (Pebble, with its DNS stand-in), and for the example blog's quality tests
 # Chromium (Lighthouse drives it) and a Java runtime (the Nu HTML Checker),
-# and systemd for `systemd-analyze`, which checks deploy/berth.service
-# (systemd need not be running).
+# systemd for `systemd-analyze`, which checks deploy/berth.service
+# (systemd need not be running), and Docker Compose, whose `config -q`
+# checks deploy/compose.yaml (no Docker engine needed).
 # Runs before `npm test`; does nothing when they are already there.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# Either Compose will do: the `docker compose` plugin or Debian 12's Compose 1 (docker-compose).
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
@@ -226,19 +226,21 @@ test('a build cannot change the live release or anything outside its checkout it
   const first = signed({ ref: 'refs/heads/main', sha: await s.repo.commit({ 'index.html': 'safe two' }), delivery: 'first' });
   await hook(s.port, first.body, first.headers);
   await s.control.deployer.idle();
-  const live = join(s.root, 'data', 'sites', 'blog', 'current', 'index.html');
+  const current = join(s.root, 'data', 'sites', 'blog', 'current');
+  // The release live while the hostile build runs: after the deploy `current` names the new one.
+  const liveRelease = await realpath(current);
   const hostile = await s.repo.commit({
-    'berth.toml': `[build]\ncommand = "echo hacked > ${live}; echo hacked > ${join(s.root, 'data', 'state.db')}; echo built"\npublish = "."\n`,
+    'berth.toml': `[build]\ncommand = "id -u > build-uid.txt; echo hacked > ${join(current, 'index.html')}; echo hacked > ${join(s.root, 'data', 'state.db')}; echo built"\npublish = "."\n`,
     'index.html': 'the new one',
   });
   const push = signed({ ref: 'refs/heads/main', sha: hostile, delivery: 'hostile' });
-  await hook(s.port, push.body, push.headers);
+  const queued = await hook(s.port, push.body, push.headers);
   await s.control.deployer.idle();
-  const { readFile } = await import('node:fs/promises');
-  // As root the build runs as an unprivileged user, so both writes are refused.
-  if (process.getuid?.() === 0) {
-    assert.notEqual(await readFile(live, 'utf8'), 'hacked\n', 'the live release was not written by the build');
-  }
+  assert.equal(s.control.store.getDeploy(String(queued.body.deploy))?.state, 'live', 'the deploy itself succeeded');
+  const buildUid = (await get(s.port, '/build-uid.txt')).body.toString().trim();
+  assert.match(buildUid, /^\d+$/, 'the build recorded its uid');
+  assert.notEqual(buildUid, '0', "the build did not run as Berth's user (root)");
+  assert.equal(await readFile(join(liveRelease, 'index.html'), 'utf8'), 'safe two', 'the live release was not written by the build');
   assert.ok(s.control.store.listDeploys({ site: 'blog' }).length >= 2, 'the state database still works');
   assert.equal(await page(s.port), 'the new one');
 });
@@ -250,10 +252,6 @@ test('a data dir the build user cannot enter fails the build with a clear fix', 
   const queued = await hook(s.port, push.body, push.headers);
   await s.control.deployer.idle();
   const record = s.control.store.getDeploy(String(queued.body.deploy));
-  if (process.getuid?.() === 0) {
-    assert.equal(record?.errorCode, 'E_BUILD_CONFIG');
-    assert.match(String(record?.errorMessage), new RegExp(`cannot enter ${s.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 700\\); allow it with \`chmod o\\+x`));
-  } else {
-    assert.equal(record?.state, 'live', 'without root the build runs as this user, who owns the directory');
-  }
+  assert.equal(record?.errorCode, 'E_BUILD_CONFIG');
+  assert.match(String(record?.errorMessage), new RegExp(`cannot enter ${s.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(mode 700\\); allow it with \`chmod o\\+x`));
 });
