@@ -311,12 +311,12 @@ test('publishing a directory that does not exist fails with E_PUBLISH_SOURCE', a
   assert.deepEqual(await listJson(cwd), []);
 });
 
-test('a data_dir that is not a directory fails the publish with E_PUBLISH_IO, not a crash', async (t) => {
+test('a data_dir that is a file fails the publish with E_CONFIG_INVALID naming it, not a crash', async (t) => {
   const cwd = await project(t, ONE_SITE, { dataDir: 'data-file' });
   await writeFile(join(cwd, 'data-file'), 'not a directory');
   await writeTree(join(cwd, 'out'), { 'index.html': 'x' });
   const result = await berth(['publish', 'out'], { cwd });
-  assertFailed(result, 1, /^berth publish: Publish failed: .*ENOTDIR.*the live release is unchanged \[E_PUBLISH_IO\]\n$/);
+  assertFailed(result, 1, /^berth publish: Invalid configuration in berth\.toml \(1 error\):\nberth\.toml:1 data_dir: \S+data-file is a file, not a directory; .*\[E_CONFIG_INVALID\]\n$/);
   assert.doesNotMatch(result.stderr, /unexpected failure|\n\s+at /);
 });
 
@@ -395,7 +395,11 @@ test('a reader that stops early (berth deploys | head) ends the listing quietly 
   const store = openStateStore(dataDir);
   let last = '';
   try {
-    for (let i = 0; i < 3000; i++) last = store.createDeploy({ site: 'site', trigger: 'cli', ref: 'refs/heads/main', sha: randomBytes(20).toString('hex'), message: `commit ${i}` }).id;
+    // One a second, as ids name their second: 3000 in one second could draw the same random part.
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    for (let i = 0; i < 3000; i++) {
+      last = store.createDeploy({ site: 'site', trigger: 'cli', ref: 'refs/heads/main', sha: randomBytes(20).toString('hex'), message: `commit ${i}` }, new Date(start + i * 1000)).id;
+    }
   } finally {
     store.close();
   }
