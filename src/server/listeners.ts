@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { BerthError } from '../errors.ts';
 import type { ResolvedServer } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
 import type { RequestHandler } from './request-handler.ts';
 import type { StreamHandler } from './stream-handler.ts';
 
@@ -31,9 +32,10 @@ export async function startListeners(
   server: ResolvedServer,
   handlers: { plain: RequestHandler; request: RequestHandler; stream: StreamHandler },
   certificates: CertificateSource,
+  logger: Logger,
 ): Promise<Listeners> {
   const h1 = server.httpPort === false ? undefined : createPlain(server, handlers.plain);
-  const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates);
+  const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates, logger.child({ kind: 'client' }));
   const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port');
   let h2Port: number | undefined;
   try {
@@ -50,6 +52,8 @@ export async function startListeners(
     },
   };
 }
+
+const ignore = (): void => undefined;
 
 interface Closable<S> {
   server: S;
@@ -93,6 +97,7 @@ function createTls(
   options: ResolvedServer,
   { request: handler, stream: streamHandler }: { request: RequestHandler; stream: StreamHandler },
   certificates: CertificateSource,
+  clientLog: Logger,
 ): Closable<Http2SecureServer> {
   // HTTP/1.1 connections over TLS: count requests in flight per socket, so a
   // shutdown can close idle ones at once and busy ones after their response.
@@ -156,6 +161,17 @@ function createTls(
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
+    // Node already reports session errors as 'sessionError' below; this
+    // listener makes sure one can never be an uncaught 'error' event.
+    session.on('error', ignore);
+  });
+  // What clients cause (protocol errors, floods Node cuts off, failed TLS
+  // handshakes) is theirs: the connection is closed, the process carries on,
+  // and it is logged at debug level only so a client cannot fill the log.
+  server.on('sessionError', (error: NodeJS.ErrnoException) => clientLog.debug({ code: error.code }, 'HTTP/2 session error; session closed'));
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    clientLog.debug({ code: error.code }, 'TLS handshake failed; connection closed');
+    socket.destroy();
   });
   server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
     sockets.add(socket);

@@ -5,6 +5,7 @@ import type { Reply } from '../static/reply.ts';
 import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import { CHALLENGE_PREFIX, type ChallengeStore } from '../acme/challenge-store.ts';
+import { internalErrorReply } from './internal-error.ts';
 import type { SiteTable } from './site-table.ts';
 
 /** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
@@ -17,6 +18,9 @@ export interface HttpRequest extends AsyncIterable<Buffer> {
 }
 
 export interface HttpResponse {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
   writeHead(status: number, headers: readonly string[]): unknown;
   end(body?: Buffer): unknown;
   destroy(error?: Error): unknown;
@@ -77,35 +81,64 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
     write(routed.reply, req.method === 'HEAD', res, hsts);
     log?.(req.method, req.url, routed, started);
   };
-  return (req, res) => {
+  const route: RequestHandler = (req, res) => {
     if (req.url?.startsWith(HOOKS_PREFIX) === true) {
-      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger).then((answer) => {
-        res.writeHead(answer.status, Object.entries(answer.headers).flat());
-        res.end(Buffer.from(answer.body));
-      });
+      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger)
+        .then((answer) => {
+          if (res.destroyed || res.writableEnded) return;
+          res.writeHead(answer.status, Object.entries(answer.headers).flat());
+          res.end(Buffer.from(answer.body));
+        })
+        .catch((error: unknown) => fail(req, res, error));
       return;
     }
     if (challenges !== undefined && req.url?.startsWith(CHALLENGE_PREFIX) === true) {
       const token = req.url.slice(CHALLENGE_PREFIX.length);
-      void challenges.lookup(token).then(
-        (answer) => {
-          // Not one of ours: the request is handled like any other (redirected, or the site's own file).
-          if (answer === undefined) handle(req, res);
-          else {
-            const body = Buffer.from(answer);
-            res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(body.length), 'cache-control', 'no-store']);
-            res.end(req.method === 'HEAD' ? undefined : body);
-            logger.info({ kind: 'acme', token: token.slice(0, 12) }, 'answered an ACME HTTP-01 challenge');
-          }
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'cannot read an ACME challenge answer');
-          handle(req, res);
-        },
-      );
+      void challenges
+        .lookup(token)
+        .then(
+          (answer) => {
+            // Not one of ours: the request is handled like any other (redirected, or the site's own file).
+            if (answer === undefined) handle(req, res);
+            else {
+              const body = Buffer.from(answer);
+              res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(body.length), 'cache-control', 'no-store']);
+              res.end(req.method === 'HEAD' ? undefined : body);
+              logger.info({ kind: 'acme', token: token.slice(0, 12) }, 'answered an ACME HTTP-01 challenge');
+            }
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'cannot read an ACME challenge answer');
+            handle(req, res);
+          },
+        )
+        .catch((error: unknown) => fail(req, res, error));
       return;
     }
     handle(req, res);
+  };
+  // Nothing a request does may end the process: whatever throws on the way
+  // (synchronously or in a promise above) is answered 500 with an error id.
+  const fail = (req: HttpRequest, res: HttpResponse, error: unknown): void => {
+    const reply = internalErrorReply(logger, error, { method: req.method, url: req.url, protocol: 'http/1.1' });
+    if (res.headersSent || res.writableEnded || res.destroyed) {
+      // Part of an answer is out: the only honest ending is a cut connection.
+      res.destroy();
+      return;
+    }
+    try {
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.body);
+    } catch {
+      res.destroy();
+    }
+  };
+  return (req, res) => {
+    try {
+      route(req, res);
+    } catch (error) {
+      fail(req, res, error);
+    }
   };
 }
 

@@ -56,6 +56,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
         stream: createStreamHandler(sites, logger, handlerOptions),
       },
       certificates.source,
+      logger,
     );
   } catch (error) {
     releases.close();

@@ -1,9 +1,11 @@
+import { createReadStream } from 'node:fs';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
+import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { createAccessLog, type HandlerOptions } from './request-handler.ts';
+import { internalErrorReply } from './internal-error.ts';
 import { routeRequest } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX } from './webhook-route.ts';
 import type { SiteTable } from './site-table.ts';
@@ -15,6 +17,9 @@ export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHea
  * live as long as their release, so after the first request this is a lookup.
  */
 const h2HeaderCache = new WeakMap<Reply, OutgoingHttpHeaders>();
+
+/** File replies whose headers HTTP/2 has accepted once (see write()). */
+const checkedFileReplies = new WeakSet<Reply>();
 
 function h2Headers(reply: Reply): OutgoingHttpHeaders {
   let headers = h2HeaderCache.get(reply);
@@ -37,18 +42,21 @@ function h2Headers(reply: Reply): OutgoingHttpHeaders {
  */
 export function createStreamHandler(table: SiteTable, logger: Logger, options: HandlerOptions): StreamHandler {
   const log = createAccessLog(logger, options);
-  return (stream, headers) => {
+  const debug = logger.child({ kind: 'client' });
+  const answer: StreamHandler = (stream, headers) => {
     const method = headers[':method'] as string | undefined;
     const url = headers[':path'] as string | undefined;
     if (url?.startsWith(HOOKS_PREFIX) === true) {
       const request = Object.assign(stream as unknown as AsyncIterable<Buffer>, { headers });
-      void handleWebhook(url, method, request, table, options.pushSink, logger).then((answer) => {
-        if (stream.destroyed) return;
-        // HTTP/2 has no Connection header; the stream simply ends.
-        const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name !== 'connection'));
-        stream.respond({ ':status': answer.status, ...headers });
-        stream.end(answer.body);
-      });
+      void handleWebhook(url, method, request, table, options.pushSink, logger)
+        .then((answer) => {
+          if (!open(stream)) return;
+          // HTTP/2 has no Connection header; the stream simply ends.
+          const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name !== 'connection'));
+          stream.respond({ ':status': answer.status, ...headers });
+          stream.end(answer.body);
+        })
+        .catch((error: unknown) => fail(stream, headers, error));
       return;
     }
     const started = log === undefined ? 0 : performance.now();
@@ -61,13 +69,46 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: false,
     });
-    write(routed.reply, method === 'HEAD', stream, routed.site?.config.hsts);
+    write(routed.reply, method === 'HEAD', stream, routed.site?.config.hsts, (error) => fail(stream, headers, error));
     log?.(method, url, routed, started);
+  };
+  // Whatever throws while answering (a bug, a header table Node refuses) is
+  // answered 500 with an error id; the session and the process carry on.
+  const fail = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, error: unknown): void => {
+    const reply = internalErrorReply(logger, error, { method: headers[':method'] as string | undefined, url: headers[':path'] as string | undefined, protocol: 'h2' });
+    if (!open(stream)) return;
+    if (stream.headersSent) {
+      stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    try {
+      stream.respond(h2Headers(reply));
+      stream.end(reply.body);
+    } catch {
+      stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  };
+  return (stream, headers) => {
+    // A stream the client resets (PROTOCOL_ERROR, INTERNAL_ERROR, …) or a
+    // session that dies under it emits 'error'; without a listener that ends
+    // the process. These are the client's doing: logged at debug level only,
+    // so a client cannot fill the log.
+    stream.on('error', (error: NodeJS.ErrnoException) => debug.debug({ code: error.code }, 'HTTP/2 stream error'));
+    try {
+      answer(stream, headers);
+    } catch (error) {
+      fail(stream, headers, error);
+    }
   };
 }
 
-function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: string | undefined): void {
-  if (stream.destroyed) return;
+/** The stream can still take an answer: not reset, not closed with its session. */
+function open(stream: ServerHttp2Stream): boolean {
+  return !stream.destroyed && !stream.closed;
+}
+
+function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: string | undefined, failed: (error: unknown) => void): void {
+  if (!open(stream)) return;
   const headers = hsts === undefined ? h2Headers(reply) : { ...h2Headers(reply), 'strict-transport-security': hsts };
   if (head || (reply.body === undefined && reply.file === undefined)) {
     stream.respond(headers, { endStream: true });
@@ -78,9 +119,27 @@ function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: str
     stream.end(reply.body);
     return;
   }
+  const length = reply.end === -1 ? undefined : reply.end - reply.start + 1;
+  if (!checkedFileReplies.has(reply)) {
+    // respondWithFile checks the headers only after the file is open, and
+    // then resets the stream: too late for a 500. The first answer of each
+    // file reply goes through respond(), which checks them at once (and
+    // throws to the caller's 500); the ones after take the faster path.
+    stream.respond(headers);
+    checkedFileReplies.add(reply);
+    const file = createReadStream(reply.file as string, length === undefined ? { start: reply.start } : { start: reply.start, end: reply.end });
+    file.on('error', () => {
+      if (open(stream)) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    });
+    stream.on('close', () => file.destroy());
+    file.pipe(stream);
+    return;
+  }
   stream.respondWithFile(reply.file as string, headers, {
     offset: reply.start,
-    length: reply.end === -1 ? undefined : reply.end - reply.start + 1,
-    onError: (error) => stream.destroy(error),
+    length,
+    // The file could not be opened (a release removed under a request):
+    // answered like any unexpected error.
+    onError: failed,
   });
 }

@@ -1,0 +1,170 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log/logger.ts';
+import { startListeners } from '../../src/server/listeners.ts';
+import { createRequestHandler } from '../../src/server/request-handler.ts';
+import { createStreamHandler } from '../../src/server/stream-handler.ts';
+import type { SiteState, SiteTable } from '../../src/server/site-table.ts';
+import type { Reply } from '../../src/static/reply.ts';
+import type { FileRoute, ServedRelease } from '../../src/static/served-release.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
+import { get, startTestServer, type TestServer } from '../helpers/server.ts';
+
+interface Answer {
+  status: number;
+  body: string;
+  errorId: string | undefined;
+}
+
+function h2Session(port: number): ClientHttp2Session {
+  const session = http2Connect(`https://localhost:${port}`, { rejectUnauthorized: false, servername: 'localhost', host: '127.0.0.1' } as never);
+  session.on('error', () => undefined);
+  return session;
+}
+
+function h2Get(session: ClientHttp2Session, path: string, authority = 'localhost'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ':authority': authority });
+    let status = 0;
+    let errorId: string | undefined;
+    const chunks: Buffer[] = [];
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+      errorId = headers['x-berth-error-id'] as string | undefined;
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString(), errorId }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+async function h1Get(port: number, path: string, host = 'localhost'): Promise<Answer> {
+  const res = await get(port, path, { host });
+  return { status: res.status, body: res.body.toString(), errorId: res.headers['x-berth-error-id'] as string | undefined };
+}
+
+/** The error line the server logged for an id, which must be the one the client was given. */
+function assertLoggedOnce(logs: Array<Record<string, unknown>>, answer: Answer, cause: RegExp): void {
+  assert.equal(answer.status, 500);
+  const id = /error id ([0-9a-f]{16})/.exec(answer.body)?.[1];
+  assert.ok(id !== undefined, `the body carries an error id: ${answer.body}`);
+  assert.equal(answer.errorId, id, 'the header names the same id');
+  const lines = logs.filter((line) => line.errorId === id);
+  assert.equal(lines.length, 1, 'one log line carries the id');
+  const line = lines[0] as { level: string; err: { message: string; code?: string } };
+  assert.equal(line.level, 'error');
+  assert.match(`${line.err.code ?? ''} ${line.err.message}`, cause);
+  assert.doesNotMatch(answer.body, cause, 'the client never sees the internal message');
+}
+
+function captureLogs(): { logs: Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger> } {
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { logs, logger: createLogger({ level: 'info', destination: sink }) };
+}
+
+/** Listeners whose handlers read a site table that throws for one host name, as a bug on the request path would. */
+async function serverWithThrowingTable(t: TestContext, base: TestServer): Promise<{ httpPort: number; httpsPort: number; logs: Array<Record<string, unknown>> }> {
+  const real = base.server.sites;
+  const table: SiteTable = {
+    sites: real.sites,
+    byHost: {
+      get: (host: string): SiteState | undefined => {
+        if (host === 'boom.test') throw new TypeError('injected failure while routing');
+        return real.byHost.get(host);
+      },
+    } as ReadonlyMap<string, SiteState>,
+  };
+  const { logs, logger } = captureLogs();
+  const options = { accessLog: false, pushSink: undefined };
+  const listeners = await startListeners(
+    base.config.server,
+    { plain: createRequestHandler(table, logger, options), request: createRequestHandler(table, logger, { ...options, secure: true }), stream: createStreamHandler(table, logger, options) },
+    base.server.certificates.source,
+    logger,
+  );
+  onCleanup(t, () => listeners.close(1000));
+  return { httpPort: listeners.httpPort as number, httpsPort: listeners.httpsPort as number, logs };
+}
+
+test('an exception on the request path is answered 500 with an error id that is in the log, and the next request works', async (t) => {
+  const base = await startTestServer(t, { files: { site: { 'index.html': 'fine' } } });
+  const server = await serverWithThrowingTable(t, base);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+
+  const h1 = await h1Get(server.httpPort, '/', 'boom.test');
+  await flushed(server.logs, h1);
+  assertLoggedOnce(server.logs, h1, /injected failure while routing/);
+  assert.deepEqual(await h1Get(server.httpPort, '/'), { status: 200, body: 'fine', errorId: undefined });
+
+  const session = h2Session(server.httpsPort);
+  t.after(() => session.destroy());
+  const h2 = await h2Get(session, '/', 'boom.test');
+  await flushed(server.logs, h2);
+  assertLoggedOnce(server.logs, h2, /injected failure while routing/);
+  assert.notEqual(h2.errorId, h1.errorId, 'each failure has its own id');
+  // The same session carries on.
+  assert.deepEqual(await h2Get(session, '/'), { status: 200, body: 'fine', errorId: undefined });
+});
+
+/** The log is written asynchronously: wait until the line for the answer's id is there. */
+async function flushed(logs: Array<Record<string, unknown>>, answer: Answer): Promise<void> {
+  for (let i = 0; i < 200 && !logs.some((line) => line.errorId !== undefined && line.errorId === answer.errorId); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function fileRoute(reply: Reply): FileRoute {
+  const variant = { get: reply, head: { ...reply, body: undefined, file: undefined }, notModified: reply };
+  return { kind: 'file', hash: '0'.repeat(64), tag: '0'.repeat(16), mtimeSec: 0, size: 0, identity: variant, br: undefined, gzip: undefined, rangeHeaders: reply.headers, body: reply.body, file: reply.file ?? '', gates: [] };
+}
+
+test('a header table Node refuses to send is answered 500 with an error id over HTTP/2 and HTTP/1.1, never a crash', async (t) => {
+  const s = await startTestServer(t, { files: { site: { 'index.html': 'fine' } } });
+  const bigFile = join(s.root, 'big.bin');
+  await writeFile(bigFile, Buffer.alloc(2 * 1024 * 1024, 'x'));
+  const body = Buffer.from('body');
+  const memory = (headers: string[]): Reply => ({ status: 200, headers: ['content-length', String(body.length), ...headers], body, file: undefined, start: 0, end: -1 });
+  const site = s.server.sites.byHost.get('localhost') as SiteState;
+  const live = site.release as ServedRelease;
+  // What a header table could carry if a release were built with rules that
+  // slipped past the checks at publish: the responder must still not crash.
+  const routes = new Map(live.routes);
+  routes.set('/twice.html', fileRoute(memory(['x-content-type-options', 'nosniff', 'x-content-type-options', 'nosniff'])));
+  routes.set('/connection.html', fileRoute(memory(['connection', 'keep-alive', 'transfer-encoding', 'chunked'])));
+  routes.set('/newline.html', fileRoute(memory(['x-note', 'one\r\nset-cookie: injected=1'])));
+  routes.set('/twice-big.bin', fileRoute({ status: 200, headers: ['content-type', 'a/b', 'content-type', 'c/d'], body: undefined, file: bigFile, start: 0, end: -1 }));
+  site.release = { ...live, routes };
+
+  const session = h2Session(s.httpsPort);
+  t.after(() => session.destroy());
+  for (const [path, cause] of [
+    ['/twice.html', /ERR_HTTP2_HEADER_SINGLE_VALUE/],
+    ['/connection.html', /ERR_HTTP2_INVALID_CONNECTION_HEADERS/],
+    ['/twice-big.bin', /ERR_HTTP2_HEADER_SINGLE_VALUE/],
+    // The second time a file reply is asked for it takes another path through Node: still a 500.
+    ['/twice-big.bin', /ERR_HTTP2_HEADER_SINGLE_VALUE/],
+  ] as const) {
+    const answer = await h2Get(session, path);
+    await flushed(s.logs, answer);
+    assert.equal(answer.status, 500, `${path}: ${answer.body}`);
+    assertLoggedOnce(s.logs, answer, cause);
+    assert.deepEqual(await h2Get(session, '/'), { status: 200, body: 'fine', errorId: undefined }, `the session still answers after ${path}`);
+  }
+
+  // HTTP/1.1 refuses a line break in a value (it would split the header block).
+  const h1 = await h1Get(s.httpPort, '/newline.html');
+  await flushed(s.logs, h1);
+  assertLoggedOnce(s.logs, h1, /ERR_INVALID_CHAR/);
+  assert.equal((await h1Get(s.httpPort, '/')).status, 200);
+});
