@@ -6,6 +6,7 @@ import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import { CHALLENGE_PREFIX, type ChallengeStore } from '../acme/challenge-store.ts';
 import { internalErrorReply } from './internal-error.ts';
+import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
 
 /** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
@@ -66,13 +67,13 @@ export function createAccessLog(logger: Logger, options: HandlerOptions): Access
 export function createRequestHandler(table: SiteTable, logger: Logger, options: HandlerOptions): RequestHandler {
   const log = createAccessLog(logger, options);
   const { challenges, httpsRedirectPort, secure = false } = options;
-  const handle: RequestHandler = (req, res) => {
+  const handle = (req: HttpRequest, res: HttpResponse, target: Target): void => {
     const started = log === undefined ? 0 : performance.now();
     const servername = req.socket?.servername;
     const routed = routeRequest(table, {
       method: req.method,
-      url: req.url,
-      authority: req.headers.host,
+      url: target.url,
+      authority: target.authority,
       headers: req.headers,
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: hasSecondHost(req.rawHeaders),
@@ -82,8 +83,10 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
     log?.(req.method, req.url, routed, started);
   };
   const route: RequestHandler = (req, res) => {
-    if (req.url?.startsWith(HOOKS_PREFIX) === true) {
-      void handleWebhook(req.url, req.method, req, table, options.pushSink, logger)
+    const target = targetOf(req);
+    const url = target.url;
+    if (url?.startsWith(HOOKS_PREFIX) === true) {
+      void handleWebhook(url, req.method, req, table, options.pushSink, logger)
         .then((answer) => {
           if (res.destroyed || res.writableEnded) return;
           res.writeHead(answer.status, Object.entries(answer.headers).flat());
@@ -92,14 +95,14 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
         .catch((error: unknown) => fail(req, res, error));
       return;
     }
-    if (challenges !== undefined && req.url?.startsWith(CHALLENGE_PREFIX) === true) {
-      const token = req.url.slice(CHALLENGE_PREFIX.length);
+    if (challenges !== undefined && url?.startsWith(CHALLENGE_PREFIX) === true) {
+      const token = url.slice(CHALLENGE_PREFIX.length);
       void challenges
         .lookup(token)
         .then(
           (answer) => {
             // Not one of ours: the request is handled like any other (redirected, or the site's own file).
-            if (answer === undefined) handle(req, res);
+            if (answer === undefined) handle(req, res, target);
             else {
               const body = Buffer.from(answer);
               res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(body.length), 'cache-control', 'no-store']);
@@ -109,13 +112,13 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
           },
           (error: unknown) => {
             logger.error({ err: error }, 'cannot read an ACME challenge answer');
-            handle(req, res);
+            handle(req, res, target);
           },
         )
         .catch((error: unknown) => fail(req, res, error));
       return;
     }
-    handle(req, res);
+    handle(req, res, target);
   };
   // Nothing a request does may end the process: whatever throws on the way
   // (synchronously or in a promise above) is answered 500 with an error id.
@@ -140,6 +143,19 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       fail(req, res, error);
     }
   };
+}
+
+interface Target {
+  /** Path and query. */
+  url: string | undefined;
+  /** Where the host comes from: `Host`, or the authority of an absolute-form target. */
+  authority: string | undefined;
+}
+
+/** RFC 9112 3.2.2: an absolute-form target is accepted, and its authority takes the place of `Host`. */
+function targetOf(req: HttpRequest): Target {
+  const absolute = fromAbsoluteForm(req.url);
+  return absolute === undefined ? { url: req.url, authority: req.headers.host } : { url: absolute.path, authority: absolute.authority };
 }
 
 function hasSecondHost(raw: readonly string[]): boolean {

@@ -56,8 +56,14 @@ describe('plain HTTP redirects to HTTPS', () => {
     assert.equal((await get(server.httpPort, '/_berth/health', { host: '127.0.0.1' })).status, 200);
     const hook = await get(server.httpPort, '/_berth/hooks/site', { host: 'example.com' }, 'POST');
     assert.notEqual(hook.status, 308);
+    // An absolute-form target's authority takes the place of Host (RFC 9112 3.2.2): another host is 421, never a redirect.
     const absolute = await rawRequest(server.httpPort, 'GET http://other.example/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
-    assert.match(absolute, /^HTTP\/1\.1 400/);
+    assert.match(absolute, /^HTTP\/1\.1 421/);
+    const ours = await rawRequest(server.httpPort, 'GET http://example.com/x?y HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n');
+    assert.match(ours, /^HTTP\/1\.1 308/);
+    assert.match(ours, new RegExp(`\r\nlocation: https://example\\.com:${server.httpsPort}/x\\?y\r\n`, 'i'));
+    const notAPath = await rawRequest(server.httpPort, 'GET ftp://example.com/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    assert.match(notAPath, /^HTTP\/1\.1 400/);
     const twoHosts = await rawRequest(server.httpPort, 'GET / HTTP/1.1\r\nHost: example.com\r\nHost: evil.example\r\nConnection: close\r\n\r\n');
     assert.match(twoHosts, /^HTTP\/1\.1 400/);
   });
