@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CertificateSource } from '../server/listeners.ts';
 import { createCertificateTable, type CertificateTable } from '../tls/certificate-table.ts';
-import { ensureSelfSignedCertificate } from '../tls/self-signed-store.ts';
+import { ensureStandInCertificates } from '../tls/self-signed-store.ts';
 import { loadStaticCertificates } from '../tls/static-certificates.ts';
 import { openAcmeSession, type AcmeSession } from './acme-session.ts';
 import { planCertificates, type CertificatePlan } from './acme-names.ts';
@@ -32,8 +32,7 @@ export async function openServingCertificates(config: ResolvedConfig, logger: Lo
   if (config.acme.directoryUrl === undefined) {
     return { source: await loadStaticCertificates(config), challenges: undefined, reload: async () => undefined, install: () => undefined };
   }
-  const fallback = await ensureSelfSignedCertificate(config.dataDir, config.sites.flatMap((site) => site.domains));
-  const table = createCertificateTable(fallback);
+  const table = createCertificateTable(await ensureStandInCertificates(config.dataDir, config.sites.flatMap((site) => site.domains)));
   const storage = createFileStorage(config.dataDir);
   const plans = planCertificates(config.sites);
   const install = (plan: CertificatePlan, stored: StoredCertificate, into: CertificateTable = table): void => {

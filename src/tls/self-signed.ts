@@ -11,13 +11,13 @@ export interface CertificatePair {
  * from the first second. Browsers will warn; it stands in until a real
  * certificate is configured (or, later, obtained over ACME).
  */
-export async function createSelfSignedCertificate(names: readonly string[], now = new Date()): Promise<CertificatePair> {
+export async function createSelfSignedCertificate(names: readonly string[], now = new Date(), options: { addLocalhost?: boolean } = {}): Promise<CertificatePair> {
   // Loaded only when a certificate is made: the library costs memory every serving process would otherwise carry.
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<(typeof import('@peculiar/x509'))['cryptoProvider']['set']>[0]);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const all = [...new Set([...names, 'localhost'])];
+  const all = [...new Set(options.addLocalhost === false ? names : [...names, 'localhost'])];
   const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
   const notAfter = new Date(now.getTime() + 90 * 24 * 60 * 60 * 1000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

@@ -3,16 +3,20 @@ import { createSecureContext } from 'node:tls';
 import { BerthError } from '../errors.ts';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { CertificateSource } from '../server/listeners.ts';
-import { ensureSelfSignedCertificate } from './self-signed-store.ts';
+import { createCertificateTable } from './certificate-table.ts';
+import { ensureStandInCertificates } from './self-signed-store.ts';
 
 /**
- * The certificate source until ACME takes over: the configured files, or a
- * self-signed certificate for every configured domain, kept in the data dir.
+ * The certificate source when ACME is off: the configured files, or the
+ * self-signed stand-ins (kept in the data dir): one for the configured
+ * domains, shown to clients that ask for one of them, and one naming none of
+ * them for every other handshake.
  */
 export async function loadStaticCertificates(config: ResolvedConfig): Promise<CertificateSource> {
   const { certFile, keyFile } = config.server.tls;
-  let pair: { cert: string; key: string };
   if (certFile !== undefined && keyFile !== undefined) {
+    // The operator's own certificate is shown for every name, SNI or not.
+    let pair: { cert: string; key: string };
     try {
       pair = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
       createSecureContext(pair);
@@ -20,9 +24,8 @@ export async function loadStaticCertificates(config: ResolvedConfig): Promise<Ce
       const reason = error instanceof Error ? error.message : String(error);
       throw new BerthError('E_TLS_FILES', `Cannot use server.tls cert_file ${certFile} with key_file ${keyFile}: ${reason}; give a PEM certificate chain and its matching PEM private key`, { cause: error });
     }
-  } else {
-    pair = await ensureSelfSignedCertificate(config.dataDir, config.sites.flatMap((site) => site.domains));
+    const context = createSecureContext(pair);
+    return { defaultCert: pair, contextFor: () => context };
   }
-  const context = createSecureContext(pair);
-  return { defaultCert: pair, contextFor: () => context };
+  return createCertificateTable(await ensureStandInCertificates(config.dataDir, config.sites.flatMap((site) => site.domains)));
 }

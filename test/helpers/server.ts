@@ -28,6 +28,8 @@ export interface TestServerOptions {
   /** Extra TOML for `[server]`. */
   server?: string;
   sites?: Array<{ name: string; domains: string[]; extra?: string }>;
+  /** TOML for `[acme]`; ACME is off when absent. */
+  acme?: string;
   /** Files to publish for each site before starting, by site name. */
   files?: Record<string, Record<string, string | Buffer>>;
 }
@@ -44,7 +46,7 @@ export async function startTestServer(t: TestContext, options: TestServerOptions
     'https_port = 0',
     options.server ?? '',
     '[acme]',
-    'directory = "off"',
+    options.acme ?? 'directory = "off"',
     ...sites.flatMap((site) => ['[[sites]]', `name = "${site.name}"`, `domains = ${JSON.stringify(site.domains)}`, site.extra ?? '']),
   ].join('\n');
   await writeFile(join(root, 'berth.toml'), toml);
