@@ -125,12 +125,12 @@ function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: str
     // then resets the stream: too late for a 500. The first answer of each
     // file reply goes through respond(), which checks them at once (and
     // throws to the caller's 500); the ones after take the faster path.
+    // (Range answers are made per request, so they always come this way.)
     stream.respond(headers);
     checkedFileReplies.add(reply);
     const file = createReadStream(reply.file as string, length === undefined ? { start: reply.start } : { start: reply.start, end: reply.end });
-    file.on('error', () => {
-      if (open(stream)) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-    });
+    // Headers are out: fail() logs it with an id and resets the stream.
+    file.on('error', failed);
     stream.on('close', () => file.destroy());
     file.pipe(stream);
     return;

@@ -168,3 +168,28 @@ test('a header table Node refuses to send is answered 500 with an error id over 
   assertLoggedOnce(s.logs, h1, /ERR_INVALID_CHAR/);
   assert.equal((await h1Get(s.httpPort, '/')).status, 200);
 });
+
+test('a file that cannot be read is logged with an error id over HTTP/2: a reset if its headers were out, else a 500', async (t) => {
+  const s = await startTestServer(t, { files: { site: { 'index.html': 'fine' } } });
+  const site = s.server.sites.byHost.get('localhost') as SiteState;
+  const live = site.release as ServedRelease;
+  const routes = new Map(live.routes);
+  // A release whose file went missing under it (removed by hand, a damaged disk).
+  routes.set('/gone.bin', fileRoute({ status: 200, headers: ['content-type', 'application/octet-stream', 'content-length', '5'], body: undefined, file: join(s.root, 'gone.bin'), start: 0, end: -1 }));
+  site.release = { ...live, routes };
+  const session = h2Session(s.httpsPort);
+  t.after(() => session.destroy());
+
+  const before = s.logs.length;
+  // The client sees the stream cut short (reset, or ended short of its Content-Length).
+  await assert.rejects(h2Get(session, '/gone.bin'), /ERR_HTTP2_STREAM_ERROR/);
+  for (let i = 0; i < 200 && !s.logs.slice(before).some((line) => line.errorId !== undefined); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  const first = s.logs.slice(before).filter((line) => line.errorId !== undefined);
+  assert.equal(first.length, 1, 'the reset is logged once, with an id');
+  assert.match(JSON.stringify(first[0]?.err), /ENOENT/);
+
+  const second = await h2Get(session, '/gone.bin');
+  await flushed(s.logs, second);
+  assertLoggedOnce(s.logs, second, /ENOENT/);
+  assert.deepEqual(await h2Get(session, '/'), { status: 200, body: 'fine', errorId: undefined });
+});
