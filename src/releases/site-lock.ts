@@ -2,6 +2,7 @@ import { open, readFile, rm, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../errors.ts';
+import { currentProcess, formatIdentity, isRunning, parseIdentity } from '../state/process-identity.ts';
 
 /** Lock files this process holds right now. */
 const held = new Set<string>();
@@ -9,7 +10,8 @@ const held = new Set<string>();
 /**
  * An exclusive lock on one site's directory, so two `berth publish` (or a
  * publish and a rollback) never interleave. The lock file holds the owner's
- * pid; a lock whose process is gone is stale and taken over.
+ * pid and start time; a lock whose process is gone (or a zombie) is stale
+ * and taken over.
  */
 export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
   await mkdir(dirname(lockFile), { recursive: true });
@@ -18,7 +20,7 @@ export async function withSiteLock<T>(lockFile: string, work: () => Promise<T>, 
     try {
       const handle = await open(lockFile, 'wx', 0o600);
       try {
-        await handle.writeFile(String(process.pid));
+        await handle.writeFile(formatIdentity(currentProcess));
       } catch (error) {
         // A lock we could not finish writing (disk full) must not linger as a stale one.
         await handle.close();
@@ -59,16 +61,12 @@ async function isStale(lockFile: string): Promise<boolean> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-  const pid = Number.parseInt(text, 10);
+  const owner = parseIdentity(text);
   // An empty file is a lock being written right now, unless it has sat empty for long.
-  if (!Number.isInteger(pid) || pid <= 0) return ageMs > 5_000;
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return ageMs > 5_000;
   // Our own pid on a lock we do not hold: left by an earlier process that had
   // the same pid (a container's pid 1 after a crash), so it is stale.
-  if (pid === process.pid) return !held.has(lockFile);
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  if (owner.pid === process.pid) return !held.has(lockFile);
+  // A zombie, or another process that was given the owner's pid, holds nothing.
+  return !isRunning(owner);
 }

@@ -2,6 +2,7 @@ import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BerthError } from '../errors.ts';
+import { currentProcess, formatIdentity, isRunning, parseIdentity, type ProcessIdentity } from './process-identity.ts';
 
 export interface DataDirLock {
   /** Removes the lock file, if it is still ours. */
@@ -14,12 +15,15 @@ const held = new Set<string>();
 /**
  * Claims `data_dir/serve.lock` for this process, so a second `berth serve`
  * on the same data directory refuses to start instead of racing the first
- * for ports, certificates and deploys. The file holds the owner's pid; a
- * lock whose process is gone (a crash, a kill -9) is taken over.
+ * for ports, certificates and deploys. The file holds the owner's pid and
+ * start time; a lock whose process is gone (a crash, a kill -9) is taken
+ * over. So is one whose process is a zombie (dead, not yet collected by its
+ * parent, as right after a crash under a slow or absent init), and one whose
+ * pid now belongs to a process that started at another time.
  *
- * Limit: liveness is judged by pid alone. After a restart a stale lock's pid
- * may belong to an unrelated process, and then the lock looks held; the
- * error names the pid so an operator can check it and remove the file.
+ * Limit: where there is no /proc, liveness is judged by pid alone, and a
+ * reused pid makes a stale lock look held; the error names the pid so an
+ * operator can check it and remove the file.
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const lockFile = join(dataDir, 'serve.lock');
@@ -30,7 +34,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     // Gone between our create and read: try again.
     if (owner === undefined) continue;
     if (isAlive(owner, lockFile)) {
-      throw new BerthError('E_DATA_DIR_LOCKED', `Another berth serve (pid ${owner}) is using ${dataDir}; stop it first, or give this one its own data_dir`);
+      throw new BerthError('E_DATA_DIR_LOCKED', `Another berth serve (pid ${owner.pid}) is using ${dataDir}; stop it first, or give this one its own data_dir`);
     }
     await removeStale(lockFile, owner);
   }
@@ -39,7 +43,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     async release() {
       if (!held.delete(lockFile)) return;
       // Never remove a lock that another process took over (after deciding we were gone).
-      if ((await readOwner(lockFile)) === process.pid) await rm(lockFile, { force: true });
+      if (sameOwner(await readOwner(lockFile), currentProcess)) await rm(lockFile, { force: true });
     },
   };
 }
@@ -50,7 +54,7 @@ async function tryCreate(lockFile: string): Promise<boolean> {
   const temp = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const handle = await open(temp, 'wx', 0o644);
   try {
-    await handle.writeFile(`${process.pid}\n`);
+    await handle.writeFile(`${formatIdentity(currentProcess)}\n`);
   } finally {
     await handle.close();
   }
@@ -65,29 +69,27 @@ async function tryCreate(lockFile: string): Promise<boolean> {
   }
 }
 
-/** The pid in the lock file, undefined if there is no lock file; NaN for a file that holds no pid. */
-async function readOwner(lockFile: string): Promise<number | undefined> {
+/** The owner in the lock file, undefined if there is no lock file; a NaN pid for a file that holds none. */
+async function readOwner(lockFile: string): Promise<ProcessIdentity | undefined> {
   try {
-    return Number.parseInt(await readFile(lockFile, 'utf8'), 10);
+    return parseIdentity(await readFile(lockFile, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
 }
 
-function isAlive(pid: number, lockFile: string): boolean {
+function sameOwner(a: ProcessIdentity | undefined, b: ProcessIdentity): boolean {
+  return a !== undefined && (a.pid === b.pid || (Number.isNaN(a.pid) && Number.isNaN(b.pid))) && a.start === b.start;
+}
+
+function isAlive(owner: ProcessIdentity, lockFile: string): boolean {
   // Files are linked into place complete, so one without a pid is not from us: treat it as stale.
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return false;
   // Our own pid, but not a lock we took: left by an earlier process that had
   // the same pid, as happens in a container where berth is always pid 1.
-  if (pid === process.pid) return held.has(lockFile);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  if (owner.pid === process.pid) return held.has(lockFile);
+  return isRunning(owner);
 }
 
 /**
@@ -95,7 +97,7 @@ function isAlive(pid: number, lockFile: string): boolean {
  * lock; the rename lets only one of them move it, and if what it moved turns
  * out to be a fresh lock another process has just created, it goes back.
  */
-async function removeStale(lockFile: string, stalePid: number): Promise<void> {
+async function removeStale(lockFile: string, stale: ProcessIdentity): Promise<void> {
   const aside = `${lockFile}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
     await rename(lockFile, aside);
@@ -104,8 +106,7 @@ async function removeStale(lockFile: string, stalePid: number): Promise<void> {
     throw error;
   }
   const moved = await readOwner(aside);
-  const sameOwner = moved === stalePid || (Number.isNaN(moved) && Number.isNaN(stalePid));
-  if (moved !== undefined && !sameOwner) {
+  if (moved !== undefined && !sameOwner(moved, stale)) {
     await link(aside, lockFile).catch((error: NodeJS.ErrnoException) => {
       // A third process locked in between; it holds the lock now, and ours loses.
       if (error.code !== 'EEXIST') throw error;
@@ -117,6 +118,6 @@ async function removeStale(lockFile: string, stalePid: number): Promise<void> {
 /** The pid of the `berth serve` using `dataDir`, or undefined when none is running. */
 export async function runningServerPid(dataDir: string): Promise<number | undefined> {
   const lockFile = join(dataDir, 'serve.lock');
-  const pid = await readOwner(lockFile);
-  return pid !== undefined && isAlive(pid, lockFile) ? pid : undefined;
+  const owner = await readOwner(lockFile);
+  return owner !== undefined && isAlive(owner, lockFile) ? owner.pid : undefined;
 }
