@@ -477,6 +477,15 @@ const deployShape = {
   build_uid_base: integer(1000, 2_000_000_000)
     .default(200_000)
     .describe('When Berth runs as root, each site builds as a uid (and gid) of its own from build_uid_base to build_uid_base + 9999, picked from a hash of the site name. Choose a range no account, container or subordinate-uid range (/etc/subuid) uses.'),
+  keep_deploys: integer(1, 1_000_000)
+    .default(100)
+    .describe('Deploys kept in the history of each site (with their logs), newest first, however old. An older deploy is deleted once it is also older than keep_days.'),
+  keep_days: integer(1, 36_500)
+    .default(30)
+    .describe('Deploys younger than this many days are kept in the history (with their logs), however many there are.'),
+  keep_deliveries_days: integer(1, 36_500)
+    .default(30)
+    .describe('Days a received webhook delivery id is remembered, so that a forge sending it again is answered as a duplicate.'),
 };
 
 const buildShape = {

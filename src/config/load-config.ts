@@ -518,7 +518,11 @@ function resolveConfig(
       retryDelayMs: acme.retry_delay,
     },
     log: { level: parsed.log.level },
-    deploy: { concurrency: parsed.deploy.concurrency, buildUidBase: parsed.deploy.build_uid_base },
+    deploy: {
+      concurrency: parsed.deploy.concurrency,
+      buildUidBase: parsed.deploy.build_uid_base,
+      history: { keepDeploys: parsed.deploy.keep_deploys, keepDays: parsed.deploy.keep_days, keepDeliveriesDays: parsed.deploy.keep_deliveries_days },
+    },
     sites: parsed.sites.map((site, index): ResolvedSite => {
       let webhook: ResolvedSite['webhook'];
       if (site.webhook !== undefined) {

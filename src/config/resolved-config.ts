@@ -66,6 +66,17 @@ export interface ResolvedDeploy {
   concurrency: number;
   /** First uid of the range sites build as when Berth is root (see deploy/build-user.ts). */
   buildUidBase: number;
+  /** The retention policy of the deploy history; see `pruneHistory`. */
+  history: ResolvedHistory;
+}
+
+export interface ResolvedHistory {
+  /** Newest deploys kept per site, however old. */
+  keepDeploys: number;
+  /** Deploys younger than this many days are kept, however many. */
+  keepDays: number;
+  /** Days a webhook delivery id is remembered. */
+  keepDeliveriesDays: number;
 }
 
 export interface ResolvedTls {

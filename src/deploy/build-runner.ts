@@ -34,6 +34,12 @@ export interface RunBuildOptions {
    * daemons). Never Berth's own uid or root's.
    */
   killUid?: number;
+  /**
+   * Called once the build has started, with its process group id, so that
+   * it can be recorded: if Berth is killed, the build would run on, and the
+   * process that finds the deploy interrupted stops the group. Must not throw.
+   */
+  onStart?: (pgid: number) => void;
 }
 
 export interface BuildResult {
@@ -91,6 +97,9 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     uid: options.uid,
     gid: options.gid,
   });
+
+  // A detached child leads its own process group: its pid is the group id.
+  if (child.pid !== undefined) options.onStart?.(child.pid);
 
   const tail: string[] = [];
   let outputBytes = 0;

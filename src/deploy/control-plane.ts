@@ -1,13 +1,11 @@
-import { rm } from 'node:fs/promises';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { lockDataDir } from '../state/data-dir-lock.ts';
 import { openStateStore, type StateStore } from '../state/state-store.ts';
 import { createDeployer, type Deployer } from './deployer.ts';
+import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
+import { startMaintenance } from './maintenance.ts';
 import { startPolling } from './poller.ts';
-import { workDirFor } from './run-deploy.ts';
-import { cleanTemporaryFiles } from '../releases/clean-temp.ts';
-import { sitePaths } from '../releases/site-paths.ts';
 import { secureDataDir } from '../state/data-dir-modes.ts';
 import { buildGroups } from './build-user.ts';
 
@@ -20,7 +18,9 @@ export interface ControlPlane {
 /**
  * What `berth serve` runs once, whatever the number of workers: the data
  * directory lock (one server per data dir), the state database, recovery of
- * deploys a crash interrupted, the deploy queue and polling.
+ * deploys a crash interrupted (at start, then every few seconds, so a killed
+ * `berth deploy` is cleaned up after without a restart), pruning of the
+ * deploy history, the deploy queue and polling.
  */
 export async function startControlPlane(config: ResolvedConfig, logger: Logger): Promise<ControlPlane> {
   const lock = await lockDataDir(config.dataDir);
@@ -31,14 +31,7 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger):
     const modes = await secureDataDir(config.dataDir, buildGroups(config.sites.map((site) => site.name), config.deploy.buildUidBase));
     if (modes.fixed.length > 0) logger.warn({ fixed: modes.fixed }, 'made paths under data_dir private');
     if (modes.failed.length > 0) logger.warn({ failed: modes.failed }, 'could not make paths under data_dir private');
-    for (const interrupted of store.recoverInterrupted()) {
-      await rm(workDirFor(config.dataDir, interrupted.site, interrupted.id), { recursive: true, force: true });
-      logger.warn({ deploy: interrupted.id, site: interrupted.site }, 'deploy was interrupted by a stop or crash; marked failed');
-    }
-    for (const site of config.sites) {
-      const removed = await cleanTemporaryFiles(sitePaths(config.dataDir, site.name));
-      if (removed.length > 0) logger.warn({ site: site.name, removed }, 'removed what an interrupted publish left behind');
-    }
+    await recoverInterruptedDeploys({ config, store, logger });
   } catch (error) {
     store?.close();
     await lock.release();
@@ -46,12 +39,14 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger):
   }
   const deployer = createDeployer(config, store, logger);
   const poller = startPolling(config, store, deployer, logger);
+  const maintenance = startMaintenance(config, store, logger);
   const opened = store;
   return {
     deployer,
     store: opened,
     async stop() {
       poller.stop();
+      await maintenance.stop();
       await deployer.stop();
       opened.close();
       await lock.release();

@@ -25,6 +25,8 @@ import { resolveBuildSettings, resolvePublishDir } from './build-settings.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
 import { fetchCommit } from './git-source.ts';
+import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
+import { workDirFor } from './work-dir.ts';
 
 export interface DeployDeps {
   config: ResolvedConfig;
@@ -34,10 +36,7 @@ export interface DeployDeps {
   echo?: (line: string) => void;
 }
 
-/** Where a deploy's checkout and build happen; removed when it ends. */
-export function workDirFor(dataDir: string, site: string, deployId: string): string {
-  return join(sitePaths(dataDir, site).siteDir, 'work', deployId);
-}
+export { workDirFor } from './work-dir.ts';
 
 /**
  * One deploy, start to end: fetch the exact commit into a fresh directory,
@@ -73,6 +72,12 @@ export async function runDeploy(deps: DeployDeps, record: DeployRecord, signal?:
 
 async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: DeployRecord, signal: AbortSignal | undefined): Promise<DeployRecord> {
   const { config, store, logger } = deps;
+  // The deploy lock is ours, so an earlier deploy of this site that still
+  // looks unfinished was cut short (a killed `berth deploy`): clean up after
+  // it, and stop its build, before this one builds beside it.
+  await recoverInterruptedDeploys({ config, store, logger }, { site: site.name }).catch((error: unknown) => {
+    logger.warn({ site: site.name, err: error }, 'cannot clean up after an interrupted deploy');
+  });
   const paths = sitePaths(config.dataDir, site.name);
   const workDir = workDirFor(config.dataDir, site.name, record.id);
   const log = await openDeployLog(config.dataDir, record.id, deps.echo);
@@ -153,13 +158,26 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
           ? 'building as Berth\'s own user (Berth is not root): the build is not isolated from Berth or from other sites'
           : `building as uid ${user.uid} and gid ${user.gid}, this site's own`,
       );
-      await runLimitedBuild(site, user, signal, {
-        command: settings.command,
-        cwd: workDir,
-        env: buildEnvironment(settings.environment, site.build.environment, { home: built.home, cacheDir, tmpDir: built.tmp }),
-        timeoutMs: site.build.timeoutMs,
-        log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
-      });
+      // Kept on the deploy while the build runs: if this process is killed, whoever finds the deploy interrupted stops the build.
+      const recordBuild = (pgid: number | undefined): void => {
+        try {
+          store.recordBuildProcess(record.id, pgid);
+        } catch (error) {
+          logger.warn({ deploy: record.id, err: error }, 'cannot record the build process');
+        }
+      };
+      try {
+        await runLimitedBuild(site, user, signal, {
+          command: settings.command,
+          cwd: workDir,
+          env: buildEnvironment(settings.environment, site.build.environment, { home: built.home, cacheDir, tmpDir: built.tmp }),
+          timeoutMs: site.build.timeoutMs,
+          log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
+          onStart: recordBuild,
+        });
+      } finally {
+        recordBuild(undefined);
+      }
       await saveNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), cacheKey);
     }
     endPhase('build');

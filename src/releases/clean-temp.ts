@@ -6,24 +6,43 @@ import { TEMP_PREFIX, type SitePaths } from './site-paths.ts';
 /**
  * Removes what a publish or activation killed half-way left behind: release
  * directories still being assembled and links not yet renamed into place.
- * Runs under the site lock, so a publish in progress is waited for, not broken.
+ * Runs under the site lock, which every writer of these holds for as long as
+ * they exist, so a publish in progress is waited for, not broken; a lock
+ * whose holder is gone (or a zombie) is taken over.
+ *
+ * Nothing is locked or waited for when there is nothing to remove, so a
+ * server can call this often.
+ *
+ * @param lockWaitMs how long to wait for a running publish before giving up
+ *   with `E_SITE_LOCKED`
  */
-export async function cleanTemporaryFiles(paths: SitePaths): Promise<string[]> {
-  return withSiteLock(paths.lockFile, async () => {
-    const removed: string[] = [];
-    for (const dir of [paths.releasesDir, paths.siteDir]) {
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw error;
+export async function cleanTemporaryFiles(paths: SitePaths, lockWaitMs?: number): Promise<string[]> {
+  if ((await listTemporary(paths)).length === 0) return [];
+  return withSiteLock(
+    paths.lockFile,
+    async () => {
+      const removed: string[] = [];
+      for (const entry of await listTemporary(paths)) {
+        await rm(entry, { recursive: true, force: true });
+        removed.push(entry);
       }
-      for (const name of names.filter((entry) => entry.startsWith(TEMP_PREFIX))) {
-        await rm(join(dir, name), { recursive: true, force: true });
-        removed.push(join(dir, name));
-      }
+      return removed;
+    },
+    lockWaitMs,
+  );
+}
+
+async function listTemporary(paths: SitePaths): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of [paths.releasesDir, paths.siteDir]) {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
     }
-    return removed;
-  });
+    for (const name of names) if (name.startsWith(TEMP_PREFIX)) found.push(join(dir, name));
+  }
+  return found;
 }

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import type { DeployPhases, DeployRecord, DeployState, DeployTrigger, NewDeploy } from '../deploy/deploy-types.ts';
+import { currentProcess, identify, isRunning, type ProcessIdentity } from './process-identity.ts';
 
 /** What `updateDeploy` may change; `phases` is merged into the stored phases, not replaced. */
 export type DeployPatch = Partial<Omit<DeployRecord, 'id' | 'site' | 'createdAt'>>;
@@ -47,16 +48,39 @@ export interface StateStore {
   /** Newest first. */
   listDeploys(options?: ListDeploysOptions): DeployRecord[];
   /**
-   * Marks every deploy that was still queued, building or publishing as
-   * failed: called when `berth serve` starts, it finds the deploys a crash or
-   * a kill cut short. A deploy whose process is still alive (a `berth deploy`
-   * running in a shell) is left alone. Returns the failed ones so the caller
-   * can remove their work directories.
+   * Marks as failed every deploy still queued, building or publishing whose
+   * process is gone: a crash or a kill cut it short (`berth serve` stopped,
+   * or a `berth deploy` in a shell was killed). A deploy whose process still
+   * runs (this one's included) is left alone. Each row records its process
+   * by pid and start time, so a pid that now belongs to another process, or
+   * a zombie, does not keep a dead deploy "running". Returns the failed ones
+   * so the caller can remove what they left (see `buildProcess`).
    *
-   * Limit: liveness is judged by pid, so a dead deploy whose pid now belongs
-   * to another process waits for the next start.
+   * @param site only this site's deploys
    */
-  recoverInterrupted(now?: Date): DeployRecord[];
+  recoverInterrupted(now?: Date, site?: string): DeployRecord[];
+  /**
+   * Records the process group of a deploy's running build (its leader's pid
+   * and start time), or clears it once the build is over, so that whoever
+   * finds the deploy interrupted can stop a build that outlived its deploy.
+   */
+  recordBuildProcess(id: string, pgid: number | undefined): void;
+  /** The build process group recorded for a deploy, if its build may still be running. */
+  buildProcess(id: string): ProcessIdentity | undefined;
+  /**
+   * Deletes up to `limit` deploys the retention policy lets go, and returns
+   * their ids (their logs are the caller's to remove). A deploy goes only when
+   * all of these hold: it is not among the newest `keepPerSite` of its site,
+   * it was created before `before`, it is finished (not queued, building or
+   * publishing), and it is not its site's newest live deploy (the one that
+   * tells a push of the live commit apart from a new one). Call again until
+   * it returns fewer than `limit`: each call is one short transaction.
+   */
+  pruneDeploys(policy: { keepPerSite: number; before: Date }, limit: number): string[];
+  /** Deletes up to `limit` webhook deliveries received before `before`; returns how many. */
+  pruneDeliveries(before: Date, limit: number): number;
+  /** Whether a deploy with this id is in the history (for logs whose deploy is gone). */
+  hasDeploy(id: string): boolean;
   /** The commit of the site's newest live deploy. */
   liveSha(site: string): string | undefined;
   close(): void;
@@ -98,6 +122,15 @@ const MIGRATIONS: readonly string[] = [
     UNIQUE (site, delivery)
   ) STRICT;
   `,
+  // Who runs a deploy is a pid and that process's start time (a pid alone is
+  // reused); the build's process group is kept while it runs.
+  `
+  ALTER TABLE deploys ADD COLUMN owner_start TEXT;
+  ALTER TABLE deploys ADD COLUMN build_pgid INTEGER;
+  ALTER TABLE deploys ADD COLUMN build_start TEXT;
+  CREATE INDEX deliveries_by_time ON deliveries (received_at);
+  CREATE INDEX deliveries_by_deploy ON deliveries (deploy_id);
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -111,7 +144,7 @@ const UNFINISHED: Readonly<Record<string, string>> = {
 };
 
 const DEPLOY_COLUMNS = `id, site, trigger, forge, delivery, ref, sha, author, message, state, created_at, started_at,
-  finished_at, phases, release_id, build_source, error_code, error_message, owner_pid`;
+  finished_at, phases, release_id, build_source, error_code, error_message, owner_pid, owner_start`;
 
 const NEWEST_FIRST = 'ORDER BY created_at DESC, rowid DESC';
 
@@ -131,14 +164,14 @@ export function openStateStore(dataDir: string): StateStore {
     insertDeploy: db.prepare(
       `INSERT INTO deploys (${DEPLOY_COLUMNS}) VALUES (:id, :site, :trigger, :forge, :delivery, :ref, :sha, :author,
        :message, :state, :createdAt, :startedAt, :finishedAt, :phases, :releaseId, :buildSource, :errorCode, :errorMessage,
-       :ownerPid)`,
+       :ownerPid, :ownerStart)`,
     ),
     updateDeploy: db.prepare(
       // site and created_at are rewritten with the values read, so one parameter set serves insert and update.
       `UPDATE deploys SET site = :site, created_at = :createdAt, trigger = :trigger, forge = :forge, delivery = :delivery, ref = :ref, sha = :sha,
        author = :author, message = :message, state = :state, started_at = :startedAt, finished_at = :finishedAt,
        phases = :phases, release_id = :releaseId, build_source = :buildSource, error_code = :errorCode,
-       error_message = :errorMessage, owner_pid = :ownerPid
+       error_message = :errorMessage, owner_pid = :ownerPid, owner_start = :ownerStart
        WHERE id = :id`,
     ),
     getDeploy: db.prepare(`SELECT ${DEPLOY_COLUMNS} FROM deploys WHERE id = ?`),
@@ -149,6 +182,22 @@ export function openStateStore(dataDir: string): StateStore {
        ORDER BY created_at, rowid`,
     ),
     liveSha: db.prepare(`SELECT sha FROM deploys WHERE site = ? AND state = 'live' ${NEWEST_FIRST} LIMIT 1`),
+    prunableDeploys: db.prepare(
+      `SELECT id FROM (
+         SELECT id, state, created_at,
+           ROW_NUMBER() OVER (PARTITION BY site ORDER BY created_at DESC, rowid DESC) AS age_rank,
+           ROW_NUMBER() OVER (PARTITION BY site, state = 'live' ORDER BY created_at DESC, rowid DESC) AS state_rank
+         FROM deploys)
+       WHERE age_rank > :keep AND created_at < :before
+         AND state NOT IN (${Object.keys(UNFINISHED).map((state) => `'${state}'`).join(', ')})
+         AND NOT (state = 'live' AND state_rank = 1)
+       LIMIT :limit`,
+    ),
+    deleteDeploy: db.prepare('DELETE FROM deploys WHERE id = ?'),
+    pruneDeliveries: db.prepare('DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries WHERE received_at < ? LIMIT ?)'),
+    hasDeploy: db.prepare('SELECT 1 AS found FROM deploys WHERE id = ?'),
+    setBuildProcess: db.prepare('UPDATE deploys SET build_pgid = :pgid, build_start = :start WHERE id = :id'),
+    buildProcess: db.prepare('SELECT build_pgid, build_start FROM deploys WHERE id = ?'),
   };
 
   /** Runs one operation, turning SQLite's errors (a full disk, a lock held too long) into ours. */
@@ -273,13 +322,13 @@ export function openStateStore(dataDir: string): StateStore {
       return guard('list deploys', () => db.prepare(sql).all(...params, Math.floor(limit)).map(fromRow));
     },
 
-    recoverInterrupted(now = new Date()) {
+    recoverInterrupted(now = new Date(), site = undefined) {
       return guard('mark interrupted deploys as failed', () =>
         transaction(() => {
           // A `berth deploy` run from the shell works without the server: its deploy is unfinished but not interrupted.
           const stopped = statements.unfinished
             .all(...Object.keys(UNFINISHED))
-            .filter((row) => !isOtherLiveProcess(row.owner_pid))
+            .filter((row) => (site === undefined || row.site === site) && !isOwnerRunning(row))
             .map(fromRow);
           return stopped.map((deploy) => {
             const failed: DeployRecord = {
@@ -294,6 +343,43 @@ export function openStateStore(dataDir: string): StateStore {
           });
         }),
       );
+    },
+
+    recordBuildProcess(id, pgid) {
+      // The leader's start time tells this group from a later one given the same id.
+      const start = pgid === undefined ? undefined : identify(pgid)?.start;
+      guard(`record the build process of deploy ${id}`, () => {
+        statements.setBuildProcess.run({ id, pgid: pgid ?? null, start: start ?? null });
+      });
+    },
+
+    buildProcess(id) {
+      return guard(`read the build process of deploy ${id}`, () => {
+        const row = statements.buildProcess.get(id);
+        const pgid = row?.build_pgid;
+        if (typeof pgid !== 'number' || !Number.isInteger(pgid) || pgid <= 1) return undefined;
+        return { pid: pgid, start: typeof row?.build_start === 'string' ? row.build_start : undefined };
+      });
+    },
+
+    pruneDeploys({ keepPerSite, before }, limit) {
+      return guard('delete old deploys', () =>
+        transaction(() => {
+          const ids = statements.prunableDeploys
+            .all({ keep: Math.max(0, Math.floor(keepPerSite)), before: before.toISOString(), limit: Math.max(0, Math.floor(limit)) })
+            .map((row) => text(row.id));
+          for (const id of ids) statements.deleteDeploy.run(id);
+          return ids;
+        }),
+      );
+    },
+
+    pruneDeliveries(before, limit) {
+      return guard('delete old webhook deliveries', () => Number(statements.pruneDeliveries.run(before.toISOString(), Math.max(0, Math.floor(limit))).changes));
+    },
+
+    hasDeploy(id) {
+      return guard(`look up deploy ${id}`, () => statements.hasDeploy.get(id) !== undefined);
     },
 
     liveSha(site) {
@@ -412,19 +498,19 @@ function toRow(record: DeployRecord): Row {
     buildSource: record.buildSource ?? null,
     errorCode: record.errorCode ?? null,
     errorMessage: record.errorMessage ?? null,
-    ownerPid: process.pid,
+    ownerPid: currentProcess.pid,
+    ownerStart: currentProcess.start ?? null,
   };
 }
 
-function isOtherLiveProcess(pid: unknown): boolean {
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, but another user's.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+/** Whether the process that wrote an unfinished row still runs (this one included). */
+function isOwnerRunning(row: Record<string, unknown>): boolean {
+  const pid = row.owner_pid;
+  if (typeof pid !== 'number') return false;
+  // A row with our pid but another start time (or none: written before start
+  // times were kept) is an earlier process's that had the same pid, as a
+  // container's pid 1 always does: isRunning says it is gone.
+  return isRunning({ pid, start: typeof row.owner_start === 'string' ? row.owner_start : undefined });
 }
 
 function fromRow(row: Record<string, unknown>): DeployRecord {

@@ -185,7 +185,7 @@ test('SIGKILL during a build leaves the live site, and a restart records the dep
   const second = serve(t, p);
   const port2 = await second.port;
   assert.equal((await get(port2, '/')).body.toString(), 'v1', 'the last good release still serves');
-  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted by a stop or crash; marked failed'));
+  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed'));
   const work = await readdir(join(p.root, 'data', 'sites', 'blog', 'work')).catch(() => []);
   assert.deepEqual(work, []);
   second.kill('SIGTERM');
@@ -347,7 +347,7 @@ test('SIGKILL while fetching leaves the live site, and a restart records the dep
   const second = serve(t, p);
   const port2 = await second.port;
   assert.equal((await get(port2, '/')).body.toString(), 'published by hand');
-  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted by a stop or crash; marked failed'));
+  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed'));
   second.kill('SIGTERM');
   assert.equal(await second.exited, 0);
   const store = openStateStore(join(p.root, 'data'));

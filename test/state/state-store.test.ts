@@ -5,11 +5,12 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { openStateStore, SCHEMA_VERSION, type StateStore } from '../../src/state/state-store.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { eventually } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 async function store(t: Parameters<typeof tempDir>[0]): Promise<{ dataDir: string; state: StateStore }> {
@@ -17,6 +18,17 @@ async function store(t: Parameters<typeof tempDir>[0]): Promise<{ dataDir: strin
   const state = openStateStore(dataDir);
   t.after(() => state.close());
   return { dataDir, state };
+}
+
+/** Makes deploys look written by a process that has exited (a pid far above any pid_max is never alive). */
+function ownedByGoneProcess(state: StateStore, ids: readonly string[], owner = { pid: 2147483646, start: null as string | null }): void {
+  const db = new DatabaseSync(state.file, { timeout: 5_000 });
+  try {
+    const update = db.prepare('UPDATE deploys SET owner_pid = ?, owner_start = ? WHERE id = ?');
+    for (const id of ids) update.run(owner.pid, owner.start, id);
+  } finally {
+    db.close();
+  }
 }
 
 const push = { site: 'blog', trigger: 'webhook', forge: 'github', delivery: 'd-1', ref: 'refs/heads/main', sha: 'a'.repeat(40) } as const;
@@ -201,6 +213,9 @@ test('recoverInterrupted fails the deploys a stop cut short and leaves finished 
   state.updateDeploy(building.id, { state: 'building', phases: { queued: 3 } });
   state.updateDeploy(publishing.id, { state: 'publishing' });
   state.updateDeploy(live.id, { state: 'live', finishedAt: '2026-01-01T00:00:00.000Z' });
+  // This process is running them: nothing is interrupted yet.
+  assert.deepEqual(state.recoverInterrupted(), []);
+  ownedByGoneProcess(state, [queued.id, building.id, publishing.id, live.id]);
 
   const now = new Date('2026-11-27T09:00:00.000Z');
   const recovered = state.recoverInterrupted(now);
@@ -244,6 +259,87 @@ test('recoverInterrupted leaves alone a deploy another live process is running',
   await exited;
   assert.deepEqual(state.recoverInterrupted().map((d) => d.id), [running]);
   assert.equal(state.getDeploy(running)?.errorCode, 'E_DEPLOY_INTERRUPTED');
+});
+
+/** The state letter of /proc/<pid>/stat (Z for a zombie) and the start time, or undefined once the process is gone. */
+async function procStat(pid: number): Promise<{ state: string; start: string } | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
+  } catch {
+    return undefined;
+  }
+}
+
+test('recoverInterrupted fails a deploy whose process is a zombie its parent never collected', async (t) => {
+  const { dataDir, state } = await store(t);
+  const module = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'state', 'state-store.ts')).href;
+  const script = `
+    import { openStateStore } from ${JSON.stringify(module)};
+    const state = openStateStore(${JSON.stringify(dataDir)});
+    const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+    state.updateDeploy(deploy.id, { state: 'building' });
+    process.stdout.write(process.pid + ' ' + deploy.id + '\\n');
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  // The shell becomes sleep, which never waits for its children: the deploy's process stays a zombie.
+  const parent = spawn('sh', ['-c', '"$0" --input-type=module --no-warnings --eval "$1" & exec sleep 600', process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => parent.kill('SIGKILL'));
+  const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+  const [pid, id] = line.toString().trim().split(' ') as [string, string];
+  assert.ok(await eventually(async () => (await procStat(Number(pid)))?.state === 'Z', 30_000), 'the deploy process became a zombie');
+  assert.deepEqual(state.recoverInterrupted().map((deploy) => deploy.id), [id]);
+  assert.equal(state.getDeploy(id)?.errorCode, 'E_DEPLOY_INTERRUPTED');
+  assert.equal((await procStat(Number(pid)))?.state, 'Z');
+});
+
+test('recoverInterrupted fails a deploy whose pid now belongs to a process that started later', async (t) => {
+  const { state } = await store(t);
+  const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+  state.updateDeploy(deploy.id, { state: 'building' });
+  const parent = await procStat(process.ppid);
+  assert.ok(parent !== undefined);
+  // The right pid and start time: that process runs the deploy.
+  ownedByGoneProcess(state, [deploy.id], { pid: process.ppid, start: parent.start });
+  assert.deepEqual(state.recoverInterrupted(), []);
+  // The same pid, but a process that started at another time: the owner is gone.
+  ownedByGoneProcess(state, [deploy.id], { pid: process.ppid, start: String(Number(parent.start) - 1) });
+  assert.deepEqual(state.recoverInterrupted().map((d) => d.id), [deploy.id]);
+});
+
+test('recoverInterrupted fails a deploy written by an earlier process that had our pid', async (t) => {
+  const { state } = await store(t);
+  const deploy = state.createDeploy({ site: 'blog', trigger: 'webhook', ref: 'main' });
+  // As a container's pid 1 after a restart; an old row has no start time at all.
+  ownedByGoneProcess(state, [deploy.id], { pid: process.pid, start: null });
+  assert.deepEqual(state.recoverInterrupted().map((d) => d.id), [deploy.id]);
+});
+
+test('recoverInterrupted for one site leaves the other sites\' interrupted deploys for later', async (t) => {
+  const { state } = await store(t);
+  const blog = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+  const docs = state.createDeploy({ site: 'docs', trigger: 'cli', ref: 'main' });
+  ownedByGoneProcess(state, [blog.id, docs.id]);
+  assert.deepEqual(state.recoverInterrupted(new Date(), 'docs').map((d) => d.id), [docs.id]);
+  assert.equal(state.getDeploy(blog.id)?.state, 'queued');
+  assert.deepEqual(state.recoverInterrupted().map((d) => d.id), [blog.id]);
+});
+
+test('recordBuildProcess keeps a running build\'s process group with its start time until cleared', async (t) => {
+  const { state } = await store(t);
+  const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
+  assert.equal(state.buildProcess(deploy.id), undefined);
+  const build = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+  t.after(() => build.kill('SIGKILL'));
+  const pgid = build.pid as number;
+  state.recordBuildProcess(deploy.id, pgid);
+  assert.deepEqual(state.buildProcess(deploy.id), { pid: pgid, start: (await procStat(pgid))?.start });
+  // Other changes to the deploy keep it.
+  state.updateDeploy(deploy.id, { state: 'publishing' });
+  assert.equal(state.buildProcess(deploy.id)?.pid, pgid);
+  state.recordBuildProcess(deploy.id, undefined);
+  assert.equal(state.buildProcess(deploy.id), undefined);
 });
 
 test('liveSha is the commit of the newest live deploy of the site', async (t) => {
