@@ -286,6 +286,9 @@ async function runLimitedBuild(
       signal: signal === undefined ? atLimit.signal : AbortSignal.any([signal, atLimit.signal]),
       uid: user?.uid,
       gid: user?.gid,
+      // The uid is this site's alone: whatever still runs as it after the build (a setsid'd
+      // process included) is killed before the output is published.
+      killUid: user?.uid,
     });
   } catch (error) {
     if (!atLimit.signal.aborted || signal?.aborted === true) throw error;
