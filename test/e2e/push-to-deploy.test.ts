@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/serve.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const SECRET = 'push-secret-for-tests';
@@ -41,6 +42,8 @@ async function stack(t: TestContext, files: Record<string, string>, extra = ''):
       'https_port = false',
       '[acme]',
       'directory = "off"',
+      '[deploy]',
+      `build_uid_base = ${uniqueBuildUidBase()}`,
       '[[sites]]',
       'name = "blog"',
       'domains = ["localhost"]',

@@ -12,6 +12,7 @@ import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -40,6 +41,8 @@ async function project(t: TestContext, extraSite = '', files: Record<string, str
       'https_port = false',
       '[acme]',
       'directory = "off"',
+      '[deploy]',
+      `build_uid_base = ${uniqueBuildUidBase()}`,
       '[[sites]]',
       'name = "blog"',
       'domains = ["localhost"]',
