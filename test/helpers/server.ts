@@ -142,6 +142,36 @@ export function rawRequest(port: number, data: string | Buffer, timeoutMs = 3000
   });
 }
 
+/**
+ * Sends raw bytes and waits for the server to close the connection: what it
+ * wrote, and who closed. The client gives up only after `giveUpMs`, a bound
+ * against a hang, never a measurement: `closedBy: 'client'` means the server
+ * did not close.
+ */
+export function rawExchange(port: number, data: string | Buffer, giveUpMs = 60_000): Promise<{ text: string; closedBy: 'server' | 'client' }> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let gaveUp = false;
+    const timer = setTimeout(() => {
+      gaveUp = true;
+      socket.destroy();
+    }, giveUpMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ECONNRESET') {
+        clearTimeout(timer);
+        reject(error);
+      }
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closedBy: gaveUp ? 'client' : 'server' });
+    });
+    socket.write(data);
+  });
+}
+
 /** Polls `check` until it returns true (bounded; the assertion after it says what failed). */
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

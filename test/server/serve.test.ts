@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { eventually, get, getH2, rawRequest, startTestServer } from '../helpers/server.ts';
+import { once } from 'node:events';
+import { eventually, get, getH2, rawExchange, rawRequest, startTestServer } from '../helpers/server.ts';
 
 const html = `<!doctype html><title>Home</title>${'<p>Some text that compresses well. '.repeat(50)}`;
 const css = 'main { margin: 0 auto; }\n'.repeat(40);
@@ -265,10 +266,9 @@ test('rejects over-long URLs and header blocks with 431', async (t) => {
 
 test('closes a connection that sends its headers too slowly', async (t) => {
   const s = await startTestServer(t, { files: { site: files }, server: 'headers_timeout = "1s"\nrequest_timeout = "2s"' });
-  const started = Date.now();
-  const raw = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\n', 8000);
-  assert.ok(Date.now() - started < 7000, 'the server closed the connection before the client gave up');
-  assert.match(raw, /^(HTTP\/1\.1 408 |$)/);
+  const { text, closedBy } = await rawExchange(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\n');
+  assert.equal(closedBy, 'server', 'the server closed the connection, the client did not give up');
+  assert.match(text, /^(HTTP\/1\.1 408 |$)/);
 });
 
 test('logs one structured line per request', async (t) => {
@@ -313,16 +313,20 @@ test('shutdown lets a request in flight finish', async (t) => {
 test('closes a TLS connection that sends its headers too slowly', async (t) => {
   const { connect } = await import('node:tls');
   const s = await startTestServer(t, { files: { site: files }, server: 'headers_timeout = "1s"\nrequest_timeout = "2s"\nidle_timeout = "30s"' });
-  const started = Date.now();
-  const closedAfter = await new Promise<number>((resolve) => {
+  const closedBy = await new Promise<'server' | 'client'>((resolve) => {
+    let gaveUp = false;
     const socket = connect({ host: '127.0.0.1', port: s.httpsPort, rejectUnauthorized: false, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => {
       socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n');
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => resolve(Date.now() - started));
-    setTimeout(() => socket.destroy(), 10_000).unref();
+    socket.on('close', () => resolve(gaveUp ? 'client' : 'server'));
+    // Only against a hang: the assertion is on who closed, not when.
+    setTimeout(() => {
+      gaveUp = true;
+      socket.destroy();
+    }, 60_000).unref();
   });
-  assert.ok(closedAfter < 10_000, `the server closed the connection (after ${closedAfter} ms), not the client`);
+  assert.equal(closedBy, 'server', 'the server closed the connection, the client did not give up');
 });
 
 test('a release that fails to load is logged and the previous one keeps serving', async (t) => {
@@ -380,14 +384,19 @@ test('caps concurrent connections per listener', async (t) => {
     ),
   );
   t.after(() => open.forEach((socket) => socket.destroy()));
-  // Let the server register both before the third arrives.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const third = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', 2000);
-  assert.equal(third, '', 'the third connection is closed without an answer');
+  // An answer on each proves the server holds both before the third arrives.
+  await Promise.all(
+    open.map((socket) => {
+      const answered = once(socket, 'data');
+      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      return answered;
+    }),
+  );
+  const third = await rawExchange(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  assert.deepEqual(third, { text: '', closedBy: 'server' }, 'the server closes the third connection without an answer');
   open.forEach((socket) => socket.destroy());
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const after = await get(s.httpPort, '/');
-  assert.equal(after.status, 200, 'connections are accepted again once others closed');
+  const accepted = await eventually(async () => (await get(s.httpPort, '/').catch(() => undefined))?.status === 200);
+  assert.ok(accepted, 'connections are accepted again once others closed');
 });
 
 test('HTTP/2 answers conditionals, ranges, HEAD, large files and 404s like HTTP/1.1', async (t) => {
