@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
 import { directoryId } from '../../src/acme/acme-session.ts';
-import { handshake, startAcmeServer, waitFor } from '../helpers/acme.ts';
+import { checkedSince, handshake, startAcmeServer, waitFor } from '../helpers/acme.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -93,11 +93,14 @@ describe('ACME against Pebble: first certificates', () => {
 
     // A restart serves the stored certificate at once and orders nothing.
     await first.stop();
+    const restartedAt = Date.now();
     const second = await startAcmeServer(t, options);
     const again = await handshake(second.httpsPort, 'blog.example.com', root);
     assert.equal(again.authorized, true);
     assert.equal(again.serial, blog.serial);
-    await sleep(1_500);
+    // Both certificates were checked by the restarted server, which ordered nothing.
+    await checkedSince(data, 'blog.example.com', restartedAt);
+    await checkedSince(data, 'docs.example.org', restartedAt);
     assert.equal(pebble.issued().length, 2, 'no new order after the restart');
     assert.ok(!second.logs.some((line) => line.msg === 'ordering a certificate'));
   });

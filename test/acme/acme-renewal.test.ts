@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { renewalInfoId } from '../../src/acme/renewal-info.ts';
-import { handshake, startAcmeServer, waitFor, type Handshake } from '../helpers/acme.ts';
+import { checkedSince, handshake, startAcmeServer, waitFor, type Handshake } from '../helpers/acme.ts';
 import { startAriProxy } from '../helpers/ari-proxy.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -104,7 +104,8 @@ describe('ACME renewal', () => {
     // The id asked for is the RFC 9773 id of the served certificate.
     const pem = await readFile(join(dir, 'data', 'certs', 'window.example.com', 'cert.pem'), 'utf8');
     assert.deepEqual([...new Set(proxy.asked)], [await renewalInfoId(pem)]);
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // A check that runs from here on sees the window ahead and orders nothing.
+    await checkedSince(join(dir, 'data'), 'window.example.com', Date.now());
     assert.deepEqual(pebble.issued(), [first.serial], 'nothing renewed before the window');
     assert.equal(proxy.orders.length, 1);
     assert.equal(proxy.orders[0]?.replaces, undefined, 'a first order replaces nothing');
@@ -155,7 +156,7 @@ describe('ACME renewal', () => {
     assert.equal(meta.failures, 0);
     assert.equal(meta.lastError, undefined);
     // The new certificate's window is days away: no further renewal.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await checkedSince(join(dir, 'data'), 'ari.example.com', Date.now());
     assert.equal(pebble.issued().length, 2);
   });
 

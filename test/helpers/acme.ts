@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,6 +47,20 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * Resolves once a renewal check of the certificate under `key` has run after
+ * `since` (ms since the epoch): every check that orders nothing records
+ * itself as `lastCheck` in meta.json. What a test waits for before asserting
+ * that a check did not order.
+ */
+export async function checkedSince(dataDir: string, key: string, since: number): Promise<void> {
+  await waitFor(async () => {
+    const text = await readFile(join(dataDir, 'certs', key, 'meta.json'), 'utf8').catch(() => undefined);
+    const last = text === undefined ? undefined : (JSON.parse(text) as { lastCheck?: string }).lastCheck;
+    return last !== undefined && Date.parse(last) > since ? true : undefined;
+  }, `a renewal check of ${key} after ${new Date(since).toISOString()}`);
 }
 
 export interface AcmeTestServer {
