@@ -134,10 +134,8 @@ secret_file = "webhook-secret"
     return seen?.includes(`Pushed to the ${arch} image`) === true ? seen : undefined;
   }, `${arch}: the webhook's deploy to be served`, 600_000, 2_000);
 
-  // docker stop: SIGTERM, a graceful stop, exit 0.
-  const started = Date.now();
+  // docker stop: SIGTERM, a graceful stop, exit 0 (a SIGKILL after the 20 s would leave 137).
   await docker(['stop', '--time', '20', name]);
-  assert.ok(Date.now() - started < 20_000, 'stopped before docker would kill it');
   assert.equal(await docker(['inspect', '--format', '{{.State.ExitCode}}', name]), '0', await logs());
 }
 
