@@ -105,8 +105,11 @@ async function resolveLink(realRoot: string, abs: string, rel: string): Promise<
     throw new BerthError('E_PUBLISH_SYMLINK', `Cannot publish ${rel}: it is a symlink to ${target}, outside the published folder; copy the file in instead`);
   }
   const info = await stat(target, { bigint: true });
-  if (!info.isFile()) {
+  if (info.isDirectory()) {
     throw new BerthError('E_PUBLISH_SYMLINK', `Cannot publish ${rel}: it is a symlink to a directory; symlinked directories are not followed, copy the files in instead`);
+  }
+  if (!info.isFile()) {
+    throw new BerthError('E_PUBLISH_SYMLINK', `Cannot publish ${rel}: it is a symlink to a FIFO, socket or device, not to a regular file; remove it from the output folder`);
   }
   // Published by reading the target at its own path, never through the link.
   const readPath = relative(realRoot, target).split(sep).join('/');

@@ -360,3 +360,13 @@ test('a large file is copied and hashed from the handle that was checked, and on
     { code: 'E_PUBLISH_SYMLINK', message: /^video\.bin was replaced while Berth read the folder/ },
   );
 });
+
+test('a symlink to a FIFO inside the tree is refused as one, without opening the FIFO', { timeout: 20_000 }, async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html });
+  execFileSync('mkfifo', [join(source, '.pipe')]);
+  await symlink('.pipe', join(source, 'page.html'));
+  await assert.rejects(publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 }), {
+    code: 'E_PUBLISH_SYMLINK',
+    message: /^Cannot publish page\.html: it is a symlink to a FIFO, socket or device, not to a regular file/,
+  });
+});
