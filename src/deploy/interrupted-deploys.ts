@@ -8,6 +8,9 @@ import { cleanTemporaryFiles } from '../releases/clean-temp.ts';
 import { sitePaths } from '../releases/site-paths.ts';
 import { identify, runningGroupMembers, type ProcessIdentity } from '../state/process-identity.ts';
 import type { StateStore } from '../state/state-store.ts';
+import { runningProcessesOf } from './build-runner.ts';
+import { buildUserFor } from './build-user.ts';
+import { withSiteLock } from '../releases/site-lock.ts';
 import { workDirFor } from './work-dir.ts';
 
 export interface RecoveryDeps {
@@ -20,11 +23,13 @@ export interface RecoveryOptions {
   /** Only this site. */
   site?: string;
   /**
-   * How long to wait for a publish in progress before leaving its site's
-   * temporary files for the next time.
+   * How long to wait for a publish (or a deploy) in progress before leaving
+   * its site's leftovers for the next time.
    * @default 1000
    */
   lockWaitMs?: number;
+  /** The caller holds the site's deploy lock (it is about to deploy `site`). */
+  holdsDeployLock?: boolean;
 }
 
 export interface RecoveryReport {
@@ -32,6 +37,8 @@ export interface RecoveryReport {
   failed: string[];
   /** Process groups of builds that had outlived their deploy, now killed. */
   stoppedBuilds: number[];
+  /** Processes of a site's build uid that outlived every deploy (left the group with `setsid`), now killed. */
+  strayProcesses: number[];
   /** Work directories and temporary release files removed. */
   removed: string[];
 }
@@ -57,18 +64,24 @@ const POLL_MS = 25;
  *   group's leader is that same process (or gone, its group left over);
  * - a work directory whose deploy is not queued, building or publishing
  *   (finished, just failed here, or unknown);
- * - `.tmp-*` entries, under the site lock, which every writer of them holds.
+ * - `.tmp-*` entries, under the site lock, which every writer of them holds;
+ * - processes of the site's own build uid (when Berth is root), while no
+ *   deploy of the site runs (its deploy lock held): those that left the
+ *   build's group with `setsid` are found this way.
  *
- * Limits: a build process that left its process group (`setsid`) is not
- * found by its group; and if the whole group had already ended and a later,
- * unrelated group got the same id with its leader gone too, that group
- * would be killed: the id must have been reused between the crash and now.
+ * Limits: when builds have no uid of their own (Berth is not root), a build
+ * process that left its process group is not found; and if the whole group
+ * had already ended and a later, unrelated group got the same id with its
+ * leader gone too, that group would be killed: the id must have been reused
+ * between the crash and now.
  */
 export async function recoverInterruptedDeploys(deps: RecoveryDeps, options: RecoveryOptions = {}): Promise<RecoveryReport> {
   const { config, store, logger } = deps;
-  const report: RecoveryReport = { failed: [], stoppedBuilds: [], removed: [] };
+  const report: RecoveryReport = { failed: [], stoppedBuilds: [], strayProcesses: [], removed: [] };
+  const interruptedSites = new Set<string>();
   for (const deploy of store.recoverInterrupted(new Date(), options.site)) {
     report.failed.push(deploy.id);
+    interruptedSites.add(deploy.site);
     const build = store.buildProcess(deploy.id);
     if (build !== undefined) {
       if (await stopOrphanedBuild(build)) report.stoppedBuilds.push(build.pid);
@@ -78,6 +91,9 @@ export async function recoverInterruptedDeploys(deps: RecoveryDeps, options: Rec
   }
   const sites = options.site === undefined ? config.sites.map((site) => site.name) : [options.site];
   for (const site of sites) {
+    if (options.holdsDeployLock === true || interruptedSites.has(site)) {
+      report.strayProcesses.push(...(await stopStrayBuildProcesses(deps, site, options)));
+    }
     report.removed.push(...(await removeAbandonedWorkDirs(deps, site)));
     try {
       report.removed.push(...(await cleanTemporaryFiles(sitePaths(config.dataDir, site), options.lockWaitMs ?? 1_000)));
@@ -86,6 +102,7 @@ export async function recoverInterruptedDeploys(deps: RecoveryDeps, options: Rec
       if (!isBerthError(error) || error.code !== 'E_SITE_LOCKED') throw error;
     }
   }
+  if (report.strayProcesses.length > 0) logger.warn({ killed: report.strayProcesses }, 'killed build processes that outlived their deploy');
   if (report.removed.length > 0) logger.warn({ removed: report.removed }, 'removed what interrupted deploys and publishes left behind');
   return report;
 }
@@ -110,6 +127,49 @@ async function removeAbandonedWorkDirs({ config, store }: RecoveryDeps, site: st
     removed.push(dir);
   }
   return removed;
+}
+
+/**
+ * Kills every process of the site's own build uid, when builds have one
+ * (Berth runs as root) and no deploy of the site runs: that is while the
+ * site's deploy lock is held, by the caller or here (not waited for long).
+ * Only that site's builds use the uid, so whatever still runs as it is a
+ * leftover, including processes that left the build's group with `setsid`.
+ */
+async function stopStrayBuildProcesses({ config }: RecoveryDeps, site: string, options: RecoveryOptions): Promise<number[]> {
+  let uid: number | undefined;
+  try {
+    uid = buildUserFor(site, { sites: config.sites.map((entry) => entry.name), base: config.deploy.buildUidBase })?.uid;
+  } catch {
+    // The uid belongs to an account (the deploy reports it): never kill an account's processes.
+    return [];
+  }
+  if (uid === undefined || uid === 0 || uid === process.getuid?.()) return [];
+  const buildUid = uid;
+  const kill = async (): Promise<number[]> => {
+    const killed = new Set<number>();
+    const deadline = performance.now() + KILL_WAIT_MS;
+    for (let left = runningProcessesOf(buildUid); left.length > 0 && performance.now() < deadline; left = runningProcessesOf(buildUid)) {
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          killed.add(pid);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+        }
+      }
+      await sleep(POLL_MS);
+    }
+    return [...killed];
+  };
+  if (options.holdsDeployLock === true) return kill();
+  try {
+    return await withSiteLock(join(sitePaths(config.dataDir, site).siteDir, '.deploy.lock'), kill, options.lockWaitMs ?? 1_000);
+  } catch (error) {
+    // A deploy of the site runs: its build ends by killing the uid's processes itself.
+    if (isBerthError(error) && error.code === 'E_SITE_LOCKED') return [];
+    throw error;
+  }
 }
 
 /**

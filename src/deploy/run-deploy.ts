@@ -75,7 +75,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   // The deploy lock is ours, so an earlier deploy of this site that still
   // looks unfinished was cut short (a killed `berth deploy`): clean up after
   // it, and stop its build, before this one builds beside it.
-  await recoverInterruptedDeploys({ config, store, logger }, { site: site.name }).catch((error: unknown) => {
+  await recoverInterruptedDeploys({ config, store, logger }, { site: site.name, holdsDeployLock: true }).catch((error: unknown) => {
     logger.warn({ site: site.name, err: error }, 'cannot clean up after an interrupted deploy');
   });
   const paths = sitePaths(config.dataDir, site.name);

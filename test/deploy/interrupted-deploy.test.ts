@@ -35,7 +35,8 @@ async function project(t: TestContext): Promise<Project> {
   await mkdir(join(root, 'git'));
   const repo = await createRepo(join(root, 'git'), { 'index.html': 'v1', slow: 'yes' });
   const config = join(root, 'berth.toml');
-  const command = `if [ -f slow ]; then echo ${STARTED}; (sleep 600 &); sleep 600; fi; mkdir -p dist && cp index.html dist/`;
+  // `sleep 601` leaves the build's process group, as a daemonising tool would.
+  const command = `if [ -f slow ]; then (setsid sleep 601 &); (sleep 600 &); echo ${STARTED}; sleep 600; fi; mkdir -p dist && cp index.html dist/`;
   await writeFile(
     config,
     [
@@ -130,10 +131,32 @@ async function buildGroupIn(workDir: string): Promise<number> {
   throw new Error(`no build process runs in ${workDir}`);
 }
 
+/** Running processes started as `sleep 601`: the build's process that left its group. */
+async function escapees(): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline !== 'sleep\u0000601\u0000') continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    if (state !== undefined && state !== '' && state !== 'Z' && state !== 'X') found.push(Number(entry));
+  }
+  return found;
+}
+
 /** Leaves no sleeper behind when a test fails. */
 function killGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGKILL');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
@@ -159,6 +182,9 @@ test('a running server cleans up after a berth deploy killed mid-build, without 
   t.after(() => killGroup(build));
   // The shell, the sleep it waits for and the one in the background.
   assert.ok((await runningMembers(build)).length >= 3);
+  const escaped = await escapees();
+  assert.equal(escaped.length, 1, 'the build has a process outside its group');
+  t.after(() => escaped.forEach((pid) => killPid(pid)));
 
   const killed = once(child, 'exit');
   child.kill('SIGKILL');
@@ -167,10 +193,10 @@ test('a running server cleans up after a berth deploy killed mid-build, without 
   const said = (): boolean => server.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed' && line.deploy === id);
   const cleaned = await eventually(async () => {
     const deploy = store.getDeploy(id);
-    return deploy?.state === 'failed' && !(await exists(workDir)) && (await runningMembers(build)).length === 0 && said();
+    return deploy?.state === 'failed' && !(await exists(workDir)) && (await runningMembers(build)).length === 0 && (await escapees()).length === 0 && said();
   }, NOTICE_MS);
   const deploy = store.getDeploy(id);
-  assert.ok(cleaned, `cleaned up: state ${deploy?.state}, work dir ${await exists(workDir)}, build ${(await runningMembers(build)).join(' ')}`);
+  assert.ok(cleaned, `cleaned up: state ${deploy?.state}, work dir ${await exists(workDir)}, build ${(await runningMembers(build)).join(' ')}, outside its group ${(await escapees()).join(' ')}`);
   assert.equal(deploy?.errorCode, 'E_DEPLOY_INTERRUPTED');
   assert.equal(server.child.exitCode, null, 'the server kept running');
 
@@ -229,6 +255,9 @@ test('the next berth deploy stops the build a killed one left running and goes l
   child.kill('SIGKILL');
   await killed;
   assert.ok((await runningMembers(build)).length > 0, 'the build outlived its deploy');
+  const escaped = await escapees();
+  assert.equal(escaped.length, 1);
+  t.after(() => escaped.forEach((pid) => killPid(pid)));
 
   // A commit without the `slow` file builds at once.
   await writeFile(join(p.repo.work, 'index.html'), 'v2');
@@ -240,6 +269,7 @@ test('the next berth deploy stops the build a killed one left running and goes l
   assert.match(next.stdout, /is live/);
 
   assert.deepEqual(await runningMembers(build), []);
+  assert.deepEqual(await escapees(), [], 'the process that left the group is gone too');
   assert.equal(store.getDeploy(id)?.state, 'failed');
   assert.equal(store.getDeploy(id)?.errorCode, 'E_DEPLOY_INTERRUPTED');
   assert.deepEqual(await readdir(join(p.dataDir, 'sites', 'blog', 'work')), []);
