@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { eventually } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
@@ -47,6 +48,8 @@ async function project(t: TestContext): Promise<Project> {
       'https_port = false',
       '[acme]',
       'directory = "off"',
+      '[deploy]',
+      `build_uid_base = ${uniqueBuildUidBase()}`,
       '[[sites]]',
       'name = "blog"',
       'domains = ["localhost"]',
