@@ -140,7 +140,8 @@ describe('file locker', () => {
         acquiredAt = Date.now();
         return release;
       });
-    await sleep(500);
+    // A second waiter, started after ours with the same polling, gives up: by then ours has looked and been refused too.
+    await assert.rejects(createFileLocker(dir, { waitMs: 200, pollMs: 20 }).lock('example.com'), isLockedError(file));
     assert.equal(acquiredAt, undefined, 'the lock was taken while another process held it');
 
     const exited = once(holder.child, 'exit');
