@@ -178,6 +178,12 @@ describe('berth check and berth serve refuse an unusable data_dir or secret', ()
     assert.match(checked.stderr, new RegExp(`^berth\\.toml:1 data_dir: ${path.join(cwd, 'data')} is a file, not a directory; point data_dir at a directory`, 'm'));
     assert.doesNotMatch(checked.stderr, NO_STACK);
 
+    // Under a file, it cannot be created.
+    await writeFile(path.join(cwd, 'other.toml'), VALID.replace('data_dir = "data"', 'data_dir = "data/state"'));
+    const under = await berthCli(['check', '--config', 'other.toml'], { cwd, env: { BLOG_SECRET: SECRET } });
+    assert.equal(under.code, 1);
+    assert.match(under.stderr, new RegExp(`^other\\.toml:1 data_dir: ${path.join(cwd, 'data', 'state')} cannot be created because ${path.join(cwd, 'data')} is a file, not a directory`, 'm'));
+
     const served = await berthCli(['serve'], { cwd, env: { BLOG_SECRET: SECRET } });
     assert.equal(served.code, 1);
     assert.match(served.stderr, /^berth serve: Invalid configuration in berth\.toml \(1 error\):\nberth\.toml:1 data_dir: .* is a file, not a directory/m);
