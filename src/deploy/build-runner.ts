@@ -29,9 +29,9 @@ export interface RunBuildOptions {
   gid?: number;
   /**
    * When the build has a uid of its own (no other service, site or build
-   * uses it): once the build is over, every process running as this uid is
-   * killed too, including those that left the process group (`setsid`,
-   * daemons). Never Berth's own uid or root's.
+   * uses it): every process running as this uid is killed before the build
+   * starts and once it is over, including those that left the process group
+   * (`setsid`, daemons). Never Berth's own uid or root's.
    */
   killUid?: number;
   /**
@@ -88,6 +88,9 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     throw new Error(`runBuild: killUid ${options.killUid} is root's or Berth's own uid; killing its processes would kill Berth`);
   }
   if (options.signal?.aborted) throw cancelledError(options.signal);
+  // Whatever an earlier build of this uid left (one of a Berth that was killed mid-build, say)
+  // must not run beside this one, change its checkout or count against its limits.
+  if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
 
   const child = spawn('sh', ['-c', options.command], {
     cwd: options.cwd,

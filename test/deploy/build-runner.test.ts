@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { BerthError, type ErrorCode } from '../../src/errors.ts';
@@ -238,6 +239,15 @@ describe('runBuild() with killUid', () => {
     };
     await failure(runBuild(cancelled.options), 'E_BUILD_CANCELLED');
     assert.deepEqual(livingPidsOf(uid), []);
+  });
+
+  it('kills what an earlier build of the uid left running before the build starts', async (t) => {
+    const uid = freshUid(t);
+    const stale = spawn('sleep', ['1000'], { uid, gid: uid, detached: true, stdio: 'ignore' });
+    stale.unref();
+    const { lines, options } = await build(t, `if kill -0 ${stale.pid} 2>/dev/null; then echo alive; else echo gone; fi`, { uid, gid: uid, killUid: uid });
+    await runBuild(options);
+    assert.deepEqual(lines, [['stdout', 'gone']]);
   });
 
   it("refuses to kill by root's uid or Berth's own", async (t) => {
