@@ -4,10 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
 import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
@@ -178,10 +179,18 @@ test('SIGKILL during a build leaves the live site, and a restart records the dep
   const first = serve(t, p);
   const port = await first.port;
   assert.equal((await get(port, '/')).body.toString(), 'v1');
-  const sha = await p.repo.commit({ 'index.html': 'never live', 'berth.toml': '[build]\ncommand = "sleep 30"\npublish = "."\n' });
+  const sha = await p.repo.commit({ 'index.html': 'never live', 'berth.toml': '[build]\ncommand = "echo build running; sleep 30"\npublish = "."\n' });
   assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'k-1'), 202);
-  assert.ok(await eventually(async () => first.lines.some((line) => line.msg === 'deploy started'), 10_000));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Killed once the build's own output is in its deploy log: the build is running.
+  const running = await eventually(async () => {
+    const store = openStateStore(join(p.root, 'data'));
+    const id = store.listDeploys({ site: 'blog' }).find((d) => d.sha === sha)?.id;
+    store.close();
+    if (id === undefined) return false;
+    const log = await readFile(deployLogPath(join(p.root, 'data'), id), 'utf8').catch(() => '');
+    return log.includes('| build running');
+  }, 30_000);
+  assert.ok(running, 'the build started');
   first.kill('SIGKILL');
   await first.exited;
 
@@ -241,10 +250,12 @@ test('SIGKILL while a release is being published leaves no partial release, and 
   t.after(() => store.close());
   const publishing = await eventually(async () => store.listDeploys({ site: 'blog', limit: 1 })[0]?.state === 'publishing', 60_000);
   assert.ok(publishing, `the deploy reached the publishing phase: ${JSON.stringify(store.listDeploys({ site: 'blog' }))}`);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const releasesDir = join(p.root, 'data', 'sites', 'blog', 'releases');
+  // Killed once the new release's temporary directory exists: the copy is under way.
+  const copying = await eventually(async () => (await readdir(releasesDir).catch(() => [])).some((name) => name.startsWith('.tmp-')), 60_000);
+  assert.ok(copying, 'the release is being written');
   first.kill('SIGKILL');
   await first.exited;
-  const releasesDir = join(p.root, 'data', 'sites', 'blog', 'releases');
   const during = await readdir(releasesDir);
   assert.equal(during.filter((name) => !name.startsWith('.')).length, 1, 'only the first release is listed');
 
