@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { access, chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BerthError, type ErrorCode } from '../errors.ts';
 import { isRemoteRepo } from '../config/config-schema.ts';
@@ -166,7 +165,7 @@ export async function resolveRef(options: ResolveRefOptions): Promise<string> {
   const candidates = ref === 'HEAD' || ref.startsWith('refs/') ? [ref] : [`refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`];
   // An annotated tag is listed twice; its `^{}` line is the commit it points at, and must be asked for by name.
   const patterns = candidates.flatMap((name) => [name, `${name}^{}`]);
-  const out = await git.run(['ls-remote', ...git.uploadPack, git.repo, ...patterns], 'E_GIT_FETCH', `look up ${ref}`, { cwd: tmpdir() });
+  const out = await git.run(['ls-remote', ...git.uploadPack, git.repo, ...patterns], 'E_GIT_FETCH', `look up ${ref}`);
   const refs = new Map<string, string>();
   for (const line of out.split('\n')) {
     const [sha, name] = line.split('\t');
@@ -367,6 +366,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 interface RunOptions {
+  /**
+   * Where git runs. @default `/`, not Berth's own working directory: git
+   * looks for a repository from there upwards and reads its config, and
+   * Berth's commands name their repositories explicitly.
+   */
   cwd?: string;
   /** Send stderr to the log as it comes. */
   log?: boolean;
@@ -515,7 +519,7 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
     if (runOptions.log === true) log(`$ git ${args.join(' ')}`);
     const result = await spawnGit(args, {
       env,
-      cwd: runOptions.cwd,
+      cwd: runOptions.cwd ?? '/',
       timeoutMs: remaining,
       signal: options.signal,
       onLine: runOptions.log === true ? log : undefined,
