@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ResolvedSite } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { PushReply } from '../deploy/deployer.ts';
 import type { PushEvent } from '../webhooks/push-event.ts';
 import { BodyBudget } from '../webhooks/body-budget.ts';
 import { readBody, WEBHOOK_BODIES_IN_FLIGHT_LIMIT, WEBHOOK_BODY_LIMIT } from '../webhooks/read-body.ts';
-import { checkBeforeBody, receiveWebhook } from '../webhooks/receive-webhook.ts';
+import { sha256Hex } from '../webhooks/signature.ts';
+import { hasSignatureHeader, receiveWebhook } from '../webhooks/receive-webhook.ts';
 import type { SiteTable } from './site-table.ts';
 
 export const HOOKS_PREFIX = '/_berth/hooks/';
@@ -58,6 +60,13 @@ function unauthorized(): WebhookAnswer {
   );
 }
 
+/** Why a request without a signature header is refused for `site`, in its forge's words, for the log. */
+function refusalReason(site: ResolvedSite, headers: IncomingHttpHeaders): string {
+  // The adapters check the signature before anything else, so an empty body gets the reason the request would.
+  const outcome = receiveWebhook(site, headers, Buffer.alloc(0));
+  return outcome.kind === 'reject' ? outcome.message : 'no signature header';
+}
+
 /** What the log shows of a site name from a URL: any text a client sent, so short and printable only. */
 function shownName(name: string): string {
   return /^[A-Za-z0-9._-]{1,64}$/.test(name) ? name : '(not a site name)';
@@ -65,11 +74,10 @@ function shownName(name: string): string {
 
 /**
  * `POST /_berth/hooks/<site>` on any host name: the path names the site and
- * the signature proves the sender. A request without the signature header
- * its site's forge sends (or for no site) is refused before its body is
- * read; the body is capped on its own and, with the bodies of other
- * requests, by `webhookBodies`; nothing is triggered unless the signature
- * checks out. Never rejects: an unexpected failure is logged with an id and
+ * the signature proves the sender. A request without a signature header
+ * (see `hasSignatureHeader`) is refused before its body is read; the body is
+ * capped on its own and, with the bodies of other requests, by
+ * `webhookBodies`; nothing is triggered unless the signature checks out. Never rejects: an unexpected failure is logged with an id and
  * answered 500 with only that id.
  */
 export async function handleWebhook(
@@ -100,18 +108,15 @@ async function answerWebhook(
   const name = path.slice(HOOKS_PREFIX.length).split('?', 1)[0] ?? '';
   if (method !== 'POST') return answer(405, { error: 'E_WEBHOOK_METHOD', message: 'Webhooks are POST requests' }, { allow: 'POST' });
   const site = table.sites.find((candidate) => candidate.config.name === name);
-  if (site === undefined) {
-    logger.warn({ site: shownName(name) }, 'webhook refused: no site by that name');
-    return unauthorized();
-  }
-  const early = checkBeforeBody(site.config, request.headers);
-  if (early !== undefined) {
-    logger.warn({ site: name, status: early.status, code: early.code, reason: early.message }, 'webhook refused before reading its body');
+  // The same steps whether or not the site exists, so that neither the
+  // answer nor when it comes tells which site names do.
+  if (!hasSignatureHeader(request.headers, table.sites.map((candidate) => candidate.config))) {
+    logger.warn({ site: shownName(name), reason: site === undefined ? 'no site by that name' : refusalReason(site.config, request.headers) }, 'webhook refused before reading its body');
     return unauthorized();
   }
   const read = await readBody(request, WEBHOOK_BODY_LIMIT, webhookBodies);
   if (!read.ok) {
-    logger.warn({ site: name, status: read.status, reason: read.message }, 'webhook refused while reading its body');
+    logger.warn({ site: shownName(name), status: read.status, reason: read.message }, 'webhook refused while reading its body');
     // Closing spares reading the rest of an oversized body just to keep the connection.
     if (read.status === 503) {
       return answer(503, { error: 'E_WEBHOOK_BUSY', message: read.message }, { connection: 'close', 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
@@ -120,6 +125,12 @@ async function answerWebhook(
   }
   let outcome;
   try {
+    if (site === undefined) {
+      // About the time a signature check of the body takes.
+      sha256Hex(read.body);
+      logger.warn({ site: shownName(name), reason: 'no site by that name' }, 'webhook refused');
+      return unauthorized();
+    }
     outcome = receiveWebhook(site.config, request.headers, read.body);
   } finally {
     read.release();

@@ -44,20 +44,6 @@ export function settle(steps: () => WebhookOutcome): WebhookOutcome {
   }
 }
 
-/**
- * Runs checks that refuse by throwing, as `settle` does, and returns the
- * refusal, or undefined when they pass.
- */
-export function refusalOf(checks: () => void): Rejection | undefined {
-  try {
-    checks();
-    return undefined;
-  } catch (error) {
-    if (error instanceof Refusal) return error.outcome;
-    throw error;
-  }
-}
-
 /** 401: the request is not shown to come from the forge. */
 export function refuseSignature(message: string): never {
   throw new Refusal({ kind: 'reject', status: 401, code: 'E_WEBHOOK_SIGNATURE', message });

@@ -13,7 +13,6 @@ import {
   refuseField,
   refuseMalformed,
   refProblem,
-  refusalOf,
   refuseSignature,
   requireMediaType,
   requireSha,
@@ -21,7 +20,6 @@ import {
   siteSecret,
   stringAt,
   type JsonObject,
-  type Rejection,
 } from './adapter-support.ts';
 import type { WebhookOutcome } from './push-event.ts';
 import { parseHexSignature, verifyHexSignature } from './signature.ts';
@@ -42,26 +40,13 @@ import { parseHexSignature, verifyHexSignature } from './signature.ts';
 
 const DELIVERY_HEADERS = ['x-request-uuid'];
 
-/** What can be refused before the body is read: no secret to check with, or no signature header. */
-export function checkBeforeBody(site: ResolvedSite, headers: IncomingHttpHeaders): Rejection | undefined {
-  return refusalOf(() => {
-    siteSecret(site);
-    presentedSignature(headers);
-  });
-}
-
-function presentedSignature(headers: IncomingHttpHeaders): string {
-  const presented = header(headers, 'x-hub-signature');
-  if (presented === undefined) {
-    refuseSignature('Bitbucket sent no X-Hub-Signature header; set a secret in the webhook settings on Bitbucket, the same secret Berth has for this site');
-  }
-  return presented;
-}
-
 export function receive(site: ResolvedSite, headers: IncomingHttpHeaders, body: Buffer): WebhookOutcome {
   return settle(() => {
     const secret = siteSecret(site);
-    const presented = presentedSignature(headers);
+    const presented = header(headers, 'x-hub-signature');
+    if (presented === undefined) {
+      refuseSignature('Bitbucket sent no X-Hub-Signature header; set a secret in the webhook settings on Bitbucket, the same secret Berth has for this site');
+    }
     const parsed = parseHexSignature(presented, 'sha256=');
     if (!parsed.ok) refuseSignature(`the X-Hub-Signature header ${parsed.problem}; expected sha256= and the hex HMAC-SHA256 of the body`);
     if (!verifyHexSignature(secret, body, parsed.hex)) {

@@ -7,7 +7,6 @@ import {
   header,
   isDeliveryId,
   parseJsonObject,
-  refusalOf,
   refuseField,
   refuseSignature,
   requireMediaType,
@@ -16,7 +15,6 @@ import {
   settle,
   siteSecret,
   type JsonObject,
-  type Rejection,
 } from './adapter-support.ts';
 import type { WebhookOutcome } from './push-event.ts';
 import { parseHexSignature, verifyHexSignature } from './signature.ts';
@@ -36,28 +34,15 @@ import { parseHexSignature, verifyHexSignature } from './signature.ts';
  * There is no event type: every request is a push.
  */
 
-/** What can be refused before the body is read: no secret to check with, or no signature header. */
-export function checkBeforeBody(site: ResolvedSite, headers: IncomingHttpHeaders): Rejection | undefined {
-  return refusalOf(() => {
-    siteSecret(site);
-    presentedSignature(site, headers);
-  });
-}
-
-function presentedSignature(site: ResolvedSite, headers: IncomingHttpHeaders): string {
-  const shown = site.webhook?.signatureHeader ?? '';
-  const presented = header(headers, shown.toLowerCase());
-  if (presented === undefined) {
-    refuseSignature(`the request has no ${shown} header; send the hex HMAC-SHA256 of the body, keyed with this site's webhook secret, in it`);
-  }
-  return presented;
-}
-
 export function receive(site: ResolvedSite, headers: IncomingHttpHeaders, body: Buffer): WebhookOutcome {
   return settle(() => {
     const secret = siteSecret(site);
     const shown = site.webhook?.signatureHeader ?? '';
-    const presented = presentedSignature(site, headers);
+    const name = shown.toLowerCase();
+    const presented = header(headers, name);
+    if (presented === undefined) {
+      refuseSignature(`the request has no ${shown} header; send the hex HMAC-SHA256 of the body, keyed with this site's webhook secret, in it`);
+    }
     const parsed = parseHexSignature(presented, presented.startsWith('sha256=') ? 'sha256=' : '');
     if (!parsed.ok) refuseSignature(`the ${shown} header ${parsed.problem}; expected the hex HMAC-SHA256 of the body, bare or after sha256=`);
     if (!verifyHexSignature(secret, body, parsed.hex)) {

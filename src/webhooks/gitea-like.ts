@@ -9,13 +9,11 @@ import {
   header,
   ignore,
   parseJsonObject,
-  refusalOf,
   refuseMalformed,
   refuseSignature,
   requireMediaType,
   settle,
   siteSecret,
-  type Rejection,
 } from './adapter-support.ts';
 import type { WebhookOutcome } from './push-event.ts';
 import { parseHexSignature, verifyHexSignature } from './signature.ts';
@@ -36,30 +34,16 @@ export interface GiteaFlavour {
   deliveryHeaders: readonly string[];
 }
 
-/** What can be refused before the body is read: no secret to check with, or no signature header. */
-export function checkGiteaLikeBeforeBody(flavour: GiteaFlavour, site: ResolvedSite, headers: IncomingHttpHeaders): Rejection | undefined {
-  return refusalOf(() => {
-    siteSecret(site);
-    signatureHeaderOf(flavour, headers);
-  });
-}
-
-/** The name of the signature header to check. */
-function signatureHeaderOf(flavour: GiteaFlavour, headers: IncomingHttpHeaders): string {
-  // The first signature header present decides: a bad X-Forgejo-Signature
-  // is not rescued by a good X-Gitea-Signature next to it.
-  const signatureHeader = flavour.signatureHeaders.find((name) => header(headers, name) !== undefined);
-  if (signatureHeader === undefined) {
-    const names = flavour.signatureHeaders.map(displayName).join(' or ');
-    refuseSignature(`${flavour.label} sent no ${names} header; set a secret in the webhook settings on ${flavour.label}, the same secret Berth has for this site`);
-  }
-  return signatureHeader;
-}
-
 export function receiveGiteaLike(flavour: GiteaFlavour, site: ResolvedSite, headers: IncomingHttpHeaders, body: Buffer): WebhookOutcome {
   return settle(() => {
     const secret = siteSecret(site);
-    const signatureHeader = signatureHeaderOf(flavour, headers);
+    // The first signature header present decides: a bad X-Forgejo-Signature
+    // is not rescued by a good X-Gitea-Signature next to it.
+    const signatureHeader = flavour.signatureHeaders.find((name) => header(headers, name) !== undefined);
+    if (signatureHeader === undefined) {
+      const names = flavour.signatureHeaders.map(displayName).join(' or ');
+      refuseSignature(`${flavour.label} sent no ${names} header; set a secret in the webhook settings on ${flavour.label}, the same secret Berth has for this site`);
+    }
     const shown = displayName(signatureHeader);
     const parsed = parseHexSignature(header(headers, signatureHeader) ?? '', '');
     if (!parsed.ok) refuseSignature(`the ${shown} header ${parsed.problem}; expected the hex HMAC-SHA256 of the body`);

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResolvedSite } from '../config/resolved-config.ts';
-import type { Rejection } from './adapter-support.ts';
-import { checkGiteaLikeBeforeBody, receiveGiteaLike, type GiteaFlavour } from './gitea-like.ts';
+import { receiveGiteaLike, type GiteaFlavour } from './gitea-like.ts';
 import type { WebhookOutcome } from './push-event.ts';
 
 /**
@@ -19,9 +18,4 @@ const GITEA: GiteaFlavour = {
 
 export function receive(site: ResolvedSite, headers: IncomingHttpHeaders, body: Buffer): WebhookOutcome {
   return receiveGiteaLike(GITEA, site, headers, body);
-}
-
-/** What can be refused before the body is read: no secret to check with, or no signature header. */
-export function checkBeforeBody(site: ResolvedSite, headers: IncomingHttpHeaders): Rejection | undefined {
-  return checkGiteaLikeBeforeBody(GITEA, site, headers);
 }

@@ -9,12 +9,10 @@ import {
   ignore,
   parseJsonObject,
   refuseMalformed,
-  refusalOf,
   refuseSignature,
   requireMediaType,
   settle,
   siteSecret,
-  type Rejection,
 } from './adapter-support.ts';
 import type { WebhookOutcome } from './push-event.ts';
 import { parseHexSignature, verifyHexSignature } from './signature.ts';
@@ -35,26 +33,13 @@ import { parseHexSignature, verifyHexSignature } from './signature.ts';
 const SIGNATURE_HEADER = 'x-hub-signature-256';
 const FORM = 'application/x-www-form-urlencoded';
 
-/** What can be refused before the body is read: no secret to check with, or no signature header. */
-export function checkBeforeBody(site: ResolvedSite, headers: IncomingHttpHeaders): Rejection | undefined {
-  return refusalOf(() => {
-    siteSecret(site);
-    presentedSignature(headers);
-  });
-}
-
-function presentedSignature(headers: IncomingHttpHeaders): string {
-  const presented = header(headers, SIGNATURE_HEADER);
-  if (presented === undefined) {
-    refuseSignature('GitHub sent no X-Hub-Signature-256 header; set a secret in the webhook settings on GitHub, the same secret Berth has for this site');
-  }
-  return presented;
-}
-
 export function receive(site: ResolvedSite, headers: IncomingHttpHeaders, body: Buffer): WebhookOutcome {
   return settle(() => {
     const secret = siteSecret(site);
-    const presented = presentedSignature(headers);
+    const presented = header(headers, SIGNATURE_HEADER);
+    if (presented === undefined) {
+      refuseSignature('GitHub sent no X-Hub-Signature-256 header; set a secret in the webhook settings on GitHub, the same secret Berth has for this site');
+    }
     const parsed = parseHexSignature(presented, 'sha256=');
     if (!parsed.ok) refuseSignature(`the X-Hub-Signature-256 header ${parsed.problem}; expected sha256= and the hex HMAC-SHA256 of the body`);
     if (!verifyHexSignature(secret, body, parsed.hex)) {

@@ -10,7 +10,6 @@ import {
   ignore,
   objectAt,
   parseJsonObject,
-  refusalOf,
   refuseMalformed,
   refuseSignature,
   requireMediaType,
@@ -19,7 +18,6 @@ import {
   settle,
   siteSecret,
   stringAt,
-  type Rejection,
 } from './adapter-support.ts';
 import type { WebhookOutcome } from './push-event.ts';
 import { hmacSha256Base64, safeEqual } from './signature.ts';
@@ -52,19 +50,6 @@ const SIGNING_TOKEN_PREFIX = 'whsec_';
 export const GITLAB_TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;
 
 const DELIVERY_HEADERS = ['x-gitlab-event-uuid', 'idempotency-key', 'x-gitlab-webhook-uuid'];
-
-/**
- * What can be refused before the body is read: no secret to check with; in
- * token mode, a missing or wrong token (the token is all there is to check);
- * with a signing token, missing signature headers or a stale timestamp.
- */
-export function checkBeforeBody(site: ResolvedSite, headers: IncomingHttpHeaders, now: number = Date.now()): Rejection | undefined {
-  return refusalOf(() => {
-    const secret = siteSecret(site);
-    if (secret.startsWith(SIGNING_TOKEN_PREFIX)) signedHeaders(secret, headers, now);
-    else verifyToken(secret, headers);
-  });
-}
 
 /**
  * @param now the current time in milliseconds, for the signing-token
@@ -108,15 +93,7 @@ function verifyToken(secret: string, headers: IncomingHttpHeaders): void {
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-interface SignedHeaders {
-  key: Buffer;
-  id: string;
-  timestamp: string;
-  signatures: string;
-}
-
-/** The signing key and the signature headers, checked for presence and a timestamp within the tolerance. */
-function signedHeaders(secret: string, headers: IncomingHttpHeaders, now: number): SignedHeaders {
+function verifySignature(secret: string, headers: IncomingHttpHeaders, body: Buffer, now: number): void {
   const encodedKey = secret.slice(SIGNING_TOKEN_PREFIX.length);
   const key = BASE64.test(encodedKey) ? Buffer.from(encodedKey, 'base64') : Buffer.alloc(0);
   if (key.length === 0) {
@@ -136,11 +113,6 @@ function signedHeaders(secret: string, headers: IncomingHttpHeaders, now: number
       `the webhook-timestamp header is ${skew} seconds away from this server's clock, more than the ${GITLAB_TIMESTAMP_TOLERANCE_SECONDS} allowed; the delivery is a replay, or a clock is wrong`,
     );
   }
-  return { key, id, timestamp, signatures };
-}
-
-function verifySignature(secret: string, headers: IncomingHttpHeaders, body: Buffer, now: number): void {
-  const { key, id, timestamp, signatures } = signedHeaders(secret, headers, now);
   const expected = `v1,${hmacSha256Base64(key, id, '.', timestamp, '.', body)}`;
   // One or more space-separated `<version>,<signature>` entries (more than
   // one while a token is being rotated); any match will do. Every entry is
