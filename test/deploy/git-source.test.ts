@@ -535,7 +535,7 @@ test('a hooks path planted in the global config file an older Berth wrote to /tm
     await fetchCommit(options);
     assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), 'one');
   }
-  assert.equal(await exists(marker), false, 'a hook from the planted config ran as root');
+  assert.equal(await exists(marker), false, `a hook from the planted config ran as root: ${await readFile(marker, 'utf8').catch(() => '')}`);
   assert.deepEqual(await ours(), before, 'nothing is written to the temporary directory');
 });
 
