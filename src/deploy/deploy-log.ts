@@ -13,7 +13,12 @@ export const DEPLOY_LOG_LIMIT = 20 * 1024 * 1024;
 export interface DeployLog {
   /** Appends one line, stamped with the time since the deploy started. */
   line(text: string): void;
-  close(): Promise<void>;
+  /**
+   * Ends the file once every line given so far was written or has failed.
+   * Never rejects: resolves with the write error that stopped the log (a
+   * full disk, say), if one did, so a caller can tell the log is incomplete.
+   */
+  close(): Promise<Error | undefined>;
 }
 
 /**
@@ -48,10 +53,11 @@ export async function openDeployLog(dataDir: string, deployId: string, echo?: (l
       echo?.(entry);
     },
     close() {
-      if (failure !== undefined || stream.destroyed) return Promise.resolve();
+      if (stream.closed) return Promise.resolve(failure);
+      // 'close' comes after 'finish' or after 'error' (the listener above has then recorded it).
       return new Promise((resolve) => {
-        stream.end(() => resolve());
-        stream.once('error', () => resolve());
+        stream.once('close', () => resolve(failure));
+        if (!stream.destroyed) stream.end();
       });
     },
   };

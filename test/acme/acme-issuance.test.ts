@@ -119,6 +119,7 @@ describe('ACME against Pebble: first certificates', () => {
       early.once('error', reject);
     });
     assert.match(String(early.getPeerCertificate().issuer.O), /Berth self-signed/);
+    const standIn = early.getPeerCertificate().serialNumber.toLowerCase();
     const ask = (): Promise<string> =>
       new Promise((resolve, reject) => {
         let text = '';
@@ -150,16 +151,25 @@ describe('ACME against Pebble: first certificates', () => {
     assert.equal(failures[0]?.level, 'error', 'no valid certificate at all is logged as an error');
     assert.match(String(failures[0]?.msg), /Cannot reach the ACME server .* \(ECONNREFUSED\).*self-signed one stands in/);
 
-    // New connections keep being accepted the whole time.
-    let handshakes = 0;
+    // New connections keep being accepted the whole time: one prober handshakes again and again,
+    // from before the CA is back until it has itself been given the real certificate, so its
+    // handshakes cover the swap on both sides.
+    const probes: Array<{ selfSigned: boolean; serial: string }> = [];
     let refused = 0;
-    let probing = true;
     const prober = (async () => {
-      while (probing) {
-        await handshake(server.httpsPort, 'live.example.com').then(() => handshakes++, () => refused++);
+      for (;;) {
+        const seen = await handshake(server.httpsPort, 'live.example.com').catch(() => undefined);
+        if (seen === undefined) {
+          refused++;
+        } else {
+          probes.push({ selfSigned: seen.serial === standIn, serial: seen.serial });
+          if (seen.serial !== standIn) return;
+        }
+        // Paces the probes only; no check depends on how long this is.
         await sleep(20);
       }
     })();
+    await waitFor(() => (probes.length > 0 ? true : undefined), 'a first probe on the stand-in certificate');
 
     await pebble.start();
     const root = await pebble.root();
@@ -167,9 +177,9 @@ describe('ACME against Pebble: first certificates', () => {
       const seen = await handshake(server.httpsPort, 'live.example.com', root);
       return seen.authorized ? seen : undefined;
     }, 'the real certificate after the CA came back', 60_000);
-    probing = false;
     await prober;
-    assert.ok(handshakes > 0);
+    assert.equal(probes[0]?.selfSigned, true, 'the prober started on the stand-in certificate');
+    assert.equal(probes.at(-1)?.serial, real.serial, 'and ended on the real one');
     assert.equal(refused, 0, 'every handshake during the swap succeeded');
     assert.equal(pebble.issued().at(-1), real.serial);
     // The connection from before the swap still works, on its old certificate.

@@ -89,7 +89,9 @@ test('a deploy log on a full disk stops logging instead of crashing', async (t) 
   await link('/dev/full', join(root, 'logs', 'deploys', 'd1.log'));
   const log = await openDeployLog(root, 'd1');
   for (let i = 0; i < 100; i++) log.line(`line ${i}`);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Closing waits for every queued write to have been tried: the ENOSPC has happened by then.
+  const failure = await log.close();
+  assert.equal((failure as NodeJS.ErrnoException | undefined)?.code, 'ENOSPC', 'the write failed and was caught; an uncaught ENOSPC would have failed this test');
   assert.doesNotThrow(() => log.line('after the disk filled'));
-  assert.equal(await log.close(), undefined, 'closing resolves; an uncaught ENOSPC would have failed this test');
+  assert.equal(await log.close(), failure, 'closing again resolves with the same failure');
 });
