@@ -261,7 +261,8 @@ describe('file locker', () => {
     await age(file, 3_600_000);
     const aged = (await stat(file)).mtimeMs;
     let mtime = aged;
-    for (let i = 0; i < 200 && mtime <= aged; i++) {
+    const deadline = Date.now() + 60_000; // a guard against a hang only
+    while (mtime <= aged && Date.now() < deadline) {
       await sleep(25);
       mtime = (await stat(file)).mtimeMs;
     }

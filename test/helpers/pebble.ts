@@ -109,12 +109,12 @@ export async function startPebble(t: { after(fn: () => unknown): void }, dir: st
     pebble = child;
     child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`pebble exited with ${String(child.exitCode)}:\n${out}`);
       const status = await get(`https://${host}:${apiPort}/dir`, pair.cert).then((r) => r.status, () => 0);
       if (status === 200) return;
-      if (Date.now() > deadline) throw new Error(`pebble did not answer within 15 s:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`pebble did not answer within 60 s:\n${out}`);
       await sleep(50);
     }
   };

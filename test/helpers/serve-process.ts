@@ -90,7 +90,7 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
       }
     }
   });
-  const waitForLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown> | undefined> => {
+  const waitForLine = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown> | undefined> => {
     const seen = lines.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve) => {
@@ -111,7 +111,7 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
   };
 
   const listening = (): Array<Record<string, unknown>> => lines.filter((line) => line.msg === 'listening');
-  await waitForLine(() => listening().length >= workers, 20_000);
+  await waitForLine(() => listening().length >= workers, 60_000);
   const ready = listening();
   if (ready.length < workers) throw new Error(`berth serve did not start: ${errors}${JSON.stringify(lines)}`);
   const first = ready[0] as { http: number; https: number };

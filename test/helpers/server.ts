@@ -172,8 +172,11 @@ export function rawExchange(port: number, data: string | Buffer, giveUpMs = 60_0
   });
 }
 
-/** Polls `check` until it returns true (bounded; the assertion after it says what failed). */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+/**
+ * Polls `check` until it returns true. The bound only guards against a hang (the assertion after
+ * it says what failed), so it is generous: a busy machine must never reach it.
+ */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return true;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,11 +14,11 @@ import { createSiteTable } from '../../src/server/site-table.ts';
 
 const SITE = { 'index.html': '<h1>home</h1>', 'docs/index.html': '<h1>docs</h1>', '.well-known/acme-challenge/site-file': 'from the site' };
 
-function getTls(port: number, path: string, host: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+function getTls(port: number, path: string, host: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; rawHeaders: string[] }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, rejectUnauthorized: false, agent: false }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders }));
     });
     req.on('error', reject);
     req.end();
@@ -124,7 +125,54 @@ describe('Strict-Transport-Security', () => {
     const otherH2 = await getH2(server.httpsPort, '/', { ':authority': 'plain.example' }, 'plain.example');
     assert.equal(otherH2.headers['strict-transport-security'], undefined);
   });
+
+  it('sends only the berth.toml value when _headers also sets it, once, over HTTP/1.1 and HTTP/2', async (t) => {
+    const headers = '/*\n  Strict-Transport-Security: max-age=60\n  X-From-Headers: yes\n';
+    const server = await startTestServer(t, {
+      server: 'https_redirect = false',
+      sites: [
+        { name: 'strict', domains: ['strict.example'], extra: 'hsts = { max_age = 86400, include_subdomains = true }' },
+        { name: 'plain', domains: ['plain.example'] },
+      ],
+      files: { strict: { ...SITE, _headers: headers }, plain: { ...SITE, _headers: headers } },
+    });
+    const sent = (raw: readonly string[]): string[] => raw.filter((_, i) => i % 2 === 1 && raw[i - 1]?.toLowerCase() === 'strict-transport-security');
+    for (const path of ['/', '/docs/', '/docs/index.html', '/missing']) {
+      const h1 = await getTls(server.httpsPort, path, 'strict.example');
+      assert.equal(h1.headers['x-from-headers'], path === '/missing' ? undefined : 'yes', `the rest of _headers still applies to ${path}`);
+      assert.deepEqual(sent(h1.rawHeaders), ['max-age=86400; includeSubDomains'], `HTTP/1.1 ${path}`);
+      const h2 = await getH2Raw(server.httpsPort, path, 'strict.example');
+      assert.deepEqual(sent(h2), ['max-age=86400; includeSubDomains'], `HTTP/2 ${path}`);
+    }
+    // Over plain HTTP the configured header is not sent, and the one from _headers is not either.
+    const overHttp = await get(server.httpPort, '/', { host: 'strict.example' });
+    assert.equal(overHttp.headers['x-from-headers'], 'yes');
+    assert.equal(overHttp.headers['strict-transport-security'], undefined);
+    // A site without hsts in berth.toml keeps what its _headers says, once.
+    assert.deepEqual(sent((await getTls(server.httpsPort, '/', 'plain.example')).rawHeaders), ['max-age=60']);
+    assert.deepEqual(sent(await getH2Raw(server.httpsPort, '/', 'plain.example')), ['max-age=60']);
+  });
 });
+
+/** An HTTP/2 GET that returns the response's header fields as sent, names and values alternating. */
+function getH2Raw(port: number, path: string, host: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: host });
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, ':authority': host });
+    let raw: string[] = [];
+    stream.on('response', (_headers, _flags, rawHeaders: string[]) => {
+      raw = rawHeaders;
+    });
+    stream.resume();
+    stream.on('end', () => {
+      session.close();
+      resolve(raw);
+    });
+    stream.on('error', reject);
+    stream.end();
+  });
+}
 
 describe('challenge answers on a server with ACME on', () => {
   it('serves the key authorization as text, and a site file of that name for unknown tokens', async (t) => {

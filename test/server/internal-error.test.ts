@@ -117,11 +117,15 @@ test('an exception on the request path is answered 500 with an error id that is 
   assert.deepEqual(await h2Get(session, '/'), { status: 200, body: 'fine', errorId: undefined });
 });
 
-/** The log is written asynchronously: wait until the line for the answer's id is there. */
+/** The log is written asynchronously: wait until a line matching `logged` is there (the bound only guards against a hang). */
+async function loggedLine(logs: Array<Record<string, unknown>>, logged: (line: Record<string, unknown>) => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!logs.some(logged) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Waits until the line for the answer's id is in the log. */
 async function flushed(logs: Array<Record<string, unknown>>, answer: Answer): Promise<void> {
-  for (let i = 0; i < 200 && !logs.some((line) => line.errorId !== undefined && line.errorId === answer.errorId); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await loggedLine(logs, (line) => line.errorId !== undefined && line.errorId === answer.errorId);
 }
 
 function fileRoute(reply: Reply): FileRoute {
@@ -183,7 +187,7 @@ test('a file that cannot be read is logged with an error id over HTTP/2: a reset
   const before = s.logs.length;
   // The client sees the stream cut short (reset, or ended short of its Content-Length).
   await assert.rejects(h2Get(session, '/gone.bin'), /ERR_HTTP2_STREAM_ERROR/);
-  for (let i = 0; i < 200 && !s.logs.slice(before).some((line) => line.errorId !== undefined); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await loggedLine(s.logs, (line) => line.errorId !== undefined && s.logs.indexOf(line) >= before);
   const first = s.logs.slice(before).filter((line) => line.errorId !== undefined);
   assert.equal(first.length, 1, 'the reset is logged once, with an id');
   assert.match(JSON.stringify(first[0]?.err), /ENOENT/);
