@@ -85,6 +85,7 @@ async function reloadSite(
       memoryFileMaxBytes: options.memoryFileMaxBytes,
       previous: state.release,
       siteUsers: state.config.basicAuth,
+      configuredHsts: state.config.hsts !== undefined,
     });
     const previous = state.release?.id;
     state.release = release;

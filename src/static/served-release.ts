@@ -73,6 +73,13 @@ export interface LoadOptions {
   previous?: ServedRelease;
   /** Users of the site's `basic_auth` in berth.toml, passwords already stored hashed. */
   siteUsers?: readonly AuthUser[] | undefined;
+  /**
+   * The site's berth.toml sets `hsts`: the server then sends that value on
+   * HTTPS and a `Strict-Transport-Security` from `_headers` is dropped here,
+   * once per release, so both protocols send exactly the configured one and
+   * no request does any work for it.
+   */
+  configuredHsts?: boolean;
 }
 
 const SIDECAR: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
@@ -87,7 +94,7 @@ const CACHE_PROTECTED = 'private, no-cache';
 
 /** Loads the release in `releaseDir` (with its already-read manifest) into memory. */
 export async function loadServedRelease(manifest: Manifest, releaseDir: string, options: LoadOptions): Promise<ServedRelease> {
-  const headerMatcher = manifest.headers.length > 0 ? createHeaderMatcher(manifest.headers) : undefined;
+  const headerMatcher = manifest.headers.length > 0 ? withoutHsts(createHeaderMatcher(manifest.headers), options.configuredHsts === true) : undefined;
   const authFor = createAuthMatcher(manifest.headers, manifest.site);
   const siteGate = options.siteUsers === undefined ? undefined : createAuthGate(options.siteUsers, manifest.site);
   const routes = new Map<string, Route>();
@@ -139,6 +146,12 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
     siteGate,
     authFor,
   };
+}
+
+/** berth.toml's `hsts` wins over `_headers`: the file's Strict-Transport-Security is never sent. */
+function withoutHsts(matcher: HeaderMatcher, configured: boolean): HeaderMatcher {
+  if (!configured) return matcher;
+  return (path) => matcher(path).filter(([name]) => name !== 'strict-transport-security');
 }
 
 /** The distinct `_headers` gates that apply; the site's own gate is checked before any route. */
