@@ -250,13 +250,15 @@ async function skip(deps: DeployDeps, record: DeployRecord, log: DeployLog, sha:
  * Asks the new release for `/` the way the server would, before it goes
  * live: a build that produced no index page (or a broken redirect) fails
  * here and never replaces a working site. The failed release is removed.
+ * `/` is asked as a visitor past every Basic-Auth gate would ask it, so a
+ * site whose pages all need a password is checked for what is behind the
+ * password, not let through on the 401 it gives everyone else.
  */
 async function smokeCheck(releaseDir: string, id: string): Promise<void> {
   const manifest = await readManifest(releaseDir);
   const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: 0 });
-  const reply = respond(release, { method: 'GET', url: '/', headers: {} });
-  // 401: `/` is behind a _headers Basic-Auth rule, which is what visitors will meet; not a broken release.
-  if (reply.status >= 400 && reply.status !== 401) {
+  const reply = respond(release, { method: 'GET', url: '/', headers: {} }, { skipAuth: true });
+  if (reply.status >= 400) {
     await rm(releaseDir, { recursive: true, force: true });
     throw new BerthError(
       'E_SMOKE_FAILED',

@@ -20,12 +20,26 @@ export interface StaticRequest {
   };
 }
 
+/** How `respond` answers; the server passes none. */
+export interface RespondOptions {
+  /**
+   * Answer as a visitor who passed every Basic-Auth gate (the site's and
+   * `_headers` ones) would be answered, without checking any credentials.
+   * Only for the deploy's check of a release before it goes live, so that a
+   * site whose every page needs a password is judged by what its visitors
+   * get once logged in. Never set it for a request: it is a parameter of its
+   * own, not a field of `StaticRequest`, so nothing a client sends reaches it.
+   */
+  skipAuth?: boolean;
+}
+
 /**
  * Answers one request from one release. Pure: no I/O, no shared state but the
  * release it is given, so a request that started on a release finishes on it
  * even if another release is activated meanwhile.
  */
-export function respond(release: ServedRelease, request: StaticRequest): Reply {
+export function respond(release: ServedRelease, request: StaticRequest, options?: RespondOptions): Reply {
+  const auth = options?.skipAuth !== true;
   const method = request.method;
   const head = method === 'HEAD';
   if (method !== 'GET' && !head) return METHOD_NOT_ALLOWED;
@@ -40,16 +54,16 @@ export function respond(release: ServedRelease, request: StaticRequest): Reply {
   const path = clean.path;
   // The site-wide gate first: nothing of the site, not even whether a path
   // exists, is answered without it.
-  if (release.siteGate !== undefined) {
+  if (auth && release.siteGate !== undefined) {
     const denied = refusal([release.siteGate], request);
     if (denied !== undefined) return denied;
   }
-  if (isPrivatePath(path)) return notFound(release, path, request, head);
+  if (isPrivatePath(path)) return notFound(release, path, request, head, auth);
 
   const route = release.routes.get(path);
   // A file route carries the gates of its path; any other answer (a redirect,
   // a rewrite, a 404) is checked against the request path's gate here.
-  if (release.authFor !== undefined && route?.kind !== 'file') {
+  if (auth && release.authFor !== undefined && route?.kind !== 'file') {
     const gate = release.authFor(path);
     const denied = gate === undefined ? undefined : refusal([gate], request);
     if (denied !== undefined) return denied;
@@ -58,29 +72,30 @@ export function respond(release: ServedRelease, request: StaticRequest): Reply {
   if (release.forcedRedirects !== undefined) {
     const match = release.forcedRedirects(path, query);
     if (match !== null) {
-      if (route?.kind === 'file' && route.gates.length > 0) {
+      if (auth && route?.kind === 'file' && route.gates.length > 0) {
         const denied = refusal(route.gates, request);
         if (denied !== undefined) return denied;
       }
-      return applyRule(release, match.rule.status, match.location, path, request, head);
+      return applyRule(release, match.rule.status, match.location, path, request, head, auth);
     }
   }
 
   if (route !== undefined) {
-    if (route.kind === 'file') return serveFile(route, request, head, 200);
+    if (route.kind === 'file') return serveFile(route, request, head, 200, auth);
     const location = route.add ? `${rawPath}/` : rawPath.slice(0, -1);
     return redirect(308, location + query);
   }
 
   if (release.fallbackRedirects !== undefined) {
     const match = release.fallbackRedirects(path, query);
-    if (match !== null) return applyRule(release, match.rule.status, match.location, path, request, head);
+    if (match !== null) return applyRule(release, match.rule.status, match.location, path, request, head, auth);
   }
-  return notFound(release, path, request, head);
+  return notFound(release, path, request, head, auth);
 }
 
-function serveFile(route: FileRoute, request: StaticRequest, head: boolean, status: number): Reply {
-  if (route.gates.length > 0) {
+/** `auth` false: the gates are not checked (see `RespondOptions.skipAuth`). */
+function serveFile(route: FileRoute, request: StaticRequest, head: boolean, status: number, auth: boolean): Reply {
+  if (auth && route.gates.length > 0) {
     const denied = refusal(route.gates, request);
     if (denied !== undefined) return denied;
   }
@@ -140,11 +155,11 @@ function rangeReply(route: FileRoute, header: string, head: boolean): Reply | un
 }
 
 /** A `_redirects` rule that matched: a redirect, or a rewrite served with the rule's status. */
-function applyRule(release: ServedRelease, status: number, location: string, path: string, request: StaticRequest, head: boolean): Reply {
+function applyRule(release: ServedRelease, status: number, location: string, path: string, request: StaticRequest, head: boolean, auth: boolean): Reply {
   if (status >= 300 && status < 400) return redirect(status, location);
   const target = release.routes.get(rewriteTarget(location));
-  if (target?.kind === 'file') return serveFile(target, request, head, status);
-  if (status === 200 || status === 404) return notFound(release, path, request, head);
+  if (target?.kind === 'file') return serveFile(target, request, head, status, auth);
+  if (status === 200 || status === 404) return notFound(release, path, request, head, auth);
   return emptyReply(status, [...SECURITY_HEADERS]);
 }
 
@@ -161,11 +176,11 @@ function rewriteTarget(location: string): string {
 }
 
 /** The site's own `404.html`, the one nearest up the path, else a plain one. */
-function notFound(release: ServedRelease, path: string, request: StaticRequest, head: boolean): Reply {
+function notFound(release: ServedRelease, path: string, request: StaticRequest, head: boolean, auth: boolean): Reply {
   let dir = path.slice(0, path.lastIndexOf('/') + 1);
   for (;;) {
     const page = release.notFoundPages.get(dir);
-    if (page !== undefined) return serveFile(page, request, head, 404);
+    if (page !== undefined) return serveFile(page, request, head, 404, auth);
     if (dir === '/' || dir === '') break;
     dir = dir.slice(0, dir.lastIndexOf('/', dir.length - 2) + 1);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
@@ -299,26 +299,60 @@ test('a site-wide password from the environment protects every page but /_berth/
   }
 });
 
-test('a site whose every page needs a password deploys: the check before going live takes a 401 as an answer', async (t) => {
+/** A site in a git repository whose every page needs a password, deployed with `berth deploy`. */
+async function protectedSite(t: TestContext, files: Record<string, string>): Promise<{ root: string; repo: Awaited<ReturnType<typeof createRepo>>; deploy: () => ReturnType<typeof spawnSync> }> {
   const root = await tempDir(t, 'berth-auth-deploy-');
   // Builds run as an unprivileged user, who must be able to enter the data dir.
   await chmod(root, 0o755);
   await mkdir(join(root, 'git'));
-  const repo = await createRepo(join(root, 'git'), { 'index.html': 'members only', _headers: '/*\n  Basic-Auth: member:m-pass' });
+  const published = Object.fromEntries(Object.entries({ _headers: '/*\n  Basic-Auth: member:m-pass', ...files }).map(([name, text]) => [`public/${name}`, text]));
+  const repo = await createRepo(join(root, 'git'), published);
   const config = join(root, 'berth.toml');
   await writeFile(
     config,
-    ['data_dir = "data"', '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost"]', `repo = ${JSON.stringify(repo.bare)}`].join('\n'),
+    ['data_dir = "data"', '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost"]', `repo = ${JSON.stringify(repo.bare)}`, '[sites.build]', 'publish = "public"'].join('\n'),
   );
   const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
-  const deployed = spawnSync(process.execPath, [cli, 'deploy', '--config', config], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-  assert.equal(deployed.status, 0, deployed.stderr);
-  assert.match(deployed.stdout, /is live/);
+  const deploy = () => spawnSync(process.execPath, [cli, 'deploy', '--config', config], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  return { root, repo, deploy };
+}
+
+test('a site whose every page needs a password deploys: the check before going live asks / as a visitor who logged in', async (t) => {
+  const { root, repo, deploy } = await protectedSite(t, { 'index.html': 'members only' });
+  const deployed = deploy();
+  assert.equal(deployed.status, 0, String(deployed.stderr));
+  assert.match(String(deployed.stdout), /is live/);
   const s = await startOn(t, root, `repo = ${JSON.stringify(repo.bare)}`);
   for (const [protocol, fetch] of protocols(s)) {
     assert.equal((await fetch('/')).status, 401, protocol);
     const member = await fetch('/', basic('member', 'm-pass'));
     assert.equal(member.status, 200, protocol);
     assert.equal(member.body.toString(), 'members only');
+  }
+});
+
+test('a password-protected release with no index.html fails the check before going live, and the live release stays', async (t) => {
+  const { root, repo, deploy } = await protectedSite(t, { 'index.html': 'members only' });
+  const first = deploy();
+  assert.equal(first.status, 0, String(first.stderr));
+  const current = join(root, 'data', 'sites', 'site', 'current');
+  const live = await readlink(current);
+  const releases = await readdir(join(root, 'data', 'sites', 'site', 'releases'));
+
+  await rm(join(repo.work, 'public', 'index.html'));
+  await repo.commit({ 'public/about.html': 'about the members' }, 'no index page');
+  const second = deploy();
+  assert.notEqual(second.status, 0);
+  const output = `${String(second.stdout)}${String(second.stderr)}`;
+  assert.match(output, /E_SMOKE_FAILED/);
+  assert.match(output, /answers 404 for \//);
+  assert.equal(await readlink(current), live, 'the live release is unchanged');
+  assert.deepEqual(await readdir(join(root, 'data', 'sites', 'site', 'releases')), releases, 'the failed release was removed');
+
+  const s = await startOn(t, root, `repo = ${JSON.stringify(repo.bare)}`);
+  for (const [protocol, fetch] of protocols(s)) {
+    assert.equal((await fetch('/')).status, 401, protocol);
+    const member = await fetch('/', basic('member', 'm-pass'));
+    assert.equal(member.body.toString(), 'members only', protocol);
   }
 });
