@@ -90,7 +90,7 @@ describe('the demo (`npm start`)', () => {
     // Roll back: the change is gone.
     const rolled = await run(process.execPath, [CLI, 'rollback', '--site', 'blog', '--config', join(dir, 'berth.toml')]);
     assert.match(rolled.stdout, /blog is now on release/);
-    await waitFor(async () => ((await page(ports.http, postPath)).body.includes(marker) ? undefined : true), 'the rollback to be served', 10_000);
+    await waitFor(async () => ((await page(ports.http, postPath)).body.includes(marker) ? undefined : true), 'the rollback to be served', 60_000);
 
     // What a reader sees, in a real browser.
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
