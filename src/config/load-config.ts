@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type * as z from 'zod';
 import { BerthError, type ErrorCode } from '../errors.ts';
+import { readAtMost } from '../read-at-most.ts';
 import { formatByteSize } from './byte-size.ts';
 import { dataDirProblem } from './data-dir-check.ts';
 import {
@@ -193,7 +194,7 @@ async function readSource(file: string): Promise<SourceResult> {
     }
     // Checked before reading, so a huge file is never loaded into memory.
     if (info.size > CONFIG_MAX_BYTES) return tooLarge(info.size);
-    bytes = await readCapped(handle, CONFIG_MAX_BYTES + 1);
+    bytes = await readAtMost(handle, CONFIG_MAX_BYTES + 1);
   } catch (error) {
     return readFailure(file, error);
   } finally {
@@ -207,18 +208,6 @@ async function readSource(file: string): Promise<SourceResult> {
   } catch {
     return { ok: false, message: 'the file is not valid UTF-8 text; save it as UTF-8', failure: 'E_CONFIG_PARSE' };
   }
-}
-
-/** Reads up to `limit` bytes, whatever the file claims its size is (`/dev/stdin`, a pipe). */
-async function readCapped(handle: FileHandle, limit: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(limit);
-  let length = 0;
-  while (length < limit) {
-    const { bytesRead } = await handle.read(buffer, length, limit - length, null);
-    if (bytesRead === 0) break;
-    length += bytesRead;
-  }
-  return buffer.subarray(0, length);
 }
 
 function tooLarge(size: number | undefined): SourceResult {

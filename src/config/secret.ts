@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { readAtMost } from '../read-at-most.ts';
 import type { Secret } from './resolved-config.ts';
 
 /**
@@ -199,18 +200,6 @@ function notARegularFile(info: Stats, key: string, file: string): string | undef
 function tooLarge(key: string, file: string, size: number | undefined): string {
   const what = size === undefined ? 'is larger than 64 KiB' : `is ${size} bytes`;
   return `${key} ${file} ${what}; a secret file should hold only the secret (at most 64 KiB)`;
-}
-
-/** Reads up to `limit` bytes, whatever size the file claims. */
-async function readAtMost(handle: FileHandle, limit: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(limit);
-  let length = 0;
-  while (length < limit) {
-    const { bytesRead } = await handle.read(buffer, length, limit - length, null);
-    if (bytesRead === 0) break;
-    length += bytesRead;
-  }
-  return buffer.subarray(0, length);
 }
 
 function describeFsError(error: unknown): string {
