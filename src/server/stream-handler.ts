@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -17,9 +17,6 @@ export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHea
  * live as long as their release, so after the first request this is a lookup.
  */
 const h2HeaderCache = new WeakMap<Reply, OutgoingHttpHeaders>();
-
-/** File replies whose headers HTTP/2 has accepted once (see write()). */
-const checkedFileReplies = new WeakSet<Reply>();
 
 function h2Headers(reply: Reply): OutgoingHttpHeaders {
   let headers = h2HeaderCache.get(reply);
@@ -102,6 +99,8 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
   };
 }
 
+const ignore = (): void => undefined;
+
 /** The stream can still take an answer: not reset, not closed with its session. */
 function open(stream: ServerHttp2Stream): boolean {
   return !stream.destroyed && !stream.closed;
@@ -119,27 +118,29 @@ function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: str
     stream.end(reply.body);
     return;
   }
-  const length = reply.end === -1 ? undefined : reply.end - reply.start + 1;
-  if (!checkedFileReplies.has(reply)) {
-    // respondWithFile checks the headers only after the file is open, and
-    // then resets the stream: too late for a 500. The first answer of each
-    // file reply goes through respond(), which checks them at once (and
-    // throws to the caller's 500); the ones after take the faster path.
-    // (Range answers are made per request, so they always come this way.)
-    stream.respond(headers);
-    checkedFileReplies.add(reply);
-    const file = createReadStream(reply.file as string, length === undefined ? { start: reply.start } : { start: reply.start, end: reply.end });
+  // Not respondWithFile: under a client resetting streams right after their
+  // response HEADERS, hundreds at a time, it crashed Node itself (SIGSEGV, seen with
+  // Node 24 in test/hostile), which no listener can catch. A read stream
+  // piped into the HTTP/2 stream costs more CPU for large files but keeps
+  // every failure in JavaScript, where it is caught. The file is opened
+  // before the headers go out, so a missing file is a 500, not a cut answer.
+  void openFile(reply.file as string, 'r').then((handle) => {
+    if (!open(stream)) {
+      void handle.close().catch(ignore);
+      return;
+    }
+    try {
+      // respond() checks the header table and throws at once: the caller's 500.
+      stream.respond(headers);
+    } catch (error) {
+      void handle.close().catch(ignore);
+      failed(error);
+      return;
+    }
+    const file = handle.createReadStream(reply.end === -1 ? { start: reply.start } : { start: reply.start, end: reply.end });
     // Headers are out: fail() logs it with an id and resets the stream.
     file.on('error', failed);
     stream.on('close', () => file.destroy());
     file.pipe(stream);
-    return;
-  }
-  stream.respondWithFile(reply.file as string, headers, {
-    offset: reply.start,
-    length,
-    // The file could not be opened (a release removed under a request):
-    // answered like any unexpected error.
-    onError: failed,
-  });
+  }, failed);
 }
