@@ -14,6 +14,7 @@ import { countTasks, withProcessLimit } from '../../src/deploy/process-limit.ts'
 import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -34,24 +35,7 @@ async function project(t: TestContext, build: string): Promise<Project> {
   const config = join(root, 'berth.toml');
   await writeFile(
     config,
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[[sites]]',
-      'name = "blog"',
-      'domains = ["localhost"]',
-      `repo = ${JSON.stringify(repo.bare)}`,
-      '[sites.build]',
-      build,
-      '[sites.webhook]',
-      'forge = "github"',
-      `secret = "${SECRET}"`,
-    ].join('\n'),
+    deployConfig({ repo: repo.bare, more: ['[sites.build]', build, '[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] }),
     { mode: 0o600 },
   );
   return { root, config, repo };

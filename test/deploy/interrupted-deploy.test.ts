@@ -10,6 +10,7 @@ import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { eventually } from '../helpers/server.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -40,24 +41,11 @@ async function project(t: TestContext): Promise<Project> {
   const command = `if [ -f slow ]; then (setsid sleep 601 &); (sleep 600 &); echo ${STARTED}; sleep 600; fi; mkdir -p dist && cp index.html dist/`;
   await writeFile(
     config,
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[deploy]',
-      `build_uid_base = ${uniqueBuildUidBase()}`,
-      '[[sites]]',
-      'name = "blog"',
-      'domains = ["localhost"]',
-      `repo = ${JSON.stringify(repo.bare)}`,
-      '[sites.build]',
-      `command = ${JSON.stringify(command)}`,
-      'publish = "dist"',
-    ].join('\n'),
+    deployConfig({
+      repo: repo.bare,
+      buildUidBase: uniqueBuildUidBase(),
+      more: ['[sites.build]', `command = ${JSON.stringify(command)}`, 'publish = "dist"'],
+    }),
   );
   return { root, dataDir: join(root, 'data'), config, repo };
 }

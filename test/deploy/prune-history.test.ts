@@ -10,6 +10,7 @@ import type { DeployState } from '../../src/deploy/deploy-types.ts';
 import { pruneHistory } from '../../src/deploy/prune-history.ts';
 import { openStateStore, type StateStore } from '../../src/state/state-store.ts';
 import { eventually } from '../helpers/server.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const NOW = new Date('2026-12-01T12:00:00.000Z');
@@ -157,21 +158,8 @@ test('berth serve prunes the history by the [deploy] keep_* keys when it starts'
   const config = join(root, 'berth.toml');
   await writeFile(
     config,
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[deploy]',
-      'keep_deploys = 1',
-      'keep_days = 2',
-      '[[sites]]',
-      'name = "blog"',
-      'domains = ["localhost"]',
-    ].join('\n'),
+    // No repo: the server only prunes, nothing is built.
+    deployConfig({ deploy: ['keep_deploys = 1', 'keep_days = 2'] }),
   );
   const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
   const child = spawn(process.execPath, [cli, 'serve', '--config', config], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });

@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../../src/tls/atomic-write.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { get } from '../helpers/server.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -64,34 +65,27 @@ async function twoSites(t: TestContext): Promise<TwoSites> {
   const config = join(root, 'berth.toml');
   await writeFileAtomic(
     config,
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[deploy]',
-      `build_uid_base = ${BASE}`,
-      '[[sites]]',
-      'name = "a"',
-      'domains = ["a.test"]',
-      `repo = ${JSON.stringify(a.bare)}`,
-      '[sites.build]',
-      'command = "sh attack.sh"',
-      'publish = "dist"',
-      '[[sites]]',
-      'name = "b"',
-      'domains = ["b.test"]',
-      `repo = ${JSON.stringify(b.bare)}`,
-      '[sites.build]',
-      'command = "sh build.sh"',
-      'publish = "dist"',
-      '[sites.webhook]',
-      'forge = "github"',
-      'secret_file = "secrets/b-webhook-secret"',
-    ].join('\n'),
+    deployConfig({
+      site: 'a',
+      domains: ['a.test'],
+      repo: a.bare,
+      buildUidBase: BASE,
+      more: [
+        '[sites.build]',
+        'command = "sh attack.sh"',
+        'publish = "dist"',
+        '[[sites]]',
+        'name = "b"',
+        'domains = ["b.test"]',
+        `repo = ${JSON.stringify(b.bare)}`,
+        '[sites.build]',
+        'command = "sh build.sh"',
+        'publish = "dist"',
+        '[sites.webhook]',
+        'forge = "github"',
+        'secret_file = "secrets/b-webhook-secret"',
+      ],
+    }),
     0o600,
   );
   return { root, data, config, a, b };

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/server/serve.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -34,26 +35,11 @@ async function stack(t: TestContext, files: Record<string, string>, extra = ''):
   const repo = await createRepo(join(root, 'git'), files);
   await writeFile(
     join(root, 'berth.toml'),
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[deploy]',
-      `build_uid_base = ${uniqueBuildUidBase()}`,
-      '[[sites]]',
-      'name = "blog"',
-      'domains = ["localhost"]',
-      `repo = ${JSON.stringify(repo.bare)}`,
-      'branch = "main"',
-      extra,
-      '[sites.webhook]',
-      'forge = "generic"',
-      'secret = "${HOOK_SECRET}"',
-    ].join('\n'),
+    deployConfig({
+      repo: repo.bare,
+      buildUidBase: uniqueBuildUidBase(),
+      more: ['branch = "main"', extra, '[sites.webhook]', 'forge = "generic"', 'secret = "${HOOK_SECRET}"'],
+    }),
   );
   const config = await loadConfig(join(root, 'berth.toml'), { HOOK_SECRET: SECRET });
   const logs: Array<Record<string, unknown>> = [];

@@ -13,6 +13,7 @@ import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
@@ -34,25 +35,11 @@ async function project(t: TestContext, extraSite = '', files: Record<string, str
   const config = join(root, 'berth.toml');
   await writeFile(
     config,
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[deploy]',
-      `build_uid_base = ${uniqueBuildUidBase()}`,
-      '[[sites]]',
-      'name = "blog"',
-      'domains = ["localhost"]',
-      `repo = ${JSON.stringify(repo.bare)}`,
-      extraSite,
-      '[sites.webhook]',
-      'forge = "github"',
-      `secret = "${SECRET}"`,
-    ].join('\n'),
+    deployConfig({
+      repo: repo.bare,
+      buildUidBase: uniqueBuildUidBase(),
+      more: [extraSite, '[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`],
+    }),
   );
   return { root, repo, config };
 }

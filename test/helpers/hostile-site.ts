@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { git } from './git.ts';
 import { assertNoSecretUnder, assertNotQuoted, type SecretFile } from './secret-file.ts';
+import { deployConfig } from './deploy-config.ts';
 import { tempDir, writeTree } from './temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -49,22 +50,7 @@ export async function hostileSite(t: TestContext, files: Record<string, string>,
   const config = join(root, 'berth.toml');
   // A name of its own: builds of different sites run as different uids, so no other test's build shares this one's.
   const siteName = `hostile-${randomBytes(4).toString('hex')}`;
-  await writeFile(
-    config,
-    [
-      'data_dir = "data"',
-      '[server]',
-      'host = "127.0.0.1"',
-      'http_port = 0',
-      'https_port = false',
-      '[acme]',
-      'directory = "off"',
-      '[[sites]]',
-      `name = ${JSON.stringify(siteName)}`,
-      'domains = ["localhost"]',
-      `repo = ${JSON.stringify(bare)}`,
-    ].join('\n'),
-  );
+  await writeFile(config, deployConfig({ site: siteName, repo: bare }));
   return { root, config, dataDir: join(root, 'data'), siteName };
 }
 
