@@ -233,18 +233,25 @@ test('recoverInterrupted fails the deploys a stop cut short and leaves finished 
   assert.deepEqual(state.recoverInterrupted(), []);
 });
 
-test('recoverInterrupted leaves alone a deploy another live process is running', async (t) => {
-  const { dataDir, state } = await store(t);
+/**
+ * Code for a process of its own that opens the store in `dataDir`, starts a
+ * deploy of "blog" and marks it building, then runs `then` (which sees `deploy`).
+ */
+function buildingDeployScript(dataDir: string, then: string): string {
   const module = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'state', 'state-store.ts')).href;
-  // Like `berth deploy` in a shell: the deploy runs in its own process, without the server.
-  const script = `
+  return `
     import { openStateStore } from ${JSON.stringify(module)};
     const state = openStateStore(${JSON.stringify(dataDir)});
     const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
     state.updateDeploy(deploy.id, { state: 'building' });
-    process.stdout.write(deploy.id + '\\n');
-    setInterval(() => {}, 1000);
+    ${then}
   `;
+}
+
+test('recoverInterrupted leaves alone a deploy another live process is running', async (t) => {
+  const { dataDir, state } = await store(t);
+  // Like `berth deploy` in a shell: the deploy runs in its own process, without the server.
+  const script = buildingDeployScript(dataDir, "process.stdout.write(deploy.id + '\\n'); setInterval(() => {}, 1000);");
   const child = spawn(process.execPath, ['--input-type=module', '--no-warnings', '--eval', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   const [line] = (await once(child.stdout, 'data')) as [Buffer];
@@ -274,15 +281,7 @@ async function procStat(pid: number): Promise<{ state: string; start: string } |
 
 test('recoverInterrupted fails a deploy whose process is a zombie its parent never collected', async (t) => {
   const { dataDir, state } = await store(t);
-  const module = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'state', 'state-store.ts')).href;
-  const script = `
-    import { openStateStore } from ${JSON.stringify(module)};
-    const state = openStateStore(${JSON.stringify(dataDir)});
-    const deploy = state.createDeploy({ site: 'blog', trigger: 'cli', ref: 'main' });
-    state.updateDeploy(deploy.id, { state: 'building' });
-    process.stdout.write(process.pid + ' ' + deploy.id + '\\n');
-    process.kill(process.pid, 'SIGKILL');
-  `;
+  const script = buildingDeployScript(dataDir, "process.stdout.write(process.pid + ' ' + deploy.id + '\\n'); process.kill(process.pid, 'SIGKILL');");
   // The shell becomes sleep, which never waits for its children: the deploy's process stays a zombie.
   const parent = spawn('sh', ['-c', '"$0" --input-type=module --no-warnings --eval "$1" & exec sleep 600', process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => parent.kill('SIGKILL'));
