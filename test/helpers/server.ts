@@ -32,11 +32,15 @@ export interface TestServerOptions {
   acme?: string;
   /** Files to publish for each site before starting, by site name. */
   files?: Record<string, Record<string, string | Buffer>>;
+  /** A directory of the test's making (its `data` may hold releases already); the berth.toml in it is replaced. A new temp dir when absent. */
+  root?: string;
+  /** The environment the config's `${VAR}` values come from; empty when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts `berth serve` in-process on ephemeral loopback ports, with a data dir of its own. */
 export async function startTestServer(t: TestContext, options: TestServerOptions = {}): Promise<TestServer> {
-  const root = await tempDir(t);
+  const root = options.root ?? (await tempDir(t));
   const sites = options.sites ?? [{ name: 'site', domains: ['localhost', '127.0.0.1'] }];
   const toml = [
     'data_dir = "data"',
@@ -50,7 +54,7 @@ export async function startTestServer(t: TestContext, options: TestServerOptions
     ...sites.flatMap((site) => ['[[sites]]', `name = "${site.name}"`, `domains = ${JSON.stringify(site.domains)}`, site.extra ?? '']),
   ].join('\n');
   await writeFile(join(root, 'berth.toml'), toml);
-  const config = await loadConfig(join(root, 'berth.toml'), {});
+  const config = await loadConfig(join(root, 'berth.toml'), options.env ?? {});
   let counter = 0;
   const publish = async (site: string, files: Record<string, string | Buffer>): Promise<string> => {
     const dir = join(root, `out-${counter++}`);

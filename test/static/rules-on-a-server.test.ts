@@ -2,18 +2,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { BerthError } from '../../src/errors.ts';
-import { loadConfig } from '../../src/config/load-config.ts';
-import { createLogger } from '../../src/log/logger.ts';
 import { MANIFEST_NAME, type Manifest } from '../../src/releases/manifest.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
-import { startServer } from '../../src/server/serve.ts';
 import { scryptPasswordHash } from '../../src/static/basic-auth.ts';
-import { onCleanup } from '../helpers/cleanup.ts';
 import { createRepo } from '../helpers/git.ts';
-import { get, getH2, startTestServer, type SimpleResponse } from '../helpers/server.ts';
+import { get, getH2, startTestServer, type SimpleResponse, type TestServer } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 type Fetch = (path: string, headers?: Record<string, string>, method?: string) => Promise<SimpleResponse>;
@@ -30,27 +25,9 @@ function basic(user: string, password: string): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
-/** Starts a server on a data dir and berth.toml of the test's making, with `env` for its secrets. */
-async function startOn(t: TestContext, root: string, siteExtra: string, env: NodeJS.ProcessEnv = {}): Promise<{ httpPort: number; httpsPort: number }> {
-  const toml = [
-    'data_dir = "data"',
-    '[server]',
-    'host = "127.0.0.1"',
-    'http_port = 0',
-    'https_port = 0',
-    '[acme]',
-    'directory = "off"',
-    '[[sites]]',
-    'name = "site"',
-    'domains = ["localhost"]',
-    siteExtra,
-  ].join('\n');
-  await writeFile(join(root, 'berth.toml'), toml);
-  const config = await loadConfig(join(root, 'berth.toml'), env);
-  const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  const server = await startServer(config, createLogger({ level: 'error', destination: sink }));
-  onCleanup(t, () => server.stop());
-  return { httpPort: server.listeners.httpPort as number, httpsPort: server.listeners.httpsPort as number };
+/** Starts a server on a data dir of the test's making, its one site "site" on localhost, with `env` for its secrets. */
+function startOn(t: TestContext, root: string, siteExtra: string, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  return startTestServer(t, { root, env, sites: [{ name: 'site', domains: ['localhost'], extra: siteExtra }] });
 }
 
 test('answers over HTTP/2 and HTTP/1.1 when several _headers blocks set the same headers for a path', async (t) => {
