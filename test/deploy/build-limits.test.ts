@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
@@ -15,6 +13,7 @@ import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';
+import { githubPushTo } from '../helpers/github-push.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -47,26 +46,7 @@ function berth(p: Project, ...args: string[]): { status: number | null; stdout: 
 }
 
 function githubPush(port: number, sha: string, delivery: string): Promise<number> {
-  const body = JSON.stringify({ ref: 'refs/heads/main', after: sha, repository: { full_name: 'x/y' } });
-  const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/_berth/hooks/blog',
-        headers: { host: 'localhost', 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': delivery, 'x-hub-signature-256': signature },
-        agent: false,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: sha, repository: { full_name: 'x/y' } }, delivery).then((reply) => reply.status);
 }
 
 describe('withProcessLimit()', () => {

@@ -2,8 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createHmac } from 'node:crypto';
-import { request } from 'node:http';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +12,7 @@ import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';
+import { githubPushTo } from '../helpers/github-push.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
@@ -79,28 +78,9 @@ function githubPush(port: number, payload: object, delivery: string): Promise<nu
 }
 
 /** A signed GitHub push; resolves with the status and the JSON answer. */
-function githubPushReply(port: number, payload: object, delivery: string): Promise<{ status: number; body: { deploy?: string; status?: string; message?: string } }> {
-  const body = JSON.stringify(payload);
-  const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/_berth/hooks/blog',
-        headers: { host: 'localhost', 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': delivery, 'x-hub-signature-256': signature },
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as { deploy?: string } }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function githubPushReply(port: number, payload: object, delivery: string): Promise<{ status: number; body: { deploy?: string; status?: string; message?: string } }> {
+  const reply = await githubPushTo(port, SECRET, payload, delivery);
+  return { status: reply.status, body: JSON.parse(reply.text) as { deploy?: string } };
 }
 
 test('berth deploy, deploys and logs work from the command line', async (t) => {
