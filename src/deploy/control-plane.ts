@@ -6,7 +6,7 @@ import { createDeployer, type Deployer } from './deployer.ts';
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { startMaintenance } from './maintenance.ts';
 import { startPolling } from './poller.ts';
-import { secureDataDir } from '../state/data-dir-modes.ts';
+import { reportDataDirModes, secureDataDir } from '../state/data-dir-modes.ts';
 import { buildGroups } from './build-user.ts';
 
 export interface ControlPlane {
@@ -29,8 +29,7 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger):
     store = openStateStore(config.dataDir);
     // Data directories from before every path in them was private (see data-dir-modes.ts).
     const modes = await secureDataDir(config.dataDir, buildGroups(config.sites.map((site) => site.name), config.deploy.buildUidBase));
-    if (modes.fixed.length > 0) logger.warn({ fixed: modes.fixed }, 'made paths under data_dir private');
-    if (modes.failed.length > 0) logger.warn({ failed: modes.failed }, 'could not make paths under data_dir private');
+    reportDataDirModes(modes, logger);
     await recoverInterruptedDeploys({ config, store, logger });
   } catch (error) {
     store?.close();

@@ -10,7 +10,7 @@ import { activeReleaseId } from '../releases/release-list.ts';
 import { pruneReleases } from '../releases/retain.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 import { sitePaths } from '../releases/site-paths.ts';
-import { secureDataDir, type SecureDataDirResult } from '../state/data-dir-modes.ts';
+import { reportDataDirModes, secureDataDir } from '../state/data-dir-modes.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { respond } from '../static/respond.ts';
 import { loadServedRelease } from '../static/served-release.ts';
@@ -99,7 +99,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const exact = pushed === undefined ? record.sha : undefined;
     if (exact !== undefined && (await isLive(store, paths, site.name, exact))) return await skip(deps, record, log, exact);
     const siteNames = config.sites.map((candidate) => candidate.name);
-    reportModes(await secureDataDir(config.dataDir, buildGroups(siteNames, config.deploy.buildUidBase)), log, logger);
+    reportDataDirModes(await secureDataDir(config.dataDir, buildGroups(siteNames, config.deploy.buildUidBase)), logger, (text) => log.line(text));
     const user = buildUserFor(site.name, { sites: siteNames, base: config.deploy.buildUidBase });
 
     await rm(workDir, { recursive: true, force: true });
@@ -301,18 +301,6 @@ async function runLimitedBuild(
     );
   } finally {
     watch?.stop();
-  }
-}
-
-/** Says in the deploy log and the server log what `secureDataDir` changed or could not change. */
-function reportModes(result: SecureDataDirResult, log: DeployLog, logger: Logger): void {
-  if (result.fixed.length > 0) {
-    log.line(`made ${result.fixed.length} paths under data_dir private: ${result.fixed.slice(0, 5).map((fix) => `${fix.path} (${fix.change})`).join(', ')}${result.fixed.length > 5 ? ', …' : ''}`);
-    logger.warn({ fixed: result.fixed }, 'made paths under data_dir private');
-  }
-  if (result.failed.length > 0) {
-    log.line(`could not make ${result.failed.length} paths under data_dir private: ${result.failed.slice(0, 5).map((fix) => `${fix.path} (${fix.change})`).join(', ')}`);
-    logger.warn({ failed: result.failed }, 'could not make paths under data_dir private');
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from '../log/logger.ts';
 
 /**
  * The data directory holds what no build and no other local user may read:
@@ -29,6 +30,12 @@ export interface ModeFix {
   path: string;
   /** What was changed, e.g. `mode 755 -> 700` or `group 0 -> 204512`. */
   change: string;
+  /**
+   * `private`: access was taken away (from group, others or another owner);
+   * `builds`: only a site's build was let through a directory Berth owns
+   * (the setup of a new data dir or site, nothing to warn about).
+   */
+  kind: 'private' | 'builds';
 }
 
 export interface SecureDataDirResult {
@@ -92,14 +99,40 @@ async function settle(path: string, want: Wanted, result: SecureDataDirResult): 
     const uid = process.getuid?.() ?? info.uid;
     if (want.gid !== undefined && (info.gid !== want.gid || info.uid !== uid)) {
       await chown(path, uid, want.gid);
-      result.fixed.push({ path, change: `owner ${info.uid}:${info.gid} -> ${uid}:${want.gid}` });
+      const wasBerths = info.uid === uid && info.gid === (process.getgid?.() ?? info.gid);
+      result.fixed.push({ path, change: `owner ${info.uid}:${info.gid} -> ${uid}:${want.gid}`, kind: wasBerths ? 'builds' : 'private' });
     }
     if (mode !== wantMode) {
       await chmod(path, wantMode);
-      result.fixed.push({ path, change: `mode ${mode.toString(8)} -> ${wantMode.toString(8)}` });
+      result.fixed.push({ path, change: `mode ${mode.toString(8)} -> ${wantMode.toString(8)}`, kind: (mode & ~wantMode) === 0 ? 'builds' : 'private' });
     }
   } catch (error) {
-    result.failed.push({ path, change: (error as NodeJS.ErrnoException).code ?? String(error) });
+    result.failed.push({ path, change: (error as NodeJS.ErrnoException).code ?? String(error), kind: 'private' });
   }
   return info;
+}
+
+/**
+ * Says what `secureDataDir` did: taking access away is a warning (something
+ * had left the data dir readable), letting builds through is routine setup
+ * of a new data dir or site and logged at info. `line` also gets each
+ * message, for a deploy's own log.
+ */
+export function reportDataDirModes(result: SecureDataDirResult, logger: Logger, line?: (text: string) => void): void {
+  const listed = (fixes: readonly ModeFix[]): string =>
+    `${fixes.slice(0, 5).map((fix) => `${fix.path} (${fix.change})`).join(', ')}${fixes.length > 5 ? ', …' : ''}`;
+  const closed = result.fixed.filter((fix) => fix.kind === 'private');
+  const opened = result.fixed.filter((fix) => fix.kind === 'builds');
+  if (closed.length > 0) {
+    line?.(`made ${closed.length} paths under data_dir private: ${listed(closed)}`);
+    logger.warn({ fixed: closed }, 'made paths under data_dir private');
+  }
+  if (opened.length > 0) {
+    line?.(`let site builds through ${opened.length} paths under data_dir: ${listed(opened)}`);
+    logger.info({ fixed: opened }, 'let site builds through data_dir');
+  }
+  if (result.failed.length > 0) {
+    line?.(`could not make ${result.failed.length} paths under data_dir private: ${listed(result.failed)}`);
+    logger.warn({ failed: result.failed }, 'could not make paths under data_dir private');
+  }
 }
