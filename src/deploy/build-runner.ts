@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { BerthError } from '../errors.ts';
 import { formatDuration } from '../config/duration.ts';
+import { procStatFields } from '../state/process-identity.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -243,8 +244,7 @@ function hasRunningMember(pgid: number): boolean {
     } catch {
       continue; // The process ended while we looked.
     }
-    // "pid (comm) state ppid pgrp …"; comm may itself contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = procStatFields(stat);
     const state = fields[0];
     if (Number(fields[2]) === pgid && state !== 'Z' && state !== 'X') return true;
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { BerthError } from '../errors.ts';
+import { procStatFields } from '../state/process-identity.ts';
 
 /**
  * How many processes a build may have at once (`[sites.build]
@@ -95,8 +96,8 @@ export async function countTasks(uid: number): Promise<number> {
       try {
         if ((await stat(`/proc/${pid}`)).uid !== uid) return 0;
         const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-        // "pid (comm) state ppid …": comm may hold spaces and parentheses; num_threads is the 18th field after it.
-        const threads = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[17]);
+        // num_threads is field 20, index 17 after the command name.
+        const threads = Number(procStatFields(text)[17]);
         return Number.isSafeInteger(threads) && threads > 0 ? threads : 1;
       } catch {
         return 0; // The process ended while we looked.

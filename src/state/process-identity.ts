@@ -19,6 +19,15 @@ interface ProcStat {
   start: string;
 }
 
+/**
+ * The fields of a `/proc/<pid>/stat` text after the command name: index 0 is
+ * field 3 (state). "pid (comm) state ppid pgrp …": comm may hold spaces and
+ * parentheses, so fields are counted from the last ')'.
+ */
+export function procStatFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Fields of /proc/<pid>/stat, or undefined when the process is gone (or there is no /proc). */
 function readStat(pid: number): ProcStat | undefined {
   let text: string;
@@ -27,10 +36,8 @@ function readStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined;
   }
-  // "pid (comm) state ppid pgrp … starttime …": comm may hold spaces and
-  // parentheses, so fields are counted from the last ')'. Field 3 (state) is
-  // index 0 here, field 5 (pgrp) index 2, field 22 (starttime) index 19.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // Field 3 (state) is index 0 here, field 5 (pgrp) index 2, field 22 (starttime) index 19.
+  const fields = procStatFields(text);
   const state = fields[0];
   const pgrp = Number(fields[2]);
   const start = fields[19];
