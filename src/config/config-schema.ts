@@ -233,6 +233,9 @@ function checkAcmeDirectory(directory: string): string | undefined {
 // ---------------------------------------------------------------------------
 // Building blocks
 
+/** A POSIX-portable account name, as useradd accepts it by default (a trailing "$" for machine accounts). */
+const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,30}[A-Za-z0-9_.$-]?$/;
+
 function nonEmptyString(expected: string) {
   return z
     .string({ error: (issue) => typeMessage(expected, issue.input) })
@@ -385,6 +388,13 @@ const serverShape = {
     .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
     .default(true)
     .describe('Log one line per request.'),
+  user: z
+    .string({ error: (issue) => typeMessage('an account name such as "berth"', issue.input) })
+    .regex(ACCOUNT_NAME, {
+      error: (issue) => `${show(issue.input)} is not an account name; use letters, digits, "_", "." and "-", starting with a letter or "_", at most 32 characters`,
+    })
+    .default('berth')
+    .describe('When Berth starts as root, the account its own processes (the control plane, the serving workers, commands that write the data dir) run as; builds still run as their sites\' uids. "root" keeps everything root. A named account that does not exist is an error, except the default "berth", whose absence is a warning.'),
   https_redirect: z
     .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
     .optional()

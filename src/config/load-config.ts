@@ -493,6 +493,7 @@ function resolveConfig(
       workers: server.workers === 'auto' ? availableParallelism() : server.workers,
       shutdownTimeoutMs: server.shutdown_timeout,
       accessLog: server.access_log,
+      user: server.user,
       httpsRedirect: server.https_port !== false && (server.https_redirect ?? (acmeOn || ownCertificate)),
       httpsRedirectPort: server.https_redirect_port,
     },

@@ -110,6 +110,8 @@ export interface ResolvedServer {
   workers: number;
   /** One log line per request. */
   accessLog: boolean;
+  /** `[server] user`: the account Berth's own processes drop to when it starts as root (see app/service-user.ts). */
+  user: string;
   /** Plain HTTP requests (but ACME challenges and `/_berth/`) are redirected to HTTPS. */
   httpsRedirect: boolean;
   /** The port written in those redirects; undefined: the bound HTTPS port. */

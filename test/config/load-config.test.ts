@@ -41,6 +41,7 @@ describe('readConfig() defaults', () => {
       workers: 1,
       shutdownTimeoutMs: 10_000,
       accessLog: true,
+      user: 'berth',
       httpsRedirect: true,
       httpsRedirectPort: undefined,
     });
@@ -106,6 +107,7 @@ max_connections = 500
 memory_file_max = 262144
 workers = 2
 access_log = false
+user = "www-data"
 https_redirect = false
 https_redirect_port = 443
 
@@ -190,6 +192,7 @@ secret = "\${DOCS_SECRET}"
       workers: 2,
       shutdownTimeoutMs: 500,
       accessLog: false,
+      user: 'www-data',
       httpsRedirect: false,
       httpsRedirectPort: 443,
     });
@@ -531,6 +534,7 @@ max_header_size = "lots"
 memory_file_max = "2GiB"
 max_connections = 1.5
 access_log = "yes"
+user = "berth:0"
 [acme]
 email = "nobody"
 directory = "ftp://acme.example"
@@ -554,6 +558,7 @@ secret = "\${A}"
       'server.memory_file_max': '"2GiB" is out of range; use 0B to 1GiB',
       'server.max_connections': '1.5 is not a whole number; use 1 to 1000000',
       'server.access_log': 'expected true or false, got "yes"',
+      'server.user': '"berth:0" is not an account name; use letters, digits, "_", "." and "-", starting with a letter or "_", at most 32 characters',
       'acme.email': '"nobody" is not an email address; write one such as "you@example.com"',
       'acme.directory':
         '"ftp://acme.example" is not an ACME directory; use off, letsencrypt, letsencrypt-staging or a directory URL such as "https://acme.example/directory"',
