@@ -1,5 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChallengeResponder } from '../server/challenge-responder.ts';
 import { writeFileAtomic } from '../tls/atomic-write.ts';
 
 /**
@@ -10,19 +11,16 @@ import { writeFileAtomic } from '../tls/atomic-write.ts';
  */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
-export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
-
 /**
  * HTTP-01 key authorizations waiting for the CA to fetch them. Kept in
  * memory for this process and on disk under `data_dir/acme/challenges/`, so
  * that whichever process holds the HTTP port answers: a serving worker, or
- * `berth serve` for an order placed by `berth certs --renew`.
+ * `berth serve` for an order placed by `berth certs --renew`. Its `lookup`
+ * is the server's ChallengeResponder.
  */
-export interface ChallengeStore {
+export interface ChallengeStore extends ChallengeResponder {
   put(token: string, keyAuthorization: string): Promise<void>;
   remove(token: string): Promise<void>;
-  /** The key authorization for a token, or undefined. */
-  lookup(token: string): Promise<string | undefined>;
 }
 
 export function createChallengeStore(dataDir: string): ChallengeStore {

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
-import { CHALLENGE_PREFIX, type ChallengeStore } from '../acme/challenge-store.ts';
+import { CHALLENGE_PREFIX, type ChallengeResponder } from './challenge-responder.ts';
 import { internalErrorReply } from './internal-error.ts';
 import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
@@ -35,7 +35,7 @@ export interface HandlerOptions {
   /** Where verified webhook pushes go; undefined when this server runs no deploys. */
   pushSink: PushSink | undefined;
   /** Plain HTTP with ACME on: where HTTP-01 answers are looked up. */
-  challenges?: ChallengeStore | undefined;
+  challenges?: ChallengeResponder | undefined;
   /** Plain HTTP: the HTTPS port to redirect site requests to (known once it is bound); undefined: no redirect. */
   httpsRedirectPort?: (() => number | undefined) | undefined;
   /** The connections are TLS, so a site's HSTS header is sent. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CHALLENGE_PREFIX, createChallengeStore } from '../../src/acme/challenge-store.ts';
+import { createChallengeStore } from '../../src/acme/challenge-store.ts';
+import { CHALLENGE_PREFIX } from '../../src/server/challenge-responder.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 /** A base64url token of the length Let's Encrypt sends (43 characters). */
