@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'E_LISTEN'
   | 'E_DEPLOY_NO_REPO'
   | 'E_SMOKE_FAILED'
+  | 'E_RELEASE_NOT_SERVED'
   | 'E_DEPLOY_NOT_FOUND'
   | 'E_HOOK_REPO'
   | 'E_HOOK_EXISTS'

@@ -2,7 +2,7 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { lockDataDir } from '../state/data-dir-lock.ts';
 import { openStateStore, type StateStore } from '../state/state-store.ts';
-import { createDeployer, type Deployer } from './deployer.ts';
+import { createDeployer, type Deployer, type DeployerOptions } from './deployer.ts';
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { startMaintenance } from './maintenance.ts';
 import { startPolling } from './poller.ts';
@@ -22,7 +22,7 @@ export interface ControlPlane {
  * `berth deploy` is cleaned up after without a restart), pruning of the
  * deploy history, the deploy queue and polling.
  */
-export async function startControlPlane(config: ResolvedConfig, logger: Logger): Promise<ControlPlane> {
+export async function startControlPlane(config: ResolvedConfig, logger: Logger, options: DeployerOptions = {}): Promise<ControlPlane> {
   const lock = await lockDataDir(config.dataDir);
   let store: StateStore | undefined;
   try {
@@ -36,7 +36,7 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger):
     await lock.release();
     throw error;
   }
-  const deployer = createDeployer(config, store, logger);
+  const deployer = createDeployer(config, store, logger, options);
   const poller = startPolling(config, store, deployer, logger);
   const maintenance = startMaintenance(config, store, logger);
   const opened = store;

@@ -4,7 +4,7 @@ import type { StateStore } from '../state/state-store.ts';
 import type { PushEvent } from '../webhooks/push-event.ts';
 import { DeployQueue } from './deploy-queue.ts';
 import type { DeployRecord, NewDeploy } from './deploy-types.ts';
-import { runDeploy } from './run-deploy.ts';
+import { runDeploy, type ConfirmServed } from './run-deploy.ts';
 
 /** The answer to a webhook that passed verification. */
 export interface PushReply {
@@ -23,17 +23,22 @@ export interface Deployer {
   stop(): Promise<void>;
 }
 
+export interface DeployerOptions {
+  /** See `DeployDeps.confirmServed`: a deploy is recorded live only once the serving workers answer with its release. */
+  confirmServed?: ConfirmServed;
+}
+
 /**
  * The control plane's deploy service: turns pushes and requests into deploy
  * records, and runs them through the queue (one per site, `deploy.concurrency`
  * overall, bursts collapsed to the newest commit).
  */
-export function createDeployer(config: ResolvedConfig, store: StateStore, logger: Logger): Deployer {
+export function createDeployer(config: ResolvedConfig, store: StateStore, logger: Logger, options: DeployerOptions = {}): Deployer {
   const stopping = new AbortController();
   const queue = new DeployQueue<DeployRecord>({
     concurrency: config.deploy.concurrency,
     run: async (record) => {
-      await runDeploy({ config, store, logger }, record, stopping.signal);
+      await runDeploy({ config, store, logger, confirmServed: options.confirmServed }, record, stopping.signal);
     },
     superseded: (record, by) => {
       store.updateDeploy(record.id, {

@@ -9,7 +9,7 @@ import { readManifest } from '../releases/read-manifest.ts';
 import { activeReleaseId } from '../releases/release-list.ts';
 import { pruneReleases } from '../releases/retain.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
-import { sitePaths } from '../releases/site-paths.ts';
+import { sitePaths, type SitePaths } from '../releases/site-paths.ts';
 import { reportDataDirModes, secureDataDir } from '../state/data-dir-modes.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { respond } from '../static/respond.ts';
@@ -34,7 +34,16 @@ export interface DeployDeps {
   logger: Logger;
   /** Receives every log line as written (progress on a terminal). */
   echo?: (line: string) => void;
+  /**
+   * Resolves once every serving worker answers with `release` for `site`,
+   * rejects (with a message naming the workers that did not, and why) when
+   * they cannot. Given by a running server; a deploy without one (`berth
+   * deploy` with no server) is live as soon as the `current` link moved.
+   */
+  confirmServed?: ConfirmServed;
 }
+
+export type ConfirmServed = (site: string, release: string) => Promise<void>;
 
 export { workDirFor } from './work-dir.ts';
 
@@ -202,11 +211,18 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     endPhase('publish');
 
     await smokeCheck(published.releaseDir, published.id);
-    await withSiteLock(paths.lockFile, async () => {
+    const previous = await withSiteLock(paths.lockFile, async () => {
+      const before = await activeReleaseId(paths);
       await activateRelease(paths, published.id);
-      await pruneReleases(paths, site.retain);
+      return before;
     });
     endPhase('smoke');
+    if (deps.confirmServed !== undefined) {
+      log.line(`release ${published.id} is in place; waiting for the serving workers to answer with it`);
+      await confirmServed(deps.confirmServed, paths, site.name, published.id, previous, signal, logger);
+    }
+    // Only now: until the new release is served, the one before it must stay to go back to.
+    await withSiteLock(paths.lockFile, () => pruneReleases(paths, site.retain));
     log.line(`release ${published.id} is live`);
     logger.info({ deploy: record.id, site: site.name, release: published.id, sha: commit.sha, phases }, 'deploy live');
     return store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
@@ -214,7 +230,8 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     log.line(`failed [${code}]: ${message}`);
-    log.line('the live release is unchanged');
+    // A release that was switched to but not served says itself what is live now.
+    if (code !== 'E_RELEASE_NOT_SERVED') log.line('the live release is unchanged');
     logger.warn({ deploy: record.id, site: site.name, code, message }, 'deploy failed');
     return store.updateDeploy(record.id, {
       state: signal?.aborted === true ? 'cancelled' : 'failed',
@@ -244,6 +261,60 @@ async function isLive(store: StateStore, paths: ReturnType<typeof sitePaths>, si
 async function skip(deps: DeployDeps, record: DeployRecord, log: DeployLog, sha: string): Promise<DeployRecord> {
   log.line(`commit ${sha} is already live; nothing to do`);
   return deps.store.updateDeploy(record.id, { state: 'skipped', sha, finishedAt: new Date().toISOString() });
+}
+
+/**
+ * Waits for the serving workers to answer with the release the `current`
+ * link now names. When they do not (or the deploy is cancelled meanwhile),
+ * the link goes back to the release that was live before (or is removed if
+ * there was none), so the link, the workers and the deploy history agree
+ * again, and the deploy fails with `E_RELEASE_NOT_SERVED`. The link is only
+ * put back if it still names this release: a `berth rollback` or `berth
+ * publish` that moved it meanwhile wins.
+ */
+async function confirmServed(
+  confirm: ConfirmServed,
+  paths: SitePaths,
+  site: string,
+  id: string,
+  previous: string | undefined,
+  signal: AbortSignal | undefined,
+  logger: Logger,
+): Promise<void> {
+  let reason: string;
+  try {
+    await untilAborted(confirm(site, id), signal);
+    return;
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  let restored: string;
+  try {
+    restored = await withSiteLock(paths.lockFile, async () => {
+      if ((await activeReleaseId(paths)) !== id) return 'the current link had been moved meanwhile and was left as it was';
+      if (previous === undefined) {
+        await rm(paths.currentLink, { force: true });
+        return 'the site has no live release again';
+      }
+      await activateRelease(paths, previous);
+      return `release ${previous} is live again`;
+    });
+  } catch (error) {
+    logger.error({ site, release: id, previous, err: error }, 'cannot put the previous release back after the new one was not served');
+    restored = `putting release ${previous ?? '(none)'} back failed too (${error instanceof Error ? error.message : String(error)}); run \`berth rollback --site ${site}\``;
+  }
+  throw new BerthError('E_RELEASE_NOT_SERVED', `Release ${id} was switched to but not served: ${reason}; ${restored}`);
+}
+
+/** `work`, or a rejection as soon as `signal` aborts (a stopping server must not wait on workers that are gone). */
+function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(new Error('the deploy was cancelled'));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new Error('the deploy was cancelled before the serving workers answered'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**

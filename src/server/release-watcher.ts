@@ -18,6 +18,15 @@ export interface WatchOptions {
   memoryFileMaxBytes: number;
   /** Safety-net re-check for filesystems where change events are unreliable (network mounts). */
   pollIntervalMs?: number;
+  /** Told each time a site's release finished loading (and is now what requests get) or failed to load. */
+  onRelease?: ((event: ReleaseEvent) => void) | undefined;
+}
+
+/** One site's release loaded (`ok`, now served) or not (`ok` false: the one before it keeps serving). */
+export interface ReleaseEvent {
+  site: string;
+  release: string;
+  ok: boolean;
 }
 
 /**
@@ -100,6 +109,18 @@ async function reloadSite(
       { site: state.config.name, release: id, err: error },
       state.release === undefined ? 'cannot load release; the site has no release to serve' : 'cannot load release; still serving the previous one',
     );
+    tell(options, { site: state.config.name, release: id, ok: false }, logger);
+    return;
+  }
+  tell(options, { site: state.config.name, release: id, ok: true }, logger);
+}
+
+/** The listener is someone else's code: its failure is logged, never a reason to stop watching. */
+function tell(options: WatchOptions, event: ReleaseEvent, logger: Logger): void {
+  try {
+    options.onRelease?.(event);
+  } catch (error) {
+    logger.error({ site: event.site, release: event.release, err: error }, 'the release listener failed');
   }
 }
 

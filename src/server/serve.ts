@@ -4,11 +4,13 @@ import { createManagerFor, openServingCertificates, type ServingCertificates } f
 import type { CertificateManager } from '../acme/certificate-manager.ts';
 import { preloadAcme } from '../acme/acme-session.ts';
 import { startListeners, type Listeners } from './listeners.ts';
-import { watchReleases, type ReleaseWatcher } from './release-watcher.ts';
+import { watchReleases, type ReleaseEvent, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
 import { createStreamHandler } from './stream-handler.ts';
 import { createSiteTable, type SiteTable } from './site-table.ts';
 import type { PushSink } from './webhook-route.ts';
+
+export type { ReleaseEvent } from './release-watcher.ts';
 
 export interface RunningServer {
   readonly listeners: Listeners;
@@ -27,12 +29,18 @@ export interface ServerOptions {
   pushSink?: PushSink;
   /** Run the ACME manager here (the one process that does, when ACME is on). */
   manageCertificates?: boolean;
+  /**
+   * Told each time a site's release finished loading (`ok`: requests now get
+   * it) or failed to load (`ok` false: the previous one keeps serving), at
+   * start and on every switch. How a deploy learns that it is served.
+   */
+  onRelease?: (event: ReleaseEvent) => void;
 }
 
 export async function startServer(config: ResolvedConfig, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   if (options.manageCertificates === true && config.acme.directoryUrl !== undefined) preloadAcme();
   const sites = createSiteTable(config.sites);
-  const releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes }, logger);
+  const releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes, onRelease: options.onRelease }, logger);
   for (const site of sites.sites) {
     if (site.release === undefined) {
       logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
