@@ -101,11 +101,15 @@ test('deploy/compose.yaml: one berth service on 80 and 443 with its data volume 
   assert.equal(berth.restart, 'unless-stopped');
   // The image runs tini as PID 1; a second init from Compose would only warn.
   assert.equal(berth.init, undefined);
-  // Unprivileged with no capability at all: ports below 1024 come from the namespace's sysctl.
+  // The serving workers bind ports below 1024 as berth through the namespace's sysctl.
   assert.deepEqual(berth.sysctls, { 'net.ipv4.ip_unprivileged_port_start': 0 });
+  // The root supervisor keeps only what running builds and children as other uids takes:
+  // no NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, SETPCAP, SETFCAP, FSETID or AUDIT_WRITE of Docker's defaults.
   assert.deepEqual(berth.cap_drop, ['ALL']);
-  assert.equal(berth.cap_add, undefined);
+  assert.deepEqual(berth.cap_add, ['SETUID', 'SETGID', 'CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'KILL']);
   assert.deepEqual(berth.security_opt, ['no-new-privileges:true']);
+  // Each capability kept is named in the comment that says what it is for.
+  for (const capability of berth.cap_add ?? []) assert.match(text, new RegExp(`^ {4}# .*\\b${capability}\\b`, 'm'), `compose.yaml says what ${capability} is for`);
   assert.equal(berth.stop_grace_period, '20s');
   assert.deepEqual(berth.logging, { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } });
   assert.equal(berth.healthcheck, undefined, "the image's HEALTHCHECK applies");

@@ -91,7 +91,7 @@ export function canConnect(host: string, port: number): Promise<boolean> {
  * `git daemon` serving every repository under `base` read-only over
  * git://, on `host` (a bridge gateway, so containers fetch from it).
  */
-async function startGitDaemon(t: { after(fn: () => unknown): void }, base: string, host: string): Promise<{ url(name: string): string }> {
+export async function startGitDaemon(t: { after(fn: () => unknown): void }, base: string, host: string): Promise<{ url(name: string): string }> {
   const port = await freePort();
   const child = spawn('git', ['daemon', '--reuseaddr', '--export-all', '--informative-errors', `--base-path=${base}`, `--listen=${host}`, `--port=${port}`, base], { stdio: 'ignore' });
   onCleanup(t, () => {

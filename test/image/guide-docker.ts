@@ -37,6 +37,7 @@ import { waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { bridgeGateway, canConnect, docker, serveGuideRepositories, useBaseImage } from '../helpers/docker.ts';
 import { GUIDE_RUNS, GuideShell, readGuide, type Substitution } from '../helpers/guide.ts';
+import { assertProcessTree } from '../helpers/hostile-build.ts';
 import { certifiedHandshake, deployCertifyPush, servedPage, withPebble } from '../helpers/guide-steps.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -115,7 +116,8 @@ describe('docs/guide.md with Docker', () => {
     assert.match(versions, /Server:[\s\S]*Engine/);
     assert.match(versions, /version v?[12]\.\d+/i);
     await sh.run('docker.build', 20 * 60_000);
-    assert.match(await docker(['image', 'inspect', '--format', '{{.Config.User}} {{.Architecture}}', IMAGE]), /^berth amd64$/);
+    // No USER: the supervisor starts as root and runs everything else as berth or a build uid.
+    assert.equal(await docker(['image', 'inspect', '--format', '{{.Config.User}}|{{.Architecture}}', IMAGE]), '|amd64');
     await sh.run('docker.files');
     assert.match(await readFile(join(srv, '.env'), 'utf8'), /^BLOG_WEBHOOK_SECRET=/m);
 
@@ -137,11 +139,11 @@ describe('docs/guide.md with Docker', () => {
     assert.match(await sh.run('docker.start', 5 * 60_000), /Config \/etc\/berth\/berth\.toml is valid/);
     await sh.run('docker.alias');
     await waitFor(async () => ((await fetch('http://127.0.0.1/_berth/health').then(async (res) => (await res.text()).trim(), () => '')) === 'ok' ? true : undefined), 'Berth to listen on port 80', 60_000, 250);
-    // compose.yaml's hardening took effect: uid 10001, no capability, on ports 80 and 443.
+    // compose.yaml's hardening took effect: a root supervisor with its six capabilities, berth (uid 10001) with none on ports 80 and 443.
     const container = await berthContainer();
-    assert.equal(await docker(['exec', container, 'id', '-u']), '10001');
-    assert.match(await docker(['exec', container, 'grep', '^CapEff', '/proc/1/status']), /^CapEff:\s+0+$/);
+    await assertProcessTree((args) => docker(['exec', container, ...args]), 10001, '00000000000000eb');
     assert.equal(await docker(['inspect', '--format', '{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}}', container]), '["ALL"] ["no-new-privileges:true"]');
+    assert.deepEqual((JSON.parse(await docker(['inspect', '--format', '{{json .HostConfig.CapAdd}}', container])) as string[]).map((cap) => cap.replace(/^CAP_/, '')).toSorted(), ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETGID', 'SETUID']);
     assert.match(await sh.run('both.health'), /(^|\n)ok$/);
 
     // 5. The first deploy and the certificate, 4. the forge's webhook.

@@ -32,6 +32,7 @@ import { onCleanup } from '../helpers/cleanup.ts';
 import { bridgeGateway, containerAddress, docker, serveGuideRepositories, useBaseImage } from '../helpers/docker.ts';
 import { GUIDE_RUNS, GuideShell, readGuide, type GuideBlock, type Substitution } from '../helpers/guide.ts';
 import { certifiedHandshake, deployCertifyPush, servedPage, withPebble } from '../helpers/guide-steps.ts';
+import { assertProcessTree } from '../helpers/hostile-build.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -155,7 +156,10 @@ describe('docs/guide.md with systemd', () => {
     await old.root('chmod 0644 /etc/berth/berth.toml /etc/berth/pebble-api.pem');
     await sh.run('systemd.unit');
     assert.equal(await old.state('is-active', 'berth'), 'active');
-    assert.equal(await old.root('systemctl show -p User --value berth'), 'berth');
+    // Started as root (no User=), bounded to the supervisor's capabilities; the control plane and the workers run as berth with none.
+    assert.equal(await old.root('systemctl show -p User --value berth'), '');
+    const berthUid = Number(await old.root('id -u berth'));
+    await assertProcessTree((args) => docker(['exec', old.name, ...args]), berthUid, '00000000000004eb');
     await sh.run('systemd.alias');
     await waitFor(async () => ((await old.root('curl -s http://127.0.0.1/_berth/health').catch(() => '')) === 'ok' ? true : undefined), 'Berth to listen', 60_000, 250);
     assert.match(await sh.run('both.health'), /(^|\n)ok$/);
