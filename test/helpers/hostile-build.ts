@@ -28,8 +28,8 @@ export interface ShippedServer {
   readonly dataDir: string;
   /** The config file as the server sees it. */
   readonly configFile: string;
-  /** The webhook secret file of `hostile`, as the server sees it. */
-  readonly secretFile: string;
+  /** The directory of the sites' webhook secret files (`hostile-webhook`, `victim-webhook`), as the server sees it. */
+  readonly secretDir: string;
   readonly exec: ContainerExec;
   /** Berth's CLI as the docs say to run it on this server, e.g. `['deploys', '--json']`. */
   cli(args: string[]): Promise<string>;
@@ -70,8 +70,10 @@ export async function siteRepos(t: TestContext, root: string, gateway: string): 
 export interface HostileSecrets {
   /** `hostile`'s webhook secret, in a file mode 0600. */
   readonly hostileWebhook: string;
-  /** `victim`'s webhook secret, in Berth's environment (`${VICTIM_WEBHOOK_SECRET}`). */
+  /** `victim`'s webhook secret, in a file mode 0600. */
   readonly victimWebhook: string;
+  /** A value only Berth's environment holds, as `HOSTILE_TEST_ENV_SECRET`. */
+  readonly environment: string;
   /** A comment line only berth.toml holds. */
   readonly configMarker: string;
 }
@@ -80,6 +82,7 @@ export function hostileSecrets(): HostileSecrets {
   return {
     hostileWebhook: `hostile-webhook-${randomBytes(16).toString('hex')}`,
     victimWebhook: `victim-webhook-${randomBytes(16).toString('hex')}`,
+    environment: `environment-${randomBytes(16).toString('hex')}`,
     configMarker: `# config-marker-${randomBytes(16).toString('hex')}`,
   };
 }
@@ -88,7 +91,7 @@ export function hostileSecrets(): HostileSecrets {
 const OUTPUT_LIMIT_BYTES = 1024 * 1024;
 
 /** berth.toml for the two sites, with Pebble as the CA. */
-export function hostileConfig(options: { dataDir: string; repos: SiteRepos; directoryUrl: string; caFile: string; secretFile: string; secrets: HostileSecrets }): string {
+export function hostileConfig(options: { dataDir: string; repos: SiteRepos; directoryUrl: string; caFile: string; secretDir: string; secrets: HostileSecrets }): string {
   return `${options.secrets.configMarker}
 data_dir = "${options.dataDir}"
 [server]
@@ -106,7 +109,7 @@ domains = ["victim.example.com"]
 repo = "${options.repos.url('victim')}"
 [sites.webhook]
 forge = "generic"
-secret = "\${VICTIM_WEBHOOK_SECRET}"
+secret_file = "${options.secretDir}/victim-webhook"
 
 [[sites]]
 name = "hostile"
@@ -118,7 +121,7 @@ publish = "out"
 max_output_size = "${OUTPUT_LIMIT_BYTES / 1024}KiB"
 [sites.webhook]
 forge = "generic"
-secret_file = "${options.secretFile}"
+secret_file = "${options.secretDir}/hostile-webhook"
 `;
 }
 
@@ -203,10 +206,17 @@ async function pushAndWait(server: ShippedServer, site: 'victim' | 'hostile', sh
   const signature = createHmac('sha256', secret).update(body).digest('hex');
   const hook = await fetch(`http://${server.address}:${server.httpPort}/_berth/hooks/${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-berth-signature': `sha256=${signature}` }, body });
   assert.equal(hook.status, 202, `${site}'s webhook: ${await hook.text()}`);
+  let failure: unknown;
   return waitFor(async () => {
-    const found = (await deploys(server, site).catch(() => [])).find((deploy) => deploy.sha === sha);
+    const list = await deploys(server, site).catch((error: unknown) => {
+      failure = error;
+      return [];
+    });
+    const found = list.find((deploy) => deploy.sha === sha);
     return found !== undefined && !['queued', 'building', 'publishing'].includes(found.state) ? found : undefined;
-  }, `${site}'s deploy of ${sha} to end`, 120_000, 500);
+  }, `${site}'s deploy of ${sha} to end`, 120_000, 500).catch((error: unknown) => {
+    throw failure === undefined ? error : new Error(`${String(error)}; the last \`berth deploys\` failed: ${String(failure)}`, { cause: error });
+  });
 }
 
 async function page(server: ShippedServer, host: string, path: string, pebbleRoot: string): Promise<{ status: number; body: string }> {
@@ -256,7 +266,7 @@ function hostileScript(targets: Targets): string {
     `attempt ${shellQuote('replace the current link')} ln -sfn /tmp ${shellQuote(`${data}/sites/hostile/current`)}`,
     `attempt ${shellQuote('rename a link over the current link')} sh -c ${shellQuote(`ln -sfn /tmp .planted-link && mv -Tf .planted-link '${data}/sites/hostile/current'`)}`,
     `attempt ${shellQuote("read another site's repository")} cat ${shellQuote(`${data}/sites/victim/source.git/HEAD`)}`,
-    `attempt ${shellQuote("write into another site's cache")} sh -c ${shellQuote(`echo planted > '${data}/sites/victim/cache/planted'`)}`,
+    `attempt ${shellQuote("write into another site's directory")} sh -c ${shellQuote(`echo planted > '${data}/sites/victim/planted'`)}`,
     ...targets.berthPids.flatMap((pid) => [
       `attempt ${shellQuote(`read the environment of Berth's process ${pid}`)} cat /proc/${pid}/environ`,
       `attempt ${shellQuote(`signal Berth's process ${pid}`)} kill -0 ${pid}`,
@@ -290,9 +300,9 @@ async function keyFiles(server: ShippedServer): Promise<string[]> {
  * both sites live with certificates, then the hostile push. Asserts every
  * attempt was refused, nothing it left runs, the live sites are unchanged,
  * no secret is in the build log, and the deploy failed at the output limit.
- * Resolves with the build's uid.
+ * Resolves with the build's uid and its deploy's log.
  */
-export async function deployHostileBuild(server: ShippedServer, repos: SiteRepos, secrets: HostileSecrets, pebbleRoot: string): Promise<number> {
+export async function deployHostileBuild(server: ShippedServer, repos: SiteRepos, secrets: HostileSecrets, pebbleRoot: string): Promise<{ uid: number; log: string }> {
   // Both sites live, from plain repositories with no build.
   const victimSha = await repos.commit('victim', { 'index.html': '<!doctype html><title>victim</title><h1>The victim site</h1>\n' });
   const victim = await pushAndWait(server, 'victim', victimSha, secrets.victimWebhook);
@@ -325,7 +335,7 @@ export async function deployHostileBuild(server: ShippedServer, repos: SiteRepos
   const targets: Targets = {
     dataDir: server.dataDir,
     configFile: server.configFile,
-    secretFiles: [server.secretFile, ...keys],
+    secretFiles: [`${server.secretDir}/hostile-webhook`, `${server.secretDir}/victim-webhook`, ...keys],
     hostileRelease: good.releaseId ?? '',
     victimRelease: victim.releaseId ?? '',
     berthPids: [...new Set([1, supervisor.pid, ...children.map((child) => child.pid)])],
@@ -346,7 +356,8 @@ export async function deployHostileBuild(server: ShippedServer, repos: SiteRepos
   // No secret reached the log.
   for (const [what, secret] of [
     ["hostile's webhook secret", secrets.hostileWebhook],
-    ["victim's webhook secret (Berth's environment)", secrets.victimWebhook],
+    ["victim's webhook secret", secrets.victimWebhook],
+    ["Berth's environment", secrets.environment],
     ['the config', secrets.configMarker],
     ['state.db', 'SQLite format 3'],
     ...keys.map((file, index) => [file, (keyTexts[index] ?? '').split('\n').find((line) => line.length > 40) ?? 'missing key text'] as const),
@@ -376,8 +387,8 @@ export async function deployHostileBuild(server: ShippedServer, repos: SiteRepos
   assert.deepEqual(await page(server, 'hostile.example.com', '/', pebbleRoot), before.hostile);
   assert.equal((await page(server, 'victim.example.com', '/pwned.html', pebbleRoot)).status, 404);
   assert.equal((await page(server, 'hostile.example.com', '/pwned.html', pebbleRoot)).status, 404);
-  assert.equal(await server.exec(['sh', '-c', `ls -d '${server.dataDir}/planted' '${server.dataDir}/sites/victim/cache/planted' 2>/dev/null || true`]), '');
+  assert.equal(await server.exec(['sh', '-c', `ls -d '${server.dataDir}/planted' '${server.dataDir}/sites/victim/planted' 2>/dev/null || true`]), '');
   const history = await deploys(server, 'hostile');
   assert.equal(history.find((deploy) => deploy.state === 'live')?.releaseId, good.releaseId, "hostile's live release is still the good one");
-  return uid;
+  return { uid, log };
 }

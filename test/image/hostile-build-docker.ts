@@ -76,21 +76,22 @@ describe('a hostile build in the Docker image run with compose.yaml', () => {
     await mkdir(join(etc, 'secrets'), { recursive: true });
     await writeFile(join(etc, 'pebble.pem'), await readFile(pebble.caFile), { mode: 0o644 });
     await writeFile(join(etc, 'secrets', 'hostile-webhook'), secrets.hostileWebhook, { mode: 0o600 });
+    await writeFile(join(etc, 'secrets', 'victim-webhook'), secrets.victimWebhook, { mode: 0o600 });
     await writeFile(
       join(etc, 'berth.toml'),
-      hostileConfig({ dataDir: '/data', repos, directoryUrl: pebble.directoryUrl, caFile: 'pebble.pem', secretFile: 'secrets/hostile-webhook', secrets }),
+      hostileConfig({ dataDir: '/data', repos, directoryUrl: pebble.directoryUrl, caFile: 'pebble.pem', secretDir: '/etc/berth/secrets', secrets }),
       { mode: 0o600 },
     );
     await chmod(etc, 0o755);
     await chmod(join(etc, 'secrets'), 0o700);
-    for (const path of ['berth.toml', 'secrets', 'secrets/hostile-webhook']) await chown(join(etc, path), BERTH_UID, BERTH_UID);
+    for (const path of ['berth.toml', 'secrets', 'secrets/hostile-webhook', 'secrets/victim-webhook']) await chown(join(etc, path), BERTH_UID, BERTH_UID);
 
     const name = `berth-hostile-build-${process.pid}`;
     const volume = `${name}-data`;
     const { flags, service } = await composeFlags();
     await docker([
       'run', '-d', '--name', name, '-p', `${httpPort}:80`, '-p', `${httpsPort}:443`, ...flags,
-      '-e', `VICTIM_WEBHOOK_SECRET=${secrets.victimWebhook}`,
+      '-e', `HOSTILE_TEST_ENV_SECRET=${secrets.environment}`,
       '-v', `${volume}:/data`, '-v', `${etc}:/etc/berth:ro`, IMAGE,
     ]);
     onCleanup(t, async () => {
@@ -121,7 +122,7 @@ describe('a hostile build in the Docker image run with compose.yaml', () => {
       httpsPort,
       dataDir: '/data',
       configFile: '/etc/berth/berth.toml',
-      secretFile: '/etc/berth/secrets/hostile-webhook',
+      secretDir: '/etc/berth/secrets',
       exec: (args) => docker(['exec', name, ...args]),
       // As docs/docker.md says: `docker compose exec berth node /opt/berth/src/cli/main.ts …`.
       cli: (args) => docker(['exec', name, 'node', '/opt/berth/src/cli/main.ts', ...args]),
