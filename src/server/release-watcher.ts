@@ -10,6 +10,8 @@ import type { SiteState, SiteTable } from './site-table.ts';
 export interface ReleaseWatcher {
   /** Re-reads every site's `current` link now (SIGHUP does this too). */
   reloadAll(): Promise<void>;
+  /** Resolves once every site's first load has ended (each site's `loading` is false); never rejects. */
+  readonly ready: Promise<void>;
   close(): void;
 }
 
@@ -35,6 +37,9 @@ export interface ReleaseEvent {
  * through a directory watch (inotify) within milliseconds, loads the new
  * release fully, and only then swaps the reference requests read. A release
  * that fails to load is logged and the old one keeps serving.
+ *
+ * Returns as soon as the watches are set: the first loads run on (see
+ * `ready`), so the caller's listeners answer while a big release loads.
  */
 export async function watchReleases(table: SiteTable, options: WatchOptions, logger: Logger): Promise<ReleaseWatcher> {
   const watchers: FSWatcher[] = [];
@@ -57,12 +62,20 @@ export async function watchReleases(table: SiteTable, options: WatchOptions, log
   const reloadAll = async (): Promise<void> => {
     await Promise.all([...reloaders.values()].map((reload) => reload()));
   };
-  await reloadAll();
+  // reloadSite logs its own failures and never rejects, so a site's first load always ends.
+  const ready = Promise.all(
+    [...reloaders].map(([state, reload]) =>
+      reload().then(() => {
+        state.loading = false;
+      }),
+    ),
+  ).then(() => undefined);
   const timer = setInterval(() => void reloadAll(), options.pollIntervalMs ?? 2000);
   timer.unref();
 
   return {
     reloadAll,
+    ready,
     close() {
       clearInterval(timer);
       for (const watcher of watchers) watcher.close();

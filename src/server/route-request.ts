@@ -27,7 +27,9 @@ export interface Routed {
 const UNKNOWN_HOST = textReply(421, 'Misdirected request: no site here answers to this host name');
 const TWO_HOSTS = textReply(400, 'Bad request: more than one Host header');
 const NO_RELEASE = textReply(503, 'This site has no published release yet', ['retry-after', '10']);
-/** Answered 200 on every host, for containers and load balancers. */
+/** The server has just started and is still reading this site's release: a matter of seconds. */
+const LOADING = textReply(503, 'This site is starting: its release is still loading', ['retry-after', '2']);
+/** Answered on every host, for containers and load balancers: 200 once every site has loaded, 503 "starting" before. */
 export const HEALTH_PATH = '/_berth/health';
 const HEALTHY = textReply(200, 'ok');
 const BERTH_NOT_FOUND = textReply(404, 'Not found');
@@ -47,7 +49,7 @@ export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRe
     reply = TWO_HOSTS;
   } else if (request.url === HEALTH_PATH) {
     // Any host, so a container or load balancer can probe 127.0.0.1 without knowing the domains.
-    reply = HEALTHY;
+    reply = health(table);
   } else if (site === undefined || misdirected(request.servername, table, site)) {
     reply = UNKNOWN_HOST;
   } else if (request.url?.startsWith('/_berth/') === true) {
@@ -55,11 +57,25 @@ export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRe
   } else if (httpsRedirectPort !== undefined && host !== undefined) {
     reply = httpsRedirect(host, httpsRedirectPort, request.url);
   } else if (site.release === undefined) {
-    reply = NO_RELEASE;
+    reply = site.loading ? LOADING : NO_RELEASE;
   } else {
     reply = respond(site.release, request);
   }
   return { reply, host, site };
+}
+
+/**
+ * `200 ok` once every site's first load has ended, whatever its outcome (a
+ * site with no release, or whose release failed to load, is an operator's
+ * matter the log reports, not a reason to take the server out of a load
+ * balancer). Before that a 503 whose body starts with `starting` and names
+ * the sites still loading: a load balancer or Docker's HEALTHCHECK (which
+ * treat any status outside 2xx as not ready) sends no traffic yet.
+ */
+function health(table: SiteTable): Reply {
+  let loading: string[] | undefined;
+  for (const site of table.sites) if (site.loading) (loading ??= []).push(site.config.name);
+  return loading === undefined ? HEALTHY : textReply(503, `starting: loading ${loading.join(', ')}`, ['retry-after', '2']);
 }
 
 /**

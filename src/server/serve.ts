@@ -16,6 +16,12 @@ export interface RunningServer {
   readonly listeners: Listeners;
   readonly sites: SiteTable;
   readonly releases: ReleaseWatcher;
+  /**
+   * Resolves once every site's first release load has ended (loaded, none,
+   * or failed to load; logged as `sites ready`). Until then the ports are
+   * open but a site still loading answers 503 and health says "starting".
+   */
+  readonly ready: Promise<void>;
   readonly certificates: ServingCertificates;
   /** The ACME manager, when this process runs it. */
   readonly manager: CertificateManager | undefined;
@@ -37,44 +43,54 @@ export interface ServerOptions {
   onRelease?: (event: ReleaseEvent) => void;
 }
 
+/**
+ * Listens first: the ports open before any release is read, so ACME
+ * challenges and `/_berth/health` answer at once, and a site whose release
+ * is still loading answers 503 with Retry-After (route-request.ts) instead
+ * of the connection being refused. Resolves once listening; `ready` once
+ * every site's first load has ended.
+ */
 export async function startServer(config: ResolvedConfig, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   if (options.manageCertificates === true && config.acme.directoryUrl !== undefined) preloadAcme();
+  const started = performance.now();
   const sites = createSiteTable(config.sites);
-  const releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes, onRelease: options.onRelease }, logger);
-  for (const site of sites.sites) {
-    if (site.release === undefined) {
-      logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
-    }
-  }
-  let listeners: Listeners;
-  let certificates: ServingCertificates;
   const bound: { httpsPort: number | undefined } = { httpsPort: undefined };
-  try {
-    certificates = await openServingCertificates(config, logger);
-    const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink };
-    listeners = await startListeners(
-      config.server,
-      {
-        plain: createRequestHandler(sites, logger, {
-          ...handlerOptions,
-          challenges: certificates.challenges,
-          httpsRedirectPort: config.server.httpsRedirect ? () => config.server.httpsRedirectPort ?? bound.httpsPort : undefined,
-        }),
-        request: createRequestHandler(sites, logger, { ...handlerOptions, secure: true }),
-        stream: createStreamHandler(sites, logger, handlerOptions),
-      },
-      certificates.source,
-      logger,
-    );
-  } catch (error) {
-    releases.close();
-    throw error;
-  }
+  const certificates = await openServingCertificates(config, logger);
+  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink };
+  const listeners = await startListeners(
+    config.server,
+    {
+      plain: createRequestHandler(sites, logger, {
+        ...handlerOptions,
+        challenges: certificates.challenges,
+        httpsRedirectPort: config.server.httpsRedirect ? () => config.server.httpsRedirectPort ?? bound.httpsPort : undefined,
+      }),
+      request: createRequestHandler(sites, logger, { ...handlerOptions, secure: true }),
+      stream: createStreamHandler(sites, logger, handlerOptions),
+    },
+    certificates.source,
+    logger,
+  );
   bound.httpsPort = listeners.httpsPort;
   logger.info(
     { http: listeners.httpPort, https: listeners.httpsPort, host: config.server.host, sites: sites.sites.map((site) => site.config.name) },
     'listening',
   );
+  let releases: ReleaseWatcher;
+  try {
+    releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes, onRelease: options.onRelease }, logger);
+  } catch (error) {
+    await listeners.close(0);
+    throw error;
+  }
+  const ready = releases.ready.then(() => {
+    for (const site of sites.sites) {
+      if (site.release === undefined) {
+        logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
+      }
+    }
+    logger.info({ sites: sites.sites.length, ms: Math.round(performance.now() - started) }, 'sites ready');
+  });
   const serving = certificates;
   const manager = options.manageCertificates === true
     ? createManagerFor(config, logger, {
@@ -88,6 +104,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     listeners,
     sites,
     releases,
+    ready,
     certificates: serving,
     manager,
     async stop() {

@@ -8,6 +8,13 @@ import type { ServedRelease } from '../static/served-release.ts';
 export interface SiteState {
   readonly config: ResolvedSite;
   release: ServedRelease | undefined;
+  /**
+   * True from start until the first look at the site's `current` link has
+   * ended (its release loaded, there is none, or it failed to load). The
+   * ports are open meanwhile: requests for the site get a 503 with
+   * Retry-After, and health says "starting".
+   */
+  loading: boolean;
 }
 
 export interface SiteTable {
@@ -17,7 +24,7 @@ export interface SiteTable {
 }
 
 export function createSiteTable(sites: readonly ResolvedSite[]): SiteTable {
-  const states = sites.map((config): SiteState => ({ config, release: undefined }));
+  const states = sites.map((config): SiteState => ({ config, release: undefined, loading: true }));
   const byHost = new Map<string, SiteState>();
   for (const state of states) {
     for (const domain of state.config.domains) byHost.set(domain.toLowerCase(), state);

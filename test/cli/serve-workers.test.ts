@@ -31,7 +31,8 @@ test('serve with several workers shares one port, serves, and stops cleanly on S
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(JSON.parse(line) as Record<string, unknown>);
       const ready = lines.filter((entry) => entry.msg === 'listening');
-      if (ready.length === 2) resolve(ready);
+      // Listening comes before the release is loaded; both workers must have loaded it too.
+      if (ready.length === 2 && lines.filter((entry) => entry.msg === 'sites ready').length === 2) resolve(ready);
     });
   });
   const ready = await listening;

@@ -166,6 +166,7 @@ describe('site isolation', () => {
     const config = await loadConfig(p.config, {});
     const server = await startServer(config, createLogger({ level: 'silent', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) }));
     onCleanup(t, () => server.stop());
+    await server.ready;
     const port = server.listeners.httpPort as number;
     assert.equal((await get(port, '/script.js', { host: 'b.test' })).body.toString(), 'clean-b\n');
     const uidA = (await get(port, '/uid.txt', { host: 'a.test' })).body.toString().trim();

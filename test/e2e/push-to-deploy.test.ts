@@ -52,6 +52,7 @@ async function stack(t: TestContext, files: Record<string, string>, extra = ''):
   const logger = createLogger({ level: 'info', destination: sink });
   const control = await startControlPlane(config, logger);
   const server = await startServer(config, logger, { pushSink: async (event) => control.deployer.receivePush(event) });
+  await server.ready;
   t.after(async () => {
     await server.stop();
     await control.stop();

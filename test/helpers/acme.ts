@@ -121,6 +121,7 @@ export async function startAcmeServer(t: TestContext, options: AcmeServerOptions
     },
   });
   const server = await startServer(config, createLogger({ level: 'debug', destination: sink }), { manageCertificates: true });
+  await server.ready;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;

@@ -111,9 +111,11 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
   };
 
   const listening = (): Array<Record<string, unknown>> => lines.filter((line) => line.msg === 'listening');
-  await waitForLine(() => listening().length >= workers, 60_000);
+  // Ports open before releases load (answering 503 meanwhile): wait until every serving process has loaded them too.
+  const loaded = (): number => lines.filter((line) => line.msg === 'sites ready').length;
+  await waitForLine(() => listening().length >= workers && loaded() >= workers, 60_000);
   const ready = listening();
-  if (ready.length < workers) throw new Error(`berth serve did not start: ${errors}${JSON.stringify(lines)}`);
+  if (ready.length < workers || loaded() < workers) throw new Error(`berth serve did not start: ${errors}${JSON.stringify(lines)}`);
   const first = ready[0] as { http: number; https: number };
   return {
     root,

@@ -72,6 +72,7 @@ export async function startTestServer(t: TestContext, options: TestServerOptions
   });
   const logger = createLogger({ level: 'info', destination: sink });
   const server = await startServer(config, logger);
+  await server.ready;
   onCleanup(t, () => server.stop());
   return {
     root,

@@ -201,6 +201,7 @@ describe('challenge answers on a server with ACME on', () => {
     const head = await get(port, '/.well-known/acme-challenge/Zm9vYmFy_-1', { host: 'site.example.com' }, 'HEAD');
     assert.equal(head.status, 200);
     assert.equal(head.body.length, 0);
+    await running.ready;
     const siteFile = await get(port, '/.well-known/acme-challenge/site-file', { host: 'site.example.com' });
     assert.equal(siteFile.status, 200);
     assert.equal(siteFile.body.toString(), 'from the site');
