@@ -12,9 +12,9 @@ import { tempDir } from '../helpers/temp.ts';
 
 const LOCK_MODULE = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'state', 'data-dir-lock.ts')).href;
 
-/** The pid a lock file names (it is followed by the process's start time). */
+/** The pid a lock file names. */
 async function lockOwnerPid(dataDir: string): Promise<number> {
-  return Number((await readFile(join(dataDir, 'serve.lock'), 'utf8')).split(/\s/)[0]);
+  return (JSON.parse(await readFile(join(dataDir, 'serve.lock'), 'utf8')) as { pid: number }).pid;
 }
 
 /** The state letter of /proc/<pid>/stat (Z for a zombie), or undefined once the process is gone. */
