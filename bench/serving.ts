@@ -1,12 +1,18 @@
 /**
- * The static serving benchmark: nginx, Caddy and Berth serving the same site
- * on loopback, measured with wrk (and h2load where installed) in rounds. In
- * each round the servers take turns, one at a time, each started afresh,
- * checked, measured and stopped; each round starts one server further down
- * the list. Then, once, the publish-under-load check against Berth. Writes
- * bench/results/<timestamp>.json and the "Static serving" section of
- * BENCHMARKS.md: the median and range over the rounds. Started by
- * bench/run.sh (`npm run bench`).
+ * The static serving benchmark: nginx, Caddy, Berth (`workers = "auto"`) and
+ * a bare Node server serving the same site on loopback, measured with wrk
+ * (and h2load where installed) in rounds. In each round the servers take
+ * turns, one at a time, each started afresh, checked, measured and stopped;
+ * each round starts one server further down the list. A turn measures three
+ * files over HTTP/1.1 plain, HTTP/1.1 over TLS and HTTP/2, one compressed row
+ * (`Accept-Encoding: gzip, br`), then starts the server again with its
+ * default access log on for the logging row, and again pinned to one CPU
+ * with wrk on another for the pinned rows. Every run records the CPU time of
+ * both sides. Then, once, the publish-under-load check against Berth.
+ * Writes bench/results/<timestamp>.json and, after 3 or more complete
+ * rounds, the "Static serving" section of BENCHMARKS.md with its raw results
+ * as bench/results/serving-<timestamp>.json (committed beside it).
+ * Started by bench/run.sh (`npm run bench`).
  *
  * Settings (environment):
  *   BENCH_ROUNDS=3         rounds; BENCHMARKS.md is only written with 3 or more
@@ -14,29 +20,33 @@
  *   BENCH_WARMUP=1         seconds of warm-up per URL
  *   BENCH_THREADS=2        wrk/h2load threads
  *   BENCH_CONNECTIONS=64   wrk/h2load connections
- *   BENCH_SERVERS=nginx,caddy,berth,berth-auto   (berth-auto: workers = "auto")
+ *   BENCH_SERVERS=nginx,caddy,berth,bare
  *   BENCH_H2=auto          1/0; auto = when h2load is installed
  *   BENCH_H2_STREAMS=10    concurrent streams per HTTP/2 connection
+ *   BENCH_EXTRA=1          1/0; the compressed and logging rows
+ *   BENCH_PINNED=auto      1/0; auto = with 2 or more CPUs: the pinned rows (server on CPU 0, wrk on CPU 1)
  *   BENCH_PUBLISHES=20     publishes in the publish-under-load check (0 skips it)
- *   BENCH_WRITE_DOC=auto   1/0; auto = only after a run of 3 or more rounds where all three servers worked in every round
+ *   BENCH_WRITE_DOC=auto   1/0; auto = only after a run of 3 or more rounds where every server worked in every round
  *   BENCH_TMP              work dir (bench/run.sh makes one); default: a new temp dir
  */
 import { saveResults } from './lib/results-files.ts';
 import { envInt, progressLog } from './lib/settings.ts';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { compressBoth } from '../src/releases/compress.ts';
 import { writeSite, SITE_FILES } from './site/generate.ts';
 import { get, sha256 } from './lib/client.ts';
+import { withCpuTime } from './lib/cpu-time.ts';
 import { h2load, wrk, type LoadResult } from './lib/load.ts';
 import { cmdline, installExitHandlers, killAllNow, processTree, procKiB, run, setPidDir, treeRssKiB, waitPortsFree } from './lib/proc.ts';
 import { publishUnderLoad } from './lib/publish-load.ts';
 import { describeMachine } from './lib/machine.ts';
-import { ALL, MAIN, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerRound } from './lib/report.ts';
+import { ALL, COMPRESSED_FILE, LOGGED_FILE, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerRound, type Variant } from './lib/report.ts';
 import { rotated } from './lib/rounds.ts';
-import { makeCert, SERVERS, type BenchContext, type Running, type ServerSpec } from './lib/servers.ts';
+import { makeCert, nginxHasBrotli, SERVERS, type BenchContext, type Running, type ServerSpec, type StartOptions } from './lib/servers.ts';
 
 const log = progressLog('bench');
 
@@ -52,8 +62,65 @@ async function machine(): Promise<Record<string, string>> {
   ]);
 }
 
-function cell(r: LoadResult): Cell {
-  return { rps: r.rps, requests: r.requests, p50Ms: r.p50Ms, p99Ms: r.p99Ms, meanMs: r.meanMs, non2xx: r.non2xx, errors: r.errors };
+function cell(r: LoadResult, cpu: { serverCpuSeconds: number; loadCpuSeconds: number }): Cell {
+  return {
+    rps: r.rps,
+    requests: r.requests,
+    seconds: r.seconds,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    meanMs: r.meanMs,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    serverCpuSeconds: cpu.serverCpuSeconds,
+    loadCpuSeconds: cpu.loadCpuSeconds,
+  };
+}
+
+/** A file's bytes in each encoding the site has for it. */
+type Encoded = Map<string, { identity: Buffer; br?: Buffer; gzip?: Buffer }>;
+
+/**
+ * The site with `.br` and `.gz` sidecars, made by Berth's own compressor, so
+ * every server sends the same compressed bytes Berth's publish stores.
+ */
+async function writeStaticSite(dir: string, site: Map<string, Buffer>): Promise<Encoded> {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const out: Encoded = new Map();
+  for (const [path, bytes] of site) {
+    const file = join(dir, path.slice(1));
+    writeFileSync(file, bytes, { mode: 0o644 });
+    const c = await compressBoth(bytes);
+    if (c.br) writeFileSync(`${file}.br`, c.br, { mode: 0o644 });
+    if (c.gzip) writeFileSync(`${file}.gz`, c.gzip, { mode: 0o644 });
+    out.set(path, { identity: bytes, br: c.br, gzip: c.gzip });
+  }
+  return out;
+}
+
+/**
+ * The compressed reply: what the server sends for `path` with
+ * `Accept-Encoding: gzip, br`, which must be one of the sidecars' exact bytes.
+ */
+async function checkCompressed(s: Running, ca: string, path: string, encoded: Encoded): Promise<{ encoding: string; bytes: number }> {
+  const r = await get(`https://127.0.0.1:${s.httpsPort}${path}`, { ca, headers: { 'accept-encoding': 'gzip, br' } });
+  const encoding = String(r.headers['content-encoding'] ?? 'identity');
+  const want = encoded.get(path);
+  const expected = encoding === 'br' ? want?.br : encoding === 'gzip' ? want?.gzip : undefined;
+  if (r.status !== 200) throw new Error(`${path} with Accept-Encoding: gzip, br: status ${r.status}`);
+  if (!expected) throw new Error(`${path} with Accept-Encoding: gzip, br: sent ${encoding} (${r.body.length} bytes), not a sidecar`);
+  if (sha256(r.body) !== sha256(expected)) throw new Error(`${path} with Accept-Encoding: gzip, br: the ${encoding} body differs from the sidecar's bytes`);
+  return { encoding, bytes: r.body.length };
+}
+
+function lineCount(file: string | undefined): number {
+  if (!file) return 0;
+  try {
+    const text = readFileSync(file, 'utf8');
+    return text ? text.split('\n').filter(Boolean).length : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Every file over both protocols: 200 and the exact bytes. Returns problems found. */
@@ -125,6 +192,8 @@ const MEASURE_SETTINGS = [
   'BENCH_SERVERS',
   'BENCH_H2',
   'BENCH_H2_STREAMS',
+  'BENCH_EXTRA',
+  'BENCH_PINNED',
   'BENCH_PUBLISHES',
 ];
 
@@ -144,28 +213,52 @@ interface Measure {
   connections: number;
   h2: boolean;
   h2Streams: number;
+  /** The compressed and logging rows. */
+  extra: boolean;
+  /** CPUs for the pinned rows, or undefined to skip them. */
+  pinned?: { server: string; load: string };
 }
 
 /** Starts a server on its ports, waiting first for the last one started there to let go of them. */
-async function start(spec: ServerSpec, ctx: BenchContext): Promise<Running> {
+async function start(spec: ServerSpec, ctx: BenchContext, o: StartOptions = {}): Promise<Running> {
   if (!(await waitPortsFree([spec.httpPort, spec.httpsPort], 10_000))) {
     throw new Error(`port ${spec.httpPort} or ${spec.httpsPort} is still taken after 10 s; is an old benchmark still running?`);
   }
-  return spec.start(ctx);
+  return spec.start(ctx, o);
 }
 
 /** Stops a server; notes a Berth that does not exit cleanly on SIGTERM. */
 async function stop(spec: ServerSpec, running: Running, note: (msg: string) => void, when: string): Promise<void> {
   log(`${spec.label}: stopping ${when}`);
   await running.stop();
-  if (running.proc.child.exitCode !== 0 && spec.name.startsWith('berth')) {
+  if (running.proc.child.exitCode !== 0 && spec.name === 'berth') {
     note(`${spec.label} exited with ${String(running.proc.child.exitCode ?? running.proc.child.signalCode)} on SIGTERM ${when}`);
   }
 }
 
+/** Where each measured file is, and its size. */
+const FILE_LIST = Object.entries(SITE_FILES) as Array<[FileKey, { path: string; size: number }]>;
+
+/** One wrk measurement (after its warm-up) with both sides' CPU time. */
+async function measureWrk(s: Running, url: string, o: Measure, extra: { headers?: string[]; threads?: number; cpus?: string } = {}): Promise<Cell> {
+  const load = { threads: extra.threads ?? o.threads, connections: o.connections, headers: extra.headers, cpus: extra.cpus };
+  if (o.warmup > 0) await wrk(url, { ...load, seconds: o.warmup });
+  const m = await withCpuTime(s.proc.pid, () => wrk(url, { ...load, seconds: o.seconds }));
+  return cell(m.result, m);
+}
+
+/** Logs a measured cell and notes bad responses. */
+function report(tag: string, what: string, c: Cell, note: (msg: string) => void, latency: 'p99' | 'mean' = 'p99'): void {
+  const lat = latency === 'p99' ? `p99 ${c.p99Ms?.toFixed(2)} ms` : `mean ${c.meanMs?.toFixed(2)} ms`;
+  const cpu = c.serverCpuSeconds !== undefined && c.seconds ? `, server ${(c.serverCpuSeconds / c.seconds).toFixed(2)} cores, load ${((c.loadCpuSeconds ?? 0) / c.seconds).toFixed(2)}` : '';
+  log(`${tag} ${what}: ${Math.round(c.rps)} req/s, ${lat}${cpu}${c.non2xx || c.errors ? `, ${c.non2xx} non-2xx, ${c.errors} errors` : ''}`);
+  if (c.non2xx || c.errors) note(`${tag} ${what}: ${c.non2xx} non-2xx responses, ${c.errors} socket errors or failed requests`);
+}
+
 /**
  * One server's turn in one round: start it afresh, check it serves every file
- * exactly, measure every cell, stop it. Never throws: a failure is the turn's
+ * exactly (and the compressed reply), measure every cell, stop it; then the
+ * logging start and the pinned start. Never throws: a failure is the turn's
  * `error`, and what was measured before it is kept.
  */
 async function benchTurn(
@@ -173,12 +266,16 @@ async function benchTurn(
   ctx: BenchContext,
   ca: string,
   site: Map<string, Buffer>,
+  encoded: Encoded,
   o: Measure,
   at: { round: number; position: number },
   note: (msg: string) => void,
 ): Promise<ServerRound> {
   const result: ServerRound = { ...at, ok: false, cells: {} };
   const tag = `round ${at.round}, ${spec.label}`;
+  const put = (v: Variant, f: FileKey, c: Cell) => {
+    result.cells[v] = { ...result.cells[v], [f]: c };
+  };
   let s: Running | undefined;
   try {
     log(`${tag}: starting`);
@@ -196,33 +293,38 @@ async function benchTurn(
     if (first.status !== 200) throw new Error(`${spec.label}: GET /index.html answered ${first.status}`);
     const problems = await verify(s, ca, site);
     if (problems.length) throw new Error(`${spec.label} does not serve the site correctly:\n  ${problems.join('\n  ')}`);
-    if (spec.name.startsWith('berth')) for (const n of headerNotes(spec.label, h.headers, SITE_FILES.html.size)) note(n);
-    log(`${tag}: pid ${s.proc.pid}, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
+    if (o.extra) result.compressedReply = await checkCompressed(s, ca, SITE_FILES[COMPRESSED_FILE].path, encoded);
+    if (spec.name === 'berth') for (const n of headerNotes(spec.label, h.headers, SITE_FILES.html.size)) note(n);
+    log(`${tag}: pid ${s.proc.pid}, ${result.processes} processes, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
 
-    const files = Object.entries(SITE_FILES) as Array<[FileKey, { path: string; size: number }]>;
     for (const proto of ['http', 'https'] as const) {
       const base = proto === 'http' ? `http://127.0.0.1:${s.httpPort}` : `https://127.0.0.1:${s.httpsPort}`;
-      const cells: Partial<Record<FileKey, Cell>> = {};
-      result.cells[proto] = cells;
-      for (const [key, f] of files) {
-        if (o.warmup > 0) await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.warmup });
-        const r = await wrk(base + f.path, { threads: o.threads, connections: o.connections, seconds: o.seconds });
-        cells[key] = cell(r);
-        log(`${tag} ${proto} ${f.path}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} socket errors` : ''}`);
-        if (r.non2xx || r.errors) note(`${tag} ${proto} ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} socket errors`);
+      for (const [key, f] of FILE_LIST) {
+        const c = await measureWrk(s, base + f.path, o);
+        put(proto, key, c);
+        report(tag, `${proto} ${f.path}`, c, note);
       }
       result.rssAfterKiB = { ...result.rssAfterKiB, [proto]: treeRssKiB(s.proc.pid) };
     }
+    if (o.extra) {
+      const path = SITE_FILES[COMPRESSED_FILE].path;
+      const c = await measureWrk(s, `https://127.0.0.1:${s.httpsPort}${path}`, o, { headers: ['Accept-Encoding: gzip, br'] });
+      put('compressed', COMPRESSED_FILE, c);
+      report(tag, `https ${path} (gzip, br)`, c, note);
+    }
     if (o.h2) {
-      const cells: Partial<Record<FileKey, Cell>> = {};
-      result.cells.h2 = cells;
-      for (const [key, f] of files) {
+      for (const [key, f] of FILE_LIST) {
         const url = `https://127.0.0.1:${s.httpsPort}${f.path}`;
+        const load = { threads: o.threads, connections: o.connections, streams: o.h2Streams, warmupSeconds: 0 };
         try {
-          const r = await h2load(url, { threads: o.threads, connections: o.connections, seconds: o.seconds, streams: o.h2Streams, warmupSeconds: o.warmup });
-          cells[key] = cell(r);
-          log(`${tag} h2 ${f.path}: ${Math.round(r.rps)} req/s, mean ${r.meanMs?.toFixed(2)} ms${r.non2xx || r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} failed` : ''}`);
-          if (r.non2xx || r.errors) note(`${tag} h2 ${f.path}: ${r.non2xx} non-2xx responses, ${r.errors} failed requests`);
+          // Count mode (see h2load()): the warm-up's rate sets the count that
+          // lasts about the run's duration.
+          const probe = await h2load(url, { ...load, seconds: Math.max(o.warmup, 1), requests: o.connections * o.h2Streams * 4 });
+          const requests = Math.max(o.connections * o.h2Streams, Math.round(probe.rps * o.seconds));
+          const m = await withCpuTime(s.proc.pid, () => h2load(url, { ...load, seconds: o.seconds, requests }));
+          const c = cell(m.result, m);
+          put('h2', key, c);
+          report(tag, `h2 ${f.path}`, c, note, 'mean');
         } catch (err) {
           note(`${tag} h2 ${f.path}: ${(err as Error).message.split('\n')[0]}`);
           log(`${tag} h2 ${f.path}: failed: ${(err as Error).message}`);
@@ -231,6 +333,36 @@ async function benchTurn(
       result.rssAfterKiB = { ...result.rssAfterKiB, h2: treeRssKiB(s.proc.pid) };
     }
     result.peakRssKiB = procKiB(s.proc.pid, 'VmHWM');
+    await stop(spec, s, note, `in round ${at.round}`);
+    s = undefined;
+
+    if (o.extra) {
+      log(`${tag}: starting with its access log on`);
+      s = await start(spec, ctx, { accessLog: true });
+      const before = lineCount(s.accessLogFile);
+      const path = SITE_FILES[LOGGED_FILE].path;
+      const c = await measureWrk(s, `http://127.0.0.1:${s.httpPort}${path}`, o);
+      put('logged', LOGGED_FILE, c);
+      report(tag, `http ${path} (access log on)`, c, note);
+      const logFile = s.accessLogFile;
+      await stop(spec, s, note, `after the logging row in round ${at.round}`);
+      s = undefined;
+      // Read after the stop: a server may buffer its log until then.
+      result.accessLogLines = lineCount(logFile) - before;
+    }
+
+    if (o.pinned) {
+      log(`${tag}: starting on CPU ${o.pinned.server}, wrk on CPU ${o.pinned.load}`);
+      s = await start(spec, ctx, { cpus: o.pinned.server });
+      result.pinnedProcesses = processTree(s.proc.pid).length;
+      for (const [key, f] of FILE_LIST) {
+        const c = await measureWrk(s, `http://127.0.0.1:${s.httpPort}${f.path}`, o, { threads: 1, cpus: o.pinned.load });
+        put('pinned', key, c);
+        report(tag, `pinned http ${f.path}`, c, note);
+      }
+      await stop(spec, s, note, `after the pinned rows in round ${at.round}`);
+      s = undefined;
+    }
     result.ok = true;
   } catch (err) {
     result.error = (err as Error).message;
@@ -243,7 +375,7 @@ async function benchTurn(
   return result;
 }
 
-/** The publish-under-load check on a new start of one Berth configuration. */
+/** The publish-under-load check on a new start of Berth. */
 async function publishTurn(spec: ServerSpec, ctx: BenchContext, ca: string, publishes: number, results: Results, note: (msg: string) => void): Promise<void> {
   let s: Running | undefined;
   try {
@@ -272,6 +404,16 @@ async function publishTurn(spec: ServerSpec, ctx: BenchContext, ca: string, publ
   }
 }
 
+/** BENCH_PINNED: the CPUs for the pinned rows (server on the first, load on the second), or undefined. */
+function pinnedCpus(): { server: string; load: string } | undefined {
+  const v = process.env.BENCH_PINNED ?? 'auto';
+  if (v !== 'auto' && v !== '0' && v !== '1') throw new Error(`BENCH_PINNED=${v}: use auto, 1 or 0`);
+  const cpus = availableParallelism();
+  if (v === '0' || (v === 'auto' && cpus < 2)) return undefined;
+  if (cpus < 2) throw new Error(`BENCH_PINNED=1 needs 2 or more CPUs; this process may use ${cpus}`);
+  return { server: '0', load: '1' };
+}
+
 async function main(): Promise<void> {
   installExitHandlers();
   const rounds = envInt('BENCH_ROUNDS', 3, 1, 100);
@@ -281,6 +423,8 @@ async function main(): Promise<void> {
   const connections = envInt('BENCH_CONNECTIONS', 64, 1, 10_000);
   const h2Streams = envInt('BENCH_H2_STREAMS', 10, 1, 1000);
   const publishes = envInt('BENCH_PUBLISHES', 20, 0, 200);
+  const extra = envInt('BENCH_EXTRA', 1, 0, 1) === 1;
+  const pinned = pinnedCpus();
   if (connections < threads) throw new Error('BENCH_CONNECTIONS must be at least BENCH_THREADS');
   const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
   if (writeDoc === '1' && rounds < DOC_MIN_ROUNDS) {
@@ -306,16 +450,20 @@ async function main(): Promise<void> {
 
   const siteDir = join(tmp, 'site');
   const site = writeSite(siteDir, 'a').files;
+  const staticDir = join(tmp, 'static');
+  const encoded = await writeStaticSite(staticDir, site);
   const { certFile, keyFile } = await makeCert(tmp);
   const ca = readFileSync(certFile, 'utf8');
-  const ctx: BenchContext = { root, tmp, siteDir, certFile, keyFile, logDir, node: process.execPath };
+  const ctx: BenchContext = { root, tmp, siteDir, staticDir, certFile, keyFile, logDir, node: process.execPath };
+  const nginxBrotli = nginxHasBrotli();
+  if (extra && !nginxBrotli && specs.some((s) => s.name === 'nginx')) log('nginx has no brotli_static module (libnginx-mod-http-brotli-static): it will send gzip in the compressed row');
 
   const startedAt = new Date().toISOString();
   const results: Results = {
     startedAt,
     finishedAt: '',
     command: reproduceCommand(),
-    settings: { rounds, durationSeconds: seconds, warmupSeconds: warmup, threads, connections, h2, h2Streams, publishes },
+    settings: { rounds, durationSeconds: seconds, warmupSeconds: warmup, threads, connections, h2, h2Streams, publishes, pinned, nginxBrotli },
     machine: await machine(),
     files: {
       css: { path: SITE_FILES.css.path, bytes: SITE_FILES.css.size },
@@ -342,7 +490,7 @@ async function main(): Promise<void> {
     results.order.push(order.map((s) => s.name));
     log(`round ${i + 1} of ${rounds}: ${order.map((s) => s.label).join(' → ')}`);
     for (const [p, spec] of order.entries()) {
-      const turn = await benchTurn(spec, ctx, ca, site, { seconds, warmup, threads, connections, h2, h2Streams }, { round: i + 1, position: p + 1 }, note);
+      const turn = await benchTurn(spec, ctx, ca, site, encoded, { seconds, warmup, threads, connections, h2, h2Streams, extra, pinned }, { round: i + 1, position: p + 1 }, note);
       const server = results.servers[spec.name];
       if (server) {
         server.rounds.push(turn);
@@ -351,26 +499,26 @@ async function main(): Promise<void> {
     }
   }
 
-  if (publishes > 0) {
-    for (const spec of specs.filter((s) => s.name.startsWith('berth') && results.servers[s.name]?.ok)) {
-      await publishTurn(spec, ctx, ca, publishes, results, note);
-    }
-  }
-  // The log holds every start of the run: read once, at the end.
-  for (const spec of specs.filter((s) => s.name.startsWith('berth'))) {
-    for (const n of berthLogNotes(spec.label, join(logDir, `${spec.name}.log`))) {
-      note(n);
-      log(n);
+  const berth = specs.find((s) => s.name === 'berth');
+  if (publishes > 0 && berth && results.servers.berth?.ok) await publishTurn(berth, ctx, ca, publishes, results, note);
+  // The log holds every start of the run: read once, at the end. (The logging start's log is all access lines.)
+  if (berth) {
+    for (const file of ['berth.log', 'berth-pinned.log']) {
+      for (const n of berthLogNotes(berth.label, join(logDir, file))) {
+        note(n);
+        log(n);
+      }
     }
   }
 
   results.finishedAt = new Date().toISOString();
-  const section = saveResults(root, '', results, (rel) => renderSection(results, rel), log);
-
-  const complete = MAIN.every((n) => results.servers[n]?.ok) && specs.every((s) => results.servers[s.name]?.ok);
-  if (rounds >= DOC_MIN_ROUNDS && (writeDoc === '1' || (writeDoc === 'auto' && complete))) {
+  const complete = ALL.every((n) => results.servers[n]?.ok);
+  const toDoc = rounds >= DOC_MIN_ROUNDS && (writeDoc === '1' || (writeDoc === 'auto' && complete));
+  // The run the document reports keeps its raw results under a name that is committed with it.
+  const section = saveResults(root, toDoc ? 'serving-' : '', results, (rel) => renderSection(results, rel), log);
+  if (toDoc) {
     updateBenchmarksMd(join(root, 'BENCHMARKS.md'), section);
-    log('BENCHMARKS.md: "Static serving" section rewritten');
+    log('BENCHMARKS.md: "Static serving" section rewritten; commit it with its results file');
   } else {
     const why =
       writeDoc === '0'

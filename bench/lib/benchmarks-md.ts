@@ -18,11 +18,15 @@ export function replaceMarkedSection(file: string, begin: string, end: string, s
   writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
 }
 
-/** The opening lines of a section: which command measured it, when, and where its raw results are. */
-export function measuredBy(command: string, startedAt: string, resultsPath: string): string[] {
+/**
+ * The opening lines of a section: which command measured it, when, and where
+ * its raw results are (`committed`: the file is kept in the repository beside
+ * the section, not only in the measuring machine's bench/results/).
+ */
+export function measuredBy(command: string, startedAt: string, resultsPath: string, committed = false): string[] {
   const when = startedAt.replace('T', ' ').slice(0, 16);
   return [
     `Measured by \`${command}\` on ${when} UTC. The benchmark writes this section itself; run it again`,
-    `to refresh the numbers. The raw results of this run are in \`${resultsPath}\` (not committed).`,
+    `to refresh the numbers. The raw results of this run are in \`${resultsPath}\`${committed ? ', committed with this section' : ' (not committed)'}.`,
   ];
 }

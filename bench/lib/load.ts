@@ -69,11 +69,24 @@ export interface LoadOptions {
   threads: number;
   connections: number;
   seconds: number;
+  /** Request headers, as `name: value`. */
+  headers?: string[];
+  /** `taskset -c` CPU list to confine the load generator to. */
+  cpus?: string;
+}
+
+/** The command line of `tool args`, confined to `cpus` when given. */
+function confined(tool: string, args: string[], cpus: string | undefined): [string, string[]] {
+  return cpus === undefined ? [tool, args] : ['taskset', ['-c', cpus, tool, ...args]];
+}
+
+function headerArgs(headers: string[] | undefined): string[] {
+  return (headers ?? []).flatMap((h) => ['-H', h]);
 }
 
 export async function wrk(url: string, o: LoadOptions): Promise<LoadResult> {
-  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s', url];
-  const r = await run('wrk', args, { timeoutMs: (o.seconds + 30) * 1000 });
+  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '5s', ...headerArgs(o.headers), url];
+  const r = await run(...confined('wrk', args, o.cpus), { timeoutMs: (o.seconds + 30) * 1000 });
   if (r.code !== 0) throw new Error(`wrk ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
   return parseWrk(url, r.stdout);
 }
@@ -124,17 +137,25 @@ export function parseH2load(url: string, out: string): LoadResult {
   };
 }
 
-/** HTTP/2 over TLS: `streams` concurrent streams per connection. */
-export async function h2load(url: string, o: LoadOptions & { streams: number; warmupSeconds: number }): Promise<LoadResult> {
+/**
+ * HTTP/2 over TLS: `streams` concurrent streams per connection, for
+ * `seconds` (`-D`) or, with `requests`, until that many are done (`-n`).
+ * The count mode exists because h2load's timed mode can wait forever at the
+ * end of the run for streams of large files it stopped reading (seen with
+ * Node's HTTP/2 server and 200 KiB bodies); a count ends when the last
+ * response does. `seconds` then only bounds how long it may take.
+ */
+export async function h2load(url: string, o: LoadOptions & { streams: number; warmupSeconds: number; requests?: number }): Promise<LoadResult> {
   const args = [
     `-t${o.threads}`,
     `-c${o.connections}`,
     `-m${o.streams}`,
-    `-D${o.seconds}`,
-    `--warm-up-time=${o.warmupSeconds}`,
+    ...(o.requests !== undefined ? [`-n${Math.max(o.requests, o.connections)}`] : [`-D${o.seconds}`]),
+    ...(o.requests === undefined && o.warmupSeconds > 0 ? [`--warm-up-time=${o.warmupSeconds}`] : []),
+    ...headerArgs(o.headers),
     url,
   ];
-  const r = await run('h2load', args, { timeoutMs: (o.seconds + o.warmupSeconds + 30) * 1000 });
-  if (r.code !== 0) throw new Error(`h2load ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
+  const r = await run(...confined('h2load', args, o.cpus), { timeoutMs: (o.seconds * (o.requests !== undefined ? 4 : 1) + o.warmupSeconds + 30) * 1000 });
+  if (r.code !== 0) throw new Error(`h2load ${args.join(' ')} exited ${r.code ?? 'on a timeout'}: ${(r.stderr || r.stdout).slice(-2000)}`);
   return parseH2load(url, r.stdout);
 }

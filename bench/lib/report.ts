@@ -9,17 +9,31 @@ import { median, spread, type Spread } from './rounds.ts';
 import type { ServerName } from './servers.ts';
 
 export type Proto = 'http' | 'https' | 'h2';
+/**
+ * A group of measurements: the three protocols, then the rows that change
+ * one thing: `compressed` (HTTP/1.1 over TLS with `Accept-Encoding: gzip,
+ * br`), `logged` (plain HTTP/1.1 with each server's default access log on, to
+ * a file), `pinned` (plain HTTP/1.1, the server on one CPU and the load
+ * generator on another).
+ */
+export type Variant = Proto | 'compressed' | 'logged' | 'pinned';
 export type FileKey = 'css' | 'html' | 'image';
 
 /** One wrk or h2load measurement of one file. */
 export interface Cell {
   rps: number;
   requests: number;
+  /** Measured seconds (the load generator's own figure). */
+  seconds?: number;
   p50Ms?: number;
   p99Ms?: number;
   meanMs?: number;
   non2xx: number;
   errors: number;
+  /** CPU seconds of the server's whole process tree during the run. */
+  serverCpuSeconds?: number;
+  /** CPU seconds of the load generator (wrk or h2load) during the run. */
+  loadCpuSeconds?: number;
 }
 
 /** One server's turn in one round: started afresh, checked, measured, stopped. */
@@ -38,10 +52,16 @@ export interface ServerRound {
   peakRssKiB?: number;
   /** Processes in the tree when idle (nginx: master + workers). */
   processes?: number;
+  /** Processes in the tree of the pinned start. */
+  pinnedProcesses?: number;
+  /** What the server answered to `Accept-Encoding: gzip, br` for the compressed row's file: encoding and body bytes. */
+  compressedReply?: { encoding: string; bytes: number };
+  /** Lines its access log gained during the logged row (its warm-up included). */
+  accessLogLines?: number;
   pid?: number;
   cmdline?: string;
   headers?: Record<string, string | string[] | undefined>;
-  cells: Partial<Record<Proto, Partial<Record<FileKey, Cell>>>>;
+  cells: Partial<Record<Variant, Partial<Record<FileKey, Cell>>>>;
 }
 
 export interface ServerResult {
@@ -67,13 +87,17 @@ export interface Results {
     h2: boolean;
     h2Streams: number;
     publishes: number;
+    /** The pinned row's CPUs (`taskset -c`), or undefined when it did not run. */
+    pinned?: { server: string; load: string };
+    /** nginx had the brotli_static module (Debian's libnginx-mod-http-brotli-static). */
+    nginxBrotli?: boolean;
   };
   machine: Record<string, string>;
   files: Record<FileKey, { path: string; bytes: number }>;
   /** The servers in the order each round ran them. */
   order: ServerName[][];
   servers: Partial<Record<ServerName, ServerResult>>;
-  /** Per Berth configuration; run once, after the rounds. */
+  /** Berth only; run once, after the rounds. */
   publishUnderLoad: Partial<Record<ServerName, PublishOutcome>>;
   notes: string[];
 }
@@ -83,16 +107,31 @@ export interface CellSummary {
   rps: Spread;
   /** Median over the rounds of each round's p99 (HTTP/2: mean), ms. */
   latencyMs?: number;
+  /** Median over the rounds of the server's CPU microseconds per request. */
+  serverUsPerRequest?: number;
+  /** Median over the rounds of the cores each side kept busy (CPU seconds per measured second). */
+  serverCores?: number;
+  loadCores?: number;
   /** Some round had non-2xx responses or socket errors. */
   flagged: boolean;
 }
 
-/** The servers of the main tables, in column order. */
-export const MAIN: ServerName[] = ['nginx', 'caddy', 'berth'];
-export const ALL: ServerName[] = ['nginx', 'caddy', 'berth', 'berth-auto'];
+/** Every server, in column order; the ratios are against nginx, and Berth against the bare Node server. */
+export const ALL: ServerName[] = ['nginx', 'caddy', 'berth', 'bare'];
 const FILES: FileKey[] = ['css', 'html', 'image'];
-const PROTO_TITLE: Record<Proto, string> = { http: 'HTTP/1.1, plain', https: 'HTTP/1.1 over TLS', h2: 'HTTP/2 over TLS' };
-const SHORT: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', 'berth-auto': 'Berth auto' };
+const SHORT: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', bare: 'bare Node' };
+const VARIANT_TITLE: Record<Variant, string> = {
+  http: 'HTTP/1.1, plain',
+  https: 'HTTP/1.1 over TLS',
+  h2: 'HTTP/2 over TLS',
+  compressed: 'HTTP/1.1 over TLS, `Accept-Encoding: gzip, br`',
+  logged: 'HTTP/1.1, plain, access log on',
+  pinned: 'HTTP/1.1, plain, pinned',
+};
+
+/** The one-file rows: which file each measures. */
+export const COMPRESSED_FILE: FileKey = 'html';
+export const LOGGED_FILE: FileKey = 'css';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number | undefined) => (n === undefined ? '—' : n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`);
@@ -103,16 +142,28 @@ const kilo = (n: number) =>
   n >= 100_000 ? `${Math.round(n / 1000)}k` : n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n >= 1000 ? `${(n / 1000).toFixed(2)}k` : String(Math.round(n));
 
 /** The rounds' measurements of one cell, summarised; undefined when no round measured it. */
-export function summarizeCell(r: Results, n: ServerName, proto: Proto, f: FileKey): CellSummary | undefined {
-  const cells = (r.servers[n]?.rounds ?? []).map((x) => x.cells[proto]?.[f]).filter((c): c is Cell => c !== undefined);
+export function summarizeCell(r: Results, n: ServerName, variant: Variant, f: FileKey): CellSummary | undefined {
+  const cells = (r.servers[n]?.rounds ?? []).map((x) => x.cells[variant]?.[f]).filter((c): c is Cell => c !== undefined);
   const rps = spread(cells.map((c) => c.rps));
   if (!rps) return undefined;
-  const lat = cells.map((c) => (proto === 'h2' ? c.meanMs : c.p99Ms)).filter((v): v is number => v !== undefined);
-  return { rps, latencyMs: median(lat), flagged: cells.some((c) => c.non2xx > 0 || c.errors > 0) };
+  const lat = cells.map((c) => (variant === 'h2' ? c.meanMs : c.p99Ms)).filter((v): v is number => v !== undefined);
+  const perRequest = cells
+    .filter((c) => c.serverCpuSeconds !== undefined && c.requests > 0)
+    .map((c) => ((c.serverCpuSeconds as number) / c.requests) * 1e6);
+  const cores = (side: 'serverCpuSeconds' | 'loadCpuSeconds') =>
+    median(cells.filter((c) => c[side] !== undefined && (c.seconds ?? 0) > 0).map((c) => (c[side] as number) / (c.seconds as number)));
+  return {
+    rps,
+    latencyMs: median(lat),
+    serverUsPerRequest: median(perRequest),
+    serverCores: cores('serverCpuSeconds'),
+    loadCores: cores('loadCpuSeconds'),
+    flagged: cells.some((c) => c.non2xx > 0 || c.errors > 0),
+  };
 }
 
 /** "a is this many times b", from the medians. */
-function ratio(a: CellSummary | undefined, b: CellSummary | undefined): string {
+export function ratio(a: CellSummary | undefined, b: CellSummary | undefined): string {
   return a && b && b.rps.median > 0 ? `${(a.rps.median / b.rps.median).toFixed(2)}×` : '—';
 }
 
@@ -133,44 +184,83 @@ function fileLabel(r: Results, f: FileKey): string {
   return `${r.files[f].path} (${size(r.files[f].bytes)})`;
 }
 
-function protoTable(r: Results, proto: Proto): string {
-  const head = ['file', 'nginx req/s', 'Caddy req/s', 'Berth req/s', 'Berth/nginx', 'Berth/Caddy'];
-  const rows = FILES.map((f) => {
-    const [n, c, b] = MAIN.map((name) => summarizeCell(r, name, proto, f));
-    return [fileLabel(r, f), rpsCell(r, n), rpsCell(r, c), rpsCell(r, b), ratio(b, n), ratio(b, c)];
+/** One measured row: a variant and a file. */
+interface Row {
+  variant: Variant;
+  file: FileKey;
+}
+
+function rowsOf(variant: Variant): Row[] {
+  if (variant === 'compressed') return [{ variant, file: COMPRESSED_FILE }];
+  if (variant === 'logged') return [{ variant, file: LOGGED_FILE }];
+  return FILES.map((file) => ({ variant, file }));
+}
+
+const RATIOS: Array<[ServerName, ServerName]> = [
+  ['berth', 'nginx'],
+  ['caddy', 'nginx'],
+  ['bare', 'nginx'],
+  ['berth', 'bare'],
+];
+
+/** req/s of every server, then Berth/nginx, Caddy/nginx, bare/nginx and Berth/bare. */
+function rpsTable(r: Results, rows: Row[], firstColumn: (row: Row) => string, firstTitle: string): string {
+  const head = [firstTitle, ...ALL.map((n) => `${SHORT[n]} req/s`), ...RATIOS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)];
+  const body = rows.map((row) => {
+    const s = new Map(ALL.map((n) => [n, summarizeCell(r, n, row.variant, row.file)]));
+    return [firstColumn(row), ...ALL.map((n) => rpsCell(r, s.get(n))), ...RATIOS.map(([a, b]) => ratio(s.get(a), s.get(b)))];
   });
-  return table(head, rows);
+  return table(head, body);
 }
 
-function latencyTable(r: Results, protos: Proto[], shown: ServerName[]): string {
-  const head = ['protocol', 'file', ...shown.map((n) => SHORT[n])];
-  const rows: string[][] = [];
-  for (const proto of protos) {
-    for (const f of FILES) rows.push([PROTO_TITLE[proto], fileLabel(r, f), ...shown.map((n) => ms(summarizeCell(r, n, proto, f)?.latencyMs))]);
-  }
-  return table(head, rows, 2);
-}
-
-function workersTable(r: Results, protos: Proto[]): string {
-  const head = ['protocol', 'file', 'req/s', 'vs Berth, 1 worker', 'vs nginx', 'vs Caddy'];
-  const rows: string[][] = [];
-  for (const proto of protos) {
-    for (const f of FILES) {
-      const a = summarizeCell(r, 'berth-auto', proto, f);
-      const vs = (n: ServerName) => ratio(a, summarizeCell(r, n, proto, f));
-      rows.push([PROTO_TITLE[proto], fileLabel(r, f), rpsCell(r, a), vs('berth'), vs('nginx'), vs('caddy')]);
-    }
-  }
-  return table(head, rows, 2);
-}
-
-function anyCells(r: Results, proto: Proto): boolean {
-  return ALL.some((n) => r.servers[n]?.rounds.some((x) => Object.keys(x.cells[proto] ?? {}).length > 0));
+function anyCells(r: Results, variant: Variant): boolean {
+  return ALL.some((n) => r.servers[n]?.rounds.some((x) => Object.keys(x.cells[variant] ?? {}).length > 0));
 }
 
 /** A server's turn in round `round`, if it had one. */
 function turn(r: Results, n: ServerName, round: number): ServerRound | undefined {
   return r.servers[n]?.rounds.find((x) => x.round === round);
+}
+
+/** The first round's value of something every round records the same way. */
+function firstOf<T>(r: Results, n: ServerName, get: (x: ServerRound) => T | undefined): T | undefined {
+  for (const x of r.servers[n]?.rounds ?? []) {
+    const v = get(x);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+function rowTitle(r: Results, row: Row): string {
+  return `${VARIANT_TITLE[row.variant]}: ${fileLabel(r, row.file)}`;
+}
+
+/** Server CPU per request and the cores each side kept busy, for every measured row. */
+function cpuTables(r: Results, rows: Row[], shown: ServerName[]): string[] {
+  const us = (v: number | undefined) => (v === undefined ? '—' : v < 100 ? v.toFixed(1) : int(v));
+  const cores = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : `${a.toFixed(2)} / ${b.toFixed(2)}`);
+  const perRequest = rows.map((row) => [rowTitle(r, row), ...shown.map((n) => us(summarizeCell(r, n, row.variant, row.file)?.serverUsPerRequest))]);
+  const busy = rows.map((row) => [
+    rowTitle(r, row),
+    ...shown.map((n) => {
+      const c = summarizeCell(r, n, row.variant, row.file);
+      return cores(c?.serverCores, c?.loadCores);
+    }),
+  ]);
+  return [
+    'Server CPU time per request, µs (the whole process tree, from /proc/<pid>/stat utime + stime, and',
+    'cutime + cstime for children it reaped, read before and after each run; median over the rounds):',
+    '',
+    table(['row', ...shown.map((n) => SHORT[n])], perRequest),
+    '',
+    'Cores kept busy during the run, server / load generator (CPU seconds over measured seconds; the',
+    'load generator\'s from this process\'s cutime + cstime, which grow by its whole time when it exits;',
+    'median over the rounds). Where the two add up to the machine\'s cores, the run was CPU-bound and',
+    'the load generator took its share from the server:',
+    '',
+    table(['row', ...shown.map((n) => SHORT[n])], busy),
+    '',
+  ];
 }
 
 function publishRows(p: PublishLoadResult): Array<[string, string]> {
@@ -190,30 +280,32 @@ function publishRows(p: PublishLoadResult): Array<[string, string]> {
 
 export function renderSection(r: Results, resultsFile: string): string {
   const st = r.settings;
-  const auto = r.servers['berth-auto'];
   const rounds = st.rounds === 1 ? '1 round' : `${st.rounds} rounds`;
   const warm = st.warmupSeconds > 0 ? `after a ${st.warmupSeconds} s warm-up` : 'with no warm-up';
+  const shown = ALL.filter((n) => r.servers[n]);
   const out: string[] = [];
-  out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile), '');
+  out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile, true), '');
   out.push(
     'How it measures:',
     '',
-    `- nginx, Caddy and Berth serve the same three files on 127.0.0.1. The run has ${rounds}; in each,`,
-    '  the servers take turns, one at a time, and each round starts one server further down the list,',
-    `  so none always goes first (${r.order.map((o, i) => `round ${i + 1}: ${o.map((n) => SHORT[n]).join(', ')}`).join('; ')}).`,
-    '- In its turn a server is started afresh, checked (every file, both protocols, exact bytes),',
-    '  warmed up and measured, then stopped before the next one starts: only the server being',
-    '  measured is running, and no round measures a process an earlier round has warmed.',
+    `- nginx, Caddy, Berth and a bare Node server serve the same three files on 127.0.0.1. The run has ${rounds};`,
+    '  in each, the servers take turns, one at a time, and each round starts one server further down',
+    `  the list, so none always goes first (${r.order.map((o, i) => `round ${i + 1}: ${o.map((n) => SHORT[n]).join(', ')}`).join('; ')}).`,
+    '- In its turn a server is started afresh, checked (every file, both protocols, exact bytes, and',
+    '  the compressed reply), warmed up and measured, then stopped before the next one starts: only',
+    '  the server being measured is running, and no round measures a process an earlier round warmed.',
+    '  The logging row and the pinned row each start it once more, with that one change.',
     `- Each measurement is one \`wrk -t${st.threads} -c${st.connections} -d${st.durationSeconds}s --latency\` run against one file, ${warm}`,
     '  of the same URL. HTTPS uses one self-signed ECDSA P-256 certificate for all of them.',
     '- req/s is the median over the rounds, with the slowest and the fastest round in brackets',
-    '  (k = thousand). Berth/nginx and Berth/Caddy divide the medians. Latency is the median over',
-    '  the rounds of each round\'s p99 (HTTP/2: of h2load\'s mean, as h2load reports no percentiles).',
-    '- wrk sends no `Accept-Encoding`, so every server sends the identity bytes.',
-    '- wrk runs on the same cores as the server. A server with a worker per core competes with',
-    '  wrk for the CPU, which shows in its tail latency; compare the servers with each other, not',
-    '  with a real deployment. Runs on a shared VM vary by tens of percent from one run to the next;',
-    '  the brackets show how much they varied within this one.',
+    '  (k = thousand). The ratios divide the medians. Latency is the median over the rounds of each',
+    '  round\'s p99 (HTTP/2: of h2load\'s mean, as h2load reports no percentiles).',
+    '- wrk sends no `Accept-Encoding` except in the compressed row, so elsewhere every server sends',
+    '  the identity bytes.',
+    '- Except in the pinned row, wrk runs on the same cores as the server: a server with a worker per',
+    '  core competes with wrk for the CPU. The CPU tables below say how much each side used. Runs on',
+    '  a shared VM vary by tens of percent from one run to the next; the brackets show how much they',
+    '  varied within this one.',
     '- ⚠ marks a cell where some round had non-2xx responses or socket errors.',
     '',
   );
@@ -222,68 +314,99 @@ export function renderSection(r: Results, resultsFile: string): string {
     '',
     '- nginx: `worker_processes auto`, `sendfile`, `tcp_nopush`, `tcp_nodelay`, `open_file_cache`,',
     '  `access_log off`, keep-alive with `keepalive_requests 100000`, TLS 1.2/1.3 with a session',
-    '  cache, `http2` on the TLS listener.',
-    '- Caddy: `file_server`, the same certificate via `tls cert key`, `auto_https off`, `admin off`,',
-    '  logs discarded, protocols h1 and h2.',
-    '- Berth: `berth publish` of the directory, then `berth serve` with `access_log = false` and the',
-    '  default `workers = 1` (the tables below); files up to 1 MiB are served from memory.',
-    ...(auto ? ['- Berth auto: the same with `workers = "auto"`, one serving process per core (its own table).'] : []),
+    `  cache, \`http2\` on the TLS listener, \`gzip_static on\`${st.nginxBrotli ? ' and `brotli_static on` (Debian\'s libnginx-mod-http-brotli-static)' : '; no `brotli_static`: Debian\'s libnginx-mod-http-brotli-static was not installed, so nginx sends gzip where the others send br'}.`,
+    '- Caddy: `file_server { precompressed br gzip }`, the same certificate via `tls cert key`,',
+    '  `auto_https off`, `admin off`, runtime logs discarded, protocols h1 and h2.',
+    '- Berth: `berth publish` of the directory, then `berth serve` with `workers = "auto"` (one serving',
+    '  process per core) and `access_log = false`; files up to 1 MiB are served from memory, with the',
+    '  `.br` and `.gz` its publish made.',
+    '- bare Node (`bench/bare-node-server.ts`): one process per core, each listening with `reusePort`,',
+    '  every file read into memory at start with its headers prepared (type, length, ETag,',
+    '  Last-Modified, Cache-Control, the two security headers Berth sends, Vary), HTTP/1.1 and HTTP/2',
+    '  by ALPN on the TLS port. No rules, ranges or conditional requests: the ceiling of Node\'s HTTP',
+    '  stack, to show how much of it Berth keeps.',
+    '- The sidecars nginx, Caddy and the bare server send are made with Berth\'s own compressor',
+    '  (brotli quality 11, gzip level 9), so all four send the same compressed bytes.',
     '',
   );
   out.push('Machine:', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(r.machine)) out.push(`| ${k} | ${v} |`);
   out.push('');
 
-  out.push(`### ${PROTO_TITLE.http}`, '', protoTable(r, 'http'), '');
-  out.push(`### ${PROTO_TITLE.https}`, '', protoTable(r, 'https'), '');
   const protos: Proto[] = ['http', 'https'];
-  if (anyCells(r, 'h2')) {
-    protos.push('h2');
-    out.push(
-      `### ${PROTO_TITLE.h2}`,
-      '',
-      `Each measurement is \`h2load -t${st.threads} -c${st.connections} -m${st.h2Streams} -D${st.durationSeconds}\`, ${warm}.`,
-      '',
-      protoTable(r, 'h2'),
-      '',
-    );
+  if (anyCells(r, 'h2')) protos.push('h2');
+  for (const proto of protos) {
+    out.push(`### ${VARIANT_TITLE[proto]}`, '');
+    if (proto === 'h2') {
+      out.push(
+        `Each measurement is \`h2load -t${st.threads} -c${st.connections} -m${st.h2Streams} -n N\`, where N is what a warm-up run of the same`,
+        `URL did per second times ${st.durationSeconds} s: h2load's timed mode (\`-D\`) can wait forever at its end for`,
+        'streams of large files it stopped reading, while a count ends with the last response.',
+        '',
+      );
+    }
+    out.push(rpsTable(r, rowsOf(proto), (row) => fileLabel(r, row.file), 'file'), '');
   }
-  const shown = ALL.filter((n) => r.servers[n]);
-  if (auto?.ok) {
-    const processes = auto.rounds.find((x) => x.processes !== undefined)?.processes;
+
+  const extra: Variant[] = (['compressed', 'logged'] as const).filter((v) => anyCells(r, v));
+  if (extra.length) {
+    out.push('### Compression and access logs', '');
+    out.push(rpsTable(r, extra.flatMap(rowsOf), (row) => rowTitle(r, row), 'row'), '');
+    if (extra.includes('compressed')) {
+      const sent = shown.map((n) => {
+        const c = firstOf(r, n, (x) => x.compressedReply);
+        return `${SHORT[n]} ${c ? `${c.encoding}, ${int(c.bytes)} bytes` : '—'}`;
+      });
+      out.push(`Compressed row: what each server sent for \`${r.files[COMPRESSED_FILE].path}\` with \`Accept-Encoding: gzip, br\`: ${sent.join('; ')}.`, '');
+    }
+    if (extra.includes('logged')) {
+      const lines = shown.map((n) => {
+        const c = firstOf(r, n, (x) => x.accessLogLines);
+        return `${SHORT[n]} ${c === undefined ? '—' : int(c)}`;
+      });
+      out.push(
+        'Logging row: each server\'s default access log, to a file: nginx `access_log` (combined format),',
+        'Caddy `log { output file }` (JSON), Berth `access_log = true` (JSON lines on stdout, to a file), the',
+        `bare server one combined-like line per request. Lines written in round 1: ${lines.join('; ')}.`,
+        '',
+      );
+    }
+  }
+
+  if (anyCells(r, 'pinned') && st.pinned) {
+    const procs = shown.map((n) => `${SHORT[n]} ${firstOf(r, n, (x) => x.pinnedProcesses) ?? '?'}`);
     out.push(
-      '### Berth with `workers = "auto"`',
+      '### Pinned: server and load generator on separate cores',
       '',
-      `${processes ?? '?'} processes (a primary and one worker per core), measured in the same rounds as the others.`,
+      `Each server started once more under \`taskset -c ${st.pinned.server}\`, and wrk (\`-t1\`, the same connections) under`,
+      `\`taskset -c ${st.pinned.load}\`, so neither takes CPU from the other. A server that sizes itself by the CPUs it`,
+      `may use ("auto") starts fewer processes here; processes in each tree: ${procs.join('; ')}.`,
       '',
-      workersTable(r, protos),
+      rpsTable(r, rowsOf('pinned'), (row) => fileLabel(r, row.file), 'file'),
       '',
     );
   }
 
-  out.push(
-    '### Latency',
-    '',
-    `Median over the rounds of each round's p99${protos.includes('h2') ? ' (HTTP/2: mean)' : ''}.`,
-    '',
-    latencyTable(r, protos, shown),
-    '',
-  );
+  out.push('### CPU time', '');
+  const cpuRows = [...protos, ...extra, ...(anyCells(r, 'pinned') ? (['pinned'] as const) : [])].flatMap(rowsOf);
+  out.push(...cpuTables(r, cpuRows, shown));
+
+  out.push('### Latency', '', `Median over the rounds of each round's p99${protos.includes('h2') ? ' (HTTP/2: mean)' : ''}.`, '');
+  out.push(table(['row', ...shown.map((n) => SHORT[n])], cpuRows.map((row) => [rowTitle(r, row), ...shown.map((n) => ms(summarizeCell(r, n, row.variant, row.file)?.latencyMs))])), '');
 
   out.push('### Memory', '');
-  const label = (n: ServerName) => (n === 'nginx' ? 'nginx (master + workers)' : n === 'berth-auto' ? 'Berth auto (all processes)' : (r.servers[n]?.label ?? n));
-  const row = (title: string, get: (s: ServerRound | undefined) => number | undefined) =>
-    `| ${title} | ${shown.map((n) => mib(get(turn(r, n, 1)))).join(' | ')} |`;
+  const label = (n: ServerName) => (n === 'nginx' ? 'nginx (master + workers)' : `${SHORT[n]} (all processes)`);
+  const row = (title: string, get: (s: ServerRound | undefined) => number | undefined, show = mib) =>
+    `| ${title} | ${shown.map((n) => show(get(turn(r, n, 1)))).join(' | ')} |`;
   out.push(
-    `Berth idle RSS (the \`berth serve\` Node process, VmRSS from /proc after start and one request): **${mib(turn(r, 'berth', 1)?.idleRssKiB)}**.`,
-    '',
-    'RSS of the whole process tree, from /proc, in round 1 (each server\'s first start of the run;',
-    'every round starts it afresh and all rounds\' figures are in the results file). After load it',
-    'includes whatever buffers and heap the runtime kept from the burst, so it is a high-water mark,',
-    'not a steady state.',
+    'RSS summed over the whole process tree, from /proc, in round 1 (each server\'s first start of the',
+    'run; every round\'s figures are in the results file). Summed RSS counts pages the processes share',
+    'once per process; `npm run bench:rss` reports Berth\'s per process, with PSS. After load it includes',
+    'whatever buffers and heap the runtime kept from the burst: a high-water mark, not a steady state.',
     '',
     `| | ${shown.map(label).join(' | ')} |`,
     `|---|${shown.map(() => '---:').join('|')}|`,
+    row('processes', (s) => s?.processes, (v) => (v === undefined ? '—' : String(v))),
     row('idle, after one request', (s) => s?.idleRssKiB),
     row('after the HTTP/1.1 runs', (s) => s?.rssAfterKiB?.http),
     row('after the HTTPS runs', (s) => s?.rssAfterKiB?.https),
@@ -292,32 +415,24 @@ export function renderSection(r: Results, resultsFile: string): string {
   );
 
   out.push('### Publish under load', '');
-  const pubs = (['berth', 'berth-auto'] as const).filter((n) => r.publishUnderLoad[n]);
-  if (pubs.length === 0) {
+  const p = r.publishUnderLoad.berth;
+  if (p === undefined) {
     out.push('Not run.', '');
+  } else if ('error' in p) {
+    out.push(`Could not run: ${p.error.split('\n')[0]}`, '');
   } else {
-    const first = pubs.map((n) => r.publishUnderLoad[n]).find((p): p is PublishLoadResult => p !== undefined && !('error' in p));
     out.push(
-      'Run once, after the rounds, on a new start of each Berth configuration.',
-      `While wrk and ${first ? 'keep-alive checking clients' : 'checking clients'} (half of them over HTTPS, \`Accept-Encoding: identity\`)`,
-      `requested \`/index.html\` and \`/style.css\`, \`berth publish\` ran ${first?.publishes ?? st.publishes} times, alternating two versions`,
+      'Run once, after the rounds, on a new start of Berth.',
+      'While wrk and keep-alive checking clients (half of them over HTTPS, `Accept-Encoding: identity`)',
+      `requested \`/index.html\` and \`/style.css\`, \`berth publish\` ran ${p.publishes} times, alternating two versions`,
       'of both files. Each checked response must be 200, its body must hash to the ETag sent with it,',
       'and it must be one of the published versions.',
       '',
+      '| | Berth |',
+      '|---|---:|',
+      ...publishRows(p).map(([k, v]) => `| ${k} | ${v} |`),
+      '',
     );
-    const cols = pubs.map((n) => (n === 'berth' ? 'Berth, 1 worker' : 'Berth, workers = "auto"'));
-    out.push(`| | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`);
-    const perServer = pubs.map((n) => {
-      const p = r.publishUnderLoad[n];
-      return p === undefined || 'error' in p ? undefined : new Map(publishRows(p));
-    });
-    const keys = first ? publishRows(first).map(([k]) => k) : [];
-    for (const k of keys) out.push(`| ${k} | ${perServer.map((m) => m?.get(k) ?? '—').join(' | ')} |`);
-    out.push('');
-    for (const n of pubs) {
-      const p = r.publishUnderLoad[n];
-      if (p && 'error' in p) out.push(`${r.servers[n]?.label ?? n}: could not run: ${p.error.split('\n')[0]}`, '');
-    }
   }
 
   const failures = shown.flatMap((n) => (r.servers[n]?.rounds ?? []).filter((x) => !x.ok).map((x) => ({ n, x })));

@@ -1,10 +1,13 @@
 /**
- * The three servers under test, each started from a config written into the
- * run's temp dir, on its own loopback ports, serving the same files with the
- * same certificate. A "typical production" config for each: what a careful
- * operator would deploy, nothing tuned for this benchmark alone.
+ * The servers under test, each started from a config written into the run's
+ * temp dir, on its own loopback ports, serving the same files with the same
+ * certificate. A "typical production" config for each: what a careful
+ * operator would deploy, nothing tuned for this benchmark alone. Besides
+ * nginx, Caddy and Berth, the bare Node server (bench/bare-node-server.ts):
+ * the ceiling of Node's HTTP stack, so the tables show how much of it Berth
+ * keeps.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cmdline, run, startTracked, stopTracked, waitForPorts, type Tracked } from './proc.ts';
 
@@ -13,8 +16,14 @@ export interface BenchContext {
   root: string;
   /** The run's temp dir. */
   tmp: string;
-  /** Directory with the benchmark site (identity files only). */
+  /** Directory with the benchmark site (identity files only): what Berth publishes, compressing it itself. */
   siteDir: string;
+  /**
+   * The same files with `.br` and `.gz` sidecars beside each compressible one,
+   * made by Berth's own compressor (src/releases/compress.ts), so nginx, Caddy
+   * and the bare server send the very bytes Berth's publish stores.
+   */
+  staticDir: string;
   certFile: string;
   keyFile: string;
   logDir: string;
@@ -22,30 +31,52 @@ export interface BenchContext {
   node: string;
 }
 
+/** How one start of a server differs from the plain one. */
+export interface StartOptions {
+  /** Each server's own default access log, to a file in its dir (on for the logging row only). */
+  accessLog?: boolean;
+  /** `taskset -c` CPU list the server and everything it starts are confined to. */
+  cpus?: string;
+}
+
 export interface Running {
   name: ServerName;
-  /** The process whose memory is reported (Berth: the serve process itself). */
+  /** The process whose tree is measured (Berth: the serve process itself). */
   proc: Tracked;
   httpPort: number;
   httpsPort: number;
+  /** Where its access log goes when StartOptions.accessLog is on. */
+  accessLogFile?: string;
   stop(): Promise<void>;
 }
 
-/** `berth-auto` is Berth with `server.workers = "auto"` (one process per core). */
-export type ServerName = 'nginx' | 'caddy' | 'berth' | 'berth-auto';
+/** `berth` is Berth with `workers = "auto"` (one serving process per core); `bare` the bare Node server. */
+export type ServerName = 'nginx' | 'caddy' | 'berth' | 'bare';
 
 export interface ServerSpec {
   name: ServerName;
   label: string;
   httpPort: number;
   httpsPort: number;
-  start(ctx: BenchContext): Promise<Running>;
+  start(ctx: BenchContext, o?: StartOptions): Promise<Running>;
 }
 
-export function nginxConfig(ctx: BenchContext, httpPort: number, httpsPort: number): string {
+/** Debian's libnginx-mod-http-brotli-static, when installed (bench/setup.sh tries to). */
+export const NGINX_BROTLI_MODULE = '/usr/lib/nginx/modules/ngx_http_brotli_static_module.so';
+
+export function nginxHasBrotli(): boolean {
+  return existsSync(NGINX_BROTLI_MODULE);
+}
+
+/** Runs `cmd args` confined to `cpus` (taskset execs it: the pid stays the server's). */
+function pinned(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return cpus === undefined ? [cmd, args] : ['taskset', ['-c', cpus, cmd, ...args]];
+}
+
+export function nginxConfig(ctx: BenchContext, httpPort: number, httpsPort: number, o: StartOptions & { brotli: boolean } = { brotli: false }): string {
   const dir = join(ctx.tmp, 'nginx');
   return `# Written by bench/lib/servers.ts for one benchmark run.
-worker_processes auto;
+${o.brotli ? `load_module ${NGINX_BROTLI_MODULE};\n` : ''}worker_processes auto;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 daemon off;
@@ -58,8 +89,12 @@ http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
 
-    access_log off;
+    ${o.accessLog ? `access_log ${dir}/access.log;` : 'access_log off;'}
     server_tokens off;
+
+    # The .gz (and .br) sidecars beside the files, sent when accepted.
+    gzip_static on;
+    ${o.brotli ? 'brotli_static on;' : '# brotli_static: libnginx-mod-http-brotli-static is not installed'}
 
     sendfile on;
     tcp_nopush on;
@@ -93,7 +128,7 @@ http {
         ssl_certificate ${ctx.certFile};
         ssl_certificate_key ${ctx.keyFile};
 
-        root ${ctx.siteDir};
+        root ${ctx.staticDir};
         index index.html;
 
         location / {
@@ -104,8 +139,10 @@ http {
 `;
 }
 
-export function caddyfile(ctx: BenchContext, httpPort: number, httpsPort: number): string {
+export function caddyfile(ctx: BenchContext, httpPort: number, httpsPort: number, o: StartOptions = {}): string {
   const dir = join(ctx.tmp, 'caddy');
+  // Caddy logs no requests unless a site has `log`; its default format is JSON.
+  const log = o.accessLog ? `\n\tlog {\n\t\toutput file ${dir}/access.log\n\t}` : '';
   return `# Written by bench/lib/servers.ts for one benchmark run.
 {
 	admin off
@@ -124,20 +161,24 @@ export function caddyfile(ctx: BenchContext, httpPort: number, httpsPort: number
 
 http://127.0.0.1:${httpPort}, http://localhost:${httpPort} {
 	bind 127.0.0.1
-	root * ${ctx.siteDir}
-	file_server
+	root * ${ctx.staticDir}
+	file_server {
+		precompressed br gzip
+	}${log}
 }
 
 https://127.0.0.1:${httpsPort}, https://localhost:${httpsPort} {
 	bind 127.0.0.1
 	tls ${ctx.certFile} ${ctx.keyFile}
-	root * ${ctx.siteDir}
-	file_server
+	root * ${ctx.staticDir}
+	file_server {
+		precompressed br gzip
+	}${log}
 }
 `;
 }
 
-export function berthConfig(ctx: BenchContext, name: ServerName, httpPort: number, httpsPort: number, workers: string): string {
+export function berthConfig(ctx: BenchContext, name: ServerName, httpPort: number, httpsPort: number, o: StartOptions = {}): string {
   return `# Written by bench/lib/servers.ts for one benchmark run.
 data_dir = "${join(ctx.tmp, name, 'data')}"
 
@@ -145,8 +186,9 @@ data_dir = "${join(ctx.tmp, name, 'data')}"
 host = "127.0.0.1"
 http_port = ${httpPort}
 https_port = ${httpsPort}
-access_log = false
-workers = ${workers}
+# Berth's default access log is one JSON line per request on stdout, which the benchmark sends to a file.
+access_log = ${o.accessLog ? 'true' : 'false'}
+workers = "auto"
 # Within the harness's 5 s grace before SIGKILL, so a slow drain shows up as a late exit, not a kill.
 shutdown_timeout = "3s"
 # nginx and Caddy serve the site on plain HTTP too; with a certificate given, Berth would redirect.
@@ -177,36 +219,13 @@ export function berthPublish(ctx: BenchContext, name: ServerName, dir: string): 
   });
 }
 
-function berthSpec(name: ServerName, label: string, httpPort: number, httpsPort: number, workers: string): ServerSpec {
-  return {
-    name,
-    label,
-    httpPort,
-    httpsPort,
-    async start(ctx) {
-      const dir = join(ctx.tmp, name);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(berthConfigPath(ctx, name), berthConfig(ctx, name, httpPort, httpsPort, workers));
-      const pub = await berthPublish(ctx, name, ctx.siteDir);
-      if (pub.code !== 0) throw new Error(`berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
-      // Spawn the Node binary itself (no npm wrapper) so the pid is the server's.
-      const proc = startTracked(
-        name,
-        ctx.node,
-        [join(ctx.root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx, name)],
-        ctx.logDir,
-        { cwd: ctx.root },
-      );
-      await waitForPorts(proc, [httpPort, httpsPort], 30_000);
-      const cl = cmdline(proc.pid);
-      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
-      return wrap(name, proc, httpPort, httpsPort);
-    },
-  };
+function wrap(name: ServerName, proc: Tracked, httpPort: number, httpsPort: number, accessLogFile?: string): Running {
+  return { name, proc, httpPort, httpsPort, accessLogFile, stop: () => stopTracked(proc) };
 }
 
-function wrap(name: ServerName, proc: Tracked, httpPort: number, httpsPort: number): Running {
-  return { name, proc, httpPort, httpsPort, stop: () => stopTracked(proc) };
+/** A log file name per kind of start, so the logging row's log is its own. */
+function logName(name: ServerName, o: StartOptions): string {
+  return `${name}${o.cpus !== undefined ? '-pinned' : ''}${o.accessLog ? '-logged' : ''}`;
 }
 
 export const SERVERS: ServerSpec[] = [
@@ -215,17 +234,17 @@ export const SERVERS: ServerSpec[] = [
     label: 'nginx',
     httpPort: 18180,
     httpsPort: 18543,
-    async start(ctx) {
+    async start(ctx, o = {}) {
       const dir = join(ctx.tmp, 'nginx');
       mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o755 });
       const conf = join(dir, 'nginx.conf');
-      writeFileSync(conf, nginxConfig(ctx, this.httpPort, this.httpsPort));
+      writeFileSync(conf, nginxConfig(ctx, this.httpPort, this.httpsPort, { ...o, brotli: nginxHasBrotli() }));
       const test = await run('nginx', ['-t', '-q', '-p', dir, '-c', conf], { timeoutMs: 20_000 });
       if (test.code !== 0) throw new Error(`nginx -t failed: ${test.stderr}`);
       // SIGQUIT is nginx's graceful shutdown.
-      const proc = startTracked('nginx', 'nginx', ['-p', dir, '-c', conf], ctx.logDir, {}, 'SIGQUIT');
+      const proc = startTracked(logName('nginx', o), ...pinned(o.cpus, 'nginx', ['-p', dir, '-c', conf]), ctx.logDir, {}, 'SIGQUIT');
       await waitForPorts(proc, [this.httpPort, this.httpsPort]);
-      return wrap('nginx', proc, this.httpPort, this.httpsPort);
+      return wrap('nginx', proc, this.httpPort, this.httpsPort, join(dir, 'access.log'));
     },
   },
   {
@@ -233,11 +252,11 @@ export const SERVERS: ServerSpec[] = [
     label: 'Caddy',
     httpPort: 18280,
     httpsPort: 18643,
-    async start(ctx) {
+    async start(ctx, o = {}) {
       const dir = join(ctx.tmp, 'caddy');
       mkdirSync(join(dir, 'home'), { recursive: true });
       const conf = join(dir, 'Caddyfile');
-      writeFileSync(conf, caddyfile(ctx, this.httpPort, this.httpsPort));
+      writeFileSync(conf, caddyfile(ctx, this.httpPort, this.httpsPort, o));
       const env = {
         ...process.env,
         HOME: join(dir, 'home'),
@@ -246,13 +265,59 @@ export const SERVERS: ServerSpec[] = [
       };
       const check = await run('caddy', ['validate', '--config', conf, '--adapter', 'caddyfile'], { env, timeoutMs: 30_000 });
       if (check.code !== 0) throw new Error(`caddy validate failed: ${check.stderr || check.stdout}`);
-      const proc = startTracked('caddy', 'caddy', ['run', '--config', conf, '--adapter', 'caddyfile'], ctx.logDir, { env });
+      const proc = startTracked(logName('caddy', o), ...pinned(o.cpus, 'caddy', ['run', '--config', conf, '--adapter', 'caddyfile']), ctx.logDir, { env });
       await waitForPorts(proc, [this.httpPort, this.httpsPort]);
-      return wrap('caddy', proc, this.httpPort, this.httpsPort);
+      return wrap('caddy', proc, this.httpPort, this.httpsPort, join(dir, 'access.log'));
     },
   },
-  berthSpec('berth', 'Berth', 18080, 18443, '1'),
-  berthSpec('berth-auto', 'Berth, workers = "auto"', 18081, 18444, '"auto"'),
+  {
+    name: 'berth',
+    label: 'Berth',
+    httpPort: 18080,
+    httpsPort: 18443,
+    async start(ctx, o = {}) {
+      const dir = join(ctx.tmp, 'berth');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(berthConfigPath(ctx, 'berth'), berthConfig(ctx, 'berth', this.httpPort, this.httpsPort, o));
+      const pub = await berthPublish(ctx, 'berth', ctx.siteDir);
+      if (pub.code !== 0) throw new Error(`berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
+      // Spawn the Node binary itself (no npm wrapper) so the pid is the server's.
+      const name = logName('berth', o);
+      const proc = startTracked(
+        name,
+        ...pinned(o.cpus, ctx.node, [join(ctx.root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx, 'berth')]),
+        ctx.logDir,
+        { cwd: ctx.root },
+      );
+      await waitForPorts(proc, [this.httpPort, this.httpsPort], 30_000);
+      const cl = cmdline(proc.pid);
+      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+      return wrap('berth', proc, this.httpPort, this.httpsPort, join(ctx.logDir, `${name}.log`));
+    },
+  },
+  {
+    name: 'bare',
+    label: 'bare Node',
+    httpPort: 18480,
+    httpsPort: 18843,
+    async start(ctx, o = {}) {
+      const dir = join(ctx.tmp, 'bare');
+      mkdirSync(dir, { recursive: true });
+      const accessLog = join(dir, 'access.log');
+      const args = [
+        join(ctx.root, 'bench/bare-node-server.ts'),
+        '--dir', ctx.staticDir,
+        '--http-port', String(this.httpPort),
+        '--https-port', String(this.httpsPort),
+        '--cert', ctx.certFile,
+        '--key', ctx.keyFile,
+        ...(o.accessLog ? ['--access-log', accessLog] : []),
+      ];
+      const proc = startTracked(logName('bare', o), ...pinned(o.cpus, ctx.node, args), ctx.logDir, { cwd: ctx.root });
+      await waitForPorts(proc, [this.httpPort, this.httpsPort], 30_000);
+      return wrap('bare', proc, this.httpPort, this.httpsPort, accessLog);
+    },
+  },
 ];
 
 /** A self-signed ECDSA P-256 certificate for localhost and 127.0.0.1. */

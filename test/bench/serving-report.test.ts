@@ -18,7 +18,7 @@ function turn(round: number, rps: number, p99Ms: number, kib: number, h2Mean = p
 }
 
 function results(servers: Partial<Record<ServerName, ServerRound[]>>, rounds = 3): Results {
-  const label: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', 'berth-auto': 'Berth, workers = "auto"' };
+  const label: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', bare: 'bare Node' };
   return {
     startedAt: '2026-12-03T19:00:00.000Z',
     finishedAt: '2026-12-03T19:20:00.000Z',
@@ -54,6 +54,9 @@ test('a cell is the median req/s of the rounds with their range, and the median 
   assert.deepEqual(summarizeCell(r, 'berth', 'http', 'css'), {
     rps: { median: 20_000, min: 10_000, max: 30_000, count: 3 },
     latencyMs: 4,
+    serverUsPerRequest: undefined,
+    serverCores: undefined,
+    loadCores: undefined,
     flagged: false,
   });
   assert.equal(summarizeCell(r, 'berth', 'http', 'html'), undefined);
@@ -64,15 +67,30 @@ test('HTTP/2 latency is the median of the rounds\' mean, as h2load reports no pe
   assert.equal(summarizeCell(r, 'berth', 'h2', 'css')?.latencyMs, 20);
 });
 
-test('Berth/nginx and Berth/Caddy divide the medians, not the rounds one by one', () => {
+test('the ratios to nginx and Berth/bare divide the medians, not the rounds one by one', () => {
   // Round by round Berth/nginx is 1.5, 0.25 and 0.33 (median 0.33); the medians give 100/200.
   const r = results({
     nginx: [turn(1, 100, 1, 0), turn(2, 200, 1, 0), turn(3, 300, 1, 0)],
     caddy: [turn(1, 40, 1, 0), turn(2, 50, 1, 0), turn(3, 60, 1, 0)],
     berth: [turn(1, 150, 1, 0), turn(2, 50, 1, 0), turn(3, 100, 1, 0)],
+    bare: [turn(1, 160, 1, 0), turn(2, 400, 1, 0), turn(3, 125, 1, 0)],
   });
   const cols = row(renderSection(r, 'bench/results/x.json'), '### HTTP/1.1, plain', '/style.css (1 KiB)');
-  assert.deepEqual(cols, ['/style.css (1 KiB)', '200 (100–300)', '50 (40–60)', '100 (50–150)', '0.50×', '2.00×']);
+  assert.deepEqual(cols, ['/style.css (1 KiB)', '200 (100–300)', '50 (40–60)', '100 (50–150)', '160 (125–400)', '0.50×', '0.25×', '0.80×', '0.63×']);
+});
+
+test('the table heads name each server and each ratio in the order of the cells', () => {
+  const r = results({ nginx: [turn(1, 100, 1, 0)] }, 1);
+  const md = renderSection(r, 'x.json');
+  const part = md.slice(md.indexOf('### HTTP/1.1, plain'));
+  const head = part.split('\n').find((l) => l.startsWith('| file |'));
+  assert.equal(head, '| file | nginx req/s | Caddy req/s | Berth req/s | bare Node req/s | Berth/nginx | Caddy/nginx | bare Node/nginx | Berth/bare Node |');
+});
+
+test('a ratio with a server that measured nothing is a dash, not 0 or NaN', () => {
+  const r = results({ nginx: [turn(1, 100, 1, 0), turn(2, 100, 1, 0), turn(3, 100, 1, 0)], berth: [turn(1, 50, 1, 0), turn(2, 50, 1, 0), turn(3, 50, 1, 0)] });
+  const cols = row(renderSection(r, 'x.json'), '### HTTP/1.1, plain', '/style.css (1 KiB)');
+  assert.deepEqual(cols.slice(5), ['0.50×', '—', '—', '—']);
 });
 
 test('the range is written in thousands, and a cell some rounds missed says how many measured it', () => {
@@ -95,7 +113,7 @@ test('a cell where some round had non-2xx responses or socket errors is marked',
 test('the latency table shows the median p99 of each server', () => {
   const r = results({ nginx: [turn(1, 1, 2, 0), turn(2, 1, 3, 0), turn(3, 1, 1, 0)], berth: [turn(1, 1, 12, 0), turn(2, 1, 14, 0), turn(3, 1, 13, 0)] });
   const md = renderSection(r, 'x.json');
-  assert.deepEqual(row(md, '### Latency', 'HTTP/1.1, plain'), ['HTTP/1.1, plain', '/style.css (1 KiB)', '2.00 ms', '13.0 ms']);
+  assert.deepEqual(row(md, '### Latency', 'HTTP/1.1, plain: /style.css (1 KiB)'), ['HTTP/1.1, plain: /style.css (1 KiB)', '2.00 ms', '13.0 ms']);
 });
 
 test('the memory table is round 1\'s, whichever round measured more', () => {
@@ -103,7 +121,6 @@ test('the memory table is round 1\'s, whichever round measured more', () => {
   const r = results({ berth: [turn(2, 1, 1, 50 * mib), turn(1, 1, 1, 20 * mib), turn(3, 1, 1, 70 * mib)] });
   const md = renderSection(r, 'x.json');
   assert.deepEqual(row(md, '### Memory', 'idle, after one request'), ['idle, after one request', '20.0 MiB']);
-  assert.match(md, /Berth idle RSS .*\*\*20\.0 MiB\*\*/);
   assert.match(md, /in round 1/);
 });
 
@@ -120,4 +137,76 @@ test('a failed round is named in the notes with its error', () => {
   const failed: ServerRound = { round: 2, position: 3, ok: false, error: 'Caddy does not serve the site correctly:\n  details', cells: {} };
   const r = results({ caddy: [turn(1, 1, 1, 0), failed, turn(3, 1, 1, 0)] });
   assert.match(renderSection(r, 'x.json'), /^- Caddy failed in round 2: Caddy does not serve the site correctly:$/m);
+});
+
+/** A turn whose /style.css cell over plain HTTP used `server` and `load` CPU seconds over `seconds`. */
+function cpuTurn(round: number, requests: number, seconds: number, server: number, load: number): ServerRound {
+  const c: Cell = { rps: requests / seconds, requests, seconds, p99Ms: 1, non2xx: 0, errors: 0, serverCpuSeconds: server, loadCpuSeconds: load };
+  return { round, position: 1, ok: true, cells: { http: { css: c } } };
+}
+
+test('server CPU per request and the cores each side kept busy are the medians over the rounds', () => {
+  // µs per request: 10, 30, 20 -> 20. Server cores: 0.5, 1.5, 1.0 -> 1.0. Load cores: 0.2, 0.6, 0.4 -> 0.4.
+  const r = results({ berth: [cpuTurn(1, 100_000, 2, 1, 0.4), cpuTurn(2, 100_000, 2, 3, 1.2), cpuTurn(3, 100_000, 2, 2, 0.8)] });
+  const c = summarizeCell(r, 'berth', 'http', 'css');
+  assert.equal(c?.serverUsPerRequest, 20);
+  assert.equal(c?.serverCores, 1);
+  assert.equal(c?.loadCores, 0.4);
+  const md = renderSection(r, 'x.json');
+  assert.deepEqual(row(md, 'Server CPU time per request', 'HTTP/1.1, plain: /style.css (1 KiB)'), ['HTTP/1.1, plain: /style.css (1 KiB)', '20.0']);
+  assert.deepEqual(row(md, 'Cores kept busy', 'HTTP/1.1, plain: /style.css (1 KiB)'), ['HTTP/1.1, plain: /style.css (1 KiB)', '1.00 / 0.40']);
+});
+
+test('a cell measured without CPU times shows a dash in the CPU tables', () => {
+  const r = results({ nginx: [turn(1, 100, 1, 0), turn(2, 100, 1, 0), turn(3, 100, 1, 0)] });
+  assert.equal(summarizeCell(r, 'nginx', 'http', 'css')?.serverUsPerRequest, undefined);
+  assert.deepEqual(row(renderSection(r, 'x.json'), 'Cores kept busy', 'HTTP/1.1, plain: /style.css (1 KiB)').slice(1), ['—']);
+});
+
+test('the pinned table names the CPUs of each side and how many processes each server started there', () => {
+  const pinnedTurn = (round: number, rps: number): ServerRound => ({
+    round,
+    position: 1,
+    ok: true,
+    pinnedProcesses: 2,
+    cells: { pinned: { css: cell(rps, 1), html: cell(rps / 2, 1) } },
+  });
+  const r = results({ nginx: [pinnedTurn(1, 100), pinnedTurn(2, 100), pinnedTurn(3, 100)], berth: [pinnedTurn(1, 80), pinnedTurn(2, 90), pinnedTurn(3, 70)] });
+  r.settings.pinned = { server: '0', load: '1' };
+  const md = renderSection(r, 'x.json');
+  assert.match(md, /### Pinned: server and load generator on separate cores/);
+  assert.match(md, /`taskset -c 0`.*\n`taskset -c 1`/);
+  assert.match(md, /processes in each tree: nginx 2; Berth 2\./);
+  assert.equal(row(md, '### Pinned', '/style.css (1 KiB)')[5], '0.80×');
+  assert.equal(row(md, '### Pinned', '/index.html (10 KiB)')[5], '0.80×');
+});
+
+test('without pinned measurements there is no pinned table', () => {
+  const r = results({ nginx: [turn(1, 100, 1, 0)] }, 1);
+  assert.doesNotMatch(renderSection(r, 'x.json'), /### Pinned/);
+});
+
+test('the compressed row says what each server sent, and whether nginx had brotli', () => {
+  const compressedTurn = (round: number, encoding: string, bytes: number): ServerRound => ({
+    round,
+    position: 1,
+    ok: true,
+    compressedReply: { encoding, bytes },
+    accessLogLines: 1234,
+    cells: { compressed: { html: cell(500, 1) }, logged: { css: cell(400, 1) } },
+  });
+  const r = results({ nginx: [compressedTurn(1, 'gzip', 2506)], berth: [compressedTurn(1, 'br', 2011)] }, 1);
+  r.settings.nginxBrotli = false;
+  const md = renderSection(r, 'x.json');
+  assert.match(md, /nginx gzip, 2,506 bytes; Berth br, 2,011 bytes\./);
+  assert.match(md, /no `brotli_static`: Debian's libnginx-mod-http-brotli-static was not installed/);
+  assert.match(md, /Lines written in round 1: nginx 1,234; Berth 1,234\./);
+  assert.deepEqual(row(md, '### Compression and access logs', 'HTTP/1.1 over TLS, `Accept-Encoding: gzip, br`: /index.html (10 KiB)').slice(1, 4), ['500', '—', '500']);
+  r.settings.nginxBrotli = true;
+  assert.match(renderSection(r, 'x.json'), /`brotli_static on`/);
+});
+
+test('the section says its raw results are committed with it', () => {
+  const r = results({ nginx: [turn(1, 1, 1, 0)] }, 1);
+  assert.match(renderSection(r, 'bench/results/serving-x.json'), /are in `bench\/results\/serving-x\.json`, committed with this section\./);
 });
