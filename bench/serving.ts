@@ -515,7 +515,7 @@ async function main(): Promise<void> {
   const complete = ALL.every((n) => results.servers[n]?.ok);
   const toDoc = rounds >= DOC_MIN_ROUNDS && (writeDoc === '1' || (writeDoc === 'auto' && complete));
   // The run the document reports keeps its raw results under a name that is committed with it.
-  const section = saveResults(root, toDoc ? 'serving-' : '', results, (rel) => renderSection(results, rel), log);
+  const section = saveResults(root, toDoc ? 'serving-' : '', results, (rel) => renderSection(results, rel, toDoc), log);
   if (toDoc) {
     updateBenchmarksMd(join(root, 'BENCHMARKS.md'), section);
     log('BENCHMARKS.md: "Static serving" section rewritten; commit it with its results file');

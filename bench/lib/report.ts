@@ -278,13 +278,13 @@ function publishRows(p: PublishLoadResult): Array<[string, string]> {
   return rows;
 }
 
-export function renderSection(r: Results, resultsFile: string): string {
+export function renderSection(r: Results, resultsFile: string, committed = true): string {
   const st = r.settings;
   const rounds = st.rounds === 1 ? '1 round' : `${st.rounds} rounds`;
   const warm = st.warmupSeconds > 0 ? `after a ${st.warmupSeconds} s warm-up` : 'with no warm-up';
   const shown = ALL.filter((n) => r.servers[n]);
   const out: string[] = [];
-  out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile, true), '');
+  out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile, committed), '');
   out.push(
     'How it measures:',
     '',

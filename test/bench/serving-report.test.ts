@@ -210,3 +210,8 @@ test('the section says its raw results are committed with it', () => {
   const r = results({ nginx: [turn(1, 1, 1, 0)] }, 1);
   assert.match(renderSection(r, 'bench/results/serving-x.json'), /are in `bench\/results\/serving-x\.json`, committed with this section\./);
 });
+
+test('a run that does not rewrite BENCHMARKS.md says its results file is not committed', () => {
+  const r = results({ nginx: [turn(1, 1, 1, 0)] }, 1);
+  assert.match(renderSection(r, 'bench/results/x.json', false), /are in `bench\/results\/x\.json` \(not committed\)\./);
+});

@@ -1,0 +1,161 @@
+/**
+ * Idle memory of `berth serve`: one small site, `workers = "auto"`, started
+ * afresh in each round; after some requests it waits until the process tree
+ * is idle, then reads VmRSS and PSS of every process and names its role
+ * (supervisor, control plane, serving worker). Writes
+ * bench/results/idle-rss-<timestamp>.json and, after 3 or more rounds that
+ * all worked, the "Idle memory" section of BENCHMARKS.md. Started by
+ * bench/rss.sh (`npm run bench:rss`).
+ *
+ * Settings (environment):
+ *   BENCH_RSS_ROUNDS=3      starts of the server; BENCHMARKS.md is only written with 3 or more
+ *   BENCH_RSS_SETTLE=60     seconds to wait at most for the tree to go idle
+ *   BENCH_RSS_REQUESTS=200  requests before waiting (over new connections, half over HTTPS)
+ *   BENCH_WRITE_DOC=auto    1/0; auto = after 3 or more rounds that all worked
+ *   BENCH_TMP               work dir (bench/rss.sh makes one); default: a new temp dir
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { get } from './lib/client.ts';
+import { treeTicks } from './lib/cpu-time.ts';
+import { isIdle, type IdleSample } from './lib/idle.ts';
+import { renderRssSection, updateRssSection, type MeasuredProcess, type RssResults, type RssRound } from './lib/idle-rss-report.ts';
+import { describeMachine } from './lib/machine.ts';
+import { cmdline, installExitHandlers, killAllNow, processTree, setPidDir, startTracked, stopTracked, waitForPorts, waitPortsFree } from './lib/proc.ts';
+import { processMemory } from './lib/proc-memory.ts';
+import { classify, processFacts } from './lib/process-roles.ts';
+import { saveResults } from './lib/results-files.ts';
+import { berthConfig, berthConfigPath, berthPublish, makeCert, type BenchContext } from './lib/servers.ts';
+import { envInt, progressLog } from './lib/settings.ts';
+import { writeSite } from './site/generate.ts';
+
+const log = progressLog('bench:rss');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HTTP_PORT = 18090;
+const HTTPS_PORT = 18453;
+const DOC_MIN_ROUNDS = 3;
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+function treeRss(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) sum += processMemory(p)?.rssKiB ?? 0;
+  return sum;
+}
+
+/** Samples the tree every 500 ms until it is idle or `settleSeconds` pass. */
+async function waitIdle(pid: number, settleSeconds: number): Promise<{ idle: boolean; afterMs: number }> {
+  const t0 = performance.now();
+  const samples: IdleSample[] = [];
+  const rule = { windowMs: 3000, maxRssChangeKiB: 256, maxCpuShare: 0.02 };
+  for (;;) {
+    const atMs = performance.now() - t0;
+    const ticks = [...treeTicks(pid).values()].reduce((a, b) => a + b, 0);
+    samples.push({ atMs, rssKiB: treeRss(pid), cpuTicks: ticks });
+    if (isIdle(samples, rule)) return { idle: true, afterMs: atMs };
+    if (atMs > settleSeconds * 1000) return { idle: false, afterMs: atMs };
+    await sleep(500);
+  }
+}
+
+async function measureRound(ctx: BenchContext, round: number, requests: number, settleSeconds: number, ca: string): Promise<RssRound> {
+  const result: RssRound = { round, ok: false, idle: false, idleAfterMs: 0, processes: [] };
+  if (!(await waitPortsFree([HTTP_PORT, HTTPS_PORT], 10_000))) {
+    return { ...result, error: `port ${HTTP_PORT} or ${HTTPS_PORT} is still taken after 10 s` };
+  }
+  const proc = startTracked(`berth-rss-${round}`, ctx.node, [join(ctx.root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx, 'berth')], ctx.logDir, {
+    cwd: ctx.root,
+  });
+  try {
+    await waitForPorts(proc, [HTTP_PORT, HTTPS_PORT], 30_000);
+    const cl = cmdline(proc.pid);
+    if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+    // New connections each time (no agent), so the kernel spreads them over the workers.
+    for (let i = 0; i < requests; i++) {
+      const url = i % 2 === 0 ? `http://127.0.0.1:${HTTP_PORT}/index.html` : `https://127.0.0.1:${HTTPS_PORT}/style.css`;
+      const r = await get(url, { ca, headers: { connection: 'close' } });
+      if (r.status !== 200) throw new Error(`${url} answered ${r.status}`);
+    }
+    const settled = await waitIdle(proc.pid, settleSeconds);
+    result.idle = settled.idle;
+    result.idleAfterMs = Math.round(settled.afterMs);
+    const roles = classify(proc.pid, processFacts(proc.pid, [HTTP_PORT, HTTPS_PORT]));
+    for (const [pid, role] of roles) {
+      const m = processMemory(pid);
+      if (!m) continue;
+      const p: MeasuredProcess = { pid, role, comm: comm(pid), rssKiB: m.rssKiB, pssKiB: m.pssKiB, pssAnonKiB: m.pssAnonKiB, pssFileKiB: m.pssFileKiB };
+      result.processes.push(p);
+    }
+    result.ok = true;
+    const line = result.processes.map((p) => `${p.role} ${p.pid}: RSS ${(p.rssKiB / 1024).toFixed(1)} MiB, PSS ${(p.pssKiB / 1024).toFixed(1)} MiB`).join('; ');
+    log(`round ${round}: ${settled.idle ? `idle after ${(settled.afterMs / 1000).toFixed(1)} s` : `not idle after ${settleSeconds} s`}; ${line}`);
+  } catch (err) {
+    result.error = (err as Error).message;
+    log(`round ${round}: FAILED: ${result.error}`);
+  } finally {
+    await stopTracked(proc);
+    killAllNow();
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const rounds = envInt('BENCH_RSS_ROUNDS', 3, 1, 50);
+  const settleSeconds = envInt('BENCH_RSS_SETTLE', 60, 5, 600);
+  const requests = envInt('BENCH_RSS_REQUESTS', 200, 0, 100_000);
+  const writeDoc = process.env.BENCH_WRITE_DOC ?? 'auto';
+  if (writeDoc === '1' && rounds < DOC_MIN_ROUNDS) throw new Error(`BENCH_WRITE_DOC=1 with BENCH_RSS_ROUNDS=${rounds}: the section reports the median of at least ${DOC_MIN_ROUNDS}`);
+
+  const tmp = process.env.BENCH_TMP ? resolve(process.env.BENCH_TMP) : mkdtempSync(join(tmpdir(), 'berth-rss-'));
+  mkdirSync(tmp, { recursive: true });
+  const logDir = join(tmp, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  setPidDir(tmp);
+  const siteDir = join(tmp, 'site');
+  writeSite(siteDir, 'a');
+  const { certFile, keyFile } = await makeCert(tmp);
+  const ca = readFileSync(certFile, 'utf8');
+  const ctx: BenchContext = { root, tmp, siteDir, staticDir: siteDir, certFile, keyFile, logDir, node: process.execPath };
+  mkdirSync(join(tmp, 'berth'), { recursive: true });
+  writeFileSync(berthConfigPath(ctx, 'berth'), berthConfig(ctx, 'berth', HTTP_PORT, HTTPS_PORT));
+  const pub = await berthPublish(ctx, 'berth', siteDir);
+  if (pub.code !== 0) throw new Error(`berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
+
+  const given = ['BENCH_RSS_ROUNDS', 'BENCH_RSS_SETTLE', 'BENCH_RSS_REQUESTS'].filter((n) => process.env[n]).map((n) => `${n}=${process.env[n]}`);
+  const results: RssResults = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    command: [...given, 'npm run bench:rss'].join(' '),
+    settings: { rounds, settleSeconds, requests, workers: '"auto"' },
+    machine: await describeMachine(root, []),
+    rounds: [],
+  };
+  for (let i = 1; i <= rounds; i++) results.rounds.push(await measureRound(ctx, i, requests, settleSeconds, ca));
+  results.finishedAt = new Date().toISOString();
+
+  const allOk = results.rounds.every((x) => x.ok);
+  const toDoc = rounds >= DOC_MIN_ROUNDS && (writeDoc === '1' || (writeDoc === 'auto' && allOk));
+  const section = saveResults(root, toDoc ? 'idle-rss-' : 'idle-rss-trial-', results, (rel) => renderRssSection(results, rel, toDoc), log);
+  if (toDoc) {
+    updateRssSection(join(root, 'BENCHMARKS.md'), section);
+    log('BENCHMARKS.md: "Idle memory" section rewritten; commit it with its results file');
+  } else {
+    log(`BENCHMARKS.md left as it is (${writeDoc === '0' ? 'BENCH_WRITE_DOC=0' : rounds < DOC_MIN_ROUNDS ? `${rounds} round${rounds === 1 ? '' : 's'}; it reports the median of at least ${DOC_MIN_ROUNDS}` : 'a round failed'})`);
+  }
+  process.exitCode = allOk ? 0 : 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:rss: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,150 @@
+/**
+ * The idle memory benchmark's results and its BENCHMARKS.md section: RSS and
+ * PSS of each process of an idle `berth serve` tree, by role, over rounds.
+ */
+import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
+import type { Role } from './process-roles.ts';
+import { spread, type Spread } from './rounds.ts';
+
+export interface MeasuredProcess {
+  pid: number;
+  role: Role;
+  comm: string;
+  rssKiB: number;
+  pssKiB: number;
+  pssAnonKiB?: number;
+  pssFileKiB?: number;
+}
+
+export interface RssRound {
+  round: number;
+  ok: boolean;
+  error?: string;
+  /** Whether the idle rule held before the settle time ran out, and when. */
+  idle: boolean;
+  idleAfterMs: number;
+  processes: MeasuredProcess[];
+}
+
+export interface RssResults {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  settings: { rounds: number; settleSeconds: number; requests: number; workers: string };
+  machine: Record<string, string>;
+  rounds: RssRound[];
+}
+
+/** The target for this issue: each serving worker at most this much RSS. */
+export const WORKER_TARGET_KIB = 50 * 1024;
+
+const ROLES: Role[] = ['supervisor', 'control plane', 'worker', 'other'];
+const ROLE_TITLE: Record<Role, string> = { supervisor: 'supervisor', 'control plane': 'control plane', worker: 'serving worker (largest)', other: 'other (git, builds)' };
+
+/** Per round: the largest process of a role (one figure per round, so a role with several processes reports its worst). */
+function perRound(r: RssResults, role: Role, field: 'rssKiB' | 'pssKiB'): number[] {
+  return r.rounds
+    .filter((x) => x.ok)
+    .map((x) => x.processes.filter((p) => p.role === role).map((p) => p[field]))
+    .filter((v) => v.length > 0)
+    .map((v) => Math.max(...v));
+}
+
+/** Per round: the sum over the whole tree. */
+function treeSums(r: RssResults, field: 'rssKiB' | 'pssKiB'): number[] {
+  return r.rounds.filter((x) => x.ok).map((x) => x.processes.reduce((a, p) => a + p[field], 0));
+}
+
+export interface RoleSummary {
+  role: Role;
+  /** Processes of the role in the first measured round. */
+  count: number;
+  rss: Spread;
+  pss: Spread;
+}
+
+export function summarizeRoles(r: RssResults): RoleSummary[] {
+  const first = r.rounds.find((x) => x.ok);
+  const out: RoleSummary[] = [];
+  for (const role of ROLES) {
+    const rss = spread(perRound(r, role, 'rssKiB'));
+    const pss = spread(perRound(r, role, 'pssKiB'));
+    if (rss && pss) out.push({ role, count: first?.processes.filter((p) => p.role === role).length ?? 0, rss, pss });
+  }
+  return out;
+}
+
+export function summarizeTree(r: RssResults): { rss: Spread; pss: Spread } | undefined {
+  const rss = spread(treeSums(r, 'rssKiB'));
+  const pss = spread(treeSums(r, 'pssKiB'));
+  return rss && pss ? { rss, pss } : undefined;
+}
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const cell = (s: Spread) => (s.count > 1 ? `${mib(s.median)} (${(s.min / 1024).toFixed(1)}–${(s.max / 1024).toFixed(1)})` : mib(s.median));
+
+export function renderRssSection(r: RssResults, resultsFile: string, committed = true): string {
+  const roles = summarizeRoles(r);
+  const tree = summarizeTree(r);
+  const ok = r.rounds.filter((x) => x.ok).length;
+  const out: string[] = ['## Idle memory', '', ...measuredBy(r.command, r.startedAt, resultsFile, committed), ''];
+  out.push(
+    'How it measures:',
+    '',
+    `- \`berth serve\` with one small site (the serving benchmark's three files, published with \`berth publish\`),`,
+    `  \`workers = ${r.settings.workers}\`, HTTP and HTTPS on 127.0.0.1, started afresh in each of ${r.settings.rounds} rounds (${ok} measured).`,
+    `- After ${r.settings.requests} requests over new connections (half over HTTPS), so every worker has served`,
+    '  some, it waits until the tree is idle: over 3 s its summed RSS moved by at most 256 KiB and it',
+    `  used at most 2 % of a core (at most ${r.settings.settleSeconds} s; a round that never settled says so below).`,
+    '- Then, per process: VmRSS from /proc/<pid>/status, and PSS from /proc/<pid>/smaps_rollup. RSS',
+    '  counts every page a process maps, so pages shared between processes (the Node binary, the',
+    '  libraries) count once per process; PSS divides each shared page among the processes mapping',
+    '  it, so the PSS of the tree adds up to the memory it really holds.',
+    '- Roles are read from /proc: the process started is the supervisor; one holding a listening',
+    '  socket on the ports, or started by node:cluster, is a serving worker; another Node process is',
+    '  the control plane. With no such process, the control plane runs inside the supervisor.',
+    '- A role with several processes reports its largest; each figure is the median over the rounds',
+    '  with the lowest and highest in brackets.',
+    '',
+    'Machine:',
+    '',
+    '| | |',
+    '|---|---|',
+    ...Object.entries(r.machine).map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+  );
+  out.push('| process | count | RSS | PSS |', '|---|---:|---:|---:|');
+  for (const s of roles) out.push(`| ${ROLE_TITLE[s.role]} | ${s.count} | ${cell(s.rss)} | ${cell(s.pss)} |`);
+  if (tree) {
+    const count = r.rounds.find((x) => x.ok)?.processes.length ?? 0;
+    out.push(`| whole tree (sum) | ${count} | ${cell(tree.rss)} | ${cell(tree.pss)} |`);
+  }
+  out.push('');
+  if (!roles.some((s) => s.role === 'control plane') && roles.some((s) => s.role === 'supervisor')) {
+    out.push('No separate control plane process: on this commit it runs inside the supervisor (the first row).', '');
+  }
+  const worker = roles.find((s) => s.role === 'worker');
+  if (worker) {
+    const verdict = (v: number) => (v <= WORKER_TARGET_KIB ? 'met' : 'not met');
+    out.push(
+      `Target: at most ${mib(WORKER_TARGET_KIB)} per serving worker. By RSS (what \`ps\` shows): ${verdict(worker.rss.median)} (${mib(worker.rss.median)});`,
+      `by PSS (its own share): ${verdict(worker.pss.median)} (${mib(worker.pss.median)}).`,
+      '',
+    );
+  } else {
+    out.push('No serving worker process was found: the target per worker could not be checked.', '');
+  }
+  const notes = r.rounds.flatMap((x) => [
+    ...(x.ok ? [] : [`round ${x.round} failed: ${(x.error ?? '').split('\n')[0]}`]),
+    ...(x.ok && !x.idle ? [`round ${x.round} did not settle within ${r.settings.settleSeconds} s; measured then`] : []),
+  ]);
+  if (notes.length) out.push('Notes from this run:', '', ...notes.map((n) => `- ${n}`), '');
+  return out.join('\n');
+}
+
+const BEGIN = '<!-- BEGIN idle-rss: written by npm run bench:rss -->';
+const END = '<!-- END idle-rss -->';
+
+export function updateRssSection(file: string, section: string): void {
+  replaceMarkedSection(file, BEGIN, END, section);
+}
