@@ -32,6 +32,7 @@ import { describeMachine } from './lib/machine.ts';
 import type { OpenLoopResult, OpenLoopSettings } from './lib/open-loop-client.ts';
 import { cmdline, installExitHandlers, killAllNow, run, setPidDir, startTracked, stopTracked, trackTransient, waitForPorts, waitPortsFree, type Tracked } from './lib/proc.ts';
 import { saveResults } from './lib/results-files.ts';
+import { waitBerthReady } from './lib/servers.ts';
 import { rotated } from './lib/rounds.ts';
 import { envInt, progressLog } from './lib/settings.ts';
 import { waitForMarker } from './lib/watch.ts';
@@ -233,6 +234,7 @@ async function main(): Promise<void> {
   const server = startTracked('berth-latency', process.execPath, [cli, 'serve', '--config', config], logDir, { cwd: root });
   await waitForPorts(server, [PORT], 30_000);
   if (!cmdline(server.pid).includes('serve')) throw new Error(`pid ${server.pid} is not berth serve`);
+  await waitBerthReady(PORT);
   const c: Ctx = {
     server,
     repo,

@@ -28,7 +28,7 @@ import { cmdline, installExitHandlers, killAllNow, processTree, setPidDir, start
 import { processMemory } from './lib/proc-memory.ts';
 import { classify, processFacts } from './lib/process-roles.ts';
 import { saveResults } from './lib/results-files.ts';
-import { berthConfig, berthConfigPath, berthPublish, makeCert, type BenchContext } from './lib/servers.ts';
+import { berthConfig, berthConfigPath, berthPublish, makeCert, waitBerthReady, type BenchContext } from './lib/servers.ts';
 import { envInt, progressLog } from './lib/settings.ts';
 import { writeSite } from './site/generate.ts';
 
@@ -79,6 +79,7 @@ async function measureRound(ctx: BenchContext, round: number, requests: number, 
     await waitForPorts(proc, [HTTP_PORT, HTTPS_PORT], 30_000);
     const cl = cmdline(proc.pid);
     if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+    await waitBerthReady(HTTP_PORT);
     // New connections each time (no agent), so the kernel spreads them over the workers.
     for (let i = 0; i < requests; i++) {
       const url = i % 2 === 0 ? `http://127.0.0.1:${HTTP_PORT}/index.html` : `https://127.0.0.1:${HTTPS_PORT}/style.css`;

@@ -9,6 +9,8 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { get } from './client.ts';
 import { cmdline, run, startTracked, stopTracked, waitForPorts, type Tracked } from './proc.ts';
 
 export interface BenchContext {
@@ -219,6 +221,31 @@ export function berthPublish(ctx: BenchContext, name: ServerName, dir: string): 
   });
 }
 
+/**
+ * Waits until Berth has loaded its sites: its ports open before the releases
+ * are read, and until then a site answers 503 and /_berth/health says
+ * "starting". Each serving process loads on its own, so it takes `streak`
+ * healthy answers in a row, each on a new connection (which the kernel or
+ * the primary hands to any of them).
+ */
+export async function waitBerthReady(port: number, timeoutMs = 60_000, streak = 10): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let inRow = 0;
+  let last = '';
+  while (inRow < streak) {
+    if (performance.now() > deadline) throw new Error(`Berth on port ${port} was not ready after ${timeoutMs} ms (last answer: ${last})`);
+    try {
+      const r = await get(`http://127.0.0.1:${port}/_berth/health`, { headers: { connection: 'close' }, timeoutMs: 5000 });
+      last = `${r.status} ${r.body.toString('utf8').trim().slice(0, 100)}`;
+      inRow = r.status === 200 ? inRow + 1 : 0;
+    } catch (err) {
+      last = (err as Error).message;
+      inRow = 0;
+    }
+    if (inRow === 0) await sleep(100);
+  }
+}
+
 function wrap(name: ServerName, proc: Tracked, httpPort: number, httpsPort: number, accessLogFile?: string): Running {
   return { name, proc, httpPort, httpsPort, accessLogFile, stop: () => stopTracked(proc) };
 }
@@ -292,6 +319,7 @@ export const SERVERS: ServerSpec[] = [
       await waitForPorts(proc, [this.httpPort, this.httpsPort], 30_000);
       const cl = cmdline(proc.pid);
       if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+      await waitBerthReady(this.httpPort);
       return wrap('berth', proc, this.httpPort, this.httpsPort, join(ctx.logDir, `${name}.log`));
     },
   },
