@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { isIdle, type IdleSample } from '../../bench/lib/idle.ts';
 import { renderRssSection, summarizeRoles, summarizeTree, type MeasuredProcess, type RssResults } from '../../bench/lib/idle-rss-report.ts';
 import { parseSmapsRollup, parseStatusRss } from '../../bench/lib/proc-memory.ts';
-import { classify, listeningInodes } from '../../bench/lib/process-roles.ts';
+import { classify, listeningInodes, processFacts } from '../../bench/lib/process-roles.ts';
+import { processMemory } from '../../bench/lib/proc-memory.ts';
 
 const MIB = 1024;
 
@@ -129,4 +132,39 @@ test('a failed round and one that never went idle are named in the notes and lef
   assert.match(md, /^- round 2 failed: berth did not open port 18090$/m);
   assert.match(md, /^- round 3 did not settle within 60 s; measured then$/m);
   assert.equal(summarizeRoles(r).find((s) => s.role === 'supervisor')?.rss.max, 42 * MIB);
+});
+
+/** A Node child running `code`; resolves with the first line it prints. */
+async function child(code: string): Promise<{ proc: ChildProcess; line: string }> {
+  const proc = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  proc.stdout?.setEncoding('utf8');
+  const [line] = (await once(proc.stdout as NodeJS.ReadableStream, 'data')) as [string];
+  return { proc, line: line.trim() };
+}
+
+test('processFacts and classify name a real listening child a worker and a real idle Node child the control plane', async (t) => {
+  const listener = await child("const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port));");
+  const idle = await child("console.log('up'); setInterval(() => {}, 1000);");
+  t.after(() => {
+    listener.proc.kill('SIGKILL');
+    idle.proc.kill('SIGKILL');
+  });
+  const port = Number(listener.line);
+  assert.ok(port > 0);
+  const facts = processFacts(process.pid, [port]);
+  const of = (pid: number | undefined) => facts.find((f) => f.pid === pid);
+  assert.deepEqual(of(listener.proc.pid), { pid: listener.proc.pid, listens: true, clusterWorker: false, node: true });
+  assert.deepEqual(of(idle.proc.pid), { pid: idle.proc.pid, listens: false, clusterWorker: false, node: true });
+  const roles = classify(process.pid, facts);
+  assert.equal(roles.get(process.pid), 'supervisor');
+  assert.equal(roles.get(listener.proc.pid as number), 'worker');
+  assert.equal(roles.get(idle.proc.pid as number), 'control plane');
+});
+
+test('processMemory reads a live process\'s RSS and a PSS no larger than it', () => {
+  const m = processMemory(process.pid);
+  assert.ok(m);
+  assert.ok(m.rssKiB > 0);
+  assert.ok(m.pssKiB > 0 && m.pssKiB <= m.rssKiB, `PSS ${m.pssKiB} KiB, RSS ${m.rssKiB} KiB`);
+  assert.equal(processMemory(2 ** 22 + 12345), undefined);
 });
