@@ -120,6 +120,19 @@ export function renderRssSection(r: RssResults, resultsFile: string, committed =
     out.push(`| whole tree (sum) | ${count} | ${cell(tree.rss)} | ${cell(tree.pss)} |`);
   }
   out.push('');
+  const first = r.rounds.find((x) => x.ok);
+  if (first) {
+    const kinds = (p: MeasuredProcess) => (p.pssAnonKiB !== undefined && p.pssFileKiB !== undefined ? `${mib(p.pssAnonKiB)} / ${mib(p.pssFileKiB)}` : '—');
+    const order = (p: MeasuredProcess) => ROLES.indexOf(p.role);
+    out.push(
+      `Each process in round ${first.round} (PSS split into anonymous memory, the heap and stacks, and file-backed pages, the binary and libraries):`,
+      '',
+      '| process | RSS | PSS | PSS anonymous / file |',
+      '|---|---:|---:|---:|',
+      ...[...first.processes].sort((a, b) => order(a) - order(b)).map((p) => `| ${p.role === 'worker' ? 'serving worker' : p.role} | ${mib(p.rssKiB)} | ${mib(p.pssKiB)} | ${kinds(p)} |`),
+      '',
+    );
+  }
   if (!roles.some((s) => s.role === 'control plane') && roles.some((s) => s.role === 'supervisor')) {
     out.push('No separate control plane process: on this commit it runs inside the supervisor (the first row).', '');
   }

@@ -168,3 +168,16 @@ test('processMemory reads a live process\'s RSS and a PSS no larger than it', ()
   assert.ok(m.pssKiB > 0 && m.pssKiB <= m.rssKiB, `PSS ${m.pssKiB} KiB, RSS ${m.rssKiB} KiB`);
   assert.equal(processMemory(2 ** 22 + 12345), undefined);
 });
+
+test('the section lists every process of the first measured round with its RSS, PSS and PSS split', () => {
+  const withSplit = (p: MeasuredProcess, anon: number, file: number): MeasuredProcess => ({ ...p, pssAnonKiB: anon * MIB, pssFileKiB: file * MIB });
+  const r = rssResults([[withSplit(proc(3, 'worker', 48, 30), 20, 10), withSplit(proc(1, 'supervisor', 40, 20), 15, 5), withSplit(proc(4, 'worker', 52, 31), 21, 10)]]);
+  const md = renderRssSection(r, 'x.json');
+  const part = md.slice(md.indexOf('Each process in round 1'));
+  const rows = part.split('\n').filter((l) => /^\| (supervisor|serving worker|control plane) \|/.test(l));
+  assert.deepEqual(rows, [
+    '| supervisor | 40.0 MiB | 20.0 MiB | 15.0 MiB / 5.0 MiB |',
+    '| serving worker | 48.0 MiB | 30.0 MiB | 20.0 MiB / 10.0 MiB |',
+    '| serving worker | 52.0 MiB | 31.0 MiB | 21.0 MiB / 10.0 MiB |',
+  ]);
+});
