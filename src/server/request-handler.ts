@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
@@ -6,6 +5,7 @@ import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import { CHALLENGE_PREFIX, type ChallengeResponder } from './challenge-responder.ts';
 import { internalErrorReply } from './internal-error.ts';
+import { openReplyFile } from './open-reply-file.ts';
 import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
 
@@ -79,7 +79,7 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       duplicateHost: hasSecondHost(req.rawHeaders),
     }, httpsRedirectPort?.());
     const hsts = secure ? routed.site?.config.hsts : undefined;
-    write(routed.reply, req.method === 'HEAD', res, hsts);
+    write(routed.reply, req.method === 'HEAD', res, hsts, (error) => fail(req, res, error));
     log?.(req.method, req.url, routed, started);
   };
   const route: RequestHandler = (req, res) => {
@@ -170,18 +170,43 @@ function hasSecondHost(raw: readonly string[]): boolean {
   return false;
 }
 
-function write(reply: Reply, head: boolean, res: HttpResponse, hsts: string | undefined): void {
-  res.writeHead(reply.status, hsts === undefined ? reply.headers : [...reply.headers, 'strict-transport-security', hsts]);
+const ignore = (): void => undefined;
+
+function write(reply: Reply, head: boolean, res: HttpResponse, hsts: string | undefined, failed: (error: unknown) => void): void {
+  const headers = hsts === undefined ? reply.headers : [...reply.headers, 'strict-transport-security', hsts];
   if (head || (reply.body === undefined && reply.file === undefined)) {
+    res.writeHead(reply.status, headers);
     res.end();
     return;
   }
   if (reply.body !== undefined) {
+    res.writeHead(reply.status, headers);
     res.end(reply.body);
     return;
   }
-  const stream = createReadStream(reply.file as string, reply.end === -1 ? undefined : { start: reply.start, end: reply.end });
-  stream.on('error', (error) => res.destroy(error));
-  res.on('close', () => stream.destroy());
-  stream.pipe(res as unknown as NodeJS.WritableStream);
+  // Opened and checked before the headers go out: a file that vanished or
+  // changed kind since the release was loaded is a 500 with an id, not a cut answer.
+  void openReplyFile(reply).then((opened) => {
+    if (res.destroyed || res.writableEnded) {
+      void opened.handle.close().catch(ignore);
+      return;
+    }
+    try {
+      res.writeHead(reply.status, headers);
+    } catch (error) {
+      void opened.handle.close().catch(ignore);
+      failed(error);
+      return;
+    }
+    if (opened.length === 0) {
+      void opened.handle.close().catch(ignore);
+      res.end();
+      return;
+    }
+    const stream = opened.handle.createReadStream({ start: opened.start, end: opened.end });
+    // Headers are out: fail() logs it with an id and cuts the connection.
+    stream.on('error', failed);
+    res.on('close', () => stream.destroy());
+    stream.pipe(res as unknown as NodeJS.WritableStream);
+  }, failed);
 }

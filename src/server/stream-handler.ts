@@ -1,4 +1,3 @@
-import { open as openFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -6,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { createAccessLog, type HandlerOptions } from './request-handler.ts';
 import { internalErrorReply } from './internal-error.ts';
+import { openReplyFile } from './open-reply-file.ts';
 import { routeRequest } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX } from './webhook-route.ts';
 import type { SiteTable } from './site-table.ts';
@@ -122,22 +122,27 @@ function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: str
   // response HEADERS, hundreds at a time, it crashed Node itself (SIGSEGV, seen with
   // Node 24 in test/hostile), which no listener can catch. A read stream
   // piped into the HTTP/2 stream costs more CPU for large files but keeps
-  // every failure in JavaScript, where it is caught. The file is opened
-  // before the headers go out, so a missing file is a 500, not a cut answer.
-  void openFile(reply.file as string, 'r').then((handle) => {
+  // every failure in JavaScript, where it is caught. The file is opened and
+  // checked before the headers go out (open-reply-file.ts), so a missing,
+  // truncated or replaced file is a 500, not a cut answer.
+  void openReplyFile(reply).then((opened) => {
     if (!open(stream)) {
-      void handle.close().catch(ignore);
+      void opened.handle.close().catch(ignore);
       return;
     }
     try {
       // respond() checks the header table and throws at once: the caller's 500.
-      stream.respond(headers);
+      stream.respond(headers, opened.length === 0 ? { endStream: true } : undefined);
     } catch (error) {
-      void handle.close().catch(ignore);
+      void opened.handle.close().catch(ignore);
       failed(error);
       return;
     }
-    const file = handle.createReadStream(reply.end === -1 ? { start: reply.start } : { start: reply.start, end: reply.end });
+    if (opened.length === 0) {
+      void opened.handle.close().catch(ignore);
+      return;
+    }
+    const file = opened.handle.createReadStream({ start: opened.start, end: opened.end });
     // Headers are out: fail() logs it with an id and resets the stream.
     file.on('error', failed);
     stream.on('close', () => file.destroy());

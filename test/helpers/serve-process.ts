@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +37,11 @@ export interface ServeProcessOptions {
   files: Record<string, string | Buffer>;
   /** Passed to the child's environment. */
   env?: Record<string, string>;
+  /**
+   * Runs the server as this uid and gid (the test runs as root, where file
+   * modes stop nothing): the whole test directory is handed to it first.
+   */
+  user?: { uid: number; gid: number };
 }
 
 /**
@@ -60,7 +65,12 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
   const published = await main(['publish', join(root, 'out'), '--config', config, '--site', 'site'], { stdout: sink, stderr: sink, env: {}, cwd: root });
   if (published !== 0) throw new Error(`publish failed: ${said}`);
 
-  const child = spawn(process.execPath, [cli, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  if (options.user !== undefined) execFileSync('chown', ['-R', `${options.user.uid}:${options.user.gid}`, root]);
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
+  });
   let exited = false;
   const exit = once(child, 'exit').then(() => {
     exited = true;
