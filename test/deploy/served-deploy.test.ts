@@ -177,3 +177,26 @@ test('the server reports a release it cannot load as not ok and keeps serving th
   assert.equal(await linkTarget(currentLink), bad.id);
   assert.equal((await get(server.listeners.httpPort as number, '/')).body.toString(), 'good');
 });
+
+test('stopping the deployer while it waits for the workers cancels the deploy and puts the previous release back', { timeout: 30_000 }, async (t) => {
+  const { config, store, repo, logger, currentLink } = await setup(t);
+  const first = await deployWith(createDeployer(config, store, logger), store);
+  await repo.commit({ 'index.html': '<p>two</p>' });
+  let asked!: () => void;
+  const waiting = new Promise<void>((resolve) => (asked = resolve));
+  // Workers that never answer (gone with a stopping server): only the stop may end the wait.
+  const deployer = createDeployer(config, store, logger, {
+    confirmServed: () => {
+      asked();
+      return new Promise<void>(() => undefined);
+    },
+  });
+  const record = deployer.submit({ site: 'blog', trigger: 'cli', ref: 'refs/heads/main' });
+  await waiting;
+  await deployer.stop();
+  const stopped = store.getDeploy(record.id);
+  assert.equal(stopped?.state, 'cancelled');
+  assert.equal(stopped.errorCode, 'E_RELEASE_NOT_SERVED');
+  assert.match(stopped.errorMessage ?? '', /cancelled before the serving workers answered/);
+  assert.equal(await linkTarget(currentLink), first.releaseId);
+});
