@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'E_MANIFEST_INVALID'
   | 'E_TLS_FILES'
   | 'E_LISTEN'
+  | 'E_CONFIG_WIRE'
   | 'E_DEPLOY_NO_REPO'
   | 'E_SMOKE_FAILED'
   | 'E_RELEASE_NOT_SERVED'
