@@ -20,8 +20,6 @@ const CONTROL_PLANE = ['deploy', 'acme', 'state', 'config'];
 const KNOWN_EXCEPTIONS = new Map<string, string>([
   // startServer opens the certificate table and starts the ACME manager; the wiring moves to app/.
   ['src/server/serve.ts', 'opens certificates and runs the ACME manager'],
-  // The worker pool starts the control plane and forks workers: it is app/ code.
-  ['src/server/worker-pool.ts', 'starts the control plane and the workers'],
 ]);
 
 interface Violation {

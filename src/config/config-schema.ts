@@ -382,8 +382,8 @@ const serverShape = {
     .describe('Most concurrent connections per listener; more are refused.'),
   memory_file_max: byteSize('1MiB', 0, 1_073_741_824, 'Files up to this size are held in memory; larger ones are streamed from disk. 0 streams every file.'),
   workers: workers()
-    .default(1)
-    .describe('Processes serving requests: a number, or "auto" for one per CPU core. Each holds the live releases in memory.'),
+    .default('auto')
+    .describe('Serving worker processes: a number, or "auto" for one per CPU core. Each holds the live releases in memory.'),
   access_log: z
     .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
     .default(true)

@@ -9,6 +9,14 @@ import { startPolling } from './poller.ts';
 import { reportDataDirModes, secureDataDir } from '../state/data-dir-modes.ts';
 import { buildGroups } from './build-user.ts';
 
+export interface ControlPlaneOptions extends DeployerOptions {
+  /**
+   * Take `data_dir/serve.lock` here (the default). False when the process
+   * that started this one holds it for the whole of `berth serve`.
+   */
+  lockDataDir?: boolean;
+}
+
 export interface ControlPlane {
   deployer: Deployer;
   store: StateStore;
@@ -22,8 +30,8 @@ export interface ControlPlane {
  * `berth deploy` is cleaned up after without a restart), pruning of the
  * deploy history, the deploy queue and polling.
  */
-export async function startControlPlane(config: ResolvedConfig, logger: Logger, options: DeployerOptions = {}): Promise<ControlPlane> {
-  const lock = await lockDataDir(config.dataDir);
+export async function startControlPlane(config: ResolvedConfig, logger: Logger, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const lock = options.lockDataDir === false ? { release: async () => undefined } : await lockDataDir(config.dataDir);
   let store: StateStore | undefined;
   try {
     store = openStateStore(config.dataDir);

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { BerthError } from '../errors.ts';
 import type { ResolvedServer } from '../config/resolved-config.ts';
@@ -19,9 +19,24 @@ export interface Listeners {
   /** Bound ports (useful when the config asked for port 0). */
   readonly httpPort: number | undefined;
   readonly httpsPort: number | undefined;
+  /** Serves a connection another process accepted on one of the ports (see app/listen-sockets.ts). */
+  adopt(kind: 'http' | 'https', socket: Socket): void;
   /** Stops accepting, lets in-flight requests finish, closes everything after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
 }
+
+/**
+ * Listening sockets a parent process bound and passed over IPC (a server,
+ * or its raw handle as `child.send` delivers one): the listeners take them
+ * over instead of binding `server.http_port` and `server.https_port`.
+ */
+export interface BoundSockets {
+  http?: ListenHandle;
+  https?: ListenHandle;
+}
+
+/** What `net.Server.listen(handle)` accepts: a server, or an object with a `_handle` or `fd`. */
+export type ListenHandle = NetServer | object;
 
 /**
  * Starts the plain HTTP listener and the TLS listener (HTTP/2 with ALPN,
@@ -33,13 +48,14 @@ export async function startListeners(
   handlers: { plain: RequestHandler; request: RequestHandler; stream: StreamHandler },
   certificates: CertificateSource,
   logger: Logger,
+  bound: BoundSockets = {},
 ): Promise<Listeners> {
   const h1 = server.httpPort === false ? undefined : createPlain(server, handlers.plain);
   const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates, logger.child({ kind: 'client' }));
-  const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port');
+  const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port', bound.http);
   let h2Port: number | undefined;
   try {
-    h2Port = h2 === undefined ? undefined : await listen(h2.server, server.host, server.httpsPort as number, 'https_port');
+    h2Port = h2 === undefined ? undefined : await listen(h2.server, server.host, server.httpsPort as number, 'https_port', bound.https);
   } catch (error) {
     h1?.server.close();
     throw error;
@@ -47,6 +63,11 @@ export async function startListeners(
   return {
     httpPort: h1Port,
     httpsPort: h2Port,
+    adopt(kind, socket) {
+      const target = kind === 'http' ? h1?.server : h2?.server;
+      if (target === undefined) socket.destroy();
+      else target.emit('connection', socket);
+    },
     async close(timeoutMs) {
       await Promise.all([h1?.close(timeoutMs), h2?.close(timeoutMs)]);
     },
@@ -211,22 +232,28 @@ function createTls(
   };
 }
 
-function listen(server: HttpServer | Http2SecureServer, host: string, port: number, key: string): Promise<number> {
+function listen(server: HttpServer | Http2SecureServer, host: string, port: number, key: string, handle: ListenHandle | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      const hint =
-        error.code === 'EADDRINUSE'
-          ? 'another program is using it; stop it or choose another port'
-          : error.code === 'EACCES'
-            ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; grant it or choose a port above 1024'
-            : error.message;
-      reject(new BerthError('E_LISTEN', `Cannot listen on ${host} port ${port} (server.${key}): ${hint}`, { cause: error }));
-    };
+    const onError = (error: NodeJS.ErrnoException): void => reject(listenError(error, host, port, key));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    const onListening = (): void => {
       server.off('error', onError);
       const address = server.address();
       resolve(typeof address === 'object' && address !== null ? address.port : port);
-    });
+    };
+    // A passed socket is already bound and listening: this takes over its handle.
+    if (handle === undefined) server.listen(port, host, onListening);
+    else server.listen(handle as NetServer, onListening);
   });
+}
+
+/** `E_LISTEN` for a failed bind of `server.<key>`, with what would fix it. */
+export function listenError(error: NodeJS.ErrnoException, host: string, port: number, key: string): BerthError {
+  const hint =
+    error.code === 'EADDRINUSE'
+      ? 'another program is using it; stop it or choose another port'
+      : error.code === 'EACCES'
+        ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; grant it or choose a port above 1024'
+        : error.message;
+  return new BerthError('E_LISTEN', `Cannot listen on ${host} port ${port} (server.${key}): ${hint}`, { cause: error });
 }

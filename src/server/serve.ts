@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import { createManagerFor, openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
 import type { CertificateManager } from '../acme/certificate-manager.ts';
 import { preloadAcme } from '../acme/acme-session.ts';
-import { startListeners, type Listeners } from './listeners.ts';
+import { startListeners, type BoundSockets, type Listeners } from './listeners.ts';
 import { watchReleases, type ReleaseEvent, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
 import { createStreamHandler } from './stream-handler.ts';
@@ -41,6 +41,8 @@ export interface ServerOptions {
    * start and on every switch. How a deploy learns that it is served.
    */
   onRelease?: (event: ReleaseEvent) => void;
+  /** Sockets already bound by a parent process; without them the ports in `config.server` are bound here. */
+  sockets?: BoundSockets;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     },
     certificates.source,
     logger,
+    options.sockets,
   );
   bound.httpsPort = listeners.httpsPort;
   logger.info(

@@ -60,10 +60,10 @@ test('serve with several workers shares one port, serves, and stops cleanly on S
   child.kill('SIGTERM');
   const [exitCode] = (await once(child, 'exit')) as [number | null];
   assert.equal(exitCode, 0);
-  assert.equal(lines.filter((entry) => entry.msg === 'stopped').length, 3, 'each worker and the primary stopped');
+  assert.equal(lines.filter((entry) => entry.msg === 'stopped').length, 4, 'each worker, the control plane and the supervisor stopped');
 });
 
-test('a worker pool whose workers cannot start gives up with exit code 1', async (t) => {
+test('serve whose port is taken exits 1 with E_LISTEN before starting any process', async (t) => {
   const { createServer } = await import('node:net');
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -82,6 +82,6 @@ test('a worker pool whose workers cannot start gives up with exit code 1', async
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 1, output);
-  assert.match(output, /E_LISTEN/);
-  assert.match(output, /giving up/);
+  assert.match(output, new RegExp(`Cannot listen on 127.0.0.1 port ${taken} \\(server.http_port\\): another program is using it.*\\[E_LISTEN\\]`));
+  assert.doesNotMatch(output, /listening|control plane/);
 });

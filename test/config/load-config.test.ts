@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { isBerthError } from '../../src/errors.ts';
@@ -38,7 +39,7 @@ describe('readConfig() defaults', () => {
       maxHeaderBytes: 16_384,
       maxConnections: 10_000,
       memoryFileMaxBytes: 1_048_576,
-      workers: 1,
+      workers: availableParallelism(),
       shutdownTimeoutMs: 10_000,
       accessLog: true,
       user: 'berth',

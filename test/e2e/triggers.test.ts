@@ -11,6 +11,7 @@ import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
+import { killServeTree } from '../helpers/serve-process.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';
 import { githubPushTo } from '../helpers/github-push.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
@@ -49,6 +50,7 @@ function berth(args: string[], cwd: string): { status: number | null; stdout: st
 }
 
 interface Serve {
+  pid: number;
   port: Promise<number>;
   lines: Array<Record<string, unknown>>;
   exited: Promise<number | null>;
@@ -70,7 +72,7 @@ function serve(t: TestContext, p: Project): Serve {
     child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { port, lines, exited, kill: (signal) => child.kill(signal) };
+  return { pid: child.pid as number, port, lines, exited, kill: (signal) => child.kill(signal) };
 }
 
 function githubPush(port: number, payload: object, delivery: string): Promise<number> {
@@ -158,15 +160,17 @@ test('SIGKILL during a build leaves the live site, and a restart records the dep
     return log.includes('| build running');
   }, 30_000);
   assert.ok(running, 'the build started');
-  first.kill('SIGKILL');
+  await killServeTree(first.pid);
   await first.exited;
 
   const second = serve(t, p);
   const port2 = await second.port;
   assert.equal((await get(port2, '/')).body.toString(), 'v1', 'the last good release still serves');
-  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed'));
-  const work = await readdir(join(p.root, 'data', 'sites', 'blog', 'work')).catch(() => []);
-  assert.deepEqual(work, []);
+  // Recorded by the new control plane, which starts beside the workers.
+  assert.ok(await eventually(async () => second.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed'), 30_000));
+  const workDir = join(p.root, 'data', 'sites', 'blog', 'work');
+  await eventually(async () => (await readdir(workDir).catch(() => [])).length === 0, 30_000);
+  assert.deepEqual(await readdir(workDir).catch(() => []), []);
   second.kill('SIGTERM');
   assert.equal(await second.exited, 0);
   const store = openStateStore(join(p.root, 'data'));
@@ -221,7 +225,7 @@ test('SIGKILL while a release is being published leaves no partial release, and 
   // Killed once the new release's temporary directory exists: the copy is under way.
   const copying = await eventually(async () => (await readdir(releasesDir).catch(() => [])).some((name) => name.startsWith('.tmp-')), 60_000);
   assert.ok(copying, 'the release is being written');
-  first.kill('SIGKILL');
+  await killServeTree(first.pid);
   await first.exited;
   const during = await readdir(releasesDir);
   assert.equal(during.filter((name) => !name.startsWith('.')).length, 1, 'only the first release is listed');
@@ -229,6 +233,8 @@ test('SIGKILL while a release is being published leaves no partial release, and 
   const second = serve(t, p);
   const port2 = await second.port;
   assert.equal((await get(port2, '/')).body.toString(), 'v1');
+  // Cleaned by the new control plane, which starts beside the workers.
+  await eventually(async () => (await readdir(releasesDir)).every((name) => !name.startsWith('.')), 30_000);
   assert.deepEqual((await readdir(releasesDir)).filter((name) => name.startsWith('.')), [], 'no temporary release left');
   const listed = berth(['releases', '--config', p.config, '--json'], p.root);
   assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1);
@@ -322,13 +328,14 @@ test('SIGKILL while fetching leaves the live site, and a restart records the dep
   const port = await first.port;
   assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: 'b'.repeat(40) }, 'fetch-1'), 202);
   assert.ok(await eventually(async () => stalled.length > 0, 10_000), 'git is waiting on the host');
-  first.kill('SIGKILL');
+  await killServeTree(first.pid);
   await first.exited;
 
   const second = serve(t, p);
   const port2 = await second.port;
   assert.equal((await get(port2, '/')).body.toString(), 'published by hand');
-  assert.ok(second.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed'));
+  // Recorded by the new control plane, which starts beside the workers.
+  assert.ok(await eventually(async () => second.lines.some((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed'), 30_000));
   second.kill('SIGTERM');
   assert.equal(await second.exited, 0);
   const store = openStateStore(join(p.root, 'data'));

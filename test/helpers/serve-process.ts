@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
@@ -24,7 +25,7 @@ export interface ServeProcess {
   stderr(): string;
   /** Whether the top process has exited. */
   exited(): boolean;
-  /** Lines that report a serving process dying (the worker pool logs each). */
+  /** Lines that report a child process dying (the supervisor logs each), and fatal ones. */
   workerDeaths(): Array<Record<string, unknown>>;
   /** Waits until a line matching `match` has been written, up to `timeoutMs`; returns it or undefined. */
   waitForLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown> | undefined>;
@@ -53,7 +54,8 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
   const root = await tempDir(t);
   const config = join(root, 'berth.toml');
   const server = options.server ?? '';
-  const workers = Number(/^\s*workers\s*=\s*(\d+)/m.exec(server)?.[1] ?? '1');
+  // The default is "auto": one worker per core.
+  const workers = Number(/^\s*workers\s*=\s*(\d+)/m.exec(server)?.[1] ?? availableParallelism());
   await writeFile(
     config,
     ['data_dir = "data"', '[server]', 'host = "127.0.0.1"', 'http_port = 0', 'https_port = 0', server, '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost", "127.0.0.1"]'].join('\n'),
@@ -136,7 +138,31 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
     servingPids: ready.map((line) => Number(line.worker ?? child.pid)),
     stderr: () => errors,
     exited: () => exited,
-    workerDeaths: () => lines.filter((line) => line.msg === 'worker exited; starting another' || line.level === 'fatal'),
+    workerDeaths: () => lines.filter((line) => String(line.msg).endsWith('exited; starting another') || line.level === 'fatal'),
     waitForLine,
   };
+}
+
+/** The pids of a process's children (Linux: /proc/PID/task/PID/children). */
+export async function childPids(pid: number): Promise<number[]> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(' ').filter((word) => word !== '').map(Number);
+}
+
+/**
+ * SIGKILL to `berth serve` and every process it started, as when the whole
+ * service is killed (\`systemctl kill -s KILL\`, a power cut): the supervisor
+ * first, so that it restarts nothing.
+ */
+export async function killServeTree(pid: number): Promise<void> {
+  const children = await childPids(pid);
+  process.kill(pid, 'SIGKILL');
+  for (const child of children) {
+    try {
+      process.kill(child, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 }

@@ -1,0 +1,63 @@
+import { isBerthError } from '../errors.ts';
+import { createLogger, flushLogger } from '../log/logger.ts';
+import { createManagerFor } from '../acme/certificates.ts';
+import { preloadAcme } from '../acme/acme-session.ts';
+import { startControlPlane } from '../deploy/control-plane.ts';
+import { failStart, receiveStart, untilStopped } from './child-start.ts';
+import type { CertificatesMessage, ReadyMessage } from './ipc-messages.ts';
+import { answerPushesOverIpc } from './push-relay.ts';
+
+/**
+ * The control plane of `berth serve`: the deploy queue, git, builds,
+ * publishing, the state database, recovery of interrupted deploys, and the
+ * ACME manager. It serves no request; verified webhook pushes reach it from
+ * the workers through the supervisor.
+ */
+const stopped = untilStopped();
+const { config, message } = await receiveStart('control plane');
+const logger = createLogger({ level: config.log.level }).child({ controlPlane: process.pid });
+
+let control;
+try {
+  // The supervisor holds the data dir lock for the whole of `berth serve`.
+  control = await startControlPlane(config, logger, { lockDataDir: false });
+} catch (error) {
+  // A state database that cannot be opened, for instance, fails the same way on every restart.
+  if (isBerthError(error)) {
+    await flushLogger(logger);
+    failStart('control plane', error.message, error.code);
+  }
+  throw error;
+}
+const running = control;
+const stopAnswering = answerPushesOverIpc((event) => running.deployer.receivePush(event));
+if (config.acme.directoryUrl !== undefined) preloadAcme();
+// Certificates are ordered here, once; the CA's challenge requests reach a
+// worker on the HTTP port, which reads the answer from the challenge files.
+const manager = createManagerFor(config, logger, {
+  httpPort: message.httpPort,
+  onCertificate: () => {
+    if (process.connected) process.send?.({ berth: 'certs' } satisfies CertificatesMessage);
+  },
+});
+manager?.start();
+process.send?.({ berth: 'ready' } satisfies ReadyMessage);
+
+const why = await stopped;
+if (why === 'supervisor gone') {
+  // Killed with it, in effect: a new `berth serve` takes the data dir lock
+  // the dead supervisor held, and must not find this control plane still
+  // running deploys beside its own. It records a deploy this one had under
+  // way as interrupted and kills what its build left, as after a crash.
+  logger.error('the supervisor is gone; the control plane stops at once');
+  await flushLogger(logger);
+  process.exit(1);
+}
+logger.info({ signal: why }, 'control plane stopping; waiting for deploys to end');
+await manager?.stop();
+stopAnswering();
+await running.stop();
+logger.info('stopped');
+await flushLogger(logger);
+if (process.connected) process.disconnect();
+process.exit(0);

@@ -1,0 +1,111 @@
+import type { PushReply } from '../deploy/deployer.ts';
+import type { PushEvent } from '../webhooks/push-event.ts';
+import type { WireConfig } from './config-wire.ts';
+import type { PortKind } from './listen-sockets.ts';
+
+/**
+ * The messages between `berth serve`'s supervisor and its children, over
+ * the Node IPC channel of `child_process.fork`. Every one carries `berth`
+ * naming its kind; a listener ignores kinds it does not know (the build
+ * host's requests, `berth: 'build-host'`, share the channel).
+ *
+ * The channel joins a parent to its own child only. A child still checks
+ * what it receives where it matters (the config, in `fromWire`), because a
+ * mismatch of versions during an upgrade is possible.
+ */
+
+/** Supervisor -> child: the resolved config, first message of every child. */
+export interface ConfigMessage {
+  berth: 'config';
+  wire: WireConfig;
+  /** Worker: the sockets that follow, one `socket` message each. */
+  sockets?: PortKind[];
+  /** Control plane: the bound HTTP port, where the CA's HTTP-01 requests arrive. */
+  httpPort?: number;
+}
+
+/** Supervisor -> worker, with a listening socket as the handle. */
+export interface SocketMessage {
+  berth: 'socket';
+  kind: PortKind;
+}
+
+/** Supervisor -> worker, with an accepted, unread connection as the handle (see listen-sockets.ts). */
+export interface ConnectionMessage {
+  berth: 'connection';
+  kind: PortKind;
+}
+
+/** Worker -> supervisor: serving. */
+export interface ListeningMessage {
+  berth: 'listening';
+  http: number | undefined;
+  https: number | undefined;
+}
+
+/** Control plane -> supervisor: started; pushes can come (they wait in the supervisor until then). */
+export interface ReadyMessage {
+  berth: 'ready';
+}
+
+/** Worker -> supervisor -> control plane: a push whose signature the worker verified. */
+export interface PushMessage {
+  berth: 'push';
+  id: string;
+  event: PushEvent;
+}
+
+/** Control plane -> supervisor -> worker. */
+export interface PushReplyMessage {
+  berth: 'push-reply';
+  id: string;
+  reply?: PushReply;
+  /** Set instead of `reply` when the push could not be taken. */
+  error?: string;
+}
+
+/** Control plane -> supervisor -> every worker: a new certificate is in storage. */
+export interface CertificatesMessage {
+  berth: 'certs';
+}
+
+/** Worker -> supervisor: a site's release finished loading (ok) or failed to. */
+export interface ReleaseMessage {
+  berth: 'release';
+  site: string;
+  release: string;
+  ok: boolean;
+}
+
+/** Control plane -> supervisor: tell me when every worker serves this release. */
+export interface ConfirmServedMessage {
+  berth: 'confirm-served';
+  id: string;
+  site: string;
+  release: string;
+}
+
+/** Supervisor -> control plane. */
+export interface ServedMessage {
+  berth: 'served';
+  id: string;
+  /** Set when a worker failed to load it, or the wait timed out. */
+  error?: string;
+}
+
+export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | CertificatesMessage | ServedMessage;
+export type FromChild = ListeningMessage | ReadyMessage | PushMessage | PushReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage;
+
+/** A message of ours of one kind, or undefined for anything else. */
+export function messageOf<K extends (ToChild | FromChild)['berth']>(message: unknown, kind: K): Extract<ToChild | FromChild, { berth: K }> | undefined {
+  if (typeof message !== 'object' || message === null || (message as { berth?: unknown }).berth !== kind) return undefined;
+  return message as Extract<ToChild | FromChild, { berth: K }>;
+}
+
+/**
+ * Exit code of a child that cannot run with what it was given (an unusable
+ * config, a state database it cannot open): starting it again would fail
+ * the same way, so the supervisor stops instead of restarting it. 78 is
+ * EX_CONFIG of sysexits.h.
+ */
+export const EXIT_UNUSABLE = 78;

@@ -1,0 +1,148 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ResolvedServer } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { listenError } from '../server/listeners.ts';
+
+export type PortKind = 'http' | 'https';
+
+/** One listening socket per configured port, as handed to a serving worker. */
+export type WorkerSockets = Map<PortKind, Server>;
+
+export interface ListenSockets {
+  /** The bound port numbers (port 0 in the config resolved); undefined for a listener that is off. */
+  readonly ports: Readonly<Record<PortKind, number | undefined>>;
+  /** True when each worker gets its own sockets (SO_REUSEPORT); false when all share one per port. */
+  readonly ownSockets: boolean;
+  /**
+   * Sockets for one (new) worker: freshly bound ones with SO_REUSEPORT, the
+   * shared ones otherwise. Pass them with `child.send(message, socket)`, then
+   * call `handedOver`.
+   */
+  forWorker(): Promise<WorkerSockets>;
+  /** Closes this process's copy of a worker's own sockets once the worker has them. */
+  handedOver(sockets: WorkerSockets): void;
+  /** Closes every socket this process still holds. */
+  close(): void;
+}
+
+/**
+ * The listening sockets of `berth serve`, bound by the supervisor (which may
+ * be root, for ports below 1024) for workers that may not be.
+ *
+ * On Linux each worker gets its own socket per port, bound with
+ * SO_REUSEPORT: the kernel spreads new connections over the workers' accept
+ * queues, and no process relays them (nginx's `reuseport`). A worker that
+ * dies takes its socket and the connections waiting in its queue with it;
+ * its replacement gets new sockets.
+ *
+ * Between binding a worker's socket and closing its own copy, the supervisor
+ * could itself accept a connection the kernel sent there: `onStray` gets it,
+ * unread (the server pauses it), to pass to a worker. Where SO_REUSEPORT is
+ * refused, every worker shares one socket per port and the supervisor keeps
+ * its copy to give to replacements, so it accepts part of the connections
+ * itself and passes them on the same way: this is said once at warn level.
+ *
+ * Limit: SO_REUSEPORT lets any process of the same user that sets it join a
+ * port. So that a second Berth (or anything else) already on the port is an
+ * `E_LISTEN` rather than a silent share of the traffic, each port is first
+ * bound without it, then released and bound again with it; something that
+ * takes the port in between joins unnoticed.
+ */
+export async function bindListenSockets(server: ResolvedServer, logger: Logger, onStray: (kind: PortKind, socket: Socket) => void): Promise<ListenSockets> {
+  const wanted: Array<[PortKind, number | false, string]> = [
+    ['http', server.httpPort, 'http_port'],
+    ['https', server.httpsPort, 'https_port'],
+  ];
+  const ports: Record<PortKind, number | undefined> = { http: undefined, https: undefined };
+  const held = new Set<Server>();
+  let ownSockets = true;
+  const bind = async (kind: PortKind, port: number, key: string, reusePort: boolean): Promise<Server> => {
+    const socket = createServer({ pauseOnConnect: true }, (connection) => onStray(kind, connection));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, server.host, port, key)));
+      socket.listen({ port, host: server.host, reusePort }, () => resolve());
+    });
+    held.add(socket);
+    return socket;
+  };
+  const shared = new Map<PortKind, Server>();
+  try {
+    for (const [kind, port, key] of wanted) {
+      if (port === false) continue;
+      // The probe: a plain bind fails if anything holds the port, and picks the port for 0.
+      const probe = await bind(kind, port, key, false);
+      const bound = (probe.address() as { port: number }).port;
+      ports[kind] = bound;
+      if (ownSockets) {
+        await closeServer(probe);
+        held.delete(probe);
+        try {
+          await bind(kind, bound, key, true).then(closeServer);
+          continue;
+        } catch (error) {
+          if (!isRefusedOption(error)) throw error;
+          ownSockets = false;
+          logger.warn(
+            { port: bound },
+            'this system refuses SO_REUSEPORT: the workers share one socket per port, and the supervisor accepts some connections itself and passes them to a worker',
+          );
+          shared.set(kind, await bind(kind, bound, key, false));
+        }
+      } else {
+        shared.set(kind, probe);
+      }
+    }
+    // A refusal on the second port leaves the first one per-worker: share both.
+    if (!ownSockets) {
+      for (const [kind, , key] of wanted) {
+        const port = ports[kind];
+        if (port !== undefined && !shared.has(kind)) shared.set(kind, await bind(kind, port, key, false));
+      }
+    }
+  } catch (error) {
+    for (const socket of held) socket.close();
+    throw error;
+  }
+  return {
+    ports,
+    ownSockets,
+    async forWorker() {
+      if (!ownSockets) return new Map(shared);
+      const sockets: WorkerSockets = new Map();
+      try {
+        for (const [kind, , key] of wanted) {
+          const port = ports[kind];
+          if (port !== undefined) sockets.set(kind, await bind(kind, port, key, true));
+        }
+      } catch (error) {
+        for (const socket of sockets.values()) {
+          held.delete(socket);
+          socket.close();
+        }
+        throw error;
+      }
+      return sockets;
+    },
+    handedOver(sockets) {
+      if (!ownSockets) return;
+      for (const socket of sockets.values()) {
+        held.delete(socket);
+        socket.close();
+      }
+    },
+    close() {
+      for (const socket of held) socket.close();
+      held.clear();
+    },
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** The platform does not do SO_REUSEPORT (Node refuses the option, or the kernel does). */
+function isRefusedOption(error: unknown): boolean {
+  const codes = [(error as NodeJS.ErrnoException).code, (error as { cause?: NodeJS.ErrnoException }).cause?.code];
+  return codes.some((code) => code === 'ENOTSUP' || code === 'EINVAL' || code === 'ENOPROTOOPT' || code === 'ERR_INVALID_ARG_VALUE');
+}

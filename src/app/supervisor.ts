@@ -1,0 +1,306 @@
+import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { lockDataDir } from '../state/data-dir-lock.ts';
+import { shutdownSignal } from '../server/shutdown-signal.ts';
+import { toWire } from './config-wire.ts';
+import { EXIT_UNUSABLE, messageOf, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
+import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
+import { createServedReleases } from './served-releases.ts';
+
+/** A child that dies this soon after starting counts towards a crash loop. */
+const EARLY_EXIT_MS = 5_000;
+const MAX_EARLY_EXITS = 5;
+/** Longest the control plane waits to hear that every worker serves a new release. */
+const CONFIRM_SERVED_TIMEOUT_MS = 30_000;
+/** Longest a push waits for the control plane's answer (the worker waits a little longer). */
+const PUSH_TIMEOUT_MS = 10_000;
+/** Connections the supervisor accepted itself (see listen-sockets.ts) kept while no worker is ready. */
+const MAX_WAITING_CONNECTIONS = 1024;
+
+export interface SupervisorOptions {
+  /** The children's entry files (tests wrap them). */
+  workerEntry?: string | URL;
+  controlEntry?: string | URL;
+}
+
+type Role = 'worker' | 'control plane';
+
+interface Child {
+  role: Role;
+  process: ChildProcess;
+  born: number;
+  /** A worker that said it serves. */
+  listening: boolean;
+}
+
+/**
+ * `berth serve`: the supervisor. It takes the data dir lock, binds the
+ * ports (it may be root, so that nothing else needs to be), forks one
+ * control plane and `server.workers` serving workers, passes messages
+ * between them, restarts a child that dies, forwards SIGHUP, and on SIGTERM
+ * or SIGINT stops the workers first (they drain), then the control plane.
+ * It holds no certificate, runs no deploy and opens no database: a fault
+ * there costs a child, which is replaced. Resolves with the exit code.
+ */
+export async function runSupervisor(config: ResolvedConfig, logger: Logger, options: SupervisorOptions = {}): Promise<number> {
+  const lock = await lockDataDir(config.dataDir);
+  const children = new Map<ChildProcess, Child>();
+  const waitingConnections: Array<[PortKind, Socket]> = [];
+  let turn = 0;
+  const workersReady = (): Child[] => [...children.values()].filter((child) => child.role === 'worker' && child.listening);
+  const handOver = (kind: PortKind, socket: Socket): void => {
+    const ready = workersReady();
+    if (ready.length === 0) {
+      if (waitingConnections.length >= MAX_WAITING_CONNECTIONS) socket.destroy();
+      else waitingConnections.push([kind, socket]);
+      return;
+    }
+    const target = ready[turn++ % ready.length] as Child;
+    target.process.send({ berth: 'connection', kind }, socket, (error) => {
+      if (error !== null) socket.destroy();
+    });
+  };
+  let sockets: ListenSockets;
+  try {
+    sockets = await bindListenSockets(config.server, logger, handOver);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+  const signal = shutdownSignal();
+  const wire = toWire(config);
+  const served = createServedReleases();
+  /** Pushes in flight: id -> the worker to answer; `sent` once the control plane has it. */
+  const pushes = new Map<string, { worker: ChildProcess; timer: NodeJS.Timeout; message: PushMessage; sent: boolean }>();
+  let control: Child | undefined;
+  let controlReady = false;
+
+  let stopping = false;
+  let exitCode = 0;
+  let earlyExits = 0;
+  let lastEarlyExit = 0;
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  const giveUp = (message: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.fatal(message);
+    exitCode = 1;
+    resolveStopped();
+  };
+
+  const forkChild = (role: Role, entry: string | URL, config: ConfigMessage): Child => {
+    const child = fork(entry, [], forkOptions(role));
+    const record: Child = { role, process: child, born: Date.now(), listening: false };
+    children.set(child, record);
+    child.on('message', (message: unknown) => route(record, message));
+    child.on('error', (error) => logger.error({ err: error, pid: child.pid, role }, 'cannot talk to a child process'));
+    child.on('exit', (code, killedBy) => onExit(record, code, killedBy));
+    child.send(config);
+    return record;
+  };
+
+  const startControlPlane = (): void => {
+    control = forkChild('control plane', options.controlEntry ?? new URL('./control-plane-main.ts', import.meta.url), {
+      berth: 'config',
+      wire,
+      ...(sockets.ports.http === undefined ? {} : { httpPort: sockets.ports.http }),
+    });
+  };
+
+  let starting = 0;
+  const startWorker = async (): Promise<void> => {
+    let handles: WorkerSockets;
+    starting++;
+    try {
+      handles = await sockets.forWorker();
+    } catch (error) {
+      giveUp(`cannot bind the ports for a new worker: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    } finally {
+      starting--;
+    }
+    if (stopping) {
+      sockets.handedOver(handles);
+      return;
+    }
+    const worker = forkChild('worker', options.workerEntry ?? new URL('./worker-main.ts', import.meta.url), { berth: 'config', wire, sockets: [...handles.keys()] });
+    if (worker.process.pid !== undefined) served.add(worker.process.pid);
+    let left = handles.size;
+    for (const [kind, socket] of handles) {
+      // The raw handle: a net.Server would start accepting in the child the
+      // moment it arrives, before the child's HTTP server is there to answer.
+      worker.process.send({ berth: 'socket', kind }, rawHandle(socket), () => {
+        // Sent (or the child is gone): this copy is no longer needed either way.
+        if (--left === 0) sockets.handedOver(handles);
+      });
+    }
+  };
+
+  /** Workers beyond the first start once it serves: it makes the stand-in certificate, so that all present the same one. */
+  const startMissingWorkers = (): void => {
+    const workers = [...children.values()].filter((child) => child.role === 'worker');
+    const wanted = workers.some((child) => child.listening) ? config.server.workers : 1;
+    for (let i = workers.length + starting; i < wanted; i++) void startWorker();
+  };
+
+  const route = (from: Child, message: unknown): void => {
+    const listening = messageOf(message, 'listening');
+    if (listening !== undefined && from.role === 'worker') {
+      const first = workersReady().length === 0;
+      from.listening = true;
+      for (const [kind, socket] of waitingConnections.splice(0)) handOver(kind, socket);
+      if (first) startMissingWorkers();
+      return;
+    }
+    const push = messageOf(message, 'push');
+    if (push !== undefined && from.role === 'worker') {
+      const answer = (reply: Omit<PushReplyMessage, 'berth' | 'id'>): void => {
+        if (from.process.connected) from.process.send({ berth: 'push-reply', id: push.id, ...reply } satisfies PushReplyMessage);
+      };
+      if (pushes.has(push.id)) {
+        answer({ error: 'a push with this id is already waiting' });
+        return;
+      }
+      // While the control plane starts (or restarts), the push waits here.
+      const timer = setTimeout(() => {
+        pushes.delete(push.id);
+        answer({ error: 'the control plane did not answer in time' });
+      }, PUSH_TIMEOUT_MS);
+      const sent = controlReady && control?.process.connected === true;
+      pushes.set(push.id, { worker: from.process, timer, message: push, sent });
+      if (sent) control?.process.send(push);
+      return;
+    }
+    if (messageOf(message, 'ready') !== undefined && from === control) {
+      controlReady = true;
+      for (const waiting of pushes.values()) {
+        if (waiting.sent) continue;
+        waiting.sent = true;
+        from.process.send(waiting.message);
+      }
+      return;
+    }
+    const reply = messageOf(message, 'push-reply');
+    if (reply !== undefined && from.role === 'control plane') {
+      const waiting = pushes.get(reply.id);
+      if (waiting === undefined) return;
+      pushes.delete(reply.id);
+      clearTimeout(waiting.timer);
+      if (waiting.worker.connected) waiting.worker.send(reply);
+      return;
+    }
+    if (messageOf(message, 'certs') !== undefined && from.role === 'control plane') {
+      for (const child of children.values()) if (child.role === 'worker' && child.process.connected) child.process.send({ berth: 'certs' });
+      return;
+    }
+    const release = messageOf(message, 'release');
+    if (release !== undefined && from.role === 'worker' && from.process.pid !== undefined) {
+      served.report(from.process.pid, String(release.site), String(release.release), release.ok === true);
+      return;
+    }
+    const confirm = messageOf(message, 'confirm-served');
+    if (confirm !== undefined && from.role === 'control plane') {
+      const answer = (error?: Error): void => {
+        if (from.process.connected) from.process.send({ berth: 'served', id: confirm.id, ...(error === undefined ? {} : { error: error.message }) } satisfies ServedMessage);
+      };
+      served.confirm(String(confirm.site), String(confirm.release), CONFIRM_SERVED_TIMEOUT_MS).then(() => answer(), answer);
+    }
+  };
+
+  const onExit = (child: Child, code: number | null, killedBy: NodeJS.Signals | null): void => {
+    children.delete(child.process);
+    if (child.process.pid !== undefined) served.remove(child.process.pid);
+    if (child.role === 'control plane') {
+      // Pushes it had and did not answer may have been recorded: the worker
+      // answers 500 and the forge delivers again (a duplicate is recognised).
+      for (const [id, waiting] of pushes) {
+        if (!waiting.sent) continue;
+        clearTimeout(waiting.timer);
+        pushes.delete(id);
+        if (waiting.worker.connected) waiting.worker.send({ berth: 'push-reply', id, error: 'the control plane stopped before answering' } satisfies PushReplyMessage);
+      }
+      control = undefined;
+      controlReady = false;
+    }
+    if (stopping) return;
+    if (code === EXIT_UNUSABLE) {
+      giveUp(`the ${child.role} (pid ${String(child.process.pid)}) cannot run with the configuration it was given, and would fail the same way again; stopping (its message is above)`);
+      return;
+    }
+    logger.error({ pid: child.process.pid, role: child.role, code, signal: killedBy }, `${child.role === 'worker' ? 'worker' : 'control plane'} exited; starting another`);
+    if (Date.now() - child.born < EARLY_EXIT_MS) {
+      // Early exits count towards giving up only when they come in a run.
+      if (Date.now() - lastEarlyExit > 10 * EARLY_EXIT_MS) earlyExits = 0;
+      lastEarlyExit = Date.now();
+      earlyExits++;
+    }
+    if (earlyExits >= MAX_EARLY_EXITS) {
+      giveUp('processes keep exiting right after start; giving up (see the errors above)');
+      return;
+    }
+    if (child.role === 'control plane') startControlPlane();
+    else startMissingWorkers();
+  };
+
+  const onHup = (): void => {
+    for (const child of children.values()) child.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', onHup);
+
+  startControlPlane();
+  startMissingWorkers();
+  logger.info({ workers: config.server.workers, sockets: sockets.ownSockets ? 'one per worker (SO_REUSEPORT)' : 'shared' }, 'started the control plane and the serving workers');
+
+  const outcome = await Promise.race([signal.received, stopped]);
+  stopping = true;
+  // Workers still being set up would otherwise escape the stop.
+  while (starting > 0) await new Promise((resolve) => setImmediate(resolve));
+  if (typeof outcome === 'string') logger.info({ signal: outcome }, 'shutting down: workers first, then the control plane');
+  process.off('SIGHUP', onHup);
+  for (const [, socket] of waitingConnections.splice(0)) socket.destroy();
+  await stopChildren([...children.values()].filter((child) => child.role === 'worker'));
+  await stopChildren([...children.values()]);
+  sockets.close();
+  await lock.release();
+  signal.dispose();
+  logger.info('stopped');
+  return exitCode;
+}
+
+/** Sends SIGTERM and waits for the exits (each child bounds its own drain by the shutdown timeout). */
+async function stopChildren(children: Child[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.process.exitCode !== null || child.process.signalCode !== null) {
+            resolve();
+            return;
+          }
+          child.process.once('exit', () => resolve());
+          child.process.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/**
+ * How a child is started: same Node, same flags, standard output and error
+ * shared (JSON lines stay whole: each write is below PIPE_BUF), an IPC
+ * channel for the messages.
+ */
+function forkOptions(role: Role): ForkOptions {
+  void role;
+  // SERVICE USER: the one place the children's uid and gid are chosen (see interfaces.md, `resolveServiceUser`).
+  return { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' };
+}
+
+/** The listening socket's own handle, which `child.send` passes as it is (see listeners.ts `ListenHandle`). */
+function rawHandle(server: WorkerSockets extends Map<PortKind, infer S> ? S : never): Parameters<ChildProcess['send']>[1] {
+  return (server as unknown as { _handle: Parameters<ChildProcess['send']>[1] })._handle;
+}

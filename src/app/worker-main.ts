@@ -1,0 +1,51 @@
+import { isBerthError } from '../errors.ts';
+import { createLogger, flushLogger } from '../log/logger.ts';
+import type { BoundSockets } from '../server/listeners.ts';
+import { startServer } from '../server/serve.ts';
+import { failStart, receiveStart, untilStopped } from './child-start.ts';
+import { messageOf, type ListeningMessage } from './ipc-messages.ts';
+import { pushSinkOverIpc } from './push-relay.ts';
+
+/**
+ * A serving worker of `berth serve`: answers requests on the sockets the
+ * supervisor passed, from the config it sent. Only the data plane is
+ * imported here (server, static files, reading releases); deploys, the
+ * state database, git and the ACME client live in the control plane.
+ */
+const stopped = untilStopped();
+const { config, sockets } = await receiveStart('worker');
+const logger = createLogger({ level: config.log.level }).child({ worker: process.pid });
+const bound: BoundSockets = { http: sockets.get('http'), https: sockets.get('https') };
+
+let server;
+try {
+  server = await startServer(config, logger, { pushSink: pushSinkOverIpc(), sockets: bound });
+} catch (error) {
+  // A described failure (certificate files that cannot be read, say) is not cured by a restart.
+  if (isBerthError(error)) {
+    await flushLogger(logger);
+    failStart('worker', error.message, error.code);
+  }
+  throw error;
+}
+const running = server;
+process.on('SIGHUP', () => {
+  void running.releases.reloadAll();
+  void running.certificates.reload();
+});
+process.on('message', (message: unknown, handle: unknown) => {
+  if (messageOf(message, 'certs') !== undefined) void running.certificates.reload();
+  const connection = messageOf(message, 'connection');
+  if (connection !== undefined && handle !== undefined && handle !== null) {
+    running.listeners.adopt(connection.kind, handle as Parameters<typeof running.listeners.adopt>[1]);
+  }
+});
+process.send?.({ berth: 'listening', http: running.listeners.httpPort, https: running.listeners.httpsPort } satisfies ListeningMessage);
+
+const why = await stopped;
+logger.info({ signal: why }, 'shutting down; waiting for requests in flight');
+await running.stop();
+logger.info('stopped');
+await flushLogger(logger);
+if (process.connected) process.disconnect();
+process.exit(0);
