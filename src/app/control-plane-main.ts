@@ -6,6 +6,7 @@ import { startControlPlane } from '../deploy/control-plane.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
 import type { CertificatesMessage, ReadyMessage } from './ipc-messages.ts';
 import { answerPushesOverIpc } from './push-relay.ts';
+import { confirmServedOverIpc } from './confirm-served.ts';
 
 /**
  * The control plane of `berth serve`: the deploy queue, git, builds,
@@ -19,8 +20,9 @@ const logger = createLogger({ level: config.log.level }).child({ controlPlane: p
 
 let control;
 try {
-  // The supervisor holds the data dir lock for the whole of `berth serve`.
-  control = await startControlPlane(config, logger, { lockDataDir: false });
+  // The supervisor holds the data dir lock for the whole of `berth serve`;
+  // a deploy is live once every serving worker answers with its release.
+  control = await startControlPlane(config, logger, { lockDataDir: false, confirmServed: confirmServedOverIpc() });
 } catch (error) {
   // A state database that cannot be opened, for instance, fails the same way on every restart.
   if (isBerthError(error)) {

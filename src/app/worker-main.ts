@@ -3,7 +3,7 @@ import { createLogger, flushLogger } from '../log/logger.ts';
 import type { BoundSockets } from '../server/listeners.ts';
 import { startServer } from '../server/serve.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
-import { messageOf, type ListeningMessage } from './ipc-messages.ts';
+import { messageOf, type ListeningMessage, type ReleaseMessage } from './ipc-messages.ts';
 import { pushSinkOverIpc } from './push-relay.ts';
 
 /**
@@ -19,7 +19,14 @@ const bound: BoundSockets = { http: sockets.get('http'), https: sockets.get('htt
 
 let server;
 try {
-  server = await startServer(config, logger, { pushSink: pushSinkOverIpc(), sockets: bound });
+  server = await startServer(config, logger, {
+    pushSink: pushSinkOverIpc(),
+    sockets: bound,
+    // What this worker serves, for the control plane's "live means served".
+    onRelease: (event) => {
+      if (process.connected) process.send?.({ berth: 'release', ...event } satisfies ReleaseMessage);
+    },
+  });
 } catch (error) {
   // A described failure (certificate files that cannot be read, say) is not cured by a restart.
   if (isBerthError(error)) {
