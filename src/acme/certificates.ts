@@ -1,16 +1,12 @@
-import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CertificateSource } from '../server/listeners.ts';
 import { createCertificateTable, type CertificateTable } from '../tls/certificate-table.ts';
 import { ensureStandInCertificates } from '../tls/self-signed-store.ts';
 import { loadStaticCertificates } from '../tls/static-certificates.ts';
-import { openAcmeSession, type AcmeSession } from './acme-session.ts';
 import { planCertificates, type CertificatePlan } from './acme-names.ts';
-import { createCertificateManager, type CertificateManager } from './certificate-manager.ts';
 import { createFileStorage, findCertificateFor, type StoredCertificate } from './certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
-import { createFileLocker } from './file-locker.ts';
 
 /** What a serving process needs for TLS: the SNI table, and the HTTP-01 answers when ACME is on. */
 export interface ServingCertificates {
@@ -54,34 +50,4 @@ export async function openServingCertificates(config: ResolvedConfig, logger: Lo
   };
   await reload();
   return { source: table, challenges: createChallengeStore(config.dataDir), reload, install: (plan, stored) => install(plan, stored) };
-}
-
-/** The manager for this data dir's certificates, or undefined when ACME is off. */
-export function createManagerFor(
-  config: ResolvedConfig,
-  logger: Logger,
-  options: { challenges?: ChallengeStore; httpPort: number | undefined; onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void },
-): CertificateManager | undefined {
-  if (config.acme.directoryUrl === undefined) return undefined;
-  const locker = createFileLocker(join(config.dataDir, 'acme', 'locks'));
-  let session: Promise<AcmeSession> | undefined;
-  return createCertificateManager({
-    plans: planCertificates(config.sites),
-    storage: createFileStorage(config.dataDir),
-    locker,
-    challenges: options.challenges ?? createChallengeStore(config.dataDir),
-    session: () => {
-      session ??= openAcmeSession(config.acme, { dataDir: config.dataDir, locker, logger }).catch((error: unknown) => {
-        session = undefined;
-        throw error;
-      });
-      return session;
-    },
-    directoryUrl: config.acme.directoryUrl,
-    checkIntervalMs: config.acme.checkIntervalMs,
-    retryDelayMs: config.acme.retryDelayMs,
-    httpPort: options.httpPort,
-    logger,
-    ...(options.onCertificate === undefined ? {} : { onCertificate: options.onCertificate }),
-  });
 }

@@ -1,6 +1,6 @@
 import { isBerthError } from '../errors.ts';
 import { createLogger, flushLogger } from '../log/logger.ts';
-import { createManagerFor } from '../acme/certificates.ts';
+import { createManagerFor } from '../acme/certificate-manager-for.ts';
 import { preloadAcme } from '../acme/acme-session.ts';
 import { startControlPlane } from '../deploy/control-plane.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';

@@ -1,8 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
-import { createManagerFor, openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
+import { openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
 import type { CertificateManager } from '../acme/certificate-manager.ts';
-import { preloadAcme } from '../acme/acme-session.ts';
 import { startListeners, type BoundSockets, type Listeners } from './listeners.ts';
 import { watchReleases, type ReleaseEvent, type ReleaseWatcher } from './release-watcher.ts';
 import { createRequestHandler } from './request-handler.ts';
@@ -53,7 +52,9 @@ export interface ServerOptions {
  * every site's first load has ended.
  */
 export async function startServer(config: ResolvedConfig, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
-  if (options.manageCertificates === true && config.acme.directoryUrl !== undefined) preloadAcme();
+  // Loaded only where the manager runs: a serving worker never loads the ACME client.
+  const acme = options.manageCertificates === true ? await import('../acme/certificate-manager-for.ts') : undefined;
+  if (acme !== undefined && config.acme.directoryUrl !== undefined) (await import('../acme/acme-session.ts')).preloadAcme();
   const started = performance.now();
   const sites = createSiteTable(config.sites);
   const bound: { httpsPort: number | undefined } = { httpsPort: undefined };
@@ -95,8 +96,8 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     logger.info({ sites: sites.sites.length, ms: Math.round(performance.now() - started) }, 'sites ready');
   });
   const serving = certificates;
-  const manager = options.manageCertificates === true
-    ? createManagerFor(config, logger, {
+  const manager = acme !== undefined
+    ? acme.createManagerFor(config, logger, {
         ...(serving.challenges === undefined ? {} : { challenges: serving.challenges }),
         httpPort: listeners.httpPort,
         onCertificate: (plan, stored) => serving.install(plan, stored),

@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../../config/resolved-config.ts';
 import { BerthError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../log/logger.ts';
 import { planCertificates } from '../../acme/acme-names.ts';
-import { createManagerFor } from '../../acme/certificates.ts';
+import { createManagerFor } from '../../acme/certificate-manager-for.ts';
 import { certificateInfo, createFileStorage, type CertificateInfo, type RenewalState } from '../../acme/certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from '../../acme/challenge-store.ts';
 import { CHALLENGE_PREFIX } from '../../server/challenge-responder.ts';

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import type { ResolvedConfig } from '../config/resolved-config.ts';
+import type { Logger } from '../log/logger.ts';
+import { openAcmeSession, type AcmeSession } from './acme-session.ts';
+import { planCertificates, type CertificatePlan } from './acme-names.ts';
+import { createCertificateManager, type CertificateManager } from './certificate-manager.ts';
+import { createFileStorage, type StoredCertificate } from './certificate-storage.ts';
+import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
+import { createFileLocker } from './file-locker.ts';
+
+/*
+ * Apart from certificates.ts so that a serving worker, which only presents
+ * certificates, never loads the ACME client.
+ */
+
+/** The manager for this data dir's certificates, or undefined when ACME is off. */
+export function createManagerFor(
+  config: ResolvedConfig,
+  logger: Logger,
+  options: { challenges?: ChallengeStore; httpPort: number | undefined; onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void },
+): CertificateManager | undefined {
+  if (config.acme.directoryUrl === undefined) return undefined;
+  const locker = createFileLocker(join(config.dataDir, 'acme', 'locks'));
+  let session: Promise<AcmeSession> | undefined;
+  return createCertificateManager({
+    plans: planCertificates(config.sites),
+    storage: createFileStorage(config.dataDir),
+    locker,
+    challenges: options.challenges ?? createChallengeStore(config.dataDir),
+    session: () => {
+      session ??= openAcmeSession(config.acme, { dataDir: config.dataDir, locker, logger }).catch((error: unknown) => {
+        session = undefined;
+        throw error;
+      });
+      return session;
+    },
+    directoryUrl: config.acme.directoryUrl,
+    checkIntervalMs: config.acme.checkIntervalMs,
+    retryDelayMs: config.acme.retryDelayMs,
+    httpPort: options.httpPort,
+    logger,
+    ...(options.onCertificate === undefined ? {} : { onCertificate: options.onCertificate }),
+  });
+}
