@@ -1,0 +1,231 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { toWire } from '../../src/app/config-wire.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { openStateStore } from '../../src/state/state-store.ts';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
+import { createRepo, git } from '../helpers/git.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
+import { githubPushTo } from '../helpers/github-push.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
+import { eventually, get } from '../helpers/server.ts';
+import { childPids, startServeProcess } from '../helpers/serve-process.ts';
+import { listenersOfPort, listeningInodes, openFilesOf } from '../helpers/listening-sockets.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const workerMain = join(import.meta.dirname, '..', '..', 'src', 'app', 'worker-main.ts');
+const recordModules = join(import.meta.dirname, '..', 'helpers', 'record-modules.ts');
+const SECRET = 'processes-secret-for-tests';
+
+/** The pids of `berth serve`'s children, split into the workers (they said `listening`) and the rest. */
+async function tree(supervisor: number, workers: readonly number[]): Promise<{ control: number[]; workers: number[] }> {
+  const children = await childPids(supervisor);
+  return { control: children.filter((pid) => !workers.includes(pid)), workers: children.filter((pid) => workers.includes(pid)) };
+}
+
+test('each serving worker listens on its own socket for every port, the supervisor and control plane on none, and several workers answer', async (t) => {
+  const server = await startServeProcess(t, { files: { 'index.html': 'spread' }, server: 'workers = 3' });
+  const supervisor = server.child.pid as number;
+  const processes = await tree(supervisor, server.servingPids);
+  assert.equal(processes.workers.length, 3);
+  assert.equal(processes.control.length, 1, 'one control plane besides the workers');
+  for (const port of [server.httpPort, server.httpsPort]) {
+    const owners = await listenersOfPort(port, [supervisor, ...processes.control, ...processes.workers]);
+    assert.equal((await listeningInodes(port)).length, 3, `three listening sockets on port ${port}`);
+    for (const worker of processes.workers) assert.equal(owners.get(worker)?.length, 1, `worker ${worker} holds one socket of port ${port}`);
+    assert.equal(new Set(processes.workers.flatMap((worker) => owners.get(worker) ?? [])).size, 3, 'each its own');
+    assert.deepEqual(owners.get(supervisor), [], 'the supervisor kept no copy');
+    assert.deepEqual(owners.get(processes.control[0] as number), [], 'the control plane listens on nothing');
+  }
+  // New connections are spread by the kernel (by a hash of the client's port): with 60 of them, all on one worker would be a 3^-59 chance.
+  for (let i = 0; i < 60; i++) assert.equal((await get(server.httpPort, '/')).body.toString(), 'spread');
+  const access = (): Array<Record<string, unknown>> => server.lines.filter((line) => line.kind === 'access' && line.url === '/');
+  await server.waitForLine(() => access().length >= 60);
+  const answered = new Set(access().map((line) => line.worker));
+  assert.ok(answered.size >= 2, `requests were answered by ${answered.size} worker(s)`);
+  for (const pid of answered) assert.ok(processes.workers.includes(pid as number), 'only workers answer');
+});
+
+test('a worker killed under load is replaced, and every request started after its death was noticed is answered', async (t) => {
+  const server = await startServeProcess(t, { files: { 'index.html': 'steady' }, server: 'workers = 2' });
+  const [victim, survivor] = server.servingPids as [number, number];
+  let running = true;
+  let deathSeen = false;
+  const after = { ok: 0, failed: [] as string[] };
+  let before = 0;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const counted = deathSeen;
+      try {
+        const res = await get(server.httpPort, '/');
+        assert.equal(res.body.toString(), 'steady');
+        if (counted) after.ok++;
+        else before++;
+      } catch (error) {
+        // A connection waiting in the killed worker's queue is reset with it: only those started before count as allowed.
+        if (counted) after.failed.push(String(error));
+      }
+    }
+  };
+  const loops = Array.from({ length: 4 }, loop);
+  await eventually(async () => before >= 40);
+  process.kill(victim, 'SIGKILL');
+  const death = await server.waitForLine((line) => line.msg === 'worker exited; starting another' && line.pid === victim);
+  assert.ok(death !== undefined && death.signal === 'SIGKILL', 'the supervisor noticed the death');
+  deathSeen = true;
+  const replacement = await server.waitForLine((line) => line.msg === 'listening' && line.worker !== victim && line.worker !== survivor);
+  assert.ok(replacement !== undefined, 'a replacement worker serves');
+  await eventually(async () => after.ok >= 40);
+  running = false;
+  await Promise.all(loops);
+  assert.deepEqual(after.failed, [], 'no request failed once the death was noticed');
+  assert.ok(after.ok >= 40);
+  const owners = await listenersOfPort(server.httpPort, [survivor, replacement.worker as number]);
+  assert.equal(owners.get(replacement.worker as number)?.length, 1, 'the replacement has a socket of its own');
+  assert.equal((await listeningInodes(server.httpPort)).length, 2, "the dead worker's socket is gone, not kept by anyone");
+  assert.equal(server.exited(), false);
+});
+
+test('a worker sent a config it cannot use says so in one line, and the supervisor stops with exit 1 instead of restarting it', async (t) => {
+  const root = await tempDir(t);
+  const config = join(root, 'berth.toml');
+  await writeFile(config, deployConfig({ more: [] }).replace('https_port = false', 'https_port = false\nworkers = 2'));
+  const entry = join(import.meta.dirname, 'fixtures', 'worker-of-another-version.ts');
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'supervise.ts'), config, entry], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, stdout + stderr);
+  assert.equal(
+    stderr,
+    'berth serve (worker): Cannot use the configuration the supervisor sent: it is not config version 1 (got 2); run the supervisor and its children from the same Berth installation [E_CONFIG_WIRE]\n',
+    'one line, from the one worker started',
+  );
+  const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const fatal = lines.filter((line) => line.level === 'fatal');
+  assert.equal(fatal.length, 1);
+  assert.match(String(fatal[0]?.msg), /^the worker \(pid \d+\) cannot run with the configuration it was given, and would fail the same way again; stopping/);
+  assert.ok(!lines.some((line) => String(line.msg).endsWith('exited; starting another')), 'nothing was restarted');
+  assert.equal(lines.at(-1)?.msg, 'stopped');
+});
+
+test('a worker started with an unusable first message, or not by berth serve, exits 78 with one line on standard error', async (t) => {
+  const root = await tempDir(t);
+  const file = join(root, 'berth.toml');
+  await writeFile(file, deployConfig({}));
+  const wire = toWire(await loadConfig(file, {}));
+  const run = async (messages: unknown[]): Promise<{ code: number | null; stderr: string }> => {
+    const child = fork(workerMain, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    for (const message of messages) child.send(message as object);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr };
+  };
+  const cases: Array<[unknown[], RegExp]> = [
+    [[{ berth: 'config', wire: { berthConfig: 1, config: 'all of it' } }], /Cannot use the configuration the supervisor sent: config is not an object \(string\)/],
+    [[{ berth: 'config' }], /the message is not an object \(undefined\)/],
+    [[{ berth: 'config', wire, sockets: ['http', 'ftp'] }], /its list of sockets is not a list of "http" and "https"/],
+    [[{ berth: 'config', wire, sockets: 'http' }], /its list of sockets is not a list/],
+    // Anything before the config is ignored; the first config decides.
+    [[{ berth: 'socket', kind: 'http' }, [1, 2, 3], 'config', { berth: 'config', wire: { ...wire, berthConfig: 0 } }, { berth: 'config', wire }], /not config version 1 \(got 0\)/],
+  ];
+  for (const [messages, reason] of cases) {
+    const { code, stderr } = await run(messages);
+    assert.equal(code, 78, stderr);
+    assert.match(stderr, /^berth serve \(worker\): .*\[E_CONFIG_WIRE\]\n$/);
+    assert.match(stderr, reason);
+  }
+  const alone = spawn(process.execPath, [workerMain], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let said = '';
+  alone.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
+  const [code] = (await once(alone, 'exit')) as [number | null];
+  assert.equal(code, 78);
+  assert.equal(said, 'berth serve (worker): this program is started by `berth serve`, which passes it its configuration; run `berth serve` instead\n');
+});
+
+test('the control plane killed during a build: serving goes on, a new one records the deploy interrupted, and workers never open state.db or load sqlite, git or deploy code', async (t) => {
+  const root = await tempDir(t, 'berth-proc-');
+  await chmod(root, 0o755);
+  await mkdir(join(root, 'git'));
+  const repo = await createRepo(join(root, 'git'), { 'index.html': 'v1' });
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    deployConfig({ repo: repo.bare, buildUidBase: uniqueBuildUidBase(), more: ['[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] }).replace('https_port = false', 'https_port = false\nworkers = 2'),
+  );
+  const modules = join(root, 'modules');
+  await mkdir(modules);
+  const child = spawn(process.execPath, ['--import', recordModules, cli, 'serve', '--config', config], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', BERTH_TEST_MODULES_DIR: modules },
+  });
+  t.after(() => child.kill('SIGKILL'));
+  const lines: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const seen = (match: (line: Record<string, unknown>) => boolean): Promise<boolean> => eventually(async () => lines.some(match), 60_000);
+  assert.ok(await seen((line) => line.msg === 'listening'), stderr);
+  const port = lines.find((line) => line.msg === 'listening')?.http as number;
+  const push = async (sha: string, delivery: string): Promise<number> => (await githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: sha }, delivery)).status;
+
+  const head = (): string => git(repo.work, 'rev-parse', 'HEAD').trim();
+  // A first deploy goes live through the control plane, so its code has run.
+  assert.equal(await push(head(), 'first'), 202);
+  assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'v1', 60_000), 'the first deploy went live');
+  const sha = await repo.commit({ 'index.html': 'never live', 'berth.toml': '[build]\ncommand = "echo build running; sleep 60"\npublish = "."\n' });
+  assert.equal(await push(sha, 'second'), 202);
+  const store = openStateStore(join(root, 'data'));
+  t.after(() => store.close());
+  const id = (): string | undefined => store.listDeploys({ site: 'blog' }).find((deploy) => deploy.sha === sha)?.id;
+  assert.ok(
+    await eventually(async () => id() !== undefined && (await readFile(deployLogPath(join(root, 'data'), id() as string), 'utf8').catch(() => '')).includes('| build running'), 60_000),
+    'the build runs',
+  );
+
+  const workers = [...new Set(lines.filter((line) => line.msg === 'listening').map((line) => line.worker as number))];
+  const { control } = await tree(child.pid as number, workers);
+  const [controlPlane] = control as [number];
+  for (const worker of workers) {
+    const open = await openFilesOf(worker);
+    assert.ok(!open.some((file) => file.includes('state.db')), `worker ${worker} has no state.db open: ${open.join(', ')}`);
+    const loaded = await readFile(join(modules, `${worker}.txt`), 'utf8');
+    for (const forbidden of ['node:sqlite', 'node:child_process', '/src/deploy/', '/src/state/', '/src/acme/certificate-manager.ts', '/src/acme/acme-session.ts']) {
+      assert.ok(!loaded.includes(forbidden), `worker ${worker} did not load ${forbidden}`);
+    }
+    assert.ok(loaded.includes('/src/server/serve.ts'), 'the record is of a worker');
+  }
+  assert.ok((await openFilesOf(controlPlane)).some((file) => file.endsWith('state.db')), 'the control plane has state.db open: the check above can see it');
+  assert.ok((await readFile(join(modules, `${controlPlane}.txt`), 'utf8')).includes('node:sqlite'), 'the control plane loads sqlite: the check above can see it');
+
+  process.kill(controlPlane, 'SIGKILL');
+  assert.ok(await seen((line) => line.msg === 'control plane exited; starting another' && line.pid === controlPlane), 'the death was noticed');
+  // Serving does not wait for the new control plane.
+  for (let i = 0; i < 20; i++) assert.equal((await get(port, '/')).body.toString(), 'v1');
+  assert.ok(
+    await seen((line) => line.msg === 'deploy was interrupted: the process running it stopped or crashed; marked failed' && line.deploy === id() && line.controlPlane !== controlPlane),
+    'a new control plane recorded the deploy interrupted',
+  );
+  const record = store.listDeploys({ site: 'blog' }).find((deploy) => deploy.sha === sha);
+  assert.equal(record?.state, 'failed');
+  assert.equal(record?.errorCode, 'E_DEPLOY_INTERRUPTED');
+  // And it takes deploys again: a push is answered by the new control plane.
+  assert.equal(await push(head(), 'third'), 202);
+
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0);
+  assert.equal((await readdir(join(root, 'data'))).includes('serve.lock'), false, 'the data dir lock was released');
+});
