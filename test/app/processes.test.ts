@@ -154,7 +154,20 @@ test('a worker started with an unusable first message, or not by berth serve, ex
   assert.equal(said, 'berth serve (worker): this program is started by `berth serve`, which passes it its configuration; run `berth serve` instead\n');
 });
 
-test('the control plane killed during a build: serving goes on, a new one records the deploy interrupted, and workers never open state.db or load sqlite, git or deploy code', async (t) => {
+interface Running {
+  root: string;
+  repo: Awaited<ReturnType<typeof createRepo>>;
+  child: ReturnType<typeof spawn>;
+  lines: Array<Record<string, unknown>>;
+  modules: string;
+  port: number;
+  seen(match: (line: Record<string, unknown>) => boolean): Promise<boolean>;
+  push(sha: string, delivery: string): Promise<number>;
+  head(): string;
+}
+
+/** `berth serve` with two workers and a site deployed from a git repository by webhook; every module each process loads is recorded. */
+async function serveRepo(t: import('node:test').TestContext): Promise<Running> {
   const root = await tempDir(t, 'berth-proc-');
   await chmod(root, 0o755);
   await mkdir(join(root, 'git'));
@@ -177,11 +190,23 @@ test('the control plane killed during a build: serving goes on, a new one record
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const seen = (match: (line: Record<string, unknown>) => boolean): Promise<boolean> => eventually(async () => lines.some(match), 60_000);
-  assert.ok(await seen((line) => line.msg === 'listening'), stderr);
+  assert.ok(await seen((line) => line.msg === 'listening') && (await seen((line) => line.msg === 'listening' && lines.filter((other) => other.msg === 'listening').length === 2)), stderr);
   const port = lines.find((line) => line.msg === 'listening')?.http as number;
-  const push = async (sha: string, delivery: string): Promise<number> => (await githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: sha }, delivery)).status;
+  return {
+    root,
+    repo,
+    child,
+    lines,
+    modules,
+    port,
+    seen,
+    push: async (sha, delivery) => (await githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: sha }, delivery)).status,
+    head: () => git(repo.work, 'rev-parse', 'HEAD').trim(),
+  };
+}
 
-  const head = (): string => git(repo.work, 'rev-parse', 'HEAD').trim();
+test('the control plane killed during a build: serving goes on, a new one records the deploy interrupted, and workers never open state.db or load sqlite, git or deploy code', async (t) => {
+  const { root, repo, child, lines, modules, port, seen, push, head } = await serveRepo(t);
   // A first deploy goes live through the control plane, so its code has run.
   assert.equal(await push(head(), 'first'), 202);
   assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'v1', 60_000), 'the first deploy went live');
@@ -228,4 +253,40 @@ test('the control plane killed during a build: serving goes on, a new one record
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 0);
   assert.equal((await readdir(join(root, 'data'))).includes('serve.lock'), false, 'the data dir lock was released');
+});
+
+test('a deploy is recorded live only once every worker serves its release: with one worker stopped it waits, and goes live when it continues', async (t) => {
+  const { root, repo, lines, seen, push, head } = await serveRepo(t);
+  assert.equal(await push(head(), 'first'), 202);
+  const store = openStateStore(join(root, 'data'));
+  t.after(() => store.close());
+  const stateOf = (sha: string): string | undefined => store.listDeploys({ site: 'blog' }).find((deploy) => deploy.sha === sha)?.state;
+  assert.ok(await eventually(async () => stateOf(head()) === 'live', 60_000), 'the first deploy went live');
+  const [stopped, running] = [...new Set(lines.filter((line) => line.msg === 'listening').map((line) => line.worker as number))] as [number, number];
+  // The build waits for a file, so that the worker is stopped before the switch whatever the timing.
+  const go = join(root, 'go');
+  const sha = await repo.commit({ 'index.html': 'v2', 'berth.toml': `[build]\ncommand = "until [ -e ${go} ]; do sleep 0.1; done"\npublish = "."\n` });
+  // Sent while both workers run: the kernel may hand the connection to either.
+  assert.equal(await push(sha, 'second'), 202);
+  process.kill(stopped, 'SIGSTOP');
+  t.after(() => {
+    try {
+      process.kill(stopped, 'SIGCONT');
+    } catch {
+      // Gone already.
+    }
+  });
+  await writeFile(go, '');
+  const id = (): string => store.listDeploys({ site: 'blog' }).find((deploy) => deploy.sha === sha)?.id ?? '';
+  // The control plane has switched the link and asked; the running worker has loaded the release.
+  assert.ok(await eventually(async () => (await readFile(deployLogPath(join(root, 'data'), id()), 'utf8').catch(() => '')).includes('waiting for the serving workers to answer with it'), 60_000));
+  const release = (): unknown => store.listDeploys({ site: 'blog' }).find((deploy) => deploy.sha === sha)?.releaseId;
+  assert.ok(await seen((line) => line.msg === 'release active' && line.worker === running && line.release !== lines.find((first) => first.msg === 'release active')?.release));
+  assert.notEqual(stateOf(sha), 'live', 'not live while a worker still serves the old release');
+  assert.equal(release(), undefined);
+  process.kill(stopped, 'SIGCONT');
+  assert.ok(await eventually(async () => stateOf(sha) === 'live', 60_000), 'live once the stopped worker caught up');
+  const live = String(release());
+  assert.ok(lines.some((line) => line.msg === 'release active' && line.worker === stopped && line.release === live), 'the stopped worker loaded it');
+  assert.ok(lines.some((line) => line.msg === 'release active' && line.worker === running && line.release === live));
 });
