@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
@@ -63,11 +65,14 @@ function serve(t: TestContext, p: Project): Serve {
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Every worker (server.workers, default one per core) has loaded the sites: the ports open before that.
+  const workers = Number(/^workers = (\d+)$/m.exec(readFileSync(p.config, 'utf8'))?.[1] ?? availableParallelism());
   const port = new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const entry = JSON.parse(line) as Record<string, unknown>;
       lines.push(entry);
-      if (entry.msg === 'listening') resolve(entry.http as number);
+      const ready = lines.filter((seen) => seen.msg === 'sites ready').length;
+      if (entry.msg === 'sites ready' && ready === workers) resolve(lines.find((seen) => seen.msg === 'listening')?.http as number);
     });
     child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
   });
