@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
 import { BerthError } from '../errors.ts';
 import { formatDuration } from '../config/duration.ts';
-import { procStatFields } from '../state/process-identity.ts';
+import { runChild } from '../process/run-child.ts';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -62,8 +61,9 @@ const POLL_MS = 25;
 type StopReason = 'timeout' | 'cancelled' | 'output';
 
 /**
- * Runs a build command in its own process group and resolves when it has
- * exited with status 0 and every process it started is gone.
+ * Runs a build command in its own process group (runChild in
+ * process/run-child.ts) and resolves when it has exited with status 0 and
+ * every process it started is gone.
  *
  * The group is what makes cleanup complete: `npm run build` starts a shell,
  * which starts node, which may start esbuild or a stray `vite preview &`.
@@ -93,20 +93,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
   // must not run beside this one, change its checkout or count against its limits.
   if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
 
-  const child = spawn('sh', ['-c', options.command], {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    uid: options.uid,
-    gid: options.gid,
-  });
-
-  // A detached child leads its own process group: its pid is the group id.
-  if (child.pid !== undefined) options.onStart?.(child.pid);
-
   const tail: string[] = [];
-  let outputBytes = 0;
   let silenced = false;
   const emit = (stream: OutputStream, line: string): void => {
     if (silenced) return;
@@ -114,160 +101,47 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     if (tail.length > TAIL_LINES) tail.shift();
     options.log(stream, line);
   };
+  const lines = { stdout: splitLines((line) => emit('stdout', line)), stderr: splitLines((line) => emit('stderr', line)) };
+  const { killUid } = options;
 
-  let stopReason: StopReason | undefined;
-  let termSentAt: number | undefined;
-  let killTimer: NodeJS.Timeout | undefined;
-  const terminateGroup = (): void => {
-    if (termSentAt !== undefined || child.pid === undefined) return;
-    termSentAt = performance.now();
-    signalGroup(child.pid, 'SIGTERM');
-    const pid = child.pid;
-    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
-  };
-  const stop = (reason: StopReason): void => {
-    if (stopReason !== undefined) return;
-    stopReason = reason;
-    terminateGroup();
-  };
-
-  const onOutput = (bytes: number): void => {
-    outputBytes += bytes;
-    if (outputBytes > limit && !silenced) {
-      silenced = true;
-      stop('output');
-    }
-  };
-
-  // setTimeout fires at once for delays beyond 2^31-1 ms (about 24.8 days).
-  const timer = setTimeout(() => stop('timeout'), Math.min(options.timeoutMs, 2 ** 31 - 1));
-  const onAbort = (): void => stop('cancelled');
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-
-  try {
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    const drained = Promise.all([
-      pumpLines(child.stdout, (line) => emit('stdout', line), onOutput),
-      pumpLines(child.stderr, (line) => emit('stderr', line), onOutput),
-    ]);
-    // Awaited below; this only keeps an early failure from counting as unhandled.
-    drained.catch(() => undefined);
-
-    let status: { code: number | null; signal: NodeJS.Signals | null };
-    try {
-      status = await exited;
-    } catch (error) {
-      child.stdout.destroy();
-      child.stderr.destroy();
-      if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
-      const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-      throw new BerthError('E_BUILD_FAILED', `cannot start the build command in ${options.cwd}: ${reason}`, { cause: error });
-    }
-    // A timeout or an abort while the shell's leftovers are being cleaned
-    // up does not turn the outcome around.
-    const decided = stopReason;
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-    // The shell is gone; anything it left running in the background goes too,
-    // which also closes the pipes those processes were holding.
-    if (child.pid !== undefined) {
-      terminateGroup();
-      await reapGroup(child.pid, () => termSentAt);
-      if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
-      const giveUp = new AbortController();
-      const closed = await Promise.race([drained.then(() => true), sleep(REAP_WAIT_MS, false, { signal: giveUp.signal })]);
-      giveUp.abort();
-      if (!closed) {
-        // Only a process outside the group (see above) can still hold them.
-        child.stdout.destroy();
-        child.stderr.destroy();
-        emit('stderr', '[berth] a process that left the build\'s process group kept its output open; output after this point is not logged');
-      }
-    }
-    const durationMs = Math.round(performance.now() - started);
-
-    // Output still in the pipes when the shell exited counts too.
-    const reason = decided ?? (silenced ? 'output' : undefined);
-    if (reason !== undefined) throw stoppedError(reason, options, limit);
-    if (status.code === 0) return { durationMs };
-    const how = status.code !== null ? `exited with code ${status.code}` : `was killed by ${status.signal ?? 'a signal'}`;
-    throw new BerthError('E_BUILD_FAILED', `the build command ${how}; the last lines of its output:${formatTail(tail)}`);
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(killTimer);
-    options.signal?.removeEventListener('abort', onAbort);
+  // Its own process group, stopped whole (SIGTERM, then SIGKILL after the
+  // grace) on a timeout, an abort, too much output, and after the shell exits.
+  const result = await runChild({
+    command: 'sh',
+    args: ['-c', options.command],
+    cwd: options.cwd,
+    env: options.env,
+    uid: options.uid,
+    gid: options.gid,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    killGraceMs: KILL_GRACE_MS,
+    outputLimitBytes: limit,
+    onOutput: (stream, chunk) => lines[stream].push(chunk),
+    onStart: options.onStart,
+    // What left the group (setsid) and may hold the output pipes open.
+    afterGroup: killUid === undefined ? undefined : () => killUser(killUid, options.gid),
+  });
+  if (result.error !== undefined) {
+    if (killUid !== undefined) await killUser(killUid, options.gid);
+    const reason = result.error.code ?? String(result.error);
+    throw new BerthError('E_BUILD_FAILED', `cannot start the build command in ${options.cwd}: ${reason}`, { cause: result.error });
   }
-}
+  // Output past the limit, even while the leftovers were cleaned up, is not logged.
+  if (result.overLimit) silenced = true;
+  lines.stdout.end();
+  lines.stderr.end();
+  if (result.outputCut) {
+    // Only a process outside the group (see above) can still hold them.
+    emit('stderr', '[berth] a process that left the build\'s process group kept its output open; output after this point is not logged');
+  }
+  const durationMs = Math.round(performance.now() - started);
 
-/** Sends `signal` to every process in the group; a group that is already gone is fine. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-  } catch (error) {
-    // EPERM: the group exists but belongs to someone else; it is alive.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return hasRunningMember(pid);
-}
-
-/**
- * Whether a process of the group is still running, not merely a zombie.
- * A killed process whose parent (the build's shell) is gone stays a zombie
- * until init reaps it, and `kill(-pgid, 0)` still finds it: some inits reap
- * late, and where Berth itself is PID 1 without an init (a container run
- * without `--init`) nobody does. Zombies use no CPU or memory, so they do
- * not count. Reads /proc; where there is none, every member counts.
- */
-function hasRunningMember(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true; // No procfs (not Linux): rely on kill() alone.
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // The process ended while we looked.
-    }
-    const fields = procStatFields(stat);
-    const state = fields[0];
-    if (Number(fields[2]) === pgid && state !== 'Z' && state !== 'X') return true;
-  }
-  return false;
-}
-
-/**
- * Waits until no process of the group is left running, sending SIGKILL
- * once the grace period after SIGTERM is over. The wait after SIGKILL is
- * bounded all the same, so a process stuck in the kernel (uninterruptible
- * I/O) cannot hang the deploy queue.
- */
-async function reapGroup(pid: number, termSentAt: () => number | undefined): Promise<void> {
-  let killedAt: number | undefined;
-  while (groupAlive(pid)) {
-    const now = performance.now();
-    if (killedAt === undefined && now - (termSentAt() ?? now) >= KILL_GRACE_MS) {
-      signalGroup(pid, 'SIGKILL');
-      killedAt = now;
-    }
-    if (killedAt !== undefined && now - killedAt >= REAP_WAIT_MS) return;
-    await sleep(POLL_MS);
-  }
+  const reason: StopReason | undefined = result.stopped === 'aborted' ? 'cancelled' : result.stopped ?? (result.overLimit ? 'output' : undefined);
+  if (reason !== undefined) throw stoppedError(reason, options, limit);
+  if (result.code === 0) return { durationMs };
+  const how = result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal ?? 'a signal'}`;
+  throw new BerthError('E_BUILD_FAILED', `the build command ${how}; the last lines of its output:${formatTail(tail)}`);
 }
 
 /**
@@ -278,7 +152,8 @@ async function reapGroup(pid: number, termSentAt: () => number | undefined): Pro
  * slip through (so a fork loop cannot outrun it). Then /proc is scanned for
  * any process whose real, effective, saved or filesystem uid is `uid` (a
  * setuid program it started, say), and each is SIGKILLed by Berth, until a
- * scan finds none running. Zombies do not count (see hasRunningMember).
+ * scan finds none running. Zombies do not count: they use nothing and only
+ * their parent can remove them.
  * Bounded: a process stuck in the kernel makes the build fail rather than be
  * published while it may still write.
  */
@@ -336,12 +211,12 @@ export function runningProcessesOf(uid: number): number[] {
 }
 
 /**
- * Splits a byte stream into lines. A partial line waits for the rest of it;
- * a line longer than `MAX_LINE_BYTES` is logged cut, with a marker, and the
- * remainder up to the next newline is dropped. Bytes are counted before
- * anything is decoded, so the output limit is exact.
+ * Splits a byte stream into lines, chunk by chunk. A partial line waits for
+ * the rest of it; a line longer than `MAX_LINE_BYTES` is logged cut, with a
+ * marker, and the remainder up to the next newline is dropped. Lines are
+ * decoded only once complete, so a character split across chunks survives.
  */
-async function pumpLines(stream: Readable, onLine: (line: string) => void, onBytes: (count: number) => void): Promise<void> {
+function splitLines(onLine: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let skipping = false; // inside the dropped remainder of a cut line
@@ -352,34 +227,37 @@ async function pumpLines(stream: Readable, onLine: (line: string) => void, onByt
     pendingBytes = 0;
   };
 
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    onBytes(chunk.length);
-    let start = 0;
-    while (start < chunk.length) {
-      const newline = chunk.indexOf(0x0a, start);
-      const end = newline === -1 ? chunk.length : newline;
-      if (!skipping) {
-        const room = MAX_LINE_BYTES - pendingBytes;
-        if (end - start <= room) {
-          pending.push(chunk.subarray(start, end));
-          pendingBytes += end - start;
-        } else {
-          const cut = utf8Boundary(chunk, start, start + room);
-          pending.push(chunk.subarray(start, cut));
-          pendingBytes += cut - start;
-          onLine(cleanLine(Buffer.concat(pending, pendingBytes).toString('utf8')) + LINE_CUT_MARKER);
-          pending = [];
-          pendingBytes = 0;
-          skipping = true;
+  return {
+    push(chunk) {
+      let start = 0;
+      while (start < chunk.length) {
+        const newline = chunk.indexOf(0x0a, start);
+        const end = newline === -1 ? chunk.length : newline;
+        if (!skipping) {
+          const room = MAX_LINE_BYTES - pendingBytes;
+          if (end - start <= room) {
+            pending.push(chunk.subarray(start, end));
+            pendingBytes += end - start;
+          } else {
+            const cut = utf8Boundary(chunk, start, start + room);
+            pending.push(chunk.subarray(start, cut));
+            pendingBytes += cut - start;
+            onLine(cleanLine(Buffer.concat(pending, pendingBytes).toString('utf8')) + LINE_CUT_MARKER);
+            pending = [];
+            pendingBytes = 0;
+            skipping = true;
+          }
         }
+        if (newline === -1) break;
+        if (skipping) skipping = false;
+        else flush();
+        start = newline + 1;
       }
-      if (newline === -1) break;
-      if (skipping) skipping = false;
-      else flush();
-      start = newline + 1;
-    }
-  }
-  if (pendingBytes > 0) flush();
+    },
+    end() {
+      if (pendingBytes > 0) flush();
+    },
+  };
 }
 
 /** Moves `end` back so a cut never splits a multi-byte character. */

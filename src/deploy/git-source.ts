@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
 import { access, chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { BerthError, type ErrorCode } from '../errors.ts';
 import { isRemoteRepo } from '../config/config-schema.ts';
 import { formatDuration } from '../config/duration.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
+import { runChild } from '../process/run-child.ts';
 
 export interface GitAccess {
   /**
@@ -526,6 +527,9 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
     });
     if (result.kind === 'aborted') throw options.signal?.reason;
     if (result.kind === 'timeout') throw timeoutError(code, doing, shownRepo, timeoutMs);
+    if (result.kind === 'output') {
+      throw new BerthError(code, `Git wrote more than ${GIT_OUTPUT_LIMIT_BYTES / (1024 * 1024)} MiB of output (trying to ${doing} from ${shownRepo}) and was stopped; check that the repository URL points at the repository you mean`);
+    }
     if (result.kind === 'missing') {
       throw new BerthError(code, `Could not run git to ${doing}: ${result.message}; install git and make sure it is on the PATH`);
     }
@@ -606,6 +610,7 @@ type SpawnResult =
   | { kind: 'exit'; exitCode: number; stdout: string; stderr: string }
   | { kind: 'timeout' }
   | { kind: 'aborted' }
+  | { kind: 'output' }
   | { kind: 'missing'; message: string };
 
 interface SpawnOptions {
@@ -618,60 +623,57 @@ interface SpawnOptions {
 
 /** Most stderr kept for the error message; progress can be long. */
 const STDERR_KEEP = 64 * 1024;
+/**
+ * Output git may write before it is stopped: what Berth asks for (a commit
+ * id, a ref list) is far smaller, and a hostile remote cannot make Berth
+ * hold more than this.
+ */
+const GIT_OUTPUT_LIMIT_BYTES = 64 * 1024 * 1024;
+/** Between SIGTERM, on which git removes its own lock files, and SIGKILL. */
+const GIT_KILL_GRACE_MS = 2_000;
 
-function spawnGit(args: string[], options: SpawnOptions): Promise<SpawnResult> {
-  return new Promise((resolveResult) => {
-    // Its own process group (and session, so ssh can never prompt on our
-    // terminal): a timeout or abort kills git with its ssh or https helpers.
-    const child = spawn('git', args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const stdout: Buffer[] = [];
-    let stderr = '';
-    let partial = '';
-    let stopped: 'timeout' | 'aborted' | undefined;
-
-    const stop = (why: 'timeout' | 'aborted'): void => {
-      stopped ??= why;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch (error) {
-        // ESRCH: the group is already gone.
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
-    };
-    const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
-    const onAbort = (): void => stop('aborted');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDERR_KEEP);
-      if (options.onLine === undefined) return;
-      partial += chunk;
-      const lines = partial.split('\n');
-      partial = lines.pop() ?? '';
-      // Progress redraws one line with \r; only its final state is worth a log line.
-      for (const line of lines) {
-        const last = line.split('\r').filter((part) => part.trim() !== '').at(-1);
-        if (last !== undefined) options.onLine(last.trimEnd());
-      }
-    });
-
-    const finish = (result: SpawnResult): void => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      resolveResult(result);
-    };
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      finish(error.code === 'ENOENT' ? { kind: 'missing', message: 'git was not found' } : { kind: 'missing', message: error.message });
-    });
-    child.on('close', (exitCode) => {
-      const last = partial.split('\r').filter((part) => part.trim() !== '').at(-1);
-      if (last !== undefined) options.onLine?.(last.trimEnd());
-      if (stopped !== undefined) finish({ kind: stopped });
-      else finish({ kind: 'exit', exitCode: exitCode ?? 1, stdout: Buffer.concat(stdout).toString('utf8'), stderr });
-    });
+async function spawnGit(args: string[], options: SpawnOptions): Promise<SpawnResult> {
+  const stdout: Buffer[] = [];
+  const decoder = new StringDecoder('utf8');
+  let stderr = '';
+  let partial = '';
+  const onStderr = (text: string): void => {
+    stderr = (stderr + text).slice(-STDERR_KEEP);
+    if (options.onLine === undefined) return;
+    partial += text;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    // Progress redraws one line with \r; only its final state is worth a log line.
+    for (const line of lines) {
+      const last = line.split('\r').filter((part) => part.trim() !== '').at(-1);
+      if (last !== undefined) options.onLine(last.trimEnd());
+    }
+  };
+  // Its own process group (and session, so ssh can never prompt on our
+  // terminal): a timeout or abort stops git with its ssh or https helpers.
+  const result = await runChild({
+    command: 'git',
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    killGraceMs: GIT_KILL_GRACE_MS,
+    outputLimitBytes: GIT_OUTPUT_LIMIT_BYTES,
+    onOutput: (stream, chunk) => {
+      if (stream === 'stdout') stdout.push(chunk);
+      else onStderr(decoder.write(chunk));
+    },
   });
+  if (result.error !== undefined) {
+    return { kind: 'missing', message: result.error.code === 'ENOENT' ? 'git was not found' : result.error.message };
+  }
+  onStderr(decoder.end());
+  const last = partial.split('\r').filter((part) => part.trim() !== '').at(-1);
+  if (last !== undefined) options.onLine?.(last.trimEnd());
+  if (result.stopped !== undefined) return { kind: result.stopped };
+  if (result.overLimit) return { kind: 'output' };
+  return { kind: 'exit', exitCode: result.code ?? 1, stdout: Buffer.concat(stdout).toString('utf8'), stderr };
 }
 
 /** `https://host:port` of an HTTP(S) repository URL, without credentials; undefined for SSH and local repositories. */
