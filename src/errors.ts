@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'E_BUILD_OUTPUT_LIMIT'
   | 'E_BUILD_OUTPUT_SIZE'
   | 'E_BUILD_PROCESS_LIMIT'
+  | 'E_BUILD_UNISOLATED'
   | 'E_DATA_DIR_LOCKED'
   | 'E_LOCK_FILE'
   | 'E_STATE_DB'

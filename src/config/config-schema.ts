@@ -487,6 +487,10 @@ const deployShape = {
   build_uid_base: integer(1000, 2_000_000_000)
     .default(200_000)
     .describe('When Berth runs as root, each site builds as a uid (and gid) of its own from build_uid_base to build_uid_base + 9999, picked from a hash of the site name. Choose a range no account, container or subordinate-uid range (/etc/subuid) uses.'),
+  allow_unisolated_builds: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .default(false)
+    .describe('Build even when builds cannot run as users of their own (Berth not started as root): builds then run as Berth\'s user and can read its keys and secrets and change every site. Without it such deploys fail with E_BUILD_UNISOLATED.'),
   keep_deploys: integer(1, 1_000_000)
     .default(100)
     .describe('Deploys kept in the history of each site (with their logs), newest first, however old. An older deploy is deleted once it is also older than keep_days.'),

@@ -511,6 +511,7 @@ function resolveConfig(
     deploy: {
       concurrency: parsed.deploy.concurrency,
       buildUidBase: parsed.deploy.build_uid_base,
+      allowUnisolatedBuilds: parsed.deploy.allow_unisolated_builds,
       history: { keepDeploys: parsed.deploy.keep_deploys, keepDays: parsed.deploy.keep_days, keepDeliveriesDays: parsed.deploy.keep_deliveries_days },
     },
     sites: parsed.sites.map((site, index): ResolvedSite => {

@@ -66,6 +66,8 @@ export interface ResolvedDeploy {
   concurrency: number;
   /** First uid of the range sites build as when Berth is root (see deploy/build-user.ts). */
   buildUidBase: number;
+  /** Build as Berth's own user when builds cannot have a uid of their own (see deploy/local-build-host.ts). */
+  allowUnisolatedBuilds: boolean;
   /** The retention policy of the deploy history; see `pruneHistory`. */
   history: ResolvedHistory;
 }

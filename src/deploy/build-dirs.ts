@@ -41,16 +41,22 @@ export interface BuildDirs {
   discarded: string[];
 }
 
+/** The user that stands for "Berth" above: the service user when a root parent prepares the dirs for it. */
+export interface DirOwner {
+  uid: number;
+  gid: number;
+}
+
 /** Makes the site's directories above the work directory and its caches, with the owners and modes above. */
-export async function prepareBuildDirs(paths: SitePaths, user: BuildUser | undefined): Promise<BuildDirs> {
-  const berth = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+export async function prepareBuildDirs(paths: SitePaths, user: BuildUser | undefined, owner?: DirOwner): Promise<BuildDirs> {
+  const berth = owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const shared = user === undefined ? { uid: berth.uid, gid: berth.gid, mode: 0o700 } : { uid: berth.uid, gid: user.gid, mode: 0o710 };
   const builder = { uid: user?.uid ?? berth.uid, gid: user?.gid ?? berth.gid, mode: 0o700 };
   const discarded: string[] = [];
   // The site's directory holds its releases: never removed, only given the right owner.
   await ownedDir(paths.siteDir, { ...shared, keep: true }, discarded);
   for (const dir of [paths.workRoot, paths.cacheDir]) await ownedDir(dir, shared, discarded);
-  for (const name of ['node_modules', 'dirs']) await ownedDir(join(paths.cacheDir, name), { ...berth, mode: 0o700 }, discarded);
+  for (const name of ['node_modules', 'dirs']) await ownedDir(join(paths.cacheDir, name), { uid: berth.uid, gid: berth.gid, mode: 0o700 }, discarded);
   for (const name of ['home', 'npm']) await ownedDir(join(paths.cacheDir, name), builder, discarded);
   const tmp = join(paths.cacheDir, 'tmp');
   await rm(tmp, { recursive: true, force: true });
@@ -67,6 +73,23 @@ export async function prepareBuildDirs(paths: SitePaths, user: BuildUser | undef
 export async function handOverWorkDir(workDir: string, user: BuildUser): Promise<void> {
   await run('chown', ['-R', '-P', '-h', '--', `${user.uid}:${user.gid}`, workDir]);
   await chmod(workDir, 0o700);
+}
+
+/**
+ * Gives the work directory back to Berth's user (`owner`) after the build,
+ * so that an unprivileged Berth can read the output, publish it and remove
+ * the directory. Call only once no process of the build user runs: nothing
+ * may then change the tree under `chown`. Links are changed themselves,
+ * never followed (`-P -h`), and only what the build user owns changes
+ * hands (`--from`): a hard link the build made to someone else's file
+ * (possible only for files it may read and write, with the kernel's
+ * protected_hardlinks) keeps its owner, and publishing refuses it. Then the
+ * owner may read, write and enter everything (`u+rwX`), so that a build that
+ * made a directory 0500 cannot make it impossible to remove.
+ */
+export async function giveBackWorkDir(workDir: string, user: BuildUser, owner: DirOwner): Promise<void> {
+  await run('chown', ['-R', '-P', '-h', `--from=${user.uid}`, '--', `${owner.uid}:${owner.gid}`, workDir]);
+  await run('chmod', ['-R', 'u+rwX', '--', workDir]);
 }
 
 interface Owner {

@@ -6,8 +6,8 @@ import { createDeployer, type Deployer, type DeployerOptions } from './deployer.
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { startMaintenance } from './maintenance.ts';
 import { startPolling } from './poller.ts';
-import { reportDataDirModes, secureDataDir } from '../state/data-dir-modes.ts';
-import { buildGroups } from './build-user.ts';
+import { reportDataDirModes } from '../state/data-dir-modes.ts';
+import { buildHostFor } from './build-host.ts';
 
 export interface ControlPlaneOptions extends DeployerOptions {
   /**
@@ -31,14 +31,15 @@ export interface ControlPlane {
  * deploy history, the deploy queue and polling.
  */
 export async function startControlPlane(config: ResolvedConfig, logger: Logger, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // One per process: a root parent answers for it when this process is an unprivileged child.
+  const buildHost = buildHostFor(config);
   const lock = options.lockDataDir === false ? { release: async () => undefined } : await lockDataDir(config.dataDir);
   let store: StateStore | undefined;
   try {
     store = openStateStore(config.dataDir);
     // Data directories from before every path in them was private (see data-dir-modes.ts).
-    const modes = await secureDataDir(config.dataDir, buildGroups(config.sites.map((site) => site.name), config.deploy.buildUidBase));
-    reportDataDirModes(modes, logger);
-    await recoverInterruptedDeploys({ config, store, logger });
+    reportDataDirModes(await buildHost.secureDataDir(), logger);
+    await recoverInterruptedDeploys({ config, store, logger, buildHost });
   } catch (error) {
     store?.close();
     await lock.release();

@@ -8,15 +8,16 @@ import { cleanTemporaryFiles } from '../releases/clean-temp.ts';
 import { sitePaths } from '../releases/site-paths.ts';
 import { identify, runningGroupMembers, type ProcessIdentity } from '../state/process-identity.ts';
 import type { StateStore } from '../state/state-store.ts';
-import { runningProcessesOf } from './build-runner.ts';
-import { buildUserFor } from './build-user.ts';
+import { buildHostFor, type BuildHost } from './build-host.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
-import { workDirFor } from './work-dir.ts';
+import { isDeployId, workDirFor } from './work-dir.ts';
 
 export interface RecoveryDeps {
   config: ResolvedConfig;
   store: StateStore;
   logger: Logger;
+  /** Kills a site's build uid and gives checkouts back; `buildHostFor(config)` when absent. */
+  buildHost?: BuildHost;
 }
 
 export interface RecoveryOptions {
@@ -77,6 +78,7 @@ const POLL_MS = 25;
  */
 export async function recoverInterruptedDeploys(deps: RecoveryDeps, options: RecoveryOptions = {}): Promise<RecoveryReport> {
   const { config, store, logger } = deps;
+  const host = deps.buildHost ?? buildHostFor(config);
   const report: RecoveryReport = { failed: [], stoppedBuilds: [], strayProcesses: [], removed: [] };
   const interruptedSites = new Set<string>();
   for (const deploy of store.recoverInterrupted(new Date(), options.site)) {
@@ -92,9 +94,9 @@ export async function recoverInterruptedDeploys(deps: RecoveryDeps, options: Rec
   const sites = options.site === undefined ? config.sites.map((site) => site.name) : [options.site];
   for (const site of sites) {
     if (options.holdsDeployLock === true || interruptedSites.has(site)) {
-      report.strayProcesses.push(...(await stopStrayBuildProcesses(deps, site, options)));
+      report.strayProcesses.push(...(await stopStrayBuildProcesses(deps, host, site, options)));
     }
-    report.removed.push(...(await removeAbandonedWorkDirs(deps, site)));
+    report.removed.push(...(await removeAbandonedWorkDirs(deps, host, site)));
     try {
       report.removed.push(...(await cleanTemporaryFiles(sitePaths(config.dataDir, site), options.lockWaitMs ?? 1_000)));
     } catch (error) {
@@ -108,7 +110,7 @@ export async function recoverInterruptedDeploys(deps: RecoveryDeps, options: Rec
 }
 
 /** Work directories of deploys that no process is running any more. */
-async function removeAbandonedWorkDirs({ config, store }: RecoveryDeps, site: string): Promise<string[]> {
+async function removeAbandonedWorkDirs({ config, store, logger }: RecoveryDeps, host: BuildHost, site: string): Promise<string[]> {
   const workRoot = join(sitePaths(config.dataDir, site).siteDir, 'work');
   let names: string[];
   try {
@@ -123,8 +125,14 @@ async function removeAbandonedWorkDirs({ config, store }: RecoveryDeps, site: st
     // Unfinished after recoverInterrupted: its process runs, so the directory is in use.
     if (deploy !== undefined && RUNNING_STATES.has(deploy.state)) continue;
     const dir = workDirFor(config.dataDir, site, name);
-    await rm(dir, { recursive: true, force: true });
-    removed.push(dir);
+    try {
+      // A checkout the build user still owns (the deploy died during its build) is given back first.
+      if (isDeployId(name) && !(await host.reclaimWorkDir({ site, deployId: name }))) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch (error) {
+      logger.warn({ site, dir, err: error }, 'cannot remove the work directory of an interrupted deploy; trying again later');
+    }
   }
   return removed;
 }
@@ -136,32 +144,8 @@ async function removeAbandonedWorkDirs({ config, store }: RecoveryDeps, site: st
  * Only that site's builds use the uid, so whatever still runs as it is a
  * leftover, including processes that left the build's group with `setsid`.
  */
-async function stopStrayBuildProcesses({ config }: RecoveryDeps, site: string, options: RecoveryOptions): Promise<number[]> {
-  let uid: number | undefined;
-  try {
-    uid = buildUserFor(site, { sites: config.sites.map((entry) => entry.name), base: config.deploy.buildUidBase })?.uid;
-  } catch {
-    // The uid belongs to an account (the deploy reports it): never kill an account's processes.
-    return [];
-  }
-  if (uid === undefined || uid === 0 || uid === process.getuid?.()) return [];
-  const buildUid = uid;
-  const kill = async (): Promise<number[]> => {
-    const killed = new Set<number>();
-    const deadline = performance.now() + KILL_WAIT_MS;
-    for (let left = runningProcessesOf(buildUid); left.length > 0 && performance.now() < deadline; left = runningProcessesOf(buildUid)) {
-      for (const pid of left) {
-        try {
-          process.kill(pid, 'SIGKILL');
-          killed.add(pid);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-        }
-      }
-      await sleep(POLL_MS);
-    }
-    return [...killed];
-  };
+async function stopStrayBuildProcesses({ config }: RecoveryDeps, host: BuildHost, site: string, options: RecoveryOptions): Promise<number[]> {
+  const kill = (): Promise<number[]> => host.stopStrayProcesses(site);
   if (options.holdsDeployLock === true) return kill();
   try {
     return await withSiteLock(join(sitePaths(config.dataDir, site).siteDir, '.deploy.lock'), kill, options.lockWaitMs ?? 1_000);
@@ -190,7 +174,9 @@ async function stopOrphanedBuild(build: ProcessIdentity): Promise<boolean> {
     try {
       process.kill(-pgid, 'SIGKILL');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') break;
+      const code = (error as NodeJS.ErrnoException).code;
+      // EPERM: the build runs as its own uid and this Berth is not root; the build host kills the uid's processes.
+      if (code === 'ESRCH' || code === 'EPERM') break;
       throw error;
     }
     await sleep(POLL_MS);

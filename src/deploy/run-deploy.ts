@@ -1,5 +1,5 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -10,17 +10,13 @@ import { activeReleaseId } from '../releases/release-list.ts';
 import { pruneReleases } from '../releases/retain.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 import { sitePaths, type SitePaths } from '../releases/site-paths.ts';
-import { reportDataDirModes, secureDataDir } from '../state/data-dir-modes.ts';
+import { reportDataDirModes } from '../state/data-dir-modes.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { respond } from '../static/respond.ts';
 import { loadServedRelease } from '../static/served-release.ts';
-import { restoreNodeModules, saveNodeModules } from './build-cache.ts';
-import { prepareBuildDirs, handOverWorkDir, type BuildDirs } from './build-dirs.ts';
 import { buildEnvironment } from './build-env.ts';
-import { runBuild } from './build-runner.ts';
-import { buildGroups, buildUserFor, type BuildUser } from './build-user.ts';
+import { buildHostFor, type BuildHost, type PreparedBuild } from './build-host.ts';
 import { checkOutputSize } from './output-size.ts';
-import { watchProcessCount, withProcessLimit } from './process-limit.ts';
 import { resolveBuildSettings, resolvePublishDir } from './build-settings.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
@@ -41,6 +37,8 @@ export interface DeployDeps {
    * deploy` with no server) is live as soon as the `current` link moved.
    */
   confirmServed?: ConfirmServed;
+  /** Runs the privileged steps of builds; `buildHostFor(config)` when absent. */
+  buildHost?: BuildHost;
 }
 
 export type ConfirmServed = (site: string, release: string) => Promise<void>;
@@ -81,10 +79,11 @@ export async function runDeploy(deps: DeployDeps, record: DeployRecord, signal?:
 
 async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: DeployRecord, signal: AbortSignal | undefined): Promise<DeployRecord> {
   const { config, store, logger } = deps;
+  const host = deps.buildHost ?? buildHostFor(config);
   // The deploy lock is ours, so an earlier deploy of this site that still
   // looks unfinished was cut short (a killed `berth deploy`): clean up after
   // it, and stop its build, before this one builds beside it.
-  await recoverInterruptedDeploys({ config, store, logger }, { site: site.name, holdsDeployLock: true }).catch((error: unknown) => {
+  await recoverInterruptedDeploys({ config, store, logger, buildHost: host }, { site: site.name, holdsDeployLock: true }).catch((error: unknown) => {
     logger.warn({ site: site.name, err: error }, 'cannot clean up after an interrupted deploy');
   });
   const paths = sitePaths(config.dataDir, site.name);
@@ -107,9 +106,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const pushed = record.trigger === 'webhook' ? record.sha : undefined;
     const exact = pushed === undefined ? record.sha : undefined;
     if (exact !== undefined && (await isLive(store, paths, site.name, exact))) return await skip(deps, record, log, exact);
-    const siteNames = config.sites.map((candidate) => candidate.name);
-    reportDataDirModes(await secureDataDir(config.dataDir, buildGroups(siteNames, config.deploy.buildUidBase)), logger, (text) => log.line(text));
-    const user = buildUserFor(site.name, { sites: siteNames, base: config.deploy.buildUidBase });
+    reportDataDirModes(await host.secureDataDir(), logger, (text) => log.line(text));
 
     await rm(workDir, { recursive: true, force: true });
     const commit = await fetchCommit({
@@ -140,31 +137,31 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
 
     const cacheDir = join(paths.siteDir, 'cache');
     let settings = await resolveBuildSettings(site, workDir);
-    let cacheKey: string | undefined;
-    let dirs: BuildDirs | undefined;
+    let prepared: PreparedBuild | undefined;
     if (settings.command !== undefined) {
-      // The site's own directories, owned so that no other site's build can reach them (build-dirs.ts).
-      dirs = await prepareBuildDirs(paths, user);
-      for (const path of dirs.discarded) log.line(`cache: discarded ${relative(paths.siteDir, path)}: it did not belong to this site's build user`);
-      if (user !== undefined) {
-        await assertEnterable(workDir, user);
-        await handOverWorkDir(workDir, user);
+      // Read while the checkout is still Berth's: once handed to the build user, an unprivileged Berth cannot read it.
+      const withCache = await resolveBuildSettings(site, workDir, { cacheHit: true });
+      // The site's own directories, owned so that no other site's build can reach them (build-dirs.ts); the
+      // checkout handed to the build user; node_modules from the cache only where something is built with it (a
+      // plain static site would otherwise publish it). With a hit, the settings drop the install step that would
+      // delete it again.
+      try {
+        prepared = await host.prepare({ site: site.name, deployId: record.id });
+      } catch (error) {
+        if (isBerthError(error) && error.code === 'E_BUILD_UNISOLATED') log.line(`not building: ${error.message}`);
+        throw error;
       }
-      // node_modules from the cache only where something is built with it (a
-      // plain static site would otherwise publish it); with a hit, the
-      // settings drop the install step that would delete it again.
-      const restored = await restoreNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), user?.uid);
-      cacheKey = restored.key;
-      if (restored.hit) settings = await resolveBuildSettings(site, workDir, { cacheHit: true });
+      for (const note of prepared.notes) log.line(note);
+      if (prepared.cacheHit) settings = withCache;
     }
     store.updateDeploy(record.id, { buildSource: settings.source });
     log.line(`build settings from ${settings.source}: command ${settings.command === undefined ? '(none)' : JSON.stringify(settings.command)}, publish ${JSON.stringify(settings.publish)}`);
     for (const note of settings.notes) log.line(note);
-    if (settings.command !== undefined) {
-      const built = dirs ?? (await prepareBuildDirs(paths, user));
+    if (settings.command !== undefined && prepared !== undefined) {
+      const { user } = prepared;
       log.line(
         user === undefined
-          ? 'building as Berth\'s own user (Berth is not root): the build is not isolated from Berth or from other sites'
+          ? 'building as Berth\'s own user, not isolated from Berth or from other sites: Berth is not root and has no root parent, and [deploy] allow_unisolated_builds = true allows it'
           : `building as uid ${user.uid} and gid ${user.gid}, this site's own`,
       );
       // Kept on the deploy while the build runs: if this process is killed, whoever finds the deploy interrupted stops the build.
@@ -176,18 +173,24 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
         }
       };
       try {
-        await runLimitedBuild(site, user, signal, {
-          command: settings.command,
-          cwd: workDir,
-          env: buildEnvironment(settings.environment, site.build.environment, { home: built.home, cacheDir, tmpDir: built.tmp }),
-          timeoutMs: site.build.timeoutMs,
-          log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
-          onStart: recordBuild,
-        });
+        // Also saves node_modules after a good build, and gives the checkout back to Berth's user in every case.
+        await host.run(
+          { site: site.name, deployId: record.id },
+          {
+            command: settings.command,
+            env: buildEnvironment(settings.environment, site.build.environment, { home: prepared.home, cacheDir, tmpDir: prepared.tmp }),
+            cacheKey: prepared.cacheKey,
+          },
+          {
+            log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
+            note: (line) => log.line(line),
+            onStart: recordBuild,
+            signal,
+          },
+        );
       } finally {
         recordBuild(undefined);
       }
-      await saveNodeModules(workDir, cacheDir, (line) => log.line(`cache: ${line}`), cacheKey);
     }
     endPhase('build');
 
@@ -202,8 +205,8 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       site: site.name,
       sourceDir: outputDir,
       within: workDir,
-      // Whose hard links the output may hold (see openUntrusted): the build's user, else Berth's (no build ran).
-      buildUid: settings.command !== undefined && user !== undefined ? user.uid : process.getuid?.(),
+      // Whose hard links the output may hold (see openUntrusted): Berth's, who owns the checkout again after a build.
+      buildUid: process.getuid?.(),
       retain: Number.MAX_SAFE_INTEGER,
       activate: false,
     });
@@ -241,8 +244,29 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       errorMessage: message,
     });
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await removeWorkDir(host, { site: site.name, deployId: record.id }, workDir, logger);
     await log.close();
+  }
+}
+
+/**
+ * Removes the checkout. One the build user still owns (the deploy failed
+ * between handing it over and the build) cannot be removed by an
+ * unprivileged Berth: the build host gives it back first. What cannot be
+ * removed now is left to the interrupted-deploy cleanup, with a warning.
+ */
+async function removeWorkDir(host: BuildHost, job: { site: string; deployId: string }, workDir: string, logger: Logger): Promise<void> {
+  try {
+    await rm(workDir, { recursive: true, force: true });
+    return;
+  } catch {
+    // Not Berth's user's any more: ask for it back, below.
+  }
+  try {
+    await host.reclaimWorkDir(job);
+    await rm(workDir, { recursive: true, force: true });
+  } catch (error) {
+    logger.warn({ deploy: job.deployId, site: job.site, err: error }, 'cannot remove the work directory of a deploy; it is removed later');
   }
 }
 
@@ -335,64 +359,6 @@ async function smokeCheck(releaseDir: string, id: string): Promise<void> {
       'E_SMOKE_FAILED',
       `Release ${id} answers ${reply.status} for / (is there an index.html in the publish directory?); it was not made live`,
     );
-  }
-}
-
-/**
- * Runs the build as `user` (Berth's own user when undefined) under the
- * site's process limit (process-limit.ts). When the build has a uid of its
- * own, reaching the limit stops it at once with `E_BUILD_PROCESS_LIMIT`.
- */
-async function runLimitedBuild(
-  site: ResolvedSite,
-  user: BuildUser | undefined,
-  signal: AbortSignal | undefined,
-  options: Omit<Parameters<typeof runBuild>[0], 'signal' | 'uid' | 'gid'>,
-): Promise<void> {
-  const max = site.build.maxProcesses;
-  const atLimit = new AbortController();
-  const watch = user === undefined ? undefined : watchProcessCount(user.uid, max, () => atLimit.abort('it reached its process limit'));
-  try {
-    await runBuild({
-      ...options,
-      command: withProcessLimit(options.command, max),
-      signal: signal === undefined ? atLimit.signal : AbortSignal.any([signal, atLimit.signal]),
-      uid: user?.uid,
-      gid: user?.gid,
-      // The uid is this site's alone: whatever still runs as it after the build (a setsid'd
-      // process included) is killed before the output is published.
-      killUid: user?.uid,
-    });
-  } catch (error) {
-    if (!atLimit.signal.aborted || signal?.aborted === true) throw error;
-    throw new BerthError(
-      'E_BUILD_PROCESS_LIMIT',
-      `the build had ${max} processes and threads at once, the limit set by [sites.build] max_processes, and was stopped; find what starts so many in the log, or raise max_processes`,
-      { cause: error },
-    );
-  } finally {
-    watch?.stop();
-  }
-}
-
-/**
- * Tools that resolve absolute paths (Node, npm, every generator) need to
- * enter each directory above the checkout. A data_dir under a private
- * directory would make every build fail with a confusing "not found", so say
- * which directory and what to do.
- */
-async function assertEnterable(dir: string, user: BuildUser): Promise<void> {
-  for (let current = dirname(dir); ; current = dirname(current)) {
-    const info = await stat(current);
-    const enterable =
-      (info.mode & 0o001) !== 0 || (info.uid === user.uid && (info.mode & 0o100) !== 0) || (info.gid === user.gid && (info.mode & 0o010) !== 0);
-    if (!enterable) {
-      throw new BerthError(
-        'E_BUILD_CONFIG',
-        `Builds of this site run as ${user.name}, which cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}); allow it with \`chmod o+x ${current}\`, or put data_dir elsewhere`,
-      );
-    }
-    if (current === dirname(current)) return;
   }
 }
 

@@ -5,3 +5,10 @@ import { sitePaths } from '../releases/site-paths.ts';
 export function workDirFor(dataDir: string, site: string, deployId: string): string {
   return join(sitePaths(dataDir, site).siteDir, 'work', deployId);
 }
+
+/** The form Berth gives deploy ids (`20261127T085500Z-1a2b3c`, see state-store.ts): no separator, no `..`, no name of anything else. */
+const DEPLOY_ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+export function isDeployId(id: unknown): id is string {
+  return typeof id === 'string' && DEPLOY_ID.test(id);
+}

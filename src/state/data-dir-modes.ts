@@ -1,7 +1,11 @@
 import type { Stats } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Logger } from '../log/logger.ts';
+
+const run = promisify(execFile);
 
 /**
  * The data directory holds what no build and no other local user may read:
@@ -33,9 +37,10 @@ export interface ModeFix {
   /**
    * `private`: access was taken away (from group, others or another owner);
    * `builds`: only a site's build was let through a directory Berth owns
-   * (the setup of a new data dir or site, nothing to warn about).
+   * (the setup of a new data dir or site, nothing to warn about);
+   * `service`: root handed what it owned to Berth's service user.
    */
-  kind: 'private' | 'builds';
+  kind: 'private' | 'builds' | 'service';
 }
 
 export interface SecureDataDirResult {
@@ -45,31 +50,56 @@ export interface SecureDataDirResult {
 }
 
 /**
+ * Whose the data dir is, when a root process prepares it for Berth's
+ * unprivileged service user (see app/service-user.ts): everything root
+ * owns at the places this visits (the data dir, its entries, each site's
+ * entries) is handed to that user, with all it holds (`chown -R -P -h
+ * --from=0`: links themselves, never followed, and only what root owns, so
+ * a build's files stay the build's). An upgrade from a Berth that ran as
+ * root, or a command someone ran as root, leaves such files; the service
+ * user could not write them.
+ */
+export interface DataDirOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
  * Makes `dataDir` and what is in it private, by the rule above. Pass
  * `buildGroups` (site name -> build gid) when builds run as their own
- * users, else undefined (every site directory is then 0700).
+ * users, else undefined (every site directory is then 0700). Changing a
+ * group to a build gid takes root. `owner` defaults to this process's user.
  */
-export async function secureDataDir(dataDir: string, buildGroups: ReadonlyMap<string, number> | undefined): Promise<SecureDataDirResult> {
+export async function secureDataDir(
+  dataDir: string,
+  buildGroups: ReadonlyMap<string, number> | undefined,
+  owner?: DataDirOwner,
+): Promise<SecureDataDirResult> {
   const result: SecureDataDirResult = { fixed: [], failed: [] };
   const traversable = buildGroups === undefined ? 0o700 : 0o711;
+  const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const to = owner ?? self;
+  // Only root hands files to another user; anyone else owns what it makes.
+  const handOver = self.uid === 0 && to.uid !== 0 ? to : undefined;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  await settle(dataDir, { mode: traversable }, result);
+  const settled = (path: string, want: Wanted): Promise<Stats | undefined> => settle(path, want, to, handOver, result);
+  await settled(dataDir, { mode: traversable });
   for (const entry of await readdir(dataDir)) {
     const path = join(dataDir, entry);
     if (entry !== 'sites') {
-      await settle(path, {}, result);
+      await settled(path, {});
       continue;
     }
-    const info = await settle(path, { mode: traversable }, result);
+    const info = await settled(path, { mode: traversable });
     if (info?.isDirectory() !== true) continue;
     for (const site of await readdir(path)) {
       const gid = buildGroups?.get(site);
       const siteDir = join(path, site);
-      const siteInfo = await settle(siteDir, gid === undefined ? {} : { mode: 0o710, gid }, result);
+      const siteInfo = await settled(siteDir, gid === undefined ? {} : { mode: 0o710, gid });
       if (siteInfo?.isDirectory() !== true) continue;
       for (const name of await readdir(siteDir)) {
         const shared = gid !== undefined && (name === 'work' || name === 'cache');
-        await settle(join(siteDir, name), shared ? { mode: 0o710, gid } : {}, result);
+        await settled(join(siteDir, name), shared ? { mode: 0o710, gid } : {});
       }
     }
   }
@@ -82,8 +112,12 @@ interface Wanted {
   gid?: number;
 }
 
-/** Applies `want` to `path` (not through a link); returns what it found, undefined when nothing is there or it is a link. */
-async function settle(path: string, want: Wanted, result: SecureDataDirResult): Promise<Stats | undefined> {
+/**
+ * Applies `want` to `path` (not through a link); returns what it found,
+ * undefined when nothing is there or it is a link. With `handOver`, a path
+ * root owns is first given to that user, recursively.
+ */
+async function settle(path: string, want: Wanted, owner: DataDirOwner, handOver: DataDirOwner | undefined, result: SecureDataDirResult): Promise<Stats | undefined> {
   let info: Stats;
   try {
     info = await lstat(path);
@@ -92,14 +126,24 @@ async function settle(path: string, want: Wanted, result: SecureDataDirResult): 
     throw error;
   }
   if (info.isSymbolicLink()) return undefined;
+  if (handOver !== undefined && info.uid === 0) {
+    try {
+      await run('chown', ['-R', '-P', '-h', '--from=0', '--', `${handOver.uid}:${handOver.gid}`, path]);
+      result.fixed.push({ path, change: `owner 0:${info.gid} -> ${handOver.uid}:${handOver.gid}${info.isDirectory() ? ', with what it holds' : ''}`, kind: 'service' });
+      info = await lstat(path);
+    } catch (error) {
+      result.failed.push({ path, change: (error as NodeJS.ErrnoException).code ?? String(error), kind: 'private' });
+      return info;
+    }
+  }
   const mode = info.mode & 0o7777;
   const wantMode = info.isDirectory() && want.mode !== undefined ? want.mode : mode & ~0o077;
   try {
     // A directory a build passes through belongs to Berth, whoever owned it before (an older Berth gave caches to its one build user).
-    const uid = process.getuid?.() ?? info.uid;
+    const uid = owner.uid;
     if (want.gid !== undefined && (info.gid !== want.gid || info.uid !== uid)) {
       await chown(path, uid, want.gid);
-      const wasBerths = info.uid === uid && info.gid === (process.getgid?.() ?? info.gid);
+      const wasBerths = info.uid === uid && info.gid === owner.gid;
       result.fixed.push({ path, change: `owner ${info.uid}:${info.gid} -> ${uid}:${want.gid}`, kind: wasBerths ? 'builds' : 'private' });
     }
     if (mode !== wantMode) {
@@ -130,6 +174,11 @@ export function reportDataDirModes(result: SecureDataDirResult, logger: Logger, 
   if (opened.length > 0) {
     line?.(`let site builds through ${opened.length} paths under data_dir: ${listed(opened)}`);
     logger.info({ fixed: opened }, 'let site builds through data_dir');
+  }
+  const handed = result.fixed.filter((fix) => fix.kind === 'service');
+  if (handed.length > 0) {
+    line?.(`gave ${handed.length} paths under data_dir to Berth's service user: ${listed(handed)}`);
+    logger.info({ fixed: handed }, 'gave paths under data_dir to the service user');
   }
   if (result.failed.length > 0) {
     line?.(`could not make ${result.failed.length} paths under data_dir private: ${listed(result.failed)}`);

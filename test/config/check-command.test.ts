@@ -217,6 +217,30 @@ describe('berth check and berth serve refuse an unusable data_dir or secret', ()
     assert.equal(asRoot.code, 0, asRoot.stderr);
   });
 
+  it('warns a non-root user that builds are not isolated, naming allow_unisolated_builds and why; root gets no such line', async () => {
+    const cwd = await openCase('isolation-');
+    await mkdir(path.join(cwd, 'data'), { mode: 0o777 });
+    await chmod(path.join(cwd, 'data'), 0o777);
+    const built = VALID.replace('[sites.webhook]', 'repo = "https://example.com/blog.git"\n\n[sites.webhook]');
+    await writeFile(path.join(cwd, 'berth.toml'), built, { mode: 0o644 });
+    const asUser = { cwd, env: { BLOG_SECRET: SECRET }, uid: NOBODY, gid: NOBODY_GID };
+    const refused = await berthCli(['check'], asUser);
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`^berth\\.toml deploy\\.allow_unisolated_builds: warning: Berth runs as uid ${NOBODY}, not root, so builds cannot run as users of their own: deploys of blog that have a build command fail with E_BUILD_UNISOLATED; .*set \\[deploy\\] allow_unisolated_builds = true`, 'm'),
+    );
+
+    await writeFile(path.join(cwd, 'berth.toml'), `${built}\n[deploy]\nallow_unisolated_builds = true\n`, { mode: 0o644 });
+    const allowed = await berthCli(['check'], asUser);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.match(allowed.stderr, /deploy\.allow_unisolated_builds: warning: builds are not isolated: Berth runs as uid 65534, not root, so builds of blog run as Berth's own user/);
+
+    const asRoot = await berthCli(['check'], { cwd, env: { BLOG_SECRET: SECRET } });
+    assert.equal(asRoot.code, 0, asRoot.stderr);
+    assert.doesNotMatch(asRoot.stderr, /allow_unisolated_builds/);
+  });
+
   it('returns at once for a secret_file that is a named pipe nobody writes to, in check and in serve', { timeout: 60_000 }, async () => {
     const cwd = await openCase('fifo-');
     await writeFile(path.join(cwd, 'berth.toml'), SECRET_FILE);

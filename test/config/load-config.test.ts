@@ -57,7 +57,7 @@ describe('readConfig() defaults', () => {
       retryDelayMs: 60_000,
     });
     assert.deepEqual(config.log, { level: 'info' });
-    assert.deepEqual(config.deploy, { concurrency: 1, buildUidBase: 200_000, history: { keepDeploys: 100, keepDays: 30, keepDeliveriesDays: 30 } });
+    assert.deepEqual(config.deploy, { concurrency: 1, buildUidBase: 200_000, allowUnisolatedBuilds: false, history: { keepDeploys: 100, keepDays: 30, keepDeliveriesDays: 30 } });
     assert.deepEqual(config.sites, [
       {
         name: 'blog',
@@ -134,6 +134,7 @@ level = "debug"
 [deploy]
 concurrency = 2
 build_uid_base = 300000
+allow_unisolated_builds = true
 keep_deploys = 10
 keep_days = 7
 keep_deliveries_days = 3
@@ -212,7 +213,7 @@ secret = "\${DOCS_SECRET}"
     assert.equal(eab?.hmacKey.reveal(), 'eab-key-value');
     assert.equal(eab?.hmacKey.source, 'env EAB_KEY');
     assert.deepEqual(config.log, { level: 'debug' });
-    assert.deepEqual(config.deploy, { concurrency: 2, buildUidBase: 300_000, history: { keepDeploys: 10, keepDays: 7, keepDeliveriesDays: 3 } });
+    assert.deepEqual(config.deploy, { concurrency: 2, buildUidBase: 300_000, allowUnisolatedBuilds: true, history: { keepDeploys: 10, keepDays: 7, keepDeliveriesDays: 3 } });
 
     const [blog, docs] = config.sites;
     assert.ok(blog && docs);

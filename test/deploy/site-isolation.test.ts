@@ -278,7 +278,8 @@ describe('site isolation', () => {
     assert.deepEqual(await exited, [0, null]);
   });
 
-  it('builds as Berth\'s own user when Berth is not root, says the build is not isolated, and keeps the data dir 0700', async (t) => {
+  /** A site whose build writes its uid, on a data dir of an ordinary user (nobody), with `deploy` lines in the config. */
+  async function unprivilegedSite(t: TestContext, deploy: string[]): Promise<{ root: string; user: number; deploy(): ReturnType<typeof spawnSync> }> {
     const root = await tempDir(t, 'berth-iso-user-');
     await chmod(root, 0o755);
     await mkdir(join(root, 'git'));
@@ -286,20 +287,42 @@ describe('site isolation', () => {
     await mkdir(join(root, 'data'));
     await writeFile(
       join(root, 'berth.toml'),
-      `data_dir = "data"\n[acme]\ndirectory = "off"\n[[sites]]\nname = "s"\ndomains = ["s.test"]\nrepo = ${JSON.stringify(repo.bare)}\n[sites.build]\ncommand = "mkdir -p dist && id -u > dist/index.html"\npublish = "dist"\n`,
+      `data_dir = "data"\n[acme]\ndirectory = "off"\n[deploy]\n${deploy.join('\n')}\n[[sites]]\nname = "s"\ndomains = ["s.test"]\nrepo = ${JSON.stringify(repo.bare)}\n[sites.build]\ncommand = "mkdir -p dist && id -u > dist/index.html"\npublish = "dist"\n`,
     );
     // Berth as an ordinary user: it owns its config, data dir and repository.
     const user = 65534;
     for (const path of [join(root, 'berth.toml'), join(root, 'data'), join(root, 'git')]) spawnSync('chown', ['-R', `${user}:${user}`, path]);
-    const result = spawnSync(process.execPath, [cli, 'deploy', '--config', join(root, 'berth.toml')], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', HOME: join(root, 'data') },
-      uid: user,
-      gid: user,
-    });
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stderr, /building as Berth's own user \(Berth is not root\): the build is not isolated from Berth or from other sites/);
+    return {
+      root,
+      user,
+      deploy: () =>
+        spawnSync(process.execPath, [cli, 'deploy', '--config', join(root, 'berth.toml')], {
+          cwd: root,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '', HOME: join(root, 'data') },
+          uid: user,
+          gid: user,
+        }),
+    };
+  }
+
+  it('refuses to build when Berth is not root and has no root parent, with E_BUILD_UNISOLATED and why in the deploy log', async (t) => {
+    const site = await unprivilegedSite(t, []);
+    const result = site.deploy();
+    assert.equal(result.status, 1, String(result.stderr));
+    assert.match(String(result.stderr), /not building: The build was not run: Berth is not root and has no root parent/);
+    assert.match(String(result.stderr), /allow_unisolated_builds = true/);
+    assert.match(String(result.stderr), /\[E_BUILD_UNISOLATED\]/);
+    const releases = await readdir(join(site.root, 'data', 'sites', 's', 'releases')).catch(() => []);
+    assert.deepEqual(releases, []);
+  });
+
+  it('builds as Berth\'s own user with allow_unisolated_builds, says the build is not isolated, and keeps the data dir 0700', async (t) => {
+    const site = await unprivilegedSite(t, ['allow_unisolated_builds = true']);
+    const { root, user } = site;
+    const result = site.deploy();
+    assert.equal(result.status, 0, String(result.stderr));
+    assert.match(String(result.stderr), /building as Berth's own user, not isolated from Berth or from other sites: Berth is not root and has no root parent, and \[deploy\] allow_unisolated_builds = true allows it/);
     const mode = async (...path: string[]): Promise<number> => (await stat(join(root, 'data', ...path))).mode & 0o777;
     assert.equal(await mode(), 0o700);
     assert.equal(await mode('state.db'), 0o600);

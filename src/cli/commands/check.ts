@@ -3,6 +3,7 @@ import { formatDuration } from '../../config/duration.ts';
 import { displayPath, formatProblems, summarizeProblems } from '../../config/format-problems.ts';
 import { findConfigPath, readConfig } from '../../config/load-config.ts';
 import type { ResolvedConfig } from '../../config/resolved-config.ts';
+import { unisolatedBuildWarning } from '../../deploy/build-isolation.ts';
 import { configOption, type Command } from '../command.ts';
 
 /**
@@ -29,7 +30,10 @@ Options:
     const flag = typeof args.values.config === 'string' ? args.values.config : undefined;
     const file = findConfigPath(flag, io.env, io.cwd);
     const shown = displayPath(file, io.cwd);
-    const { config, problems } = await readConfig(file, io.env);
+    const read = await readConfig(file, io.env);
+    const { config } = read;
+    const isolation = config === undefined ? undefined : unisolatedBuildWarning(config, process.getuid?.());
+    const problems = isolation === undefined ? read.problems : [...read.problems, isolation];
     io.stderr.write(formatProblems(problems, shown));
     if (config === undefined) {
       io.stderr.write(`${shown} is not valid: ${summarizeProblems(problems)}\n`);
