@@ -2,13 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import { BerthError } from '../errors.ts';
-import type { Logger } from '../log/logger.ts';
 
 /** The account Berth's own long-lived processes run as once a root parent has dropped them to it. */
 export interface ServiceUser {
   uid: number;
   gid: number;
   name: string;
+}
+
+/** Where the one warning goes: the logger, or a command's standard error. */
+export interface WarningSink {
+  warn(details: object, message: string): void;
 }
 
 /** The `[server] user` Berth looks for when the config names none. */
@@ -30,7 +34,7 @@ export const DEFAULT_SERVICE_USER = 'berth';
  * systemd-userdb). Its primary group is the gid; supplementary groups are not
  * kept, so a group the account is in gives Berth nothing.
  */
-export function resolveServiceUser(config: ResolvedConfig, logger?: Pick<Logger, 'warn'>): ServiceUser | undefined {
+export function resolveServiceUser(config: ResolvedConfig, logger?: WarningSink): ServiceUser | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const name = config.server.user;
   if (name === 'root') return undefined;

@@ -86,6 +86,10 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     return EXIT_USAGE;
   }
   try {
+    // As root, a command that writes the data dir runs again as Berth's service user.
+    const { runAsServiceUser } = await import('../app/drop-privileges.ts');
+    const dropped = await runAsServiceUser(command.name, args, argv, io);
+    if (dropped !== undefined) return dropped;
     return await command.run(args, io);
   } catch (error) {
     if (isBerthError(error)) {
