@@ -39,7 +39,8 @@ function writesDataDir(command: string, args: ParsedCommandArgs): boolean {
  * Returns undefined when the command is to run here as it is: not root, a
  * command that does not write the data dir, a config that does not load
  * (the command itself reports it), or no service user (`[server] user =
- * "root"`, or the default account missing: one warning). Throws
+ * "root"`, or the default account missing, which `berth serve` warns
+ * about and a command does not repeat each time). Throws
  * E_CONFIG_INVALID for a named account that does not exist.
  *
  * The child reads what the command names (a directory to publish, the
@@ -54,7 +55,8 @@ export async function runAsServiceUser(command: string, args: ParsedCommandArgs,
   } catch {
     return undefined;
   }
-  const user = resolveServiceUser(config, { warn: (_details, message) => io.stderr.write(`berth ${command}: warning: ${message}\n`) });
+  // Without the default account the command runs as root, as before there was a service user; `berth serve` says so.
+  const user = resolveServiceUser(config, { warn: () => undefined });
   if (user === undefined) return undefined;
 
   const logger = createLogger({ level: 'warn', destination: io.stderr as NodeJS.WritableStream & { write(text: string): boolean } });
