@@ -39,8 +39,8 @@ export interface BuildHost {
    * Runs the build command in the checkout as the site's build user, under
    * the site's timeout and process limit from the config; on success saves
    * node_modules to the cache; always kills what the build user left
-   * running and gives the checkout back to Berth's user before it returns
-   * or throws.
+   * running and, for an unprivileged Berth, gives the checkout back to its
+   * user before it returns or throws (root reads it as it is).
    * @throws BerthError as `runBuild` does, and `E_BUILD_PROCESS_LIMIT`.
    */
   run(job: BuildJob, spec: BuildSpec, events: BuildEvents): Promise<void>;

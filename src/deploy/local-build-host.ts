@@ -47,6 +47,15 @@ const POLL_MS = 25;
 export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuildHostOptions = {}): BuildHost {
   const owner = options.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const siteNames = config.sites.map((site) => site.name);
+  /**
+   * Gives the checkout back to Berth's user after a build. Not for root:
+   * root reads and removes it as it is, and a checkout left to the build's
+   * uid lets publishing tell the build's hard links from root's (see
+   * openUntrusted's `linksOwnedBy`).
+   */
+  const giveBack = async (workDir: string, user: BuildUser): Promise<void> => {
+    if (owner.uid !== 0) await giveBackWorkDir(workDir, user, owner);
+  };
   /** Sites with a build (prepare to give-back) in progress here: one at a time each. */
   const building = new Set<string>();
 
@@ -129,7 +138,7 @@ export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuild
         return prepared;
       } catch (error) {
         // No build ran: the checkout goes back at once, so that the deploy can remove it.
-        if (handedOver && user !== undefined) await giveBackWorkDir(workDir, user, owner).catch(() => undefined);
+        if (handedOver && user !== undefined) await giveBack(workDir, user).catch(() => undefined);
         throw error;
       } finally {
         building.delete(job.site);
@@ -157,7 +166,7 @@ export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuild
           if (user !== undefined) {
             // runBuild killed them already; a give-back beside a living process of the uid could be raced.
             await killAll(user.uid);
-            await giveBackWorkDir(workDir, user, owner);
+            await giveBack(workDir, user);
           }
         } finally {
           building.delete(job.site);
@@ -180,12 +189,13 @@ export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuild
 
     async reclaimWorkDir(job) {
       const user = userOf(job.site);
-      if (user === undefined) return true; // Nothing was handed over: the checkout is Berth's user's.
+      // Nothing was handed over (the checkout is Berth's user's), or Berth is root, who removes it as it is.
+      if (user === undefined || owner.uid === 0) return true;
       if (building.has(job.site) || runningProcessesOf(user.uid).length > 0) return false;
       const found = await lstat(workDirFor(config.dataDir, job.site, job.deployId)).catch(() => undefined);
       if (found === undefined || (found.isDirectory() && found.uid === owner.uid)) return true;
       const { workDir } = await checkout(job, user.uid);
-      await giveBackWorkDir(workDir, user, owner);
+      await giveBack(workDir, user);
       return true;
     },
   };

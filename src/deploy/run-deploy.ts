@@ -205,8 +205,9 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       site: site.name,
       sourceDir: outputDir,
       within: workDir,
-      // Whose hard links the output may hold (see openUntrusted): Berth's, who owns the checkout again after a build.
-      buildUid: process.getuid?.(),
+      // Whose hard links the output may hold (see openUntrusted): the build's user when Berth is root (the
+      // checkout stays the build's), else Berth's, who owns the checkout again after a build (or made it).
+      buildUid: prepared?.user !== undefined && process.getuid?.() === 0 ? prepared.user.uid : process.getuid?.(),
       retain: Number.MAX_SAFE_INTEGER,
       activate: false,
     });
