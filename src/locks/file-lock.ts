@@ -51,6 +51,8 @@ export interface FileLockOptions {
   pollMs?: number;
   /** Mode of directories created on the way to the lock file; the umask's default otherwise. */
   dirMode?: number;
+  /** Mode of the lock file (it holds a pid, a start time and a host name). @default 0o600 */
+  fileMode?: number;
 }
 
 /** Who a lock file says holds it; fields a file does not give (garbage, an older format) are undefined. */
@@ -87,7 +89,7 @@ export async function acquireFileLock(file: string, options: FileLockOptions): P
   const id = randomBytes(8).toString('hex');
   const deadline = Date.now() + options.waitMs;
   for (;;) {
-    if (await createExclusive(file, ownerRecord(id))) break;
+    if (await createExclusive(file, ownerRecord(id), options.fileMode)) break;
     const found = await readLock(file);
     // Released between our create and read.
     if (found === undefined) continue;
@@ -169,10 +171,10 @@ function claimName(file: string, key: string): string {
  * place, so no one ever reads a half-written lock; link() never follows a
  * symbolic link at the destination.
  */
-async function createExclusive(file: string, content: string): Promise<boolean> {
+async function createExclusive(file: string, content: string, mode = 0o600): Promise<boolean> {
   const temp = sideName(file, `${randomBytes(8).toString('hex')}.new`);
   try {
-    const handle = await open(temp, 'wx', 0o600);
+    const handle = await open(temp, 'wx', mode);
     try {
       await handle.writeFile(content);
     } finally {
@@ -303,7 +305,13 @@ async function takeOver(file: string, judged: LockState, staleMs: number): Promi
 /** The holder's release: removes its own acquisition, unless a taker has claimed it (then it is the taker's to remove). */
 async function removeAcquisition(file: string, id: string): Promise<void> {
   const claim = claimName(file, id);
-  if (!(await createExclusive(claim, ownerRecord(randomBytes(8).toString('hex'))))) return;
+  try {
+    if (!(await createExclusive(claim, ownerRecord(randomBytes(8).toString('hex'))))) return;
+  } catch (error) {
+    // The lock's directory is gone, and the lock with it.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
   try {
     // A lock path turned into a link or a directory since: not ours to touch.
     const now = await readLock(file).catch(() => undefined);

@@ -14,7 +14,8 @@ export type DataDirLock = FileLock;
  * time is taken over; so is one its holder stopped refreshing.
  */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  return acquireFileLock(join(dataDir, 'serve.lock'), { waitMs: 0, busy: (holder) => inUse(dataDir, holder) });
+  // Readable by all: the supervisor may hold it as root while `berth certs`, run as the service user, asks who serves.
+  return acquireFileLock(join(dataDir, 'serve.lock'), { waitMs: 0, fileMode: 0o644, busy: (holder) => inUse(dataDir, holder) });
 }
 
 /** The pid of the `berth serve` using `dataDir`, or undefined when none is running. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { lockDataDir } from '../../src/state/data-dir-lock.ts';
@@ -126,4 +126,26 @@ test('a lock whose pid now belongs to another process, started later, is taken o
   // The same pid with its real start time is a live owner.
   await writeFile(join(dataDir, 'serve.lock'), `${process.ppid} ${start}\n`);
   await assert.rejects(lockDataDir(dataDir), isLockedError(dataDir, process.ppid));
+});
+
+test('another user (the service user, while the supervisor runs as root) can tell which berth serve holds the data dir', async (t) => {
+  const root = await tempDir(t);
+  const dataDir = join(root, 'data');
+  const lock = await lockDataDir(dataDir);
+  await chmod(root, 0o755);
+  await chmod(dataDir, 0o755);
+  const script = `
+    import { runningServerPid } from ${JSON.stringify(LOCK_MODULE)};
+    process.stdout.write(String(await runningServerPid(${JSON.stringify(dataDir)})));
+  `;
+  // nobody: neither the lock's owner (root) nor in its group.
+  const child = spawn(process.execPath, ['--input-type=module', '--eval', script], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  assert.equal(code, 0, err);
+  assert.equal(out, String(process.pid));
+  await lock.release();
 });
