@@ -159,15 +159,14 @@ export async function containerProcesses(exec: ContainerExec): Promise<Container
   return JSON.parse(await exec(['node', '-e', PROCESS_SCAN])) as ContainerProcess[];
 }
 
-/** Berth's processes: the supervisor (the one whose parent is not Berth) and the processes it started. */
+/** Berth's processes: the supervisor (`berth serve`) and the Node processes it started (the control plane, the workers). */
 export async function berthProcesses(exec: ContainerExec): Promise<{ supervisor: ContainerProcess; children: ContainerProcess[] }> {
+  const all = (await containerProcesses(exec)).filter((info) => info.state !== 'Z');
   // Node running Berth's CLI (not tini, whose command line names it too).
-  const all = (await containerProcesses(exec)).filter((info) => info.state !== 'Z' && /^\S*node \/opt\/berth\/src\/cli\/main\.ts serve/.test(info.cmd));
-  const pids = new Set(all.map((info) => info.pid));
-  const roots = all.filter((info) => !pids.has(info.ppid));
-  assert.equal(roots.length, 1, `one berth serve started the others: ${JSON.stringify(all)}`);
-  const supervisor = roots[0] as ContainerProcess;
-  return { supervisor, children: all.filter((info) => info.ppid === supervisor.pid) };
+  const serve = all.filter((info) => /^\S*node \/opt\/berth\/src\/cli\/main\.ts serve/.test(info.cmd));
+  assert.equal(serve.length, 1, `one berth serve: ${JSON.stringify(all)}`);
+  const supervisor = serve[0] as ContainerProcess;
+  return { supervisor, children: all.filter((info) => info.ppid === supervisor.pid && /^\S*node /.test(info.cmd)) };
 }
 
 /**
