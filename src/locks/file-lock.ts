@@ -284,40 +284,53 @@ function isStale(found: LockState, staleMs: number): boolean {
  * removing it already. Returns whether the lock file no longer holds it.
  */
 async function takeOver(file: string, judged: LockState, staleMs: number): Promise<boolean> {
-  const claim = claimName(file, judged.key);
-  if (await createExclusive(claim, ownerRecord(randomBytes(8).toString('hex')))) {
-    try {
-      const now = await readLock(file);
-      if (now?.key === judged.key) await unlinkIfPresent(file);
-      return true;
-    } finally {
-      await rm(claim, { force: true });
-    }
-  }
-  const claimant = await readLock(claim);
+  const removed = await withClaim(file, judged.key, async () => {
+    const now = await readLock(file);
+    if (now?.key === judged.key) await unlinkIfPresent(file);
+    return true;
+  });
+  if (removed !== undefined) return true;
+  const claimant = await readLock(claimName(file, judged.key));
   // The other taker is done.
   if (claimant === undefined) return true;
   // The other taker died (or hung) holding its claim: clear the claim the same way, then look again.
-  if (isStale(claimant, staleMs)) await takeOver(claim, claimant, staleMs);
+  if (isStale(claimant, staleMs)) await takeOver(claimName(file, judged.key), claimant, staleMs);
   return false;
+}
+
+/**
+ * Runs `work` holding the claim on acquisition `key` of the lock; undefined,
+ * without running it, when another holds that claim. The claim's own id
+ * counts as held while it exists, so another acquisition in this process
+ * never judges it left by an earlier process with our pid.
+ */
+async function withClaim<T>(file: string, key: string, work: () => Promise<T>): Promise<T | undefined> {
+  const claim = claimName(file, key);
+  const claimId = randomBytes(8).toString('hex');
+  heldIds.add(claimId);
+  try {
+    if (!(await createExclusive(claim, ownerRecord(claimId)))) return undefined;
+    try {
+      return await work();
+    } finally {
+      await rm(claim, { force: true });
+    }
+  } finally {
+    heldIds.delete(claimId);
+  }
 }
 
 /** The holder's release: removes its own acquisition, unless a taker has claimed it (then it is the taker's to remove). */
 async function removeAcquisition(file: string, id: string): Promise<void> {
-  const claim = claimName(file, id);
   try {
-    if (!(await createExclusive(claim, ownerRecord(randomBytes(8).toString('hex'))))) return;
+    await withClaim(file, id, async () => {
+      // A lock path turned into a link or a directory since: not ours to touch.
+      const now = await readLock(file).catch(() => undefined);
+      if (now?.key === id) await unlinkIfPresent(file);
+    });
   } catch (error) {
     // The lock's directory is gone, and the lock with it.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  try {
-    // A lock path turned into a link or a directory since: not ours to touch.
-    const now = await readLock(file).catch(() => undefined);
-    if (now?.key === id) await unlinkIfPresent(file);
-  } finally {
-    await rm(claim, { force: true });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 

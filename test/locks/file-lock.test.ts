@@ -249,3 +249,26 @@ describe('file lock: racing takeovers', () => {
     }
   });
 });
+
+describe('file lock: one process', () => {
+  it('acquisitions racing inside one process for a stale lock hold it one at a time', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'x.lock');
+    const busy = (): BerthError => new BerthError('E_SITE_LOCKED', 'busy');
+    for (let round = 0; round < 20; round++) {
+      await writeFile(file, JSON.stringify({ pid: await deadPid(), host: hostname(), id: `${round}`.padStart(16, '0') }));
+      let inside = 0;
+      let most = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        const lock = await acquireFileLock(file, { waitMs: 60_000, pollMs: 1, busy });
+        inside++;
+        most = Math.max(most, inside);
+        await new Promise((resolve) => setImmediate(resolve));
+        inside--;
+        await lock.release();
+      }));
+      assert.equal(most, 1, `round ${round}: ${most} acquisitions held the lock at once`);
+    }
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
