@@ -3,7 +3,8 @@
  * as written, in a container with systemd as PID 1 (the guide test's
  * Debian VM stand-in, test/image/vm.Dockerfile): Berth installed as the
  * guide installs it (the user berth, /var/lib/berth owned by it, the unit
- * copied from the checkout), with the config and the webhook secret file
+ * copied from the checkout, the `berth` command run with sudo as the
+ * guide's alias does), with the config and the webhook secret file
  * private to berth and a secret in Berth's environment from /etc/berth/berth.env.
  * Berth itself is /opt/berth of the image docker-image.ts builds (this
  * checkout with its production packages), so nothing is installed twice.
@@ -21,6 +22,7 @@ import { describe, it } from 'node:test';
 import { waitFor } from '../helpers/acme.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { bridgeGateway, containerAddress, docker, ROOT, useBaseImage } from '../helpers/docker.ts';
+import { readGuide } from '../helpers/guide.ts';
 import { assertProcessTree, deployHostileBuild, hostileConfig, hostileSecrets, siteRepos, type ShippedServer } from '../helpers/hostile-build.ts';
 import { startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -33,6 +35,14 @@ const VM_IMAGE = 'berth-vm:hostile';
 /** CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE: the unit's CapabilityBoundingSet. */
 const SUPERVISOR_CAPS = '00000000000004eb';
 
+/** The `berth` command the guide's step systemd.cli installs in /usr/local/bin: its here-document. */
+async function guideCli(): Promise<string> {
+  const block = (await readGuide()).find((entry) => entry.id === 'systemd.cli');
+  const script = /<<'EOF'\n([\s\S]*?\n)EOF\n/.exec(block?.code ?? '')?.[1];
+  assert.ok(script?.startsWith('#!/bin/sh\n'), `the guide's systemd.cli block writes a shell script: ${block?.code ?? 'no such block'}`);
+  return script ?? '';
+}
+
 /** Berth's image, the VM image, and the VM image with Berth installed the guide's way (its packages, the user, the data dir, the unit); each build reuses the layers of the last. */
 async function buildImages(dir: string): Promise<void> {
   await useBaseImage('amd64');
@@ -44,11 +54,13 @@ async function buildImages(dir: string): Promise<void> {
   const installed = join(dir, 'vm-berth');
   await mkdir(installed);
   await writeFile(join(installed, 'berth.service'), await readFile(join(ROOT, 'deploy', 'berth.service'), 'utf8'));
+  await writeFile(join(installed, 'berth'), await guideCli(), { mode: 0o755 });
   await writeFile(
     join(installed, 'Dockerfile'),
     `FROM ${VM_BASE}
 COPY --from=${BERTH_IMAGE} /opt/berth /opt/berth
 COPY berth.service /etc/systemd/system/berth.service
+COPY berth /usr/local/bin/berth
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git curl ca-certificates sqlite3 \\
  && rm -rf /var/lib/apt/lists/* \\
  && useradd --system --home-dir /var/lib/berth --shell /usr/sbin/nologin berth \\
@@ -121,8 +133,8 @@ describe('a hostile build under deploy/berth.service', () => {
       configFile: '/etc/berth/berth.toml',
       secretDir: '/etc/berth/secrets',
       exec,
-      // The guide's alias: sudo -u berth /usr/local/bin/berth, with the server's config.
-      cli: (args) => exec(['sudo', '-u', 'berth', 'env', 'BERTH_CONFIG=/etc/berth/berth.toml', '/usr/bin/node', '/opt/berth/src/cli/main.ts', ...args]),
+      // The guide's alias: sudo /usr/local/bin/berth.
+      cli: (args) => exec(['sudo', '/usr/local/bin/berth', ...args]),
     };
     try {
       const { log } = await deployHostileBuild(server, repos, secrets, pebbleRoot);
