@@ -83,19 +83,22 @@ export async function secureDataDir(
   const handOver = self.uid === 0 && to.uid !== 0 ? to : undefined;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const settled = (path: string, want: Wanted): Promise<Stats | undefined> => settle(path, want, to, handOver, result);
-  await settled(dataDir, { mode: traversable });
+  await settled(dataDir, { mode: traversable, entriesVisited: true });
   for (const entry of await readdir(dataDir)) {
     const path = join(dataDir, entry);
+    // The lock of the running `berth serve` (state/data-dir-lock.ts): readable by all on purpose (it names
+    // a pid, nothing secret), and held by a root supervisor, whose file it stays.
+    if (entry === 'serve.lock') continue;
     if (entry !== 'sites') {
       await settled(path, {});
       continue;
     }
-    const info = await settled(path, { mode: traversable });
+    const info = await settled(path, { mode: traversable, entriesVisited: true });
     if (info?.isDirectory() !== true) continue;
     for (const site of await readdir(path)) {
       const gid = buildGroups?.get(site);
       const siteDir = join(path, site);
-      const siteInfo = await settled(siteDir, gid === undefined ? {} : { mode: 0o710, gid });
+      const siteInfo = await settled(siteDir, gid === undefined ? { entriesVisited: true } : { mode: 0o710, gid, entriesVisited: true });
       if (siteInfo?.isDirectory() !== true) continue;
       for (const name of await readdir(siteDir)) {
         const shared = gid !== undefined && (name === 'work' || name === 'cache');
@@ -110,6 +113,8 @@ interface Wanted {
   /** For a directory; without it, group and other bits are cleared. */
   mode?: number;
   gid?: number;
+  /** Its entries are settled one by one: a hand-over changes the directory alone, not what it holds. */
+  entriesVisited?: boolean;
 }
 
 /**
@@ -128,8 +133,9 @@ async function settle(path: string, want: Wanted, owner: DataDirOwner, handOver:
   if (info.isSymbolicLink()) return undefined;
   if (handOver !== undefined && info.uid === 0) {
     try {
-      await run('chown', ['-R', '-P', '-h', '--from=0', '--', `${handOver.uid}:${handOver.gid}`, path]);
-      result.fixed.push({ path, change: `owner 0:${info.gid} -> ${handOver.uid}:${handOver.gid}${info.isDirectory() ? ', with what it holds' : ''}`, kind: 'service' });
+      const recursive = info.isDirectory() && want.entriesVisited !== true;
+      await run('chown', [...(recursive ? ['-R'] : []), '-P', '-h', '--from=0', '--', `${handOver.uid}:${handOver.gid}`, path]);
+      result.fixed.push({ path, change: `owner 0:${info.gid} -> ${handOver.uid}:${handOver.gid}${recursive ? ', with what it holds' : ''}`, kind: 'service' });
       info = await lstat(path);
     } catch (error) {
       result.failed.push({ path, change: (error as NodeJS.ErrnoException).code ?? String(error), kind: 'private' });

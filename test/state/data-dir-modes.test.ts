@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -37,6 +37,25 @@ describe('data dir modes', () => {
     assert.deepEqual(lines.map((line) => [line.level, line.msg]), [['info', 'let site builds through data_dir']]);
     assert.equal(deployLog.length, 1);
     assert.match(deployLog[0] ?? '', /^let site builds through \d+ paths under data_dir: /);
+  });
+
+  it('leaves serve.lock as the root supervisor wrote it, readable by all, and hands the rest to the service user', async (t) => {
+    const data = join(await tempDir(t, 'berth-modes-'), 'data');
+    await mkdir(data, { mode: 0o700 });
+    await writeFile(join(data, 'serve.lock'), '{"pid":1}\n', { mode: 0o644 });
+    await chmod(join(data, 'serve.lock'), 0o644);
+    await mkdir(join(data, 'logs', 'deploys'), { recursive: true, mode: 0o700 });
+    await writeFile(join(data, 'logs', 'deploys', 'old.log'), 'old\n', { mode: 0o600 });
+    const service = { uid: 4242, gid: 4343 };
+    const result = await secureDataDir(data, new Map([['blog', 204_242]]), service);
+    const lock = await stat(join(data, 'serve.lock'));
+    assert.deepEqual([lock.uid, lock.mode & 0o777], [0, 0o644]);
+    for (const path of [data, join(data, 'logs'), join(data, 'logs', 'deploys', 'old.log')]) {
+      const info = await stat(path);
+      assert.deepEqual([info.uid, info.gid], [service.uid, service.gid], path);
+    }
+    assert.ok(result.fixed.some((fix) => fix.kind === 'service' && fix.path === join(data, 'logs')), JSON.stringify(result.fixed));
+    assert.deepEqual(result.failed, []);
   });
 
   it('warns when it takes access away that something had left, and says which paths', async (t) => {
