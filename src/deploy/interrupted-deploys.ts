@@ -175,8 +175,10 @@ async function stopOrphanedBuild(build: ProcessIdentity): Promise<boolean> {
       process.kill(-pgid, 'SIGKILL');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      // EPERM: the build runs as its own uid and this Berth is not root; the build host kills the uid's processes.
-      if (code === 'ESRCH' || code === 'EPERM') break;
+      if (code === 'ESRCH') break;
+      // The build runs as its own uid and this Berth is not root: the root parent stopped it when the deploy's
+      // process died, and the build host kills what the uid left (stopStrayProcesses).
+      if (code === 'EPERM') return false;
       throw error;
     }
     await sleep(POLL_MS);

@@ -241,6 +241,15 @@ describe('berth check and berth serve refuse an unusable data_dir or secret', ()
     assert.doesNotMatch(asRoot.stderr, /allow_unisolated_builds/);
   });
 
+  it('run as root, fails for a [server] user that names no account, with the useradd command that makes it', async () => {
+    const cwd = await openCase('service-user-');
+    await writeFile(path.join(cwd, 'berth.toml'), `${VALID}\n[server]\nuser = "berth-check-absent"\n`, { mode: 0o644 });
+    const checked = await berthCli(['check'], { cwd, env: { BLOG_SECRET: SECRET } });
+    assert.equal(checked.code, 1, checked.stderr);
+    assert.match(checked.stderr, /^berth\.toml server\.user: \[server\] user is "berth-check-absent", and no such account exists; create it with `useradd --system .* berth-check-absent`/m);
+    assert.match(checked.stderr, /berth\.toml is not valid: 1 error/);
+  });
+
   it('returns at once for a secret_file that is a named pipe nobody writes to, in check and in serve', { timeout: 60_000 }, async () => {
     const cwd = await openCase('fifo-');
     await writeFile(path.join(cwd, 'berth.toml'), SECRET_FILE);

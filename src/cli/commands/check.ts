@@ -1,9 +1,11 @@
 import { formatByteSize } from '../../config/byte-size.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { displayPath, formatProblems, summarizeProblems } from '../../config/format-problems.ts';
-import { findConfigPath, readConfig } from '../../config/load-config.ts';
+import { findConfigPath, readConfig, type ConfigProblem } from '../../config/load-config.ts';
 import type { ResolvedConfig } from '../../config/resolved-config.ts';
+import { resolveServiceUser } from '../../app/service-user.ts';
 import { unisolatedBuildWarning } from '../../deploy/build-isolation.ts';
+import { isBerthError } from '../../errors.ts';
 import { configOption, type Command } from '../command.ts';
 
 /**
@@ -33,9 +35,10 @@ Options:
     const read = await readConfig(file, io.env);
     const { config } = read;
     const isolation = config === undefined ? undefined : unisolatedBuildWarning(config, process.getuid?.());
-    const problems = isolation === undefined ? read.problems : [...read.problems, isolation];
+    const problems = isolation === undefined ? [...read.problems] : [...read.problems, isolation];
+    if (config !== undefined) problems.push(...serviceUserProblems(config));
     io.stderr.write(formatProblems(problems, shown));
-    if (config === undefined) {
+    if (config === undefined || problems.some((problem) => problem.severity === 'error')) {
       io.stderr.write(`${shown} is not valid: ${summarizeProblems(problems)}\n`);
       return 1;
     }
@@ -45,6 +48,22 @@ Options:
 };
 
 export default check;
+
+/**
+ * As root, whether `[server] user` names an account Berth can run as
+ * (app/service-user.ts): a named account that does not exist is an error.
+ * The default account missing is left to `berth serve`'s one warning. Not
+ * root: nothing to say.
+ */
+function serviceUserProblems(config: ResolvedConfig): ConfigProblem[] {
+  try {
+    resolveServiceUser(config, { warn: () => undefined });
+    return [];
+  } catch (error) {
+    if (!isBerthError(error)) throw error;
+    return [{ path: 'server.user', line: undefined, message: error.message.replace(`${config.configPath}: `, ''), severity: 'error' }];
+  }
+}
 
 /** What `berth serve` would run with, minus anything secret (a secret's source is shown, never its value). */
 function describeConfig(config: ResolvedConfig, note: string): string {
