@@ -17,7 +17,12 @@ export interface BuildHostServerOptions {
   serviceUser?: ServiceUser | undefined;
 }
 
-/** The most a request may weigh, as JSON; a build's command and environment fit many times over. */
+/**
+ * The most a request may weigh, as JSON; a build's command and environment
+ * fit many times over. Limit: Node's IPC channel reads a whole message
+ * before this check sees it, and bounds none, so a child can make this
+ * process hold one huge message in memory once; it is refused all the same.
+ */
 export const MAX_REQUEST_CHARS = 2 * 1024 * 1024;
 const MAX_COMMAND_CHARS = 256 * 1024;
 const MAX_ENV_ENTRIES = 4096;

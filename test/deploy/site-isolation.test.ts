@@ -249,7 +249,7 @@ describe('site isolation', () => {
     assert.equal(await readFile(join(work, 'node_modules', 'lib', 'script.js'), 'utf8'), 'own');
   });
 
-  it('makes an old data directory private when the server starts, and logs what it changed', async (t) => {
+  it('makes an old data directory private when the server starts, and logs what it changed', { timeout: 120_000 }, async (t) => {
     const p = await twoSites(t);
     await mkdir(join(p.data, 'sites', 'b', 'releases'), { recursive: true, mode: 0o755 });
     await chmod(join(p.data, 'sites', 'b'), 0o755);
@@ -257,13 +257,14 @@ describe('site isolation', () => {
     t.after(() => child.kill('SIGKILL'));
     const exited = once(child, 'exit');
     const lines: Array<Record<string, unknown>> = [];
+    // The control plane fixes the data dir as it starts, which may be after the workers listen (they listen first).
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout }).on('line', (line) => {
         const entry = JSON.parse(line) as Record<string, unknown>;
         lines.push(entry);
-        if (entry.msg === 'listening') resolve();
+        if (entry.msg === 'made paths under data_dir private') resolve();
       });
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${JSON.stringify(lines)}`)));
     });
     const made = lines.find((line) => line.msg === 'made paths under data_dir private');
     assert.ok(made !== undefined, JSON.stringify(lines));
