@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { request, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { get } from '../helpers/server.ts';
+import { startServeProcess } from '../helpers/serve-process.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 import { main } from '../../src/cli/main.ts';
 import { PassThrough } from 'node:stream';
@@ -84,4 +87,30 @@ test('serve whose port is taken exits 1 with E_LISTEN before starting any proces
   assert.equal(code, 1, output);
   assert.match(output, new RegExp(`Cannot listen on 127.0.0.1 port ${taken} \\(server.http_port\\): another program is using it.*\\[E_LISTEN\\]`));
   assert.doesNotMatch(output, /listening|control plane/);
+});
+
+test('SIGTERM lets a response in flight finish, stops the workers before the control plane, and exits 0', async (t) => {
+  // Larger than the socket buffers hold, so the response is still being sent when the signal comes.
+  const large = randomBytes(32 * 1024 * 1024);
+  const server = await startServeProcess(t, { files: { 'large.bin': large }, server: 'workers = 2' });
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    request({ host: '127.0.0.1', port: server.httpPort, path: '/large.bin', headers: { host: 'localhost' }, agent: false }, resolve).on('error', reject).end();
+  });
+  assert.equal(response.statusCode, 200);
+  response.pause();
+  server.child.kill('SIGTERM');
+  const draining = await server.waitForLine((line) => line.msg === 'shutting down; waiting for requests in flight' && line.worker !== undefined);
+  assert.ok(draining !== undefined, 'a worker is draining');
+  const hash = createHash('sha256');
+  response.on('data', (chunk: Buffer) => hash.update(chunk));
+  response.resume();
+  await once(response, 'end');
+  assert.equal(hash.digest('hex'), createHash('sha256').update(large).digest('hex'), 'the whole file arrived');
+  const [code] = (await once(server.child, 'exit')) as [number | null];
+  assert.equal(code, 0);
+  const order = server.lines.map((line) => (line.msg === 'stopped' ? (line.worker !== undefined ? 'worker' : line.controlPlane !== undefined ? 'control plane' : 'supervisor') : undefined));
+  assert.deepEqual(order.filter((role) => role !== undefined), ['worker', 'worker', 'control plane', 'supervisor']);
+  const controlStopping = server.lines.findIndex((line) => line.msg === 'control plane stopping; waiting for deploys to end');
+  const lastWorkerStopped = server.lines.findLastIndex((line) => line.msg === 'stopped' && line.worker !== undefined);
+  assert.ok(lastWorkerStopped < controlStopping, 'the control plane is asked to stop only after every worker has stopped');
 });
