@@ -44,6 +44,7 @@ const manager = createManagerFor(config, logger, {
 });
 manager?.start();
 process.send?.({ berth: 'ready' } satisfies ReadyMessage);
+logger.info('control plane ready');
 
 const why = await stopped;
 if (why === 'supervisor gone') {
