@@ -8,6 +8,10 @@ import { toWire } from './config-wire.ts';
 import { EXIT_UNUSABLE, messageOf, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
 import { createServedReleases } from './served-releases.ts';
+import { BUILD_HOST_PARENT } from '../deploy/build-host.ts';
+import { serveBuildHost } from './build-host-server.ts';
+import { handDataDirTo } from './service-data-dir.ts';
+import { resolveServiceUser, type ServiceUser } from './service-user.ts';
 
 /** A child that dies this soon after starting counts towards a crash loop. */
 const EARLY_EXIT_MS = 5_000;
@@ -37,7 +41,9 @@ interface Child {
 
 /**
  * `berth serve`: the supervisor. It takes the data dir lock, binds the
- * ports (it may be root, so that nothing else needs to be), forks one
+ * ports (it may be root, so that nothing else needs to be; the children
+ * then run as `[server] user`, and builds are run here as their sites'
+ * uids on the control plane's request), forks one
  * control plane and `server.workers` serving workers, passes messages
  * between them, restarts a child that dies, forwards SIGHUP, and on SIGTERM
  * or SIGINT stops the workers first (they drain), then the control plane.
@@ -45,7 +51,17 @@ interface Child {
  * there costs a child, which is replaced. Resolves with the exit code.
  */
 export async function runSupervisor(config: ResolvedConfig, logger: Logger, options: SupervisorOptions = {}): Promise<number> {
+  // Started as root: the children run as the service user, and only this process keeps root.
+  const user = resolveServiceUser(config, logger);
   const lock = await lockDataDir(config.dataDir);
+  if (user !== undefined) {
+    try {
+      await handDataDirTo(config, user, logger);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
   const children = new Map<ChildProcess, Child>();
   const waitingConnections: Array<[PortKind, Socket]> = [];
   let turn = 0;
@@ -93,14 +109,19 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
     resolveStopped();
   };
 
-  const forkChild = (role: Role, entry: string | URL, config: ConfigMessage): Child => {
-    const child = fork(entry, [], forkOptions(role));
+  const forkChild = (role: Role, entry: string | URL, message: ConfigMessage): Child => {
+    const child = fork(entry, [], forkOptions(role, config, user));
     const record: Child = { role, process: child, born: Date.now(), listening: false };
     children.set(child, record);
+    // The control plane runs as the service user: its builds' privileged steps are asked of this process.
+    if (role === 'control plane' && user !== undefined) {
+      const stopBuildHost = serveBuildHost(child, config, logger, { serviceUser: user });
+      child.once('exit', stopBuildHost);
+    }
     child.on('message', (message: unknown) => route(record, message));
     child.on('error', (error) => logger.error({ err: error, pid: child.pid, role }, 'cannot talk to a child process'));
     child.on('exit', (code, killedBy) => onExit(record, code, killedBy));
-    child.send(config);
+    child.send(message);
     return record;
   };
 
@@ -292,12 +313,25 @@ async function stopChildren(children: Child[]): Promise<void> {
 /**
  * How a child is started: same Node, same flags, standard output and error
  * shared (JSON lines stay whole: each write is below PIPE_BUF), an IPC
- * channel for the messages.
+ * channel for the messages; as the service user when Berth started as root,
+ * the control plane then asking this process for its builds.
  */
-function forkOptions(role: Role): ForkOptions {
-  void role;
-  // SERVICE USER: the one place the children's uid and gid are chosen (see interfaces.md, `resolveServiceUser`).
-  return { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' };
+function forkOptions(role: Role, config: ResolvedConfig, user: ServiceUser | undefined): ForkOptions {
+  const options: ForkOptions = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' };
+  if (user === undefined) return options;
+  // Node drops the supplementary groups with the change of uid, so root's groups do not follow.
+  return {
+    ...options,
+    uid: user.uid,
+    gid: user.gid,
+    env: {
+      ...process.env,
+      HOME: config.dataDir,
+      USER: user.name,
+      LOGNAME: user.name,
+      ...(role === 'control plane' ? { BERTH_BUILD_HOST: BUILD_HOST_PARENT } : {}),
+    },
+  };
 }
 
 /** The listening socket's own handle, which `child.send` passes as it is (see listeners.ts `ListenHandle`). */

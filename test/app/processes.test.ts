@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { toWire } from '../../src/app/config-wire.ts';
@@ -14,9 +14,12 @@ import { deployConfig } from '../helpers/deploy-config.ts';
 import { githubPushTo } from '../helpers/github-push.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { eventually, get } from '../helpers/server.ts';
-import { childPids, startServeProcess } from '../helpers/serve-process.ts';
+import { childPids, killServeTree, startServeProcess } from '../helpers/serve-process.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
 import { listenersOfPort, listeningInodes, openFilesOf } from '../helpers/listening-sockets.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { serviceAccount } from '../helpers/service-account.ts';
+import { buildUids } from '../../src/deploy/build-user.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const workerMain = join(import.meta.dirname, '..', '..', 'src', 'app', 'worker-main.ts');
@@ -297,4 +300,74 @@ test('a deploy is recorded live only once every worker serves its release: with 
   const live = String(release());
   assert.ok(lines.some((line) => line.msg === 'release active' && line.worker === stopped && line.release === live), 'the stopped worker loaded it');
   assert.ok(lines.some((line) => line.msg === 'release active' && line.worker === running && line.release === live));
+});
+
+/** The real, effective, saved and filesystem uids of a process (/proc/PID/status). */
+async function uidsOf(pid: number): Promise<number[]> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return (/^Uid:\s+(.*)$/m.exec(status)?.[1] ?? '').split(/\s+/).map(Number);
+}
+
+async function chownTree(path: string, to: { uid: number; gid: number }): Promise<void> {
+  await lchown(path, to.uid, to.gid);
+  if (!(await lstat(path)).isDirectory()) return;
+  for (const entry of await readdir(path)) await chownTree(join(path, entry), to);
+}
+
+test('started as root with a service user, the control plane and the workers run as that user, and a build still runs as its site\'s uid through the supervisor', async (t) => {
+  const account = await serviceAccount(t);
+  const root = await tempDir(t, 'berth-proc-user-');
+  await chmod(root, 0o755);
+  await mkdir(join(root, 'git'));
+  const repo = await createRepo(join(root, 'git'), { 'build.sh': 'mkdir -p dist && id -u > dist/uid.txt && echo built > dist/index.html\n' });
+  // The control plane fetches as the service user; git refuses a repository of another owner.
+  await chownTree(repo.bare, account);
+  const base = uniqueBuildUidBase();
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    deployConfig({ repo: repo.bare, buildUidBase: base, more: ['[sites.build]', 'command = "sh build.sh"', 'publish = "dist"', '[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] }).replace(
+      'https_port = false',
+      `https_port = false\nworkers = 2\nuser = ${JSON.stringify(account.name)}`,
+    ),
+    { mode: 0o644 },
+  );
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  const exited = once(child, 'exit');
+  // Before the account is removed (clean-ups run last first): userdel refuses while its processes run.
+  onCleanup(t, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await killServeTree(child.pid as number);
+    await exited;
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const ready = await eventually(async () => lines.filter((line) => line.msg === 'sites ready').length === 2 && lines.some((line) => line.msg === 'control plane ready'), 60_000);
+  assert.ok(ready, `${stderr}${JSON.stringify(lines)}`);
+  const port = lines.find((line) => line.msg === 'listening')?.http as number;
+  const workers = [...new Set(lines.filter((line) => line.msg === 'listening').map((line) => line.worker as number))];
+  const { control } = await tree(child.pid as number, workers);
+  const [controlPlane] = control as [number];
+
+  assert.deepEqual(await uidsOf(child.pid as number), [0, 0, 0, 0], 'the supervisor keeps root');
+  for (const pid of [controlPlane, ...workers]) assert.deepEqual(await uidsOf(pid), [account.uid, account.uid, account.uid, account.uid], `process ${pid} runs as ${account.name}`);
+  const environ = async (pid: number): Promise<string[]> => (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+  assert.ok((await environ(controlPlane)).includes('BERTH_BUILD_HOST=parent'), 'the control plane asks the supervisor for builds');
+  for (const worker of workers) assert.ok(!(await environ(worker)).some((entry) => entry.startsWith('BERTH_BUILD_HOST=')), 'a worker has no build host');
+  assert.equal((await stat(join(root, 'data', 'state.db'))).uid, account.uid, 'the data dir was handed to the service user');
+
+  const head = git(repo.work, 'rev-parse', 'HEAD').trim();
+  assert.equal((await githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: head }, 'as-user')).status, 202);
+  const store = openStateStore(join(root, 'data'));
+  t.after(() => store.close());
+  const live = await eventually(async () => store.listDeploys({ site: 'blog' }).some((deploy) => deploy.sha === head && deploy.state === 'live'), 60_000);
+  assert.ok(live, JSON.stringify(store.listDeploys({ site: 'blog' })));
+  const built = (await get(port, '/uid.txt')).body.toString().trim();
+  assert.equal(Number(built), buildUids(['blog'], base).get('blog'), "the build ran as the site's own uid, neither root nor the service user");
+
+  child.kill('SIGTERM');
+  const [code] = (await exited) as [number | null];
+  assert.equal(code, 0);
 });
