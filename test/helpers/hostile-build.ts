@@ -387,6 +387,9 @@ export async function deployHostileBuild(server: ShippedServer, repos: SiteRepos
   assert.equal((await page(server, 'victim.example.com', '/pwned.html', pebbleRoot)).status, 404);
   assert.equal((await page(server, 'hostile.example.com', '/pwned.html', pebbleRoot)).status, 404);
   assert.equal(await server.exec(['sh', '-c', `ls -d '${server.dataDir}/planted' '${server.dataDir}/sites/victim/planted' 2>/dev/null || true`]), '');
+  // The data dir is berth's: root (the supervisor, the CLI run with sudo or docker exec) left nothing in it but its lock.
+  const rootOwned = await server.exec(['find', server.dataDir, '(', '-user', '0', '-o', '-group', '0', ')', '!', '-path', `${server.dataDir}/serve.lock`]);
+  assert.equal(rootOwned, '', 'nothing under the data dir belongs to root but serve.lock');
   const history = await deploys(server, 'hostile');
   assert.equal(history.find((deploy) => deploy.state === 'live')?.releaseId, good.releaseId, "hostile's live release is still the good one");
   return { uid, log };
