@@ -162,11 +162,12 @@ export async function containerProcesses(exec: ContainerExec): Promise<Container
 /** Berth's processes: the supervisor (`berth serve`) and the Node processes it started (the control plane, the workers). */
 export async function berthProcesses(exec: ContainerExec): Promise<{ supervisor: ContainerProcess; children: ContainerProcess[] }> {
   const all = (await containerProcesses(exec)).filter((info) => info.state !== 'Z');
-  // Node running Berth's CLI (not tini, whose command line names it too).
-  const serve = all.filter((info) => /^\S*node \/opt\/berth\/src\/cli\/main\.ts serve/.test(info.cmd));
+  // Node running Berth's CLI: not tini, whose command line names it too. Under QEMU (arm64 on
+  // amd64) every command line starts with the emulator's, so the match is not anchored.
+  const serve = all.filter((info) => /(^|\s)\S*node \/opt\/berth\/src\/cli\/main\.ts serve/.test(info.cmd) && !/(^|\/)tini\s/.test(info.cmd));
   assert.equal(serve.length, 1, `one berth serve: ${JSON.stringify(all)}`);
   const supervisor = serve[0] as ContainerProcess;
-  return { supervisor, children: all.filter((info) => info.ppid === supervisor.pid && /^\S*node /.test(info.cmd)) };
+  return { supervisor, children: all.filter((info) => info.ppid === supervisor.pid && /(^|\s)\S*node /.test(info.cmd)) };
 }
 
 /**
