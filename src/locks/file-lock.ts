@@ -176,6 +176,8 @@ async function createExclusive(file: string, content: string, mode = 0o600): Pro
   try {
     const handle = await open(temp, 'wx', mode);
     try {
+      // The umask (Berth's CLI sets 077) would narrow the mode asked for; a lock others must read says so itself.
+      await handle.chmod(mode);
       await handle.writeFile(content);
     } finally {
       await handle.close();

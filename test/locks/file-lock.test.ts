@@ -272,3 +272,22 @@ describe('file lock: one process', () => {
     assert.deepEqual(await readdir(dir), []);
   });
 });
+
+describe('file lock: modes', () => {
+  it('the data dir lock is readable by all under the CLI umask of 077, and a site lock stays private', async (t) => {
+    const dir = await tempDir(t);
+    const before = process.umask(0o077);
+    try {
+      const dataDirLock = await lockDataDir(dir);
+      t.after(() => dataDirLock.release());
+      // A command re-run as the service user reads it to tell which berth serve holds the data dir.
+      assert.equal((await stat(join(dir, 'serve.lock'))).mode & 0o777, 0o644);
+      const busy = (): BerthError => new BerthError('E_SITE_LOCKED', 'busy');
+      const siteLock = await acquireFileLock(join(dir, 'site.lock'), { waitMs: 0, busy });
+      t.after(() => siteLock.release());
+      assert.equal((await stat(join(dir, 'site.lock'))).mode & 0o777, 0o600);
+    } finally {
+      process.umask(before);
+    }
+  });
+});
