@@ -12,16 +12,6 @@ const REQUEST_PATH = ['server', 'static'];
 /** Control-plane folders the request path may name in types only. */
 const CONTROL_PLANE = ['deploy', 'acme', 'state', 'config'];
 
-/**
- * Files of the request path's folders that still wire processes together and
- * so load control-plane modules. They move to `src/app/` (the process tree);
- * this list only shrinks: the test fails once an entry is gone or clean.
- */
-const KNOWN_EXCEPTIONS = new Map<string, string>([
-  // startServer opens the certificate table and starts the ACME manager; the wiring moves to app/.
-  ['src/server/serve.ts', 'opens certificates and runs the ACME manager'],
-]);
-
 interface Violation {
   line: number;
   specifier: string;
@@ -94,19 +84,11 @@ async function violationsIn(folders: readonly string[]): Promise<Map<string, Vio
 describe('layering', () => {
   it('no file of the request path (src/server, src/static) loads a module of deploy/, acme/, state/ or config/', async () => {
     const violations = await violationsIn(REQUEST_PATH);
-    const unexpected = [...violations].filter(([file]) => !KNOWN_EXCEPTIONS.has(file));
     assert.deepEqual(
-      unexpected.map(([file, found]) => `${file}: ${found.map((violation) => `line ${violation.line} imports ${violation.specifier}`).join(', ')}`),
+      [...violations].map(([file, found]) => `${file}: ${found.map((violation) => `line ${violation.line} imports ${violation.specifier}`).join(', ')}`),
       [],
       'import these as `import type`, or declare an interface in server/ that the control plane implements and the caller passes in',
     );
-  });
-
-  it('every known exception still exists and still needs to be one, so the list only shrinks', async () => {
-    const violations = await violationsIn(REQUEST_PATH);
-    for (const [file, why] of KNOWN_EXCEPTIONS) {
-      assert.ok(violations.has(file), `${file} (${why}) no longer imports a control-plane module, or is gone: remove it from KNOWN_EXCEPTIONS`);
-    }
   });
 
   it('tells imports that load a module from those erased as types', () => {

@@ -1,7 +1,7 @@
 import { isBerthError } from '../errors.ts';
 import { createLogger, flushLogger } from '../log/logger.ts';
 import type { BoundSockets } from '../server/listeners.ts';
-import { startServer } from '../server/serve.ts';
+import { startServer } from './start-server.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
 import { messageOf, type ListeningMessage, type ReleaseMessage } from './ipc-messages.ts';
 import { pushSinkOverIpc } from './push-relay.ts';

@@ -241,7 +241,7 @@ test('the control plane killed during a build: serving goes on, a new one record
     for (const forbidden of ['node:sqlite', 'node:child_process', '/src/deploy/', '/src/state/', '/src/acme/certificate-manager.ts', '/src/acme/acme-session.ts']) {
       assert.ok(!loaded.includes(forbidden), `worker ${worker} did not load ${forbidden}`);
     }
-    assert.ok(loaded.includes('/src/server/serve.ts'), 'the record is of a worker');
+    assert.ok(loaded.includes('/src/app/start-server.ts'), 'the record is of a worker');
   }
   assert.ok((await openFilesOf(controlPlane)).some((file) => file.endsWith('state.db')), 'the control plane has state.db open: the check above can see it');
   assert.ok((await readFile(join(modules, `${controlPlane}.txt`), 'utf8')).includes('node:sqlite'), 'the control plane loads sqlite: the check above can see it');

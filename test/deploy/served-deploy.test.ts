@@ -18,7 +18,7 @@ import { activateRelease } from '../../src/releases/activate.ts';
 import { MANIFEST_NAME } from '../../src/releases/manifest.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { sitePaths } from '../../src/releases/site-paths.ts';
-import { startServer } from '../../src/server/serve.ts';
+import { startServer } from '../../src/app/start-server.ts';
 import type { ReleaseEvent } from '../../src/server/release-watcher.ts';
 import { openStateStore, type StateStore } from '../../src/state/state-store.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';

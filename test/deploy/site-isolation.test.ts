@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { nodeModulesKey, restoreNodeModules } from '../../src/deploy/build-cache.ts';
 import { buildUids } from '../../src/deploy/build-user.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { startServer } from '../../src/server/serve.ts';
+import { startServer } from '../../src/app/start-server.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { writeFileAtomic } from '../../src/tls/atomic-write.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';

@@ -9,7 +9,7 @@ import type { TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { startControlPlane, type ControlPlane } from '../../src/deploy/control-plane.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { startServer, type RunningServer } from '../../src/app/start-server.ts';
 import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';

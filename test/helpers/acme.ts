@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { ResolvedConfig } from '../../src/config/resolved-config.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { startServer, type RunningServer } from '../../src/app/start-server.ts';
 import { onCleanup } from './cleanup.ts';
 
 /** What a TLS client saw for one name. */

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import type { ResolvedConfig } from '../../src/config/resolved-config.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
-import { startServer, type RunningServer } from '../../src/server/serve.ts';
+import { startServer, type RunningServer } from '../../src/app/start-server.ts';
 import { tempDir, writeTree } from './temp.ts';
 import { onCleanup } from './cleanup.ts';
 

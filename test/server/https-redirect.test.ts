@@ -178,7 +178,7 @@ describe('challenge answers on a server with ACME on', () => {
   it('serves the key authorization as text, and a site file of that name for unknown tokens', async (t) => {
     // ACME on against a CA that is not there: the manager only logs failures; the listener answers as it would.
     const root = await tempDir(t);
-    const { startServer } = await import('../../src/server/serve.ts');
+    const { startServer } = await import('../../src/app/start-server.ts');
     const { loadConfig } = await import('../../src/config/load-config.ts');
     const { createLogger } = await import('../../src/log/logger.ts');
     const { publishRelease } = await import('../../src/releases/publish.ts');

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { MANIFEST_NAME } from '../../src/releases/manifest.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
-import { startServer } from '../../src/server/serve.ts';
+import { startServer } from '../../src/app/start-server.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { get, getH2 } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';

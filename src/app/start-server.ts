@@ -2,14 +2,14 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
 import type { CertificateManager } from '../acme/certificate-manager.ts';
-import { startListeners, type BoundSockets, type Listeners } from './listeners.ts';
-import { watchReleases, type ReleaseEvent, type ReleaseWatcher } from './release-watcher.ts';
-import { createRequestHandler } from './request-handler.ts';
-import { createStreamHandler } from './stream-handler.ts';
-import { createSiteTable, type SiteTable } from './site-table.ts';
-import type { PushSink } from './webhook-route.ts';
+import { startListeners, type BoundSockets, type Listeners } from '../server/listeners.ts';
+import { watchReleases, type ReleaseEvent, type ReleaseWatcher } from '../server/release-watcher.ts';
+import { createRequestHandler } from '../server/request-handler.ts';
+import { createStreamHandler } from '../server/stream-handler.ts';
+import { createSiteTable, type SiteTable } from '../server/site-table.ts';
+import type { PushSink } from '../server/webhook-route.ts';
 
-export type { ReleaseEvent } from './release-watcher.ts';
+export type { ReleaseEvent } from '../server/release-watcher.ts';
 
 export interface RunningServer {
   readonly listeners: Listeners;
@@ -28,7 +28,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Everything `berth serve` runs: site table, live releases, listeners. */
+/** Everything a serving process runs: site table, live releases, listeners, and (in the control plane) the ACME manager. Lives in app/ because it wires acme/ into the request path. */
 export interface ServerOptions {
   /** Where verified webhook pushes go; without one, webhooks are answered 503. */
   pushSink?: PushSink;
