@@ -7,60 +7,81 @@ import type { PortKind } from './listen-sockets.ts';
 export interface ChildStart {
   config: ResolvedConfig;
   message: ConfigMessage;
-  /** The listening sockets (raw handles) the supervisor passed, by port. */
-  sockets: Map<PortKind, object>;
+  /**
+   * The listening sockets (raw handles) the supervisor passes, by port. A
+   * worker that joins others already serving (`message.joining`) gets them
+   * only after it has sent `loaded`.
+   */
+  sockets(): Promise<Map<PortKind, object>>;
 }
 
-/** Longest a child waits for its config before deciding its parent is not a Berth supervisor. */
+/** Longest a child waits for its config, or a worker for its sockets once due, before deciding its parent is not a Berth supervisor. */
 const START_TIMEOUT_MS = 60_000;
 
 /**
- * The first thing a child of `berth serve` does: wait for its config (and,
- * for a worker, its listening sockets) from the supervisor. A config it
- * cannot use ends the process with one line on standard error and exit code
- * `EXIT_UNUSABLE`, which the supervisor takes as final.
+ * The first thing a child of `berth serve` does: wait for its config from
+ * the supervisor. A config it cannot use ends the process with one line on
+ * standard error and exit code `EXIT_UNUSABLE`, which the supervisor takes
+ * as final.
  */
 export function receiveStart(role: string): Promise<ChildStart> {
   if (process.send === undefined) failStart(role, 'this program is started by `berth serve`, which passes it its configuration; run `berth serve` instead');
-  return new Promise((resolve) => {
-    let start: { config: ResolvedConfig; message: ConfigMessage; expected: PortKind[] } | undefined;
-    const sockets = new Map<PortKind, object>();
-    const timer = setTimeout(() => failStart(role, `no configuration arrived from the supervisor within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
-    const done = (): void => {
-      if (start === undefined || !start.expected.every((kind) => sockets.has(kind))) return;
+  const received = new Map<PortKind, object>();
+  let expected: PortKind[] | undefined;
+  let socketsDone: (() => void) | undefined;
+  const allSockets = (): boolean => expected !== undefined && expected.every((kind) => received.has(kind));
+  // The supervisor went away before the start finished: nothing to serve for.
+  const orphaned = (): void => process.exit(EXIT_UNUSABLE);
+  const finish = (): void => {
+    process.off('message', onMessage);
+    process.off('disconnect', orphaned);
+  };
+  let onConfig: (start: ChildStart) => void = () => undefined;
+  let started = false;
+  const timer = setTimeout(() => failStart(role, `no configuration arrived from the supervisor within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+  const sockets = (): Promise<Map<PortKind, object>> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(waiting);
+        finish();
+        resolve(received);
+      };
+      const waiting = setTimeout(() => failStart(role, `the supervisor did not pass the listening sockets within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+      if (allSockets()) done();
+      else socketsDone = done;
+    });
+  const onMessage = (message: unknown, handle: unknown): void => {
+    const config = messageOf(message, 'config');
+    if (config !== undefined) {
+      // A second config is a supervisor's bug; the first one stands.
+      if (started) return;
+      started = true;
       clearTimeout(timer);
-      process.off('message', onMessage);
-      process.off('disconnect', orphaned);
-      resolve({ config: start.config, message: start.message, sockets });
-    };
-    const onMessage = (message: unknown, handle: unknown): void => {
-      const config = messageOf(message, 'config');
-      if (config !== undefined) {
-        // A second config is a supervisor's bug; the first one stands.
-        if (start !== undefined) return;
-        const expected = config.sockets ?? [];
-        if (!Array.isArray(expected) || !expected.every((kind) => kind === 'http' || kind === 'https')) {
-          failStart(role, 'Cannot use the configuration the supervisor sent: its list of sockets is not a list of "http" and "https"', 'E_CONFIG_WIRE');
-        }
-        try {
-          start = { config: fromWire(config.wire), message: config, expected };
-        } catch (error) {
-          if (isBerthError(error)) failStart(role, error.message, error.code);
-          throw error;
-        }
-        done();
-        return;
+      const kinds = config.sockets ?? [];
+      if (!Array.isArray(kinds) || !kinds.every((kind) => kind === 'http' || kind === 'https')) {
+        failStart(role, 'Cannot use the configuration the supervisor sent: its list of sockets is not a list of "http" and "https"', 'E_CONFIG_WIRE');
       }
-      const socket = messageOf(message, 'socket');
-      if (socket !== undefined && typeof handle === 'object' && handle !== null && (socket.kind === 'http' || socket.kind === 'https')) {
-        sockets.set(socket.kind, handle);
-        done();
+      expected = kinds;
+      // Nothing more to come (the control plane).
+      if (kinds.length === 0) finish();
+      try {
+        onConfig({ config: fromWire(config.wire), message: config, sockets });
+      } catch (error) {
+        if (isBerthError(error)) failStart(role, error.message, error.code);
+        throw error;
       }
-    };
-    // The supervisor went away before the start finished: nothing to serve for.
-    const orphaned = (): void => process.exit(EXIT_UNUSABLE);
-    process.on('message', onMessage);
-    process.once('disconnect', orphaned);
+      return;
+    }
+    const socket = messageOf(message, 'socket');
+    if (socket !== undefined && typeof handle === 'object' && handle !== null && (socket.kind === 'http' || socket.kind === 'https')) {
+      received.set(socket.kind, handle);
+      if (allSockets()) socketsDone?.();
+    }
+  };
+  process.on('message', onMessage);
+  process.once('disconnect', orphaned);
+  return new Promise((resolve) => {
+    onConfig = resolve;
   });
 }
 

@@ -20,6 +20,12 @@ export interface ConfigMessage {
   wire: WireConfig;
   /** Worker: the sockets that follow, one `socket` message each. */
   sockets?: PortKind[];
+  /**
+   * Worker: others already serve, so this one loads its sites first and
+   * gets its sockets only after it sends `loaded`; meanwhile the kernel
+   * gives every connection to the workers that serve.
+   */
+  joining?: boolean;
   /** Control plane: the bound HTTP port, where the CA's HTTP-01 requests arrive. */
   httpPort?: number;
 }
@@ -41,6 +47,11 @@ export interface ListeningMessage {
   berth: 'listening';
   http: number | undefined;
   https: number | undefined;
+}
+
+/** Joining worker -> supervisor: every site's release has loaded; bind and pass my sockets. */
+export interface LoadedMessage {
+  berth: 'loaded';
 }
 
 /** Control plane -> supervisor: started; pushes can come (they wait in the supervisor until then). */
@@ -94,7 +105,7 @@ export interface ServedMessage {
 }
 
 export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | CertificatesMessage | ServedMessage;
-export type FromChild = ListeningMessage | ReadyMessage | PushMessage | PushReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage;
+export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage;
 
 /** A message of ours of one kind, or undefined for anything else. */
 export function messageOf<K extends (ToChild | FromChild)['berth']>(message: unknown, kind: K): Extract<ToChild | FromChild, { berth: K }> | undefined {

@@ -40,8 +40,18 @@ export interface ServerOptions {
    * start and on every switch. How a deploy learns that it is served.
    */
   onRelease?: (event: ReleaseEvent) => void;
-  /** Sockets already bound by a parent process; without them the ports in `config.server` are bound here. */
-  sockets?: BoundSockets;
+  /**
+   * Sockets already bound by a parent process, or a function that returns
+   * them once asked (after the first load, with `loadFirst`); without them
+   * the ports in `config.server` are bound here.
+   */
+  sockets?: BoundSockets | (() => Promise<BoundSockets>);
+  /**
+   * Load every site's release before listening: for a worker joining others
+   * that already serve, which answer meanwhile. `ready` is then resolved
+   * when this resolves.
+   */
+  loadFirst?: boolean;
 }
 
 /**
@@ -60,41 +70,67 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
   const bound: { httpsPort: number | undefined } = { httpsPort: undefined };
   const certificates = await openServingCertificates(config, logger);
   const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink };
-  const listeners = await startListeners(
-    config.server,
-    {
-      plain: createRequestHandler(sites, logger, {
-        ...handlerOptions,
-        challenges: certificates.challenges,
-        httpsRedirectPort: config.server.httpsRedirect ? () => config.server.httpsRedirectPort ?? bound.httpsPort : undefined,
-      }),
-      request: createRequestHandler(sites, logger, { ...handlerOptions, secure: true }),
-      stream: createStreamHandler(sites, logger, handlerOptions),
-    },
-    certificates.source,
-    logger,
-    options.sockets,
-  );
+  const watch = (): Promise<ReleaseWatcher> =>
+    watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes, onRelease: options.onRelease }, logger);
+  const whenLoaded = (watcher: ReleaseWatcher): Promise<void> =>
+    watcher.ready.then(() => {
+      for (const site of sites.sites) {
+        if (site.release === undefined) {
+          logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
+        }
+      }
+      logger.info({ sites: sites.sites.length, ms: Math.round(performance.now() - started) }, 'sites ready');
+    });
+  let early: { releases: ReleaseWatcher; ready: Promise<void> } | undefined;
+  if (options.loadFirst === true) {
+    const watcher = await watch();
+    try {
+      await whenLoaded(watcher);
+    } catch (error) {
+      watcher.close();
+      throw error;
+    }
+    early = { releases: watcher, ready: Promise.resolve() };
+  }
+  let listeners: Listeners;
+  try {
+    listeners = await startListeners(
+      config.server,
+      {
+        plain: createRequestHandler(sites, logger, {
+          ...handlerOptions,
+          challenges: certificates.challenges,
+          httpsRedirectPort: config.server.httpsRedirect ? () => config.server.httpsRedirectPort ?? bound.httpsPort : undefined,
+        }),
+        request: createRequestHandler(sites, logger, { ...handlerOptions, secure: true }),
+        stream: createStreamHandler(sites, logger, handlerOptions),
+      },
+      certificates.source,
+      logger,
+      typeof options.sockets === 'function' ? await options.sockets() : options.sockets,
+    );
+  } catch (error) {
+    early?.releases.close();
+    throw error;
+  }
   bound.httpsPort = listeners.httpsPort;
   logger.info(
     { http: listeners.httpPort, https: listeners.httpsPort, host: config.server.host, sites: sites.sites.map((site) => site.config.name) },
     'listening',
   );
   let releases: ReleaseWatcher;
-  try {
-    releases = await watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes, onRelease: options.onRelease }, logger);
-  } catch (error) {
-    await listeners.close(0);
-    throw error;
-  }
-  const ready = releases.ready.then(() => {
-    for (const site of sites.sites) {
-      if (site.release === undefined) {
-        logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
-      }
+  let ready: Promise<void>;
+  if (early === undefined) {
+    try {
+      releases = await watch();
+    } catch (error) {
+      await listeners.close(0);
+      throw error;
     }
-    logger.info({ sites: sites.sites.length, ms: Math.round(performance.now() - started) }, 'sites ready');
-  });
+    ready = whenLoaded(releases);
+  } else {
+    ({ releases, ready } = early);
+  }
   const serving = certificates;
   const manager = acme !== undefined
     ? acme.createManagerFor(config, logger, {

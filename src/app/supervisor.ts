@@ -37,6 +37,8 @@ interface Child {
   born: number;
   /** A worker that said it serves. */
   listening: boolean;
+  /** A worker whose sockets were bound for it (at start, or once it said `loaded`). */
+  socketsSent: boolean;
 }
 
 /**
@@ -111,7 +113,7 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
 
   const forkChild = (role: Role, entry: string | URL, message: ConfigMessage): Child => {
     const child = fork(entry, [], forkOptions(role, config, user));
-    const record: Child = { role, process: child, born: Date.now(), listening: false };
+    const record: Child = { role, process: child, born: Date.now(), listening: false, socketsSent: false };
     children.set(child, record);
     // The control plane runs as the service user: its builds' privileged steps are asked of this process.
     if (role === 'control plane' && user !== undefined) {
@@ -134,7 +136,11 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   };
 
   let starting = 0;
-  const startWorker = async (): Promise<void> => {
+  const portKinds = (['http', 'https'] as const).filter((kind) => sockets.ports[kind] !== undefined);
+  /** Binds a worker's own sockets (or takes the shared ones) and passes them; once per worker. */
+  const sendSockets = async (worker: Child): Promise<void> => {
+    if (worker.socketsSent) return;
+    worker.socketsSent = true;
     let handles: WorkerSockets;
     starting++;
     try {
@@ -145,12 +151,10 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
     } finally {
       starting--;
     }
-    if (stopping) {
+    if (stopping || !worker.process.connected) {
       sockets.handedOver(handles);
       return;
     }
-    const worker = forkChild('worker', options.workerEntry ?? new URL('./worker-main.ts', import.meta.url), { berth: 'config', wire, sockets: [...handles.keys()] });
-    if (worker.process.pid !== undefined) served.add(worker.process.pid);
     let left = handles.size;
     for (const [kind, socket] of handles) {
       // The raw handle: a net.Server would start accepting in the child the
@@ -161,12 +165,24 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       });
     }
   };
+  const startWorker = (): void => {
+    // With a worker serving, a new one (the second, a replacement) loads its
+    // sites before it has a socket: until then the kernel gives its share of
+    // connections to the workers that serve, instead of to one answering 503.
+    // The first one listens at once (ACME challenges and health answer while
+    // the sites load).
+    const joining = workersReady().length > 0;
+    const message: ConfigMessage = { berth: 'config', wire, sockets: [...portKinds], ...(joining ? { joining: true } : {}) };
+    const worker = forkChild('worker', options.workerEntry ?? new URL('./worker-main.ts', import.meta.url), message);
+    if (worker.process.pid !== undefined) served.add(worker.process.pid);
+    if (!joining) void sendSockets(worker);
+  };
 
   /** Workers beyond the first start once it serves: it makes the stand-in certificate, so that all present the same one. */
   const startMissingWorkers = (): void => {
     const workers = [...children.values()].filter((child) => child.role === 'worker');
     const wanted = workers.some((child) => child.listening) ? config.server.workers : 1;
-    for (let i = workers.length + starting; i < wanted; i++) void startWorker();
+    for (let i = workers.length; i < wanted; i++) startWorker();
   };
 
   const route = (from: Child, message: unknown): void => {
@@ -176,6 +192,10 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       from.listening = true;
       for (const [kind, socket] of waitingConnections.splice(0)) handOver(kind, socket);
       if (first) startMissingWorkers();
+      return;
+    }
+    if (messageOf(message, 'loaded') !== undefined && from.role === 'worker') {
+      void sendSockets(from);
       return;
     }
     const push = messageOf(message, 'push');

@@ -3,7 +3,7 @@ import { createLogger, flushLogger } from '../log/logger.ts';
 import type { BoundSockets } from '../server/listeners.ts';
 import { startServer } from './start-server.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
-import { messageOf, type ListeningMessage, type ReleaseMessage } from './ipc-messages.ts';
+import { messageOf, type ListeningMessage, type LoadedMessage, type ReleaseMessage } from './ipc-messages.ts';
 import { pushSinkOverIpc } from './push-relay.ts';
 
 /**
@@ -13,15 +13,22 @@ import { pushSinkOverIpc } from './push-relay.ts';
  * state database, git and the ACME client live in the control plane.
  */
 const stopped = untilStopped();
-const { config, sockets } = await receiveStart('worker');
+const { config, message, sockets } = await receiveStart('worker');
 const logger = createLogger({ level: config.log.level }).child({ worker: process.pid });
-const bound: BoundSockets = { http: sockets.get('http'), https: sockets.get('https') };
+const joining = message.joining === true;
+const bound = async (): Promise<BoundSockets> => {
+  if (joining && process.connected) process.send?.({ berth: 'loaded' } satisfies LoadedMessage);
+  const handles = await sockets();
+  return { http: handles.get('http'), https: handles.get('https') };
+};
 
 let server;
 try {
   server = await startServer(config, logger, {
     pushSink: pushSinkOverIpc(),
     sockets: bound,
+    // Others serve meanwhile: this worker gets its sockets once it can answer from its releases.
+    loadFirst: joining,
     // What this worker serves, for the control plane's "live means served".
     onRelease: (event) => {
       if (process.connected) process.send?.({ berth: 'release', ...event } satisfies ReleaseMessage);
