@@ -1,5 +1,7 @@
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
+import module from 'node:module';
 import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { lockDataDir } from '../state/data-dir-lock.ts';
@@ -338,7 +340,7 @@ async function stopChildren(children: Child[]): Promise<void> {
  */
 function forkOptions(role: Role, config: ResolvedConfig, user: ServiceUser | undefined): ForkOptions {
   const options: ForkOptions = { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' };
-  if (user === undefined) return options;
+  if (user === undefined) return { ...options, env: { ...process.env, ...compileCacheFor(undefined, config) } };
   // Node drops the supplementary groups with the change of uid, so root's groups do not follow.
   return {
     ...options,
@@ -349,9 +351,28 @@ function forkOptions(role: Role, config: ResolvedConfig, user: ServiceUser | und
       HOME: config.dataDir,
       USER: user.name,
       LOGNAME: user.name,
+      ...compileCacheFor(user, config),
       ...(role === 'control plane' ? { BERTH_BUILD_HOST: BUILD_HOST_PARENT } : {}),
     },
   };
+}
+
+/**
+ * Where a child keeps Node's compile cache. With it, a child's TypeScript is
+ * not stripped again at each start, so Node never loads its TypeScript
+ * compiler (about 17 MiB of each process's memory, and half of its start).
+ * The cache named in the environment (the image's) is kept: Node keeps each
+ * uid's files in a directory of their own. Otherwise a child of the same
+ * user shares this process's cache, and a service user's children keep
+ * theirs in the data dir, which only that user can write (a cache another
+ * user could write would be code Berth runs).
+ */
+function compileCacheFor(user: ServiceUser | undefined, config: ResolvedConfig): NodeJS.ProcessEnv {
+  if (process.env.NODE_COMPILE_CACHE !== undefined && process.env.NODE_COMPILE_CACHE !== '') return {};
+  if (user !== undefined) return { NODE_COMPILE_CACHE: join(config.dataDir, 'node-compile-cache') };
+  const own = module.getCompileCacheDir();
+  // Node's own directory is <cache>/<version, arch, uid>: a child given <cache> finds it.
+  return own === undefined ? {} : { NODE_COMPILE_CACHE: dirname(own) };
 }
 
 /** The listening socket's own handle, which `child.send` passes as it is (see listeners.ts `ListenHandle`). */

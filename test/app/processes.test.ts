@@ -354,6 +354,9 @@ test('started as root with a service user, the control plane and the workers run
   assert.ok((await environ(controlPlane)).includes('BERTH_BUILD_HOST=parent'), 'the control plane asks the supervisor for builds');
   for (const worker of workers) assert.ok(!(await environ(worker)).some((entry) => entry.startsWith('BERTH_BUILD_HOST=')), 'a worker has no build host');
   assert.equal((await stat(join(root, 'data', 'state.db'))).uid, account.uid, 'the data dir was handed to the service user');
+  // Node's compile cache for the children is in the data dir, which only the service user writes (cached code is code Berth runs).
+  const cache = join(root, 'data', 'node-compile-cache');
+  for (const pid of [controlPlane, ...workers]) assert.ok((await environ(pid)).includes(`NODE_COMPILE_CACHE=${cache}`), `process ${pid} keeps a compile cache`);
 
   const head = git(repo.work, 'rev-parse', 'HEAD').trim();
   assert.equal((await githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: head }, 'as-user')).status, 202);
@@ -367,4 +370,12 @@ test('started as root with a service user, the control plane and the workers run
   child.kill('SIGTERM');
   const [code] = (await exited) as [number | null];
   assert.equal(code, 0);
+  // Written as the children exit: the next start runs their code without stripping its types again.
+  const cached = await readdir(cache);
+  assert.ok(cached.some((entry) => entry.endsWith(`-${account.uid}`)), `the service user's cache: ${cached.join(', ')}`);
+  for (const entry of [cache, ...cached.map((name) => join(cache, name))]) {
+    const info = await stat(entry);
+    assert.equal(info.uid, account.uid, `${entry} belongs to the service user`);
+    assert.equal(info.mode & 0o022, 0, `${entry} is not writable by others`);
+  }
 });
