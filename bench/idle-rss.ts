@@ -2,7 +2,8 @@
  * Idle memory of `berth serve`: one small site, `workers = "auto"`, started
  * afresh in each round; after some requests it waits until the process tree
  * is idle, then reads VmRSS and PSS of every process and names its role
- * (supervisor, control plane, serving worker). Writes
+ * (supervisor, control plane, serving worker); then the same for the bare
+ * Node server (bench/bare-node-server.ts), the reference. Writes
  * bench/results/idle-rss-<timestamp>.json and, after 3 or more rounds that
  * all worked, the "Idle memory" section of BENCHMARKS.md. Started by
  * bench/rss.sh (`npm run bench:rss`).
@@ -22,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { get } from './lib/client.ts';
 import { treeTicks } from './lib/cpu-time.ts';
 import { isIdle, type IdleSample } from './lib/idle.ts';
-import { renderRssSection, updateRssSection, type MeasuredProcess, type RssResults, type RssRound } from './lib/idle-rss-report.ts';
+import { renderRssSection, updateRssSection, type BareReference, type MeasuredProcess, type RssResults, type RssRound } from './lib/idle-rss-report.ts';
 import { describeMachine } from './lib/machine.ts';
 import { cmdline, installExitHandlers, killAllNow, processTree, setPidDir, startTracked, stopTracked, waitForPorts, waitPortsFree } from './lib/proc.ts';
 import { processMemory } from './lib/proc-memory.ts';
@@ -106,7 +107,50 @@ async function measureRound(ctx: BenchContext, round: number, requests: number, 
     await stopTracked(proc);
     killAllNow();
   }
+  if (result.ok) {
+    const bare = await measureBare(ctx, round, requests, settleSeconds, ca);
+    if (typeof bare === 'string') log(`round ${round}: the bare Node server (reference) was not measured: ${bare}`);
+    else result.bare = bare;
+  }
   return result;
+}
+
+/**
+ * The reference: the bare Node server (bench/bare-node-server.ts, one
+ * process per core, each listening with reusePort) on the same site, ports
+ * and requests, with Node's compile cache as Berth's children have it. Its
+ * workers' memory is the least a Node process serving HTTP/1.1, TLS and
+ * HTTP/2 holds here. Returns why it failed instead of throwing: Berth's
+ * figures stand without it.
+ */
+async function measureBare(ctx: BenchContext, round: number, requests: number, settleSeconds: number, ca: string): Promise<BareReference | string> {
+  if (!(await waitPortsFree([HTTP_PORT, HTTPS_PORT], 10_000))) return `port ${HTTP_PORT} or ${HTTPS_PORT} is still taken after 10 s`;
+  const args = [join(ctx.root, 'bench/bare-node-server.ts'), '--dir', ctx.staticDir, '--http-port', String(HTTP_PORT), '--https-port', String(HTTPS_PORT), '--cert', ctx.certFile, '--key', ctx.keyFile];
+  const proc = startTracked(`bare-rss-${round}`, ctx.node, args, ctx.logDir, { cwd: ctx.root, env: { ...process.env, NODE_COMPILE_CACHE: bareCompileCache(ctx) } });
+  try {
+    await waitForPorts(proc, [HTTP_PORT, HTTPS_PORT], 30_000);
+    for (let i = 0; i < requests; i++) {
+      const url = i % 2 === 0 ? `http://127.0.0.1:${HTTP_PORT}/index.html` : `https://127.0.0.1:${HTTPS_PORT}/style.css`;
+      const r = await get(url, { ca, headers: { connection: 'close' } });
+      if (r.status !== 200) return `${url} answered ${r.status}`;
+    }
+    await waitIdle(proc.pid, settleSeconds);
+    const workers = processTree(proc.pid).filter((pid) => pid !== proc.pid).map((pid) => processMemory(pid)).filter((m) => m !== undefined);
+    if (workers.length === 0) return 'it started no worker process';
+    const line = workers.map((m) => `RSS ${(m.rssKiB / 1024).toFixed(1)} MiB, PSS ${(m.pssKiB / 1024).toFixed(1)} MiB`).join('; ');
+    log(`round ${round}: bare Node workers: ${line}`);
+    return { workerRssKiB: workers.map((m) => m.rssKiB), workerPssKiB: workers.map((m) => m.pssKiB) };
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await stopTracked(proc);
+    killAllNow();
+  }
+}
+
+/** The bare server's own compile cache in the work dir, filled by an unmeasured start (see main). */
+function bareCompileCache(ctx: BenchContext): string {
+  return join(ctx.tmp, 'bare-compile-cache');
 }
 
 async function main(): Promise<void> {
@@ -141,6 +185,9 @@ async function main(): Promise<void> {
     machine: await describeMachine(root, []),
     rounds: [],
   };
+  // An unmeasured start of each fills Node's compile caches, so every round measures a start after a restart, as a server runs.
+  log('warm-up start (not measured)');
+  await measureRound(ctx, 0, 0, 5, ca);
   for (let i = 1; i <= rounds; i++) results.rounds.push(await measureRound(ctx, i, requests, settleSeconds, ca));
   results.finishedAt = new Date().toISOString();
 

@@ -16,8 +16,15 @@ export interface MeasuredProcess {
   pssFileKiB?: number;
 }
 
+/** The bare Node server's workers in one round: the floor of a Node process serving HTTP/1.1, TLS and HTTP/2. */
+export interface BareReference {
+  workerRssKiB: number[];
+  workerPssKiB: number[];
+}
+
 export interface RssRound {
   round: number;
+  bare?: BareReference;
   ok: boolean;
   error?: string;
   /** Whether the idle rule held before the settle time ran out, and when. */
@@ -100,6 +107,8 @@ export function renderRssSection(r: RssResults, resultsFile: string, committed =
     '  counts every page a process maps, so pages shared between processes (the Node binary, the',
     '  libraries) count once per process; PSS divides each shared page among the processes mapping',
     '  it, so the PSS of the tree adds up to the memory it really holds.',
+    '- Before the rounds, one unmeasured start of each server fills Node\'s compile caches, so each round',
+    '  measures a start after a restart, as a server runs (the first start ever also loads TypeScript\'s stripper).',
     '- Roles are read from /proc: the process started is the supervisor; one holding a listening',
     '  socket on the ports, or started by node:cluster, is a serving worker; another Node process is',
     '  the control plane. With no such process, the control plane runs inside the supervisor.',
@@ -136,12 +145,27 @@ export function renderRssSection(r: RssResults, resultsFile: string, committed =
   if (!roles.some((s) => s.role === 'control plane') && roles.some((s) => s.role === 'supervisor')) {
     out.push('No separate control plane process: on this commit it runs inside the supervisor (the first row).', '');
   }
+  const bareRss = spread(r.rounds.filter((x) => x.ok && x.bare).map((x) => Math.max(...(x.bare as BareReference).workerRssKiB)));
+  const barePss = spread(r.rounds.filter((x) => x.ok && x.bare).map((x) => Math.max(...(x.bare as BareReference).workerPssKiB)));
+  if (bareRss && barePss) {
+    out.push(
+      'The reference: the bare Node server of the serving benchmark (`bench/bare-node-server.ts`, one process per core,',
+      'the same site, ports and requests, with a warm compile cache as Berth\'s children have), started after Berth in',
+      'each round. Its largest worker is the least memory a Node process serving HTTP/1.1, TLS and HTTP/2 holds here:',
+      '',
+      '| process | RSS | PSS |',
+      '|---|---:|---:|',
+      `| bare Node worker (largest) | ${cell(bareRss)} | ${cell(barePss)} |`,
+      '',
+    );
+  }
   const worker = roles.find((s) => s.role === 'worker');
   if (worker) {
     const verdict = (v: number) => (v <= WORKER_TARGET_KIB ? 'met' : 'not met');
     out.push(
       `Target: at most ${mib(WORKER_TARGET_KIB)} per serving worker. By RSS (what \`ps\` shows): ${verdict(worker.rss.median)} (${mib(worker.rss.median)});`,
       `by PSS (its own share): ${verdict(worker.pss.median)} (${mib(worker.pss.median)}).`,
+      ...(bareRss ? [`Against the bare Node worker: ${(worker.rss.median / bareRss.median).toFixed(2)}× its RSS, ${mib(worker.rss.median - bareRss.median)} more.`] : []),
       '',
     );
   } else {

@@ -121,6 +121,24 @@ test('the section says whether the per-worker target is met by RSS and by PSS', 
   assert.match(md, /No separate control plane process: on this commit it runs inside the supervisor/);
 });
 
+test('the bare Node server is the reference row: its largest worker per round, as the median, and the worker compared with it', () => {
+  const r = rssResults([
+    [proc(1, 'supervisor', 40, 20), proc(3, 'worker', 80, 30)],
+    [proc(1, 'supervisor', 40, 20), proc(3, 'worker', 78, 29)],
+    [proc(1, 'supervisor', 40, 20), proc(3, 'worker', 82, 31)],
+  ]);
+  const bare = [[60, 58], [62, 61], [59, 63]];
+  r.rounds.forEach((round, i) => {
+    round.bare = { workerRssKiB: (bare[i] as number[]).map((v) => v * MIB), workerPssKiB: [20 * MIB, (21 + i) * MIB] };
+  });
+  const md = renderRssSection(r, 'x.json');
+  // Largest bare worker per round: 60, 62, 63 MiB -> median 62; PSS 21, 22, 23 -> 22.
+  assert.match(md, /\| bare Node worker \(largest\) \| 62\.0 MiB \(60\.0–63\.0\) \| 22\.0 MiB \(21\.0–23\.0\) \|/);
+  assert.match(md, /Against the bare Node worker: 1\.29× its RSS, 18\.0 MiB more\./);
+  const without = renderRssSection(rssResults([[proc(3, 'worker', 80, 30)]]), 'x.json');
+  assert.doesNotMatch(without, /bare Node worker/);
+});
+
 test('a failed round and one that never went idle are named in the notes and left out of the figures', () => {
   const r = rssResults([[proc(1, 'supervisor', 40, 20), proc(3, 'worker', 45, 30)], [proc(1, 'supervisor', 400, 200)], [proc(1, 'supervisor', 42, 22)]]);
   const [, second, third] = r.rounds;
