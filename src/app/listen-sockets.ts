@@ -48,7 +48,13 @@ export interface ListenSockets {
  * bound without it, then released and bound again with it; something that
  * takes the port in between joins unnoticed.
  */
-export async function bindListenSockets(server: ResolvedServer, logger: Logger, onStray: (kind: PortKind, socket: Socket) => void): Promise<ListenSockets> {
+export async function bindListenSockets(
+  server: ResolvedServer,
+  logger: Logger,
+  onStray: (kind: PortKind, socket: Socket) => void,
+  /** Tests: act as a system that refuses SO_REUSEPORT, so the shared sockets are tried on Linux too. */
+  refuseReusePort = false,
+): Promise<ListenSockets> {
   const wanted: Array<[PortKind, number | false, string]> = [
     ['http', server.httpPort, 'http_port'],
     ['https', server.httpsPort, 'https_port'],
@@ -77,6 +83,7 @@ export async function bindListenSockets(server: ResolvedServer, logger: Logger, 
         await closeServer(probe);
         held.delete(probe);
         try {
+          if (refuseReusePort) throw Object.assign(new Error('SO_REUSEPORT refused (test)'), { code: 'ENOPROTOOPT' });
           await bind(kind, bound, key, true).then(closeServer);
           continue;
         } catch (error) {

@@ -29,6 +29,8 @@ export interface SupervisorOptions {
   /** The children's entry files (tests wrap them). */
   workerEntry?: string | URL;
   controlEntry?: string | URL;
+  /** Tests: act as a system that refuses SO_REUSEPORT (see listen-sockets.ts). */
+  refuseReusePort?: boolean;
 }
 
 type Role = 'worker' | 'control plane';
@@ -84,7 +86,7 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   };
   let sockets: ListenSockets;
   try {
-    sockets = await bindListenSockets(config.server, logger, handOver);
+    sockets = await bindListenSockets(config.server, logger, handOver, options.refuseReusePort === true);
   } catch (error) {
     await lock.release();
     throw error;

@@ -55,6 +55,27 @@ test('each serving worker listens on its own socket for every port, the supervis
   for (const pid of answered) assert.ok(processes.workers.includes(pid as number), 'only workers answer');
 });
 
+test('where SO_REUSEPORT is refused, the workers share one socket per port, a warning says so once, and every request is answered by a worker', async (t) => {
+  const supervise = join(import.meta.dirname, 'fixtures', 'supervise.ts');
+  const server = await startServeProcess(t, { files: { 'index.html': 'shared' }, server: 'workers = 2', command: (config) => [supervise, config, '-', 'no-reuseport'] });
+  const supervisor = server.child.pid as number;
+  const processes = await tree(supervisor, server.servingPids);
+  assert.equal(processes.workers.length, 2);
+  assert.equal(server.lines.filter((line) => String(line.msg).includes('refuses SO_REUSEPORT')).length, 1, 'one warning');
+  assert.equal(server.lines.find((line) => line.msg === 'started the control plane and the serving workers')?.sockets, 'shared');
+  for (const port of [server.httpPort, server.httpsPort]) {
+    assert.equal((await listeningInodes(port)).length, 1, `one listening socket on port ${port}`);
+    const owners = await listenersOfPort(port, [supervisor, ...processes.workers]);
+    // The supervisor keeps its copy for replacements, so it accepts some connections and passes them on.
+    for (const pid of [supervisor, ...processes.workers]) assert.equal(owners.get(pid)?.length, 1, `process ${pid} holds the shared socket of port ${port}`);
+  }
+  for (let i = 0; i < 60; i++) assert.equal((await get(server.httpPort, '/')).body.toString(), 'shared');
+  const access = (): Array<Record<string, unknown>> => server.lines.filter((line) => line.kind === 'access' && line.url === '/');
+  await server.waitForLine(() => access().length >= 60);
+  for (const line of access()) assert.ok(processes.workers.includes(line.worker as number), 'only workers answer');
+  assert.equal(server.exited(), false);
+});
+
 test('a worker killed under load is replaced, every request started after its death was noticed is answered, and none is answered 503 while the replacement loads', async (t) => {
   const server = await startServeProcess(t, { files: { 'index.html': 'steady' }, server: 'workers = 2' });
   const [victim, survivor] = server.servingPids as [number, number];

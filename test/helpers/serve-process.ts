@@ -43,6 +43,8 @@ export interface ServeProcessOptions {
    * modes stop nothing): the whole test directory is handed to it first.
    */
   user?: { uid: number; gid: number };
+  /** The command line after Node's path, given the config file; `berth serve --config FILE` by default. */
+  command?: (config: string) => string[];
 }
 
 /**
@@ -68,7 +70,7 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
   if (published !== 0) throw new Error(`publish failed: ${said}`);
 
   if (options.user !== undefined) execFileSync('chown', ['-R', `${options.user.uid}:${options.user.gid}`, root]);
-  const child = spawn(process.execPath, [cli, 'serve', '--config', config], {
+  const child = spawn(process.execPath, options.command?.(config) ?? [cli, 'serve', '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
     ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
