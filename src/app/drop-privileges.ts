@@ -8,6 +8,7 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import { BUILD_HOST_PARENT } from '../deploy/build-host.ts';
 import { createLogger } from '../log/logger.ts';
 import { serveBuildHost } from './build-host-server.ts';
+import { answerReloadRequests } from './reload-server.ts';
 import { handDataDirTo } from './service-data-dir.ts';
 import { resolveServiceUser } from './service-user.ts';
 
@@ -74,7 +75,13 @@ export async function runAsServiceUser(command: string, args: ParsedCommandArgs,
     child.stdout?.pipe(io.stdout, { end: false });
     child.stderr?.pipe(io.stderr, { end: false });
   }
-  const stop = serveBuildHost(child, config, logger, { serviceUser: user });
+  const stopBuildHost = serveBuildHost(child, config, logger, { serviceUser: user });
+  // `certs --renew` tells a running berth serve, which may be root's, to load the new certificate.
+  const stopReload = answerReloadRequests(child, config.dataDir);
+  const stop = (): void => {
+    stopBuildHost();
+    stopReload();
+  };
   const forward = (signal: NodeJS.Signals): void => {
     child.kill(signal);
   };

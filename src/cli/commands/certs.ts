@@ -12,6 +12,7 @@ import { createChallengeStore, type ChallengeStore } from '../../acme/challenge-
 import { CHALLENGE_PREFIX } from '../../server/challenge-responder.ts';
 import { formatSpan } from '../../acme/renewal-schedule.ts';
 import { runningServerPid } from '../../state/data-dir-lock.ts';
+import { reloadRunningServer } from '../../app/reload-server.ts';
 import { configOption, type Command, type CommandIo } from '../command.ts';
 
 interface NameRow {
@@ -148,12 +149,10 @@ async function renewNow(config: ResolvedConfig, name: string, io: CommandIo): Pr
     const stored = await manager.renew(name, since);
     let served = '';
     if (serverPid !== undefined) {
-      try {
-        process.kill(serverPid, 'SIGHUP');
-        served = `; berth serve (pid ${serverPid}) is serving it`;
-      } catch {
-        served = `; berth serve (pid ${serverPid}) could not be told (run this as its user, or send it SIGHUP); it picks the certificate up at its next check`;
-      }
+      const error = await reloadRunningServer(serverPid, io.env);
+      served = error === undefined
+        ? `; berth serve (pid ${serverPid}) is serving it`
+        : `; berth serve (pid ${serverPid}) could not be told (${error}): run this as root or as its user, or send it SIGHUP; it picks the certificate up at its next check`;
     }
     io.stdout.write(`renewed ${stored.info.names.join(', ')}: serial ${stored.info.serial}, issued by ${stored.info.issuer}, valid until ${stored.info.notAfter.toISOString()}${served}\n`);
     return 0;
