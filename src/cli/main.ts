@@ -9,21 +9,28 @@ import type { Command, CommandIo } from './command.ts';
 // half the time, which is most of the time to a first certificate.
 module.enableCompileCache();
 
-/** Loaded after the cache is on, so that their code comes from it. */
-async function loadCommands(): Promise<readonly Command[]> {
-  const modules = await Promise.all([
-    import('./commands/init.ts'),
-    import('./commands/serve.ts'),
-    import('./commands/check.ts'),
-    import('./commands/publish.ts'),
-    import('./commands/releases.ts'),
-    import('./commands/rollback.ts'),
-    import('./commands/deploy.ts'),
-    import('./commands/deploys.ts'),
-    import('./commands/logs.ts'),
-    import('./commands/hook.ts'),
-    import('./commands/certs.ts'),
-  ]);
+/** Each command's module, loaded after the cache is on so that its code comes from it. */
+const COMMANDS: Readonly<Record<string, () => Promise<{ default: Command }>>> = {
+  init: () => import('./commands/init.ts'),
+  serve: () => import('./commands/serve.ts'),
+  check: () => import('./commands/check.ts'),
+  publish: () => import('./commands/publish.ts'),
+  releases: () => import('./commands/releases.ts'),
+  rollback: () => import('./commands/rollback.ts'),
+  deploy: () => import('./commands/deploy.ts'),
+  deploys: () => import('./commands/deploys.ts'),
+  logs: () => import('./commands/logs.ts'),
+  hook: () => import('./commands/hook.ts'),
+  certs: () => import('./commands/certs.ts'),
+};
+
+/**
+ * The commands named, or all of them (for the overview). A command loads
+ * only its own modules: `berth serve`'s supervisor stays without the ACME
+ * client, the deploy pipeline and the rest.
+ */
+async function loadCommands(names: readonly string[] = Object.keys(COMMANDS)): Promise<readonly Command[]> {
+  const modules = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<{ default: Command }>)()));
   return modules.map((loaded) => loaded.default);
 }
 
@@ -53,7 +60,9 @@ function commandHelp(command: Command): string {
 
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
-  const commands = await loadCommands();
+  // Help, the overview and an unknown name list every command.
+  const known = name !== undefined && Object.hasOwn(COMMANDS, name);
+  const commands = await loadCommands(known ? [name] : undefined);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const wanted = name === 'help' ? rest[0] : undefined;
     const topic = wanted === undefined ? undefined : commands.find((command) => command.name === wanted);

@@ -464,9 +464,11 @@ async function body(port: number, host: string, path = '/'): Promise<string> {
 }
 
 /** Waits for serve's "listening" log line (or its exit; the bound is only against a hang) and returns the HTTP port it names. */
+/** The HTTP port, once a worker listens and has loaded the sites (ports open first; later workers join only once loaded). */
 async function listeningPort(serve: ServeProcess): Promise<number> {
   const listening = (): Record<string, unknown> | undefined => serve.logs().find((line) => line.msg === 'listening');
-  const seen = await eventually(async () => listening() !== undefined || serve.child.exitCode !== null, 60_000);
+  const loaded = (): boolean => serve.logs().some((line) => line.msg === 'sites ready');
+  const seen = await eventually(async () => (listening() !== undefined && loaded()) || serve.child.exitCode !== null, 60_000);
   const port = listening()?.http;
   assert.ok(seen && typeof port === 'number', `berth serve logged "listening" with its HTTP port; stderr was:\n${serve.stderr()}`);
   return port;
