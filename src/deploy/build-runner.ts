@@ -5,6 +5,9 @@ import { BerthError } from '../errors.ts';
 import { formatDuration } from '../config/duration.ts';
 import { runChild } from '../process/run-child.ts';
 
+/** A build's nice value, whoever starts it (the control plane, or a root supervisor on its behalf). */
+const BUILD_NICE = 10;
+
 export type OutputStream = 'stdout' | 'stderr';
 
 export interface RunBuildOptions {
@@ -118,6 +121,8 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     killGraceMs: KILL_GRACE_MS,
     outputLimitBytes: limit,
     onOutput: (stream, chunk) => lines[stream].push(chunk),
+    // Serving comes first when they share the cores (see app/lower-priority.ts): as the control plane's own nice.
+    nice: BUILD_NICE,
     onStart: options.onStart,
     // What left the group (setsid) and may hold the output pipes open.
     afterGroup: killUid === undefined ? undefined : () => killUser(killUid, options.gid),

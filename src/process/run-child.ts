@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +29,12 @@ export interface RunChildOptions {
   outputLimitBytes?: number;
   /** Each chunk of output as it arrives, in order per stream. Without it, output is collected into the result. */
   onOutput?: (stream: OutputStream, chunk: Buffer) => void;
+  /**
+   * A nice value for the child, set right after it starts (before it has
+   * run anything but the start of its program), so what it starts inherits
+   * it. Only ever raised: a value below the child's own is left alone.
+   */
+  nice?: number;
   /** Called once the child has started, with its process group id (its pid). Must not throw. */
   onStart?: (pgid: number) => void;
   /**
@@ -92,6 +99,7 @@ export async function runChild(options: RunChildOptions): Promise<ChildResult> {
   });
   // A detached child leads its own process group: its pid is the group id.
   const pgid = child.pid;
+  if (pgid !== undefined && options.nice !== undefined) lowerNice(pgid, options.nice);
   if (pgid !== undefined) options.onStart?.(pgid);
 
   const collected: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
@@ -214,5 +222,13 @@ async function reapGroup(pgid: number, termSentAt: () => number | undefined, gra
     const killedAt = killSentAt();
     if (killedAt !== undefined && now - killedAt >= REAP_WAIT_MS) return;
     await sleep(POLL_MS);
+  }
+}
+
+function lowerNice(pid: number, nice: number): void {
+  try {
+    if (getPriority(pid) < nice) setPriority(pid, nice);
+  } catch {
+    // Gone already, or a system that refuses: it runs at the priority it has.
   }
 }

@@ -27,6 +27,12 @@ const recordModules = join(import.meta.dirname, '..', 'helpers', 'record-modules
 const SECRET = 'processes-secret-for-tests';
 
 /** The pids of `berth serve`'s children, split into the workers (they said `listening`) and the rest. */
+/** The nice value in a /proc stat file (field 19; the command name in field 2 may hold spaces). */
+async function niceOf(statFile: string): Promise<number> {
+  const text = await readFile(statFile, 'utf8');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 async function tree(supervisor: number, workers: readonly number[]): Promise<{ control: number[]; workers: number[] }> {
   const children = await childPids(supervisor);
   return { control: children.filter((pid) => !workers.includes(pid)), workers: children.filter((pid) => workers.includes(pid)) };
@@ -46,6 +52,9 @@ test('each serving worker listens on its own socket for every port, the supervis
     assert.deepEqual(owners.get(supervisor), [], 'the supervisor kept no copy');
     assert.deepEqual(owners.get(processes.control[0] as number), [], 'the control plane listens on nothing');
   }
+  // Deploys yield the CPU to serving: every thread of the control plane runs at nice 10, the workers' at the supervisor's.
+  for (const tid of await readdir(`/proc/${processes.control[0] as number}/task`)) assert.equal(await niceOf(`/proc/${processes.control[0] as number}/task/${tid}/stat`), 10, `control plane thread ${tid}`);
+  for (const worker of processes.workers) assert.equal(await niceOf(`/proc/${worker}/stat`), await niceOf(`/proc/${supervisor}/stat`), `worker ${worker}`);
   // New connections are spread by the kernel (by a hash of the client's port): with 60 of them, all on one worker would be a 3^-59 chance.
   for (let i = 0; i < 60; i++) assert.equal((await get(server.httpPort, '/')).body.toString(), 'spread');
   const access = (): Array<Record<string, unknown>> => server.lines.filter((line) => line.kind === 'access' && line.url === '/');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, it } from 'node:test';
 import { identify } from '../../src/state/process-identity.ts';
 import { runChild, type RunChildOptions } from '../../src/process/run-child.ts';
@@ -77,6 +78,15 @@ describe('runChild', () => {
   it('collects output under the cap when no listener is given, each stream apart', async () => {
     const result = await runChild(sh('echo out; echo err >&2; exit 0', { outputLimitBytes: 1024 }));
     assert.deepEqual([result.code, result.stopped, result.overLimit, result.stdout.toString(), result.stderr.toString()], [0, undefined, false, 'out\n', 'err\n']);
+  });
+
+  it('a nice value is given to the child and inherited by what it starts; without one the child keeps its parent\'s', async () => {
+    // Field 19 of /proc/PID/stat is the nice value; `sh -c` makes a process of its own for the second read.
+    const script = 'sleep 0.2; cut -d" " -f19 /proc/$$/stat; sh -c \'cut -d" " -f19 /proc/$$/stat\'';
+    const niced = await runChild(sh(script, { nice: 10 }));
+    assert.deepEqual(niced.stdout.toString().trim().split('\n'), ['10', '10']);
+    const plain = await runChild(sh(script));
+    assert.deepEqual(plain.stdout.toString().trim().split('\n'), [String(os.getPriority()), String(os.getPriority())]);
   });
 
   it('a program that cannot be started is reported, not thrown', async () => {
