@@ -33,7 +33,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startPebble, type Pebble } from '../test/helpers/pebble.ts';
-import { measuredBy, replaceMarkedSection } from './lib/benchmarks-md.ts';
+import { machineTable, measuredBy, replaceMarkedSection } from './lib/benchmarks-md.ts';
 import { describeMachine } from './lib/machine.ts';
 import { cmdline, installExitHandlers, isRunning, processTree, setPidDir, startTracked, stopTracked, tail, waitPortsFree, type Tracked } from './lib/proc.ts';
 import { median, spread } from './lib/rounds.ts';
@@ -395,7 +395,7 @@ export function renderSection(r: AcmeResults, resultsFile: string): string {
   }
   if (r.configs.berth) out.push('Berth (`node src/cli/main.ts serve --config berth.toml`):', '', ...indent(r.configs.berth), '');
 
-  out.push('Machine:', '', '| | |', '|---|---|', ...Object.entries(r.machine).map(([k, v]) => `| ${k} | ${v} |`), '');
+  out.push(...machineTable(r.machine));
   if (r.notes.length) {
     out.push('Notes from this run:', '');
     for (const n of r.notes) out.push(`- ${n}`);

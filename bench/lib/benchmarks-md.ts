@@ -30,3 +30,13 @@ export function measuredBy(command: string, startedAt: string, resultsPath: stri
     `to refresh the numbers. The raw results of this run are in \`${resultsPath}\`${committed ? ', committed with this section' : ' (not committed)'}.`,
   ];
 }
+
+/** The "Machine:" table of a section, from `describeMachine`'s answers. */
+export function machineTable(machine: Record<string, string>): string[] {
+  return ['Machine:', '', '| | |', '|---|---|', ...Object.entries(machine).map(([k, v]) => `| ${k} | ${v} |`), ''];
+}
+
+/** A section's closing notes, or nothing when there are none. */
+export function notesList(notes: readonly string[]): string[] {
+  return notes.length ? ['Notes from this run:', '', ...notes.map((n) => `- ${n}`), ''] : [];
+}

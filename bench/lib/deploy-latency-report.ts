@@ -3,7 +3,7 @@
  * section: percentiles of small-file requests while the control plane
  * deploys a large site, against the same load with no deploy.
  */
-import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
+import { machineTable, measuredBy, notesList, replaceMarkedSection } from './benchmarks-md.ts';
 import type { LatencySummary } from './latency-stats.ts';
 import { median, spread, type Spread } from './rounds.ts';
 
@@ -96,12 +96,7 @@ export function renderLatencySection(r: LatencyResults, resultsFile: string, com
     '- Each figure is the median over the rounds, with the lowest and highest in brackets; the',
     '  ratio divides the medians.',
     '',
-    'Machine:',
-    '',
-    '| | |',
-    '|---|---|',
-    ...Object.entries(r.machine).map(([k, v]) => `| ${k} | ${v} |`),
-    '',
+    ...machineTable(r.machine),
   );
   out.push(`| \`GET ${st.path}\` | no deploy | during a deploy | during / no deploy |`, '|---|---:|---:|---:|');
   for (const [m, title] of METRICS) {
@@ -132,7 +127,7 @@ export function renderLatencySection(r: LatencyResults, resultsFile: string, com
     ),
     ...r.notes,
   ];
-  if (notes.length) out.push('Notes from this run:', '', ...notes.map((n) => `- ${n}`), '');
+  out.push(...notesList(notes));
   return out.join('\n');
 }
 

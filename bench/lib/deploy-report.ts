@@ -3,7 +3,7 @@
  * "Deploys" section of BENCHMARKS.md between its own markers (the "Static
  * serving" section and its markers are never touched).
  */
-import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
+import { machineTable, measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
 import type { FloodResult } from './hooks.ts';
 import { median } from './rounds.ts';
 import type { DeployRecordLite } from './deploy-servers.ts';
@@ -342,12 +342,7 @@ export function renderDeploySection(r: DeployResults, resultsPath: string): stri
     'run. Numbers on a shared 2-core VM vary from run to run; the load generator, git and the servers',
     'share the cores.',
     '',
-    'Machine:',
-    '',
-    '| | |',
-    '|---|---|',
-    ...Object.entries(r.machine).map(([k, v]) => `| ${k} | ${v} |`),
-    '',
+    ...machineTable(r.machine),
   ];
   out.push(...targetsSection(r), ...pushSection(r), ...floodSection(r));
   if (r.notes.length) {

@@ -2,7 +2,7 @@
  * The idle memory benchmark's results and its BENCHMARKS.md section: RSS and
  * PSS of each process of an idle `berth serve` tree, by role, over rounds.
  */
-import { measuredBy, replaceMarkedSection } from './benchmarks-md.ts';
+import { machineTable, measuredBy, notesList, replaceMarkedSection } from './benchmarks-md.ts';
 import type { Role } from './process-roles.ts';
 import { spread, type Spread } from './rounds.ts';
 
@@ -115,12 +115,7 @@ export function renderRssSection(r: RssResults, resultsFile: string, committed =
     '- A role with several processes reports its largest; each figure is the median over the rounds',
     '  with the lowest and highest in brackets.',
     '',
-    'Machine:',
-    '',
-    '| | |',
-    '|---|---|',
-    ...Object.entries(r.machine).map(([k, v]) => `| ${k} | ${v} |`),
-    '',
+    ...machineTable(r.machine),
   );
   out.push('| process | count | RSS | PSS |', '|---|---:|---:|---:|');
   for (const s of roles) out.push(`| ${ROLE_TITLE[s.role]} | ${s.count} | ${cell(s.rss)} | ${cell(s.pss)} |`);
@@ -175,7 +170,7 @@ export function renderRssSection(r: RssResults, resultsFile: string, committed =
     ...(x.ok ? [] : [`round ${x.round} failed: ${(x.error ?? '').split('\n')[0]}`]),
     ...(x.ok && !x.idle ? [`round ${x.round} did not settle within ${r.settings.settleSeconds} s; measured then`] : []),
   ]);
-  if (notes.length) out.push('Notes from this run:', '', ...notes.map((n) => `- ${n}`), '');
+  out.push(...notesList(notes));
   return out.join('\n');
 }
 
