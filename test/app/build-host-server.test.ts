@@ -15,9 +15,8 @@ import { createLogger, type Logger } from '../../src/log/logger.ts';
 import { waitFor } from '../helpers/acme.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
-import { createRepo } from '../helpers/git.ts';
+import { chownTree, serviceUserRepo } from '../helpers/service-user-repo.ts';
 import { serviceAccount, type ServiceAccount } from '../helpers/service-account.ts';
-import { tempDir } from '../helpers/temp.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -39,12 +38,7 @@ interface Setup {
  */
 async function setup(t: TestContext, build: string): Promise<Setup> {
   const account = await serviceAccount(t);
-  const root = await tempDir(t, 'berth-build-host-');
-  await chmod(root, 0o755);
-  await mkdir(join(root, 'git'));
-  const repo = await createRepo(join(root, 'git'), { 'index.html': 'a', 'build.sh': build });
-  // The service user fetches from it; git refuses a repository of another owner.
-  await chownTree(join(root, 'git'), account);
+  const { root, repo } = await serviceUserRepo(t, account, 'berth-build-host-', { 'index.html': 'a', 'build.sh': build });
   const base = uniqueBuildUidBase();
   const file = join(root, 'berth.toml');
   await writeFile(
@@ -84,13 +78,6 @@ async function setup(t: TestContext, build: string): Promise<Setup> {
     for (const uid of uids.values()) for (const pid of runningProcessesOf(uid)) process.kill(pid, 'SIGKILL');
   });
   return { root, data: config.dataDir, file, config, account, uids, logger, logs };
-}
-
-async function chownTree(path: string, to: { uid: number; gid: number }): Promise<void> {
-  const info = await lstat(path);
-  await lchown(path, to.uid, to.gid);
-  if (!info.isDirectory()) return;
-  for (const entry of await readdir(path)) await chownTree(join(path, entry), to);
 }
 
 /** Every path under `dir` (not following links) with its owner. */

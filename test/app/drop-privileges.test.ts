@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, lchown, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { runningProcessesOf } from '../../src/deploy/build-runner.ts';
 import { buildUids } from '../../src/deploy/build-user.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
-import { createRepo, type TestRepo } from '../helpers/git.ts';
+import { type TestRepo } from '../helpers/git.ts';
+import { serviceUserRepo } from '../helpers/service-user-repo.ts';
 import { serviceAccount, type ServiceAccount } from '../helpers/service-account.ts';
-import { tempDir, writeTree } from '../helpers/temp.ts';
+import { writeTree } from '../helpers/temp.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -25,12 +26,7 @@ interface Site {
 /** A site whose build runs the repository's build.sh, with `[server] user` set to an account made for the test. */
 async function site(t: TestContext, build: string, user?: string): Promise<Site> {
   const account = await serviceAccount(t);
-  const root = await tempDir(t, 'berth-drop-');
-  await chmod(root, 0o755);
-  await mkdir(join(root, 'git'));
-  const repo = await createRepo(join(root, 'git'), { 'build.sh': build });
-  // The service user fetches from it; git refuses a repository of another owner.
-  await chownTree(join(root, 'git'), account);
+  const { root, repo } = await serviceUserRepo(t, account, 'berth-drop-', { 'build.sh': build });
   const base = uniqueBuildUidBase();
   const file = join(root, 'berth.toml');
   await writeFile(
@@ -59,13 +55,6 @@ async function site(t: TestContext, build: string, user?: string): Promise<Site>
     for (const pid of runningProcessesOf(uid)) process.kill(pid, 'SIGKILL');
   });
   return { root, data: join(root, 'data'), file, repo, account, uid };
-}
-
-async function chownTree(path: string, to: { uid: number; gid: number }): Promise<void> {
-  const info = await lstat(path);
-  await lchown(path, to.uid, to.gid);
-  if (!info.isDirectory()) return;
-  for (const entry of await readdir(path)) await chownTree(join(path, entry), to);
 }
 
 /** Every path under `dir` whose owner is root. */

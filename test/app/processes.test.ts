@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, lchown, lstat, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { toWire } from '../../src/app/config-wire.ts';
@@ -18,6 +18,7 @@ import { childPids, killServeTree, startServeProcess } from '../helpers/serve-pr
 import { onCleanup } from '../helpers/cleanup.ts';
 import { listenersOfPort, listeningInodes, openFilesOf } from '../helpers/listening-sockets.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { serviceUserRepo } from '../helpers/service-user-repo.ts';
 import { serviceAccount } from '../helpers/service-account.ts';
 import { buildUids } from '../../src/deploy/build-user.ts';
 
@@ -335,20 +336,9 @@ async function uidsOf(pid: number): Promise<number[]> {
   return (/^Uid:\s+(.*)$/m.exec(status)?.[1] ?? '').split(/\s+/).map(Number);
 }
 
-async function chownTree(path: string, to: { uid: number; gid: number }): Promise<void> {
-  await lchown(path, to.uid, to.gid);
-  if (!(await lstat(path)).isDirectory()) return;
-  for (const entry of await readdir(path)) await chownTree(join(path, entry), to);
-}
-
 test('started as root with a service user, the control plane and the workers run as that user, and a build still runs as its site\'s uid through the supervisor', async (t) => {
   const account = await serviceAccount(t);
-  const root = await tempDir(t, 'berth-proc-user-');
-  await chmod(root, 0o755);
-  await mkdir(join(root, 'git'));
-  const repo = await createRepo(join(root, 'git'), { 'build.sh': 'mkdir -p dist && id -u > dist/uid.txt && echo built > dist/index.html\n' });
-  // The control plane fetches as the service user; git refuses a repository of another owner.
-  await chownTree(repo.bare, account);
+  const { root, repo } = await serviceUserRepo(t, account, 'berth-proc-user-', { 'build.sh': 'mkdir -p dist && id -u > dist/uid.txt && echo built > dist/index.html\n' });
   const base = uniqueBuildUidBase();
   const config = join(root, 'berth.toml');
   await writeFile(
