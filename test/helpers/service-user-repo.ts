@@ -7,15 +7,17 @@ import { tempDir } from './temp.ts';
 
 /**
  * A test directory the service user can enter (0755), with a repository of
- * `files` under `git/` that `account` owns: Berth's processes fetch from it
- * as that user, and git refuses a repository of another owner.
+ * `files` under `git/` whose bare repository `account` owns: Berth's
+ * processes fetch from it as that user, and git refuses a repository of
+ * another owner.
  */
 export async function serviceUserRepo(t: TestContext, account: ServiceAccount, prefix: string, files: Record<string, string>): Promise<{ root: string; repo: TestRepo }> {
   const root = await tempDir(t, prefix);
   await chmod(root, 0o755);
   await mkdir(join(root, 'git'));
   const repo = await createRepo(join(root, 'git'), files);
-  await chownTree(join(root, 'git'), account);
+  // The bare repository alone: the test keeps committing in the work tree as root.
+  await chownTree(repo.bare, account);
   return { root, repo };
 }
 
