@@ -3,7 +3,7 @@ import type { ConfirmServed } from '../deploy/run-deploy.ts';
 import { messageOf, type ConfirmServedMessage } from './ipc-messages.ts';
 
 /** Longer than the supervisor's own wait, so that its answer (a timeout naming the workers behind) comes first. */
-const ANSWER_TIMEOUT_MS = 45_000;
+const ANSWER_TIMEOUT_MS = 11 * 60_000;
 
 /**
  * In the control plane: `confirmServed` for the deployer. The supervisor

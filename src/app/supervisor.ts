@@ -18,8 +18,14 @@ import { resolveServiceUser, type ServiceUser } from './service-user.ts';
 /** A child that dies this soon after starting counts towards a crash loop. */
 const EARLY_EXIT_MS = 5_000;
 const MAX_EARLY_EXITS = 5;
-/** Longest the control plane waits to hear that every worker serves a new release. */
-const CONFIRM_SERVED_TIMEOUT_MS = 30_000;
+/**
+ * Longest the control plane waits to hear that every worker serves a new
+ * release. Only a hung worker hits it: one that dies leaves the set it waits
+ * for, and one that fails to load says so. A worker loads a whole release
+ * (a 100,000-file site took longer than 30 s on 2 cores), so the
+ * bound is generous.
+ */
+const CONFIRM_SERVED_TIMEOUT_MS = 10 * 60_000;
 /** Longest a push waits for the control plane's answer (the worker waits a little longer). */
 const PUSH_TIMEOUT_MS = 10_000;
 /** Connections the supervisor accepted itself (see listen-sockets.ts) kept while no worker is ready. */
