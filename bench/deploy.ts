@@ -29,7 +29,7 @@
  */
 import { saveResults } from './lib/results-files.ts';
 import { envInt, envList, progressLog } from './lib/settings.ts';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -308,7 +308,17 @@ async function floodPart(
   const deliveries: string[] = shas.map(() => randomUUID());
   const payloads = (url: string): HookRequest[] =>
     shas.map((sha, i) => githubPush(url, SECRET, { sha, before: i === 0 ? (base as string) : (shas[i - 1] as string), delivery: deliveries[i], n: i + 1 }));
-  const floodOptions = { ratePerSecond: o.rate, maxInFlight: 500, timeoutMs: 30_000 };
+  // The flood's commits exist before it starts, but the branch moves to each
+  // one just before its push is sent, as a real push moves it: Berth deploys
+  // the branch's tip for a push (docs/deploying.md), so a branch already at
+  // the last commit would make every push deploy that one.
+  const moveBranch = (sha: string): void => {
+    const ref = join(repo.bare, 'refs', 'heads', 'main');
+    writeFileSync(`${ref}.bench`, `${sha}\n`);
+    renameSync(`${ref}.bench`, ref);
+  };
+  moveBranch(base as string);
+  const floodOptions = { ratePerSecond: o.rate, maxInFlight: 500, timeoutMs: 30_000, beforeSend: (i: number) => moveBranch(shas[i] as string) };
   const last = o.pushes;
 
   // Berth.
@@ -388,6 +398,8 @@ async function floodPart(
       hookSide.idleRssKiB = procKiB(hook.proc.pid);
       log(`webhook flood: idle RSS ${((hookSide.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; forged signature answered ${forged.status} (${forged.body.trim().slice(0, 60)})`);
       const sampler = sampleRss(hook.proc.pid, 50, 'sleep');
+      // The same start as Berth's flood: the branch at the first commit, moved by each push.
+      moveBranch(base as string);
       const f = await flood(payloads(url), floodOptions);
       log(`webhook flood: ${f.requests} pushes in ${f.sendSeconds.toFixed(1)} s; answers ${JSON.stringify(f.statuses)}, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms`);
       const lastSent = performance.now();

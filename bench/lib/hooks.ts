@@ -116,6 +116,8 @@ export interface FloodOptions {
   /** Answers outstanding at most; past it the sender waits (and the run notes it). */
   maxInFlight: number;
   timeoutMs: number;
+  /** Called just before request `i` is sent: where the harness moves the branch the push reports. */
+  beforeSend?: (i: number) => void;
 }
 
 export interface FloodResult {
@@ -161,6 +163,7 @@ export async function flood(requests: HookRequest[], o: FloodOptions): Promise<F
       throttled++;
       while (inFlight.size >= o.maxInFlight) await Promise.race(inFlight);
     }
+    o.beforeSend?.(i);
     lastSentAtMs = Date.now();
     const p: Promise<void> = post(req, o.timeoutMs).then((r) => {
       replies.push(r);
