@@ -105,7 +105,7 @@ async function hasLiveRelease(paths: DemoPaths): Promise<boolean> {
   return exists(join(paths.dir, 'data', 'sites', 'blog', 'current'));
 }
 
-/** The block printed once the server listens. */
+/** The block printed once the server serves the blog. */
 export function instructions(paths: DemoPaths, ports: DemoPorts): string {
   // Short paths when the demo lives under the current directory (`npm start` from the project).
   const shown = (path: string): string => {
@@ -163,7 +163,8 @@ export async function startDemo(paths = demoPaths(), ports: DemoPorts = { http: 
     process.stdout.write(chunk);
     if (shown) return;
     buffered += chunk.toString();
-    if (buffered.includes('"msg":"listening"')) {
+    // Ports open before the release loads (a 503 meanwhile): say "serving" once a worker has loaded it.
+    if (buffered.includes('"msg":"sites ready"')) {
       shown = true;
       buffered = '';
       process.stdout.write(instructions(paths, ports));
