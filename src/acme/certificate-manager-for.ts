@@ -20,7 +20,10 @@ export function createManagerFor(
   options: { challenges?: ChallengeStore; httpPort: number | undefined; onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void },
 ): CertificateManager | undefined {
   if (config.acme.directoryUrl === undefined) return undefined;
-  const locker = createFileLocker(join(config.dataDir, 'acme', 'locks'));
+  // A second process on the same data dir (the server, another `berth certs --renew`) waits its turn: say so.
+  const locker = createFileLocker(join(config.dataDir, 'acme', 'locks'), {
+    onWait: (name, holder) => logger.info({ lock: name, pid: holder.pid }, `waiting for the lock ${name}, held by another berth process${holder.pid === undefined ? '' : ` (pid ${holder.pid})`}`),
+  });
   let session: Promise<AcmeSession> | undefined;
   return createCertificateManager({
     plans: planCertificates(config.sites),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
-import { acquireFileLock } from '../locks/file-lock.ts';
+import { acquireFileLock, type LockHolder } from '../locks/file-lock.ts';
 
 /**
  * Named locks shared by every process using one data directory, so two of
@@ -23,6 +23,8 @@ export interface FileLockerOptions {
   pollMs?: number;
   /** Longest wait before giving up with E_CERT_LOCKED. @default 900000 (15 minutes) */
   waitMs?: number;
+  /** Told once per acquisition that has to wait for another holder. */
+  onWait?: (name: string, holder: LockHolder) => void;
 }
 
 export function createFileLocker(dir: string, options: FileLockerOptions = {}): Locker {
@@ -37,6 +39,7 @@ export function createFileLocker(dir: string, options: FileLockerOptions = {}): 
         ...(options.refreshMs === undefined ? {} : { refreshMs: options.refreshMs }),
         ...(options.staleMs === undefined ? {} : { staleMs: options.staleMs }),
         dirMode: 0o700,
+        ...(options.onWait === undefined ? {} : { onWait: (holder: LockHolder) => options.onWait?.(name, holder) }),
         busy: () => new BerthError('E_CERT_LOCKED', `Another berth process has held the certificate lock for ${name} for over ${waited} (${file}); if no berth process is running, remove the file`),
       });
       return () => held.release();

@@ -53,6 +53,8 @@ export interface FileLockOptions {
   dirMode?: number;
   /** Mode of the lock file (it holds a pid, a start time and a host name). @default 0o600 */
   fileMode?: number;
+  /** Told once, the first time the lock is found held by a live holder, before the wait: a caller can say why it waits. */
+  onWait?: (holder: LockHolder) => void;
 }
 
 /** Who a lock file says holds it; fields a file does not give (garbage, an older format) are undefined. */
@@ -88,6 +90,7 @@ export async function acquireFileLock(file: string, options: FileLockOptions): P
   await mkdir(dirname(file), { recursive: true, ...(options.dirMode === undefined ? {} : { mode: options.dirMode }) });
   const id = randomBytes(8).toString('hex');
   const deadline = Date.now() + options.waitMs;
+  let told = false;
   for (;;) {
     if (await createExclusive(file, ownerRecord(id), options.fileMode)) break;
     const found = await readLock(file);
@@ -99,6 +102,10 @@ export async function acquireFileLock(file: string, options: FileLockOptions): P
       continue;
     }
     if (Date.now() >= deadline) throw options.busy(found.holder);
+    if (!told) {
+      told = true;
+      options.onWait?.(found.holder);
+    }
     await sleep(pollMs);
   }
   heldIds.add(id);

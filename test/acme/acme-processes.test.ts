@@ -7,6 +7,7 @@ import { handshake, startAcmeServer, waitFor, writeAcmeConfig } from '../helpers
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
+import { createFileLocker } from '../../src/acme/file-locker.ts';
 
 const NODE = process.execPath;
 const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
@@ -17,13 +18,17 @@ interface Ran {
   stderr: string;
 }
 
-function run(args: string[]): Promise<Ran> {
+/** Runs the CLI; `onStderr` sees its standard error as it comes. */
+function run(args: string[], onStderr?: (text: string) => void): Promise<Ran> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(NODE, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      onStderr?.(chunk.toString());
+    });
     child.on('error', reject);
     child.on('close', (code) => resolveRun({ code, stdout, stderr }));
   });
@@ -92,7 +97,17 @@ describe('ACME across processes and failures', () => {
     }, 'the first certificate');
     assert.deepEqual(pebble.issued(), [first.serial]);
 
-    const [a, b] = await Promise.all([run(['certs', '--renew', 'race.example.com', '--config', config]), run(['certs', '--renew', 'RACE.example.com', '--config', config])]);
+    // The test holds the certificate's lock until both commands wait for it, so they race for certain (a command started late would rightly order again).
+    const held = await createFileLocker(join(dir, 'data', 'acme', 'locks')).lock('race.example.com');
+    const said = { a: '', b: '' };
+    const waiting = /waiting for the lock race\.example\.com, held by another berth process \(pid \d+\)/;
+    const renews = Promise.all([
+      run(['certs', '--renew', 'race.example.com', '--config', config], (text) => (said.a += text)),
+      run(['certs', '--renew', 'RACE.example.com', '--config', config], (text) => (said.b += text)),
+    ]);
+    await waitFor(() => (waiting.test(said.a) && waiting.test(said.b) ? true : undefined), 'both renew commands to wait for the lock', 60_000);
+    await held();
+    const [a, b] = await renews;
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const serialOf = (out: string): string | undefined => /serial ([0-9a-f]+)/.exec(out)?.[1];

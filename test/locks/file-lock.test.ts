@@ -291,3 +291,19 @@ describe('file lock: modes', () => {
     }
   });
 });
+
+describe('file lock: waiting', () => {
+  it('tells onWait once, with the holder, when it has to wait; not when the lock is free', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'x.lock');
+    const busy = (): BerthError => new BerthError('E_SITE_LOCKED', 'busy');
+    const told: Array<number | undefined> = [];
+    const first = await acquireFileLock(file, { waitMs: 0, busy, onWait: (holder) => told.push(holder.pid) });
+    assert.deepEqual(told, []);
+    const second = acquireFileLock(file, { waitMs: 10_000, pollMs: 10, busy, onWait: (holder) => told.push(holder.pid) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await first.release();
+    await (await second).release();
+    assert.deepEqual(told, [process.pid]);
+  });
+});
