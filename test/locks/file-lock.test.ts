@@ -299,7 +299,7 @@ describe('file lock: waiting', () => {
     const busy = (): BerthError => new BerthError('E_SITE_LOCKED', 'busy');
     const told: Array<number | undefined> = [];
     const first = await acquireFileLock(file, { waitMs: 0, busy, onWait: (holder) => told.push(holder.pid) });
-    assert.deepEqual(told, []);
+    assert.equal(told.length, 0);
     const second = acquireFileLock(file, { waitMs: 10_000, pollMs: 10, busy, onWait: (holder) => told.push(holder.pid) });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await first.release();
