@@ -6,7 +6,7 @@ import { startControlPlane } from '../deploy/control-plane.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
 import type { CertificatesMessage, ReadyMessage } from './ipc-messages.ts';
 import { answerPushesOverIpc } from './push-relay.ts';
-import { CONTROL_PLANE_NICE, lowerPriority } from './lower-priority.ts';
+import { DEPLOY_NICE, lowerOwnPriority } from '../process/priority.ts';
 import { confirmServedOverIpc } from './confirm-served.ts';
 
 /**
@@ -17,10 +17,10 @@ import { confirmServedOverIpc } from './confirm-served.ts';
  */
 const stopped = untilStopped();
 // First, so that every thread and child process (git, builds) started later inherits it.
-const lowered = lowerPriority(CONTROL_PLANE_NICE);
+const lowered = lowerOwnPriority(DEPLOY_NICE);
 const { config, message } = await receiveStart('control plane');
 const logger = createLogger({ level: config.log.level }).child({ controlPlane: process.pid });
-if (!lowered) logger.warn(`the system refused nice ${CONTROL_PLANE_NICE} for the control plane: deploys compete with serving for the CPU at equal priority`);
+if (!lowered) logger.warn(`the system refused nice ${DEPLOY_NICE} for the control plane: deploys compete with serving for the CPU at equal priority`);
 
 let control;
 try {

@@ -3,10 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../errors.ts';
 import { formatDuration } from '../config/duration.ts';
+import { DEPLOY_NICE } from '../process/priority.ts';
 import { runChild } from '../process/run-child.ts';
-
-/** A build's nice value, whoever starts it (the control plane, or a root supervisor on its behalf). */
-const BUILD_NICE = 10;
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -121,8 +119,8 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     killGraceMs: KILL_GRACE_MS,
     outputLimitBytes: limit,
     onOutput: (stream, chunk) => lines[stream].push(chunk),
-    // Serving comes first when they share the cores (see app/lower-priority.ts): as the control plane's own nice.
-    nice: BUILD_NICE,
+    // Whoever starts it (the control plane, or a root supervisor on its behalf): serving comes first when they share the cores.
+    nice: DEPLOY_NICE,
     onStart: options.onStart,
     // What left the group (setsid) and may hold the output pipes open.
     afterGroup: killUid === undefined ? undefined : () => killUser(killUid, options.gid),

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { getPriority, setPriority } from 'node:os';
+import { lowerPriorityOf } from './priority.ts';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -99,7 +99,7 @@ export async function runChild(options: RunChildOptions): Promise<ChildResult> {
   });
   // A detached child leads its own process group: its pid is the group id.
   const pgid = child.pid;
-  if (pgid !== undefined && options.nice !== undefined) lowerNice(pgid, options.nice);
+  if (pgid !== undefined && options.nice !== undefined) lowerPriorityOf(pgid, options.nice);
   if (pgid !== undefined) options.onStart?.(pgid);
 
   const collected: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
@@ -222,13 +222,5 @@ async function reapGroup(pgid: number, termSentAt: () => number | undefined, gra
     const killedAt = killSentAt();
     if (killedAt !== undefined && now - killedAt >= REAP_WAIT_MS) return;
     await sleep(POLL_MS);
-  }
-}
-
-function lowerNice(pid: number, nice: number): void {
-  try {
-    if (getPriority(pid) < nice) setPriority(pid, nice);
-  } catch {
-    // Gone already, or a system that refuses: it runs at the priority it has.
   }
 }
