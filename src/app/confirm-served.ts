@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmServed } from '../deploy/run-deploy.ts';
-import { messageOf, type ConfirmServedMessage } from './ipc-messages.ts';
+import { SERVED_WAIT_MS, messageOf, type ConfirmServedMessage } from './ipc-messages.ts';
 
 /** Longer than the supervisor's own wait, so that its answer (a timeout naming the workers behind) comes first. */
-const ANSWER_TIMEOUT_MS = 11 * 60_000;
+const ANSWER_TIMEOUT_MS = SERVED_WAIT_MS + 60_000;
 
 /**
  * In the control plane: `confirmServed` for the deployer. The supervisor

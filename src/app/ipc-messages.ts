@@ -96,6 +96,15 @@ export interface ConfirmServedMessage {
   release: string;
 }
 
+/**
+ * Longest the supervisor waits to see every worker serve a release before
+ * it answers `served` with an error. Only a hung worker hits it: one that
+ * dies leaves the set waited for, and one that fails to load says so. A
+ * worker loads a whole release (a 100,000-file site took longer than 30 s
+ * on 2 cores), so the bound is generous.
+ */
+export const SERVED_WAIT_MS = 10 * 60_000;
+
 /** Supervisor -> control plane. */
 export interface ServedMessage {
   berth: 'served';

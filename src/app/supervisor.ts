@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import { lockDataDir } from '../state/data-dir-lock.ts';
 import { shutdownSignal } from '../server/shutdown-signal.ts';
 import { toWire } from './config-wire.ts';
-import { EXIT_UNUSABLE, messageOf, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
+import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
 import { createServedReleases } from './served-releases.ts';
 import { BUILD_HOST_PARENT } from '../deploy/build-host.ts';
@@ -18,14 +18,6 @@ import { resolveServiceUser, type ServiceUser } from './service-user.ts';
 /** A child that dies this soon after starting counts towards a crash loop. */
 const EARLY_EXIT_MS = 5_000;
 const MAX_EARLY_EXITS = 5;
-/**
- * Longest the control plane waits to hear that every worker serves a new
- * release. Only a hung worker hits it: one that dies leaves the set it waits
- * for, and one that fails to load says so. A worker loads a whole release
- * (a 100,000-file site took longer than 30 s on 2 cores), so the
- * bound is generous.
- */
-const CONFIRM_SERVED_TIMEOUT_MS = 10 * 60_000;
 /** Longest a push waits for the control plane's answer (the worker waits a little longer). */
 const PUSH_TIMEOUT_MS = 10_000;
 /** Connections the supervisor accepted itself (see listen-sockets.ts) kept while no worker is ready. */
@@ -259,7 +251,7 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       const answer = (error?: Error): void => {
         if (from.process.connected) from.process.send({ berth: 'served', id: confirm.id, ...(error === undefined ? {} : { error: error.message }) } satisfies ServedMessage);
       };
-      served.confirm(String(confirm.site), String(confirm.release), CONFIRM_SERVED_TIMEOUT_MS).then(() => answer(), answer);
+      served.confirm(String(confirm.site), String(confirm.release), SERVED_WAIT_MS).then(() => answer(), answer);
     }
   };
 
