@@ -81,16 +81,18 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
       }
       logger.info({ sites: sites.sites.length, ms: Math.round(performance.now() - started) }, 'sites ready');
     });
-  let early: { releases: ReleaseWatcher; ready: Promise<void> } | undefined;
+  // A joining worker loads first (others serve meanwhile); any other process listens first.
+  let releases: ReleaseWatcher | undefined;
+  let ready: Promise<void> | undefined;
   if (options.loadFirst === true) {
-    const watcher = await watch();
+    releases = await watch();
     try {
-      await whenLoaded(watcher);
+      await whenLoaded(releases);
     } catch (error) {
-      watcher.close();
+      releases.close();
       throw error;
     }
-    early = { releases: watcher, ready: Promise.resolve() };
+    ready = Promise.resolve();
   }
   let listeners: Listeners;
   try {
@@ -110,7 +112,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
       typeof options.sockets === 'function' ? await options.sockets() : options.sockets,
     );
   } catch (error) {
-    early?.releases.close();
+    releases?.close();
     throw error;
   }
   bound.httpsPort = listeners.httpsPort;
@@ -118,19 +120,15 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     { http: listeners.httpPort, https: listeners.httpsPort, host: config.server.host, sites: sites.sites.map((site) => site.config.name) },
     'listening',
   );
-  let releases: ReleaseWatcher;
-  let ready: Promise<void>;
-  if (early === undefined) {
+  if (releases === undefined) {
     try {
       releases = await watch();
     } catch (error) {
       await listeners.close(0);
       throw error;
     }
-    ready = whenLoaded(releases);
-  } else {
-    ({ releases, ready } = early);
   }
+  ready ??= whenLoaded(releases);
   const serving = certificates;
   const manager = acme !== undefined
     ? acme.createManagerFor(config, logger, {
