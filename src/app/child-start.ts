@@ -37,7 +37,6 @@ export function receiveStart(role: string): Promise<ChildStart> {
     process.off('disconnect', orphaned);
   };
   let onConfig: (start: ChildStart) => void = () => undefined;
-  let started = false;
   const timer = setTimeout(() => failStart(role, `no configuration arrived from the supervisor within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
   const sockets = (): Promise<Map<PortKind, object>> =>
     new Promise((resolve) => {
@@ -54,8 +53,7 @@ export function receiveStart(role: string): Promise<ChildStart> {
     const config = messageOf(message, 'config');
     if (config !== undefined) {
       // A second config is a supervisor's bug; the first one stands.
-      if (started) return;
-      started = true;
+      if (expected !== undefined) return;
       clearTimeout(timer);
       const kinds = config.sockets ?? [];
       if (!Array.isArray(kinds) || !kinds.every((kind) => kind === 'http' || kind === 'https')) {
