@@ -47,6 +47,20 @@ function comm(pid: number): string {
   }
 }
 
+/**
+ * `count` requests, half over HTTP and half over HTTPS, each on a new
+ * connection (no agent) so the kernel spreads them over the workers.
+ * Returns the first answer that was not 200, or undefined.
+ */
+async function sendRequests(count: number, ca: string): Promise<string | undefined> {
+  for (let i = 0; i < count; i++) {
+    const url = i % 2 === 0 ? `http://127.0.0.1:${HTTP_PORT}/index.html` : `https://127.0.0.1:${HTTPS_PORT}/style.css`;
+    const r = await get(url, { ca, headers: { connection: 'close' } });
+    if (r.status !== 200) return `${url} answered ${r.status}`;
+  }
+  return undefined;
+}
+
 function treeRss(pid: number): number {
   let sum = 0;
   for (const p of processTree(pid)) sum += processMemory(p)?.rssKiB ?? 0;
@@ -81,12 +95,8 @@ async function measureRound(ctx: BenchContext, round: number, requests: number, 
     const cl = cmdline(proc.pid);
     if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
     await waitBerthReady(HTTP_PORT);
-    // New connections each time (no agent), so the kernel spreads them over the workers.
-    for (let i = 0; i < requests; i++) {
-      const url = i % 2 === 0 ? `http://127.0.0.1:${HTTP_PORT}/index.html` : `https://127.0.0.1:${HTTPS_PORT}/style.css`;
-      const r = await get(url, { ca, headers: { connection: 'close' } });
-      if (r.status !== 200) throw new Error(`${url} answered ${r.status}`);
-    }
+    const refused = await sendRequests(requests, ca);
+    if (refused !== undefined) throw new Error(refused);
     const settled = await waitIdle(proc.pid, settleSeconds);
     result.idle = settled.idle;
     result.idleAfterMs = Math.round(settled.afterMs);
@@ -129,11 +139,8 @@ async function measureBare(ctx: BenchContext, round: number, requests: number, s
   const proc = startTracked(`bare-rss-${round}`, ctx.node, args, ctx.logDir, { cwd: ctx.root, env: { ...process.env, NODE_COMPILE_CACHE: bareCompileCache(ctx) } });
   try {
     await waitForPorts(proc, [HTTP_PORT, HTTPS_PORT], 30_000);
-    for (let i = 0; i < requests; i++) {
-      const url = i % 2 === 0 ? `http://127.0.0.1:${HTTP_PORT}/index.html` : `https://127.0.0.1:${HTTPS_PORT}/style.css`;
-      const r = await get(url, { ca, headers: { connection: 'close' } });
-      if (r.status !== 200) return `${url} answered ${r.status}`;
-    }
+    const refused = await sendRequests(requests, ca);
+    if (refused !== undefined) return refused;
     await waitIdle(proc.pid, settleSeconds);
     const workers = processTree(proc.pid).filter((pid) => pid !== proc.pid).map((pid) => processMemory(pid)).filter((m) => m !== undefined);
     if (workers.length === 0) return 'it started no worker process';
