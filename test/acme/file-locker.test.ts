@@ -298,7 +298,7 @@ describe('file locker', () => {
   });
 });
 
-/** Takes the lock, writes when it held it to a shared log, releases. */
+/** Takes the lock, appends "start PID" and, before letting go, "end PID" to a shared log, releases. */
 const CONTENDER_SCRIPT = `
 import { appendFileSync } from 'node:fs';
 import { createFileLocker } from ${JSON.stringify(LOCKER_MODULE)};
@@ -307,11 +307,10 @@ const locker = createFileLocker(dir, { pollMs: 1 });
 process.stdout.write('ready\\n');
 await new Promise((resolve) => process.stdin.once('data', resolve));
 const release = await locker.lock(name);
-const start = performance.timeOrigin + performance.now();
+appendFileSync(log, 'start ' + process.pid + '\\n');
 await new Promise((resolve) => setTimeout(resolve, 150));
-const end = performance.timeOrigin + performance.now();
+appendFileSync(log, 'end ' + process.pid + '\\n');
 await release();
-appendFileSync(log, JSON.stringify({ pid: process.pid, start, end }) + '\\n');
 `;
 
 describe('FileLocker takeover', () => {
@@ -328,10 +327,13 @@ describe('FileLocker takeover', () => {
       await writeFile(join(root, 'example.com.lock'), JSON.stringify({ pid: await deadPid(), host: hostname(), id: 'gone' }));
       for (const child of children) child.stdin.end('go\n');
       await Promise.all(children.map((child) => once(child, 'exit')));
-      const held = (await readFile(log, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { start: number; end: number }).sort((a, b) => a.start - b.start);
-      assert.equal(held.length, 4, 'every process got the lock in turn');
-      for (let i = 1; i < held.length; i++) {
-        assert.ok((held[i]?.start ?? 0) >= (held[i - 1]?.end ?? 0), `round ${round}: two processes held the lock at once`);
+      // Appends to one file are ordered: each holder writes "start" once it holds the lock and "end" before it lets go,
+      // so one at a time means start/end pairs of the same process, never another's line in between.
+      const lines = (await readFile(log, 'utf8')).trim().split('\n');
+      assert.equal(lines.length, 8, 'every process got the lock in turn');
+      for (let i = 0; i < lines.length; i += 2) {
+        const pid = lines[i]?.replace(/^start /, '');
+        assert.equal(`${lines[i]} / ${lines[i + 1]}`, `start ${pid} / end ${pid}`, `round ${round}: two processes held the lock at once: ${lines.join(', ')}`);
       }
     }
   });
