@@ -15,6 +15,7 @@ import { eventually, get } from '../helpers/server.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';
 import { githubPushTo } from '../helpers/github-push.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const SECRET = 'limits-webhook-secret-9c41e7';
@@ -22,6 +23,8 @@ const STATIC_BUILD = '[build]\ncommand = "mkdir -p dist && cp index.html dist/ &
 
 interface Project {
   root: string;
+  /** `[deploy] build_uid_base`: the site builds as a uid from it. */
+  uidBase: number;
   config: string;
   repo: TestRepo;
 }
@@ -32,12 +35,13 @@ async function project(t: TestContext, build: string): Promise<Project> {
   await mkdir(join(root, 'git'));
   const repo = await createRepo(join(root, 'git'), { 'index.html': 'v1', 'berth.toml': STATIC_BUILD });
   const config = join(root, 'berth.toml');
+  const uidBase = uniqueBuildUidBase();
   await writeFile(
     config,
-    deployConfig({ repo: repo.bare, more: ['[sites.build]', build, '[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] }),
+    deployConfig({ repo: repo.bare, buildUidBase: uidBase, more: ['[sites.build]', build, '[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] }),
     { mode: 0o600 },
   );
-  return { root, config, repo };
+  return { root, uidBase, config, repo };
 }
 
 function berth(p: Project, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -104,7 +108,7 @@ describe('build limits', () => {
     assert.equal((await get(port, '/')).body.toString(), 'v1', 'the server answers with the live site');
     assert.equal(child.exitCode, null);
     // Killed processes whose parent died are zombies until init reaps them; they still count, briefly.
-    const uid = buildUids(['blog'], 200_000).get('blog') ?? -1;
+    const uid = buildUids(['blog'], p.uidBase).get('blog') ?? -1;
     assert.ok(await eventually(async () => (await countTasks(uid)) === 0, 30_000), 'no process of the bomb is left');
     child.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null]);

@@ -19,12 +19,13 @@ import { onCleanup } from '../helpers/cleanup.ts';
 import { get } from '../helpers/server.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const SECRET = 'b-webhook-secret-5a1f0c9e7d2b4e68';
 const KEY_MARKER = 'PRIVATE-KEY-OF-B-3c9d';
 const ACME_MARKER = 'ACME-ACCOUNT-KEY-77e1';
-const BASE = 200_000;
+const BASE = uniqueBuildUidBase();
 const UIDS = buildUids(['a', 'b'], BASE);
 
 /** Site b: node_modules made by its build unless restored from the cache, and served from there. */

@@ -1,3 +1,5 @@
+import { uniqueBuildUidBase } from './build-uids.ts';
+
 /** What sets one test's berth.toml apart from the others that deploy a site. */
 export interface DeployConfigOptions {
   /** The site's name; "blog" unless given. */
@@ -6,7 +8,7 @@ export interface DeployConfigOptions {
   domains?: string[];
   /** The bare repository to build; the site has none when left out. */
   repo?: string;
-  /** `[deploy] build_uid_base`, e.g. `uniqueBuildUidBase()`; left at Berth's default when left out. */
+  /** `[deploy] build_uid_base`; a random one of this config's own (`uniqueBuildUidBase()`) when left out. */
   buildUidBase?: number;
   /** More `[deploy]` lines, such as `keep_deploys = 1`. */
   deploy?: string[];
@@ -20,7 +22,8 @@ export interface DeployConfigOptions {
  * server needs nothing outside the machine.
  */
 export function deployConfig(options: DeployConfigOptions = {}): string {
-  const deploy = [...(options.buildUidBase === undefined ? [] : [`build_uid_base = ${options.buildUidBase}`]), ...(options.deploy ?? [])];
+  // Never Berth's default: two tests at once that build a site of the same name as the same uid kill each other's builds.
+  const deploy = [`build_uid_base = ${options.buildUidBase ?? uniqueBuildUidBase()}`, ...(options.deploy ?? [])];
   return [
     'data_dir = "data"',
     '[server]',
@@ -29,7 +32,8 @@ export function deployConfig(options: DeployConfigOptions = {}): string {
     'https_port = false',
     '[acme]',
     'directory = "off"',
-    ...(deploy.length === 0 ? [] : ['[deploy]', ...deploy]),
+    '[deploy]',
+    ...deploy,
     '[[sites]]',
     `name = ${JSON.stringify(options.site ?? 'blog')}`,
     `domains = ${JSON.stringify(options.domains ?? ['localhost'])}`,

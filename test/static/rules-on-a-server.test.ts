@@ -10,6 +10,7 @@ import { scryptPasswordHash } from '../../src/static/basic-auth.ts';
 import { createRepo } from '../helpers/git.ts';
 import { get, getH2, startTestServer, type SimpleResponse, type TestServer } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 
 type Fetch = (path: string, headers?: Record<string, string>, method?: string) => Promise<SimpleResponse>;
 
@@ -287,7 +288,7 @@ async function protectedSite(t: TestContext, files: Record<string, string>): Pro
   const config = join(root, 'berth.toml');
   await writeFile(
     config,
-    ['data_dir = "data"', '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost"]', `repo = ${JSON.stringify(repo.bare)}`, '[sites.build]', 'publish = "public"'].join('\n'),
+    ['data_dir = "data"', '[acme]', 'directory = "off"', '[deploy]', `build_uid_base = ${uniqueBuildUidBase()}`, '[[sites]]', 'name = "site"', 'domains = ["localhost"]', `repo = ${JSON.stringify(repo.bare)}`, '[sites.build]', 'publish = "public"'].join('\n'),
   );
   const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
   const deploy = () => spawnSync(process.execPath, [cli, 'deploy', '--config', config], { cwd: root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
