@@ -4,6 +4,11 @@ import { join } from 'node:path';
 export interface SitePaths {
   siteDir: string;
   releasesDir: string;
+  /**
+   * The site's content-addressed objects (object-path.ts): every file of
+   * every kept release, once. A release is its manifest, which names them.
+   */
+  objectsDir: string;
   /** Symlink to `releases/<id>`; swapped by rename. */
   currentLink: string;
   /** Held while a publish, activation or cleanup changes the site. */
@@ -21,6 +26,7 @@ export function sitePaths(dataDir: string, site: string): SitePaths {
   return {
     siteDir,
     releasesDir: join(siteDir, 'releases'),
+    objectsDir: join(siteDir, 'objects'),
     currentLink: join(siteDir, 'current'),
     lockFile: join(siteDir, '.lock'),
     workRoot: join(siteDir, 'work'),
