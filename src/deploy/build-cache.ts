@@ -187,8 +187,16 @@ export async function saveNodeModules(workDir: string, cacheDir: string, log: Ca
  * `npm ci` would delete it first).
  */
 export function installStep(workDir: string, cacheHit: boolean): string | undefined {
-  if (cacheHit || !existsSync(join(workDir, 'package.json'))) return undefined;
-  const npmLock = existsSync(join(workDir, 'package-lock.json')) || existsSync(join(workDir, 'npm-shrinkwrap.json'));
+  return installCommand(existsSync(join(workDir, 'package.json')), existsSync(join(workDir, 'package-lock.json')) || existsSync(join(workDir, 'npm-shrinkwrap.json')), cacheHit);
+}
+
+/** `installStep` for the root files of a checkout or a commit. */
+export async function installStepFor(files: { has(name: string): Promise<boolean> }, cacheHit: boolean): Promise<string | undefined> {
+  return installCommand(await files.has('package.json'), (await files.has('package-lock.json')) || (await files.has('npm-shrinkwrap.json')), cacheHit);
+}
+
+function installCommand(packageJson: boolean, npmLock: boolean, cacheHit: boolean): string | undefined {
+  if (cacheHit || !packageJson) return undefined;
   return npmLock ? 'npm ci' : 'npm install';
 }
 

@@ -1,11 +1,11 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { join, posix, sep } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { ResolvedSite } from '../config/resolved-config.ts';
 import { BerthError } from '../errors.ts';
 import { excerpt } from '../excerpt.ts';
-import { readUntrustedFile } from '../releases/untrusted-file.ts';
-import { installStep } from './build-cache.ts';
+import { installStepFor } from './build-cache.ts';
+import { checkoutFiles, type RepoFiles } from './repo-files.ts';
 
 /**
  * Decides how a checked-out commit is built. The first source that names a
@@ -78,13 +78,16 @@ export const REPO_CONFIG_MAX_BYTES = 1024 * 1024;
 const CONFIG_HINT =
   'set command and publish under [sites.build] in the server\'s berth.toml, e.g. command = "npm ci && npm run build" and publish = "dist"';
 
+/**
+ * @param from the checkout, or the root files of the commit (a site with no
+ *   build is then published without checking it out, see git-tree-source.ts)
+ */
 export async function resolveBuildSettings(
   site: ResolvedSite,
-  workDir: string,
+  from: string | RepoFiles,
   options: ResolveBuildSettingsOptions = {},
 ): Promise<BuildSettings> {
-  // Files are read below the real path: see readRepoFile.
-  workDir = await realpath(workDir);
+  const workDir = typeof from === 'string' ? await checkoutFiles(from) : from;
   const berthToml = await readRepoBerthToml(workDir);
   const netlifyToml = await readNetlifyToml(workDir);
   const server: Layer | undefined =
@@ -123,14 +126,14 @@ export async function resolveBuildSettings(
   publish = checkPublish(publish ?? '.', publishSource);
 
   let command = winner.command;
-  if (command !== undefined && (await isFile(join(workDir, 'package.json')))) {
+  if (command !== undefined && (await isFile(workDir, 'package.json'))) {
     const cacheHit = options.cacheHit ?? false;
     const plainInstall = /^\s*npm (?:ci|install)\s*&&\s*/.exec(command);
     if (cacheHit && plainInstall !== null) {
       command = command.slice(plainInstall[0].length);
       details.unshift('install skipped, node_modules from cache');
     } else if (/^\s*(?:npm run|npx)\s/.test(command)) {
-      const install = installStep(workDir, cacheHit);
+      const install = await installStepFor(workDir, cacheHit);
       if (install !== undefined) {
         command = `${install} && ${command}`;
         details.unshift(install);
@@ -187,7 +190,7 @@ function checkPublish(publish: string, source: string): string {
   return normal === '' ? '.' : normal;
 }
 
-async function readRepoBerthToml(workDir: string): Promise<Layer | undefined> {
+async function readRepoBerthToml(workDir: RepoFiles): Promise<Layer | undefined> {
   const file = 'berth.toml';
   const parsed = await readToml(workDir, file);
   if (parsed === undefined) return undefined;
@@ -234,7 +237,7 @@ async function readRepoBerthToml(workDir: string): Promise<Layer | undefined> {
   return layer;
 }
 
-async function readNetlifyToml(workDir: string): Promise<Layer | undefined> {
+async function readNetlifyToml(workDir: RepoFiles): Promise<Layer | undefined> {
   const file = 'netlify.toml';
   const parsed = await readToml(workDir, file);
   if (parsed === undefined) return undefined;
@@ -279,21 +282,21 @@ async function readNetlifyToml(workDir: string): Promise<Layer | undefined> {
 }
 
 /**
- * Reads a file at the root of the checkout (`workDir` is a real path) the
- * way Berth reads every file a repository controls: a symbolic link, a FIFO,
- * a device or a directory is refused, and so is a file over
- * `REPO_CONFIG_MAX_BYTES`, with an error that quotes none of it (a link to
- * `/etc/shadow` must not end up in the deploy log). Undefined when absent.
+ * Reads a file at the root of the repository the way Berth reads every file
+ * a repository controls (see RepoFiles): a symbolic link, a FIFO, a device
+ * or a directory is refused, and so is a file over `REPO_CONFIG_MAX_BYTES`,
+ * with an error that quotes none of it (a link to `/etc/shadow` must not end
+ * up in the deploy log). Undefined when absent.
  */
-async function readRepoFile(workDir: string, file: string): Promise<string | undefined> {
-  const buffer = await readUntrustedFile(workDir, file, { maxBytes: REPO_CONFIG_MAX_BYTES, label: `the repository's ${file}`, code: 'E_BUILD_CONFIG' });
+async function readRepoFile(workDir: RepoFiles, file: string): Promise<string | undefined> {
+  const buffer = await workDir.read(file, REPO_CONFIG_MAX_BYTES);
   return buffer?.toString('utf8');
 }
 
 /** smol-toml's own messages are fixed phrases like this; anything else (a date library's message) may quote the file. */
 const PLAIN_REASON = /^[a-z][a-z ,:-]{0,79}$/;
 
-async function readToml(workDir: string, file: string): Promise<{ data: Record<string, unknown>; text: string } | undefined> {
+async function readToml(workDir: RepoFiles, file: string): Promise<{ data: Record<string, unknown>; text: string } | undefined> {
   const text = await readRepoFile(workDir, file);
   if (text === undefined) return undefined;
   try {
@@ -359,7 +362,7 @@ interface PackageJson {
   scripts: Record<string, unknown>;
 }
 
-async function readPackageJson(workDir: string): Promise<PackageJson | undefined> {
+async function readPackageJson(workDir: RepoFiles): Promise<PackageJson | undefined> {
   const text = await readRepoFile(workDir, 'package.json');
   if (text === undefined) return undefined;
   let data: unknown;
@@ -376,7 +379,7 @@ async function readPackageJson(workDir: string): Promise<PackageJson | undefined
   };
 }
 
-async function detectPreset(workDir: string): Promise<Layer | undefined> {
+async function detectPreset(workDir: RepoFiles): Promise<Layer | undefined> {
   const preset = (name: string, command: string | undefined, publish: string): Layer => ({
     command,
     publish,
@@ -393,24 +396,24 @@ async function detectPreset(workDir: string): Promise<Layer | undefined> {
     if ('@11ty/eleventy' in pkg.dependencies) return preset('preset eleventy', 'npx @11ty/eleventy', '_site');
   }
   if (await isHugoSite(workDir)) return preset('preset hugo', 'hugo --minify', 'public');
-  if (await isFile(join(workDir, 'index.html'))) return preset('static files', undefined, '.');
+  if (await isFile(workDir, 'index.html')) return preset('static files', undefined, '.');
   return undefined;
 }
 
-async function isHugoSite(workDir: string): Promise<boolean> {
-  for (const name of HUGO_CONFIGS) if (await isFile(join(workDir, name))) return true;
+async function isHugoSite(workDir: RepoFiles): Promise<boolean> {
+  for (const name of HUGO_CONFIGS) if (await isFile(workDir, name)) return true;
   for (const name of GENERIC_CONFIGS) {
     const text = await readRepoFile(workDir, name);
     if (text === undefined) continue;
     // `baseURL` is Hugo's spelling (keys are case-insensitive in Hugo).
     if (/^\s*"?baseurl"?\s*[=:]/im.test(text)) return true;
-    const dirs = await Promise.all(['content', 'layouts', 'themes', 'archetypes'].map((dir) => isDirectory(join(workDir, dir))));
+    const dirs = await Promise.all(['content', 'layouts', 'themes', 'archetypes'].map((dir) => isDirectory(workDir, dir)));
     if (dirs[0] === true && dirs.slice(1).some(Boolean)) return true;
   }
   return false;
 }
 
-async function nothingDetected(site: ResolvedSite, workDir: string): Promise<BerthError> {
+async function nothingDetected(site: ResolvedSite, workDir: RepoFiles): Promise<BerthError> {
   const pkg = await readPackageJson(workDir);
   const found =
     pkg !== undefined && typeof pkg.scripts.build === 'string'
@@ -422,21 +425,11 @@ async function nothingDetected(site: ResolvedSite, workDir: string): Promise<Ber
   );
 }
 
-async function isFile(path: string): Promise<boolean> {
-  return (await statIfExists(path))?.isFile() ?? false;
+/** Links are neither files nor directories here, so detection never looks through one. */
+async function isFile(files: RepoFiles, name: string): Promise<boolean> {
+  return (await files.kind(name)) === 'file';
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  return (await statIfExists(path))?.isDirectory() ?? false;
-}
-
-/** lstat: a link is neither a file nor a directory here, so detection never looks through one. */
-async function statIfExists(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
+async function isDirectory(files: RepoFiles, name: string): Promise<boolean> {
+  return (await files.kind(name)) === 'directory';
 }

@@ -36,8 +36,12 @@ export interface FetchCommitOptions extends GitAccess {
   pushed?: string;
   /** Branch, tag or full ref name; fetched when `sha` is absent, and named in errors. */
   ref: string;
-  /** Where the commit's files go; must not exist yet, or be empty. Removed again if the fetch fails. */
-  workDir: string;
+  /**
+   * Where the commit's files go; must not exist yet, or be empty. Removed
+   * again if the fetch fails. Absent: the commit is only fetched into the
+   * cache (a site with no build reads it from there, see git-tree-source.ts).
+   */
+  workDir?: string;
   submodules: boolean;
   /** Receives git's progress and the commands run, one line at a time. */
   log: (line: string) => void;
@@ -50,6 +54,8 @@ export interface FetchedCommit {
   author: string;
   /** The full commit message, trimmed. */
   message: string;
+  /** The committer's time, ms since the epoch. */
+  committedAtMs: number;
 }
 
 export interface ResolveRefOptions extends GitAccess {
@@ -116,7 +122,7 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedC
   checkRef(options.ref);
   const git = gitRunner(options);
   const cacheDir = resolve(options.cacheDir);
-  const workDir = resolve(options.workDir);
+  const workDir = options.workDir === undefined ? undefined : resolve(options.workDir);
 
   // A `berth deploy` from the shell and `berth serve` may fetch the same site at once.
   return withSiteLock(
@@ -129,6 +135,12 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedC
         : await fetchRef(git, cacheDir, options.ref);
       await git.run(['--git-dir', cacheDir, 'update-ref', LAST_FETCHED_REF, sha], 'E_GIT_CHECKOUT', 'remember the fetched commit');
 
+      const describe = async (): Promise<FetchedCommit> => {
+        const shown = await git.run(['--git-dir', cacheDir, 'show', '--no-patch', '--format=%ct%x00%an%x00%B', sha], 'E_GIT_CHECKOUT', `read commit ${sha}`);
+        const [time = '', author = '', ...rest] = shown.split('\0');
+        return { sha, author: author.trim(), message: rest.join('\0').trim(), committedAtMs: Number(time) * 1000 };
+      };
+      if (workDir === undefined) return describe();
       await claimWorkDir(workDir);
       try {
         await checkout(git, cacheDir, workDir, sha);
@@ -140,9 +152,7 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedC
             { log: true },
           );
         }
-        const shown = await git.run(['--git-dir', cacheDir, 'show', '--no-patch', '--format=%an%x00%B', sha], 'E_GIT_CHECKOUT', `read commit ${sha}`);
-        const [author = '', ...rest] = shown.split('\0');
-        return { sha, author: author.trim(), message: rest.join('\0').trim() };
+        return await describe();
       } catch (error) {
         await rm(workDir, { recursive: true, force: true });
         throw error;
@@ -443,6 +453,32 @@ function splitCredentials(repo: string): { repo: string; user: string; password:
   url.username = '';
   url.password = '';
   return { repo: url.href, user, password };
+}
+
+/**
+ * The environment for git commands that only read the site's cached clone
+ * (no network): what every git Berth runs gets, as described at
+ * `commandConfig`, and pathspecs taken literally (a path from a repository
+ * that starts with `:` is a path, not pathspec magic).
+ */
+export function localGitEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of ['PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR']) if (process.env[name] !== undefined) env[name] = process.env[name];
+  const config = commandConfig(false);
+  Object.assign(env, {
+    LC_ALL: 'C',
+    LANG: 'C',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_GRAFT_FILE: '/dev/null',
+    GIT_LITERAL_PATHSPECS: '1',
+    GIT_CONFIG_COUNT: String(config.length),
+  });
+  config.forEach(([key, value], index) => {
+    env[`GIT_CONFIG_KEY_${index}`] = key;
+    env[`GIT_CONFIG_VALUE_${index}`] = value;
+  });
+  return env;
 }
 
 function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRunner {

@@ -40,7 +40,7 @@ interface Fixture {
   cacheDir: string;
   commit: (files: Record<string, string | Buffer>, message: string) => Promise<string>;
   /** Options for a fetch into a new work directory. */
-  options: (extra?: Partial<FetchCommitOptions>) => FetchCommitOptions & { lines: string[] };
+  options: (extra?: Partial<FetchCommitOptions>) => FetchCommitOptions & { lines: string[]; workDir: string };
 }
 
 async function fixture(t: TestContext): Promise<Fixture> {
