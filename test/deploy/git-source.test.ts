@@ -69,6 +69,10 @@ async function fixture(t: TestContext): Promise<Fixture> {
   };
 }
 
+function committerTime(repo: string, sha: string): number {
+  return Number(git(repo, 'show', '--no-patch', '--format=%ct', sha).trim()) * 1000;
+}
+
 function objectCount(gitDir: string): number {
   const out = git(gitDir, '--git-dir', gitDir, 'count-objects', '-v');
   const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(out)?.[1] ?? 'NaN');
@@ -100,7 +104,7 @@ test('fetchCommit checks a commit out into a fresh work directory', async (t) =>
   await f.commit({ 'index.html': '<h1>two</h1>' }, 'Second');
   const options = f.options({ sha });
   const fetched = await fetchCommit(options);
-  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'First page\n\nWith a body.' });
+  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'First page\n\nWith a body.', committedAtMs: committerTime(f.repo, sha) });
   assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), '<h1>one</h1>');
   assert.equal(await readFile(join(options.workDir, 'src', 'page.md'), 'utf8'), '# Page');
   // The build may ask git about the commit.
@@ -108,6 +112,17 @@ test('fetchCommit checks a commit out into a fresh work directory', async (t) =>
   assert.equal(git(options.workDir, 'log', '-1', '--format=%s').trim(), 'First page');
   assert.equal(git(options.workDir, 'status', '--porcelain'), '');
   assert.ok(options.lines.some((line) => line.startsWith('$ git ') && line.includes('fetch')), options.lines.join('\n'));
+});
+
+test('fetchCommit without a work directory fetches into the cache and checks nothing out', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': '<h1>one</h1>' }, 'Only fetched');
+  const { workDir, ...options } = f.options({ sha });
+  const fetched = await fetchCommit(options);
+  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'Only fetched', committedAtMs: committerTime(f.repo, sha) });
+  await assert.rejects(access(workDir), { code: 'ENOENT' });
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'cat-file', '-t', sha).trim(), 'commit');
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'show', `${sha}:index.html`), '<h1>one</h1>');
 });
 
 test('a newer commit is fetched into the same cache, bringing only what changed', async (t) => {
@@ -210,7 +225,7 @@ test('without a sha, fetchCommit deploys what the ref points at', async (t) => {
   assert.equal(await readFile(join(branch.workDir, 'index.html'), 'utf8'), 'three');
   assert.equal((await fetchCommit(f.options({ ref: 'refs/heads/main' }))).sha, head);
   const tag = f.options({ ref: 'v2' });
-  assert.deepEqual(await fetchCommit(tag), { sha: tagged, author: 'Ada Lovelace', message: 'Two' });
+  assert.deepEqual(await fetchCommit(tag), { sha: tagged, author: 'Ada Lovelace', message: 'Two', committedAtMs: committerTime(f.repo, tagged) });
   assert.equal(await readFile(join(tag.workDir, 'index.html'), 'utf8'), 'two');
 
   await assert.rejects(fetchCommit(f.options({ ref: 'no-such-branch' })), hasCode('E_GIT_FETCH', '"no-such-branch"', f.repo));
@@ -583,7 +598,7 @@ test('with pushed, the branch tip is checked out when the pushed commit is on th
   assert.equal((await fetchCommit(same)).sha, tip);
   // An old push (sent again, or overtaken by later pushes) deploys the tip, never the old commit.
   const behind = f.options({ pushed: old });
-  assert.deepEqual(await fetchCommit(behind), { sha: tip, author: 'Ada Lovelace', message: 'Tip' });
+  assert.deepEqual(await fetchCommit(behind), { sha: tip, author: 'Ada Lovelace', message: 'Tip', committedAtMs: committerTime(f.repo, tip) });
   assert.equal(await readFile(join(behind.workDir, 'index.html'), 'utf8'), 'tip');
   assert.ok(behind.lines.some((line) => line.includes(`pushed commit ${old} is on main, whose tip is now ${tip}`)), behind.lines.join('\n'));
 
