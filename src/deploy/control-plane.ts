@@ -6,6 +6,7 @@ import { createDeployer, type Deployer, type DeployerOptions } from './deployer.
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { startMaintenance } from './maintenance.ts';
 import { startPolling } from './poller.ts';
+import { tidyReleaseStores } from './tidy-release-stores.ts';
 import { reportDataDirModes } from '../state/data-dir-modes.ts';
 import { buildHostFor } from './build-host.ts';
 
@@ -45,6 +46,8 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger, 
     await lock.release();
     throw error;
   }
+  // In the background: serving does not need it, and a deploy of a site waits for its site's part (the site lock).
+  void tidyReleaseStores(config, logger);
   const deployer = createDeployer(config, store, logger, options);
   const poller = startPolling(config, store, deployer, logger);
   const maintenance = startMaintenance(config, store, logger);

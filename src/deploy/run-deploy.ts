@@ -5,9 +5,11 @@ import { BerthError, isBerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { activateRelease } from '../releases/activate.ts';
 import { publishRelease } from '../releases/publish.ts';
-import { readManifest } from '../releases/read-manifest.ts';
+import { fileLocator } from '../releases/file-locator.ts';
+import type { Manifest } from '../releases/manifest.ts';
+import { filesForRoot } from '../releases/smoke-files.ts';
 import { activeReleaseId } from '../releases/release-list.ts';
-import { pruneReleases } from '../releases/retain.ts';
+import { pruneAndSweep } from '../releases/retain.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 import { sitePaths, type SitePaths } from '../releases/site-paths.ts';
 import { reportDataDirModes } from '../state/data-dir-modes.ts';
@@ -208,13 +210,16 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       // Whose hard links the output may hold (see openUntrusted): the build's user when Berth is root (the
       // checkout stays the build's), else Berth's, who owns the checkout again after a build (or made it).
       buildUid: prepared?.user !== undefined && process.getuid?.() === 0 ? prepared.user.uid : process.getuid?.(),
+      commit: commit.sha,
       retain: Number.MAX_SAFE_INTEGER,
       activate: false,
     });
-    log.line(`published release ${published.id}: ${published.files} files, ${published.linked} unchanged and linked, ${published.compressed} precompressed`);
+    log.line(
+      `published release ${published.id}: ${published.files} files, ${published.unchanged} unchanged (not read), ${published.known} read and already stored, ${published.stored} new to the store, ${published.compressed} precompressed`,
+    );
     endPhase('publish');
 
-    await smokeCheck(published.releaseDir, published.id);
+    await smokeCheck(published.manifest, published.releaseDir);
     const previous = await withSiteLock(paths.lockFile, async () => {
       const before = await activeReleaseId(paths);
       await activateRelease(paths, published.id);
@@ -226,7 +231,8 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       await confirmServed(deps.confirmServed, paths, site.name, published.id, previous, signal, logger);
     }
     // Only now: until the new release is served, the one before it must stay to go back to.
-    await withSiteLock(paths.lockFile, () => pruneReleases(paths, site.retain));
+    const { swept } = await withSiteLock(paths.lockFile, () => pruneAndSweep(paths, site.retain));
+    if (swept.objects > 0) log.line(`removed ${swept.objects} objects no kept release names`);
     log.line(`release ${published.id} is live`);
     logger.info({ deploy: record.id, site: site.name, release: published.id, sha: commit.sha, phases }, 'deploy live');
     return store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
@@ -349,16 +355,19 @@ function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Pro
  * `/` is asked as a visitor past every Basic-Auth gate would ask it, so a
  * site whose pages all need a password is checked for what is behind the
  * password, not let through on the 401 it gives everyone else.
+ *
+ * Costs what `/` needs, not what the site holds: the answer is computed from
+ * the files `/` can reach (smoke-files.ts), read from the manifest in hand.
  */
-async function smokeCheck(releaseDir: string, id: string): Promise<void> {
-  const manifest = await readManifest(releaseDir);
-  const release = await loadServedRelease(manifest, releaseDir, { memoryFileMaxBytes: 0 });
+async function smokeCheck(manifest: Manifest, releaseDir: string): Promise<void> {
+  const small: Manifest = { ...manifest, files: filesForRoot(manifest) };
+  const release = await loadServedRelease(small, releaseDir, { memoryFileMaxBytes: 0, locate: fileLocator(manifest, releaseDir) });
   const reply = respond(release, { method: 'GET', url: '/', headers: {} }, { skipAuth: true });
   if (reply.status >= 400) {
     await rm(releaseDir, { recursive: true, force: true });
     throw new BerthError(
       'E_SMOKE_FAILED',
-      `Release ${id} answers ${reply.status} for / (is there an index.html in the publish directory?); it was not made live`,
+      `Release ${manifest.id} answers ${reply.status} for / (is there an index.html in the publish directory?); it was not made live`,
     );
   }
 }

@@ -1,11 +1,14 @@
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { fsReleaseStore } from './fs-release-store.ts';
 import { withSiteLock } from './site-lock.ts';
 import { TEMP_PREFIX, type SitePaths } from './site-paths.ts';
 
 /**
  * Removes what a publish or activation killed half-way left behind: release
- * directories still being assembled and links not yet renamed into place.
+ * directories still being assembled, links not yet renamed into place, and
+ * objects being written; where a publish left objects, the store is swept
+ * too, which removes the complete objects it stored that no release names.
  * Runs under the site lock, which every writer of these holds for as long as
  * they exist, so a publish in progress is waited for, not broken; a lock
  * whose holder is gone (or a zombie) is taken over.
@@ -26,6 +29,7 @@ export async function cleanTemporaryFiles(paths: SitePaths, lockWaitMs?: number)
         await rm(entry, { recursive: true, force: true });
         removed.push(entry);
       }
+      if (removed.some((entry) => entry.startsWith(paths.objectsDir + sep))) await fsReleaseStore(paths).sweep();
       return removed;
     },
     lockWaitMs,
@@ -34,7 +38,7 @@ export async function cleanTemporaryFiles(paths: SitePaths, lockWaitMs?: number)
 
 async function listTemporary(paths: SitePaths): Promise<string[]> {
   const found: string[] = [];
-  for (const dir of [paths.releasesDir, paths.siteDir]) {
+  for (const dir of [paths.releasesDir, paths.siteDir, paths.objectsDir]) {
     let names: string[];
     try {
       names = await readdir(dir);

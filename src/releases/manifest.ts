@@ -1,11 +1,17 @@
 /**
  * The manifest is written once at publish time and read by the server. It
  * holds everything the responder needs so that no request has to look at the
- * disk to decide what to answer.
+ * disk to decide what to answer. It is the whole release: the bytes of each
+ * file live in the site's object store under the file's hash
+ * (object-path.ts), shared by every release that has them.
+ *
+ * Version 1 releases kept a copy of every file (and Berth's `.br`/`.gz`
+ * sidecars, by path) in the release directory; they are converted to
+ * version 2 once (migrate-releases.ts), when Berth starts or publishes.
  */
 
 export const MANIFEST_NAME = '.berth-manifest.json';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 
 export type Encoding = 'br' | 'gzip';
 
@@ -18,7 +24,7 @@ export interface ManifestFile {
   type: string;
   /** `immutable` for fingerprinted assets, `revalidate` for the rest. */
   cache: 'immutable' | 'revalidate';
-  /** Byte sizes of precompressed sidecars (`<file>.br`, `<file>.gz`), where smaller. */
+  /** Byte sizes of Berth's compressed variants of the object `hash`, where smaller. */
   encodings: Partial<Record<Encoding, number>>;
   /** Last modification time of the source file, ms since the epoch. */
   mtimeMs: number;
@@ -58,10 +64,13 @@ export interface HeaderRule {
 }
 
 export interface Manifest {
-  version: typeof MANIFEST_VERSION;
+  /** 1: files in the release directory (read until converted); 2: files in the object store. */
+  version: 1 | typeof MANIFEST_VERSION;
   id: string;
   site: string;
   createdAt: string;
+  /** The commit the release was built from, when it came from a deploy. */
+  commit?: string;
   /** Keyed by URL path of the file, e.g. `/blog/index.html`. */
   files: Record<string, ManifestFile>;
   redirects: RedirectRule[];

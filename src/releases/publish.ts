@@ -1,40 +1,37 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { BerthError, isBerthError, type ErrorCode } from '../errors.ts';
 import { activateRelease } from './activate.ts';
-import { compressBoth } from './compress.ts';
+import { compressBoth, MIN_COMPRESS_BYTES } from './compress.ts';
 import { contentTypeFor, isCompressible } from './content-type.ts';
+import { directorySource } from './directory-source.ts';
 import { isFingerprinted } from './fingerprint.ts';
+import { fsReleaseStore } from './fs-release-store.ts';
 import { checkHeaderTables, parseHeaders } from './headers-file.ts';
-import { MANIFEST_NAME, MANIFEST_VERSION, type Encoding, type HeaderRule, type Manifest, type ManifestFile, type RedirectRule } from './manifest.ts';
-import { readManifest } from './read-manifest.ts';
+import { MANIFEST_VERSION, type HeaderRule, type Manifest, type ManifestFile, type RedirectRule } from './manifest.ts';
+import { migrateSiteReleases } from './migrate-releases.ts';
+import type { PublishSource, SourceEntry } from './publish-source.ts';
 import { parseRedirects, RULE_FILE_LIMITS } from './redirects-file.ts';
 import { createReleaseId, releaseIdTime } from './release-id.ts';
-import { activeReleaseId, releaseIds, SUMMARY_NAME, type ReleaseSummary } from './release-list.ts';
-import { pruneReleases } from './retain.ts';
+import { activeReleaseId, releaseIds, type ReleaseSummary } from './release-list.ts';
+import type { ReleaseStore, StoredVariants } from './release-store.ts';
+import { pruneAndSweep } from './retain.ts';
 import { withSiteLock } from './site-lock.ts';
-import { sitePaths, TEMP_PREFIX, type SitePaths } from './site-paths.ts';
-import { openUntrusted, readUntrustedFile, type UntrustedFile } from './untrusted-file.ts';
-import { walkSource, type SourceFile } from './walk-source.ts';
+import { sitePaths, type SitePaths } from './site-paths.ts';
 
 export interface PublishOptions {
   dataDir: string;
   site: string;
-  /** The directory to publish (a build's output). */
-  sourceDir: string;
-  /**
-   * For a build's output: the work directory, which `sourceDir` must stay
-   * inside once links are resolved (checked when the walk starts).
-   */
+  /** Where the files come from; or `sourceDir` for a folder (read as `directorySource` reads it). */
+  source?: PublishSource;
+  /** The directory to publish (a build's output); ignored when `source` is given. */
+  sourceDir?: string;
+  /** With `sourceDir`: the folder must stay inside this one once links are resolved (see directorySource). */
   within?: string;
-  /**
-   * For a build's output: the uid the build ran as. A file of the output
-   * with more than one hard link is published only when this uid owns it
-   * (see openUntrusted). Undefined: a directory the operator named, whose
-   * hard links are not checked.
-   */
+  /** With `sourceDir`: the uid the build ran as (see directorySource). */
   buildUid?: number;
+  /** The commit the files come from, kept in the manifest and the summary. */
+  commit?: string;
   /** Releases to keep after this one is active. */
   retain: number;
   /** Make the new release live (default true). */
@@ -47,36 +44,55 @@ export interface PublishOptions {
 export interface PublishResult {
   id: string;
   releaseDir: string;
+  /** The new release's manifest, for a check before it goes live without reading it again. */
+  manifest: Manifest;
   files: number;
   bytes: number;
-  /** Files hard-linked from the previous release instead of copied. */
-  linked: number;
-  /** Files given at least one precompressed sidecar. */
+  /** Files known unchanged from the previous release's record, neither read nor hashed. */
+  unchanged: number;
+  /** Files read and hashed whose content the store already held. */
+  known: number;
+  /** Objects written: content no kept release had. */
+  stored: number;
+  /** Files given at least one precompressed variant. */
   compressed: number;
   pruned: string[];
   durationMs: number;
 }
 
-/** Files up to this size are read into memory once (hash, copy and compress from one read). */
+/** Beside each manifest: the change key of each file as published, so the next publish knows what is unchanged without reading it. */
+export const SOURCE_KEYS_NAME = '.berth-source.json';
+
+interface SourceKeys {
+  /** When the keys were taken, ms since the epoch: the racy-write rule is judged against it. */
+  takenAtMs: number;
+  /** `[changeKey, urlPath]`. */
+  keys: Array<[string, string]>;
+}
+
+/** Files up to this size are read into memory once (hash, store and compress from one read). */
 const READ_WHOLE_MAX = 32 * 1024 * 1024;
 /**
  * Files processed at once. Each file is a handful of small filesystem calls
- * (open, read, link) that wait on libuv's thread pool; keeping more in flight
- * keeps that pool busy. Compression runs there too.
+ * that wait on libuv's thread pool; keeping more in flight keeps that pool
+ * busy. Compression runs there too.
  */
 const CONCURRENCY = 16;
-const SIDECAR_SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
-
-interface PreviousFile {
-  path: string;
-  file: ManifestFile;
-}
+/**
+ * A file modified this close to the moment its key was taken may change
+ * again within the same timestamp without its key changing (git's "racy"
+ * files): its key is not kept, so the next publish reads it.
+ */
+const RACY_MS = 1000;
 
 /**
- * Publishes `sourceDir` as a new immutable release of a site. The release is
- * assembled in a temporary directory and appears under its id only once
- * complete (one rename), so a failure at any point (a bad `_redirects`, a full
- * disk, a vanished file) leaves no partial release and never touches the live one.
+ * Publishes a source as a new immutable release of a site: the files whose
+ * content is new go into the site's object store, the release is its
+ * manifest, written last and whole (one rename). A file whose change key
+ * matches the previous release's record is taken from that release without
+ * being read. A failure at any point (a bad `_redirects`, a full disk, a
+ * vanished file) leaves no release and never touches the live one; objects
+ * it wrote are removed by the next sweep.
  */
 export async function publishRelease(options: PublishOptions): Promise<PublishResult> {
   const started = performance.now();
@@ -89,298 +105,229 @@ export async function publishRelease(options: PublishOptions): Promise<PublishRe
 
 async function publishLocked(options: PublishOptions, started: number): Promise<PublishResult> {
   const paths = sitePaths(options.dataDir, options.site);
-  const source = await walkSource(options.sourceDir, { within: options.within });
-  const files = source.files;
-  const reader: SourceReader = { root: source.root, linksOwnedBy: options.buildUid ?? 'any' };
-  const rules = await readRules(reader);
+  const source = options.source ?? (await directorySource(requiredDir(options), { within: options.within, buildUid: options.buildUid }));
+  const entries = await source.entries();
+  const rules = await readRules(source);
   await mkdir(paths.releasesDir, { recursive: true });
   return withSiteLock(paths.lockFile, async () => {
-    const previous = await previousFiles(paths);
-    const tempDir = join(paths.releasesDir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-    try {
-      await mkdir(tempDir, { recursive: true });
-      const built = await buildFiles(reader, files, tempDir, previous, options.onProgress);
-      checkHeaderTables(rules.headers, built.entries.map(([urlPath]) => urlPath));
-      const contentHash = hashTree(built.entries, rules);
-      const now = options.now ?? new Date();
-      const id = await nextReleaseId(paths, now, contentHash);
-      const manifest: Manifest = {
-        version: MANIFEST_VERSION,
-        id,
-        site: options.site,
-        createdAt: now.toISOString(),
-        files: Object.fromEntries(built.entries),
-        redirects: rules.redirects,
-        headers: rules.headers,
-      };
-      const summary: ReleaseSummary = {
-        id,
-        site: options.site,
-        createdAt: manifest.createdAt,
-        files: built.entries.length,
-        bytes: built.bytes,
-        source: options.sourceDir,
-      };
-      await writeFile(join(tempDir, MANIFEST_NAME), JSON.stringify(manifest));
-      await writeFile(join(tempDir, SUMMARY_NAME), JSON.stringify(summary));
-      const releaseDir = join(paths.releasesDir, id);
-      await rename(tempDir, releaseDir);
-      if (options.activate !== false) await activateRelease(paths, id);
-      const pruned = await pruneReleases(paths, options.retain);
-      return {
-        id,
-        releaseDir,
-        files: built.entries.length,
-        bytes: built.bytes,
-        linked: built.linked,
-        compressed: built.compressed,
-        pruned,
-        durationMs: Math.round(performance.now() - started),
-      };
-    } catch (error) {
-      await rm(tempDir, { recursive: true, force: true });
-      throw error;
-    }
+    const store = fsReleaseStore(paths);
+    await migrateSiteReleases(paths);
+    const previous = await previousRelease(paths, store);
+    const keysTakenAt = Date.now();
+    const built = await buildFiles(source, entries, store, previous, options.onProgress);
+    checkHeaderTables(rules.headers, built.files.map(([urlPath]) => urlPath));
+    const now = options.now ?? new Date();
+    const id = await nextReleaseId(paths, now, hashTree(built.files, rules));
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION,
+      id,
+      site: options.site,
+      createdAt: now.toISOString(),
+      ...(options.commit === undefined ? {} : { commit: options.commit }),
+      files: Object.fromEntries(built.files),
+      redirects: rules.redirects,
+      headers: rules.headers,
+    };
+    const summary: ReleaseSummary = {
+      id,
+      site: options.site,
+      createdAt: manifest.createdAt,
+      files: built.files.length,
+      bytes: built.bytes,
+      source: source.label,
+      ...(options.commit === undefined ? {} : { commit: options.commit }),
+    };
+    const keys: SourceKeys = {
+      takenAtMs: keysTakenAt,
+      keys: entries.flatMap((entry): Array<[string, string]> => (isTrusted(entry, keysTakenAt) ? [[entry.changeKey as string, `/${entry.relPath}`]] : [])),
+    };
+    const releaseDir = await store.writeRelease(manifest, summary, { [SOURCE_KEYS_NAME]: JSON.stringify(keys) });
+    if (options.activate !== false) await activateRelease(paths, id);
+    const pruned = options.activate === false ? [] : (await pruneAndSweep(paths, options.retain)).pruned;
+    return {
+      id,
+      releaseDir,
+      manifest,
+      files: built.files.length,
+      bytes: built.bytes,
+      unchanged: built.unchanged,
+      known: built.known,
+      stored: built.stored,
+      compressed: built.compressed,
+      pruned,
+      durationMs: Math.round(performance.now() - started),
+    };
   });
 }
 
-/** Where the files to publish are read from, and whose hard links are accepted there. */
-interface SourceReader {
-  root: string;
-  linksOwnedBy: number | 'any';
+function requiredDir(options: PublishOptions): string {
+  if (options.sourceDir === undefined) throw new Error('publishRelease needs a source or a sourceDir');
+  return options.sourceDir;
+}
+
+/** A key that names content (a git blob) always holds; a stat key only for a file not written just before it was taken. */
+function isTrusted(entry: SourceEntry, takenAtMs: number): boolean {
+  if (entry.changeKey === undefined) return false;
+  return entry.changeKey.startsWith('git:') || entry.mtimeMs < takenAtMs - RACY_MS;
 }
 
 /**
- * The rules files are read like every file of the output (no link followed,
+ * The rules files are read like every file of the source (no link followed,
  * regular files only) and capped at the parsers' limit before a byte is read:
- * a FIFO or a link to `/dev/zero` fails here instead of hanging or filling
- * memory.
+ * a FIFO or a link to `/dev/zero` fails here instead of hanging or filling memory.
  */
-async function readRules(reader: SourceReader): Promise<{ redirects: RedirectRule[]; headers: HeaderRule[] }> {
-  const redirectsText = await readRulesFile(reader, '_redirects', 'E_REDIRECTS_INVALID');
-  const headersText = await readRulesFile(reader, '_headers', 'E_HEADERS_INVALID');
+async function readRules(source: PublishSource): Promise<{ redirects: RedirectRule[]; headers: HeaderRule[] }> {
+  const text = async (name: '_redirects' | '_headers', code: ErrorCode): Promise<string | undefined> =>
+    (await source.readRules(name, { maxBytes: RULE_FILE_LIMITS.maxBytes, code }))?.toString('utf8');
+  const redirectsText = await text('_redirects', 'E_REDIRECTS_INVALID');
+  const headersText = await text('_headers', 'E_HEADERS_INVALID');
   return {
     redirects: redirectsText === undefined ? [] : parseRedirects(redirectsText),
     headers: headersText === undefined ? [] : parseHeaders(headersText),
   };
 }
 
-async function readRulesFile(reader: SourceReader, name: string, code: ErrorCode): Promise<string | undefined> {
-  const buffer = await readUntrustedFile(reader.root, name, {
-    maxBytes: RULE_FILE_LIMITS.maxBytes,
-    label: `${name} in the published folder`,
-    code,
-    linkCode: 'E_PUBLISH_SYMLINK',
-    linksOwnedBy: reader.linksOwnedBy,
-  });
-  return buffer?.toString('utf8');
+/** What the release live now holds: its files by change key (unchanged ones are taken as they are) and the variants of its objects. */
+interface PreviousRelease {
+  byKey: Map<string, ManifestFile>;
+  variants: Map<string, StoredVariants>;
 }
 
-/** The previous active release's files by content hash, so unchanged bytes are linked, not copied or recompressed. */
-async function previousFiles(paths: SitePaths): Promise<Map<string, PreviousFile>> {
-  const byHash = new Map<string, PreviousFile>();
+async function previousRelease(paths: SitePaths, store: ReleaseStore): Promise<PreviousRelease> {
+  const previous: PreviousRelease = { byKey: new Map(), variants: new Map() };
   const active = await activeReleaseId(paths);
-  if (active === undefined) return byHash;
-  const releaseDir = join(paths.releasesDir, active);
+  if (active === undefined) return previous;
   let manifest: Manifest;
+  let keys: SourceKeys | undefined;
   try {
-    manifest = await readManifest(releaseDir);
+    manifest = await store.readManifest(active);
+    const text = await store.readReleaseRecord(active, SOURCE_KEYS_NAME);
+    keys = text === undefined ? undefined : (JSON.parse(text) as SourceKeys);
   } catch (error) {
-    // A damaged previous release only costs us the linking; the new one is built from scratch.
-    if (isBerthError(error) && error.code === 'E_MANIFEST_INVALID') return byHash;
+    // A damaged previous release only costs the reuse; the new one is built from its source.
+    if ((isBerthError(error) && error.code === 'E_MANIFEST_INVALID') || error instanceof SyntaxError) return previous;
     throw error;
   }
-  for (const [urlPath, file] of Object.entries(manifest.files)) {
-    byHash.set(file.hash, { path: join(releaseDir, urlPath), file });
+  if (manifest.version !== MANIFEST_VERSION) return previous;
+  for (const file of Object.values(manifest.files)) {
+    if (isCompressible(file.type)) previous.variants.set(file.hash, file.encodings);
   }
-  return byHash;
+  for (const [key, urlPath] of Array.isArray(keys?.keys) ? keys.keys : []) {
+    const file = manifest.files[urlPath];
+    if (file !== undefined) previous.byKey.set(key, file);
+  }
+  return previous;
 }
 
 interface BuiltFiles {
-  entries: Array<[string, ManifestFile]>;
+  files: Array<[string, ManifestFile]>;
   bytes: number;
-  linked: number;
+  unchanged: number;
+  known: number;
+  stored: number;
   compressed: number;
 }
 
 async function buildFiles(
-  reader: SourceReader,
-  files: readonly SourceFile[],
-  tempDir: string,
-  previous: ReadonlyMap<string, PreviousFile>,
+  source: PublishSource,
+  entries: readonly SourceEntry[],
+  store: ReleaseStore,
+  previous: PreviousRelease,
   onProgress: ((done: number, total: number) => void) | undefined,
 ): Promise<BuiltFiles> {
-  const entries: Array<[string, ManifestFile]> = new Array(files.length);
-  const made = new Set<string>();
+  const files: Array<[string, ManifestFile]> = new Array(entries.length);
+  const counts = { bytes: 0, unchanged: 0, known: 0, stored: 0, compressed: 0 };
   let next = 0;
   let done = 0;
-  let bytes = 0;
-  let linked = 0;
-  let compressed = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < files.length && !failed) {
+    while (next < entries.length && !failed) {
       const index = next++;
-      const source = files[index] as SourceFile;
-      const target = join(tempDir, source.relPath);
-      const dir = dirname(target);
-      if (!made.has(dir)) {
-        await mkdir(dir, { recursive: true });
-        made.add(dir);
-      }
-      let result: Awaited<ReturnType<typeof placeFile>>;
+      const entry = entries[index] as SourceEntry;
+      let file: ManifestFile;
       try {
-        result = await placeFile(reader, source, target, previous);
+        file = await placeEntry(source, entry, store, previous, counts);
       } catch (error) {
         failed = true;
         throw error;
       }
-      entries[index] = [`/${source.relPath}`, result.file];
-      bytes += result.file.size;
-      if (result.linked) linked++;
-      if (Object.keys(result.file.encodings).length > 0) compressed++;
+      files[index] = [`/${entry.relPath}`, file];
+      counts.bytes += file.size;
+      if (Object.keys(file.encodings).length > 0) counts.compressed++;
       done++;
-      onProgress?.(done, files.length);
+      onProgress?.(done, entries.length);
     }
   };
-  // Every worker is done before a failure is reported: the caller removes the
-  // temporary directory, which must not race with files still being written.
-  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
+  // Every worker is done before a failure is reported, so nothing is still being written when the caller moves on.
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, entries.length) }, worker));
   const failure = outcomes.find((outcome) => outcome.status === 'rejected');
   if (failure !== undefined) throw failure.reason;
-  return { entries, bytes, linked, compressed };
+  return { files, ...counts };
 }
 
-async function placeFile(
-  reader: SourceReader,
-  source: SourceFile,
-  target: string,
-  previous: ReadonlyMap<string, PreviousFile>,
-): Promise<{ file: ManifestFile; linked: boolean }> {
-  const opened = await openUntrusted(reader.root, source.readPath, {
-    maxBytes: Number.MAX_SAFE_INTEGER,
-    label: source.readPath === source.relPath ? source.relPath : `${source.relPath} (a link to ${source.readPath})`,
-    code: 'E_PUBLISH_SOURCE',
-    linkCode: 'E_PUBLISH_SYMLINK',
-    expected: { dev: source.dev, ino: source.ino },
-    linksOwnedBy: reader.linksOwnedBy,
-  });
-  if (opened === undefined) {
-    throw new BerthError('E_PUBLISH_SOURCE', `Cannot publish ${source.relPath}: it disappeared while the folder was published; publish again once nothing writes to it`);
+async function placeEntry(
+  source: PublishSource,
+  entry: SourceEntry,
+  store: ReleaseStore,
+  previous: PreviousRelease,
+  counts: { unchanged: number; known: number; stored: number },
+): Promise<ManifestFile> {
+  const urlPath = `/${entry.relPath}`;
+  const type = contentTypeFor(entry.relPath);
+  const meta = { type, cache: isFingerprinted(urlPath) ? 'immutable' : 'revalidate', mtimeMs: Math.floor(entry.mtimeMs) } as const;
+  const prior = entry.changeKey === undefined ? undefined : previous.byKey.get(entry.changeKey);
+  if (prior !== undefined) {
+    // Unknown variants: the same content was published under a type that is not compressed (an
+    // image renamed to .txt, say); it is read, so that it gets them.
+    const variants = isCompressible(type) ? previous.variants.get(prior.hash) : {};
+    if (variants !== undefined) {
+      counts.unchanged++;
+      return { ...meta, size: prior.size, hash: prior.hash, encodings: variants };
+    }
   }
+
+  const body = await source.open(entry, READ_WHOLE_MAX);
   try {
-    return await placeOpened(opened, source, target, previous);
+    if (body.whole === undefined) {
+      // Too large to compress: stored as it streams, hashed on the way.
+      const writer = await store.objectWriter();
+      try {
+        await (body.stream as NonNullable<typeof body.stream>)((chunk) => writer.write(chunk));
+        const { hash, size, stored } = await writer.finish();
+        if (stored) counts.stored++;
+        else counts.known++;
+        return { ...meta, size, hash, encodings: {} };
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+    }
+    const whole = body.whole;
+    const hash = createHash('sha256').update(whole).digest('hex');
+    const compressible = isCompressible(type) && whole.length >= MIN_COMPRESS_BYTES;
+    const held = previous.variants.get(hash) ?? (await store.objectVariants(hash));
+    if (held !== undefined && (!compressible || Object.keys(held).length > 0)) {
+      counts.known++;
+      return { ...meta, size: whole.length, hash, encodings: compressible ? held : {} };
+    }
+    const variants = compressible ? await compressBoth(whole) : { br: undefined, gzip: undefined };
+    const toStore = { ...(variants.br === undefined ? {} : { br: variants.br }), ...(variants.gzip === undefined ? {} : { gzip: variants.gzip }) };
+    await store.putObject(hash, whole, toStore);
+    counts.stored++;
+    const encodings: StoredVariants = {};
+    if (variants.br !== undefined) encodings.br = variants.br.length;
+    if (variants.gzip !== undefined) encodings.gzip = variants.gzip.length;
+    previous.variants.set(hash, encodings);
+    return { ...meta, size: whole.length, hash, encodings };
   } finally {
-    await opened.handle.close();
+    await body.close();
   }
-}
-
-/** Hashes and copies from the handle that was checked, never from the path again. */
-async function placeOpened(
-  opened: UntrustedFile,
-  source: SourceFile,
-  target: string,
-  previous: ReadonlyMap<string, PreviousFile>,
-): Promise<{ file: ManifestFile; linked: boolean }> {
-  const whole = opened.size <= READ_WHOLE_MAX ? await opened.handle.readFile() : undefined;
-  const streamed = whole === undefined ? await copyStream(opened, target) : undefined;
-  const hash = whole !== undefined ? sha256(whole) : (streamed as { hash: string }).hash;
-  const type = contentTypeFor(source.relPath);
-  const urlPath = `/${source.relPath}`;
-  const base = {
-    size: whole?.length ?? (streamed as { size: number }).size,
-    hash,
-    type,
-    cache: isFingerprinted(urlPath) ? 'immutable' : 'revalidate',
-    mtimeMs: Math.floor(opened.mtimeMs),
-  } as const;
-
-  const prior = previous.get(hash);
-  if (whole === undefined) {
-    // Too large to compress, so the previous release has no sidecars for it either.
-    const linked = prior !== undefined && (await replaceWithLink(prior.path, target));
-    return { file: { ...base, encodings: {} }, linked };
-  }
-  if (prior !== undefined && (await linkAll(prior, target))) {
-    return { file: { ...base, encodings: prior.file.encodings }, linked: true };
-  }
-  await writeFile(target, whole);
-  const encodings: ManifestFile['encodings'] = {};
-  if (isCompressible(type)) {
-    const sidecars = await compressBoth(whole);
-    if (sidecars.br !== undefined) {
-      await writeFile(target + SIDECAR_SUFFIX.br, sidecars.br);
-      encodings.br = sidecars.br.length;
-    }
-    if (sidecars.gzip !== undefined) {
-      await writeFile(target + SIDECAR_SUFFIX.gzip, sidecars.gzip);
-      encodings.gzip = sidecars.gzip.length;
-    }
-  }
-  return { file: { ...base, encodings }, linked: false };
-}
-
-/** Chunk size for files too large to read whole. */
-const COPY_CHUNK = 1024 * 1024;
-
-/** Copies a large file to `target` while hashing it, in one pass over the opened handle. */
-async function copyStream(opened: UntrustedFile, target: string): Promise<{ hash: string; size: number }> {
-  const hash = createHash('sha256');
-  const out = await open(target, 'wx', 0o644);
-  try {
-    const chunk = Buffer.alloc(COPY_CHUNK);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await opened.handle.read(chunk, 0, chunk.length, size);
-      if (bytesRead === 0) break;
-      const bytes = chunk.subarray(0, bytesRead);
-      hash.update(bytes);
-      await out.write(bytes);
-      size += bytesRead;
-    }
-    return { hash: hash.digest('hex'), size };
-  } finally {
-    await out.close();
-  }
-}
-
-/** Hard-links a previous release's file and its sidecars; false when the filesystem refuses (then we copy). */
-async function linkAll(prior: PreviousFile, target: string): Promise<boolean> {
-  const suffixes = ['', ...(Object.keys(prior.file.encodings) as Encoding[]).map((encoding) => SIDECAR_SUFFIX[encoding])];
-  try {
-    for (const suffix of suffixes) await link(prior.path + suffix, target + suffix);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw error;
-    // EXDEV, EMLINK, EPERM or a previous release pruned meanwhile: fall back to copying.
-    for (const suffix of suffixes) await rm(target + suffix, { force: true });
-    return false;
-  }
-}
-
-/** Swaps a fresh copy for a hard link to the previous release's identical file; false (the copy stays) when the filesystem refuses. */
-async function replaceWithLink(priorPath: string, target: string): Promise<boolean> {
-  const temp = `${target}.link-${randomBytes(4).toString('hex')}`;
-  try {
-    await link(priorPath, temp);
-    await rename(temp, target);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw error;
-    await rm(temp, { force: true });
-    return false;
-  }
-}
-
-function sha256(buffer: Buffer): string {
-  return createHash('sha256').update(buffer).digest('hex');
 }
 
 /** One hash over every path and content hash: the release's identity, used in its id. */
-function hashTree(entries: ReadonlyArray<[string, ManifestFile]>, rules: object): string {
+function hashTree(files: ReadonlyArray<[string, ManifestFile]>, rules: object): string {
   const hash = createHash('sha256');
-  for (const [path, file] of entries) hash.update(`${path}\0${file.hash}\n`);
+  for (const [path, file] of files) hash.update(`${path}\0${file.hash}\n`);
   hash.update(JSON.stringify(rules));
   return hash.digest('hex');
 }

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { MANIFEST_NAME, MANIFEST_VERSION, type Manifest } from './manifest.ts';
 
+/** Version 1 releases are read too (until they are converted, see migrate-releases.ts); their files are in the release directory. */
+const READABLE_VERSIONS: ReadonlySet<unknown> = new Set([1, MANIFEST_VERSION]);
+
 /** Reads and sanity-checks the manifest of the release in `releaseDir`. */
 export async function readManifest(releaseDir: string): Promise<Manifest> {
   const file = join(releaseDir, MANIFEST_NAME);
@@ -16,7 +19,7 @@ export async function readManifest(releaseDir: string): Promise<Manifest> {
   if (
     manifest === null ||
     typeof manifest !== 'object' ||
-    manifest.version !== MANIFEST_VERSION ||
+    !READABLE_VERSIONS.has(manifest.version) ||
     typeof manifest.id !== 'string' ||
     typeof manifest.files !== 'object' ||
     !Array.isArray(manifest.redirects) ||

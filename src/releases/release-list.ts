@@ -13,6 +13,8 @@ export interface ReleaseSummary {
   files: number;
   bytes: number;
   source: string;
+  /** The commit the release was built from, when it came from a deploy. */
+  commit?: string;
 }
 
 export interface ReleaseListing {

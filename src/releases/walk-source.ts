@@ -12,6 +12,9 @@ export interface SourceFile {
   /** Device and inode seen by the walk: publishing reads only this very file (see openUntrusted). */
   dev: bigint;
   ino: bigint;
+  /** Modification and status-change times in nanoseconds: with dev, ino and size, what says the file is unchanged. */
+  mtimeNs: bigint;
+  ctimeNs: bigint;
 }
 
 export interface WalkedSource {
@@ -85,7 +88,7 @@ async function walkDir(realRoot: string, dir: string, prefix: string, out: Sourc
     if (entry.isDirectory()) {
       await walkDir(realRoot, abs, `${rel}/`, out);
     } else if (entry.isFile() && info !== undefined) {
-      out.push({ relPath: rel, readPath: rel, size: Number(info.size), mtimeMs: Number(info.mtimeMs), dev: info.dev, ino: info.ino });
+      out.push({ relPath: rel, readPath: rel, size: Number(info.size), mtimeMs: Number(info.mtimeMs), dev: info.dev, ino: info.ino, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs });
     } else if (entry.isSymbolicLink()) {
       out.push(await resolveLink(realRoot, abs, rel));
     } else {
@@ -113,5 +116,5 @@ async function resolveLink(realRoot: string, abs: string, rel: string): Promise<
   }
   // Published by reading the target at its own path, never through the link.
   const readPath = relative(realRoot, target).split(sep).join('/');
-  return { relPath: rel, readPath, size: Number(info.size), mtimeMs: Number(info.mtimeMs), dev: info.dev, ino: info.ino };
+  return { relPath: rel, readPath, size: Number(info.size), mtimeMs: Number(info.mtimeMs), dev: info.dev, ino: info.ino, mtimeNs: info.mtimeNs, ctimeNs: info.ctimeNs };
 }

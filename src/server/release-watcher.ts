@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
+import { fileLocator } from '../releases/file-locator.ts';
 import { readManifest } from '../releases/read-manifest.ts';
 import { sitePaths } from '../releases/site-paths.ts';
 import { loadServedRelease } from '../static/served-release.ts';
@@ -105,6 +106,7 @@ async function reloadSite(
     const manifest = await readManifest(releaseDir);
     const release = await loadServedRelease(manifest, releaseDir, {
       memoryFileMaxBytes: options.memoryFileMaxBytes,
+      locate: fileLocator(manifest, releaseDir),
       previous: state.release,
       siteUsers: state.config.basicAuth,
       configuredHsts: state.config.hsts !== undefined,

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { fileLocator, type FileLocator } from '../releases/file-locator.ts';
 import type { Encoding, Manifest, ManifestFile, RedirectRule } from '../releases/manifest.ts';
 import { createAuthGate, type AuthGate, type AuthUser } from './basic-auth.ts';
 import { createAuthMatcher, createHeaderMatcher, type AuthMatcher, type HeaderMatcher } from './header-matcher.ts';
@@ -63,6 +63,8 @@ export interface ServedRelease {
 }
 
 export interface LoadOptions {
+  /** Where each file's bytes are (file-locator.ts); by the manifest's version when absent. */
+  locate?: FileLocator;
   /** Files up to this size are kept in memory, larger ones streamed from disk. */
   memoryFileMaxBytes: number;
   /**
@@ -82,7 +84,6 @@ export interface LoadOptions {
   configuredHsts?: boolean;
 }
 
-const SIDECAR: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
 const ETAG_SUFFIX: Readonly<Record<Encoding, string>> = { br: '-br', gzip: '-gz' };
 const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
 const CACHE_REVALIDATE = 'public, max-age=0, must-revalidate';
@@ -94,6 +95,7 @@ const CACHE_PROTECTED = 'private, no-cache';
 
 /** Loads the release in `releaseDir` (with its already-read manifest) into memory. */
 export async function loadServedRelease(manifest: Manifest, releaseDir: string, options: LoadOptions): Promise<ServedRelease> {
+  const locate = options.locate ?? fileLocator(manifest, releaseDir);
   const headerMatcher = manifest.headers.length > 0 ? withoutHsts(createHeaderMatcher(manifest.headers), options.configuredHsts === true) : undefined;
   const authFor = createAuthMatcher(manifest.headers, manifest.site);
   const siteGate = options.siteUsers === undefined ? undefined : createAuthGate(options.siteUsers, manifest.site);
@@ -110,7 +112,7 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
       const file = manifest.files[urlPath] as ManifestFile;
       const custom = headerMatcher?.(urlPath) ?? [];
       const gates = gatesOf([authFor?.(urlPath)]);
-      built.set(urlPath, await buildFileRoute(join(releaseDir, urlPath), file, custom, gates, options, known.get(file.hash)));
+      built.set(urlPath, await buildFileRoute(urlPath, file, locate, custom, gates, options, known.get(file.hash)));
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -120,11 +122,11 @@ export async function loadServedRelease(manifest: Manifest, releaseDir: string, 
   for (const [urlPath, route] of built) {
     if (urlPath.endsWith('/index.html')) {
       const dir = urlPath.slice(0, -'index.html'.length);
-      setIfFree(routes, dir, await withOwnHeaders(route, dir, urlPath, manifest, { headerMatcher, authFor }, releaseDir, options));
+      setIfFree(routes, dir, await withOwnHeaders(route, dir, urlPath, manifest, { headerMatcher, authFor }, locate, options));
       if (dir !== '/') setIfFree(routes, dir.slice(0, -1), { kind: 'slash', add: true });
     } else if (urlPath.endsWith('.html')) {
       const page = urlPath.slice(0, -'.html'.length);
-      setIfFree(routes, page, await withOwnHeaders(route, page, urlPath, manifest, { headerMatcher, authFor }, releaseDir, options));
+      setIfFree(routes, page, await withOwnHeaders(route, page, urlPath, manifest, { headerMatcher, authFor }, locate, options));
       setIfFree(routes, `${page}/`, { kind: 'slash', add: false });
     }
   }
@@ -181,7 +183,7 @@ async function withOwnHeaders(
   urlPath: string,
   manifest: Manifest,
   { headerMatcher, authFor }: Matchers,
-  releaseDir: string,
+  locate: FileLocator,
   options: LoadOptions,
 ): Promise<FileRoute> {
   if (headerMatcher === undefined && authFor === undefined) return route;
@@ -190,7 +192,7 @@ async function withOwnHeaders(
   const gates = gatesOf([authFor?.(urlPath), authFor?.(alias)]);
   const sameGates = gates.length === route.gates.length && gates.every((gate, i) => route.gates[i] === gate);
   if (sameGates && JSON.stringify(own) === JSON.stringify(fileHeaders)) return route;
-  return buildFileRoute(join(releaseDir, urlPath), manifest.files[urlPath] as ManifestFile, own, gates, options, bodiesOf(route));
+  return buildFileRoute(urlPath, manifest.files[urlPath] as ManifestFile, locate, own, gates, options, bodiesOf(route));
 }
 
 /** The in-memory bytes of one file's representations. */
@@ -215,14 +217,16 @@ function knownBodies(previous: ServedRelease | undefined): Map<string, Bodies> {
 }
 
 async function buildFileRoute(
-  diskPath: string,
+  urlPath: string,
   file: ManifestFile,
+  locate: FileLocator,
   custom: ReadonlyArray<[string, string]>,
   gates: readonly AuthGate[],
   options: LoadOptions,
   known?: Bodies,
 ): Promise<FileRoute> {
   const tag = file.hash.slice(0, 16);
+  const diskPath = locate(urlPath, file);
   const inMemory = file.size <= options.memoryFileMaxBytes;
   const body = inMemory ? (known?.identity ?? (await readFile(diskPath))) : undefined;
   const hasEncodings = file.encodings.br !== undefined || file.encodings.gzip !== undefined;
@@ -233,7 +237,7 @@ async function buildFileRoute(
   const variant = async (encoding: Encoding | undefined): Promise<Variant> => {
     const etag = `"${tag}${encoding === undefined ? '' : ETAG_SUFFIX[encoding]}"`;
     const size = encoding === undefined ? file.size : (file.encodings[encoding] as number);
-    const path = encoding === undefined ? diskPath : diskPath + SIDECAR[encoding];
+    const path = encoding === undefined ? diskPath : locate(urlPath, file, encoding);
     const reusable = encoding === undefined ? undefined : known?.[encoding];
     const variantBody =
       encoding === undefined ? body : inMemory ? (reusable?.length === size ? reusable : await readFile(path)) : undefined;

@@ -195,7 +195,7 @@ test('a running server cleans up after a berth deploy killed mid-build, without 
   assert.equal(await server.exited, 0);
 });
 
-test('a running server removes the half-assembled release of a berth publish killed mid-copy, without a restart', { timeout: 180_000 }, async (t) => {
+test('a running server removes what a berth publish killed mid-copy stored, without a restart', { timeout: 180_000 }, async (t) => {
   const p = await project(t);
   const server = await serve(t, p);
   // Enough files that the publish is still copying when the kill arrives.
@@ -204,32 +204,35 @@ test('a running server removes the half-assembled release of a berth publish kil
   for (let i = 0; i < 4000; i++) files[`page-${i}.html`] = `<p>page ${i}</p>`.repeat(20);
   await writeTree(site, files);
   const releases = join(p.dataDir, 'sites', 'blog', 'releases');
-  await mkdir(releases, { recursive: true });
+  const objects = join(p.dataDir, 'sites', 'blog', 'objects');
+  await mkdir(objects, { recursive: true });
 
   const child = spawn(process.execPath, [cli, 'publish', site, '--config', p.config], { cwd: p.root, stdio: 'ignore', env });
   t.after(() => child.kill('SIGKILL'));
   const exited = once(child, 'exit');
-  const watcher = watch(releases);
+  const watcher = watch(objects);
   t.after(() => watcher.close());
-  // Killed the moment its temporary release directory appears.
+  // Killed once it has stored some objects and is writing more.
+  let seen = 0;
   await new Promise<void>((resolve, reject) => {
     watcher.on('change', (_event, name) => {
-      if (String(name).startsWith('.tmp-')) {
+      if (String(name).startsWith('.tmp-') && ++seen === 200) {
         child.kill('SIGKILL');
         resolve();
       }
     });
-    void exited.then(() => reject(new Error('berth publish ended before its temporary release appeared')));
+    void exited.then(() => reject(new Error('berth publish ended before it had stored 200 objects')));
   });
   await exited;
   watcher.close();
-  const left = (await readdir(releases)).filter((name) => name.startsWith('.tmp-'));
-  assert.equal(left.length, 1, 'the killed publish left its temporary release');
+  assert.deepEqual(await readdir(releases).catch(() => []), [], 'the killed publish made no release');
+  assert.ok((await storedObjects(objects)).length > 0, 'the killed publish left objects');
 
   // The log line comes after the removal: wait for it, then look.
   const said = (): boolean => server.lines.some((line) => line.msg === 'removed what interrupted deploys and publishes left behind');
   assert.ok(await eventually(async () => said(), NOTICE_MS), 'the server says it removed what the publish left');
-  assert.deepEqual((await readdir(releases)).filter((name) => name.startsWith('.tmp-')), []);
+  assert.deepEqual(await storedObjects(objects), [], 'no object is left: no release names any');
+  assert.deepEqual((await readdir(objects)).filter((name) => name.startsWith('.tmp-')), []);
   assert.equal(await exists(join(p.dataDir, 'sites', 'blog', '.lock')), false, 'the dead publish\'s site lock is gone too');
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0);
@@ -265,3 +268,12 @@ test('the next berth deploy stops the build a killed one left running and goes l
   assert.equal(store.getDeploy(id)?.errorCode, 'E_DEPLOY_INTERRUPTED');
   assert.deepEqual(await readdir(join(p.dataDir, 'sites', 'blog', 'work')), []);
 });
+
+/** The objects under a store's directory (not its temporary files). */
+async function storedObjects(objects: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const shard of await readdir(objects)) {
+    if (!shard.startsWith('.')) names.push(...(await readdir(join(objects, shard))));
+  }
+  return names;
+}

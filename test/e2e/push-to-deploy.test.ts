@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { objectPath } from '../../src/releases/object-path.ts';
 import { request } from 'node:http';
 import { chmod, mkdir, readFile, readdir, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -219,8 +220,10 @@ test('a build cannot change the live release or anything outside its checkout it
   const current = join(s.root, 'data', 'sites', 'blog', 'current');
   // The release live while the hostile build runs: after the deploy `current` names the new one.
   const liveRelease = await realpath(current);
+  const objects = join(s.root, 'data', 'sites', 'blog', 'objects');
+  const liveObject = objectPath(objects, createHash('sha256').update('safe two').digest('hex'));
   const hostile = await s.repo.commit({
-    'berth.toml': `[build]\ncommand = "id -u > build-uid.txt; echo hacked > ${join(current, 'index.html')}; echo hacked > ${join(s.root, 'data', 'state.db')}; echo built"\npublish = "."\n`,
+    'berth.toml': `[build]\ncommand = "id -u > build-uid.txt; echo hacked > ${join(current, 'index.html')}; echo hacked > ${liveObject}; echo hacked > ${join(s.root, 'data', 'state.db')}; echo built"\npublish = "."\n`,
     'index.html': 'the new one',
   });
   const push = signed({ ref: 'refs/heads/main', sha: hostile, delivery: 'hostile' });
@@ -230,7 +233,8 @@ test('a build cannot change the live release or anything outside its checkout it
   const buildUid = (await get(s.port, '/build-uid.txt')).body.toString().trim();
   assert.match(buildUid, /^\d+$/, 'the build recorded its uid');
   assert.notEqual(buildUid, '0', "the build did not run as Berth's user (root)");
-  assert.equal(await readFile(join(liveRelease, 'index.html'), 'utf8'), 'safe two', 'the live release was not written by the build');
+  assert.equal(await readFile(liveObject, 'utf8'), 'safe two', 'the live release\'s content was not written by the build');
+  assert.deepEqual((await readdir(liveRelease)).filter((name) => !name.startsWith('.')), [], 'the build added nothing to the live release');
   assert.ok(s.control.store.listDeploys({ site: 'blog' }).length >= 2, 'the state database still works');
   assert.equal(await page(s.port), 'the new one');
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readManifest } from '../../src/releases/read-manifest.ts';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -227,8 +228,11 @@ test('SIGKILL while a release is being published leaves no partial release, and 
   const publishing = await eventually(async () => store.listDeploys({ site: 'blog', limit: 1 })[0]?.state === 'publishing', 60_000);
   assert.ok(publishing, `the deploy reached the publishing phase: ${JSON.stringify(store.listDeploys({ site: 'blog' }))}`);
   const releasesDir = join(p.root, 'data', 'sites', 'blog', 'releases');
-  // Killed once the new release's temporary directory exists: the copy is under way.
-  const copying = await eventually(async () => (await readdir(releasesDir).catch(() => [])).some((name) => name.startsWith('.tmp-')), 60_000);
+  const objectsDir = join(p.root, 'data', 'sites', 'blog', 'objects');
+  const shards = async (): Promise<string[]> => (await readdir(objectsDir).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
+  const before = (await shards()).length;
+  // Killed once the new release's objects are being stored: the publish is under way.
+  const copying = await eventually(async () => (await shards()).length > before + 20, 60_000);
   assert.ok(copying, 'the release is being written');
   await killServeTree(first.pid);
   await first.exited;
@@ -241,6 +245,12 @@ test('SIGKILL while a release is being published leaves no partial release, and 
   // Cleaned by the new control plane, which starts beside the workers.
   await eventually(async () => (await readdir(releasesDir)).every((name) => !name.startsWith('.')), 30_000);
   assert.deepEqual((await readdir(releasesDir)).filter((name) => name.startsWith('.')), [], 'no temporary release left');
+  // The new control plane sweeps what the killed publish stored: only what the live release names is left.
+  const live = await readManifest(join(releasesDir, (await readdir(releasesDir)).find((name) => !name.startsWith('.')) as string));
+  const named = new Set(Object.values(live.files).flatMap((file) => [file.hash, ...(file.encodings.br === undefined ? [] : [`${file.hash}.br`]), ...(file.encodings.gzip === undefined ? [] : [`${file.hash}.gz`])]));
+  const stored = async (): Promise<string[]> => (await Promise.all((await readdir(objectsDir)).map((shard) => (shard.startsWith('.') ? [shard] : readdir(join(objectsDir, shard)))))).flat();
+  assert.ok(await eventually(async () => (await stored()).every((name) => named.has(name)), 30_000), 'the objects of the killed publish were swept');
+  assert.equal((await stored()).length, named.size, 'every object the live release names is there');
   const listed = berth(['releases', '--config', p.config, '--json'], p.root);
   assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1);
   second.kill('SIGTERM');

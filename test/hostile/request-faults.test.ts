@@ -15,6 +15,8 @@ import { chmod, mkdir, readFile, readlink, rm, truncate, writeFile } from 'node:
 import { request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { join } from 'node:path';
+import { objectPath } from '../../src/releases/object-path.ts';
+import { readManifest } from '../../src/releases/read-manifest.ts';
 import { MANIFEST_NAME } from '../../src/releases/manifest.ts';
 import { activateRelease } from '../../src/releases/activate.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
@@ -112,21 +114,24 @@ test('faults in the data dir under a running berth serve are answered, logged wi
   const paths = sitePaths(dataDir, 'site');
   const live = join(paths.siteDir, await readlink(paths.currentLink));
   const liveId = live.split('/').at(-1) as string;
+  const liveFiles = (await readManifest(live)).files;
+  // Where the live release keeps a file's bytes: its object.
+  const objectOf = (name: string): string => objectPath(paths.objectsDir, liveFiles[`/${name}`]?.hash ?? '');
   await assertServed(server, '/gone.bin', files['gone.bin'], 'before any fault');
 
   // Files of the live release, after it was loaded.
-  await rm(join(live, 'gone.bin'));
+  await rm(objectOf('gone.bin'));
   await assertInternalError(server, '/gone.bin', 'a deleted file');
-  await truncate(join(live, 'short.bin'), 100);
+  await truncate(objectOf('short.bin'), 100);
   await assertInternalError(server, '/short.bin', 'a truncated file');
-  await rm(join(live, 'dir.bin'));
-  await mkdir(join(live, 'dir.bin'));
+  await rm(objectOf('dir.bin'));
+  await mkdir(objectOf('dir.bin'));
   await assertInternalError(server, '/dir.bin', 'a file replaced by a directory');
-  await rm(join(live, 'fifo.bin'));
-  execFileSync('mkfifo', ['-m', '644', join(live, 'fifo.bin')]);
+  await rm(objectOf('fifo.bin'));
+  execFileSync('mkfifo', ['-m', '644', objectOf('fifo.bin')]);
   // Four at once per protocol: as many as libuv has pool threads, which a blocking open of a FIFO would each hold forever.
   await Promise.all(Array.from({ length: 4 }, () => assertInternalError(server, '/fifo.bin', 'a file replaced by a FIFO')));
-  await rm(join(live, 'small.txt'));
+  await rm(objectOf('small.txt'));
   await assertServed(server, '/small.txt', files['small.txt'], 'a deleted file held in memory');
 
   // New releases the server cannot load: the one it serves stays.
@@ -155,9 +160,10 @@ test('faults in the data dir under a running berth serve are answered, logged wi
   });
   await badRelease((dir) => chmod(dir, 0o000));
 
-  // The live release's directory made unreadable: what is on disk fails, what is in memory serves.
+  // A file of the live release made unreadable: what is on disk fails, what is in memory serves.
+  await chmod(objectOf('locked.bin'), 0o000);
+  await assertInternalError(server, '/locked.bin', 'an unreadable object');
   await chmod(live, 0o000);
-  await assertInternalError(server, '/locked.bin', 'an unreadable release directory');
   await assertServed(server, '/', '<p>home</p>', 'an unreadable release directory');
 
   // The same process, still serving.

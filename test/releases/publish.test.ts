@@ -4,13 +4,14 @@ import { execFileSync } from 'node:child_process';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import { link, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { readManifest } from '../../src/releases/read-manifest.ts';
 import { activeReleaseId, listReleases, releaseIds } from '../../src/releases/release-list.ts';
 import { activateRelease, previousReleaseId } from '../../src/releases/activate.ts';
 import { sitePaths } from '../../src/releases/site-paths.ts';
+import { objectPath } from '../../src/releases/object-path.ts';
 import { isBerthError } from '../../src/errors.ts';
 import { assertNoSecretUnder, assertNotQuoted, secretFile } from '../helpers/secret-file.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
@@ -47,9 +48,12 @@ test('publish writes a release with a manifest, sidecars and an active link', as
   assert.equal(index.size, Buffer.byteLength(html));
   assert.ok(index.encodings.br !== undefined && index.encodings.br < index.size);
   assert.ok(index.encodings.gzip !== undefined && index.encodings.gzip < index.size);
-  const brBody = brotliDecompressSync(await readFile(join(result.releaseDir, 'index.html.br')));
+  const objects = sitePaths(dataDir, 'blog').objectsDir;
+  assert.equal((await readFile(objectPath(objects, index.hash))).toString(), html);
+  const brBody = brotliDecompressSync(await readFile(objectPath(objects, index.hash, 'br')));
   assert.equal(brBody.toString(), html);
-  assert.equal(gunzipSync(await readFile(join(result.releaseDir, 'index.html.gz'))).toString(), html);
+  assert.equal(gunzipSync(await readFile(objectPath(objects, index.hash, 'gzip'))).toString(), html);
+  assert.deepEqual((await readdir(result.releaseDir)).sort(), ['.berth-manifest.json', '.berth-release.json', '.berth-source.json'], 'a release is its manifest');
 
   assert.equal(manifest.files['/_astro/page.BX3kd9_a.css']?.cache, 'immutable');
   // Already-compressed and tiny files get no sidecars.
@@ -57,23 +61,34 @@ test('publish writes a release with a manifest, sidecars and an active link', as
   assert.deepEqual(manifest.files['/tiny.txt']?.encodings, {});
 });
 
-test('publish hard-links files unchanged since the previous release and keeps their ETag', async (t) => {
+test('publish stores content once: an unchanged file is neither read nor stored again and keeps its ETag', async (t) => {
   const { dataDir, source } = await site(t, { 'index.html': html, 'style.css': css });
+  // Older than the racy-write second: their change keys are trusted by the next publish.
+  const past = new Date(Date.now() - 60_000);
+  await utimes(join(source, 'style.css'), past, past);
   const first = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(first.stored, 2);
   await writeFile(join(source, 'index.html'), `${html}<p>changed</p>`);
   const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
   assert.notEqual(first.id, second.id);
   assert.ok(second.id > first.id, 'ids sort in publish order');
-  assert.equal(second.linked, 1);
-  const a = await stat(join(first.releaseDir, 'style.css'));
-  const b = await stat(join(second.releaseDir, 'style.css'));
-  assert.equal(a.ino, b.ino, 'style.css is the same inode');
-  assert.equal((await stat(join(second.releaseDir, 'style.css.br'))).ino, (await stat(join(first.releaseDir, 'style.css.br'))).ino);
-  assert.notEqual((await stat(join(first.releaseDir, 'index.html'))).ino, (await stat(join(second.releaseDir, 'index.html'))).ino);
+  assert.equal(second.unchanged, 1, 'style.css is taken from the previous release without being read');
+  assert.equal(second.stored, 1, 'only the new index.html is stored');
   const m1 = await readManifest(first.releaseDir);
   const m2 = await readManifest(second.releaseDir);
-  assert.equal(m1.files['/style.css']?.hash, m2.files['/style.css']?.hash);
+  assert.deepEqual(m1.files['/style.css'], m2.files['/style.css']);
   assert.notEqual(m1.files['/index.html']?.hash, m2.files['/index.html']?.hash);
+});
+
+test('a file written within the last second is read again, not trusted by its change key (racy writes)', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html, 'style.css': css });
+  await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  // Same size, same second: a key taken from stat alone could not tell.
+  await writeFile(join(source, 'style.css'), css.replace('a', 'b'));
+  const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(second.unchanged, 0);
+  const manifest = await readManifest(second.releaseDir);
+  assert.equal(manifest.files['/style.css']?.hash, createHash('sha256').update(css.replace('a', 'b')).digest('hex'));
 });
 
 test('publish never copies dotfiles or the rules files, but keeps .well-known', async (t) => {
@@ -118,9 +133,11 @@ test('publish copies a symlink to a file inside the tree as content', async (t) 
   const { dataDir, source } = await site(t, { 'index.html': html });
   await symlink('index.html', join(source, 'home.html'));
   const result = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
-  const copied = await lstat(join(result.releaseDir, 'home.html'));
+  const home = result.manifest.files['/home.html'];
+  assert.equal(home?.hash, result.manifest.files['/index.html']?.hash, 'the link is published as the content it names');
+  const copied = await lstat(objectPath(sitePaths(dataDir, 'blog').objectsDir, home?.hash ?? ''));
   assert.ok(copied.isFile() && !copied.isSymbolicLink());
-  assert.equal(await readFile(join(result.releaseDir, 'home.html'), 'utf8'), html);
+  assert.equal(await readFile(objectPath(sitePaths(dataDir, 'blog').objectsDir, home?.hash ?? ''), 'utf8'), html);
 });
 
 test('a publish that fails half-way leaves the live release and the listing unchanged', async (t) => {
@@ -334,11 +351,11 @@ test('a large file is copied and hashed from the handle that was checked, and on
   const manifest = await readManifest(first.releaseDir);
   assert.equal(manifest.files['/video.bin']?.size, big.length);
   assert.equal(manifest.files['/video.bin']?.hash, createHash('sha256').update(big).digest('hex'));
-  assert.ok((await readFile(join(first.releaseDir, 'video.bin'))).equals(big));
+  const objects = sitePaths(dataDir, 'blog').objectsDir;
+  assert.ok((await readFile(objectPath(objects, manifest.files['/video.bin']?.hash ?? ''))).equals(big));
   await writeFile(join(source, 'index.html'), 'changed');
   const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
-  assert.equal(second.linked, 1, 'the unchanged large file is linked, not copied again');
-  assert.equal((await stat(join(second.releaseDir, 'video.bin'))).ino, (await stat(join(first.releaseDir, 'video.bin'))).ino);
+  assert.equal(second.stored, 1, 'the unchanged large file is not stored again');
 
   // More files sort before video.bin than publish opens at once: it is replaced before it is opened.
   await writeFile(join(source, 'index.html'), 'changed again');

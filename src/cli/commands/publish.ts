@@ -49,7 +49,7 @@ Options:
     const live = args.values['no-activate'] === true ? 'not activated' : 'live';
     io.stdout.write(
       `Published ${site.name} release ${result.id} (${live}): ${result.files} files, ${formatBytes(result.bytes)}, ` +
-        `${result.linked} unchanged and linked, ${result.compressed} precompressed, in ${result.durationMs} ms\n`,
+        `${result.unchanged} unchanged (not read), ${result.stored} new to the store, ${result.compressed} precompressed, in ${result.durationMs} ms\n`,
     );
     if (result.pruned.length > 0) io.stdout.write(`Removed old releases: ${result.pruned.join(', ')}\n`);
     return 0;
