@@ -9,7 +9,8 @@ import { fileLocator } from '../releases/file-locator.ts';
 import type { Manifest } from '../releases/manifest.ts';
 import { filesForRoot } from '../releases/smoke-files.ts';
 import { activeReleaseId } from '../releases/release-list.ts';
-import { pruneAndSweep } from '../releases/retain.ts';
+import { fsReleaseStore } from '../releases/fs-release-store.ts';
+import { pruneReleases } from '../releases/retain.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 import { sitePaths, type SitePaths } from '../releases/site-paths.ts';
 import { reportDataDirModes } from '../state/data-dir-modes.ts';
@@ -231,11 +232,12 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       await confirmServed(deps.confirmServed, paths, site.name, published.id, previous, signal, logger);
     }
     // Only now: until the new release is served, the one before it must stay to go back to.
-    const { swept } = await withSiteLock(paths.lockFile, () => pruneAndSweep(paths, site.retain));
-    if (swept.objects > 0) log.line(`removed ${swept.objects} objects no kept release names`);
+    const pruned = await withSiteLock(paths.lockFile, () => pruneReleases(paths, site.retain));
     log.line(`release ${published.id} is live`);
     logger.info({ deploy: record.id, site: site.name, release: published.id, sha: commit.sha, phases }, 'deploy live');
-    return store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
+    const live = store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
+    if (pruned.length > 0) await sweepAfterPrune(paths, log, logger, site.name);
+    return live;
   } catch (error) {
     const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
     const message = error instanceof Error ? error.message : String(error);
@@ -369,6 +371,16 @@ async function smokeCheck(manifest: Manifest, releaseDir: string): Promise<void>
       'E_SMOKE_FAILED',
       `Release ${manifest.id} answers ${reply.status} for / (is there an index.html in the publish directory?); it was not made live`,
     );
+  }
+}
+
+/** Removes the objects only pruned releases named; a failure is logged, never the deploy's (the next sweep retries). */
+async function sweepAfterPrune(paths: SitePaths, log: DeployLog, logger: Logger, site: string): Promise<void> {
+  try {
+    const swept = await fsReleaseStore(paths).sweep();
+    if (swept.objects > 0) log.line(`removed ${swept.objects} objects no kept release names`);
+  } catch (error) {
+    logger.warn({ site, err: error }, 'cannot sweep the release store; the next deploy or start tries again');
   }
 }
 

@@ -32,9 +32,9 @@ export async function tidyReleaseStores(config: ResolvedConfig, logger: Logger):
             'converted releases to the object store',
           );
         }
-        const swept = await fsReleaseStore(paths).sweep();
-        if (swept.objects > 0) logger.info({ site: site.name, objects: swept.objects, bytes: swept.bytes }, 'removed objects no kept release names');
       });
+      const swept = await fsReleaseStore(paths).sweep();
+      if (swept.objects > 0) logger.info({ site: site.name, objects: swept.objects, bytes: swept.bytes }, 'removed objects no kept release names');
     } catch (error) {
       logger.error({ site: site.name, err: error }, 'cannot convert or sweep the release store; the site keeps serving as it is');
     }

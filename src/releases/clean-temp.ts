@@ -29,7 +29,7 @@ export async function cleanTemporaryFiles(paths: SitePaths, lockWaitMs?: number)
         await rm(entry, { recursive: true, force: true });
         removed.push(entry);
       }
-      if (removed.some((entry) => entry.startsWith(paths.objectsDir + sep))) await fsReleaseStore(paths).sweep();
+      if (removed.some((entry) => entry.startsWith(paths.objectsDir + sep))) await fsReleaseStore(paths).sweep({ heldLock: true });
       return removed;
     },
     lockWaitMs,

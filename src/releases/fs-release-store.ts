@@ -7,6 +7,7 @@ import { isObjectHash, objectPath, VARIANT_SUFFIX } from './object-path.ts';
 import { readManifest } from './read-manifest.ts';
 import { releaseIds, SUMMARY_NAME, type ReleaseSummary } from './release-list.ts';
 import type { ObjectWriter, ReleaseStore, StoredVariants } from './release-store.ts';
+import { withSiteLock } from './site-lock.ts';
 import { TEMP_PREFIX, type SitePaths } from './site-paths.ts';
 
 const ENCODINGS: readonly Encoding[] = ['br', 'gzip'];
@@ -131,21 +132,56 @@ export function fsReleaseStore(paths: SitePaths): ReleaseStore {
 
     readManifest: (id) => readManifest(join(paths.releasesDir, id)),
 
-    async sweep() {
+    async sweep(options) {
       const referenced = new Set<string>();
-      for (const id of await releaseIds(paths)) {
-        const manifest = await readManifest(join(paths.releasesDir, id));
-        for (const file of Object.values(manifest.files)) referenced.add(file.hash);
+      const seen = new Set<string>();
+      const addReleases = async (): Promise<void> => {
+        for (const id of await releaseIds(paths)) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const manifest = await readManifest(join(paths.releasesDir, id));
+          for (const file of Object.values(manifest.files)) referenced.add(file.hash);
+        }
+      };
+      if (options?.heldLock === true) {
+        await addReleases();
+        return removeUnreferenced(paths.objectsDir, referenced, undefined);
       }
-      return removeUnreferenced(paths.objectsDir, referenced);
+      // The costly part (every kept manifest, every object's name) without the lock, so a
+      // publish of the site does not wait for it; then, under the lock, the releases that
+      // appeared meanwhile are added, and only what none names is deleted.
+      await addReleases();
+      const candidates = await unreferencedNames(paths.objectsDir, referenced);
+      return withSiteLock(paths.lockFile, async () => {
+        await addReleases();
+        return removeUnreferenced(paths.objectsDir, referenced, candidates);
+      });
     },
 
     locate: (hash, encoding) => objectPath(paths.objectsDir, hash, encoding),
   };
 }
 
-/** Removes objects (and their variants) outside `referenced`, and temporary files, under `objectsDir`. */
-async function removeUnreferenced(objectsDir: string, referenced: ReadonlySet<string>): Promise<{ objects: number; bytes: number }> {
+/** `shard/name` of every object and variant under `objectsDir` that `referenced` does not name (temporary files are not listed). */
+async function unreferencedNames(objectsDir: string, referenced: ReadonlySet<string>): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const shard of await readdir(objectsDir).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const name of await readdir(join(objectsDir, shard)).catch(() => [] as string[])) {
+      const hash = stripVariant(name);
+      if (hash === undefined || !hash.startsWith(shard) || !referenced.has(hash)) names.add(`${shard}/${name}`);
+    }
+  }
+  return names;
+}
+
+/**
+ * Removes, under `objectsDir`, the objects and variants `referenced` does
+ * not name (only those among `candidates` when given: what a listing made
+ * before the lock found) and every temporary file. The caller holds the
+ * site's lock, so no publish is writing any of them.
+ */
+async function removeUnreferenced(objectsDir: string, referenced: ReadonlySet<string>, candidates: ReadonlySet<string> | undefined): Promise<{ objects: number; bytes: number }> {
   let objects = 0;
   let bytes = 0;
   const remove = async (path: string, counts: boolean): Promise<void> => {
@@ -155,19 +191,15 @@ async function removeUnreferenced(objectsDir: string, referenced: ReadonlySet<st
     bytes += info.isFile() ? info.size : 0;
     if (counts) objects++;
   };
-  for (const shard of await readdir(objectsDir).catch(() => [] as string[])) {
-    const shardDir = join(objectsDir, shard);
-    if (shard.startsWith(TEMP_PREFIX)) {
-      await remove(shardDir, false);
-      continue;
-    }
-    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const name of await readdir(shardDir).catch(() => [] as string[])) {
-      const hash = stripVariant(name);
-      if (hash !== undefined && hash.startsWith(shard) && referenced.has(hash)) continue;
-      // Debris of a killed publish, an unreferenced object, or a name no store writes.
-      await remove(join(shardDir, name), hash !== undefined && hash === name);
-    }
+  for (const name of await readdir(objectsDir).catch(() => [] as string[])) {
+    if (name.startsWith(TEMP_PREFIX)) await remove(join(objectsDir, name), false);
+  }
+  for (const entry of candidates ?? (await unreferencedNames(objectsDir, referenced))) {
+    const [shard, name] = entry.split('/') as [string, string];
+    const hash = stripVariant(name);
+    // Named by a release that appeared after the listing: kept.
+    if (hash !== undefined && hash.startsWith(shard) && referenced.has(hash)) continue;
+    await remove(join(objectsDir, entry), hash !== undefined && hash === name);
   }
   return { objects, bytes };
 }

@@ -15,7 +15,7 @@ import { parseRedirects, RULE_FILE_LIMITS } from './redirects-file.ts';
 import { createReleaseId, releaseIdTime } from './release-id.ts';
 import { activeReleaseId, releaseIds, type ReleaseSummary } from './release-list.ts';
 import type { ReleaseStore, StoredVariants } from './release-store.ts';
-import { pruneAndSweep } from './retain.ts';
+import { pruneReleases } from './retain.ts';
 import { withSiteLock } from './site-lock.ts';
 import { sitePaths, type SitePaths } from './site-paths.ts';
 
@@ -109,7 +109,7 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
   const entries = await source.entries();
   const rules = await readRules(source);
   await mkdir(paths.releasesDir, { recursive: true });
-  return withSiteLock(paths.lockFile, async () => {
+  const result = await withSiteLock(paths.lockFile, async (): Promise<PublishResult> => {
     const store = fsReleaseStore(paths);
     await migrateSiteReleases(paths);
     const previous = await previousRelease(paths, store);
@@ -143,7 +143,7 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
     };
     const releaseDir = await store.writeRelease(manifest, summary, { [SOURCE_KEYS_NAME]: JSON.stringify(keys) });
     if (options.activate !== false) await activateRelease(paths, id);
-    const pruned = options.activate === false ? [] : (await pruneAndSweep(paths, options.retain)).pruned;
+    const pruned = options.activate === false ? [] : await pruneReleases(paths, options.retain);
     return {
       id,
       releaseDir,
@@ -158,6 +158,9 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
       durationMs: Math.round(performance.now() - started),
     };
   });
+  // After the lock: the sweep takes it only for its deletions.
+  if (result.pruned.length > 0) await fsReleaseStore(paths).sweep();
+  return result;
 }
 
 function requiredDir(options: PublishOptions): string {

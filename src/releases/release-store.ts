@@ -22,9 +22,9 @@ export interface ObjectWriter {
  * implementation; an object-storage backend would implement the same calls.
  *
  * Writers of one site hold its lock (site-lock.ts) around `putObject`,
- * `writeRelease` and `sweep`: the sweep may only remove what no release
- * names while no publish is between writing objects and writing the
- * release that names them.
+ * `objectWriter` and `writeRelease`, and the sweep deletes only under it: it
+ * may remove what no release names only while no publish is between
+ * writing objects and writing the release that names them.
  */
 export interface ReleaseStore {
   /** The variants stored for `hash`, or undefined when the object is not stored. */
@@ -40,9 +40,12 @@ export interface ReleaseStore {
   readManifest(id: string): Promise<Manifest>;
   /**
    * Removes every object that no release of the site names, and whatever a
-   * publish that was killed left. Returns what it removed.
+   * publish that was killed left. Returns what it removed. Takes the site's
+   * lock only for the deletions (reading every kept manifest and listing the
+   * objects happen before it), unless the caller holds it already
+   * (`heldLock`).
    */
-  sweep(): Promise<{ objects: number; bytes: number }>;
+  sweep(options?: { heldLock?: boolean }): Promise<{ objects: number; bytes: number }>;
   /** The local file holding an object's bytes (or one of its variants), for serving. */
   locate(hash: string, encoding?: Encoding): string;
 }

@@ -14,6 +14,7 @@ import { readManifest } from '../../src/releases/read-manifest.ts';
 import { activeReleaseId, releaseIds } from '../../src/releases/release-list.ts';
 import { activateRelease } from '../../src/releases/activate.ts';
 import { sitePaths, type SitePaths } from '../../src/releases/site-paths.ts';
+import { withSiteLock } from '../../src/releases/site-lock.ts';
 import { get, startTestServer } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
@@ -147,6 +148,33 @@ describe('the object store', () => {
     const fourth = await publish({ 'index.html': 'i', 'data.txt': text });
     assert.deepEqual(fourth.files['/data.txt']?.encodings, second.files['/data.txt']?.encodings);
     await assertWhole(sitePaths(dataDir, 'site'));
+  });
+
+  it('a sweep keeps what a release written while it ran names, whichever of its two phases saw it', async (t) => {
+    const root = await tempDir(t);
+    const dataDir = join(root, 'data');
+    const paths = sitePaths(dataDir, 'site');
+    const store = fsReleaseStore(paths);
+    const dir = await tempDir(t);
+    await writeTree(dir, { 'index.html': 'kept', 'old.html': 'only in the first release' });
+    const first = await publishRelease({ dataDir, site: 'site', sourceDir: dir, retain: 5 });
+    await writeTree(dir, { 'index.html': 'second' });
+    await rm(join(dir, 'old.html'));
+    await publishRelease({ dataDir, site: 'site', sourceDir: dir, retain: 5 });
+    await rm(first.releaseDir, { recursive: true });
+    // The sweep starts while the lock is held (as by a publish): it lists, then waits for the lock,
+    // during which a release naming the orphaned object appears.
+    let sweep: ReturnType<typeof store.sweep> | undefined;
+    await withSiteLock(paths.lockFile, async () => {
+      sweep = store.sweep();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const again = { ...first.manifest, id: '29990101T000000Z-00000000' };
+      await store.writeRelease(again, { id: again.id, site: 'site', createdAt: again.createdAt, files: 2, bytes: 0, source: 'test' }, {});
+    });
+    await sweep;
+    await assertWhole(paths);
+    assert.deepEqual(await storedNames(paths), await referencedNames(paths));
+    assert.ok((await storedNames(paths)).includes(sha256('only in the first release')));
   });
 
   it('a publish killed half-way leaves the live release whole, and the next start sweeps what it wrote', async (t) => {
