@@ -129,6 +129,28 @@ describe('the object store', () => {
     await assertWhole(paths);
   });
 
+  it('keeps two sites that share content apart: each store holds its own copy, and each site serves its files', async (t) => {
+    const shared = { 'index.html': '<p>the same page on two sites</p>', 'style.css': 'body { color: teal }'.repeat(10) };
+    const server = await startTestServer(t, {
+      sites: [
+        { name: 'one', domains: ['one.test'] },
+        { name: 'two', domains: ['two.test'] },
+      ],
+      files: { one: { ...shared, 'only-one.txt': 'one' }, two: { ...shared, 'only-two.txt': 'two' } },
+    });
+    const dataDir = server.config.dataDir;
+    for (const [site, own] of [['one', 'only-one.txt'], ['two', 'only-two.txt']] as const) {
+      const paths = sitePaths(dataDir, site);
+      assert.ok((await storedNames(paths)).includes(sha256(shared['style.css'])), `${site} holds the shared content itself`);
+      assert.deepEqual(await storedNames(paths), await referencedNames(paths));
+      const reply = await get(server.httpPort, '/style.css', { host: `${site}.test`, 'accept-encoding': 'identity' });
+      assert.equal(reply.body.toString(), shared['style.css']);
+      assert.equal((await get(server.httpPort, `/${own}`, { host: `${site}.test` })).status, 200);
+      const other = own === 'only-one.txt' ? 'only-two.txt' : 'only-one.txt';
+      assert.equal((await get(server.httpPort, `/${other}`, { host: `${site}.test` })).status, 404, `${site} does not serve the other site's file`);
+    }
+  });
+
   it('gives a file that changes type but not content the variants of its new type, and a file deleted and re-added its content back', async (t) => {
     const root = await tempDir(t);
     const dataDir = join(root, 'data');
