@@ -30,14 +30,17 @@ export async function checkOutputSize(dir: string, maxBytes: number, shownAs: st
         pending.push(path);
       } else if (entry.isFile()) {
         total += (await lstat(path)).size;
-        if (total > maxBytes) {
-          throw new BerthError(
-            'E_BUILD_OUTPUT_SIZE',
-            `The publish directory ${shownAs} holds more than ${formatByteSize(maxBytes)}, the limit set by [sites.build] max_output_size; nothing was published. Publish less (no source maps or node_modules), or raise max_output_size`,
-          );
-        }
+        if (total > maxBytes) throw outputSizeError(maxBytes, shownAs);
       }
     }
   }
   return total;
+}
+
+/** The refusal of a publish directory over `[sites.build] max_output_size` (also for one read from a commit). */
+export function outputSizeError(maxBytes: number, shownAs: string): BerthError {
+  return new BerthError(
+    'E_BUILD_OUTPUT_SIZE',
+    `The publish directory ${shownAs} holds more than ${formatByteSize(maxBytes)}, the limit set by [sites.build] max_output_size; nothing was published. Publish less (no source maps or node_modules), or raise max_output_size`,
+  );
 }

@@ -20,11 +20,14 @@ import { loadServedRelease } from '../static/served-release.ts';
 import { buildEnvironment } from './build-env.ts';
 import { buildHostFor, type BuildHost, type PreparedBuild } from './build-host.ts';
 import { checkOutputSize } from './output-size.ts';
-import { resolveBuildSettings, resolvePublishDir } from './build-settings.ts';
+import { resolveBuildSettings, resolvePublishDir, type BuildSettings } from './build-settings.ts';
+import { openCommitTree, type CommitTree } from './commit-tree.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
 import { fetchCommit } from './git-source.ts';
+import { gitTreeSource } from './git-tree-source.ts';
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
+import { commitFiles } from './repo-files.ts';
 import { workDirFor } from './work-dir.ts';
 
 export interface DeployDeps {
@@ -100,6 +103,8 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   };
   logger.info({ deploy: record.id, site: site.name, ref: record.ref, sha: record.sha, trigger: record.trigger }, 'deploy started');
   log.line(`deploy ${record.id}: site ${site.name}, ${record.ref}${record.sha === undefined ? '' : ` at ${record.sha}`} (${record.trigger}${record.forge === undefined ? '' : ` from ${record.forge}`})`);
+  // The commit's tree, for a site with no build: its files are read from it, not from a checkout.
+  let tree: CommitTree | undefined;
   try {
     store.updateDeploy(record.id, { state: 'building', startedAt: new Date().toISOString(), phases });
     if (site.repo === undefined) {
@@ -112,20 +117,17 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     reportDataDirModes(await host.secureDataDir(), logger, (text) => log.line(text));
 
     await rm(workDir, { recursive: true, force: true });
-    const commit = await fetchCommit({
+    const gitAccess = {
       repo: site.repo,
-      cacheDir: join(paths.siteDir, 'source.git'),
-      sha: exact,
-      pushed,
-      ref: pushed === undefined ? record.ref : `refs/heads/${site.branch}`,
-      workDir,
+      cacheDir: paths.sourceDir,
       deployKeyFile: site.deployKeyFile,
       token: site.token?.reveal(),
       submodules: site.submodules,
-      log: (line) => log.line(`git: ${line}`),
+      log: (line: string) => log.line(`git: ${line}`),
       signal,
-    });
-    endPhase('fetch');
+    };
+    // Fetched into the cache only: whether the commit is checked out at all depends on its build settings.
+    const commit = await fetchCommit({ ...gitAccess, sha: exact, pushed, ref: pushed === undefined ? record.ref : `refs/heads/${site.branch}` });
     // The push's author and message describe the pushed commit, which is not always the one deployed.
     const described = commit.sha === record.sha;
     const current = store.updateDeploy(record.id, {
@@ -135,11 +137,28 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       phases,
     });
     if (pushed !== undefined) log.line(`pushed ${pushed}, branch ${site.branch} is at ${commit.sha}: deploying ${commit.sha}`);
-    log.line(`checked out ${commit.sha}: ${firstLine(commit.message)}`);
+    log.line(`fetched ${commit.sha}: ${firstLine(commit.message)}`);
     if (exact === undefined && (await isLive(store, paths, site.name, commit.sha))) return await skip(deps, current, log, commit.sha);
 
     const cacheDir = join(paths.siteDir, 'cache');
-    let settings = await resolveBuildSettings(site, workDir);
+    // A site with nothing to build is published from the commit in the cache, never checked out (see
+    // git-tree-source.ts). The settings are read from the commit to find out, unless the server's config
+    // names a command; a site with submodules is always checked out, since they are not in the cache.
+    let fromCommit: BuildSettings | undefined;
+    if (site.build.command === undefined && !site.submodules) {
+      tree = await openCommitTree(paths.sourceDir, commit.sha, 'E_GIT_CHECKOUT');
+      fromCommit = await resolveBuildSettings(site, commitFiles(tree));
+      if (fromCommit.command !== undefined) {
+        await tree.close();
+        tree = undefined;
+      }
+    }
+    if (tree === undefined) {
+      await fetchCommit({ ...gitAccess, sha: commit.sha, ref: record.ref, workDir });
+      log.line(`checked out ${commit.sha}`);
+    }
+    endPhase('fetch');
+    let settings = (tree === undefined ? undefined : fromCommit) ?? (await resolveBuildSettings(site, workDir));
     let prepared: PreparedBuild | undefined;
     if (settings.command !== undefined) {
       // Read while the checkout is still Berth's: once handed to the build user, an unprivileged Berth cannot read it.
@@ -253,6 +272,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       errorMessage: message,
     });
   } finally {
+    await tree?.close();
     await removeWorkDir(host, { site: site.name, deployId: record.id }, workDir, logger);
     await log.close();
   }

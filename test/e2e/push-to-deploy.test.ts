@@ -11,7 +11,9 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { startControlPlane, type ControlPlane } from '../../src/deploy/control-plane.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startServer, type RunningServer } from '../../src/app/start-server.ts';
-import { createRepo, type TestRepo } from '../helpers/git.ts';
+import { createRepo, git, type TestRepo } from '../helpers/git.ts';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
+import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { deployConfig } from '../helpers/deploy-config.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
@@ -79,6 +81,18 @@ function hook(port: number, body: string, headers: Record<string, string> = {}, 
 function signed(payload: object, secret = SECRET): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify(payload);
   return { body, headers: { 'x-berth-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` } };
+}
+
+/** Pushes the branch's tip through the webhook and waits for the deploy to end. */
+async function deployPush(s: Stack, delivery: string): Promise<DeployRecord> {
+  const sha = git(s.repo.work, 'rev-parse', 'HEAD');
+  const push = signed({ ref: 'refs/heads/main', sha, delivery });
+  const queued = await hook(s.port, push.body, push.headers);
+  assert.equal(queued.status, 202, JSON.stringify(queued.body));
+  await s.control.deployer.idle();
+  const record = s.control.store.getDeploy(String(queued.body.deploy));
+  assert.ok(record !== undefined);
+  return record;
 }
 
 async function page(port: number): Promise<string> {
@@ -165,7 +179,35 @@ test('a build from the repository berth.toml is published from its output direct
   assert.equal(record?.state, 'live', record?.errorMessage);
   assert.equal(record?.buildSource, 'berth.toml');
   assert.equal(await page(s.port), '<p>built again</p>');
+  // A site with a build command is checked out, and built there.
+  const log = await readFile(deployLogPath(join(s.root, 'data'), String(record?.id)), 'utf8');
+  assert.match(log, new RegExp(`checked out ${sha}`));
+  assert.doesNotMatch(log, /no build: read/);
   assert.ok(await eventually(async () => s.logs.some((line) => line.msg === 'deploy live')));
+});
+
+test('a push to a site with no build is published from the commit, reading only the files it changed', async (t) => {
+  const files: Record<string, string> = { 'index.html': '<p>home</p>' };
+  for (let i = 0; i < 1000; i++) files[`pages/p${i}.html`] = `<p>page ${i}</p>`;
+  const s = await stack(t, files);
+  const first = await deployPush(s, 'a');
+  assert.equal(first.state, 'live', first.errorMessage);
+  const changed: Record<string, string> = { 'index.html': '<p>home, again</p>' };
+  for (let i = 0; i < 9; i++) changed[`pages/p${i * 100}.html`] = `<p>page ${i * 100}, edited</p>`;
+  await s.repo.commit(changed);
+  const second = await deployPush(s, 'b');
+  assert.equal(second.state, 'live', second.errorMessage);
+  const log = await readFile(deployLogPath(join(s.root, 'data'), second.id), 'utf8');
+  assert.match(log, /fetched [0-9a-f]{40}/);
+  assert.doesNotMatch(log, /checked out/, 'nothing was checked out');
+  assert.match(log, /no build: read 10 changed of 1001 files from git/);
+  assert.equal(await page(s.port), '<p>home, again</p>');
+  assert.equal((await get(s.port, '/pages/p100.html')).body.toString(), '<p>page 100, edited</p>');
+  assert.equal((await get(s.port, '/pages/p101.html')).body.toString(), '<p>page 101</p>');
+  // Last-Modified is the commit's time, for changed and unchanged files alike.
+  const committed = Number(git(s.repo.work, 'show', '--no-patch', '--format=%ct', 'HEAD')) * 1000;
+  assert.equal(Date.parse(String((await get(s.port, '/pages/p101.html')).headers['last-modified'])), committed);
+  assert.deepEqual(await readdir(join(s.root, 'data', 'sites', 'blog', 'work')).catch(() => []), [], 'no work directory was made');
 });
 
 test('a burst of pushes builds at most two commits and ends on the newest', async (t) => {
