@@ -4,7 +4,7 @@ import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts'
 import { BerthError, isBerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { activateRelease } from '../releases/activate.ts';
-import { publishRelease } from '../releases/publish.ts';
+import { publishRelease, type PublishResult } from '../releases/publish.ts';
 import { fileLocator } from '../releases/file-locator.ts';
 import type { Manifest } from '../releases/manifest.ts';
 import { filesForRoot } from '../releases/smoke-files.ts';
@@ -19,12 +19,12 @@ import { respond } from '../static/respond.ts';
 import { loadServedRelease } from '../static/served-release.ts';
 import { buildEnvironment } from './build-env.ts';
 import { buildHostFor, type BuildHost, type PreparedBuild } from './build-host.ts';
-import { checkOutputSize } from './output-size.ts';
+import { checkOutputSize, outputSizeError } from './output-size.ts';
 import { resolveBuildSettings, resolvePublishDir, type BuildSettings } from './build-settings.ts';
 import { openCommitTree, type CommitTree } from './commit-tree.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
-import { fetchCommit } from './git-source.ts';
+import { fetchCommit, type FetchedCommit } from './git-source.ts';
 import { gitTreeSource } from './git-tree-source.ts';
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { commitFiles } from './repo-files.ts';
@@ -217,23 +217,26 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     endPhase('build');
 
     store.updateDeploy(record.id, { state: 'publishing', phases });
-    // Checked again now that the build ran: it may have made the output a link out of the checkout.
-    const outputDir = await resolvePublishDir(workDir, settings.publish);
-    await checkOutputSize(outputDir, site.build.maxOutputBytes, JSON.stringify(settings.publish));
+    const publishOutput = async (): Promise<PublishResult> => {
+      // Checked again now that the build ran: it may have made the output a link out of the checkout.
+      const outputDir = await resolvePublishDir(workDir, settings.publish);
+      await checkOutputSize(outputDir, site.build.maxOutputBytes, JSON.stringify(settings.publish));
+      // Every file is opened without following links and checked against the walk, and must stay inside the checkout.
+      return publishRelease({
+        dataDir: config.dataDir,
+        site: site.name,
+        sourceDir: outputDir,
+        within: workDir,
+        // Whose hard links the output may hold (see openUntrusted): the build's user when Berth is root (the
+        // checkout stays the build's), else Berth's, who owns the checkout again after a build (or made it).
+        buildUid: prepared?.user !== undefined && process.getuid?.() === 0 ? prepared.user.uid : process.getuid?.(),
+        commit: commit.sha,
+        retain: Number.MAX_SAFE_INTEGER,
+        activate: false,
+      });
+    };
     // Pruning waits for activation: a release that fails its check must not cost an old rollback target.
-    // Every file is opened without following links and checked against the walk, and must stay inside the checkout.
-    const published = await publishRelease({
-      dataDir: config.dataDir,
-      site: site.name,
-      sourceDir: outputDir,
-      within: workDir,
-      // Whose hard links the output may hold (see openUntrusted): the build's user when Berth is root (the
-      // checkout stays the build's), else Berth's, who owns the checkout again after a build (or made it).
-      buildUid: prepared?.user !== undefined && process.getuid?.() === 0 ? prepared.user.uid : process.getuid?.(),
-      commit: commit.sha,
-      retain: Number.MAX_SAFE_INTEGER,
-      activate: false,
-    });
+    const published = tree !== undefined ? await publishFromCommit(config, site, tree, settings.publish, commit, log) : await publishOutput();
     log.line(
       `published release ${published.id}: ${published.files} files, ${published.unchanged} unchanged (not read), ${published.known} read and already stored, ${published.stored} new to the store, ${published.compressed} precompressed`,
     );
@@ -297,6 +300,26 @@ async function removeWorkDir(host: BuildHost, job: { site: string; deployId: str
   } catch (error) {
     logger.warn({ deploy: job.deployId, site: job.site, err: error }, 'cannot remove the work directory of a deploy; it is removed later');
   }
+}
+
+/**
+ * Publishes the publish directory of a commit with nothing to build, read
+ * from the site's cached clone (git-tree-source.ts): only the blobs whose
+ * ids the live release does not already record are read.
+ */
+async function publishFromCommit(
+  config: ResolvedConfig,
+  site: ResolvedSite,
+  tree: CommitTree,
+  publish: string,
+  commit: FetchedCommit,
+  log: DeployLog,
+): Promise<PublishResult> {
+  const source = await gitTreeSource(tree, { publish, mtimeMs: commit.committedAtMs });
+  if (source.bytes > site.build.maxOutputBytes) throw outputSizeError(site.build.maxOutputBytes, JSON.stringify(publish));
+  const published = await publishRelease({ dataDir: config.dataDir, site: site.name, source, commit: commit.sha, retain: Number.MAX_SAFE_INTEGER, activate: false });
+  log.line(`no build: read ${source.opened} changed of ${published.files} files from git`);
+  return published;
 }
 
 /**

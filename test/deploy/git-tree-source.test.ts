@@ -10,6 +10,7 @@ import type { ResolvedBuild, ResolvedSite } from '../../src/config/resolved-conf
 import { resolveBuildSettings, resolvePublishDir, type BuildSettings } from '../../src/deploy/build-settings.ts';
 import { commitFiles } from '../../src/deploy/repo-files.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { publishRelease } from '../../src/releases/publish.ts';
 import { walkSource } from '../../src/releases/walk-source.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
@@ -135,6 +136,28 @@ describe('gitTreeSource()', () => {
     assert.equal(after.length, 1000);
     const differing = after.filter((entry) => before.get(entry.relPath) !== entry.changeKey).map((entry) => entry.relPath);
     assert.deepEqual(differing.sort(), Object.keys(changed).sort());
+  });
+
+  it('makes a publish of a second commit that changed 10 of 1,000 files open only those 10', async (t) => {
+    const r = await repo(t);
+    const files: Record<string, string> = { 'index.html': '<h1>home</h1>' };
+    for (let i = 0; i < 999; i++) files[`pages/p${i}.html`] = `<p>page ${i}</p>`;
+    const first = await r.commit(files);
+    const dataDir = join(await tempDir(t), 'data');
+    const one = await source(t, r, first);
+    const published = await publishRelease({ dataDir, site: 'blog', source: one, commit: first, retain: 5 });
+    assert.equal(one.opened, 1000);
+    const changed: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) changed[`pages/p${i * 99}.html`] = `<p>page ${i * 99}, edited</p>`;
+    const second = await r.commit(changed);
+    const two = await source(t, r, second);
+    const again = await publishRelease({ dataDir, site: 'blog', source: two, commit: second, retain: 5 });
+    assert.equal(two.opened, 10);
+    assert.equal(again.unchanged, 990);
+    assert.notEqual(again.id, published.id);
+    assert.equal(again.manifest.files['/pages/p99.html']?.hash, createHash('sha256').update('<p>page 99, edited</p>').digest('hex'));
+    assert.equal(again.manifest.files['/pages/p98.html']?.hash, createHash('sha256').update('<p>page 98</p>').digest('hex'));
+    assert.equal(again.manifest.files['/index.html']?.mtimeMs, 1_000, 'the commit time');
   });
 
   it('reads a path with a newline, quotes and a tab, and publishes names that differ only in case as two files', async (t) => {

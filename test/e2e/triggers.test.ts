@@ -105,7 +105,8 @@ test('berth deploy, deploys and logs work from the command line', async (t) => {
   assert.deepEqual(records.map((r) => r.state), ['skipped', 'live']);
   const log = berth(['logs', (records[1] as { id: string }).id.slice(0, 18), '--config', p.config], p.root);
   assert.equal(log.status, 0);
-  assert.match(log.stdout, /checked out [0-9a-f]{40}/);
+  assert.match(log.stdout, /fetched [0-9a-f]{40}/);
+  assert.match(log.stdout, /no build: read 1 changed of 1 files from git/, 'a site with nothing to build is read from the commit');
   assert.match(log.stdout, /is live/);
   const bad = berth(['deploy', '--config', p.config, '--sha', 'nothex'], p.root);
   assert.equal(bad.status, 2);
