@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'E_RELEASE_NOT_FOUND'
   | 'E_RELEASE_NONE'
   | 'E_MANIFEST_INVALID'
+  | 'E_RELEASE_FILE'
   | 'E_TLS_FILES'
   | 'E_LISTEN'
   | 'E_CONFIG_WIRE'

@@ -70,7 +70,7 @@ export function fromWire(wire: unknown): ResolvedConfig {
     if (server[key] !== false && !isInteger(server[key], 0, 65535)) throw unusable(`server.${key} is not a port or false (${shown(server[key])})`);
   }
   object(server.tls, 'server.tls');
-  for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'idleTimeoutMs', 'maxHeaderBytes', 'maxConnections', 'memoryFileMaxBytes', 'shutdownTimeoutMs']) {
+  for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'idleTimeoutMs', 'maxHeaderBytes', 'maxConnections', 'memoryCacheBytes', 'shutdownTimeoutMs']) {
     if (!isInteger(server[key], 0, Number.MAX_SAFE_INTEGER)) throw unusable(`server.${key} is not a whole number (${shown(server[key])})`);
   }
   if (!isInteger(server.workers, 1, 64)) throw unusable(`server.workers is not a count from 1 to 64 (${shown(server.workers)})`);

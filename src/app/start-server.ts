@@ -8,6 +8,8 @@ import { createRequestHandler } from '../server/request-handler.ts';
 import { createStreamHandler } from '../server/stream-handler.ts';
 import { createSiteTable, type SiteTable } from '../server/site-table.ts';
 import type { PushSink } from '../server/webhook-route.ts';
+import { createServingCaches, type ServingCaches } from '../server/reply-body.ts';
+import { createPreparedCache, type PreparedCache } from '../static/prepared-file.ts';
 
 export type { ReleaseEvent } from '../server/release-watcher.ts';
 
@@ -24,6 +26,10 @@ export interface RunningServer {
   readonly certificates: ServingCertificates;
   /** The ACME manager, when this process runs it. */
   readonly manager: CertificateManager | undefined;
+  /** This process's file bytes in memory and open files, shared by every site and release (see `stats()` on each). */
+  readonly caches: ServingCaches;
+  /** This process's prepared answers, shared by every site and release. */
+  readonly prepared: PreparedCache;
   /** Graceful stop: no new connections, in-flight requests finish (up to the shutdown timeout). */
   stop(): Promise<void>;
 }
@@ -69,9 +75,10 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
   const sites = createSiteTable(config.sites);
   const bound: { httpsPort: number | undefined } = { httpsPort: undefined };
   const certificates = await openServingCertificates(config, logger);
-  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink };
-  const watch = (): Promise<ReleaseWatcher> =>
-    watchReleases(sites, { dataDir: config.dataDir, memoryFileMaxBytes: config.server.memoryFileMaxBytes, onRelease: options.onRelease }, logger);
+  const caches = createServingCaches(config.server.memoryCacheBytes);
+  const prepared = createPreparedCache();
+  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink, caches };
+  const watch = (): Promise<ReleaseWatcher> => watchReleases(sites, { dataDir: config.dataDir, prepared, onRelease: options.onRelease }, logger);
   const whenLoaded = (watcher: ReleaseWatcher): Promise<void> =>
     watcher.ready.then(() => {
       for (const site of sites.sites) {
@@ -145,11 +152,14 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     ready,
     certificates: serving,
     manager,
+    caches,
+    prepared,
     async stop() {
       releases.close();
       // The manager first: an order in flight still needs the HTTP listener for its challenge.
       await manager?.stop();
       await listeners.close(config.server.shutdownTimeoutMs);
+      await caches.files.close();
     },
   };
 }

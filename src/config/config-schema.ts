@@ -380,7 +380,12 @@ const serverShape = {
   max_connections: integer(1, 1_000_000)
     .default(10_000)
     .describe('Most concurrent connections per listener; more are refused.'),
-  memory_file_max: byteSize('1MiB', 0, 1_073_741_824, 'Files up to this size are held in memory; larger ones are streamed from disk. 0 streams every file.'),
+  memory_cache: byteSize(
+    '64MiB',
+    0,
+    17_179_869_184,
+    'Memory each serving worker may hold file bodies in (shared by every site and release), kept by how recently and how often they are asked for; files larger than 1MiB or an eighth of this are always read from disk. 0 reads every file from disk.',
+  ),
   workers: workers()
     .default('auto')
     .describe('Serving worker processes: a number, or "auto" for one per CPU core. Each holds the live releases in memory.'),

@@ -489,7 +489,7 @@ function resolveConfig(
       idleTimeoutMs: server.idle_timeout,
       maxHeaderBytes: server.max_header_size,
       maxConnections: server.max_connections,
-      memoryFileMaxBytes: server.memory_file_max,
+      memoryCacheBytes: server.memory_cache,
       workers: server.workers === 'auto' ? availableParallelism() : server.workers,
       shutdownTimeoutMs: server.shutdown_timeout,
       accessLog: server.access_log,

@@ -104,8 +104,8 @@ export interface ResolvedServer {
   maxHeaderBytes: number;
   /** Most concurrent connections per listener. */
   maxConnections: number;
-  /** Files up to this size are held in memory; larger ones are streamed. */
-  memoryFileMaxBytes: number;
+  /** Bytes of file bodies each serving worker may hold in memory; 0: none (see server/body-cache.ts). */
+  memoryCacheBytes: number;
   /** Milliseconds SIGTERM waits for in-flight requests before closing sockets. */
   shutdownTimeoutMs: number;
   /** Serving processes (`auto` resolved to the number of cores). */

@@ -406,7 +406,7 @@ function untilAborted(work: Promise<void>, signal: AbortSignal | undefined): Pro
  */
 async function smokeCheck(manifest: Manifest, releaseDir: string): Promise<void> {
   const small: Manifest = { ...manifest, files: filesForRoot(manifest) };
-  const release = await loadServedRelease(small, releaseDir, { memoryFileMaxBytes: 0, locate: fileLocator(manifest, releaseDir) });
+  const release = await loadServedRelease(small, fileLocator(manifest, releaseDir));
   const reply = respond(release, { method: 'GET', url: '/', headers: {} }, { skipAuth: true });
   if (reply.status >= 400) {
     await rm(releaseDir, { recursive: true, force: true });

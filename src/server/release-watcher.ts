@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import { fileLocator } from '../releases/file-locator.ts';
 import { readManifest } from '../releases/read-manifest.ts';
 import { sitePaths } from '../releases/site-paths.ts';
+import type { PreparedCache } from '../static/prepared-file.ts';
 import { loadServedRelease } from '../static/served-release.ts';
 import type { SiteState, SiteTable } from './site-table.ts';
 
@@ -18,7 +19,8 @@ export interface ReleaseWatcher {
 
 export interface WatchOptions {
   dataDir: string;
-  memoryFileMaxBytes: number;
+  /** Prepared answers, shared by every site and release of this process, so a switch builds only what changed. */
+  prepared: PreparedCache;
   /** Safety-net re-check for filesystems where change events are unreliable (network mounts). */
   pollIntervalMs?: number;
   /** Told each time a site's release finished loading (and is now what requests get) or failed to load. */
@@ -35,8 +37,9 @@ export interface ReleaseEvent {
 /**
  * Keeps each site's served release equal to what its `current` link names.
  * `berth publish` and `berth rollback` only swap that link; the server notices
- * through a directory watch (inotify) within milliseconds, loads the new
- * release fully, and only then swaps the reference requests read. A release
+ * through a directory watch (inotify) within milliseconds, reads the new
+ * release's manifest into its table (served-release.ts: no file is read),
+ * and only then swaps the reference requests read. A release
  * that fails to load is logged and the old one keeps serving.
  *
  * Returns as soon as the watches are set: the first loads run on (see
@@ -104,10 +107,8 @@ async function reloadSite(
   try {
     const started = performance.now();
     const manifest = await readManifest(releaseDir);
-    const release = await loadServedRelease(manifest, releaseDir, {
-      memoryFileMaxBytes: options.memoryFileMaxBytes,
-      locate: fileLocator(manifest, releaseDir),
-      previous: state.release,
+    const release = await loadServedRelease(manifest, fileLocator(manifest, releaseDir), {
+      prepared: options.prepared,
       siteUsers: state.config.basicAuth,
       configuredHsts: state.config.hsts !== undefined,
     });

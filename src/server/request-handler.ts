@@ -5,7 +5,8 @@ import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import { CHALLENGE_PREFIX, type ChallengeResponder } from './challenge-responder.ts';
 import { internalErrorReply } from './internal-error.ts';
-import { openReplyFile } from './open-reply-file.ts';
+import { createRangeStream } from './range-stream.ts';
+import { bodySource, type ServingCaches } from './reply-body.ts';
 import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
 
@@ -40,6 +41,8 @@ export interface HandlerOptions {
   httpsRedirectPort?: (() => number | undefined) | undefined;
   /** The connections are TLS, so a site's HSTS header is sent. */
   secure?: boolean;
+  /** Where file bytes are found and kept: the worker's one set, shared by every listener. */
+  caches: ServingCaches;
 }
 
 /** An access log line writer, or undefined when access logging is off. */
@@ -79,7 +82,7 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       duplicateHost: hasSecondHost(req.rawHeaders),
     }, httpsRedirectPort?.());
     const hsts = secure ? routed.site?.config.hsts : undefined;
-    write(routed.reply, req.method === 'HEAD', res, hsts, (error) => fail(req, res, error));
+    write(routed.reply, req.method === 'HEAD', res, hsts, options.caches, (error) => fail(req, res, error));
     log?.(req.method, req.url, routed, started);
   };
   const route: RequestHandler = (req, res) => {
@@ -170,43 +173,62 @@ function hasSecondHost(raw: readonly string[]): boolean {
   return false;
 }
 
-const ignore = (): void => undefined;
-
-function write(reply: Reply, head: boolean, res: HttpResponse, hsts: string | undefined, failed: (error: unknown) => void): void {
+function write(reply: Reply, head: boolean, res: HttpResponse, hsts: string | undefined, caches: ServingCaches, failed: (error: unknown) => void): void {
   const headers = hsts === undefined ? reply.headers : [...reply.headers, 'strict-transport-security', hsts];
-  if (head || (reply.body === undefined && reply.file === undefined)) {
+  const file = reply.file;
+  if (head || file === undefined) {
     res.writeHead(reply.status, headers);
-    res.end();
+    res.end(head ? undefined : reply.body);
     return;
   }
-  if (reply.body !== undefined) {
+  const held = caches.bodies.get(file.content.key);
+  if (held !== undefined) {
     res.writeHead(reply.status, headers);
-    res.end(reply.body);
+    res.end(part(held, reply));
     return;
   }
-  // Opened and checked before the headers go out: a file that vanished or
-  // changed kind since the release was loaded is a 500 with an id, not a cut answer.
-  void openReplyFile(reply).then((opened) => {
+  // Found (read and checked, or opened and checked) before the headers go
+  // out: a file missing or damaged on disk is a 500 with an id, not a cut answer.
+  void bodySource(caches, file).then((source) => {
+    const lease = source.kind === 'file' ? source.lease : undefined;
     if (res.destroyed || res.writableEnded) {
-      void opened.handle.close().catch(ignore);
+      lease?.release();
       return;
     }
     try {
       res.writeHead(reply.status, headers);
     } catch (error) {
-      void opened.handle.close().catch(ignore);
+      lease?.release();
       failed(error);
       return;
     }
-    if (opened.length === 0) {
-      void opened.handle.close().catch(ignore);
+    if (source.kind === 'memory') {
+      res.end(part(source.body, reply));
+      return;
+    }
+    const { start, end } = span(reply, file.content.size);
+    if (end < start) {
+      source.lease.release();
       res.end();
       return;
     }
-    const stream = opened.handle.createReadStream({ start: opened.start, end: opened.end });
+    // Positioned reads of the shared descriptor; it is given back only once
+    // the stream is closed, so no read is ever in flight on a closed one.
+    const stream = createRangeStream(source.lease.fd, start, end);
+    stream.on('close', () => source.lease.release());
     // Headers are out: fail() logs it with an id and cuts the connection.
     stream.on('error', failed);
     res.on('close', () => stream.destroy());
     stream.pipe(res as unknown as NodeJS.WritableStream);
   }, failed);
+}
+
+/** The bytes of `body` a reply sends: all of it, or its range. */
+export function part(body: Buffer, reply: Reply): Buffer {
+  return reply.end === -1 && reply.start === 0 ? body : body.subarray(reply.start, reply.end + 1);
+}
+
+/** The inclusive byte range of a file of `size` bytes a reply sends. */
+export function span(reply: Reply, size: number): { start: number; end: number } {
+  return { start: reply.start, end: reply.end === -1 ? size - 1 : reply.end };
 }

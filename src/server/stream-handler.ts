@@ -5,7 +5,9 @@ import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { createAccessLog, type HandlerOptions } from './request-handler.ts';
 import { internalErrorReply } from './internal-error.ts';
-import { openReplyFile } from './open-reply-file.ts';
+import { bodySource, type ServingCaches } from './reply-body.ts';
+import { part, span } from './request-handler.ts';
+import { createRangeStream } from './range-stream.ts';
 import { routeRequest } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX } from './webhook-route.ts';
 import type { SiteTable } from './site-table.ts';
@@ -13,13 +15,17 @@ import type { SiteTable } from './site-table.ts';
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
 
 /**
- * HTTP/2 header objects for replies, made once per reply: prepared replies
- * live as long as their release, so after the first request this is a lookup.
+ * HTTP/2 header objects, made once per prepared header array and status:
+ * prepared arrays are shared by every answer of a file (a file answer is a
+ * fresh Reply each time, its header array is not), so after the first
+ * request this is a lookup.
  */
-const h2HeaderCache = new WeakMap<Reply, OutgoingHttpHeaders>();
+const h2HeaderCache = new WeakMap<readonly string[], Map<number, OutgoingHttpHeaders>>();
 
 function h2Headers(reply: Reply): OutgoingHttpHeaders {
-  let headers = h2HeaderCache.get(reply);
+  let byStatus = h2HeaderCache.get(reply.headers);
+  if (byStatus === undefined) h2HeaderCache.set(reply.headers, (byStatus = new Map()));
+  let headers = byStatus.get(reply.status);
   if (headers === undefined) {
     headers = { ':status': reply.status };
     for (let i = 0; i < reply.headers.length; i += 2) {
@@ -28,7 +34,7 @@ function h2Headers(reply: Reply): OutgoingHttpHeaders {
       const existing = headers[name];
       headers[name] = existing === undefined ? value : ([] as string[]).concat(existing as string | string[], value);
     }
-    h2HeaderCache.set(reply, headers);
+    byStatus.set(reply.status, headers);
   }
   return headers;
 }
@@ -66,7 +72,7 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: false,
     });
-    write(routed.reply, method === 'HEAD', stream, routed.site?.config.hsts, (error) => fail(stream, headers, error));
+    write(routed.reply, method === 'HEAD', stream, routed.site?.config.hsts, options.caches, (error) => fail(stream, headers, error));
     log?.(method, url, routed, started);
   };
   // Whatever throws while answering (a bug, a header table Node refuses) is
@@ -99,53 +105,70 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
   };
 }
 
-const ignore = (): void => undefined;
-
 /** The stream can still take an answer: not reset, not closed with its session. */
 function open(stream: ServerHttp2Stream): boolean {
   return !stream.destroyed && !stream.closed;
 }
 
-function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: string | undefined, failed: (error: unknown) => void): void {
+function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: string | undefined, caches: ServingCaches, failed: (error: unknown) => void): void {
   if (!open(stream)) return;
   const headers = hsts === undefined ? h2Headers(reply) : { ...h2Headers(reply), 'strict-transport-security': hsts };
-  if (head || (reply.body === undefined && reply.file === undefined)) {
-    stream.respond(headers, { endStream: true });
-    return;
-  }
-  if (reply.body !== undefined) {
+  const file = reply.file;
+  if (head || file === undefined) {
+    if (reply.body === undefined || head) {
+      stream.respond(headers, { endStream: true });
+      return;
+    }
     stream.respond(headers);
     stream.end(reply.body);
     return;
   }
-  // Not respondWithFile: under a client resetting streams right after their
-  // response HEADERS, hundreds at a time, it crashed Node itself (SIGSEGV, seen with
-  // Node 24 in test/hostile), which no listener can catch. A read stream
-  // piped into the HTTP/2 stream costs more CPU for large files but keeps
-  // every failure in JavaScript, where it is caught. The file is opened and
-  // checked before the headers go out (open-reply-file.ts), so a missing,
-  // truncated or replaced file is a 500, not a cut answer.
-  void openReplyFile(reply).then((opened) => {
+  const held = caches.bodies.get(file.content.key);
+  if (held !== undefined) {
+    stream.respond(headers);
+    stream.end(part(held, reply));
+    return;
+  }
+  // Found (read and checked, or opened and checked) before the headers go
+  // out: a file missing or damaged on disk is a 500 with an id, not a cut answer.
+  void bodySource(caches, file).then((source) => {
+    const lease = source.kind === 'file' ? source.lease : undefined;
     if (!open(stream)) {
-      void opened.handle.close().catch(ignore);
+      lease?.release();
       return;
     }
+    if (source.kind === 'memory') {
+      // respond() checks the header table and throws at once: the caller's 500.
+      stream.respond(headers);
+      stream.end(part(source.body, reply));
+      return;
+    }
+    const { start, end } = span(reply, file.content.size);
     try {
       // respond() checks the header table and throws at once: the caller's 500.
-      stream.respond(headers, opened.length === 0 ? { endStream: true } : undefined);
+      stream.respond(headers, end < start ? { endStream: true } : undefined);
     } catch (error) {
-      void opened.handle.close().catch(ignore);
+      source.lease.release();
       failed(error);
       return;
     }
-    if (opened.length === 0) {
-      void opened.handle.close().catch(ignore);
+    if (end < start) {
+      source.lease.release();
       return;
     }
-    const file = opened.handle.createReadStream({ start: opened.start, end: opened.end });
+    // Not respondWithFD (nor respondWithFile): it checks the header table
+    // only after returning and reports a bad one as a stream error, so the
+    // client gets a reset instead of a 500 with an id; and respondWithFile
+    // crashed Node itself (SIGSEGV, test/hostile) under a client resetting
+    // hundreds of streams right after their HEADERS. Positioned reads of the
+    // shared descriptor piped in JavaScript keep every failure catchable.
+    // The descriptor is given back once the read stream has closed, which
+    // it does only with no read in flight.
+    const body = createRangeStream(source.lease.fd, start, end);
+    body.on('close', () => source.lease.release());
     // Headers are out: fail() logs it with an id and resets the stream.
-    file.on('error', failed);
-    stream.on('close', () => file.destroy());
-    file.pipe(stream);
-  }, failed);
+    body.on('error', failed);
+    stream.on('close', () => body.destroy());
+    body.pipe(stream);
+  }).catch(failed);
 }

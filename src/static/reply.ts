@@ -1,19 +1,31 @@
+import type { Content } from './prepared-file.ts';
+import type { ServedRelease } from './served-release.ts';
+
 /**
- * What the responder decides; the server only writes it. Replies for files
- * are built once when a release is loaded and reused for every request, so
- * serving a small file allocates nothing here.
+ * What the responder decides; the server only writes it. The headers of a
+ * file's replies are prepared on its first request and shared by every
+ * later one (prepared-file.ts); the bytes are found by the server, from
+ * memory or from disk, by the content they are (`file`).
  */
 export interface Reply {
   readonly status: number;
   /** Flat `[name, value, name, value, …]`, as `writeHead` takes it. */
   readonly headers: readonly string[];
-  /** The body when it is held in memory; undefined for HEAD, 304 and streamed files. */
+  /** A body Berth wrote itself (an error page); undefined for files, HEAD and 304. */
   readonly body: Buffer | undefined;
-  /** A file to stream when the body is not in memory. */
-  readonly file: string | undefined;
+  /** The file whose bytes are the body; undefined for HEAD, 304 and answers without one. */
+  readonly file: FileBody | undefined;
   /** Byte range of `file` (or `body`) to send, inclusive; `end` is -1 for all of it. */
   readonly start: number;
   readonly end: number;
+}
+
+/** The bytes of one file of one release: what they are, and the release that says where they are. */
+export interface FileBody {
+  readonly content: Content;
+  readonly release: ServedRelease;
+  /** The file's row in the release's table. */
+  readonly index: number;
 }
 
 export const SECURITY_HEADERS = ['x-content-type-options', 'nosniff', 'referrer-policy', 'strict-origin-when-cross-origin'] as const;

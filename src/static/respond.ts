@@ -3,7 +3,8 @@ import type { AuthGate } from './basic-auth.ts';
 import { parseRange } from './range.ts';
 import { BAD_REQUEST, emptyReply, METHOD_NOT_ALLOWED, NOT_FOUND, SECURITY_HEADERS, textReply, type Reply } from './reply.ts';
 import { cleanRequestPath, isPrivatePath } from './request-path.ts';
-import type { FileRoute, ServedRelease, Variant } from './served-release.ts';
+import type { Variant } from './prepared-file.ts';
+import { routeFor, type FileRoute, type ServedRelease } from './served-release.ts';
 
 /** The parts of a request the responder looks at; both HTTP/1.1 and HTTP/2 requests provide them. */
 export interface StaticRequest {
@@ -34,9 +35,11 @@ export interface RespondOptions {
 }
 
 /**
- * Answers one request from one release. Pure: no I/O, no shared state but the
- * release it is given, so a request that started on a release finishes on it
- * even if another release is activated meanwhile.
+ * Answers one request from one release. No I/O: the bytes of a file are
+ * named (`Reply.file`), and the server finds them. The only state it
+ * touches is the release's bounded caches of prepared answers; a request
+ * that started on a release finishes on it even if another release is
+ * activated meanwhile.
  */
 export function respond(release: ServedRelease, request: StaticRequest, options?: RespondOptions): Reply {
   const auth = options?.skipAuth !== true;
@@ -60,7 +63,7 @@ export function respond(release: ServedRelease, request: StaticRequest, options?
   }
   if (isPrivatePath(path)) return notFound(release, path, request, head, auth);
 
-  const route = release.routes.get(path);
+  const route = routeFor(release, path);
   // A file route carries the gates of its path; any other answer (a redirect,
   // a rewrite, a 404) is checked against the request path's gate here.
   if (auth && release.authFor !== undefined && route?.kind !== 'file') {
@@ -81,7 +84,7 @@ export function respond(release: ServedRelease, request: StaticRequest, options?
   }
 
   if (route !== undefined) {
-    if (route.kind === 'file') return serveFile(route, request, head, 200, auth);
+    if (route.kind === 'file') return serveFile(release, route, request, head, 200, auth);
     const location = route.add ? `${rawPath}/` : rawPath.slice(0, -1);
     return redirect(308, location + query);
   }
@@ -94,71 +97,75 @@ export function respond(release: ServedRelease, request: StaticRequest, options?
 }
 
 /** `auth` false: the gates are not checked (see `RespondOptions.skipAuth`). */
-function serveFile(route: FileRoute, request: StaticRequest, head: boolean, status: number, auth: boolean): Reply {
+function serveFile(release: ServedRelease, route: FileRoute, request: StaticRequest, head: boolean, status: number, auth: boolean): Reply {
   if (auth && route.gates.length > 0) {
     const denied = refusal(route.gates, request);
     if (denied !== undefined) return denied;
   }
   const headers = request.headers;
+  const prepared = route.prepared;
   const accepts = acceptedEncodings(headers['accept-encoding']);
   const variant: Variant =
-    accepts.br && route.br !== undefined ? route.br : accepts.gzip && route.gzip !== undefined ? route.gzip : route.identity;
+    accepts.br && prepared.br !== undefined ? prepared.br : accepts.gzip && prepared.gzip !== undefined ? prepared.gzip : prepared.identity;
 
   if (status === 200) {
     const inm = headers['if-none-match'];
     if (inm !== undefined) {
-      if (inm.includes(route.tag) || inm.trim() === '*') return variant.notModified;
+      if (inm.includes(prepared.tag) || inm.trim() === '*') return variant.notModified;
     } else {
       const ims = headers['if-modified-since'];
       if (ims !== undefined) {
         const since = Date.parse(ims);
-        if (!Number.isNaN(since) && route.mtimeSec * 1000 <= since) return variant.notModified;
+        if (!Number.isNaN(since) && prepared.mtimeSec * 1000 <= since) return variant.notModified;
       }
     }
 
     const range = headers.range;
     if (range !== undefined && ifRangeHolds(route, headers['if-range'])) {
-      const ranged = rangeReply(route, range, head);
+      const ranged = rangeReply(release, route, range, head);
       if (ranged !== undefined) return ranged;
     }
-    return head ? variant.head : variant.get;
+    return head ? variant.head : withFile(variant.get, 200, release, route, variant);
   }
-  const base = head ? variant.head : variant.get;
-  return { ...base, status };
+  return head ? { ...variant.head, status } : withFile(variant.get, status, release, route, variant);
+}
+
+/** A prepared reply with the file its body is: the one allocation a file answer makes. */
+function withFile(reply: Reply, status: number, release: ServedRelease, route: FileRoute, variant: Variant): Reply {
+  return { status, headers: reply.headers, body: undefined, file: { content: variant.content, release, index: route.index }, start: 0, end: -1 };
 }
 
 /** `If-Range` with a strong ETag of this file lets the range through; anything else gets the whole file. */
 function ifRangeHolds(route: FileRoute, ifRange: string | undefined): boolean {
   if (ifRange === undefined) return true;
-  return ifRange === `"${route.tag}"`;
+  return ifRange === `"${route.prepared.tag}"`;
 }
 
-function rangeReply(route: FileRoute, header: string, head: boolean): Reply | undefined {
-  const range = parseRange(header, route.size);
+function rangeReply(release: ServedRelease, route: FileRoute, header: string, head: boolean): Reply | undefined {
+  const prepared = route.prepared;
+  const range = parseRange(header, prepared.size);
   if (range.kind === 'none') return undefined;
   if (range.kind === 'unsatisfiable') {
-    return emptyReply(416, ['content-range', `bytes */${route.size}`, ...SECURITY_HEADERS]);
+    return emptyReply(416, ['content-range', `bytes */${prepared.size}`, ...SECURITY_HEADERS]);
   }
   const length = range.end - range.start + 1;
   const headers = [
     'content-length',
     String(length),
     'content-range',
-    `bytes ${range.start}-${range.end}/${route.size}`,
-    ...route.rangeHeaders,
+    `bytes ${range.start}-${range.end}/${prepared.size}`,
+    ...prepared.rangeHeaders,
   ];
   if (head) return { status: 206, headers, body: undefined, file: undefined, start: 0, end: -1 };
-  if (route.body !== undefined) {
-    return { status: 206, headers, body: route.body.subarray(range.start, range.end + 1), file: undefined, start: 0, end: -1 };
-  }
-  return { status: 206, headers, body: undefined, file: route.file, start: range.start, end: range.end };
+  const file = { content: prepared.identity.content, release, index: route.index };
+  return { status: 206, headers, body: undefined, file, start: range.start, end: range.end };
 }
 
 /** A `_redirects` rule that matched: a redirect, or a rewrite served with the rule's status. */
 function applyRule(release: ServedRelease, status: number, location: string, path: string, request: StaticRequest, head: boolean, auth: boolean): Reply {
   if (status >= 300 && status < 400) return redirect(status, location);
-  const target = release.routes.get(rewriteTarget(location));
-  if (target?.kind === 'file') return serveFile(target, request, head, status, auth);
+  const target = routeFor(release, rewriteTarget(location));
+  if (target?.kind === 'file') return serveFile(release, target, request, head, status, auth);
   if (status === 200 || status === 404) return notFound(release, path, request, head, auth);
   return emptyReply(status, [...SECURITY_HEADERS]);
 }
@@ -179,8 +186,8 @@ function rewriteTarget(location: string): string {
 function notFound(release: ServedRelease, path: string, request: StaticRequest, head: boolean, auth: boolean): Reply {
   let dir = path.slice(0, path.lastIndexOf('/') + 1);
   for (;;) {
-    const page = release.notFoundPages.get(dir);
-    if (page !== undefined) return serveFile(page, request, head, 404, auth);
+    const page = release.files.rows.has(`${dir}404.html`) ? routeFor(release, `${dir}404.html`) : undefined;
+    if (page?.kind === 'file') return serveFile(release, page, request, head, 404, auth);
     if (dir === '/' || dir === '') break;
     dir = dir.slice(0, dir.lastIndexOf('/', dir.length - 2) + 1);
   }

@@ -1,33 +1,41 @@
-import { readFile } from 'node:fs/promises';
-import { fileLocator, type FileLocator } from '../releases/file-locator.ts';
+/**
+ * A release as the responder reads it: one compact table of the manifest's
+ * files (tens of bytes a file: a Map from path to row, typed arrays of
+ * sizes and times, one Buffer of hashes, a small table of content types),
+ * the `_redirects` and `_headers` matchers, and nothing per file beyond
+ * that. What a request needs of a file (its header arrays, its three
+ * variants) is prepared on the first request into a bounded cache shared
+ * by releases (prepared-file.ts), and the bytes stay where `locate` says
+ * until the server asks for them. So loading a release costs parsing its
+ * manifest, and holding it costs its table, whatever its files weigh.
+ *
+ * Aliases are found by lookup at request time, never materialised:
+ * `/about` is `/about.html`, `/blog/` is `/blog/index.html`, and `/about/`
+ * and `/blog` redirect to them.
+ */
+import { BerthError } from '../errors.ts';
+import { excerpt } from '../excerpt.ts';
 import type { Encoding, Manifest, ManifestFile, RedirectRule } from '../releases/manifest.ts';
 import { createAuthGate, type AuthGate, type AuthUser } from './basic-auth.ts';
 import { createAuthMatcher, createHeaderMatcher, type AuthMatcher, type HeaderMatcher } from './header-matcher.ts';
+import { createPreparedCache, type PreparedCache, type PreparedFile } from './prepared-file.ts';
 import { createRedirectMatchers, type RedirectMatch } from './redirect-matcher.ts';
-import { SECURITY_HEADERS, withoutBody, type Reply } from './reply.ts';
 
-/** The prepared answers for one representation (identity, br or gzip) of a file. */
-export interface Variant {
-  readonly get: Reply;
-  readonly head: Reply;
-  readonly notModified: Reply;
-}
+/**
+ * Where the bytes of a file are on disk: its identity bytes, or Berth's
+ * compressed variant `encoding` of them (releases/file-locator.ts gives
+ * it for a release). The responder and the server's caches never know the
+ * layout: they are keyed by content hash and ask this for a path only to
+ * open a file.
+ */
+export type Locate = (urlPath: string, file: ManifestFile, encoding?: Encoding) => string;
 
+/** A file served under a path (its own, or an alias's): its prepared answers and the `_headers` gates of that path. */
 export interface FileRoute {
   readonly kind: 'file';
-  /** Full SHA-256 of the identity bytes, as in the manifest. */
-  readonly hash: string;
-  /** The content hash prefix inside every ETag of this file. */
-  readonly tag: string;
-  readonly mtimeSec: number;
-  readonly size: number;
-  readonly identity: Variant;
-  readonly br: Variant | undefined;
-  readonly gzip: Variant | undefined;
-  /** Headers of the identity variant without content-length, for 206 answers. */
-  readonly rangeHeaders: readonly string[];
-  readonly body: Buffer | undefined;
-  readonly file: string;
+  /** The file's row in the release's table. */
+  readonly index: number;
+  readonly prepared: PreparedFile;
   /**
    * `_headers` Basic-Auth gates a request must pass before any byte of this
    * file (or a 304, or a range of it) is sent: the one guarding the file's
@@ -47,107 +55,217 @@ export type Route = FileRoute | SlashRoute;
 
 type Matcher = (path: string, query: string) => RedirectMatch | null;
 
-/** A release ready to answer requests: everything a request needs, precomputed. */
+/** The manifest's files, one row each; see the top of this file. */
+export interface FileTable {
+  readonly count: number;
+  /** URL path → row. */
+  readonly rows: ReadonlyMap<string, number>;
+  readonly paths: readonly string[];
+  /** 32 bytes of SHA-256 per row. */
+  readonly hashes: Buffer;
+  readonly sizes: Float64Array;
+  readonly mtimes: Float64Array;
+  /** Sizes of Berth's variants; -1 where there is none. */
+  readonly brSizes: Float64Array;
+  readonly gzipSizes: Float64Array;
+  /** Index into `types`. */
+  readonly typeIds: Uint32Array;
+  readonly types: readonly string[];
+  /** 1 for `immutable`, 0 for `revalidate`. */
+  readonly immutable: Uint8Array;
+}
+
+/** A release ready to answer requests. */
 export interface ServedRelease {
   readonly id: string;
   readonly site: string;
-  readonly routes: ReadonlyMap<string, Route>;
-  /** The nearest `404.html` per directory that has one, keyed by directory path with trailing slash. */
-  readonly notFoundPages: ReadonlyMap<string, FileRoute>;
+  readonly files: FileTable;
+  readonly locate: Locate;
   readonly forcedRedirects: Matcher | undefined;
   readonly fallbackRedirects: Matcher | undefined;
   /** The site-wide Basic-Auth gate from berth.toml, guarding every path. */
   readonly siteGate: AuthGate | undefined;
   /** The `_headers` Basic-Auth gate for a request path; undefined when no rule has Basic-Auth. */
   readonly authFor: AuthMatcher | undefined;
+  /** `_headers` for a path, without a Strict-Transport-Security berth.toml overrides; undefined when there are no rules. */
+  readonly headerMatcher: HeaderMatcher | undefined;
+  readonly prepared: PreparedCache;
+  /**
+   * Routes already resolved, by served path, so a repeated request is one
+   * lookup. Bounded by `MEMO_LIMIT` (oldest resolved first out), so a
+   * crawler walking every path cannot make it grow with the site.
+   */
+  readonly memo: Map<string, FileRoute>;
 }
 
 export interface LoadOptions {
-  /** Where each file's bytes are (file-locator.ts); by the manifest's version when absent. */
-  locate?: FileLocator;
-  /** Files up to this size are kept in memory, larger ones streamed from disk. */
-  memoryFileMaxBytes: number;
   /**
-   * The release served until now: files with the same content reuse its
-   * in-memory bytes instead of being read again, so switching to a release
-   * where a few files changed reads only those.
+   * Where prepared answers are kept and found again: pass the one the
+   * release served until now used, so a switch builds only what changed.
+   * A fresh one when absent.
    */
-  previous?: ServedRelease;
+  prepared?: PreparedCache;
   /** Users of the site's `basic_auth` in berth.toml, passwords already stored hashed. */
   siteUsers?: readonly AuthUser[] | undefined;
   /**
    * The site's berth.toml sets `hsts`: the server then sends that value on
    * HTTPS and a `Strict-Transport-Security` from `_headers` is dropped here,
-   * once per release, so both protocols send exactly the configured one and
-   * no request does any work for it.
+   * so both protocols send exactly the configured one.
    */
   configuredHsts?: boolean;
 }
 
-const ETAG_SUFFIX: Readonly<Record<Encoding, string>> = { br: '-br', gzip: '-gz' };
-const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
-const CACHE_REVALIDATE = 'public, max-age=0, must-revalidate';
-/**
- * A protected file must never be kept by a shared cache (a CDN would hand it
- * to the next visitor without asking for a password), whatever `_headers` says.
- */
-const CACHE_PROTECTED = 'private, no-cache';
+/** Resolved routes one release remembers. */
+export const MEMO_LIMIT = 4096;
+/** Rows built between yields to the event loop, so loading a big release does not stall the answers of the others. */
+const ROWS_PER_TURN = 10_000;
+const HASH = /^[0-9a-f]{64}$/;
 
-/** Loads the release in `releaseDir` (with its already-read manifest) into memory. */
-export async function loadServedRelease(manifest: Manifest, releaseDir: string, options: LoadOptions): Promise<ServedRelease> {
-  const locate = options.locate ?? fileLocator(manifest, releaseDir);
+/** Reads the release `manifest` describes into its table; the bytes are found through `locate` when asked for. */
+export async function loadServedRelease(manifest: Manifest, locate: Locate, options: LoadOptions = {}): Promise<ServedRelease> {
   const headerMatcher = manifest.headers.length > 0 ? withoutHsts(createHeaderMatcher(manifest.headers), options.configuredHsts === true) : undefined;
   const authFor = createAuthMatcher(manifest.headers, manifest.site);
   const siteGate = options.siteUsers === undefined ? undefined : createAuthGate(options.siteUsers, manifest.site);
-  const routes = new Map<string, Route>();
-  const paths = Object.keys(manifest.files);
-  const built = new Map<string, FileRoute>();
-  const known = knownBodies(options.previous);
-
-  // Read files a few at a time: a big site should not open thousands at once.
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      const urlPath = paths[next++] as string;
-      const file = manifest.files[urlPath] as ManifestFile;
-      const custom = headerMatcher?.(urlPath) ?? [];
-      const gates = gatesOf([authFor?.(urlPath)]);
-      built.set(urlPath, await buildFileRoute(urlPath, file, locate, custom, gates, options, known.get(file.hash)));
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-
-  // Exact paths first, so a real file always wins over an alias.
-  for (const [urlPath, route] of built) routes.set(urlPath, route);
-  for (const [urlPath, route] of built) {
-    if (urlPath.endsWith('/index.html')) {
-      const dir = urlPath.slice(0, -'index.html'.length);
-      setIfFree(routes, dir, await withOwnHeaders(route, dir, urlPath, manifest, { headerMatcher, authFor }, locate, options));
-      if (dir !== '/') setIfFree(routes, dir.slice(0, -1), { kind: 'slash', add: true });
-    } else if (urlPath.endsWith('.html')) {
-      const page = urlPath.slice(0, -'.html'.length);
-      setIfFree(routes, page, await withOwnHeaders(route, page, urlPath, manifest, { headerMatcher, authFor }, locate, options));
-      setIfFree(routes, `${page}/`, { kind: 'slash', add: false });
-    }
-  }
-
-  const notFoundPages = new Map<string, FileRoute>();
-  for (const [urlPath, route] of built) {
-    if (urlPath.endsWith('/404.html')) notFoundPages.set(urlPath.slice(0, -'404.html'.length), route);
-  }
-
+  const files = await buildTable(manifest);
   const matchers = manifest.redirects.length > 0 ? createRedirectMatchers(manifest.redirects) : undefined;
   const hasForced = manifest.redirects.some((rule: RedirectRule) => rule.force);
   return {
     id: manifest.id,
     site: manifest.site,
-    routes,
-    notFoundPages,
+    files,
+    locate,
     forcedRedirects: hasForced ? matchers?.forced : undefined,
     fallbackRedirects: matchers?.fallback,
     siteGate,
     authFor,
+    headerMatcher,
+    prepared: options.prepared ?? createPreparedCache(),
+    memo: new Map(),
   };
+}
+
+async function buildTable(manifest: Manifest): Promise<FileTable> {
+  const paths = Object.keys(manifest.files);
+  const count = paths.length;
+  const rows = new Map<string, number>();
+  const hashes = Buffer.alloc(count * 32);
+  const sizes = new Float64Array(count);
+  const mtimes = new Float64Array(count);
+  const brSizes = new Float64Array(count);
+  const gzipSizes = new Float64Array(count);
+  const typeIds = new Uint32Array(count);
+  const immutable = new Uint8Array(count);
+  const types: string[] = [];
+  const typeIndex = new Map<string, number>();
+  for (let row = 0; row < count; row++) {
+    if (row > 0 && row % ROWS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    const path = paths[row] as string;
+    const file = manifest.files[path] as ManifestFile | null;
+    if (!path.startsWith('/') || !isFileFacts(file)) {
+      throw new BerthError('E_MANIFEST_INVALID', `The release manifest of ${manifest.id} has a malformed entry for ${excerpt(path, 100)}; publish the site again`);
+    }
+    rows.set(path, row);
+    hashes.write(file.hash, row * 32, 'hex');
+    sizes[row] = file.size;
+    mtimes[row] = file.mtimeMs;
+    brSizes[row] = file.encodings.br ?? -1;
+    gzipSizes[row] = file.encodings.gzip ?? -1;
+    let type = typeIndex.get(file.type);
+    if (type === undefined) {
+      type = types.length;
+      types.push(file.type);
+      typeIndex.set(file.type, type);
+    }
+    typeIds[row] = type;
+    immutable[row] = file.cache === 'immutable' ? 1 : 0;
+  }
+  return { count, rows, paths, hashes, sizes, mtimes, brSizes, gzipSizes, typeIds, types, immutable };
+}
+
+function isFileFacts(file: ManifestFile | null | undefined): file is ManifestFile {
+  if (typeof file !== 'object' || file === null) return false;
+  const { size, hash, type, cache, encodings, mtimeMs } = file;
+  if (!Number.isSafeInteger(size) || size < 0 || typeof hash !== 'string' || !HASH.test(hash) || typeof type !== 'string') return false;
+  if ((cache !== 'immutable' && cache !== 'revalidate') || typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) return false;
+  if (typeof encodings !== 'object' || encodings === null) return false;
+  return [encodings.br, encodings.gzip].every((bytes) => bytes === undefined || (Number.isSafeInteger(bytes) && bytes >= 0));
+}
+
+/** The manifest entry of a row, as `locate` takes it. */
+export function fileAt(release: ServedRelease, row: number): ManifestFile {
+  const files = release.files;
+  const encodings: Partial<Record<Encoding, number>> = {};
+  if ((files.brSizes[row] as number) >= 0) encodings.br = files.brSizes[row] as number;
+  if ((files.gzipSizes[row] as number) >= 0) encodings.gzip = files.gzipSizes[row] as number;
+  return {
+    size: files.sizes[row] as number,
+    hash: files.hashes.toString('hex', row * 32, row * 32 + 32),
+    type: files.types[files.typeIds[row] as number] as string,
+    cache: files.immutable[row] === 1 ? 'immutable' : 'revalidate',
+    encodings,
+    mtimeMs: files.mtimes[row] as number,
+  };
+}
+
+/** Where the bytes of a row (or of its variant) are on disk. */
+export function locateRow(release: ServedRelease, row: number, encoding: Encoding | undefined): string {
+  return release.locate(release.files.paths[row] as string, fileAt(release, row), encoding);
+}
+
+const ADD_SLASH: SlashRoute = Object.freeze({ kind: 'slash', add: true });
+const REMOVE_SLASH: SlashRoute = Object.freeze({ kind: 'slash', add: false });
+
+/**
+ * The route for a decoded request path: the file at that path; else, for
+ * `/dir/`, `dir/index.html`, and for `/page`, `page.html` (served with the
+ * `_headers` rules of the path asked for); else a redirect adding the slash
+ * (`/dir` where `dir/index.html` exists) or removing it (`/page/` where
+ * `page.html` exists). `/x/index` and `/x/index/` are no aliases.
+ */
+export function routeFor(release: ServedRelease, path: string): Route | undefined {
+  const known = release.memo.get(path);
+  if (known !== undefined) return known;
+  const rows = release.files.rows;
+  const exact = rows.get(path);
+  if (exact !== undefined) return remember(release, path, exact, false);
+  if (path.endsWith('/')) {
+    const index = rows.get(`${path}index.html`);
+    if (index !== undefined) return remember(release, path, index, true);
+    if (path !== '/' && !path.endsWith('/index/') && rows.has(`${path.slice(0, -1)}.html`)) return REMOVE_SLASH;
+    return undefined;
+  }
+  if (!path.endsWith('/index')) {
+    const page = rows.get(`${path}.html`);
+    if (page !== undefined) return remember(release, path, page, true);
+  }
+  if (rows.has(`${path}/index.html`)) return ADD_SLASH;
+  return undefined;
+}
+
+/** The file route of row `row` served under `path` (an alias when `alias`), prepared and remembered. */
+function remember(release: ServedRelease, path: string, row: number, alias: boolean): FileRoute {
+  const files = release.files;
+  const urlPath = files.paths[row] as string;
+  const { headerMatcher, authFor } = release;
+  const custom = headerMatcher?.(alias ? path : urlPath) ?? [];
+  const gates = authFor === undefined ? [] : gatesOf(alias ? [authFor(urlPath), authFor(path)] : [authFor(urlPath)]);
+  const br = files.brSizes[row] as number;
+  const gzip = files.gzipSizes[row] as number;
+  const prepared = release.prepared.get({
+    hash: files.hashes.toString('hex', row * 32, row * 32 + 32),
+    size: files.sizes[row] as number,
+    type: files.types[files.typeIds[row] as number] as string,
+    cache: files.immutable[row] === 1 ? 'immutable' : 'revalidate',
+    mtimeMs: files.mtimes[row] as number,
+    br: br < 0 ? undefined : br,
+    gzip: gzip < 0 ? undefined : gzip,
+    custom,
+    guarded: gates.length > 0 || release.siteGate !== undefined,
+  });
+  const route: FileRoute = { kind: 'file', index: row, prepared, gates };
+  if (release.memo.size >= MEMO_LIMIT) release.memo.delete(release.memo.keys().next().value as string);
+  release.memo.set(path, route);
+  return route;
 }
 
 /** berth.toml's `hsts` wins over `_headers`: the file's Strict-Transport-Security is never sent. */
@@ -161,143 +279,4 @@ function gatesOf(own: ReadonlyArray<AuthGate | undefined>): AuthGate[] {
   const gates: AuthGate[] = [];
   for (const gate of own) if (gate !== undefined && !gates.includes(gate)) gates.push(gate);
   return gates;
-}
-
-interface Matchers {
-  headerMatcher: HeaderMatcher | undefined;
-  authFor: AuthMatcher | undefined;
-}
-
-function setIfFree(routes: Map<string, Route>, key: string, route: Route): void {
-  if (!routes.has(key)) routes.set(key, route);
-}
-
-/**
- * An alias (`/blog/` for `/blog/index.html`) gets the `_headers` rules that
- * match the alias itself, since that is the URL a visitor requests. When they
- * are the same as the file's, the file's prepared answers are shared.
- */
-async function withOwnHeaders(
-  route: FileRoute,
-  alias: string,
-  urlPath: string,
-  manifest: Manifest,
-  { headerMatcher, authFor }: Matchers,
-  locate: FileLocator,
-  options: LoadOptions,
-): Promise<FileRoute> {
-  if (headerMatcher === undefined && authFor === undefined) return route;
-  const own = headerMatcher?.(alias) ?? [];
-  const fileHeaders = headerMatcher?.(urlPath) ?? [];
-  const gates = gatesOf([authFor?.(urlPath), authFor?.(alias)]);
-  const sameGates = gates.length === route.gates.length && gates.every((gate, i) => route.gates[i] === gate);
-  if (sameGates && JSON.stringify(own) === JSON.stringify(fileHeaders)) return route;
-  return buildFileRoute(urlPath, manifest.files[urlPath] as ManifestFile, locate, own, gates, options, bodiesOf(route));
-}
-
-/** The in-memory bytes of one file's representations. */
-interface Bodies {
-  identity: Buffer | undefined;
-  br: Buffer | undefined;
-  gzip: Buffer | undefined;
-}
-
-function bodiesOf(route: FileRoute): Bodies {
-  return { identity: route.body, br: route.br?.get.body, gzip: route.gzip?.get.body };
-}
-
-/** Bytes already in memory, by content hash. Buffers are immutable here, so sharing them is safe. */
-function knownBodies(previous: ServedRelease | undefined): Map<string, Bodies> {
-  const known = new Map<string, Bodies>();
-  if (previous === undefined) return known;
-  for (const route of previous.routes.values()) {
-    if (route.kind === 'file' && route.body !== undefined) known.set(route.hash, bodiesOf(route));
-  }
-  return known;
-}
-
-async function buildFileRoute(
-  urlPath: string,
-  file: ManifestFile,
-  locate: FileLocator,
-  custom: ReadonlyArray<[string, string]>,
-  gates: readonly AuthGate[],
-  options: LoadOptions,
-  known?: Bodies,
-): Promise<FileRoute> {
-  const tag = file.hash.slice(0, 16);
-  const diskPath = locate(urlPath, file);
-  const inMemory = file.size <= options.memoryFileMaxBytes;
-  const body = inMemory ? (known?.identity ?? (await readFile(diskPath))) : undefined;
-  const hasEncodings = file.encodings.br !== undefined || file.encodings.gzip !== undefined;
-  const lastModified = new Date(file.mtimeMs).toUTCString();
-  const guarded = gates.length > 0 || options.siteUsers !== undefined;
-  const common = commonHeaders(file, lastModified, hasEncodings, custom, guarded);
-
-  const variant = async (encoding: Encoding | undefined): Promise<Variant> => {
-    const etag = `"${tag}${encoding === undefined ? '' : ETAG_SUFFIX[encoding]}"`;
-    const size = encoding === undefined ? file.size : (file.encodings[encoding] as number);
-    const path = encoding === undefined ? diskPath : locate(urlPath, file, encoding);
-    const reusable = encoding === undefined ? undefined : known?.[encoding];
-    const variantBody =
-      encoding === undefined ? body : inMemory ? (reusable?.length === size ? reusable : await readFile(path)) : undefined;
-    const headers = ['content-length', String(size), 'etag', etag, ...(encoding === undefined ? [] : ['content-encoding', encoding]), ...common];
-    const get: Reply = { status: 200, headers, body: variantBody, file: variantBody === undefined ? path : undefined, start: 0, end: -1 };
-    const notModifiedHeaders = ['etag', etag, 'last-modified', lastModified, 'cache-control', cacheControl(file, custom, guarded)];
-    if (hasEncodings) notModifiedHeaders.push('vary', 'Accept-Encoding');
-    return {
-      get,
-      head: withoutBody(get),
-      notModified: { status: 304, headers: notModifiedHeaders, body: undefined, file: undefined, start: 0, end: -1 },
-    };
-  };
-
-  return {
-    kind: 'file',
-    hash: file.hash,
-    tag,
-    mtimeSec: Math.floor(file.mtimeMs / 1000),
-    size: file.size,
-    identity: await variant(undefined),
-    br: file.encodings.br === undefined ? undefined : await variant('br'),
-    gzip: file.encodings.gzip === undefined ? undefined : await variant('gzip'),
-    rangeHeaders: ['etag', `"${tag}"`, ...common],
-    body,
-    file: diskPath,
-    gates,
-  };
-}
-
-function cacheControl(file: ManifestFile, custom: ReadonlyArray<[string, string]>, guarded: boolean): string {
-  if (guarded) return CACHE_PROTECTED;
-  const override = custom.find(([name]) => name === 'cache-control');
-  if (override !== undefined) return override[1];
-  return file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
-}
-
-function commonHeaders(
-  file: ManifestFile,
-  lastModified: string,
-  vary: boolean,
-  custom: ReadonlyArray<[string, string]>,
-  guarded: boolean,
-): string[] {
-  const defaults: Array<[string, string]> = [
-    ['content-type', file.type],
-    ['last-modified', lastModified],
-    ['cache-control', guarded ? CACHE_PROTECTED : file.cache === 'immutable' ? CACHE_IMMUTABLE : CACHE_REVALIDATE],
-    ['accept-ranges', 'bytes'],
-    [SECURITY_HEADERS[0], SECURITY_HEADERS[1]],
-    [SECURITY_HEADERS[2], SECURITY_HEADERS[3]],
-  ];
-  if (vary) defaults.push(['vary', 'Accept-Encoding']);
-  // A `_headers` value replaces our default of the same name; `vary` adds to it,
-  // since dropping Accept-Encoding would let caches mix up encodings.
-  // The custom table has each name once (mergeHeaders), so with this every
-  // name but set-cookie appears once in the response.
-  const replaced = new Set(custom.map(([name]) => name).filter((name) => name !== 'vary' && !(guarded && name === 'cache-control')));
-  const flat: string[] = [];
-  for (const [name, value] of defaults) if (!replaced.has(name)) flat.push(name, value);
-  for (const [name, value] of custom) if (!(guarded && name === 'cache-control')) flat.push(name, value);
-  return flat;
 }

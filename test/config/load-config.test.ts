@@ -38,7 +38,7 @@ describe('readConfig() defaults', () => {
       idleTimeoutMs: 60_000,
       maxHeaderBytes: 16_384,
       maxConnections: 10_000,
-      memoryFileMaxBytes: 1_048_576,
+      memoryCacheBytes: 67_108_864,
       workers: availableParallelism(),
       shutdownTimeoutMs: 10_000,
       accessLog: true,
@@ -105,7 +105,7 @@ idle_timeout = "90s"
 shutdown_timeout = "500ms"
 max_header_size = "32KiB"
 max_connections = 500
-memory_file_max = 262144
+memory_cache = 262144
 workers = 2
 access_log = false
 user = "www-data"
@@ -190,7 +190,7 @@ secret = "\${DOCS_SECRET}"
       idleTimeoutMs: 90_000,
       maxHeaderBytes: 32_768,
       maxConnections: 500,
-      memoryFileMaxBytes: 262_144,
+      memoryCacheBytes: 262_144,
       workers: 2,
       shutdownTimeoutMs: 500,
       accessLog: false,
@@ -533,7 +533,7 @@ https_port = 70000
 headers_timeout = "10"
 idle_timeout = 60
 max_header_size = "lots"
-memory_file_max = "2GiB"
+memory_cache = "20GiB"
 max_connections = 1.5
 access_log = "yes"
 user = "berth:0"
@@ -557,7 +557,7 @@ secret = "\${A}"
       'server.idle_timeout': 'expected a duration such as "10s", "500ms" or "2m", got 60',
       'server.max_header_size':
         '"lots" is not a size; write a number of bytes (16384) or a size with a unit (B, KB, KiB, MB, MiB, GB, GiB), e.g. "16KiB"',
-      'server.memory_file_max': '"2GiB" is out of range; use 0B to 1GiB',
+      'server.memory_cache': '"20GiB" is out of range; use 0B to 16GiB',
       'server.max_connections': '1.5 is not a whole number; use 1 to 1000000',
       'server.access_log': 'expected true or false, got "yes"',
       'server.user': '"berth:0" is not an account name; use letters, digits, "_", "." and "-", starting with a letter or "_", at most 32 characters',

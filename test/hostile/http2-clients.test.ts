@@ -5,8 +5,8 @@ import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
 import { allAttacks, attacks, type Attack, type Target } from './http2-attacks.ts';
 
-// Larger than the HTTP/2 window (64 KiB) and than server.memory_file_max
-// (1 MiB by default), so it is sent from disk while the client holds it back.
+// Larger than the HTTP/2 window (64 KiB) and than the largest file
+// server.memory_cache holds (1 MiB), so it is sent from disk while the client holds it back.
 const big = Buffer.alloc(4 * 1024 * 1024, 'abcdefghij');
 const files = { 'index.html': '<h1>still here</h1>', 'big.bin': big };
 

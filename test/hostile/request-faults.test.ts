@@ -108,7 +108,9 @@ test('faults in the data dir under a running berth serve are answered, logged wi
     'fifo.bin': big('fifo'),
     'locked.bin': big('locked'),
   };
-  const server = await startServeProcess(t, { server: 'memory_file_max = "1KiB"', files, user: NOBODY });
+  // One worker, so a file read into memory by one request is in the memory of the one answering the next.
+  // A 64 KiB memory cache holds files up to 8 KiB: small.txt once asked for, never the big ones.
+  const server = await startServeProcess(t, { server: 'memory_cache = "64KiB"\nworkers = 1', files, user: NOBODY });
   const listeningBefore = server.lines.filter((line) => line.msg === 'listening').length;
   const dataDir = join(server.root, 'data');
   const paths = sitePaths(dataDir, 'site');
@@ -118,8 +120,9 @@ test('faults in the data dir under a running berth serve are answered, logged wi
   // Where the live release keeps a file's bytes: its object.
   const objectOf = (name: string): string => objectPath(paths.objectsDir, liveFiles[`/${name}`]?.hash ?? '');
   await assertServed(server, '/gone.bin', files['gone.bin'], 'before any fault');
+  await assertServed(server, '/small.txt', files['small.txt'], 'before any fault');
 
-  // Files of the live release, after it was loaded.
+  // Files of the live release, after it was loaded (gone.bin after its descriptor was opened and kept).
   await rm(objectOf('gone.bin'));
   await assertInternalError(server, '/gone.bin', 'a deleted file');
   await truncate(objectOf('short.bin'), 100);

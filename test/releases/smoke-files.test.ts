@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Manifest, ManifestFile, RedirectRule } from '../../src/releases/manifest.ts';
 import { filesForRoot } from '../../src/releases/smoke-files.ts';
 import { respond } from '../../src/static/respond.ts';
+import { fileLocator } from '../../src/releases/file-locator.ts';
 import { loadServedRelease } from '../../src/static/served-release.ts';
 
 function file(n: number): ManifestFile {
@@ -25,7 +26,7 @@ const many = Array.from({ length: 5000 }, (_, i) => `/posts/${i}/index.html`);
 
 /** The answer to `GET /`, as the check asks it. */
 async function rootAnswer(m: Manifest): Promise<number> {
-  const release = await loadServedRelease(m, '/nonexistent/releases/x', { memoryFileMaxBytes: 0 });
+  const release = await loadServedRelease(m, fileLocator(m, '/nonexistent/releases/x'));
   return respond(release, { method: 'GET', url: '/', headers: {} }, { skipAuth: true }).status;
 }
 

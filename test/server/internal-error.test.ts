@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
-import { writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log/logger.ts';
@@ -9,8 +9,9 @@ import { startListeners } from '../../src/server/listeners.ts';
 import { createRequestHandler } from '../../src/server/request-handler.ts';
 import { createStreamHandler } from '../../src/server/stream-handler.ts';
 import type { SiteState, SiteTable } from '../../src/server/site-table.ts';
-import type { Reply } from '../../src/static/reply.ts';
-import type { FileRoute, ServedRelease } from '../../src/static/served-release.ts';
+import { createServingCaches } from '../../src/server/reply-body.ts';
+import { routeFor, type FileRoute, type ServedRelease } from '../../src/static/served-release.ts';
+import { sitePaths } from '../../src/releases/site-paths.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { get, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -86,7 +87,7 @@ async function serverWithThrowingTable(t: TestContext, base: TestServer): Promis
     } as ReadonlyMap<string, SiteState>,
   };
   const { logs, logger } = captureLogs();
-  const options = { accessLog: false, pushSink: undefined };
+  const options = { accessLog: false, pushSink: undefined, caches: createServingCaches(1024 * 1024) };
   const listeners = await startListeners(
     base.config.server,
     { plain: createRequestHandler(table, logger, options), request: createRequestHandler(table, logger, { ...options, secure: true }), stream: createStreamHandler(table, logger, options) },
@@ -128,27 +129,26 @@ async function flushed(logs: Array<Record<string, unknown>>, answer: Answer): Pr
   await loggedLine(logs, (line) => line.errorId !== undefined && line.errorId === answer.errorId);
 }
 
-function fileRoute(reply: Reply): FileRoute {
-  const variant = { get: reply, head: { ...reply, body: undefined, file: undefined }, notModified: reply };
-  return { kind: 'file', hash: '0'.repeat(64), tag: '0'.repeat(16), mtimeSec: 0, size: 0, identity: variant, br: undefined, gzip: undefined, rangeHeaders: reply.headers, body: reply.body, file: reply.file ?? '', gates: [] };
+/** The route of a real file of the release, answered with `headers` instead of its own: what a release built with rules that slipped past the checks at publish could carry. */
+function withHeaders(release: ServedRelease, path: string, headers: string[]): FileRoute {
+  const route = routeFor(release, path);
+  assert.ok(route?.kind === 'file', path);
+  const identity = route.prepared.identity;
+  const size = String(route.prepared.size);
+  return { ...route, prepared: { ...route.prepared, br: undefined, gzip: undefined, identity: { ...identity, get: { ...identity.get, headers: ['content-length', size, ...headers] } } } };
 }
 
 test('a header table Node refuses to send is answered 500 with an error id over HTTP/2 and HTTP/1.1, never a crash', async (t) => {
-  const s = await startTestServer(t, { files: { site: { 'index.html': 'fine' } } });
-  const bigFile = join(s.root, 'big.bin');
-  await writeFile(bigFile, Buffer.alloc(2 * 1024 * 1024, 'x'));
-  const body = Buffer.from('body');
-  const memory = (headers: string[]): Reply => ({ status: 200, headers: ['content-length', String(body.length), ...headers], body, file: undefined, start: 0, end: -1 });
+  const s = await startTestServer(t, { files: { site: { 'index.html': 'fine', 'body.txt': 'body', 'big.bin': Buffer.alloc(2 * 1024 * 1024, 'x') } } });
   const site = s.server.sites.byHost.get('localhost') as SiteState;
   const live = site.release as ServedRelease;
   // What a header table could carry if a release were built with rules that
   // slipped past the checks at publish: the responder must still not crash.
-  const routes = new Map(live.routes);
-  routes.set('/twice.html', fileRoute(memory(['x-content-type-options', 'nosniff', 'x-content-type-options', 'nosniff'])));
-  routes.set('/connection.html', fileRoute(memory(['connection', 'keep-alive', 'transfer-encoding', 'chunked'])));
-  routes.set('/newline.html', fileRoute(memory(['x-note', 'one\r\nset-cookie: injected=1'])));
-  routes.set('/twice-big.bin', fileRoute({ status: 200, headers: ['content-type', 'a/b', 'content-type', 'c/d'], body: undefined, file: bigFile, start: 0, end: -1 }));
-  site.release = { ...live, routes };
+  // Small files are answered from memory, big.bin from disk.
+  live.memo.set('/twice.html', withHeaders(live, '/body.txt', ['x-content-type-options', 'nosniff', 'x-content-type-options', 'nosniff']));
+  live.memo.set('/connection.html', withHeaders(live, '/body.txt', ['connection', 'keep-alive', 'transfer-encoding', 'chunked']));
+  live.memo.set('/newline.html', withHeaders(live, '/body.txt', ['x-note', 'one\r\nset-cookie: injected=1']));
+  live.memo.set('/twice-big.bin', withHeaders(live, '/big.bin', ['content-type', 'a/b', 'content-type', 'c/d']));
 
   const session = h2Session(s.httpsPort);
   t.after(() => session.destroy());
@@ -174,13 +174,10 @@ test('a header table Node refuses to send is answered 500 with an error id over 
 });
 
 test('a file that cannot be opened is answered 500 with an error id over HTTP/2, and the session carries on', async (t) => {
-  const s = await startTestServer(t, { files: { site: { 'index.html': 'fine' } } });
-  const site = s.server.sites.byHost.get('localhost') as SiteState;
-  const live = site.release as ServedRelease;
-  const routes = new Map(live.routes);
+  const s = await startTestServer(t, { files: { site: { 'index.html': 'fine', 'gone.bin': 'bytes' } } });
+  const live = (s.server.sites.byHost.get('localhost') as SiteState).release as ServedRelease;
   // A release whose file went missing under it (removed by hand, a damaged disk).
-  routes.set('/gone.bin', fileRoute({ status: 200, headers: ['content-type', 'application/octet-stream', 'content-length', '5'], body: undefined, file: join(s.root, 'gone.bin'), start: 0, end: -1 }));
-  site.release = { ...live, routes };
+  await rm(join(sitePaths(s.config.dataDir, 'site').releasesDir, live.id, 'gone.bin'));
   const session = h2Session(s.httpsPort);
   t.after(() => session.destroy());
   for (let i = 0; i < 2; i++) {

@@ -425,22 +425,6 @@ test('HTTP/2 answers conditionals, ranges, HEAD, large files and 404s like HTTP/
   assert.ok(await eventually(async () => s.logs.some((line) => line.kind === 'access' && line.url === '/docs/nope' && line.status === 404)));
 });
 
-test('a new release reuses the bytes of unchanged files and serves the changed ones', async (t) => {
-  const s = await startTestServer(t, { files: { site: { 'index.html': html, 'same.css': css, 'changes.txt': 'old text' } } });
-  const before = s.server.sites.sites[0]?.release;
-  const oldCss = before?.routes.get('/same.css');
-  await s.publish('site', { 'index.html': html, 'same.css': css, 'changes.txt': 'new text' });
-  assert.ok(await eventually(async () => (await get(s.httpPort, '/changes.txt')).body.toString() === 'new text'));
-  const after = s.server.sites.sites[0]?.release;
-  const newCss = after?.routes.get('/same.css');
-  assert.ok(oldCss?.kind === 'file' && newCss?.kind === 'file');
-  assert.notEqual(before?.id, after?.id);
-  assert.equal(newCss.body, oldCss.body, 'the same Buffer, not read again');
-  assert.equal(newCss.br?.get.body, oldCss.br?.get.body);
-  const brotli = await get(s.httpPort, '/same.css', { 'accept-encoding': 'br' });
-  assert.equal(brotliDecompressSync(brotli.body).toString(), css);
-});
-
 test('webhook URLs answer over HTTP/1.1 and HTTP/2 before any site content is looked at', async (t) => {
   const s = await startTestServer(t, { files: { site: files } });
   const { connect } = await import('node:http2');

@@ -16,10 +16,11 @@ import { checkHeaderTables, parseHeaders } from '../../../src/releases/headers-f
 import { MANIFEST_NAME } from '../../../src/releases/manifest.ts';
 import { publishRelease } from '../../../src/releases/publish.ts';
 import { parseRedirects } from '../../../src/releases/redirects-file.ts';
+import { fileLocator } from '../../../src/releases/file-locator.ts';
 import { readManifest } from '../../../src/releases/read-manifest.ts';
 import { respond, type StaticRequest } from '../../../src/static/respond.ts';
 import type { Reply } from '../../../src/static/reply.ts';
-import { loadServedRelease, type ServedRelease } from '../../../src/static/served-release.ts';
+import { loadServedRelease, routeFor, type ServedRelease } from '../../../src/static/served-release.ts';
 import { onCleanup } from '../../helpers/cleanup.ts';
 import { eventually, get, getH2, startTestServer } from '../../helpers/server.ts';
 import { tempDir, writeTree } from '../../helpers/temp.ts';
@@ -91,16 +92,19 @@ const VARIANTS: Array<Record<string, string>> = [
   { 'if-none-match': '*' },
 ];
 
-/** Every reply a release has prepared, and every one it gives for the probe requests. */
+/** Every reply a release prepares for each of its files (under its own path and its aliases), and every one it gives for the probe requests. */
 function everyReply(release: ServedRelease): Reply[] {
   const replies = new Set<Reply>();
-  for (const route of release.routes.values()) {
-    if (route.kind !== 'file') continue;
-    for (const variant of [route.identity, route.br, route.gzip]) {
+  const aliases = release.files.paths.flatMap((path) => [path, path.replace(/index\.html$/, ''), path.replace(/\.html$/, '')]);
+  for (const path of aliases) {
+    const route = routeFor(release, path);
+    if (route?.kind !== 'file') continue;
+    const prepared = route.prepared;
+    for (const variant of [prepared.identity, prepared.br, prepared.gzip]) {
       if (variant === undefined) continue;
       replies.add(variant.get).add(variant.head).add(variant.notModified);
     }
-    replies.add({ status: 206, headers: ['content-length', '1', 'content-range', `bytes 0-0/${route.size}`, ...route.rangeHeaders], body: undefined, file: undefined, start: 0, end: -1 });
+    replies.add({ status: 206, headers: ['content-length', '1', 'content-range', `bytes 0-0/${prepared.size}`, ...prepared.rangeHeaders], body: undefined, file: undefined, start: 0, end: -1 });
   }
   for (const url of PATHS) {
     for (const headers of VARIANTS) {
@@ -224,12 +228,14 @@ describe('hostile rule files: every reply a release can give is sendable', () =>
       const published = await publishRelease({ dataDir: join(root, 'data'), site: 'site', sourceDir: source, retain: 2 });
       const manifestText = await readFile(join(published.releaseDir, MANIFEST_NAME), 'utf8');
       for (const secret of SECRETS) assert.ok(!manifestText.includes(secret), `the manifest holds ${secret}`);
-      const release = await loadServedRelease(await readManifest(published.releaseDir), published.releaseDir, { memoryFileMaxBytes: 1024 * 1024 });
+      const manifest = await readManifest(published.releaseDir);
+      const release = await loadServedRelease(manifest, fileLocator(manifest, published.releaseDir));
       const replies = everyReply(release);
       for (const reply of replies) {
         assert.ok(!reply.headers.some((part) => part.toLowerCase() === 'basic-auth'), 'a reply carries Basic-Auth');
         assert.ok(!SECRETS.some((secret) => reply.headers.some((part) => part.includes(secret))), 'a reply header holds a secret');
         assert.ok(!reply.body?.toString().includes('SECRET=1'), '.env was served');
+        assert.notEqual(reply.file === undefined ? undefined : release.files.paths[reply.file.index], '/.env', '.env was served');
       }
       await sendAll(t, replies);
     });
