@@ -97,6 +97,31 @@ describe('berth check', () => {
     );
   });
 
+  it('refuses a malformed, oversized, negative, fractional, repeated or old-style memory cache size, naming the value and what is accepted', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['memory_cache = "lots"', /^berth\.toml:\d+ server\.memory_cache: "lots" is not a size; write a number of bytes \(16384\) or a size with a unit \(B, KB, KiB, MB, MiB, GB, GiB\), e\.g\. "16KiB"$/m],
+      ['memory_cache = "17GiB"', /^berth\.toml:\d+ server\.memory_cache: "17GiB" is out of range; use 0B to 16GiB$/m],
+      ['memory_cache = 99999999999999', /^berth\.toml:\d+ server\.memory_cache: 99999999999999 is out of range; use 0B to 16GiB$/m],
+      ['memory_cache = -1', /^berth\.toml:\d+ server\.memory_cache: -1 is out of range; use 0B to 16GiB$/m],
+      ['memory_cache = "-64MiB"', /^berth\.toml:\d+ server\.memory_cache: "-64MiB" is not a size/m],
+      ['memory_cache = "1.5B"', /^berth\.toml:\d+ server\.memory_cache: "1\.5B" is not a whole number of bytes$/m],
+      ['memory_cache = true', /^berth\.toml:\d+ server\.memory_cache: expected a number of bytes/m],
+      // The TOML parser refuses a repeated key before any value is looked at, naming the line of the second.
+      ['memory_cache = "1MiB"\nmemory_cache = "2MiB"', /^berth\.toml:13: not valid TOML \(column 1\): trying to redefine an already defined table or value$/m],
+      ['memory_file_max = "1MiB"', /^berth\.toml:\d+ server(\.memory_file_max)?: unknown key "memory_file_max" in \[server\]/m],
+    ];
+    for (const [line, message] of cases) {
+      const { code, stdout, stderr } = await runCheck({ toml: `${VALID}\n[server]\n${line}\n`, env: { BLOG_SECRET: SECRET } });
+      assert.equal(code, 1, line);
+      assert.equal(stdout, '', line);
+      assert.match(stderr, message, line);
+    }
+    for (const accepted of ['memory_cache = 0', 'memory_cache = "16GiB"', 'memory_cache = "512 KiB"', 'memory_cache = 1048576']) {
+      const { code, stderr } = await runCheck({ toml: `${VALID}\n[server]\n${accepted}\n`, env: { BLOG_SECRET: SECRET } });
+      assert.equal(code, 0, `${accepted}: ${stderr}`);
+    }
+  });
+
   it('reports an unresolvable secret without printing any secret', async () => {
     const { code, stderr } = await runCheck({ toml: VALID });
     assert.equal(code, 1);
