@@ -2,7 +2,6 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log/logger.ts';
 import { startListeners } from '../../src/server/listeners.ts';
@@ -10,8 +9,7 @@ import { createRequestHandler } from '../../src/server/request-handler.ts';
 import { createStreamHandler } from '../../src/server/stream-handler.ts';
 import type { SiteState, SiteTable } from '../../src/server/site-table.ts';
 import { createServingCaches } from '../../src/server/reply-body.ts';
-import { routeFor, type FileRoute, type ServedRelease } from '../../src/static/served-release.ts';
-import { sitePaths } from '../../src/releases/site-paths.ts';
+import { locateRow, routeFor, type FileRoute, type ServedRelease } from '../../src/static/served-release.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { get, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -177,7 +175,7 @@ test('a file that cannot be opened is answered 500 with an error id over HTTP/2,
   const s = await startTestServer(t, { files: { site: { 'index.html': 'fine', 'gone.bin': 'bytes' } } });
   const live = (s.server.sites.byHost.get('localhost') as SiteState).release as ServedRelease;
   // A release whose file went missing under it (removed by hand, a damaged disk).
-  await rm(join(sitePaths(s.config.dataDir, 'site').releasesDir, live.id, 'gone.bin'));
+  await rm(locateRow(live, live.files.rows.get('/gone.bin') as number, undefined));
   const session = h2Session(s.httpsPort);
   t.after(() => session.destroy());
   for (let i = 0; i < 2; i++) {
