@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { BerthError } from '../../src/errors.ts';
 import { runBuild } from '../../src/deploy/build-runner.ts';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
 import { buildUids } from '../../src/deploy/build-user.ts';
 import { countTasks, withProcessLimit } from '../../src/deploy/process-limit.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
@@ -100,7 +101,11 @@ describe('build limits', () => {
     const store = openStateStore(join(p.root, 'data'));
     t.after(() => store.close());
     const ended = async (): Promise<boolean> => store.listDeploys({ site: 'blog', limit: 1 }).some((deploy) => deploy.sha === bomb && deploy.state === 'failed');
-    assert.ok(await eventually(ended, 120_000), 'the fork bomb\'s deploy ended');
+    if (!(await eventually(ended, 120_000))) {
+      const [latest] = store.listDeploys({ site: 'blog', limit: 1 });
+      const log = latest === undefined ? '' : await readFile(deployLogPath(join(p.root, 'data'), latest.id), 'utf8').catch(() => '');
+      assert.fail(`the fork bomb's deploy did not end: ${JSON.stringify(latest)}\n${log.split('\n').slice(-30).join('\n')}\n${lines.slice(-20).map((line) => JSON.stringify(line)).join('\n')}`);
+    }
     const [failed] = store.listDeploys({ site: 'blog', limit: 1 });
     assert.equal(failed?.errorCode, 'E_BUILD_PROCESS_LIMIT');
     assert.match(failed?.errorMessage ?? '', /40 processes and threads at once, the limit set by \[sites\.build\] max_processes/);
