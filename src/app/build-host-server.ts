@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { BuildJob, BuildSpec } from '../deploy/build-host.ts';
+import type { BuildSteps } from '../deploy/build-settings.ts';
 import { createLocalBuildHost } from '../deploy/local-build-host.ts';
 import { BUILD_HOST_TAG, isBuildHostMessage, type BuildHostReply } from '../deploy/remote-build-host.ts';
 import { isBerthError } from '../errors.ts';
@@ -232,8 +233,15 @@ function parseJob(value: unknown): BuildJob | string {
 
 function parseSpec(value: unknown): BuildSpec | string {
   if (typeof value !== 'object' || value === null) return 'no build spec';
-  const { command, env, cacheKey } = value as Record<string, unknown>;
-  if (typeof command !== 'string' || command.length === 0 || command.length > MAX_COMMAND_CHARS || command.includes('\0')) return 'no usable command';
+  const { command, env, cacheKey, steps } = value as Record<string, unknown>;
+  if (!isCommand(command)) return 'no usable command';
+  let split: BuildSteps | undefined;
+  if (steps !== undefined) {
+    if (typeof steps !== 'object' || steps === null || Array.isArray(steps)) return 'build steps that are not an object';
+    const { install, build } = steps as Record<string, unknown>;
+    if (!isCommand(build) || (install !== undefined && !isCommand(install))) return 'a build step that is not a usable command';
+    split = { install, build };
+  }
   if (cacheKey !== undefined && (typeof cacheKey !== 'string' || !CACHE_KEY.test(cacheKey))) return 'a cache key that is not 32 hex digits';
   if (typeof env !== 'object' || env === null || Array.isArray(env)) return 'no environment';
   const entries = Object.entries(env);
@@ -243,5 +251,9 @@ function parseSpec(value: unknown): BuildSpec | string {
     if (name === '' || name.includes('=') || name.includes('\0') || typeof text !== 'string' || text.includes('\0')) return 'an environment variable that cannot be set';
     clean[name] = text;
   }
-  return { command, env: clean, cacheKey };
+  return { command, env: clean, cacheKey, ...(split === undefined ? {} : { steps: split }) };
+}
+
+function isCommand(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_COMMAND_CHARS && !value.includes('\0');
 }

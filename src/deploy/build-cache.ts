@@ -24,9 +24,12 @@ import { readUntrustedFile } from '../releases/untrusted-file.ts';
  * back; a real copy costs about as much as the install it saves. The price
  * of `rename` is that the entry leaves the cache while the build uses it and
  * comes back only when `saveNodeModules` is called, which the pipeline does
- * after a successful build. So a failed, cancelled or timed-out build (maybe
- * an `npm ci` killed halfway) never puts a broken tree in the cache; the
- * next build then installs from scratch. When the rename fails because the
+ * after a successful build, and after a failed, cancelled or timed-out build
+ * step that followed a separate install step that succeeded (or a cache hit;
+ * see `BuildSteps`). So an `npm ci` killed halfway never puts a broken tree
+ * in the cache, and a build that fails after a good install does not cost
+ * the next deploy its install. A command Berth cannot split (it may install
+ * anything itself) keeps its tree only when it succeeds. When the rename fails because the
  * two directories are on different filesystems, the tree is copied with
  * `cp -a` (ownership kept, links kept as links) instead.
  *
@@ -150,18 +153,26 @@ export async function restoreNodeModules(workDir: string, cacheDir: string, log:
  * Moves the work directory's node_modules into the cache under `key` (from
  * `restoreNodeModules`; computed now when absent), and the root cache
  * directories into their slot, then drops the least recently used entries
- * beyond `MAX_NODE_MODULES_ENTRIES`. Call only after a successful build.
- * The work directory loses its node_modules, which nothing after the build
- * needs (and a `publish = "."` site must not publish anyway).
+ * beyond `MAX_NODE_MODULES_ENTRIES`. Call only after a successful build, or
+ * after a build step that failed once a separate install step had succeeded
+ * (or node_modules came from the cache): never after an install that failed
+ * or was stopped. The work directory loses its node_modules, which nothing
+ * after the build needs (and a `publish = "."` site must not publish
+ * anyway). Returns whether node_modules was saved: not when there is no key,
+ * no node_modules, or it is not a real directory (a link, a FIFO).
  */
-export async function saveNodeModules(workDir: string, cacheDir: string, log: CacheLog, key?: string): Promise<void> {
+export async function saveNodeModules(workDir: string, cacheDir: string, log: CacheLog, key?: string): Promise<boolean> {
   await saveRootDirs(workDir, cacheDir, log);
   const entryKey = key ?? (await nodeModulesKey(workDir));
-  if (entryKey === undefined) return;
+  if (entryKey === undefined) return false;
   const source = join(workDir, 'node_modules');
   // lstat, not stat: a build that replaced node_modules with a link does not get that link cached.
   const stats = await lstatIfExists(source);
-  if (stats === undefined || !stats.isDirectory()) return;
+  if (stats === undefined) return false;
+  if (!stats.isDirectory()) {
+    log(`node_modules is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a directory'} after the build; it is not cached`);
+    return false;
+  }
 
   const root = join(cacheDir, 'node_modules');
   // Berth's alone: no build may change an entry while it waits here (see build-dirs.ts).
@@ -177,6 +188,7 @@ export async function saveNodeModules(workDir: string, cacheDir: string, log: Ca
   await utimes(entry, now, now);
   log(`saved node_modules to the cache (key ${entryKey.slice(0, 12)})`);
   await pruneEntries(root, log);
+  return true;
 }
 
 /**

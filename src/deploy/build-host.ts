@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { SecureDataDirResult } from '../state/data-dir-modes.ts';
 import type { OutputStream } from './build-runner.ts';
+import type { BuildSteps } from './build-settings.ts';
 import type { BuildUser } from './build-user.ts';
 import { createLocalBuildHost } from './local-build-host.ts';
 import { createRemoteBuildHost } from './remote-build-host.ts';
@@ -38,7 +39,10 @@ export interface BuildHost {
   /**
    * Runs the build command in the checkout as the site's build user, under
    * the site's timeout and process limit from the config; on success saves
-   * node_modules to the cache; always kills what the build user left
+   * node_modules to the cache. With `spec.steps`, runs the install step and
+   * then the build step instead, sharing the timeout and output allowance,
+   * and saves node_modules also when the build step fails or is cancelled
+   * (never when the install does). Always kills what the build user left
    * running and, for an unprivileged Berth, gives the checkout back to its
    * user before it returns or throws (root reads it as it is).
    * @throws BerthError as `runBuild` does, and `E_BUILD_PROCESS_LIMIT`.
@@ -79,8 +83,10 @@ export interface PreparedBuild {
 }
 
 export interface BuildSpec {
-  /** Run with `sh -c`. */
+  /** Run with `sh -c`: the whole build, what runs when `steps` is absent. */
   command: string;
+  /** The same build split into its install and build steps (see `BuildSteps`), when Berth can tell them apart. */
+  steps?: BuildSteps;
   /** The complete environment (see `buildEnvironment`). */
   env: Record<string, string>;
   /** From `PreparedBuild.cacheKey`. */

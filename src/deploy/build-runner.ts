@@ -41,10 +41,20 @@ export interface RunBuildOptions {
    * process that finds the deploy interrupted stops the group. Must not throw.
    */
   onStart?: (pgid: number) => void;
+  /**
+   * What earlier commands of the same build (its install step) used of
+   * `timeoutMs` and of the output allowance: this command gets what is left,
+   * and a message about either limit names the whole of it.
+   */
+  spent?: { ms: number; outputBytes: number };
+  /** What messages call the command when it fails or cannot start: `the build command` unless given. */
+  name?: string;
 }
 
 export interface BuildResult {
   durationMs: number;
+  /** Bytes the command wrote to stdout and stderr together, for `spent` of a later command. */
+  outputBytes: number;
 }
 
 export const DEFAULT_OUTPUT_LIMIT_BYTES = 50 * 1024 * 1024;
@@ -86,10 +96,14 @@ type StopReason = 'timeout' | 'cancelled' | 'output';
 export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const limit = options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES;
+  const spentMs = options.spent?.ms ?? 0;
+  const spentBytes = options.spent?.outputBytes ?? 0;
   if (options.killUid !== undefined && (options.killUid === 0 || options.killUid === process.getuid?.())) {
     throw new Error(`runBuild: killUid ${options.killUid} is root's or Berth's own uid; killing its processes would kill Berth`);
   }
   if (options.signal?.aborted) throw cancelledError(options.signal);
+  if (spentMs >= options.timeoutMs) throw stoppedError('timeout', options, limit);
+  if (spentBytes >= limit) throw stoppedError('output', options, limit);
   // Whatever an earlier build of this uid left (one of a Berth that was killed mid-build, say)
   // must not run beside this one, change its checkout or count against its limits.
   if (options.killUid !== undefined) await killUser(options.killUid, options.gid);
@@ -103,6 +117,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     options.log(stream, line);
   };
   const lines = { stdout: splitLines((line) => emit('stdout', line)), stderr: splitLines((line) => emit('stderr', line)) };
+  let outputBytes = 0;
   const { killUid } = options;
 
   // Its own process group, stopped whole (SIGTERM, then SIGKILL after the
@@ -114,11 +129,14 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
     env: options.env,
     uid: options.uid,
     gid: options.gid,
-    timeoutMs: options.timeoutMs,
+    timeoutMs: options.timeoutMs - spentMs,
     signal: options.signal,
     killGraceMs: KILL_GRACE_MS,
-    outputLimitBytes: limit,
-    onOutput: (stream, chunk) => lines[stream].push(chunk),
+    outputLimitBytes: limit - spentBytes,
+    onOutput: (stream, chunk) => {
+      outputBytes += chunk.length;
+      lines[stream].push(chunk);
+    },
     // Whoever starts it (the control plane, or a root supervisor on its behalf): serving comes first when they share the cores.
     nice: DEPLOY_NICE,
     onStart: options.onStart,
@@ -128,7 +146,7 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
   if (result.error !== undefined) {
     if (killUid !== undefined) await killUser(killUid, options.gid);
     const reason = result.error.code ?? String(result.error);
-    throw new BerthError('E_BUILD_FAILED', `cannot start the build command in ${options.cwd}: ${reason}`, { cause: result.error });
+    throw new BerthError('E_BUILD_FAILED', `cannot start ${options.name ?? 'the build command'} in ${options.cwd}: ${reason}`, { cause: result.error });
   }
   // Output past the limit, even while the leftovers were cleaned up, is not logged.
   if (result.overLimit) silenced = true;
@@ -142,9 +160,9 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
 
   const reason: StopReason | undefined = result.stopped === 'aborted' ? 'cancelled' : result.stopped ?? (result.overLimit ? 'output' : undefined);
   if (reason !== undefined) throw stoppedError(reason, options, limit);
-  if (result.code === 0) return { durationMs };
+  if (result.code === 0) return { durationMs, outputBytes };
   const how = result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal ?? 'a signal'}`;
-  throw new BerthError('E_BUILD_FAILED', `the build command ${how}; the last lines of its output:${formatTail(tail)}`);
+  throw new BerthError('E_BUILD_FAILED', `${options.name ?? 'the build command'} ${how}; the last lines of its output:${formatTail(tail)}`);
 }
 
 /**

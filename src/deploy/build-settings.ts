@@ -35,6 +35,28 @@ export interface BuildSettings {
   source: string;
   /** Things worth a line in the deploy log, such as the netlify.toml sections that were ignored. */
   notes: string[];
+  /**
+   * `command` as Berth runs it when it can tell the install from the build
+   * (see `BuildSteps`); undefined for a command it cannot split, which runs
+   * as one.
+   */
+  steps: BuildSteps | undefined;
+}
+
+/**
+ * A build's command in two: the install step, then the build step, each run
+ * with `sh -c` as a command of its own, so that Berth knows whether the
+ * install succeeded. Berth splits only what it composed or recognises: the
+ * install it puts before `npm run …`/`npx …`, and a leading plain `npm ci && `
+ * or `npm install && ` whose rest is a chain of `&&` alone (the split then
+ * means what the one command meant). With a split, node_modules is a
+ * finished install (or came from the cache) before the build step runs, and
+ * it is kept in the cache even when that step fails.
+ */
+export interface BuildSteps {
+  /** `npm ci` or `npm install`; undefined when node_modules was restored from the cache. */
+  install: string | undefined;
+  build: string;
 }
 
 export interface ResolveBuildSettingsOptions {
@@ -126,14 +148,21 @@ export async function resolveBuildSettings(
   publish = checkPublish(publish ?? '.', publishSource);
 
   let command = winner.command;
+  let steps: BuildSteps | undefined;
   if (command !== undefined && (await isFile(workDir, 'package.json'))) {
     const cacheHit = options.cacheHit ?? false;
-    const plainInstall = /^\s*npm (?:ci|install)\s*&&\s*/.exec(command);
-    if (cacheHit && plainInstall !== null) {
-      command = command.slice(plainInstall[0].length);
-      details.unshift('install skipped, node_modules from cache');
+    const plainInstall = /^\s*(npm (?:ci|install))\s*&&\s*/.exec(command);
+    if (plainInstall !== null) {
+      const rest = command.slice(plainInstall[0].length);
+      if (cacheHit) {
+        command = rest;
+        details.unshift('install skipped, node_modules from cache');
+      }
+      if (isAndChain(rest)) steps = { install: cacheHit ? undefined : plainInstall[1], build: rest };
     } else if (/^\s*(?:npm run|npx)\s/.test(command)) {
       const install = await installStepFor(workDir, cacheHit);
+      // Berth's own install goes first; the command then runs as written, as one step.
+      steps = { install, build: command };
       if (install !== undefined) {
         command = `${install} && ${command}`;
         details.unshift(install);
@@ -149,7 +178,19 @@ export async function resolveBuildSettings(
     environment: { ...netlifyToml?.environment, ...berthToml?.environment },
     source: details.length === 0 ? winner.source : `${winner.source} (${details.join('; ')})`,
     notes,
+    steps,
   };
+}
+
+/**
+ * Whether `npm ci && <text>` means the same as `npm ci`, then `<text>` on
+ * its own if that succeeded: true when `<text>` is a chain of `&&` with no
+ * `||`, `;`, `&` (but `2>&1`) or line break, which would bind `npm ci` into a
+ * larger list (`npm ci && a || b` runs `b` when `npm ci` fails). Looked at as plain
+ * text, quotes included: a command this refuses is run whole, as before.
+ */
+function isAndChain(text: string): boolean {
+  return !/\|\||;|\n|\r/.test(text) && !text.replaceAll('&&', '').replace(/[<>]&/g, '').includes('&');
 }
 
 /**

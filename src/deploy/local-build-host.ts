@@ -110,6 +110,24 @@ export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuild
     return [...killed];
   };
 
+  /**
+   * After a build step failed (or was stopped) that followed a good install
+   * or a cache hit: node_modules is that install, so it goes back to the
+   * cache as after a good build, with the same checks. Nothing of the
+   * build's uid may run meanwhile. A failure here is noted, never thrown:
+   * the build's own error is what the deploy reports.
+   */
+  const keepDependencies = async (workDir: string, cacheDir: string, user: BuildUser | undefined, key: string | undefined, note: (line: string) => void): Promise<void> => {
+    try {
+      if (user !== undefined) await killAll(user.uid);
+      if (await saveNodeModules(workDir, cacheDir, note, key)) {
+        note('kept node_modules for the next deploy, which skips the install while the lockfile is unchanged: the dependencies were in place (installed, or from the cache) before the build step failed or was stopped');
+      }
+    } catch (error) {
+      note(`node_modules could not be kept: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
   return {
     async secureDataDir() {
       return secureDataDir(config.dataDir, buildGroups(siteNames, config.deploy.buildUidBase), owner);
@@ -151,16 +169,38 @@ export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuild
       if (building.has(job.site)) throw new BerthError('E_SITE_LOCKED', `A build of site ${job.site} is already running`);
       const { site, paths, workDir } = await checkout(job, user?.uid ?? owner.uid);
       building.add(job.site);
+      const note = (line: string): void => events.note(`cache: ${line}`);
       try {
-        await runLimitedBuild(site, user, events.signal, {
-          command: spec.command,
-          cwd: workDir,
-          env: spec.env,
-          timeoutMs: site.build.timeoutMs,
-          log: events.log,
-          onStart: events.onStart,
-        });
-        await saveNodeModules(workDir, paths.cacheDir, (line) => events.note(`cache: ${line}`), spec.cacheKey);
+        const started = performance.now();
+        const step = (command: string, spent?: { outputBytes: number }, name?: string): ReturnType<typeof runBuild> =>
+          runLimitedBuild(site, user, events.signal, {
+            command,
+            name,
+            cwd: workDir,
+            env: spec.env,
+            timeoutMs: site.build.timeoutMs,
+            log: events.log,
+            onStart: events.onStart,
+            spent: spent === undefined ? undefined : { ms: performance.now() - started, outputBytes: spent.outputBytes },
+          });
+        if (spec.steps === undefined) {
+          await step(spec.command);
+        } else {
+          let spent = { outputBytes: 0 };
+          if (spec.steps.install !== undefined) {
+            events.note(`install step: ${spec.steps.install}`);
+            // A failed or stopped install throws from here: its tree is never saved.
+            spent = await step(spec.steps.install, undefined, `the install step (${spec.steps.install})`);
+            events.note(`install step succeeded; build step: ${spec.steps.build}`);
+          }
+          try {
+            await step(spec.steps.build, spent);
+          } catch (error) {
+            await keepDependencies(workDir, paths.cacheDir, user, spec.cacheKey, note);
+            throw error;
+          }
+        }
+        await saveNodeModules(workDir, paths.cacheDir, note, spec.cacheKey);
       } finally {
         try {
           if (user !== undefined) {
@@ -218,12 +258,12 @@ async function runLimitedBuild(
   user: BuildUser | undefined,
   signal: AbortSignal | undefined,
   options: Omit<Parameters<typeof runBuild>[0], 'signal' | 'uid' | 'gid'>,
-): Promise<void> {
+): ReturnType<typeof runBuild> {
   const max = site.build.maxProcesses;
   const atLimit = new AbortController();
   const watch = user === undefined ? undefined : watchProcessCount(user.uid, max, () => atLimit.abort('it reached its process limit'));
   try {
-    await runBuild({
+    return await runBuild({
       ...options,
       command: withProcessLimit(options.command, max),
       signal: signal === undefined ? atLimit.signal : AbortSignal.any([signal, atLimit.signal]),

@@ -195,11 +195,14 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
         }
       };
       try {
-        // Also saves node_modules after a good build, and gives the checkout back to Berth's user in every case.
+        // Also saves node_modules after a good build (and after a failed build step that followed a good install), and
+        // gives the checkout back to Berth's user in every case.
         await host.run(
           { site: site.name, deployId: record.id },
           {
             command: settings.command,
+            // Two steps where Berth can split them: node_modules is then kept when only the build step fails.
+            steps: settings.steps,
             env: buildEnvironment(settings.environment, site.build.environment, { home: prepared.home, cacheDir, tmpDir: prepared.tmp }),
             cacheKey: prepared.cacheKey,
           },
