@@ -15,6 +15,8 @@ import { createLogger, type Logger } from '../../src/log/logger.ts';
 import { waitFor } from '../helpers/acme.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
+import type { TestRepo } from '../helpers/git.ts';
+import { goodBuild, INSTALL_MARKER, npmSiteFiles } from '../helpers/npm-site.ts';
 import { chownTree, serviceUserRepo } from '../helpers/service-user-repo.ts';
 import { serviceAccount, type ServiceAccount } from '../helpers/service-account.ts';
 
@@ -29,6 +31,7 @@ interface Setup {
   uids: Map<string, number>;
   logger: Logger;
   logs: Array<{ level: string; msg: string; reason?: string }>;
+  repo: TestRepo;
 }
 
 /**
@@ -36,9 +39,9 @@ interface Setup {
  * to it as a root parent does, and two sites: a (a repository whose build
  * runs `build`) and b.
  */
-async function setup(t: TestContext, build: string): Promise<Setup> {
+async function setup(t: TestContext, build: string, site: { files?: Record<string, string>; command?: string } = {}): Promise<Setup> {
   const account = await serviceAccount(t);
-  const { root, repo } = await serviceUserRepo(t, account, 'berth-build-host-', { 'index.html': 'a', 'build.sh': build });
+  const { root, repo } = await serviceUserRepo(t, account, 'berth-build-host-', site.files ?? { 'index.html': 'a', 'build.sh': build });
   const base = uniqueBuildUidBase();
   const file = join(root, 'berth.toml');
   await writeFile(
@@ -54,7 +57,7 @@ async function setup(t: TestContext, build: string): Promise<Setup> {
       'domains = ["a.test"]',
       `repo = ${JSON.stringify(repo.bare)}`,
       '[sites.build]',
-      'command = "sh build.sh"',
+      `command = ${JSON.stringify(site.command ?? 'sh build.sh')}`,
       'publish = "dist"',
       '[[sites]]',
       'name = "b"',
@@ -77,7 +80,7 @@ async function setup(t: TestContext, build: string): Promise<Setup> {
   onCleanup(t, () => {
     for (const uid of uids.values()) for (const pid of runningProcessesOf(uid)) process.kill(pid, 'SIGKILL');
   });
-  return { root, data: config.dataDir, file, config, account, uids, logger, logs };
+  return { root, data: config.dataDir, file, config, account, uids, logger, logs, repo };
 }
 
 /** Every path under `dir` (not following links) with its owner. */
@@ -201,6 +204,10 @@ describe('serveBuildHost()', () => {
       { ...tag, id: 8, op: 'chown', path: '/etc/shadow', uid: 0 },
       { expectId: 0, raw: { ...tag, op: 'prepare' } },
       { noAnswer: true, raw: 'not a build host message' },
+      { ...tag, id: 11, op: 'run', job: { site: 'a', deployId: id }, spec: { ...spec, steps: 'npm ci' } },
+      { ...tag, id: 12, op: 'run', job: { site: 'a', deployId: id }, spec: { ...spec, steps: { install: 'npm ci', build: '' } } },
+      { ...tag, id: 13, op: 'run', job: { site: 'a', deployId: id }, spec: { ...spec, steps: { install: ['rm', '-rf', '/'], build: 'true' } } },
+      { ...tag, id: 14, op: 'run', job: { site: 'a', deployId: id }, spec: { ...spec, steps: { install: 'npm ci\0', build: 'true' } } },
       { ...tag, id: 9, op: 'prepare', job: { site: 'a', deployId: id } },
       { ...tag, id: 10, op: 'reclaim', job: { site: 'a', deployId: id } },
     ];
@@ -224,6 +231,8 @@ describe('serveBuildHost()', () => {
     assert.match(error(7), /refused: an environment variable that cannot be set/);
     assert.match(error(8), /refused: unknown operation "chown"/);
     assert.match(error(0), /refused: no request id/);
+    assert.match(error(11), /refused: build steps that are not an object/);
+    for (const n of [12, 13, 14]) assert.match(error(n), /refused: a build step that is not a usable command/);
     // Nothing outside the site's work dir changed hands.
     assert.equal((await lstat(join(elsewhere, id))).uid, s.account.uid);
     // The parent still answers: a good request is served after all the bad ones.
@@ -232,6 +241,32 @@ describe('serveBuildHost()', () => {
     assert.equal(byId.get(10)?.kind, 'result');
     assert.equal((await lstat(join(s.data, 'sites', 'a', 'work', id))).uid, s.account.uid, 'given back to the service user');
     assert.ok(s.logs.some((line) => line.level === 'warn' && line.msg === 'refused a build host request'));
+  });
+
+  it('keeps node_modules for the next deploy when only the build failed, for a control plane that asks the root parent', async (t) => {
+    const files = npmSiteFiles({ deps: ['alpha'], build: "console.log('BUILD-BROKEN'); process.exit(3);\n" });
+    const s = await setup(t, '', { files, command: 'npm run build' });
+    const failed = forkServed(s, CLI, ['deploy', '--site', 'a', '--config', s.file]);
+    assert.notEqual(await failed.exited, 0);
+    assert.match(failed.err(), /install step: npm ci\n/);
+    assert.ok(failed.err().includes(INSTALL_MARKER), 'the install ran');
+    assert.match(failed.err(), /install step succeeded; build step: npm run build/);
+    assert.match(failed.err(), /BUILD-BROKEN/);
+    assert.match(failed.err(), /cache: kept node_modules for the next deploy/);
+    const cached = await readdir(join(s.data, 'sites', 'a', 'cache', 'node_modules'));
+    assert.equal(cached.length, 1);
+    assert.equal((await lstat(join(s.data, 'sites', 'a', 'cache', 'node_modules', cached[0] ?? ''))).uid, s.uids.get('a'), 'the tree the site\'s build wrote');
+
+    // git pushes as root only into a repository of root's; the service user fetches only from one of its own.
+    await chownTree(s.repo.bare, { uid: 0, gid: 0 });
+    await s.repo.commit({ 'build.js': goodBuild('fixed', ['alpha']) });
+    await chownTree(s.repo.bare, s.account);
+    const fixed = forkServed(s, CLI, ['deploy', '--site', 'a', '--config', s.file]);
+    assert.equal(await fixed.exited, 0, fixed.err());
+    assert.match(fixed.err(), new RegExp(`restored node_modules from the cache \\(key ${(cached[0] ?? '').slice(0, 12)}\\)`));
+    assert.doesNotMatch(fixed.err(), /install step:|install step succeeded/);
+    assert.ok(!fixed.err().includes(INSTALL_MARKER), 'no install ran');
+    assert.match(fixed.err(), /release \S+ is live/);
   });
 
   it('cancels a build when the process that asked for it dies, kills what it left and gives the checkout back', async (t) => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { BerthError, type ErrorCode } from '../../src/errors.ts';
@@ -257,5 +259,35 @@ describe('runBuild() with killUid', () => {
   it("refuses to kill by root's uid or Berth's own", async (t) => {
     const { options } = await build(t, 'true', { killUid: process.getuid?.() ?? 0 });
     await assert.rejects(runBuild(options), /killUid \d+ is root's or Berth's own uid/);
+  });
+});
+
+describe('runBuild() as a later step of one build', () => {
+  it('reports the bytes a command wrote, and gives the next step only what is left of the output allowance', async (t) => {
+    const first = await build(t, 'printf 0123456789; printf abcde >&2', { outputLimitBytes: 40 });
+    assert.equal((await runBuild(first.options)).outputBytes, 15);
+    // 30 bytes fit in 40 on their own, not after the 15 the step before wrote.
+    const alone = await build(t, 'printf %30s x', { outputLimitBytes: 40 });
+    assert.equal((await runBuild(alone.options)).outputBytes, 30);
+    const after = await build(t, 'printf %30s x', { outputLimitBytes: 40, spent: { ms: 0, outputBytes: 15 } });
+    assert.match(await failure(runBuild(after.options), 'E_BUILD_OUTPUT_LIMIT'), /more than 40 bytes of output/);
+  });
+
+  it('stops a step at the build\'s timeout less what earlier steps took, naming the whole timeout', { timeout: 120_000 }, async (t) => {
+    const after = await build(t, 'sleep 900', { timeoutMs: 600_000, spent: { ms: 599_900, outputBytes: 0 } });
+    assert.match(await failure(runBuild(after.options), 'E_BUILD_TIMEOUT'), /still running after 10m/);
+  });
+
+  it('does not start a step when earlier steps used the whole timeout or output allowance', async (t) => {
+    for (const spent of [{ ms: 30_000, outputBytes: 0 }, { ms: 0, outputBytes: 40 }]) {
+      const step = await build(t, 'echo started > started.txt', { timeoutMs: 30_000, outputLimitBytes: 40, spent });
+      await failure(runBuild(step.options), spent.ms > 0 ? 'E_BUILD_TIMEOUT' : 'E_BUILD_OUTPUT_LIMIT');
+      assert.equal(existsSync(join(step.options.cwd, 'started.txt')), false, JSON.stringify(spent));
+    }
+  });
+
+  it('names the step in the message of a failure', async (t) => {
+    const step = await build(t, 'exit 4', { name: 'the install step (npm ci)' });
+    assert.match(await failure(runBuild(step.options), 'E_BUILD_FAILED'), /^the install step \(npm ci\) exited with code 4/);
   });
 });

@@ -414,3 +414,46 @@ describe('resolveBuildSettings() with hostile files in the repository', () => {
     assert.ok(message.length < 400, message);
   });
 });
+
+describe('resolveBuildSettings() install and build steps', () => {
+  const lockfile = { 'package.json': astroPackage, 'package-lock.json': '{}' };
+
+  it('runs the install it adds as a step of its own, and none on a cache hit', async (t) => {
+    const dir = await repo(t, lockfile);
+    assert.deepEqual((await resolveBuildSettings(siteWith(), dir)).steps, { install: 'npm ci', build: 'npm run build' });
+    assert.deepEqual((await resolveBuildSettings(siteWith(), dir, { cacheHit: true })).steps, { install: undefined, build: 'npm run build' });
+    const npx = siteWith({ command: 'npx astro build --verbose', publish: 'dist' });
+    assert.deepEqual((await resolveBuildSettings(npx, dir)).steps, { install: 'npm ci', build: 'npx astro build --verbose' });
+  });
+
+  it('splits a leading plain npm ci or npm install off a chain of && alone, and nothing else', async (t) => {
+    const dir = await repo(t, lockfile);
+    const split = async (command: string, cacheHit = false): Promise<unknown> => (await resolveBuildSettings(siteWith({ command, publish: 'dist' }), dir, { cacheHit })).steps;
+    assert.deepEqual(await split('npm ci && npm run build'), { install: 'npm ci', build: 'npm run build' });
+    assert.deepEqual(await split('  npm install&&npm run build && cp -r extra dist 2>&1'), { install: 'npm install', build: 'npm run build && cp -r extra dist 2>&1' });
+    assert.deepEqual(await split('npm ci && npm run build | tee build.log'), { install: 'npm ci', build: 'npm run build | tee build.log' });
+    assert.deepEqual(await split('npm ci && npm run build', true), { install: undefined, build: 'npm run build' });
+
+    // Run whole: a command whose split would change what it means, or that Berth does not recognise.
+    const whole = [
+      'npm ci && npm run build || true',
+      'npm ci && npm run build; echo done',
+      'npm ci && npm run build & wait',
+      'npm ci && npm run build\necho done',
+      'npm ci && npm run build\r\necho done',
+      'npm ci --omit=dev && npm run build',
+      'make',
+      'cd site && npm ci && npm run build',
+      'npm ci',
+    ];
+    for (const command of whole) {
+      for (const cacheHit of [false, true]) {
+        const settings = await resolveBuildSettings(siteWith({ command, publish: 'dist' }), dir, { cacheHit });
+        assert.equal(settings.steps, undefined, `${JSON.stringify(command)} cacheHit ${cacheHit}`);
+      }
+    }
+    // Without package.json Berth adds and splits nothing.
+    const plain = await repo(t, { 'index.html': 'x' });
+    assert.equal((await resolveBuildSettings(siteWith({ command: 'npm ci && npm run build', publish: 'dist' }), plain)).steps, undefined);
+  });
+});
