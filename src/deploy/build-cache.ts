@@ -149,6 +149,15 @@ export async function restoreNodeModules(workDir: string, cacheDir: string, log:
   return { hit: true, key };
 }
 
+export interface SaveOptions {
+  /**
+   * Save the root cache directories too (the default). Not after a failed
+   * build: a tool killed halfway may have left its `.cache` half-written,
+   * and unlike node_modules nothing proves it finished.
+   */
+  rootDirs?: boolean;
+}
+
 /**
  * Moves the work directory's node_modules into the cache under `key` (from
  * `restoreNodeModules`; computed now when absent), and the root cache
@@ -161,8 +170,8 @@ export async function restoreNodeModules(workDir: string, cacheDir: string, log:
  * anyway). Returns whether node_modules was saved: not when there is no key,
  * no node_modules, or it is not a real directory (a link, a FIFO).
  */
-export async function saveNodeModules(workDir: string, cacheDir: string, log: CacheLog, key?: string): Promise<boolean> {
-  await saveRootDirs(workDir, cacheDir, log);
+export async function saveNodeModules(workDir: string, cacheDir: string, log: CacheLog, key?: string, options: SaveOptions = {}): Promise<boolean> {
+  if (options.rootDirs ?? true) await saveRootDirs(workDir, cacheDir, log);
   const entryKey = key ?? (await nodeModulesKey(workDir));
   if (entryKey === undefined) return false;
   const source = join(workDir, 'node_modules');

@@ -120,7 +120,7 @@ export function createLocalBuildHost(config: ResolvedConfig, options: LocalBuild
   const keepDependencies = async (workDir: string, cacheDir: string, user: BuildUser | undefined, key: string | undefined, note: (line: string) => void): Promise<void> => {
     try {
       if (user !== undefined) await killAll(user.uid);
-      if (await saveNodeModules(workDir, cacheDir, note, key)) {
+      if (await saveNodeModules(workDir, cacheDir, note, key, { rootDirs: false })) {
         note('kept node_modules for the next deploy, which skips the install while the lockfile is unchanged: the dependencies were in place (installed, or from the cache) before the build step failed or was stopped');
       }
     } catch (error) {

@@ -177,7 +177,9 @@ describe('dependencies kept when only the build fails', () => {
   });
 
   it('keeps node_modules when the build is cancelled after a good install', async (t) => {
-    const files = npmSiteFiles({ deps: ['alpha'], build: "console.log('BUILD-STARTED'); setTimeout(() => undefined, 600_000);\n" });
+    // A tool's root .cache, half-written when the build is stopped: unlike node_modules, nothing proves it whole.
+    const build = "require('node:fs').mkdirSync('.cache/tool', { recursive: true }); console.log('BUILD-STARTED'); setTimeout(() => undefined, 600_000);\n";
+    const files = npmSiteFiles({ deps: ['alpha'], build });
     const s = await site(t, files);
     const cancel = new AbortController();
     const { record, log } = await deploy(s, cancel.signal, (line) => {
@@ -191,6 +193,7 @@ describe('dependencies kept when only the build fails', () => {
     assert.deepEqual(await cachedTrees(s), [key]);
     assert.equal((await lstat(join(s.cacheDir, 'node_modules', key, '.package-lock.json'))).isFile(), true, 'the tree npm ci made');
     assert.equal((await lstat(join(s.cacheDir, 'node_modules', key, 'alpha'))).isSymbolicLink(), true, 'npm links a file: dependency');
+    assert.deepEqual(await readdir(join(s.cacheDir, 'dirs')), [], 'the root .cache of a stopped build is not kept');
   });
 
   it('does not cache a node_modules the build replaced with a link out of the checkout or a FIFO before failing', async (t) => {
