@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { BerthError } from '../errors.ts';
-import type { FileBody } from '../static/reply.ts';
+import type { FileBody, Reply } from '../static/reply.ts';
 import { locateRow } from '../static/served-release.ts';
 import { createBodyCache, type BodyCache } from './body-cache.ts';
 import { createOpenFileCache, type FileLease, type OpenFileCache } from './open-file-cache.ts';
@@ -17,6 +17,16 @@ export interface ServingCaches {
 
 export function createServingCaches(memoryCacheBytes: number, openFiles?: number): ServingCaches {
   return { bodies: createBodyCache(memoryCacheBytes), files: createOpenFileCache(openFiles), reading: new Map() };
+}
+
+/** The bytes of `body` a reply sends: all of it, or its range. */
+export function part(body: Buffer, reply: Reply): Buffer {
+  return reply.end === -1 && reply.start === 0 ? body : body.subarray(reply.start, reply.end + 1);
+}
+
+/** The inclusive byte range of a file of `size` bytes a reply sends. */
+export function span(reply: Reply, size: number): { start: number; end: number } {
+  return { start: reply.start, end: reply.end === -1 ? size - 1 : reply.end };
 }
 
 /** Where a file's bytes come from for one answer: memory, or a leased descriptor to read `[start, end]` of. */

@@ -6,7 +6,7 @@ import { handleWebhook, HOOKS_PREFIX, type PushSink } from './webhook-route.ts';
 import { CHALLENGE_PREFIX, type ChallengeResponder } from './challenge-responder.ts';
 import { internalErrorReply } from './internal-error.ts';
 import { createRangeStream } from './range-stream.ts';
-import { bodySource, type ServingCaches } from './reply-body.ts';
+import { bodySource, part, span, type ServingCaches } from './reply-body.ts';
 import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
 
@@ -221,14 +221,4 @@ function write(reply: Reply, head: boolean, res: HttpResponse, hsts: string | un
     res.on('close', () => stream.destroy());
     stream.pipe(res as unknown as NodeJS.WritableStream);
   }, failed);
-}
-
-/** The bytes of `body` a reply sends: all of it, or its range. */
-export function part(body: Buffer, reply: Reply): Buffer {
-  return reply.end === -1 && reply.start === 0 ? body : body.subarray(reply.start, reply.end + 1);
-}
-
-/** The inclusive byte range of a file of `size` bytes a reply sends. */
-export function span(reply: Reply, size: number): { start: number; end: number } {
-  return { start: reply.start, end: reply.end === -1 ? size - 1 : reply.end };
 }

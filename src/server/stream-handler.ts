@@ -5,8 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { createAccessLog, type HandlerOptions } from './request-handler.ts';
 import { internalErrorReply } from './internal-error.ts';
-import { bodySource, type ServingCaches } from './reply-body.ts';
-import { part, span } from './request-handler.ts';
+import { bodySource, part, span, type ServingCaches } from './reply-body.ts';
 import { createRangeStream } from './range-stream.ts';
 import { routeRequest } from './route-request.ts';
 import { handleWebhook, HOOKS_PREFIX } from './webhook-route.ts';
@@ -156,12 +155,14 @@ function write(reply: Reply, head: boolean, stream: ServerHttp2Stream, hsts: str
       source.lease.release();
       return;
     }
-    // Not respondWithFD (nor respondWithFile): it checks the header table
-    // only after returning and reports a bad one as a stream error, so the
-    // client gets a reset instead of a 500 with an id; and respondWithFile
-    // crashed Node itself (SIGSEGV, test/hostile) under a client resetting
-    // hundreds of streams right after their HEADERS. Positioned reads of the
-    // shared descriptor piped in JavaScript keep every failure catchable.
+    // Not respondWithFD nor respondWithFile: under a client resetting
+    // hundreds of streams right after their HEADERS, both took the worker
+    // process down (respondWithFile with SIGSEGV; respondWithFD from this
+    // cache failed test/hostile/http2-clients the same way), which no
+    // listener can catch. respondWithFD also checks the header table only
+    // after returning and turns a bad one into a stream reset, not a 500
+    // with an id. Positioned reads of the shared descriptor piped in
+    // JavaScript cost more CPU for large files but keep every failure catchable.
     // The descriptor is given back once the read stream has closed, which
     // it does only with no read in flight.
     const body = createRangeStream(source.lease.fd, start, end);
