@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { BerthError, type ErrorCode } from '../errors.ts';
@@ -47,23 +48,23 @@ export interface CommitTree {
 }
 
 const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-const LOSSY = new TextDecoder('utf-8');
 /** What git writes to stderr is kept up to this much, for an error message. */
 const STDERR_KEEP = 4096;
 
 /**
  * Lists `commit` (a full id, already in `gitDir`) and keeps a reader for
- * its blobs open until `close()`.
+ * its blobs open until `close()`. With `rootOnly`, only the entries at the
+ * root are listed (enough to decide the build settings, and cheap however
+ * many files the commit has); nothing deeper is found then.
  *
  * @throws BerthError `code` when git cannot list the commit.
  */
-export async function openCommitTree(gitDir: string, commit: string, code: ErrorCode = 'E_PUBLISH_SOURCE'): Promise<CommitTree> {
+export async function openCommitTree(gitDir: string, commit: string, code: ErrorCode = 'E_PUBLISH_SOURCE', rootOnly = false): Promise<CommitTree> {
   if (!FULL_SHA.test(commit)) throw new Error(`openCommitTree needs a full commit id, got ${JSON.stringify(commit)}`);
   const byPath = new Map<string, TreeNode>();
   const undecodable: string[] = [];
   const ordered: TreeNode[] = [];
-  await listTree(gitDir, commit, code, (node, decoded) => {
+  await listTree(gitDir, commit, rootOnly, code, (node, decoded) => {
     if (!decoded) {
       undecodable.push(node.path);
       return;
@@ -141,8 +142,8 @@ export async function resolveInCommit(tree: CommitTree, from: string, target: st
 }
 
 /** Streams `git ls-tree` and calls `onNode` per entry; `decoded` false when the path is not UTF-8. */
-async function listTree(gitDir: string, commit: string, code: ErrorCode, onNode: (node: TreeNode, decoded: boolean) => void): Promise<void> {
-  const child = spawnGit(gitDir, ['ls-tree', '-r', '-t', '-l', '-z', '--full-tree', commit]);
+async function listTree(gitDir: string, commit: string, rootOnly: boolean, code: ErrorCode, onNode: (node: TreeNode, decoded: boolean) => void): Promise<void> {
+  const child = spawnGit(gitDir, ['ls-tree', ...(rootOnly ? [] : ['-r', '-t']), '-l', '-z', '--full-tree', commit]);
   let rest: Buffer = Buffer.alloc(0);
   let bad: string | undefined;
   const stderr = collect(child);
@@ -167,27 +168,25 @@ async function listTree(gitDir: string, commit: string, code: ErrorCode, onNode:
   if (bad !== undefined || rest.length > 0) throw new BerthError(code, `Could not list the files of commit ${commit}: git printed a line Berth cannot read; remove the cached clone ${gitDir} and deploy again`);
 }
 
-/** `<mode> SP <type> SP <oid> SP+ <size> TAB <path>`, the size `-` for trees and submodules. */
+/** `<mode> SP <type> SP <oid> SP+ <size> TAB <path>`, the size `-` for trees and submodules. Parsed by position: there are many. */
 function parseRecord(record: Buffer): { node: TreeNode; decoded: boolean } | undefined {
   const tab = record.indexOf(9);
-  if (tab === -1) return undefined;
-  const fields = /^(\d{6}) (blob|tree|commit) ([0-9a-f]{40,64}) +(\d+|-)$/.exec(record.subarray(0, tab).toString('latin1'));
-  if (fields === null) return undefined;
-  const [, mode, , oid, size] = fields as unknown as [string, string, string, string, string];
-  const rawPath = record.subarray(tab + 1);
-  let path: string;
-  let decoded = true;
-  try {
-    path = UTF8.decode(rawPath);
-  } catch {
-    path = LOSSY.decode(rawPath);
-    decoded = false;
-  }
+  const typeEnd = record.indexOf(32, 7);
+  const oidEnd = typeEnd === -1 ? -1 : record.indexOf(32, typeEnd + 1);
+  if (tab === -1 || record[6] !== 32 || oidEnd === -1 || oidEnd > tab) return undefined;
+  const mode = record.toString('latin1', 0, 6);
+  const oid = record.toString('latin1', typeEnd + 1, oidEnd);
+  const size = record.toString('latin1', oidEnd, tab).trim();
+  if (!OID.test(oid) || !SIZE.test(size)) return undefined;
   const kind: NodeKind | undefined =
     mode === '120000' ? 'link' : mode === '040000' ? 'tree' : mode === '160000' ? 'gitlink' : mode.startsWith('100') ? 'file' : undefined;
   if (kind === undefined) return undefined;
-  return { node: { path, kind, oid, size: size === '-' ? 0 : Number(size) }, decoded };
+  const rawPath = record.subarray(tab + 1);
+  return { node: { path: rawPath.toString('utf8'), kind, oid, size: size === '-' ? 0 : Number(size) }, decoded: isUtf8(rawPath) };
 }
+
+const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const SIZE = /^(?:\d+|-)$/;
 
 interface Pending {
   node: TreeNode;

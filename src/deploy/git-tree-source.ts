@@ -30,6 +30,9 @@ import { MAX_LINK_BYTES, resolveInCommit, type CommitTree, type TreeNode } from 
  * only the time of the checkout.
  */
 
+/** A segment `isPublicSegment` refuses (a dot name other than `.well-known`), tested on a whole path at once: there are many. */
+const PRIVATE_SEGMENT = /(?:^|\/)\.(?!well-known(?:\/|$))/;
+
 export interface GitTreeSourceOptions {
   /** The publish directory, relative to the repository's root and normalised (`.`, `dist`). */
   publish: string;
@@ -73,7 +76,7 @@ export async function gitTreeSource(tree: CommitTree, options: GitTreeSourceOpti
       if (node.kind === 'file') bytes += node.size;
       if (node.kind !== 'file' && node.kind !== 'link') continue;
       const rel = node.path.slice(prefix.length);
-      if (!rel.split('/').every(isPublicSegment) || CONTROL_FILES.has(rel)) continue;
+      if (PRIVATE_SEGMENT.test(rel) || CONTROL_FILES.has(rel)) continue;
       const blob = node.kind === 'file' ? node : await linkTarget(tree, node, rel, prefix);
       listed.set(rel, { entry: { relPath: rel, changeKey: `git:${blob.oid}`, mtimeMs: options.mtimeMs }, blob });
     }

@@ -480,7 +480,9 @@ describe('resolveBuildSettings() from a commit, without a checkout', () => {
     it(`decides as a checkout would: ${testCase.name}`, async (t) => {
       const r = await repo(t);
       const commit = await r.commit({}, testCase.build);
-      const tree = await open(t, r, commit);
+      // Only the root is listed, as a deploy lists it to decide.
+      const tree = await openCommitTree(r.gitDir, commit, 'E_BUILD_CONFIG', true);
+      onCleanup(t, () => tree.close());
       const fromCommit = await settingsOrCode(() => resolveBuildSettings(siteWith(), commitFiles(tree)));
       const checkout = join(await tempDir(t), 'checkout');
       git(r.dir, 'worktree', 'add', '--quiet', '--detach', checkout, commit);
