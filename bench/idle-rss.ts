@@ -19,16 +19,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { get } from './lib/client.ts';
-import { treeTicks } from './lib/cpu-time.ts';
-import { isIdle, type IdleSample } from './lib/idle.ts';
 import { renderRssSection, updateRssSection, type BareReference, type MeasuredProcess, type RssResults, type RssRound } from './lib/idle-rss-report.ts';
 import { describeMachine } from './lib/machine.ts';
 import { cmdline, installExitHandlers, killAllNow, processTree, setPidDir, startTracked, stopTracked, waitForPorts, waitPortsFree } from './lib/proc.ts';
 import { processMemory } from './lib/proc-memory.ts';
-import { classify, processFacts } from './lib/process-roles.ts';
 import { saveResults } from './lib/results-files.ts';
+import { readTreeMemory, waitTreeIdle } from './lib/tree-memory.ts';
 import { berthConfig, berthConfigPath, berthPublish, makeCert, waitBerthReady, type BenchContext } from './lib/servers.ts';
 import { envInt, progressLog } from './lib/settings.ts';
 import { writeSite } from './site/generate.ts';
@@ -38,14 +35,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HTTP_PORT = 18090;
 const HTTPS_PORT = 18453;
 const DOC_MIN_ROUNDS = 3;
-
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '?';
-  }
-}
 
 /**
  * `count` requests, half over HTTP and half over HTTPS, each on a new
@@ -59,27 +48,6 @@ async function sendRequests(count: number, ca: string): Promise<string | undefin
     if (r.status !== 200) return `${url} answered ${r.status}`;
   }
   return undefined;
-}
-
-function treeRss(pid: number): number {
-  let sum = 0;
-  for (const p of processTree(pid)) sum += processMemory(p)?.rssKiB ?? 0;
-  return sum;
-}
-
-/** Samples the tree every 500 ms until it is idle or `settleSeconds` pass. */
-async function waitIdle(pid: number, settleSeconds: number): Promise<{ idle: boolean; afterMs: number }> {
-  const t0 = performance.now();
-  const samples: IdleSample[] = [];
-  const rule = { windowMs: 3000, maxRssChangeKiB: 256, maxCpuShare: 0.02 };
-  for (;;) {
-    const atMs = performance.now() - t0;
-    const ticks = [...treeTicks(pid).values()].reduce((a, b) => a + b, 0);
-    samples.push({ atMs, rssKiB: treeRss(pid), cpuTicks: ticks });
-    if (isIdle(samples, rule)) return { idle: true, afterMs: atMs };
-    if (atMs > settleSeconds * 1000) return { idle: false, afterMs: atMs };
-    await sleep(500);
-  }
 }
 
 async function measureRound(ctx: BenchContext, round: number, requests: number, settleSeconds: number, ca: string): Promise<RssRound> {
@@ -97,15 +65,12 @@ async function measureRound(ctx: BenchContext, round: number, requests: number, 
     await waitBerthReady(HTTP_PORT);
     const refused = await sendRequests(requests, ca);
     if (refused !== undefined) throw new Error(refused);
-    const settled = await waitIdle(proc.pid, settleSeconds);
+    const settled = await waitTreeIdle(proc.pid, settleSeconds);
     result.idle = settled.idle;
     result.idleAfterMs = Math.round(settled.afterMs);
-    const roles = classify(proc.pid, processFacts(proc.pid, [HTTP_PORT, HTTPS_PORT]));
-    for (const [pid, role] of roles) {
-      const m = processMemory(pid);
-      if (!m) continue;
-      const p: MeasuredProcess = { pid, role, comm: comm(pid), rssKiB: m.rssKiB, pssKiB: m.pssKiB, pssAnonKiB: m.pssAnonKiB, pssFileKiB: m.pssFileKiB };
-      result.processes.push(p);
+    for (const p of readTreeMemory(proc.pid, [HTTP_PORT, HTTPS_PORT])) {
+      const m: MeasuredProcess = { pid: p.pid, role: p.role, comm: p.comm, rssKiB: p.rssKiB, pssKiB: p.pssKiB, pssAnonKiB: p.pssAnonKiB, pssFileKiB: p.pssFileKiB };
+      result.processes.push(m);
     }
     result.ok = true;
     const line = result.processes.map((p) => `${p.role} ${p.pid}: RSS ${(p.rssKiB / 1024).toFixed(1)} MiB, PSS ${(p.pssKiB / 1024).toFixed(1)} MiB`).join('; ');
@@ -141,7 +106,7 @@ async function measureBare(ctx: BenchContext, round: number, requests: number, s
     await waitForPorts(proc, [HTTP_PORT, HTTPS_PORT], 30_000);
     const refused = await sendRequests(requests, ca);
     if (refused !== undefined) return refused;
-    await waitIdle(proc.pid, settleSeconds);
+    await waitTreeIdle(proc.pid, settleSeconds);
     const workers = processTree(proc.pid).filter((pid) => pid !== proc.pid).map((pid) => processMemory(pid)).filter((m) => m !== undefined);
     if (workers.length === 0) return 'it started no worker process';
     const line = workers.map((m) => `RSS ${(m.rssKiB / 1024).toFixed(1)} MiB, PSS ${(m.pssKiB / 1024).toFixed(1)} MiB`).join('; ');
