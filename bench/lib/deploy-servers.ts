@@ -24,10 +24,10 @@ export const PORTS = { berth: 18380, nginx: 18381, webhook: 18382 } as const;
 
 export interface BerthSiteSpec {
   name: string;
-  /** The bare repository it deploys from. */
-  repo: string;
-  forge: 'generic' | 'github';
-  secret: string;
+  /** The bare repository it deploys from; none for a site filled by `berth publish`. */
+  repo?: string;
+  forge?: 'generic' | 'github';
+  secret?: string;
 }
 
 export function berthDeployConfig(dataDir: string, port: number, sites: BerthSiteSpec[]): string {
@@ -46,17 +46,15 @@ export function berthDeployConfig(dataDir: string, port: number, sites: BerthSit
     'directory = "off"',
   ];
   for (const s of sites) {
+    lines.push('', '[[sites]]', `name = ${JSON.stringify(s.name)}`, 'domains = ["localhost", "127.0.0.1"]');
+    if (s.repo === undefined) continue;
     lines.push(
-      '',
-      '[[sites]]',
-      `name = ${JSON.stringify(s.name)}`,
-      'domains = ["localhost", "127.0.0.1"]',
       `repo = ${JSON.stringify(s.repo)}`,
       'branch = "main"',
       '',
       '[sites.webhook]',
-      `forge = "${s.forge}"`,
-      `secret = ${JSON.stringify(s.secret)}`,
+      `forge = "${s.forge ?? 'generic'}"`,
+      `secret = ${JSON.stringify(s.secret ?? '')}`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -92,7 +90,10 @@ export interface BerthRunning {
   stop(): Promise<void>;
 }
 
-/** Starts `berth serve` (the Node binary itself, so the pid is the server's) on a fresh data dir. */
+/** A deploy's work dir is named by its id (src/deploy/work-dir.ts); anything else under work/ is not a deploy in progress. */
+const DEPLOY_WORK_DIR = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+/** Starts `berth serve` (the Node binary itself, so the pid is the server's) on a fresh data dir, and waits for its port. */
 export async function startBerth(ctx: DeployBenchContext, name: string, sites: BerthSiteSpec[]): Promise<BerthRunning> {
   const port = PORTS.berth;
   if (await portIsOpen(port)) throw new Error(`port ${port} is already taken; is an old benchmark still running?`);
@@ -104,10 +105,20 @@ export async function startBerth(ctx: DeployBenchContext, name: string, sites: B
   const cli = join(ctx.root, 'src/cli/main.ts');
   const check = await run(ctx.node, [cli, 'check', '--config', configFile], { cwd: ctx.root, timeoutMs: 60_000 });
   if (check.code !== 0) throw new Error(`berth check failed:\n${check.stdout}${check.stderr}`);
+  const berth = spawnBerth(ctx, name, configFile, dataDir);
+  await waitForPorts(berth.proc, [port], 30_000);
+  berth.checkPid();
+  return berth;
+}
+
+/**
+ * `berth serve` on an existing config and data dir, returned as soon as it
+ * is spawned: a restart is timed from here. The port must be free.
+ */
+export function spawnBerth(ctx: DeployBenchContext, name: string, configFile: string, dataDir: string): BerthRunning & { checkPid(): void } {
+  const port = PORTS.berth;
+  const cli = join(ctx.root, 'src/cli/main.ts');
   const proc = startTracked(name, ctx.node, [cli, 'serve', '--config', configFile], ctx.logDir, { cwd: ctx.root });
-  await waitForPorts(proc, [port], 30_000);
-  const cl = cmdline(proc.pid);
-  if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
   return {
     proc,
     port,
@@ -125,12 +136,16 @@ export async function startBerth(ctx: DeployBenchContext, name: string, sites: B
     },
     idle(site) {
       try {
-        return readdirSync(join(dataDir, 'sites', site, 'work')).length === 0;
+        return !readdirSync(join(dataDir, 'sites', site, 'work')).some((e) => DEPLOY_WORK_DIR.test(e));
       } catch {
         return true;
       }
     },
     stop: () => stopTracked(proc),
+    checkPid() {
+      const cl = cmdline(proc.pid);
+      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+    },
   };
 }
 
@@ -191,8 +206,16 @@ export async function startNginx(ctx: DeployBenchContext, name: string, webRoot:
   writeFileSync(conf, nginxDeployConfig(dir, port, webRoot));
   const test = await run('nginx', ['-t', '-q', '-p', dir, '-c', conf], { timeoutMs: 20_000 });
   if (test.code !== 0) throw new Error(`nginx -t failed: ${test.stderr}`);
-  const proc = startTracked(name, 'nginx', ['-p', dir, '-c', conf], ctx.logDir, {}, 'SIGQUIT');
-  await waitForPorts(proc, [port]);
+  const nginx = spawnNginx(ctx, name);
+  await waitForPorts(nginx.proc, [port]);
+  return nginx;
+}
+
+/** nginx on the config startNginx wrote for `name`, returned as soon as it is spawned (a restart is timed from here). */
+export function spawnNginx(ctx: DeployBenchContext, name: string, logName = name): PlainRunning {
+  const port = PORTS.nginx;
+  const dir = join(ctx.tmp, name);
+  const proc = startTracked(logName, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], ctx.logDir, {}, 'SIGQUIT');
   return { proc, port, url: (path) => `http://127.0.0.1:${port}${path}`, stop: () => stopTracked(proc) };
 }
 

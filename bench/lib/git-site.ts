@@ -133,6 +133,24 @@ export class BenchRepo {
   }
 
   /**
+   * A second bare repository at `bare` with this one's history (a local
+   * `git clone --bare`), whose next commits get the same ids as this one's
+   * when given the same specs: two contenders each deploy from their own
+   * copy of one history, so neither pulls the other's pushes.
+   */
+  async copy(bare: string, scratch: string): Promise<BenchRepo> {
+    mkdirSync(scratch, { recursive: true });
+    const home = join(scratch, 'home');
+    mkdirSync(home, { recursive: true });
+    const r = await run('git', ['clone', '--bare', '--quiet', this.bare, bare], { env: gitEnv(home), timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`git clone --bare ${this.bare} ${bare}: ${r.stderr}`);
+    const twin = new BenchRepo(bare, home, scratch);
+    twin.head = this.head;
+    twin.#clock = this.#clock;
+    return twin;
+  }
+
+  /**
    * Appends `commits` to main, one after another, in one fast-import run.
    * Returns their ids in order.
    */

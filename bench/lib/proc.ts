@@ -186,7 +186,10 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** From the spawn to the end of its output. */
   ms: number;
+  /** performance.now() when the process exited (its output may end a little later); undefined if it never started. */
+  exitedAt?: number;
 }
 
 /** Runs a short command to completion, killed after `timeoutMs`. */
@@ -197,6 +200,8 @@ export function run(cmd: string, args: string[], opts: SpawnOptions & { timeoutM
     trackTransient(child);
     let stdout = '';
     let stderr = '';
+    let exitedAt: number | undefined;
+    child.once('exit', () => (exitedAt = performance.now()));
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
@@ -206,7 +211,7 @@ export function run(cmd: string, args: string[], opts: SpawnOptions & { timeoutM
     });
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
+      resolve({ code, stdout, stderr, ms: performance.now() - started, exitedAt });
     });
   });
 }
