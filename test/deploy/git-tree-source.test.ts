@@ -212,6 +212,36 @@ describe('gitTreeSource()', () => {
     assert.equal(src.opened, 300);
   });
 
+  it('refuses a link whose target is longer than any link can be, without reading it', async (t) => {
+    const r = await repo(t);
+    await r.commit({ 'index.html': 'x' });
+    // No filesystem can hold such a link; git can, written straight into the index.
+    const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: r.dir, input: 'a/'.repeat(4000), encoding: 'utf8' }).trim();
+    git(r.dir, 'update-index', '--add', '--cacheinfo', `120000,${blob},long.html`);
+    git(r.dir, 'commit', '--quiet', '-m', 'long link');
+    const commit = git(r.dir, 'rev-parse', 'HEAD').trim();
+    assert.equal(await outcome(source(t, r, commit)), 'E_PUBLISH_SYMLINK');
+  });
+
+  it('fails with the caller\'s code, whole or streamed, when a listed blob is gone from the clone', async (t) => {
+    const r = await repo(t);
+    const commit = await r.commit({ 'index.html': 'x', 'small.txt': 'small', 'big.bin': Buffer.alloc(3 * 1024 * 1024, 7) });
+    const tree = await openCommitTree(r.gitDir, commit, 'E_GIT_CHECKOUT');
+    onCleanup(t, () => tree.close());
+    const src = await gitTreeSource(tree, { publish: '.', mtimeMs: 0 });
+    for (const path of ['small.txt', 'big.bin']) {
+      const oid = blobId(r.dir, commit, path);
+      await rm(join(r.gitDir, 'objects', oid.slice(0, 2), oid.slice(2)));
+    }
+    const entries = await src.entries();
+    const small = entries.find((entry) => entry.relPath === 'small.txt');
+    const big = entries.find((entry) => entry.relPath === 'big.bin');
+    assert.ok(small !== undefined && big !== undefined);
+    assert.equal(await outcome(src.open(small, 1024)), 'E_GIT_CHECKOUT');
+    const body = await src.open(big, 1024);
+    assert.equal(await outcome((body.stream as NonNullable<typeof body.stream>)(async () => undefined)), 'E_GIT_CHECKOUT');
+  });
+
   it('skips a submodule (gitlink), as a checkout without submodules leaves it empty', async (t) => {
     const r = await repo(t);
     const inner = await repo(t);
