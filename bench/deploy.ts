@@ -81,7 +81,7 @@ import {
   type StartSample,
 } from './lib/deploy-report.ts';
 import { readTreeMemory, waitTreeIdle, type ProcessReading } from './lib/tree-memory.ts';
-import { bodyOf, readLines, requestAll, sampleRss, waitForMarker } from './lib/watch.ts';
+import { bodyOf, readLines, requestAll, sampleRss, waitForEveryAnswer, waitForMarker } from './lib/watch.ts';
 import { describeMachine } from './lib/machine.ts';
 
 const log = progressLog('deploy-bench');
@@ -89,6 +89,10 @@ const log = progressLog('deploy-bench');
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECRET = 'bench-webhook-secret-7f3a9c';
 const POLL_MS = 5;
+/** Answers in a row, each on a new connection, that must show a new release before every worker counts as serving it. */
+const EVERY_STREAK = 10;
+/** Longest wait for Berth's tree to go quiet after its turn, so the other side's turn does not share the cores with its leftovers. */
+const QUIET_SECONDS = 15;
 /** Berth's warnings about how the benchmark runs it (as root, with no "berth" account, on a new data dir), not about what it measures. */
 const SETUP_WARNINGS = ['Berth runs as root and there is no account', 'made paths under data_dir private'];
 
@@ -140,8 +144,9 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, stepMs = 20): P
 
 /**
  * One push through Berth: send the signed webhook, poll `/` until the
- * marker shows, then wait for the deploy's clean-up to end (the work dir is
- * removed after the release goes live) so the next push starts from idle.
+ * marker shows, then until every answer on new connections (any worker)
+ * shows it, then wait for the deploy's clean-up to end (the work dir is
+ * removed after the release goes live).
  */
 async function berthPush(berth: BerthRunning, site: string, req: HookRequest, marker: string, timeoutMs: number): Promise<PushSample> {
   const t0 = performance.now();
@@ -157,6 +162,8 @@ async function berthPush(berth: BerthRunning, site: string, req: HookRequest, ma
     polls: seen.polls,
   };
   if (seen.at !== undefined) {
+    const every = await waitForEveryAnswer(berth.url('/'), markerText(marker), { streak: EVERY_STREAK, intervalMs: 2, timeoutMs });
+    sample.everyMs = every === undefined ? undefined : every - t0;
     const idle = await waitUntil(() => berth.idle(site), 120_000);
     sample.cleanupMs = idle ? performance.now() - seen.at : undefined;
   }
@@ -294,6 +301,7 @@ async function pushPart(ctx: DeployBenchContext, o: PushOptions, notes: string[]
             part.berth.samples.push(s);
             log(`Berth ${site} push ${k}: webhook ${s.hookStatus} in ${s.hookMs.toFixed(1)} ms, live after ${s.liveMs?.toFixed(1) ?? 'never'} ms (${s.polls} polls)`);
             if (s.liveMs === undefined) throw new Error(`push ${k} to ${site} did not go live within ${timeoutMs / 1000} s`);
+            await waitTreeIdle(berth.proc.pid, QUIET_SECONDS);
           } catch (err) {
             part.berth.error = (err as Error).message;
             log(`Berth ${site}: FAILED: ${part.berth.error}`);
@@ -488,11 +496,22 @@ async function publishPart(ctx: DeployBenchContext, files: number, rounds: numbe
             const exitedAt = r.exitedAt ?? performance.now();
             const ok = r.code === 0 && r.stdout.includes('(live)');
             const seen = ok ? await waitForMarker(b.url('/'), markerText(marker), { intervalMs: 2, timeoutMs: 120_000 }) : { at: undefined, polls: 0 };
-            const s: PublishSample = { round: k, marker, commandMs: r.ms, ok, servedMs: seen.at === undefined ? undefined : seen.at - exitedAt, polls: seen.polls, output: r.stdout.trim().slice(0, 300) };
+            const every = seen.at === undefined ? undefined : await waitForEveryAnswer(b.url('/'), markerText(marker), { streak: EVERY_STREAK, intervalMs: 2, timeoutMs: 120_000 });
+            const s: PublishSample = {
+              round: k,
+              marker,
+              commandMs: r.ms,
+              ok,
+              servedMs: seen.at === undefined ? undefined : seen.at - exitedAt,
+              everyMs: every === undefined ? undefined : every - exitedAt,
+              polls: seen.polls,
+              output: r.stdout.trim().slice(0, 300),
+            };
             part.berth.samples.push(s);
             log(`Berth ${site} round ${k}: publish ran ${r.ms.toFixed(0)} ms; served ${s.servedMs?.toFixed(1) ?? 'never'} ms after it exited (${s.polls} polls)`);
             if (!ok) throw new Error(`berth publish exited ${r.code} without saying live: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
             if (s.servedMs === undefined) throw new Error(`Berth did not serve ${marker} within 120 s of the publish; see ${b.proc.logFile}`);
+            await waitTreeIdle(b.proc.pid, QUIET_SECONDS);
           } catch (err) {
             part.berth.error = (err as Error).message;
             log(`Berth ${site}: FAILED: ${part.berth.error}`);
@@ -504,7 +523,16 @@ async function publishPart(ctx: DeployBenchContext, files: number, rounds: numbe
             const r = await copy();
             const exitedAt = r.exitedAt ?? performance.now();
             const seen = await waitForMarker(n.url('/'), markerText(marker), { intervalMs: 2, timeoutMs: 60_000 });
-            const s: PublishSample = { round: k, marker, commandMs: r.ms, ok: r.code === 0, servedMs: seen.at === undefined ? undefined : seen.at - exitedAt, polls: seen.polls };
+            const every = seen.at === undefined ? undefined : await waitForEveryAnswer(n.url('/'), markerText(marker), { streak: EVERY_STREAK, intervalMs: 2, timeoutMs: 60_000 });
+            const s: PublishSample = {
+              round: k,
+              marker,
+              commandMs: r.ms,
+              ok: r.code === 0,
+              servedMs: seen.at === undefined ? undefined : seen.at - exitedAt,
+              everyMs: every === undefined ? undefined : every - exitedAt,
+              polls: seen.polls,
+            };
             part.nginx.samples.push(s);
             log(`nginx ${site} round ${k}: cp -r ran ${r.ms.toFixed(0)} ms; served ${s.servedMs?.toFixed(1) ?? 'never'} ms after it exited`);
             if (!s.ok) throw new Error(`cp -r exited ${r.code}: ${r.stderr.trim().slice(0, 200)}`);

@@ -170,3 +170,34 @@ export async function requestAll(url: (path: string) => string, paths: readonly 
   );
   return { requests: paths.length, failures, ms: performance.now() - t0 };
 }
+
+/**
+ * After a marker first shows on one connection: polls `url` on a new
+ * connection each time (each may land on another serving worker) until
+ * `streak` answers in a row carry `needle`. Returns performance.now() at the
+ * first answer of that run, from which on every answer seen was the new one;
+ * undefined if no such run came within `timeoutMs`.
+ */
+export async function waitForEveryAnswer(url: string, needle: string, o: { streak: number; intervalMs: number; timeoutMs: number }): Promise<number | undefined> {
+  const deadline = performance.now() + o.timeoutMs;
+  let run = 0;
+  let runStart = 0;
+  while (performance.now() < deadline) {
+    const started = performance.now();
+    let has: boolean;
+    try {
+      const r = await get(url, { headers: { connection: 'close' }, timeoutMs: 10_000 });
+      has = r.status === 200 && r.body.includes(needle);
+    } catch {
+      has = false;
+    }
+    if (has) {
+      if (run === 0) runStart = performance.now();
+      run++;
+      if (run >= o.streak) return runStart;
+    } else run = 0;
+    const wait = started + o.intervalMs - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  return undefined;
+}

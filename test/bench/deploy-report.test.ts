@@ -26,7 +26,7 @@ function pushPart(files: number, berthMs: Array<number | undefined>, scriptMs: n
     pushes: berthMs.length,
     changed: 10,
     order: berthMs.map((_, i) => (i % 2 === 0 ? ['Berth', 'script'] : ['script', 'Berth'])),
-    berth: { samples: berthMs.map((liveMs, i) => ({ marker: `m${i + 1}`, delivery: `d${i + 1}`, hookStatus: 202, hookMs: 3, liveMs, polls: 4 })) },
+    berth: { samples: berthMs.map((liveMs, i) => ({ marker: `m${i + 1}`, delivery: `d${i + 1}`, hookStatus: 202, hookMs: 3, liveMs, everyMs: liveMs === undefined ? undefined : liveMs + 5, polls: 4 })) },
     traditional: { samples: scriptMs.map((ms, i) => ({ marker: `m${i + 1}`, scriptMs: ms, liveMs: ms / 2, ok: true, polls: 9 })) },
   };
 }
@@ -40,7 +40,9 @@ function publishPart(files: number, berthServed: Array<number | undefined>, ngin
     files,
     rounds: berthServed.length,
     changed: 10,
-    berth: { samples: berthServed.map((servedMs, i) => ({ round: i + 1, marker: `p${i + 1}`, commandMs: 900, ok: servedMs !== undefined, servedMs, polls: 1 })) },
+    berth: {
+      samples: berthServed.map((servedMs, i) => ({ round: i + 1, marker: `p${i + 1}`, commandMs: 900, ok: servedMs !== undefined, servedMs, everyMs: servedMs === undefined ? undefined : servedMs + 10, polls: 1 })),
+    },
     nginx: { samples: nginxServed.map((servedMs, i) => ({ round: i + 1, marker: `p${i + 1}`, commandMs: 60, ok: true, servedMs, polls: 1 })) },
   };
 }
@@ -128,6 +130,8 @@ test('the push rows show Berth against the script in the same run as ratios, wit
   assert.deepEqual(target.slice(1), ['≤ 100 ms, and below the script', '90 ms (70–100); script 300 ms, 0.30×', 'yes']);
   assert.equal(cellsOf(row(text, 'push to live minus the build, 100,000 files, 10 changed (median of 3)'))[3], '**no**');
   assert.match(text, /\| 1,000 files \| push 2 \| script \| ok \| 280 ms \| 140 ms \|/);
+  // The phases table: first answer on the polling connection, then every answer on new connections.
+  assert.deepEqual(cellsOf(row(text, '1,000 files', 'push 1', '—')).slice(9, 11), ['90 ms', '95 ms']);
 });
 
 test('memory is reported for every process by role, and each serving worker against 150 MiB', () => {
@@ -171,7 +175,8 @@ test('publish rows time the exit of berth publish to the new release served, aga
   const failed = publishPart(20_000, [30, undefined], [2]);
   failed.berth.error = 'berth publish exited 1';
   const text = renderDeploySection(results([], [publishPart(1000, [3, 2.5, 4, 3.5, 2], [2, 1.5, 2.5, 2, 3]), publishPart(20_000, [150, 90, 200, 120, 130], [2, 2, 2, 2, 2]), failed]), 'x.json');
-  assert.deepEqual(cellsOf(row(text, '1,000 files', '5', '3.0 ms (2.0–4.0)')), ['1,000 files', '5', '3.0 ms (2.0–4.0)', '2.0 ms (1.5–3.0)', '1.50×', '900 ms (900–900)', '60 ms (60–60)', '≤ 100 ms: yes']);
+  assert.deepEqual(cellsOf(row(text, '1,000 files', '5', '3.0 ms (2.0–4.0)')), ['1,000 files', '5', '3.0 ms (2.0–4.0)', '13 ms (12–14)', '2.0 ms (1.5–3.0)', '1.50×', '≤ 100 ms: yes']);
+  assert.deepEqual(cellsOf(row(text, '1,000 files', '900 ms (900–900)')), ['1,000 files', '900 ms (900–900)', '60 ms (60–60)']);
   assert.deepEqual(cellsOf(row(text, '20,000 files', '5')).slice(2, 3).concat(cellsOf(row(text, '20,000 files', '5')).slice(-1)), ['130 ms (90–200)', '≤ 100 ms: **no**']);
   assert.deepEqual(cellsOf(row(text, '20,000 files', '2')).slice(2, 3).concat(cellsOf(row(text, '20,000 files', '2')).slice(-1)), ['failed', '≤ 100 ms: —']);
   assert.deepEqual(cellsOf(row(text, '`berth publish` exit → served, 1,000 files (median of 5)')).slice(1), ['≤ 100 ms', '3.0 ms (2.0–4.0)', 'yes']);
