@@ -50,7 +50,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchRepo, filePath, gitEnv, initialCommit, markerText, pushCommit } from './lib/git-site.ts';
 import { flood, genericPush, githubPush, post, type HookRequest } from './lib/hooks.ts';
 import { median, rotated } from './lib/rounds.ts';
-import { installExitHandlers, killAllNow, processTree, procKiB, run, setPidDir, tail, waitPortsFree } from './lib/proc.ts';
+import { installExitHandlers, isRunning, killAllNow, processTree, procKiB, run, setPidDir, tail, waitPortsFree } from './lib/proc.ts';
 import {
   floodScript,
   hooksJson,
@@ -372,11 +372,11 @@ async function pushPart(ctx: DeployBenchContext, o: PushOptions, notes: string[]
               const b = spawnBerth(ctx, `berth-${site}-restart-${r}`, configFile, dataDir);
               berth = b;
               berthLogs.push(b.proc.logFile);
-              const seen = await waitForMarker(b.url('/'), markerText(lastMarker), { intervalMs: POLL_MS, timeoutMs: startTimeoutMs });
+              const seen = await waitForMarker(b.url('/'), markerText(lastMarker), { intervalMs: POLL_MS, timeoutMs: startTimeoutMs, giveUp: () => !isRunning(b.proc) });
               const sample: StartSample = { round: r, ms: seen.at === undefined ? undefined : seen.at - t0, polls: seen.polls, failures: seen.failures };
               restart.berth.push(sample);
               log(`Berth ${site} restart ${r}: / answers ${lastMarker} after ${sample.ms?.toFixed(0) ?? 'never'} ms`);
-              if (sample.ms === undefined) throw new Error(`Berth did not answer / with ${lastMarker} within ${startTimeoutMs / 1000} s of its start; see ${b.proc.logFile}:\n${tail(b.proc.logFile)}`);
+              if (sample.ms === undefined) throw new Error(`Berth did not answer / with ${lastMarker} within ${startTimeoutMs / 1000} s of its start${isRunning(b.proc) ? '' : ' (it exited)'}; see ${b.proc.logFile}:\n${tail(b.proc.logFile)}`);
               b.checkPid();
             }
             if (side === 'nginx' && nginx !== undefined && part.traditional.error === undefined) {
@@ -388,7 +388,7 @@ async function pushPart(ctx: DeployBenchContext, o: PushOptions, notes: string[]
               nginx = n;
               // The script's last push is the web root's marker.
               const want = part.traditional.samples.at(-1)?.marker ?? `${site}-base`;
-              const seen = await waitForMarker(n.url('/'), markerText(want), { intervalMs: POLL_MS, timeoutMs: 60_000 });
+              const seen = await waitForMarker(n.url('/'), markerText(want), { intervalMs: POLL_MS, timeoutMs: 60_000, giveUp: () => !isRunning(n.proc) });
               restart.nginx.push({ round: r, ms: seen.at === undefined ? undefined : seen.at - t0, polls: seen.polls, failures: seen.failures });
               log(`nginx ${site} restart ${r}: / answers after ${seen.at === undefined ? 'never' : (seen.at - t0).toFixed(0)} ms`);
             }

@@ -20,14 +20,15 @@ export interface MarkerSeen {
 /**
  * GETs `url` every `intervalMs` (measured from one request's start to the
  * next; back to back when a request takes longer) on one keep-alive
- * connection until the body contains `needle`, or `timeoutMs` passes.
+ * connection until the body contains `needle`, `timeoutMs` passes, or
+ * `giveUp` (e.g. the server process has exited) says there is no point.
  */
-export async function waitForMarker(url: string, needle: string, o: { intervalMs: number; timeoutMs: number }): Promise<MarkerSeen> {
+export async function waitForMarker(url: string, needle: string, o: { intervalMs: number; timeoutMs: number; giveUp?: () => boolean }): Promise<MarkerSeen> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const deadline = performance.now() + o.timeoutMs;
   const seen: MarkerSeen = { at: undefined, polls: 0, failures: 0, lastStatus: 0 };
   try {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && !(o.giveUp?.() ?? false)) {
       const started = performance.now();
       seen.polls++;
       try {
