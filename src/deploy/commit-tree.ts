@@ -51,20 +51,40 @@ const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 /** What git writes to stderr is kept up to this much, for an error message. */
 const STDERR_KEEP = 4096;
 
+export interface OpenCommitTreeOptions {
+  /** The code of every error (a listing or a blob git cannot give). @default 'E_PUBLISH_SOURCE' */
+  code?: ErrorCode;
+  /**
+   * Only the entries at the root: enough to decide the build settings, and
+   * cheap however many files the commit has. Nothing deeper is found then.
+   */
+  rootOnly?: boolean;
+  /** Entries (files, links, directories, submodules) listed at most. @default MAX_TREE_ENTRIES */
+  maxEntries?: number;
+}
+
+/**
+ * The most entries of a commit Berth lists, about 200 MiB of memory. A
+ * commit is tiny even when its tree is not: a few trees that each name the
+ * one below ten times unfold into billions of paths, which a listing with no
+ * end would hold in memory.
+ */
+export const MAX_TREE_ENTRIES = 1_000_000;
+
 /**
  * Lists `commit` (a full id, already in `gitDir`) and keeps a reader for
- * its blobs open until `close()`. With `rootOnly`, only the entries at the
- * root are listed (enough to decide the build settings, and cheap however
- * many files the commit has); nothing deeper is found then.
+ * its blobs open until `close()`.
  *
- * @throws BerthError `code` when git cannot list the commit.
+ * @throws BerthError `code` when git cannot list the commit, or it has more than `maxEntries` entries.
  */
-export async function openCommitTree(gitDir: string, commit: string, code: ErrorCode = 'E_PUBLISH_SOURCE', rootOnly = false): Promise<CommitTree> {
+export async function openCommitTree(gitDir: string, commit: string, options: OpenCommitTreeOptions = {}): Promise<CommitTree> {
+  const code = options.code ?? 'E_PUBLISH_SOURCE';
+  const maxEntries = options.maxEntries ?? MAX_TREE_ENTRIES;
   if (!FULL_SHA.test(commit)) throw new Error(`openCommitTree needs a full commit id, got ${JSON.stringify(commit)}`);
   const byPath = new Map<string, TreeNode>();
   const undecodable: string[] = [];
   const ordered: TreeNode[] = [];
-  await listTree(gitDir, commit, rootOnly, code, (node, decoded) => {
+  await listTree(gitDir, commit, options.rootOnly === true, maxEntries, code, (node, decoded) => {
     if (!decoded) {
       undecodable.push(node.path);
       return;
@@ -142,17 +162,31 @@ export async function resolveInCommit(tree: CommitTree, from: string, target: st
 }
 
 /** Streams `git ls-tree` and calls `onNode` per entry; `decoded` false when the path is not UTF-8. */
-async function listTree(gitDir: string, commit: string, rootOnly: boolean, code: ErrorCode, onNode: (node: TreeNode, decoded: boolean) => void): Promise<void> {
+async function listTree(
+  gitDir: string,
+  commit: string,
+  rootOnly: boolean,
+  maxEntries: number,
+  code: ErrorCode,
+  onNode: (node: TreeNode, decoded: boolean) => void,
+): Promise<void> {
   const child = spawnGit(gitDir, ['ls-tree', ...(rootOnly ? [] : ['-r', '-t']), '-l', '-z', '--full-tree', commit]);
+  child.stdin.end();
   let rest: Buffer = Buffer.alloc(0);
   let bad: string | undefined;
+  let count = 0;
   const stderr = collect(child);
   child.stdout.on('data', (chunk: Buffer) => {
-    let data = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
+    if (count > maxEntries) return;
+    const data = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
     let start = 0;
     for (let end = data.indexOf(0, start); end !== -1; end = data.indexOf(0, start)) {
       const record = data.subarray(start, end);
       start = end + 1;
+      if (++count > maxEntries) {
+        child.kill('SIGKILL');
+        return;
+      }
       const parsed = parseRecord(record);
       if (parsed === undefined) {
         bad ??= record.subarray(0, 80).toString('latin1');
@@ -160,12 +194,19 @@ async function listTree(gitDir: string, commit: string, rootOnly: boolean, code:
       }
       onNode(parsed.node, parsed.decoded);
     }
-    data = data.subarray(start);
-    rest = Buffer.from(data);
+    rest = Buffer.from(data.subarray(start));
+    // A path has no NUL for as long as git lets it: more than any path can be is not a listing.
+    if (rest.length > 1024 * 1024) {
+      bad ??= rest.subarray(0, 80).toString('latin1');
+      child.kill('SIGKILL');
+    }
   });
   const [exitCode] = (await once(child, 'close')) as [number | null];
-  if (exitCode !== 0) throw new BerthError(code, `Could not list the files of commit ${commit}: git said ${JSON.stringify(gitSaid(stderr()))}; deploy again, or remove the cached clone ${gitDir}`);
+  if (count > maxEntries) {
+    throw new BerthError(code, `Commit ${commit} has more than ${maxEntries} files and directories, the most Berth lists; publish fewer files, or build the site so that only its output is published`);
+  }
   if (bad !== undefined || rest.length > 0) throw new BerthError(code, `Could not list the files of commit ${commit}: git printed a line Berth cannot read; remove the cached clone ${gitDir} and deploy again`);
+  if (exitCode !== 0) throw new BerthError(code, `Could not list the files of commit ${commit}: git said ${JSON.stringify(gitSaid(stderr()))}; deploy again, or remove the cached clone ${gitDir}`);
 }
 
 /** `<mode> SP <type> SP <oid> SP+ <size> TAB <path>`, the size `-` for trees and submodules. Parsed by position: there are many. */

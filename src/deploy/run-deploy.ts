@@ -146,13 +146,13 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     // names a command; a site with submodules is always checked out, since they are not in the cache.
     let fromCommit: BuildSettings | undefined;
     if (site.build.command === undefined && !site.submodules) {
-      const root = await openCommitTree(paths.sourceDir, commit.sha, 'E_GIT_CHECKOUT', true);
+      const root = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', rootOnly: true });
       try {
         fromCommit = await resolveBuildSettings(site, commitFiles(root));
       } finally {
         await root.close();
       }
-      if (fromCommit.command === undefined) tree = await openCommitTree(paths.sourceDir, commit.sha, 'E_GIT_CHECKOUT');
+      if (fromCommit.command === undefined) tree = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT' });
     }
     if (tree === undefined) {
       await fetchCommit({ ...gitAccess, sha: commit.sha, ref: record.ref, workDir });

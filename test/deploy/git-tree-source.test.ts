@@ -226,7 +226,7 @@ describe('gitTreeSource()', () => {
   it('fails with the caller\'s code, whole or streamed, when a listed blob is gone from the clone', async (t) => {
     const r = await repo(t);
     const commit = await r.commit({ 'index.html': 'x', 'small.txt': 'small', 'big.bin': Buffer.alloc(3 * 1024 * 1024, 7) });
-    const tree = await openCommitTree(r.gitDir, commit, 'E_GIT_CHECKOUT');
+    const tree = await openCommitTree(r.gitDir, commit, { code: 'E_GIT_CHECKOUT' });
     onCleanup(t, () => tree.close());
     const src = await gitTreeSource(tree, { publish: '.', mtimeMs: 0 });
     for (const path of ['small.txt', 'big.bin']) {
@@ -240,6 +240,27 @@ describe('gitTreeSource()', () => {
     assert.equal(await outcome(src.open(small, 1024)), 'E_GIT_CHECKOUT');
     const body = await src.open(big, 1024);
     assert.equal(await outcome((body.stream as NonNullable<typeof body.stream>)(async () => undefined)), 'E_GIT_CHECKOUT');
+  });
+
+  it('stops listing a tree bomb (a few trees that unfold into many paths) at the entry limit', async (t) => {
+    const r = await repo(t);
+    await r.commit({ 'index.html': 'x' });
+    // Each level names the one below ten times: 4 levels, 5 objects, 10,000 files.
+    let oid = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: r.dir, input: 'leaf', encoding: 'utf8' }).trim();
+    let mode = '100644';
+    for (let level = 0; level < 4; level++) {
+      const listing = Array.from({ length: 10 }, (_, i) => `${mode} ${mode === '040000' ? 'tree' : 'blob'} ${oid}\tn${i}\n`).join('');
+      oid = execFileSync('git', ['mktree'], { cwd: r.dir, input: listing, encoding: 'utf8' }).trim();
+      mode = '040000';
+    }
+    git(r.dir, 'read-tree', '--prefix=bomb/', oid);
+    git(r.dir, 'commit', '--quiet', '-m', 'bomb');
+    const commit = git(r.dir, 'rev-parse', 'HEAD').trim();
+    const bounded = openCommitTree(r.gitDir, commit, { maxEntries: 5_000 });
+    await assert.rejects(bounded, (error: unknown) => isBerthError(error) && error.code === 'E_PUBLISH_SOURCE' && /more than 5000 files and directories/.test(error.message));
+    const whole = await openCommitTree(r.gitDir, commit, { maxEntries: 20_000 });
+    onCleanup(t, () => whole.close());
+    assert.equal([...whole.nodes()].filter((node) => node.kind === 'file').length, 10_001);
   });
 
   it('skips a submodule (gitlink), as a checkout without submodules leaves it empty', async (t) => {
@@ -511,7 +532,7 @@ describe('resolveBuildSettings() from a commit, without a checkout', () => {
       const r = await repo(t);
       const commit = await r.commit({}, testCase.build);
       // Only the root is listed, as a deploy lists it to decide.
-      const tree = await openCommitTree(r.gitDir, commit, 'E_BUILD_CONFIG', true);
+      const tree = await openCommitTree(r.gitDir, commit, { code: 'E_BUILD_CONFIG', rootOnly: true });
       onCleanup(t, () => tree.close());
       const fromCommit = await settingsOrCode(() => resolveBuildSettings(siteWith(), commitFiles(tree)));
       const checkout = join(await tempDir(t), 'checkout');
