@@ -358,7 +358,9 @@ test('a large file is copied and hashed from the handle that was checked, and on
   assert.equal(second.stored, 1, 'the unchanged large file is not stored again');
 
   // More files sort before video.bin than publish opens at once: it is replaced before it is opened.
+  // It is rewritten first, so that its change key differs and the publish must read it.
   await writeFile(join(source, 'index.html'), 'changed again');
+  await writeFile(join(source, 'video.bin'), Buffer.alloc(big.length, 'y'));
   await writeTree(source, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`a/${String(i).padStart(2, '0')}.html`, `page ${i}`])));
   let replaced = false;
   await assert.rejects(
