@@ -4,17 +4,11 @@
  */
 import { machineTable, measuredBy, notesList, replaceMarkedSection } from './benchmarks-md.ts';
 import type { Role } from './process-roles.ts';
+import type { ProcessReading } from './tree-memory.ts';
 import { spread, type Spread } from './rounds.ts';
 
-export interface MeasuredProcess {
-  pid: number;
-  role: Role;
-  comm: string;
-  rssKiB: number;
-  pssKiB: number;
-  pssAnonKiB?: number;
-  pssFileKiB?: number;
-}
+/** One process of the tree as measured (tree-memory.ts); the report does not use its peak. */
+export type MeasuredProcess = Omit<ProcessReading, 'hwmKiB'>;
 
 /** The bare Node server's workers in one round: the floor of a Node process serving HTTP/1.1, TLS and HTTP/2. */
 export interface BareReference {

@@ -1,4 +1,5 @@
 import { BerthError } from '../errors.ts';
+import { readAtMost } from '../read-at-most.ts';
 import type { PublishSource, SourceBody, SourceEntry } from './publish-source.ts';
 import { openUntrusted, readUntrustedFile } from './untrusted-file.ts';
 import { walkSource, type SourceFile } from './walk-source.ts';
@@ -61,14 +62,8 @@ export async function directorySource(dir: string, options: DirectorySourceOptio
       if (size <= wholeMaxBytes) {
         try {
           // Read from the handle that was checked, never from the path again; at most the size fstat gave.
-          const whole = Buffer.alloc(size);
-          let done = 0;
-          while (done < size) {
-            const { bytesRead } = await handle.read(whole, done, size - done, done);
-            if (bytesRead === 0) break;
-            done += bytesRead;
-          }
-          return { whole: whole.subarray(0, done), stream: undefined, size: done, close: () => handle.close() };
+          const whole = await readAtMost(handle, size);
+          return { whole, stream: undefined, size: whole.length, close: () => handle.close() };
         } catch (error) {
           await handle.close();
           throw error;
