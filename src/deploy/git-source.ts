@@ -430,6 +430,8 @@ function commandConfig(local: boolean): Array<[string, string]> {
   return [
     ['core.hooksPath', '/dev/null'],
     ['core.fsmonitor', 'false'],
+    // GIT_GRAFT_FILE=/dev/null (below) would otherwise add ten lines of advice to every deploy log.
+    ['advice.graftFileDeprecated', 'false'],
     ['protocol.file.allow', local ? 'always' : 'never'],
   ];
 }

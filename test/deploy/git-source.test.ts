@@ -125,6 +125,15 @@ test('fetchCommit without a work directory fetches into the cache and checks not
   assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'show', `${sha}:index.html`), '<h1>one</h1>');
 });
 
+test('the fetch log carries no advice about the grafts file Berth turns off', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': 'x' }, 'One');
+  const options = f.options({ sha });
+  await fetchCommit(options);
+  assert.ok(options.lines.some((line) => line.includes('fetch')), options.lines.join('\n'));
+  assert.deepEqual(options.lines.filter((line) => /hint:|graft/i.test(line)), []);
+});
+
 test('a newer commit is fetched into the same cache, bringing only what changed', async (t) => {
   const f = await fixture(t);
   const files: Record<string, Buffer> = {};
