@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { BerthError, type ErrorCode } from '../errors.ts';
+import { excerpt } from '../excerpt.ts';
 import { localGitEnvironment } from './git-source.ts';
 
 /**
@@ -84,13 +85,23 @@ export async function openCommitTree(gitDir: string, commit: string, options: Op
   const byPath = new Map<string, TreeNode>();
   const undecodable: string[] = [];
   const ordered: TreeNode[] = [];
+  const undecodableTrees = new Set<string>();
   await listTree(gitDir, commit, options.rootOnly === true, maxEntries, code, (node, decoded) => {
+    // Names git itself never checks out (a tree object can hold anything): `.`, `..`, an empty name, a
+    // name with a slash in it (its "parent" was never listed), or one name twice in a directory.
+    const slash = node.path.lastIndexOf('/');
+    const parent = slash === -1 ? '' : node.path.slice(0, slash);
+    if (BAD_SEGMENT.test(node.path) || (parent !== '' && byPath.get(parent)?.kind !== 'tree' && !undecodableTrees.has(parent)) || byPath.has(node.path)) {
+      return `Commit ${commit} holds a path git would not check out, ${excerpt(node.path, 200)}; fix the repository's history`;
+    }
     if (!decoded) {
       undecodable.push(node.path);
-      return;
+      if (node.kind === 'tree') undecodableTrees.add(node.path);
+      return undefined;
     }
     byPath.set(node.path, node);
     ordered.push(node);
+    return undefined;
   });
   const rootOid = (await runGit(gitDir, ['rev-parse', '--verify', '--end-of-options', `${commit}^{tree}`], code, `read the tree of ${commit}`)).toString('latin1').trim();
   const root: TreeNode = { path: '', kind: 'tree', oid: rootOid, size: 0 };
@@ -168,13 +179,14 @@ async function listTree(
   rootOnly: boolean,
   maxEntries: number,
   code: ErrorCode,
-  onNode: (node: TreeNode, decoded: boolean) => void,
+  onNode: (node: TreeNode, decoded: boolean) => string | undefined,
 ): Promise<void> {
   const child = spawnGit(gitDir, ['ls-tree', ...(rootOnly ? [] : ['-r', '-t']), '-l', '-z', '--full-tree', commit]);
   child.stdin.end();
   let rest: Buffer = Buffer.alloc(0);
   let bad: string | undefined;
   let count = 0;
+  let refused: string | undefined;
   const stderr = collect(child);
   child.stdout.on('data', (chunk: Buffer) => {
     if (count > maxEntries) return;
@@ -192,7 +204,12 @@ async function listTree(
         bad ??= record.subarray(0, 80).toString('latin1');
         continue;
       }
-      onNode(parsed.node, parsed.decoded);
+      refused = onNode(parsed.node, parsed.decoded);
+      if (refused !== undefined) {
+        count = maxEntries + 1;
+        child.kill('SIGKILL');
+        return;
+      }
     }
     rest = Buffer.from(data.subarray(start));
     // A path has no NUL for as long as git lets it: more than any path can be is not a listing.
@@ -202,6 +219,7 @@ async function listTree(
     }
   });
   const [exitCode] = (await once(child, 'close')) as [number | null];
+  if (refused !== undefined) throw new BerthError(code, refused);
   if (count > maxEntries) {
     throw new BerthError(code, `Commit ${commit} has more than ${maxEntries} files and directories, the most Berth lists; publish fewer files, or build the site so that only its output is published`);
   }
@@ -226,6 +244,8 @@ function parseRecord(record: Buffer): { node: TreeNode; decoded: boolean } | und
   return { node: { path: rawPath.toString('utf8'), kind, oid, size: size === '-' ? 0 : Number(size) }, decoded: isUtf8(rawPath) };
 }
 
+/** An empty, `.` or `..` segment anywhere in a path. */
+const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 const OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const SIZE = /^(?:\d+|-)$/;
 

@@ -263,6 +263,29 @@ describe('gitTreeSource()', () => {
     assert.equal([...whole.nodes()].filter((node) => node.kind === 'file').length, 10_001);
   });
 
+  it('refuses a commit whose tree holds names git never checks out: ., .., empty, a slash, a name twice', async (t) => {
+    const r = await repo(t);
+    await r.commit({ 'index.html': 'x' });
+    const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], { cwd: r.dir, input: 'leaf', encoding: 'utf8' }).trim();
+    // Tree objects as a hostile server could send them (git mktree and fsck refuse these).
+    const treeOf = (names: string[]): string => {
+      const sorted = [...names].sort();
+      const body = Buffer.concat(sorted.map((name) => Buffer.concat([Buffer.from(`100644 ${name}\0`), Buffer.from(blob, 'hex')])));
+      return execFileSync('git', ['hash-object', '-t', 'tree', '-w', '--literally', '--stdin'], { cwd: r.dir, input: body, encoding: 'utf8' }).trim();
+    };
+    const commitOf = (tree: string): string => git(r.dir, 'commit-tree', tree, '-m', 'hostile').trim();
+    for (const names of [['index.html', '..'], ['index.html', '.'], ['index.html', ''], ['index.html', 'a/b'], ['index.html', 'index.html']]) {
+      const commit = commitOf(treeOf(names));
+      // An empty name git refuses to list itself.
+      const said = names.includes('') ? /empty filename/ : /a path git would not check out/;
+      await assert.rejects(openCommitTree(r.gitDir, commit), (error: unknown) => isBerthError(error) && error.code === 'E_PUBLISH_SOURCE' && said.test(error.message), JSON.stringify(names));
+    }
+    const fine = commitOf(treeOf(['index.html', 'a.b']));
+    const tree = await openCommitTree(r.gitDir, fine);
+    onCleanup(t, () => tree.close());
+    assert.deepEqual([...tree.nodes()].map((node) => node.path), ['a.b', 'index.html']);
+  });
+
   it('skips a submodule (gitlink), as a checkout without submodules leaves it empty', async (t) => {
     const r = await repo(t);
     const inner = await repo(t);
