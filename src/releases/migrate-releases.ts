@@ -47,6 +47,8 @@ export async function migrateSiteReleases(paths: SitePaths): Promise<MigrationRe
   const result: MigrationResult = { releases: 0, files: 0, corrected: [], droppedVariants: 0 };
   for (const id of await releaseIds(paths)) {
     const releaseDir = join(paths.releasesDir, id);
+    // Every publish calls this: a converted release is told by the manifest's first bytes, not by parsing all of it.
+    if ((await writtenVersion(releaseDir)) === MANIFEST_VERSION) continue;
     let manifest: Manifest;
     try {
       manifest = await readManifest(releaseDir);
@@ -98,6 +100,28 @@ async function convertFile(paths: SitePaths, releaseDir: string, urlPath: string
     encodings[encoding] = sidecar.length;
   }
   return { ...file, size: bytes.length, hash, encodings };
+}
+
+/**
+ * The version a manifest written by Berth starts with (`{"version":2,`), read
+ * from its first bytes; undefined when it does not start so, and the whole
+ * file decides.
+ */
+async function writtenVersion(releaseDir: string): Promise<number | undefined> {
+  let handle;
+  try {
+    handle = await open(join(releaseDir, MANIFEST_NAME), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const head = Buffer.alloc(32);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const match = /^\{"version":(\d+)[,}]/.exec(head.subarray(0, bytesRead).toString('latin1'));
+    return match === null ? undefined : Number(match[1]);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The file's bytes when it is a regular file (never through a link); undefined when missing. */
