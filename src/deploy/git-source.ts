@@ -464,23 +464,30 @@ function splitCredentials(repo: string): { repo: string; user: string; password:
  * that starts with `:` is a path, not pathspec magic).
  */
 export function localGitEnvironment(): NodeJS.ProcessEnv {
+  const env = gitEnvironment(['PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR']);
+  env.GIT_LITERAL_PATHSPECS = '1';
+  setGitConfig(env, commandConfig(false));
+  return env;
+}
+
+/**
+ * What every git Berth runs gets: the named variables of Berth's own
+ * environment and nothing else of it, messages in English (so the checks
+ * below can read them), no prompt, no replace refs, no grafts.
+ */
+function gitEnvironment(passed: readonly string[]): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const name of ['PATH', 'HOME', 'USER', 'LOGNAME', 'TMPDIR']) if (process.env[name] !== undefined) env[name] = process.env[name];
-  const config = commandConfig(false);
-  Object.assign(env, {
-    LC_ALL: 'C',
-    LANG: 'C',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_NO_REPLACE_OBJECTS: '1',
-    GIT_GRAFT_FILE: '/dev/null',
-    GIT_LITERAL_PATHSPECS: '1',
-    GIT_CONFIG_COUNT: String(config.length),
-  });
+  for (const name of passed) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return Object.assign(env, { LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0', GIT_NO_REPLACE_OBJECTS: '1', GIT_GRAFT_FILE: '/dev/null' });
+}
+
+/** Settings as `-c` would give them, through the environment (out of the process list). */
+function setGitConfig(env: NodeJS.ProcessEnv, config: ReadonlyArray<[string, string]>): void {
+  env.GIT_CONFIG_COUNT = String(config.length);
   config.forEach(([key, value], index) => {
     env[`GIT_CONFIG_KEY_${index}`] = key;
     env[`GIT_CONFIG_VALUE_${index}`] = value;
   });
-  return env;
 }
 
 function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRunner {
@@ -495,15 +502,8 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
   const deadline = Date.now() + timeoutMs;
   const secrets: string[] = [];
 
-  const env: NodeJS.ProcessEnv = {};
-  for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+  const env = gitEnvironment(PASSED_ENV);
   Object.assign(env, {
-    // Messages in English, so the checks below can read them.
-    LC_ALL: 'C',
-    LANG: 'C',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_NO_REPLACE_OBJECTS: '1',
-    GIT_GRAFT_FILE: '/dev/null',
     // BatchMode: ssh never asks for a password or passphrase; it fails instead.
     GIT_SSH_COMMAND: options.deployKeyFile === undefined
       ? 'ssh -o BatchMode=yes'
@@ -527,11 +527,7 @@ function gitRunner(options: GitAccess & { log?: (line: string) => void }): GitRu
     // a redirect or a submodule elsewhere never gets it.
     config.push([`http.${origin}/.extraHeader`, `Authorization: Basic ${basic}`]);
   }
-  env.GIT_CONFIG_COUNT = String(config.length);
-  config.forEach(([key, value], index) => {
-    env[`GIT_CONFIG_KEY_${index}`] = key;
-    env[`GIT_CONFIG_VALUE_${index}`] = value;
-  });
+  setGitConfig(env, config);
   // Git refuses a local repository another user owns ("dubious ownership"),
   // as when one is mounted into Berth's container. The operator named this
   // path in the config, so it is trusted, and only it. Git drops the
