@@ -2,13 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Encoding } from './manifest.ts';
-import { MANIFEST_NAME } from './manifest.ts';
 import { isObjectHash, objectPath, VARIANT_SUFFIX } from './object-path.ts';
-import { readManifest } from './read-manifest.ts';
+import { openManifest, readManifest } from './read-manifest.ts';
 import { releaseIds, SUMMARY_NAME, type ReleaseSummary } from './release-list.ts';
 import type { ObjectWriter, ReleaseStore, StoredVariants } from './release-store.ts';
 import { withSiteLock } from './site-lock.ts';
 import { TEMP_PREFIX, type SitePaths } from './site-paths.ts';
+import { writeManifestFiles } from './write-manifest.ts';
 
 const ENCODINGS: readonly Encoding[] = ['br', 'gzip'];
 
@@ -19,7 +19,7 @@ const ENCODINGS: readonly Encoding[] = ['br', 'gzip'];
  * objects/ab/ab12…        a file's bytes, named by their SHA-256
  * objects/ab/ab12….br     Berth's brotli of those bytes, where smaller
  * objects/ab/ab12….gz     Berth's gzip of them, where smaller
- * releases/<id>/          the manifest and the summary, nothing else
+ * releases/<id>/          the manifest, its file list and the summary, nothing else
  * ```
  *
  * Every object and release appears under its name by one rename of a
@@ -110,7 +110,7 @@ export function fsReleaseStore(paths: SitePaths): ReleaseStore {
       const releaseDir = join(paths.releasesDir, manifest.id);
       try {
         await mkdir(temp);
-        await writeFile(join(temp, MANIFEST_NAME), JSON.stringify(manifest));
+        await writeManifestFiles(temp, manifest);
         await writeFile(join(temp, SUMMARY_NAME), JSON.stringify(summary satisfies ReleaseSummary));
         for (const [name, text] of Object.entries(extra)) await writeFile(join(temp, name), text);
         await rename(temp, releaseDir);
@@ -139,8 +139,8 @@ export function fsReleaseStore(paths: SitePaths): ReleaseStore {
         for (const id of await releaseIds(paths)) {
           if (seen.has(id)) continue;
           seen.add(id);
-          const manifest = await readManifest(join(paths.releasesDir, id));
-          for (const file of Object.values(manifest.files)) referenced.add(file.hash);
+          const { rows } = await openManifest(join(paths.releasesDir, id));
+          await rows.forEach((_urlPath, file) => referenced.add(file.hash));
         }
       };
       if (options?.heldLock === true) {

@@ -11,6 +11,13 @@
  */
 
 export const MANIFEST_NAME = '.berth-manifest.json';
+/**
+ * Version 2 keeps the files out of the manifest, in this file beside it:
+ * one JSON array per line (see write-file-rows.ts), sorted by path, so a serving
+ * worker reads them a row at a time from small chunks instead of parsing
+ * one document that holds them all.
+ */
+export const FILE_ROWS_NAME = '.berth-files.jsonl';
 export const MANIFEST_VERSION = 2;
 
 export type Encoding = 'br' | 'gzip';
@@ -76,3 +83,28 @@ export interface Manifest {
   redirects: RedirectRule[];
   headers: HeaderRule[];
 }
+
+/** What the manifest says of its rows file, so a truncated, grown or altered one is refused. */
+export interface FileRowsInfo {
+  count: number;
+  bytes: number;
+  /** Hex SHA-256 of the whole rows file. */
+  sha256: string;
+}
+
+/** A manifest as version 2 writes it: everything but the files, which are in `FILE_ROWS_NAME`. */
+export type ManifestHeader = Omit<Manifest, 'files'> & { fileRows: FileRowsInfo };
+
+/**
+ * A release's files one at a time, with how many there are (known before
+ * the first): what a serving worker builds its table from without ever
+ * holding every file's record at once.
+ */
+export interface FileRowSource {
+  readonly count: number;
+  /** Calls `onRow` for each file in order; rejects with `E_MANIFEST_INVALID` on a bad row, after which no more rows come. */
+  forEach(onRow: (urlPath: string, file: ManifestFile) => void): Promise<void>;
+}
+
+/** A release read for serving: its manifest without the files, and the files as rows. */
+export type StreamedManifest = Omit<Manifest, 'files'> & { rows: FileRowSource };

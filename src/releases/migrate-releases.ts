@@ -9,6 +9,7 @@ import { objectPath, VARIANT_SUFFIX } from './object-path.ts';
 import { readManifest } from './read-manifest.ts';
 import { releaseIds } from './release-list.ts';
 import { TEMP_PREFIX, type SitePaths } from './site-paths.ts';
+import { writeManifestFiles } from './write-manifest.ts';
 
 const unbrotli = promisify(brotliDecompress);
 const ungzip = promisify(gunzip);
@@ -33,8 +34,9 @@ export interface MigrationResult {
  * directory, Berth's compressed sidecars beside them by path) to the object
  * store, once. Each file is hashed as it is; each sidecar is kept only when
  * it decompresses to exactly its file's bytes. Files become objects by hard
- * link (no copy, no extra space); the manifest is then replaced in one
- * rename. The old files stay in the release directory (they are the same
+ * link (no copy, no extra space); the manifest is then replaced by the
+ * version 2 pair (write-manifest.ts: the file list, then the manifest,
+ * each in one rename). The old files stay in the release directory (they are the same
  * inodes as the objects, so they cost no space) until the release is
  * pruned: a serving worker that loaded the release before it was converted
  * still finds them.
@@ -63,9 +65,7 @@ export async function migrateSiteReleases(paths: SitePaths): Promise<MigrationRe
       result.files++;
     }
     const upgraded: Manifest = { ...manifest, version: MANIFEST_VERSION, files };
-    const temp = join(releaseDir, `${TEMP_PREFIX}manifest-${randomBytes(6).toString('hex')}`);
-    await writeFile(temp, JSON.stringify(upgraded));
-    await rename(temp, join(releaseDir, MANIFEST_NAME));
+    await writeManifestFiles(releaseDir, upgraded);
     result.releases++;
   }
   return result;

@@ -3,7 +3,7 @@ import { mkdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { fileLocator } from '../releases/file-locator.ts';
-import { readManifest } from '../releases/read-manifest.ts';
+import { openManifest } from '../releases/read-manifest.ts';
 import { sitePaths } from '../releases/site-paths.ts';
 import type { PreparedCache } from '../static/prepared-file.ts';
 import { loadServedRelease } from '../static/served-release.ts';
@@ -38,7 +38,8 @@ export interface ReleaseEvent {
  * Keeps each site's served release equal to what its `current` link names.
  * `berth publish` and `berth rollback` only swap that link; the server notices
  * through a directory watch (inotify) within milliseconds, reads the new
- * release's manifest into its table (served-release.ts: no file is read),
+ * release's manifest into its table (served-release.ts: the file list is
+ * read a row at a time and no site file is read),
  * and only then swaps the reference requests read. A release
  * that fails to load is logged and the old one keeps serving.
  *
@@ -106,7 +107,7 @@ async function reloadSite(
   const releaseDir = join(currentLink, '..', 'releases', id);
   try {
     const started = performance.now();
-    const manifest = await readManifest(releaseDir);
+    const manifest = await openManifest(releaseDir);
     const release = await loadServedRelease(manifest, fileLocator(manifest, releaseDir), {
       prepared: options.prepared,
       siteUsers: state.config.basicAuth,
@@ -116,7 +117,7 @@ async function reloadSite(
     state.release = release;
     failed.id = undefined;
     logger.info(
-      { site: state.config.name, release: id, previous, files: Object.keys(manifest.files).length, ms: Math.round(performance.now() - started) },
+      { site: state.config.name, release: id, previous, files: release.files.count, ms: Math.round(performance.now() - started) },
       'release active',
     );
   } catch (error) {

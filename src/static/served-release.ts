@@ -6,8 +6,10 @@
  * that. What a request needs of a file (its header arrays, its three
  * variants) is prepared on the first request into a bounded cache shared
  * by releases (prepared-file.ts), and the bytes stay where `locate` says
- * until the server asks for them. So loading a release costs parsing its
- * manifest, and holding it costs its table, whatever its files weigh.
+ * until the server asks for them. So loading a release costs reading its
+ * manifest's rows, a small chunk at a time (none is kept once it is in the
+ * table, so the parse leaves no heap the size of the file list behind),
+ * and holding it costs its table, whatever its files weigh.
  *
  * Aliases are found by lookup at request time, never materialised:
  * `/about` is `/about.html`, `/blog/` is `/blog/index.html`, and `/about/`
@@ -15,7 +17,8 @@
  */
 import { BerthError } from '../errors.ts';
 import { excerpt } from '../excerpt.ts';
-import type { Encoding, Manifest, ManifestFile, RedirectRule } from '../releases/manifest.ts';
+import type { Encoding, FileRowSource, Manifest, ManifestFile, RedirectRule, StreamedManifest } from '../releases/manifest.ts';
+import { recordRows } from '../releases/read-manifest.ts';
 import { createAuthGate, type AuthGate, type AuthUser } from './basic-auth.ts';
 import { createAuthMatcher, createHeaderMatcher, type AuthMatcher, type HeaderMatcher } from './header-matcher.ts';
 import { createPreparedCache, type PreparedCache, type PreparedFile } from './prepared-file.ts';
@@ -117,16 +120,20 @@ export interface LoadOptions {
 
 /** Resolved routes one release remembers. */
 export const MEMO_LIMIT = 4096;
-/** Rows built between yields to the event loop, so loading a big release does not stall the answers of the others. */
-const ROWS_PER_TURN = 10_000;
 const HASH = /^[0-9a-f]{64}$/;
 
-/** Reads the release `manifest` describes into its table; the bytes are found through `locate` when asked for. */
-export async function loadServedRelease(manifest: Manifest, locate: Locate, options: LoadOptions = {}): Promise<ServedRelease> {
+/**
+ * Reads the release `manifest` describes into its table; the bytes are
+ * found through `locate` when asked for. A manifest read for serving
+ * (`openManifest`) gives its files as rows, each dropped once it is in the
+ * table; one held in memory (a publish's smoke check, tests) gives them
+ * whole.
+ */
+export async function loadServedRelease(manifest: Manifest | StreamedManifest, locate: Locate, options: LoadOptions = {}): Promise<ServedRelease> {
   const headerMatcher = manifest.headers.length > 0 ? withoutHsts(createHeaderMatcher(manifest.headers), options.configuredHsts === true) : undefined;
   const authFor = createAuthMatcher(manifest.headers, manifest.site);
   const siteGate = options.siteUsers === undefined ? undefined : createAuthGate(options.siteUsers, manifest.site);
-  const files = await buildTable(manifest);
+  const files = await buildTable(manifest.id, 'rows' in manifest ? manifest.rows : recordRows(manifest.files));
   const matchers = manifest.redirects.length > 0 ? createRedirectMatchers(manifest.redirects) : undefined;
   const hasForced = manifest.redirects.some((rule: RedirectRule) => rule.force);
   return {
@@ -144,10 +151,10 @@ export async function loadServedRelease(manifest: Manifest, locate: Locate, opti
   };
 }
 
-async function buildTable(manifest: Manifest): Promise<FileTable> {
-  const paths = Object.keys(manifest.files);
-  const count = paths.length;
+async function buildTable(id: string, source: FileRowSource): Promise<FileTable> {
+  const count = source.count;
   const rows = new Map<string, number>();
+  const paths: string[] = [];
   const hashes = Buffer.alloc(count * 32);
   const sizes = new Float64Array(count);
   const mtimes = new Float64Array(count);
@@ -157,14 +164,14 @@ async function buildTable(manifest: Manifest): Promise<FileTable> {
   const immutable = new Uint8Array(count);
   const types: string[] = [];
   const typeIndex = new Map<string, number>();
-  for (let row = 0; row < count; row++) {
-    if (row > 0 && row % ROWS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
-    const path = paths[row] as string;
-    const file = manifest.files[path] as ManifestFile | null;
-    if (!path.startsWith('/') || !isFileFacts(file)) {
-      throw new BerthError('E_MANIFEST_INVALID', `The release manifest of ${manifest.id} has a malformed entry for ${excerpt(path, 100)}; publish the site again`);
-    }
+  const malformed = (what: string): BerthError => new BerthError('E_MANIFEST_INVALID', `The release manifest of ${id} ${what}; publish the site again`);
+  await source.forEach((path, file) => {
+    const row = paths.length;
+    if (row >= count) throw malformed(`has more files than the ${count} it says`);
+    if (!path.startsWith('/') || !isFileFacts(file as ManifestFile | null)) throw malformed(`has a malformed entry for ${excerpt(path, 100)}`);
+    if (rows.has(path)) throw malformed(`names ${excerpt(path, 100)} twice`);
     rows.set(path, row);
+    paths.push(path);
     hashes.write(file.hash, row * 32, 'hex');
     sizes[row] = file.size;
     mtimes[row] = file.mtimeMs;
@@ -178,7 +185,8 @@ async function buildTable(manifest: Manifest): Promise<FileTable> {
     }
     typeIds[row] = type;
     immutable[row] = file.cache === 'immutable' ? 1 : 0;
-  }
+  });
+  if (paths.length !== count) throw malformed(`has ${paths.length} files where it says ${count}`);
   return { count, rows, paths, hashes, sizes, mtimes, brSizes, gzipSizes, typeIds, types, immutable };
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { fsReleaseStore } from '../../src/releases/fs-release-store.ts';
-import { MANIFEST_NAME, type Manifest, type ManifestFile } from '../../src/releases/manifest.ts';
+import { FILE_ROWS_NAME, MANIFEST_NAME, type Manifest, type ManifestFile } from '../../src/releases/manifest.ts';
 import { migrateSiteReleases } from '../../src/releases/migrate-releases.ts';
 import { objectPath } from '../../src/releases/object-path.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
@@ -287,6 +287,11 @@ describe('releases from before the object store', () => {
     const newer = await readManifest(join(paths.releasesDir, '20260102T000000Z-bbbbbbbb'));
     assert.deepEqual(newer.files['/app.js']?.encodings, {});
     assert.equal(newer.files['/gone.html'], undefined);
+    // Converted to the version 2 layout: the files in their own list, not in the manifest.
+    const header = JSON.parse(await readFile(join(paths.releasesDir, '20260102T000000Z-bbbbbbbb', MANIFEST_NAME), 'utf8')) as Record<string, unknown>;
+    assert.equal(header.version, 2);
+    assert.equal(header.files, undefined);
+    assert.equal((await readFile(join(paths.releasesDir, '20260102T000000Z-bbbbbbbb', FILE_ROWS_NAME), 'utf8')).split('\n').length, 3 + 1);
     assert.equal((await migrateSiteReleases(paths)).releases, 0, 'once');
 
     const server = await startTestServer(t, { root });

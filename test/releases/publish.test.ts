@@ -53,7 +53,7 @@ test('publish writes a release with a manifest, sidecars and an active link', as
   const brBody = brotliDecompressSync(await readFile(objectPath(objects, index.hash, 'br')));
   assert.equal(brBody.toString(), html);
   assert.equal(gunzipSync(await readFile(objectPath(objects, index.hash, 'gzip'))).toString(), html);
-  assert.deepEqual((await readdir(result.releaseDir)).sort(), ['.berth-manifest.json', '.berth-release.json', '.berth-source.json'], 'a release is its manifest');
+  assert.deepEqual((await readdir(result.releaseDir)).sort(), ['.berth-files.jsonl', '.berth-manifest.json', '.berth-release.json', '.berth-source.json'], 'a release is its manifest and file list');
 
   assert.equal(manifest.files['/_astro/page.BX3kd9_a.css']?.cache, 'immutable');
   // Already-compressed and tiny files get no sidecars.
