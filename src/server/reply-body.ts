@@ -46,7 +46,7 @@ export async function bodySource(caches: ServingCaches, file: FileBody): Promise
     if (caches.bodies.admits(content.size)) return { kind: 'memory', body: await readIntoMemory(caches, file, path) };
     return { kind: 'file', lease: await caches.files.acquire(content, path) };
   } catch (error) {
-    throw new ReleaseFileError(release.site, release.id, release.files.paths[index] as string, error);
+    throw new ReleaseFileError(release.site, release.id, release.files.rows.pathAt(index), error);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * A release as the responder reads it: one compact table of the manifest's
- * files (tens of bytes a file: a Map from path to row, typed arrays of
- * sizes and times, one Buffer of hashes, a small table of content types),
+ * files (tens of bytes a file, all in typed arrays and Buffers: the paths
+ * and their index (path-index.ts), sizes and times, hashes, a small table
+ * of content types),
  * the `_redirects` and `_headers` matchers, and nothing per file beyond
  * that. What a request needs of a file (its header arrays, its three
  * variants) is prepared on the first request into a bounded cache shared
@@ -21,6 +22,7 @@ import type { Encoding, FileRowSource, Manifest, ManifestFile, RedirectRule, Str
 import { recordRows } from '../releases/read-manifest.ts';
 import { createAuthGate, type AuthGate, type AuthUser } from './basic-auth.ts';
 import { createAuthMatcher, createHeaderMatcher, type AuthMatcher, type HeaderMatcher } from './header-matcher.ts';
+import { PathIndex, type PathLookup } from './path-index.ts';
 import { createPreparedCache, type PreparedCache, type PreparedFile } from './prepared-file.ts';
 import { createRedirectMatchers, type RedirectMatch } from './redirect-matcher.ts';
 
@@ -61,9 +63,8 @@ type Matcher = (path: string, query: string) => RedirectMatch | null;
 /** The manifest's files, one row each; see the top of this file. */
 export interface FileTable {
   readonly count: number;
-  /** URL path → row. */
-  readonly rows: ReadonlyMap<string, number>;
-  readonly paths: readonly string[];
+  /** URL path → row, and row → URL path (path-index.ts: no JavaScript object per path). */
+  readonly rows: PathLookup;
   /** 32 bytes of SHA-256 per row. */
   readonly hashes: Buffer;
   readonly sizes: Float64Array;
@@ -153,8 +154,7 @@ export async function loadServedRelease(manifest: Manifest | StreamedManifest, l
 
 async function buildTable(id: string, source: FileRowSource): Promise<FileTable> {
   const count = source.count;
-  const rows = new Map<string, number>();
-  const paths: string[] = [];
+  const rows = new PathIndex(count);
   const hashes = Buffer.alloc(count * 32);
   const sizes = new Float64Array(count);
   const mtimes = new Float64Array(count);
@@ -166,12 +166,11 @@ async function buildTable(id: string, source: FileRowSource): Promise<FileTable>
   const typeIndex = new Map<string, number>();
   const malformed = (what: string): BerthError => new BerthError('E_MANIFEST_INVALID', `The release manifest of ${id} ${what}; publish the site again`);
   await source.forEach((path, file) => {
-    const row = paths.length;
-    if (row >= count) throw malformed(`has more files than the ${count} it says`);
-    if (!path.startsWith('/') || !isFileFacts(file as ManifestFile | null)) throw malformed(`has a malformed entry for ${excerpt(path, 100)}`);
-    if (rows.has(path)) throw malformed(`names ${excerpt(path, 100)} twice`);
-    rows.set(path, row);
-    paths.push(path);
+    if (rows.count >= count) throw malformed(`has more files than the ${count} it says`);
+    if (typeof path !== 'string' || !path.startsWith('/') || !isFileFacts(file as ManifestFile | null)) throw malformed(`has a malformed entry for ${excerpt(String(path), 100)}`);
+    if (!path.isWellFormed()) throw malformed(`has a path that is not well-formed Unicode: ${excerpt(path, 100)}`);
+    const row = rows.add(path);
+    if (row === undefined) throw malformed(`names ${excerpt(path, 100)} twice`);
     hashes.write(file.hash, row * 32, 'hex');
     sizes[row] = file.size;
     mtimes[row] = file.mtimeMs;
@@ -186,8 +185,9 @@ async function buildTable(id: string, source: FileRowSource): Promise<FileTable>
     typeIds[row] = type;
     immutable[row] = file.cache === 'immutable' ? 1 : 0;
   });
-  if (paths.length !== count) throw malformed(`has ${paths.length} files where it says ${count}`);
-  return { count, rows, paths, hashes, sizes, mtimes, brSizes, gzipSizes, typeIds, types, immutable };
+  if (rows.count !== count) throw malformed(`has ${rows.count} files where it says ${count}`);
+  rows.trim();
+  return { count, rows, hashes, sizes, mtimes, brSizes, gzipSizes, typeIds, types, immutable };
 }
 
 function isFileFacts(file: ManifestFile | null | undefined): file is ManifestFile {
@@ -217,7 +217,7 @@ export function fileAt(release: ServedRelease, row: number): ManifestFile {
 
 /** Where the bytes of a row (or of its variant) are on disk. */
 export function locateRow(release: ServedRelease, row: number, encoding: Encoding | undefined): string {
-  return release.locate(release.files.paths[row] as string, fileAt(release, row), encoding);
+  return release.locate(release.files.rows.pathAt(row), fileAt(release, row), encoding);
 }
 
 const ADD_SLASH: SlashRoute = Object.freeze({ kind: 'slash', add: true });
@@ -253,7 +253,7 @@ export function routeFor(release: ServedRelease, path: string): Route | undefine
 /** The file route of row `row` served under `path` (an alias when `alias`), prepared and remembered. */
 function remember(release: ServedRelease, path: string, row: number, alias: boolean): FileRoute {
   const files = release.files;
-  const urlPath = files.paths[row] as string;
+  const urlPath = files.rows.pathAt(row);
   const { headerMatcher, authFor } = release;
   const custom = headerMatcher?.(alias ? path : urlPath) ?? [];
   const gates = authFor === undefined ? [] : gatesOf(alias ? [authFor(urlPath), authFor(path)] : [authFor(urlPath)]);

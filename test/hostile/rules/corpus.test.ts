@@ -95,7 +95,7 @@ const VARIANTS: Array<Record<string, string>> = [
 /** Every reply a release prepares for each of its files (under its own path and its aliases), and every one it gives for the probe requests. */
 function everyReply(release: ServedRelease): Reply[] {
   const replies = new Set<Reply>();
-  const aliases = release.files.paths.flatMap((path) => [path, path.replace(/index\.html$/, ''), path.replace(/\.html$/, '')]);
+  const aliases = Array.from({ length: release.files.count }, (_, row) => release.files.rows.pathAt(row)).flatMap((path) => [path, path.replace(/index\.html$/, ''), path.replace(/\.html$/, '')]);
   for (const path of aliases) {
     const route = routeFor(release, path);
     if (route?.kind !== 'file') continue;
@@ -235,7 +235,7 @@ describe('hostile rule files: every reply a release can give is sendable', () =>
         assert.ok(!reply.headers.some((part) => part.toLowerCase() === 'basic-auth'), 'a reply carries Basic-Auth');
         assert.ok(!SECRETS.some((secret) => reply.headers.some((part) => part.includes(secret))), 'a reply header holds a secret');
         assert.ok(!reply.body?.toString().includes('SECRET=1'), '.env was served');
-        assert.notEqual(reply.file === undefined ? undefined : release.files.paths[reply.file.index], '/.env', '.env was served');
+        assert.notEqual(reply.file === undefined ? undefined : release.files.rows.pathAt(reply.file.index), '/.env', '.env was served');
       }
       await sendAll(t, replies);
     });
