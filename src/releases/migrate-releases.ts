@@ -4,6 +4,7 @@ import { link, lstat, mkdir, open, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip } from 'node:zlib';
+import { readAtMost } from '../read-at-most.ts';
 import { MANIFEST_NAME, MANIFEST_VERSION, type Encoding, type Manifest, type ManifestFile } from './manifest.ts';
 import { objectPath, VARIANT_SUFFIX } from './object-path.ts';
 import { readManifest } from './read-manifest.ts';
@@ -81,7 +82,7 @@ async function convertFile(paths: SitePaths, releaseDir: string, urlPath: string
   }
   const hash = sha256(bytes);
   if (hash !== file.hash || bytes.length !== file.size) result.corrected.push(`${releaseDir}${urlPath}`);
-  await storeByLink(diskPath, objectPath(paths.objectsDir, hash), bytes);
+  await storeByLink(paths.objectsDir, diskPath, objectPath(paths.objectsDir, hash), bytes);
   const encodings: ManifestFile['encodings'] = {};
   for (const encoding of Object.keys(file.encodings) as Encoding[]) {
     const sidecarPath = diskPath + VARIANT_SUFFIX[encoding];
@@ -96,7 +97,7 @@ async function convertFile(paths: SitePaths, releaseDir: string, urlPath: string
       result.droppedVariants++;
       continue;
     }
-    await storeByLink(sidecarPath, objectPath(paths.objectsDir, hash, encoding), sidecar);
+    await storeByLink(paths.objectsDir, sidecarPath, objectPath(paths.objectsDir, hash, encoding), sidecar);
     encodings[encoding] = sidecar.length;
   }
   return { ...file, size: bytes.length, hash, encodings };
@@ -108,24 +109,16 @@ async function convertFile(paths: SitePaths, releaseDir: string, urlPath: string
  * file decides.
  */
 async function writtenVersion(releaseDir: string): Promise<number | undefined> {
-  let handle;
-  try {
-    handle = await open(join(releaseDir, MANIFEST_NAME), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const head = Buffer.alloc(32);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    const match = /^\{"version":(\d+)[,}]/.exec(head.subarray(0, bytesRead).toString('latin1'));
-    return match === null ? undefined : Number(match[1]);
-  } finally {
-    await handle.close();
-  }
+  const head = await readRegular(join(releaseDir, MANIFEST_NAME), 32).catch(() => undefined);
+  const match = head === undefined ? null : /^\{"version":(\d+)[,}]/.exec(head.toString('latin1'));
+  return match === null ? undefined : Number(match[1]);
 }
 
-/** The file's bytes when it is a regular file (never through a link); undefined when missing. */
-async function readRegular(path: string): Promise<Buffer | undefined> {
+/**
+ * The bytes of a regular file (never read through a link), all of them or
+ * the first `atMost`; undefined when it is missing or not a regular file.
+ */
+async function readRegular(path: string, atMost?: number): Promise<Buffer | undefined> {
   let handle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -136,17 +129,18 @@ async function readRegular(path: string): Promise<Buffer | undefined> {
   }
   try {
     if (!(await handle.stat()).isFile()) return undefined;
-    return await handle.readFile();
+    return atMost === undefined ? await handle.readFile() : await readAtMost(handle, atMost);
   } finally {
     await handle.close();
   }
 }
 
 /** Makes `target` (an object) the same file as `source` by a hard link, or a copy of `bytes` where links are refused. */
-async function storeByLink(source: string, target: string, bytes: Buffer): Promise<void> {
+async function storeByLink(objectsDir: string, source: string, target: string, bytes: Buffer): Promise<void> {
   if ((await lstat(target).catch(() => undefined))?.isFile() === true) return;
   await mkdir(join(target, '..'), { recursive: true });
-  const temp = join(target, '..', `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  // At the top of objects/, with the store's own temporary files: one readdir finds what a killed run left.
+  const temp = join(objectsDir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
   try {
     await link(source, temp);
   } catch {

@@ -1,8 +1,8 @@
-import type { Encoding, Manifest } from './manifest.ts';
+import type { Encoding, Manifest, ManifestFile } from './manifest.ts';
 import type { ReleaseSummary } from './release-list.ts';
 
 /** What the store holds of one object: its Berth-made compressed variants and their sizes. */
-export type StoredVariants = Partial<Record<Encoding, number>>;
+export type StoredVariants = ManifestFile['encodings'];
 
 /** Writes one object whose hash is known only at the end (a file too large to hold in memory). */
 export interface ObjectWriter {
