@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { get, getH2 } from '../helpers/server.ts';
+import { rssBytes } from '../helpers/rss.ts';
 import { startServeProcess } from '../helpers/serve-process.ts';
 
 const FILES = 2048;
@@ -24,12 +25,6 @@ function fileBytes(i: number): Buffer {
   return Buffer.alloc(FILE_BYTES, `file ${i};`);
 }
 
-async function rssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  assert.ok(kib !== undefined, status);
-  return Number(kib) * 1024;
-}
 
 test('a 2 GiB site requested whole under load: each answer is its file, and the worker stays within memory_cache plus its own needs', { timeout: 900_000 }, async (t) => {
   const server = await startServeProcess(t, { server: 'workers = 1\nmemory_cache = "64MiB"', files: { 'index.html': '<p>small</p>' } });

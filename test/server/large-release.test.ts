@@ -7,10 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { get, getH2 } from '../helpers/server.ts';
+import { rssBytes } from '../helpers/rss.ts';
 import { startServeProcess } from '../helpers/serve-process.ts';
 import { writeTree } from '../helpers/temp.ts';
 
@@ -26,12 +26,6 @@ function fileBytes(i: number): Buffer {
 
 const pathOf = (i: number): string => `d${Math.floor(i / 1000)}/f${i}.bin`;
 
-async function rssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  assert.ok(kib !== undefined, status);
-  return Number(kib) * 1024;
-}
 
 test('a release of 100,000 files goes live and is served, the worker growing by far less than a quarter of the site', { timeout: 900_000 }, async (t) => {
   const server = await startServeProcess(t, { server: 'workers = 1', files: { 'index.html': '<p>small</p>' } });
