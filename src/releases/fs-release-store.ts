@@ -132,6 +132,8 @@ export function fsReleaseStore(paths: SitePaths): ReleaseStore {
 
     readManifest: (id) => readManifest(join(paths.releasesDir, id)),
 
+    openManifest: (id) => openManifest(join(paths.releasesDir, id)),
+
     async sweep(options) {
       const referenced = new Set<string>();
       const seen = new Set<string>();

@@ -118,20 +118,19 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
     checkHeaderTables(rules.headers, built.files.map(([urlPath]) => urlPath));
     const now = options.now ?? new Date();
     const id = await nextReleaseId(paths, now, hashTree(built.files, rules));
-    const manifest: Manifest = {
+    const header: Omit<Manifest, 'files'> = {
       version: MANIFEST_VERSION,
       id,
       site: options.site,
       createdAt: now.toISOString(),
       ...(options.commit === undefined ? {} : { commit: options.commit }),
-      files: Object.fromEntries(built.files),
       redirects: rules.redirects,
       headers: rules.headers,
     };
     const summary: ReleaseSummary = {
       id,
       site: options.site,
-      createdAt: manifest.createdAt,
+      createdAt: header.createdAt,
       files: built.files.length,
       bytes: built.bytes,
       source: source.label,
@@ -141,13 +140,14 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
       takenAtMs: keysTakenAt,
       keys: entries.flatMap((entry): Array<[string, string]> => (isTrusted(entry, keysTakenAt) ? [[entry.changeKey as string, `/${entry.relPath}`]] : [])),
     };
-    const releaseDir = await store.writeRelease(manifest, summary, { [SOURCE_KEYS_NAME]: JSON.stringify(keys) });
+    // The files go to the store as the sorted list they are, not through a record of every path.
+    const releaseDir = await store.writeRelease({ ...header, files: built.files }, summary, { [SOURCE_KEYS_NAME]: JSON.stringify(keys) });
     if (options.activate !== false) await activateRelease(paths, id);
     const pruned = options.activate === false ? [] : await pruneReleases(paths, options.retain);
     return {
       id,
       releaseDir,
-      manifest,
+      manifest: { ...header, files: Object.fromEntries(built.files) },
       files: built.files.length,
       bytes: built.bytes,
       unchanged: built.unchanged,
@@ -190,36 +190,102 @@ async function readRules(source: PublishSource): Promise<{ redirects: RedirectRu
   };
 }
 
-/** What the release live now holds: its files by change key (unchanged ones are taken as they are) and the variants of its objects. */
+/**
+ * What the release live now holds, in path order: each file as it was
+ * published and the change key it was published with (undefined where it
+ * was not trusted). Three arrays, no record by path or by key: a publish
+ * pairs them with its own sorted entries in one pass.
+ */
 interface PreviousRelease {
-  byKey: Map<string, ManifestFile>;
-  variants: Map<string, StoredVariants>;
+  paths: string[];
+  keys: Array<string | undefined>;
+  files: ManifestFile[];
 }
 
+const NO_PREVIOUS: PreviousRelease = Object.freeze({ paths: [], keys: [], files: [] }) as unknown as PreviousRelease;
+
 async function previousRelease(paths: SitePaths, store: ReleaseStore): Promise<PreviousRelease> {
-  const previous: PreviousRelease = { byKey: new Map(), variants: new Map() };
   const active = await activeReleaseId(paths);
-  if (active === undefined) return previous;
-  let manifest: Manifest;
-  let keys: SourceKeys | undefined;
+  if (active === undefined) return NO_PREVIOUS;
+  const previous: PreviousRelease = { paths: [], keys: [], files: [] };
   try {
-    manifest = await store.readManifest(active);
+    const manifest = await store.openManifest(active);
+    if (manifest.version !== MANIFEST_VERSION) return NO_PREVIOUS;
     const text = await store.readReleaseRecord(active, SOURCE_KEYS_NAME);
-    keys = text === undefined ? undefined : (JSON.parse(text) as SourceKeys);
+    const listed = text === undefined ? undefined : (JSON.parse(text) as Partial<SourceKeys> | null)?.keys;
+    const keys: readonly unknown[] = Array.isArray(listed) ? listed : [];
+    // The keys were written in path order, as the rows are: one pass pairs them. A key out of
+    // that order only goes unpaired (its file is read).
+    let next = 0;
+    await manifest.rows.forEach((urlPath, file) => {
+      while (next < keys.length && keyPath(keys[next]) < urlPath) next++;
+      const pair = keys[next];
+      const paired = next < keys.length && keyPath(pair) === urlPath;
+      if (paired) next++;
+      previous.paths.push(urlPath);
+      previous.keys.push(paired ? (pair as [string, string])[0] : undefined);
+      previous.files.push(file);
+    });
   } catch (error) {
     // A damaged previous release only costs the reuse; the new one is built from its source.
-    if ((isBerthError(error) && error.code === 'E_MANIFEST_INVALID') || error instanceof SyntaxError) return previous;
+    if ((isBerthError(error) && error.code === 'E_MANIFEST_INVALID') || error instanceof SyntaxError) return NO_PREVIOUS;
     throw error;
   }
-  if (manifest.version !== MANIFEST_VERSION) return previous;
-  for (const file of Object.values(manifest.files)) {
-    if (isCompressible(file.type)) previous.variants.set(file.hash, file.encodings);
-  }
-  for (const [key, urlPath] of Array.isArray(keys?.keys) ? keys.keys : []) {
-    const file = manifest.files[urlPath];
-    if (file !== undefined) previous.byKey.set(key, file);
-  }
   return previous;
+}
+
+/** The path of a `[changeKey, urlPath]` pair; '' (before every path) for anything else. */
+function keyPath(pair: unknown): string {
+  return Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string' ? pair[1] : '';
+}
+
+/**
+ * For each entry, the previous release's file with the same change key, or
+ * undefined. Entries and the previous files are both in path order, so a
+ * file at the same path with the same key (nearly all of an unchanged site)
+ * is found by walking both once; the few left (a file moved or copied, with
+ * content the previous release had under another path) are looked for in
+ * one more pass over the previous keys.
+ */
+function priorFiles(entries: readonly SourceEntry[], previous: PreviousRelease): Array<ManifestFile | undefined> {
+  const prior: Array<ManifestFile | undefined> = new Array(entries.length).fill(undefined);
+  const unpaired = new Map<string, number[]>();
+  let at = 0;
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index] as SourceEntry;
+    if (entry.changeKey === undefined) continue;
+    const urlPath = `/${entry.relPath}`;
+    while (at < previous.paths.length && (previous.paths[at] as string) < urlPath) at++;
+    if (previous.paths[at] === urlPath && previous.keys[at] === entry.changeKey) {
+      prior[index] = previous.files[at];
+      continue;
+    }
+    const waiting = unpaired.get(entry.changeKey);
+    if (waiting === undefined) unpaired.set(entry.changeKey, [index]);
+    else waiting.push(index);
+  }
+  if (unpaired.size === 0) return prior;
+  for (let at = 0; at < previous.keys.length; at++) {
+    const key = previous.keys[at];
+    const waiting = key === undefined ? undefined : unpaired.get(key);
+    if (waiting === undefined) continue;
+    for (const index of waiting) prior[index] = previous.files[at];
+    unpaired.delete(key as string);
+  }
+  return prior;
+}
+
+/** `isCompressible`, remembered per type: a release has a handful of types and many files. */
+function typeChecker(): (type: string) => boolean {
+  const known = new Map<string, boolean>();
+  return (type) => {
+    let compressible = known.get(type);
+    if (compressible === undefined) {
+      compressible = isCompressible(type);
+      known.set(type, compressible);
+    }
+    return compressible;
+  };
 }
 
 interface BuiltFiles {
@@ -240,55 +306,83 @@ async function buildFiles(
 ): Promise<BuiltFiles> {
   const files: Array<[string, ManifestFile]> = new Array(entries.length);
   const counts = { bytes: 0, unchanged: 0, known: 0, stored: 0, compressed: 0 };
-  let next = 0;
   let done = 0;
+  const place = (index: number, file: ManifestFile): void => {
+    files[index] = [`/${(entries[index] as SourceEntry).relPath}`, file];
+    counts.bytes += file.size;
+    if (file.encodings.br !== undefined || file.encodings.gzip !== undefined) counts.compressed++;
+    done++;
+    onProgress?.(done, entries.length);
+  };
+  // Files known unchanged take no I/O: placed in one pass, without a promise each. Only the rest is read.
+  const compressible = typeChecker();
+  const prior = priorFiles(entries, previous);
+  const toRead: number[] = [];
+  // Variants of objects this publish found or stored, for a second file with the same content.
+  const variants = new Map<string, StoredVariants>();
+  for (let index = 0; index < entries.length; index++) {
+    const before = prior[index];
+    const file = before === undefined ? undefined : unchangedFile(entries[index] as SourceEntry, before, compressible);
+    if (file === undefined) {
+      toRead.push(index);
+      continue;
+    }
+    counts.unchanged++;
+    place(index, file);
+  }
+  let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < entries.length && !failed) {
-      const index = next++;
-      const entry = entries[index] as SourceEntry;
+    while (next < toRead.length && !failed) {
+      const index = toRead[next++] as number;
       let file: ManifestFile;
       try {
-        file = await placeEntry(source, entry, store, previous, counts);
+        file = await readEntry(source, entries[index] as SourceEntry, store, variants, counts);
       } catch (error) {
         failed = true;
         throw error;
       }
-      files[index] = [`/${entry.relPath}`, file];
-      counts.bytes += file.size;
-      if (Object.keys(file.encodings).length > 0) counts.compressed++;
-      done++;
-      onProgress?.(done, entries.length);
+      place(index, file);
     }
   };
   // Every worker is done before a failure is reported, so nothing is still being written when the caller moves on.
-  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, entries.length) }, worker));
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(CONCURRENCY, toRead.length) }, worker));
   const failure = outcomes.find((outcome) => outcome.status === 'rejected');
   if (failure !== undefined) throw failure.reason;
   return { files, ...counts };
 }
 
-async function placeEntry(
+/** What the publish records of a file whatever its content: its type, cache policy and time. */
+function fileMeta(entry: SourceEntry): Pick<ManifestFile, 'type' | 'cache' | 'mtimeMs'> {
+  return { type: contentTypeFor(entry.relPath), cache: isFingerprinted(`/${entry.relPath}`) ? 'immutable' : 'revalidate', mtimeMs: Math.floor(entry.mtimeMs) };
+}
+
+/**
+ * The file as the previous release had it (`prior`, found by the entry's
+ * change key, which proves the content the same) with this entry's type,
+ * cache policy and time; undefined when it must be read. Unknown variants:
+ * the content was published under a type that is not compressed (an image
+ * renamed to .txt, say); it is read, so that it gets them. An object has
+ * all the variants it will ever get once it exists (fs-release-store.ts),
+ * so a compressible prior's are the object's.
+ */
+function unchangedFile(entry: SourceEntry, prior: ManifestFile, compressible: (type: string) => boolean): ManifestFile | undefined {
+  const meta = fileMeta(entry);
+  const wanted = compressible(meta.type);
+  if (wanted && !compressible(prior.type)) return undefined;
+  return { size: prior.size, hash: prior.hash, type: meta.type, cache: meta.cache, encodings: wanted ? prior.encodings : {}, mtimeMs: meta.mtimeMs };
+}
+
+/** Reads, hashes and (when its content is new) stores one file. */
+async function readEntry(
   source: PublishSource,
   entry: SourceEntry,
   store: ReleaseStore,
-  previous: PreviousRelease,
-  counts: { unchanged: number; known: number; stored: number },
+  variants: Map<string, StoredVariants>,
+  counts: { known: number; stored: number },
 ): Promise<ManifestFile> {
-  const urlPath = `/${entry.relPath}`;
-  const type = contentTypeFor(entry.relPath);
-  const meta = { type, cache: isFingerprinted(urlPath) ? 'immutable' : 'revalidate', mtimeMs: Math.floor(entry.mtimeMs) } as const;
-  const prior = entry.changeKey === undefined ? undefined : previous.byKey.get(entry.changeKey);
-  if (prior !== undefined) {
-    // Unknown variants: the same content was published under a type that is not compressed (an
-    // image renamed to .txt, say); it is read, so that it gets them.
-    const variants = isCompressible(type) ? previous.variants.get(prior.hash) : {};
-    if (variants !== undefined) {
-      counts.unchanged++;
-      return { ...meta, size: prior.size, hash: prior.hash, encodings: variants };
-    }
-  }
-
+  const meta = fileMeta(entry);
+  const type = meta.type;
   const body = await source.open(entry, READ_WHOLE_MAX);
   try {
     if (body.whole === undefined) {
@@ -308,19 +402,19 @@ async function placeEntry(
     const whole = body.whole;
     const hash = createHash('sha256').update(whole).digest('hex');
     const compressible = isCompressible(type) && whole.length >= MIN_COMPRESS_BYTES;
-    const held = previous.variants.get(hash) ?? (await store.objectVariants(hash));
+    const held = variants.get(hash) ?? (await store.objectVariants(hash));
     if (held !== undefined && (!compressible || Object.keys(held).length > 0)) {
       counts.known++;
       return { ...meta, size: whole.length, hash, encodings: compressible ? held : {} };
     }
-    const variants = compressible ? await compressBoth(whole) : { br: undefined, gzip: undefined };
-    const toStore = { ...(variants.br === undefined ? {} : { br: variants.br }), ...(variants.gzip === undefined ? {} : { gzip: variants.gzip }) };
+    const made = compressible ? await compressBoth(whole) : { br: undefined, gzip: undefined };
+    const toStore = { ...(made.br === undefined ? {} : { br: made.br }), ...(made.gzip === undefined ? {} : { gzip: made.gzip }) };
     await store.putObject(hash, whole, toStore);
     counts.stored++;
     const encodings: StoredVariants = {};
-    if (variants.br !== undefined) encodings.br = variants.br.length;
-    if (variants.gzip !== undefined) encodings.gzip = variants.gzip.length;
-    previous.variants.set(hash, encodings);
+    if (made.br !== undefined) encodings.br = made.br.length;
+    if (made.gzip !== undefined) encodings.gzip = made.gzip.length;
+    variants.set(hash, encodings);
     return { ...meta, size: whole.length, hash, encodings };
   } finally {
     await body.close();
@@ -330,7 +424,16 @@ async function placeEntry(
 /** One hash over every path and content hash: the release's identity, used in its id. */
 function hashTree(files: ReadonlyArray<[string, ManifestFile]>, rules: object): string {
   const hash = createHash('sha256');
-  for (const [path, file] of files) hash.update(`${path}\0${file.hash}\n`);
+  // The same bytes as one update a file, handed over in pieces of about 64 KiB.
+  let pending = '';
+  for (const [path, file] of files) {
+    pending += `${path}\0${file.hash}\n`;
+    if (pending.length >= 65_536) {
+      hash.update(pending);
+      pending = '';
+    }
+  }
+  hash.update(pending);
   hash.update(JSON.stringify(rules));
   return hash.digest('hex');
 }

@@ -1,5 +1,6 @@
-import type { Encoding, Manifest, ManifestFile } from './manifest.ts';
+import type { Encoding, Manifest, ManifestFile, StreamedManifest } from './manifest.ts';
 import type { ReleaseSummary } from './release-list.ts';
+import type { ManifestToWrite } from './write-manifest.ts';
 
 /** What the store holds of one object: its Berth-made compressed variants and their sizes. */
 export type StoredVariants = ManifestFile['encodings'];
@@ -34,10 +35,12 @@ export interface ReleaseStore {
   /** For bodies read in pieces. */
   objectWriter(): Promise<ObjectWriter>;
   /** Makes a release appear, whole, under its id (manifest, summary and any extra records). */
-  writeRelease(manifest: Manifest, summary: ReleaseSummary, extra: Readonly<Record<string, string>>): Promise<string>;
+  writeRelease(manifest: ManifestToWrite, summary: ReleaseSummary, extra: Readonly<Record<string, string>>): Promise<string>;
   /** A file written beside a release's manifest by `writeRelease`; undefined when absent. */
   readReleaseRecord(id: string, name: string): Promise<string | undefined>;
   readManifest(id: string): Promise<Manifest>;
+  /** A release's manifest with its files as rows read one at a time, never all held at once (see FileRowSource). */
+  openManifest(id: string): Promise<StreamedManifest>;
   /**
    * Removes every object that no release of the site names, and whatever a
    * publish that was killed left. Returns what it removed. Takes the site's

@@ -3,7 +3,10 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_ROWS_NAME, MANIFEST_NAME, type Manifest, type ManifestHeader } from './manifest.ts';
 import { TEMP_PREFIX } from './site-paths.ts';
-import { writeFileRows } from './write-file-rows.ts';
+import { writeFileRows, type FileList } from './write-file-rows.ts';
+
+/** A manifest to write: its files as a record, or as entries already sorted by path (a publish has them so). */
+export type ManifestToWrite = Omit<Manifest, 'files'> & { files: FileList };
 
 /**
  * Writes `manifest` into `dir` as version 2 keeps it: the files in the rows
@@ -13,7 +16,7 @@ import { writeFileRows } from './write-file-rows.ts';
  * names, and a process killed in between leaves the manifest that was
  * there before, still valid (a version 1 one ignores the rows file).
  */
-export async function writeManifestFiles(dir: string, manifest: Manifest): Promise<void> {
+export async function writeManifestFiles(dir: string, manifest: ManifestToWrite): Promise<void> {
   const suffix = randomBytes(6).toString('hex');
   const rowsTemp = join(dir, `${TEMP_PREFIX}rows-${suffix}`);
   const manifestTemp = join(dir, `${TEMP_PREFIX}manifest-${suffix}`);

@@ -19,6 +19,7 @@
 import { BerthError } from '../errors.ts';
 import { excerpt } from '../excerpt.ts';
 import type { Encoding, FileRowSource, Manifest, ManifestFile, RedirectRule, StreamedManifest } from '../releases/manifest.ts';
+import { isHexHash } from '../releases/read-file-rows.ts';
 import { recordRows } from '../releases/read-manifest.ts';
 import { createAuthGate, type AuthGate, type AuthUser } from './basic-auth.ts';
 import { createAuthMatcher, createHeaderMatcher, type AuthMatcher, type HeaderMatcher } from './header-matcher.ts';
@@ -121,7 +122,6 @@ export interface LoadOptions {
 
 /** Resolved routes one release remembers. */
 export const MEMO_LIMIT = 4096;
-const HASH = /^[0-9a-f]{64}$/;
 
 /**
  * Reads the release `manifest` describes into its table; the bytes are
@@ -193,7 +193,7 @@ async function buildTable(id: string, source: FileRowSource): Promise<FileTable>
 function isFileFacts(file: ManifestFile | null | undefined): file is ManifestFile {
   if (typeof file !== 'object' || file === null) return false;
   const { size, hash, type, cache, encodings, mtimeMs } = file;
-  if (!Number.isSafeInteger(size) || size < 0 || typeof hash !== 'string' || !HASH.test(hash) || typeof type !== 'string') return false;
+  if (!Number.isSafeInteger(size) || size < 0 || typeof hash !== 'string' || !isHexHash(hash) || typeof type !== 'string') return false;
   if ((cache !== 'immutable' && cache !== 'revalidate') || typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) return false;
   if (typeof encodings !== 'object' || encodings === null) return false;
   return [encodings.br, encodings.gzip].every((bytes) => bytes === undefined || (Number.isSafeInteger(bytes) && bytes >= 0));

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { describe, it, type TestContext } from 'node:test';
 import { openCommitTree, type CommitTree } from '../../src/deploy/commit-tree.ts';
 import { gitTreeSource, type GitTreeSource } from '../../src/deploy/git-tree-source.ts';
@@ -10,7 +11,11 @@ import type { ResolvedBuild, ResolvedSite } from '../../src/config/resolved-conf
 import { resolveBuildSettings, resolvePublishDir, type BuildSettings } from '../../src/deploy/build-settings.ts';
 import { commitFiles } from '../../src/deploy/repo-files.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { contentTypeFor } from '../../src/releases/content-type.ts';
+import { fileLocator } from '../../src/releases/file-locator.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
+import { openManifest } from '../../src/releases/read-manifest.ts';
+import { fileAt, loadServedRelease, locateRow } from '../../src/static/served-release.ts';
 import { walkSource } from '../../src/releases/walk-source.ts';
 import { onCleanup } from '../helpers/cleanup.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
@@ -158,6 +163,49 @@ describe('gitTreeSource()', () => {
     assert.equal(again.manifest.files['/pages/p99.html']?.hash, createHash('sha256').update('<p>page 99, edited</p>').digest('hex'));
     assert.equal(again.manifest.files['/pages/p98.html']?.hash, createHash('sha256').update('<p>page 98</p>').digest('hex'));
     assert.equal(again.manifest.files['/index.html']?.mtimeMs, 1_000, 'the commit time');
+  });
+
+  it('takes a file moved, copied or given another type from the previous release by its blob, and the new release serves every file its own bytes and type', async (t) => {
+    const r = await repo(t);
+    const text = 'plain words, repeated so that compressing them pays off. '.repeat(40);
+    const files: Record<string, string> = { 'index.html': '<h1>home</h1>', 'notes.bin': text, 'page.html': text.toUpperCase() };
+    for (let i = 0; i < 50; i++) files[`pages/p${i}.html`] = `<p>page ${i}</p>`;
+    const first = await r.commit(files);
+    const dataDir = join(await tempDir(t), 'data');
+    await publishRelease({ dataDir, site: 'blog', source: await source(t, r, first), commit: first, retain: 5 });
+    const second = await r.commit({}, async (dir) => {
+      await rename(join(dir, 'pages/p1.html'), join(dir, 'pages-moved-p1.html'));
+      await writeFile(join(dir, 'copy-of-p2.html'), '<p>page 2</p>');
+      await rename(join(dir, 'notes.bin'), join(dir, 'notes.txt'));
+      await rename(join(dir, 'page.html'), join(dir, 'page.bin'));
+    });
+    const two = await source(t, r, second);
+    const again = await publishRelease({ dataDir, site: 'blog', source: two, commit: second, retain: 5 });
+    assert.equal(two.opened, 1, 'only notes.txt is read: its content was published under a type that is not compressed');
+    assert.equal(again.unchanged, 53);
+    const files2 = again.manifest.files;
+    assert.deepEqual(files2['/pages-moved-p1.html'], { ...files2['/pages/p3.html'], size: 13, hash: createHash('sha256').update('<p>page 1</p>').digest('hex') });
+    assert.equal(files2['/notes.txt']?.type, 'text/plain; charset=utf-8');
+    assert.ok((files2['/notes.txt']?.encodings.gzip ?? Infinity) < text.length, 'notes.txt gets the variants a text file has');
+    assert.deepEqual(files2['/page.bin']?.encodings, {}, 'page.bin keeps no variants under a type that is not compressed');
+    assert.equal(files2['/page.bin']?.type, 'application/octet-stream');
+
+    const releaseDir = join(dataDir, 'sites', 'blog', 'releases', again.id);
+    const served = await loadServedRelease(await openManifest(releaseDir), fileLocator({ version: 2 }, releaseDir));
+    assert.equal(served.files.count, 54);
+    const tree = await open(t, r, second);
+    for (let row = 0; row < served.files.count; row++) {
+      const urlPath = served.files.rows.pathAt(row);
+      const node = tree.lookup(urlPath.slice(1));
+      assert.ok(node !== undefined, urlPath);
+      const own = await tree.readBlob(node);
+      assert.deepEqual(await readFile(locateRow(served, row, undefined)), own, `${urlPath} serves its own bytes`);
+      assert.equal(fileAt(served, row).type, contentTypeFor(urlPath), `${urlPath} has its own type`);
+      for (const [encoding, unpack] of [['br', brotliDecompressSync], ['gzip', gunzipSync]] as const) {
+        if (fileAt(served, row).encodings[encoding] === undefined) continue;
+        assert.deepEqual(unpack(await readFile(locateRow(served, row, encoding))), own, `${urlPath} as ${encoding} is its own bytes`);
+      }
+    }
   });
 
   it('reads a path with a newline, quotes and a tab, and publishes names that differ only in case as two files', async (t) => {

@@ -15,6 +15,7 @@ import { isBerthError } from '../../src/errors.ts';
 import { FILE_ROWS_NAME, MANIFEST_NAME, type ManifestFile, type ManifestHeader } from '../../src/releases/manifest.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { openManifest, readManifest } from '../../src/releases/read-manifest.ts';
+import { fileRow, writeFileRows } from '../../src/releases/write-file-rows.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 
 const HASH = 'a'.repeat(64);
@@ -69,6 +70,64 @@ describe('the file list of a release', () => {
     assert.equal(opened.rows.count, 5);
     await opened.rows.forEach((path, file) => streamed.push([path, file]));
     assert.deepEqual(Object.fromEntries(streamed), manifest.files);
+  });
+
+  it('reads a row in any valid JSON form (spaces, escapes, exponents, a fraction) as JSON reads it, and Berth writes each row as JSON.stringify would', async (t) => {
+    const { releaseDir } = await published(t);
+    const lines = [
+      '["/a",5,"' + HASH + '","text/html; charset=utf-8","revalidate",null,null,1700000000000]',
+      '[ "/b" , 5 , "' + HASH + '" , "text/css" , "immutable" , 7 , 9 , -12 ]',
+      '["\\/c\\u00e9",5e0,"' + HASH + '","text/pl\\u0061in","revalidate",null,3,1.5]',
+      '["/d\\"q\\"",0,"' + HASH + '","image/png","revalidate",null,null,1e3]',
+      '["/\u00e9t\u00e9/\u65e5\u672c.html",12,"' + HASH + '","text/html","revalidate",4,null,0]',
+    ];
+    await replaceRows(releaseDir, Buffer.from(lines.map((line) => `${line}\n`).join('')), lines.length);
+    const read: Array<[string, ManifestFile]> = [];
+    await (await openManifest(releaseDir)).rows.forEach((path, file) => read.push([path, file]));
+    const expected = lines.map((line): [string, ManifestFile] => {
+      const [path, size, hash, type, cache, br, gzip, mtimeMs] = JSON.parse(line) as [string, number, string, string, 'immutable' | 'revalidate', number | null, number | null, number];
+      return [path, { size, hash, type, cache, encodings: { ...(br === null ? {} : { br }), ...(gzip === null ? {} : { gzip }) }, mtimeMs }];
+    });
+    assert.deepEqual(read, expected);
+    for (const [path, file] of [...expected, ['/tab\there "x" \\ \ud83d\ude00', { ...(expected[0] as [string, ManifestFile])[1], mtimeMs: -0 }] as [string, ManifestFile]]) {
+      const { size, hash, type, cache, encodings, mtimeMs } = file;
+      assert.equal(fileRow(path, file), JSON.stringify([path, size, hash, type, cache, encodings.br ?? null, encodings.gzip ?? null, mtimeMs]));
+    }
+  });
+
+  it('refuses a row that is one small edit away from a valid one, with the message JSON would have given', async (t) => {
+    const { releaseDir, id } = await published(t);
+    const valid = `["/a",5,"${HASH}","text/html","revalidate",null,null,1700000000000]`;
+    const cases: Array<[string, RegExp]> = [
+      [valid.replace('5,', '05,'), /line 1 is not JSON/],
+      [valid.replace(',5,', ',9999999999999999,'), /line 1 has a size that is not a whole number of bytes/],
+      [valid.replace(HASH, `A${HASH.slice(1)}`), /line 1 has a hash that is not 64 hex digits/],
+      [valid.replace('null,null', 'nul,null'), /line 1 is not JSON/],
+      [valid.replace('"revalidate"', '"revalidatE"'), /line 1 has a cache policy/],
+      [valid.replace(']', ',]'), /line 1 is not JSON/],
+      [valid.replace('1700000000000]', '-]'), /line 1 is not JSON/],
+      [valid.replace('"/a"', '"/a\u0001"'), /line 1 is not JSON/],
+      [valid.replace('null,null', 'null,-1'), /line 1 has a compressed size/],
+    ];
+    for (const [line, pattern] of cases) {
+      assert.notEqual(line, valid);
+      await replaceRows(releaseDir, Buffer.from(`${line}\n`), 1);
+      await refused(releaseDir, id, pattern);
+    }
+  });
+
+  it('is written the same from entries already in path order as from a record, and a path given twice is refused', async (t) => {
+    const dir = await tempDir(t);
+    const file = (n: number): ManifestFile => ({ size: n, hash: HASH, type: 'text/plain', cache: 'revalidate', encodings: n > 1 ? { gzip: n - 1 } : {}, mtimeMs: n });
+    const record = { '/b': file(2), '/a': file(1), '/c/\u00e9': file(3) };
+    const entries: Array<[string, ManifestFile]> = [['/a', file(1)], ['/b', file(2)], ['/c/\u00e9', file(3)]];
+    const fromRecord = await writeFileRows(join(dir, 'record'), record);
+    const fromEntries = await writeFileRows(join(dir, 'entries'), entries);
+    assert.deepEqual(fromEntries, fromRecord);
+    assert.deepEqual(await readFile(join(dir, 'entries')), await readFile(join(dir, 'record')));
+    const shuffled = await writeFileRows(join(dir, 'shuffled'), [entries[2], entries[0], entries[1]] as Array<[string, ManifestFile]>);
+    assert.deepEqual(shuffled, fromRecord, 'entries out of order are sorted first');
+    await assert.rejects(writeFileRows(join(dir, 'twice'), [entries[0], entries[0]] as Array<[string, ManifestFile]>), /given "\/a" twice/);
   });
 
   it('is refused when cut short in the middle of a line', async (t) => {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { link, lstat, mkdir, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { publishRelease } from '../../src/releases/publish.ts';
+import { publishRelease, SOURCE_KEYS_NAME } from '../../src/releases/publish.ts';
 import { readManifest } from '../../src/releases/read-manifest.ts';
 import { activeReleaseId, listReleases, releaseIds } from '../../src/releases/release-list.ts';
 import { activateRelease, previousReleaseId } from '../../src/releases/activate.ts';
@@ -78,6 +78,31 @@ test('publish stores content once: an unchanged file is neither read nor stored 
   const m2 = await readManifest(second.releaseDir);
   assert.deepEqual(m1.files['/style.css'], m2.files['/style.css']);
   assert.notEqual(m1.files['/index.html']?.hash, m2.files['/index.html']?.hash);
+});
+
+test('a damaged change-key record of the live release only costs the reuse: the files are read again and the release is whole', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html, 'style.css': css, 'a.txt': 'a' });
+  const past = new Date(Date.now() - 60_000);
+  for (const name of ['index.html', 'style.css', 'a.txt']) await utimes(join(source, name), past, past);
+  const first = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  const record = join(first.releaseDir, SOURCE_KEYS_NAME);
+  const { keys } = JSON.parse(await readFile(record, 'utf8')) as { keys: Array<[string, string]> };
+  assert.deepEqual(keys.map(([, urlPath]) => urlPath), ['/a.txt', '/index.html', '/style.css'], 'kept in path order');
+  const damaged = [
+    { takenAtMs: 0, keys: [5, ['x'], [1, 2], { a: 1 }, null, keys[2]] },
+    { takenAtMs: 0, keys: [keys[2], keys[1], keys[0]] },
+    { keys: 'not a list' },
+    [],
+  ];
+  let live = first;
+  for (const record of damaged) {
+    await writeFile(join(live.releaseDir, SOURCE_KEYS_NAME), JSON.stringify(record));
+    live = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+    assert.ok(live.unchanged < 3, `${JSON.stringify(record)}: some files are read again`);
+    assert.deepEqual(await readManifest(live.releaseDir).then((manifest) => manifest.files), await readManifest(first.releaseDir).then((manifest) => manifest.files));
+  }
+  const whole = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(whole.unchanged, 3, 'the record the last publish wrote is whole again');
 });
 
 test('a file written within the last second is read again, not trusted by its change key (racy writes)', async (t) => {
