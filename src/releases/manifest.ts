@@ -102,6 +102,8 @@ export type ManifestHeader = Omit<Manifest, 'files'> & { fileRows: FileRowsInfo 
  */
 export interface FileRowSource {
   readonly count: number;
+  /** The SHA-256 its manifest records for the list on disk (version 2); undefined for files held in memory. The list read is refused unless it matches. */
+  readonly sha256?: string;
   /** Calls `onRow` for each file in order; rejects with `E_MANIFEST_INVALID` on a bad row, after which no more rows come. */
   forEach(onRow: (urlPath: string, file: ManifestFile) => void): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { activeReleaseId, releaseIds, type ReleaseSummary } from './release-list
 import type { ReleaseStore, StoredVariants } from './release-store.ts';
 import { pruneReleases } from './retain.ts';
 import { withSiteLock } from './site-lock.ts';
+import { needsEscape } from './write-file-rows.ts';
 import { sitePaths, type SitePaths } from './site-paths.ts';
 
 export interface PublishOptions {
@@ -44,7 +45,11 @@ export interface PublishOptions {
 export interface PublishResult {
   id: string;
   releaseDir: string;
-  /** The new release's manifest, for a check before it goes live without reading it again. */
+  /**
+   * The new release's manifest, for a check before it goes live without
+   * reading it again. Its file records are the ones the next publish of the
+   * site starts from: read them, never change them.
+   */
   manifest: Manifest;
   files: number;
   bytes: number;
@@ -136,12 +141,10 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
       source: source.label,
       ...(options.commit === undefined ? {} : { commit: options.commit }),
     };
-    const keys: SourceKeys = {
-      takenAtMs: keysTakenAt,
-      keys: entries.flatMap((entry): Array<[string, string]> => (isTrusted(entry, keysTakenAt) ? [[entry.changeKey as string, `/${entry.relPath}`]] : [])),
-    };
+    const keysText = sourceKeysText(entries, keysTakenAt);
     // The files go to the store as the sorted list they are, not through a record of every path.
-    const releaseDir = await store.writeRelease({ ...header, files: built.files }, summary, { [SOURCE_KEYS_NAME]: JSON.stringify(keys) });
+    const releaseDir = await store.writeRelease({ ...header, files: built.files }, summary, { [SOURCE_KEYS_NAME]: keysText });
+    await rememberPublished(paths, store, id, built.files, entries, keysTakenAt, keysText);
     if (options.activate !== false) await activateRelease(paths, id);
     const pruned = options.activate === false ? [] : await pruneReleases(paths, options.retain);
     return {
@@ -166,6 +169,21 @@ async function publishLocked(options: PublishOptions, started: number): Promise<
 function requiredDir(options: PublishOptions): string {
   if (options.sourceDir === undefined) throw new Error('publishRelease needs a source or a sourceDir');
   return options.sourceDir;
+}
+
+/**
+ * The `SourceKeys` record of `entries` as JSON, written pair by pair: the
+ * same text as JSON.stringify of the record, without an array per file.
+ */
+function sourceKeysText(entries: readonly SourceEntry[], takenAtMs: number): string {
+  const pairs: string[] = [];
+  for (const entry of entries) {
+    if (!isTrusted(entry, takenAtMs)) continue;
+    const key = entry.changeKey as string;
+    const urlPath = `/${entry.relPath}`;
+    pairs.push(needsEscape(key) || needsEscape(urlPath) ? JSON.stringify([key, urlPath]) : `["${key}","${urlPath}"]`);
+  }
+  return `{"takenAtMs":${JSON.stringify(takenAtMs)},"keys":[${pairs.join(',')}]}`;
 }
 
 /** A key that names content (a git blob) always holds; a stat key only for a file not written just before it was taken. */
@@ -204,6 +222,54 @@ interface PreviousRelease {
 
 const NO_PREVIOUS: PreviousRelease = Object.freeze({ paths: [], keys: [], files: [] }) as unknown as PreviousRelease;
 
+/**
+ * What the last publish of each site in this process left, so the next one
+ * starts from it instead of reading the list back: a deploy follows a
+ * deploy. Used only while the live release on disk is still that one: the
+ * same id, a file list with the SHA-256 recorded when it was written, and
+ * the same change-key record (any other release, a rollback, a list or
+ * record changed since, is read from disk as before). Bounded by the files
+ * held, oldest publish first out.
+ */
+const published = new Map<string, { id: string; rowsSha256: string; keysSha256: string; previous: PreviousRelease }>();
+/** Files the remembered releases may hold in all (about 200 bytes each). */
+const MAX_REMEMBERED_FILES = 250_000;
+
+async function rememberPublished(
+  paths: SitePaths,
+  store: ReleaseStore,
+  id: string,
+  files: ReadonlyArray<[string, ManifestFile]>,
+  entries: readonly SourceEntry[],
+  keysTakenAt: number,
+  keysText: string,
+): Promise<void> {
+  published.delete(paths.siteDir);
+  if (files.length > MAX_REMEMBERED_FILES) return;
+  let rowsSha256: string | undefined;
+  try {
+    rowsSha256 = (await store.openManifest(id)).rows.sha256;
+  } catch {
+    // Nothing is remembered, so the next publish reads the list from disk (and reports what is wrong with it there).
+    return;
+  }
+  if (rowsSha256 === undefined) return;
+  const previous: PreviousRelease = { paths: new Array(files.length), keys: new Array(files.length), files: new Array(files.length) };
+  for (let index = 0; index < files.length; index++) {
+    const [urlPath, file] = files[index] as [string, ManifestFile];
+    const entry = entries[index] as SourceEntry;
+    previous.paths[index] = urlPath;
+    previous.keys[index] = isTrusted(entry, keysTakenAt) ? entry.changeKey : undefined;
+    previous.files[index] = file;
+  }
+  published.set(paths.siteDir, { id, rowsSha256, keysSha256: createHash('sha256').update(keysText).digest('hex'), previous });
+  let held = 0;
+  for (const [site, { previous: kept }] of [...published].reverse()) {
+    held += kept.files.length;
+    if (held > MAX_REMEMBERED_FILES) published.delete(site);
+  }
+}
+
 async function previousRelease(paths: SitePaths, store: ReleaseStore): Promise<PreviousRelease> {
   const active = await activeReleaseId(paths);
   if (active === undefined) return NO_PREVIOUS;
@@ -212,6 +278,10 @@ async function previousRelease(paths: SitePaths, store: ReleaseStore): Promise<P
     const manifest = await store.openManifest(active);
     if (manifest.version !== MANIFEST_VERSION) return NO_PREVIOUS;
     const text = await store.readReleaseRecord(active, SOURCE_KEYS_NAME);
+    const known = published.get(paths.siteDir);
+    if (known?.id === active && known.rowsSha256 === manifest.rows.sha256 && text !== undefined && known.keysSha256 === createHash('sha256').update(text).digest('hex')) {
+      return known.previous;
+    }
     const listed = text === undefined ? undefined : (JSON.parse(text) as Partial<SourceKeys> | null)?.keys;
     const keys: readonly unknown[] = Array.isArray(listed) ? listed : [];
     // The keys were written in path order, as the rows are: one pass pairs them. A key out of

@@ -60,11 +60,12 @@ export async function readFileRows(releaseDir: string, id: string, info: FileRow
     let total = 0;
     let line = 0;
     let previous: string | undefined;
+    const types = new TypeNames();
     const take = (bytes: Buffer): void => {
       line++;
       if (bytes.length > MAX_ROW_BYTES) throw fail(`has a line over ${MAX_ROW_BYTES} bytes at line ${line}`);
       if (line > info.count) throw fail(`has more rows than the ${info.count} its manifest says`);
-      const [urlPath, file] = parseRow(bytes, (what) => fail(`line ${line} ${what}`));
+      const [urlPath, file] = parseRow(bytes, types, (what) => fail(`line ${line} ${what}`));
       if (previous !== undefined && urlPath <= previous) throw fail(`line ${line} names ${excerpt(urlPath, 100)} after ${excerpt(previous, 100)}: a path twice, or out of order`);
       previous = urlPath;
       onRow(urlPath, file);
@@ -109,8 +110,8 @@ export async function readFileRows(releaseDir: string, id: string, info: FileRow
  * `JSON.parse` and the same checks, so what is accepted, and every
  * refusal's message, does not depend on which way a row was read.
  */
-function parseRow(bytes: Buffer, fail: (what: string) => BerthError): [string, ManifestFile] {
-  const fast = canonicalRow(bytes);
+function parseRow(bytes: Buffer, types: TypeNames, fail: (what: string) => BerthError): [string, ManifestFile] {
+  const fast = canonicalRow(bytes, types);
   if (fast !== undefined) return fast;
   let row: unknown;
   try {
@@ -150,7 +151,7 @@ const MAX_DIGITS = 15;
  * undefined and the row is read by `JSON.parse` instead; every value this
  * accepts is the one `JSON.parse` would give and the checks would pass.
  */
-function canonicalRow(bytes: Buffer): [string, ManifestFile] | undefined {
+function canonicalRow(bytes: Buffer, types: TypeNames): [string, ManifestFile] | undefined {
   const end = bytes.length;
   if (end < 2 || bytes[0] !== 0x5b || bytes[end - 1] !== 0x5d) return undefined;
   const cursor = new RowCursor(bytes);
@@ -160,7 +161,7 @@ function canonicalRow(bytes: Buffer): [string, ManifestFile] | undefined {
   if (size < 0 || !cursor.comma()) return undefined;
   const hash = cursor.hash();
   if (hash === undefined || !cursor.comma()) return undefined;
-  const type = cursor.string();
+  const type = cursor.string(types);
   if (type === undefined || !cursor.comma()) return undefined;
   const cache = cursor.literal('"immutable"') ? 'immutable' : cursor.literal('"revalidate"') ? 'revalidate' : undefined;
   if (cache === undefined || !cursor.comma()) return undefined;
@@ -198,8 +199,12 @@ class RowCursor {
     return true;
   }
 
-  /** A string with no escape and no control character: its bytes are its UTF-8 (a quote byte is never inside a multi-byte character). */
-  string(): string | undefined {
+  /**
+   * A string with no escape and no control character: its bytes are its
+   * UTF-8 (a quote byte is never inside a multi-byte character). With
+   * `names`, one of the few it has seen is given again instead of a copy.
+   */
+  string(names?: TypeNames): string | undefined {
     const { bytes } = this;
     if (bytes[this.at] !== QUOTE) return undefined;
     const start = this.at + 1;
@@ -208,7 +213,7 @@ class RowCursor {
       const byte = bytes[i] as number;
       if (byte === QUOTE) {
         this.at = i + 1;
-        return bytes.toString(ascii ? 'latin1' : 'utf8', start, i);
+        return names?.find(bytes, start, i) ?? bytes.toString(ascii ? 'latin1' : 'utf8', start, i);
       }
       if (byte === BACKSLASH || byte < 0x20) return undefined;
       if (byte >= 0x80) ascii = false;
@@ -243,6 +248,37 @@ class RowCursor {
     const digits = this.at - start;
     if (digits === 0 || digits > MAX_DIGITS || (digits > 1 && bytes[start] === ZERO)) return fail;
     return negative ? -value : value;
+  }
+}
+
+/** Distinct strings kept once while a list is read. */
+const TYPE_NAMES = 16;
+
+/**
+ * The content types seen so far in one list, so that 100,000 rows hold a
+ * handful of type strings, not one each (the rows a publish keeps of the
+ * live release stay in memory while it runs). Only the first `TYPE_NAMES`
+ * distinct ones are kept; rarer ones are read as new strings.
+ */
+class TypeNames {
+  readonly #bytes: Buffer[] = [];
+  readonly #names: string[] = [];
+
+  /** The name whose bytes are `bytes[start..end)`; remembered when new and there is room. */
+  find(bytes: Buffer, start: number, end: number): string | undefined {
+    const length = end - start;
+    for (let n = 0; n < this.#bytes.length; n++) {
+      const known = this.#bytes[n] as Buffer;
+      if (known.length !== length) continue;
+      let same = true;
+      for (let i = 0; i < length && same; i++) same = known[i] === bytes[start + i];
+      if (same) return this.#names[n];
+    }
+    if (this.#bytes.length >= TYPE_NAMES) return undefined;
+    const name = bytes.toString('utf8', start, end);
+    this.#bytes.push(Buffer.from(bytes.subarray(start, end)));
+    this.#names.push(name);
+    return name;
   }
 }
 

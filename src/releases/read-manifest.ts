@@ -38,7 +38,7 @@ export async function openManifest(releaseDir: string): Promise<StreamedManifest
   const { files, fileRows, ...header } = manifest as Manifest & { fileRows?: unknown };
   const id = header.id;
   if (header.version === MANIFEST_VERSION && isFileRowsInfo(fileRows)) {
-    return { ...header, rows: { count: fileRows.count, forEach: (onRow) => readFileRows(releaseDir, id, fileRows, onRow) } };
+    return { ...header, rows: { count: fileRows.count, sha256: fileRows.sha256, forEach: (onRow) => readFileRows(releaseDir, id, fileRows, onRow) } };
   }
   // Version 1 (and version 2 as written before the files moved out of the manifest): the files are inside it.
   if (typeof files !== 'object' || files === null || Array.isArray(files)) {

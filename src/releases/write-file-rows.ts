@@ -22,7 +22,7 @@ export function fileRow(urlPath: string, file: ManifestFile): string {
 }
 
 /** Whether JSON.stringify would escape a character of `text`: a quote, a backslash, a control character or a surrogate (a pair is left to it too). */
-function needsEscape(text: string): boolean {
+export function needsEscape(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return true;

@@ -9,11 +9,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isBerthError } from '../../src/errors.ts';
 import { FILE_ROWS_NAME, MANIFEST_NAME, type ManifestFile, type ManifestHeader } from '../../src/releases/manifest.ts';
-import { publishRelease } from '../../src/releases/publish.ts';
+import { publishRelease, SOURCE_KEYS_NAME } from '../../src/releases/publish.ts';
 import { openManifest, readManifest } from '../../src/releases/read-manifest.ts';
 import { fileRow, writeFileRows } from '../../src/releases/write-file-rows.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
@@ -70,6 +70,21 @@ describe('the file list of a release', () => {
     assert.equal(opened.rows.count, 5);
     await opened.rows.forEach((path, file) => streamed.push([path, file]));
     assert.deepEqual(Object.fromEntries(streamed), manifest.files);
+  });
+
+  it('is paired with a change-key record that is valid JSON whatever the paths hold, in path order', async (t) => {
+    const root = await tempDir(t);
+    const files = { 'index.html': 'home', 'b/tab\there.txt': 'tab', 'b/new\nline.txt': 'newline', 'b/"quote" \\.txt': 'quote', 'c/\u00e9\u{1f600}.txt': 'emoji' };
+    await writeTree(join(root, 'out'), files);
+    const past = new Date(Date.now() - 60_000);
+    for (const name of Object.keys(files)) await utimes(join(root, 'out', name), past, past);
+    const result = await publishRelease({ dataDir: join(root, 'data'), site: 'site', sourceDir: join(root, 'out'), retain: 5 });
+    const record = JSON.parse(await readFile(join(result.releaseDir, SOURCE_KEYS_NAME), 'utf8')) as { takenAtMs: number; keys: Array<[string, string]> };
+    assert.ok(Number.isSafeInteger(record.takenAtMs));
+    assert.deepEqual(record.keys.map(([, path]) => path), Object.keys(files).map((name) => `/${name}`).sort());
+    for (const [key] of record.keys) assert.match(key, /^stat:\d+:\d+:\d+:\d+:\d+$/);
+    const again = await publishRelease({ dataDir: join(root, 'data'), site: 'site', sourceDir: join(root, 'out'), retain: 5 });
+    assert.equal(again.unchanged, 5, 'every file is taken by its key');
   });
 
   it('reads a row in any valid JSON form (spaces, escapes, exponents, a fraction) as JSON reads it, and Berth writes each row as JSON.stringify would', async (t) => {

@@ -12,6 +12,7 @@ import { activeReleaseId, listReleases, releaseIds } from '../../src/releases/re
 import { activateRelease, previousReleaseId } from '../../src/releases/activate.ts';
 import { sitePaths } from '../../src/releases/site-paths.ts';
 import { objectPath } from '../../src/releases/object-path.ts';
+import { FILE_ROWS_NAME, MANIFEST_NAME, type ManifestHeader } from '../../src/releases/manifest.ts';
 import { isBerthError } from '../../src/errors.ts';
 import { assertNoSecretUnder, assertNotQuoted, secretFile } from '../helpers/secret-file.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
@@ -103,6 +104,39 @@ test('a damaged change-key record of the live release only costs the reuse: the 
   }
   const whole = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
   assert.equal(whole.unchanged, 3, 'the record the last publish wrote is whole again');
+});
+
+test('a publish after another in the same process starts from the files that one left, and from disk once the live release is not what it left', async (t) => {
+  const { dataDir, source } = await site(t, { 'index.html': html, 'style.css': css, 'a.txt': 'a' });
+  const past = new Date(Date.now() - 60_000);
+  for (const name of ['index.html', 'style.css', 'a.txt']) await utimes(join(source, name), past, past);
+  const paths = sitePaths(dataDir, 'blog');
+  const first = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  const second = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(second.unchanged, 3);
+  // The list on disk no longer parses, but its manifest (and so its recorded SHA-256) is the one written.
+  const rowsOf = (dir: string): string => join(dir, FILE_ROWS_NAME);
+  const rows = await readFile(rowsOf(second.releaseDir));
+  await writeFile(rowsOf(second.releaseDir), Buffer.alloc(rows.length, 0x20));
+  const third = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(third.unchanged, 3, 'the files come from memory, the damaged list is not read');
+  assert.deepEqual((await readManifest(third.releaseDir)).files, (await readManifest(first.releaseDir)).files);
+
+  // Rolled back: the live release is not the one this process left, and its list is read (here: refused, so every file is read).
+  await writeFile(rowsOf(first.releaseDir), Buffer.alloc(rows.length, 0x20));
+  await activateRelease(paths, first.id);
+  const fourth = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(fourth.unchanged, 0, 'the rolled-back release is read from disk');
+
+  // A list rewritten whole, with a manifest that records it: read from disk, and only what it names is taken.
+  const header = JSON.parse(await readFile(join(fourth.releaseDir, MANIFEST_NAME), 'utf8')) as ManifestHeader;
+  const firstRow = Buffer.from(`${(await readFile(rowsOf(fourth.releaseDir), 'utf8')).split('\n')[0] ?? ''}\n`);
+  header.fileRows = { count: 1, bytes: firstRow.length, sha256: createHash('sha256').update(firstRow).digest('hex') };
+  await writeFile(rowsOf(fourth.releaseDir), firstRow);
+  await writeFile(join(fourth.releaseDir, MANIFEST_NAME), JSON.stringify(header));
+  const fifth = await publishRelease({ dataDir, site: 'blog', sourceDir: source, retain: 10 });
+  assert.equal(fifth.unchanged, 1, 'only /a.txt, the one file the rewritten list names');
+  assert.deepEqual((await readManifest(fifth.releaseDir)).files, (await readManifest(third.releaseDir)).files);
 });
 
 test('a file written within the last second is read again, not trusted by its change key (racy writes)', async (t) => {
