@@ -231,8 +231,8 @@ const NO_PREVIOUS: PreviousRelease = Object.freeze({ paths: [], keys: [], files:
  * record changed since, is read from disk as before). Bounded by the files
  * held, oldest publish first out.
  */
-const published = new Map<string, { id: string; rowsSha256: string; keysSha256: string; previous: PreviousRelease }>();
-/** Files the remembered releases may hold in all (about 200 bytes each). */
+const published = new Map<string, { id: string; rowsSha256: string; keysText: string; previous: PreviousRelease }>();
+/** Files the remembered releases may hold in all (about 250 bytes each, their change keys included). */
 const MAX_REMEMBERED_FILES = 250_000;
 
 async function rememberPublished(
@@ -262,7 +262,7 @@ async function rememberPublished(
     previous.keys[index] = isTrusted(entry, keysTakenAt) ? entry.changeKey : undefined;
     previous.files[index] = file;
   }
-  published.set(paths.siteDir, { id, rowsSha256, keysSha256: createHash('sha256').update(keysText).digest('hex'), previous });
+  published.set(paths.siteDir, { id, rowsSha256, keysText, previous });
   let held = 0;
   for (const [site, { previous: kept }] of [...published].reverse()) {
     held += kept.files.length;
@@ -279,7 +279,7 @@ async function previousRelease(paths: SitePaths, store: ReleaseStore): Promise<P
     if (manifest.version !== MANIFEST_VERSION) return NO_PREVIOUS;
     const text = await store.readReleaseRecord(active, SOURCE_KEYS_NAME);
     const known = published.get(paths.siteDir);
-    if (known?.id === active && known.rowsSha256 === manifest.rows.sha256 && text !== undefined && known.keysSha256 === createHash('sha256').update(text).digest('hex')) {
+    if (known?.id === active && known.rowsSha256 === manifest.rows.sha256 && known.keysText === text) {
       return known.previous;
     }
     const listed = text === undefined ? undefined : (JSON.parse(text) as Partial<SourceKeys> | null)?.keys;

@@ -7,7 +7,7 @@ import { excerpt } from '../excerpt.ts';
 import { FILE_ROWS_NAME, type FileRowsInfo, type ManifestFile } from './manifest.ts';
 
 /** Bytes read at a time: the garbage of parsing them dies young, so the heap does not keep the size of the whole list. */
-const READ_CHUNK = 64 * 1024;
+const READ_CHUNK = 256 * 1024;
 /** The longest row accepted; a longer line (or a file without newlines) is refused before it is held whole. */
 export const MAX_ROW_BYTES = 64 * 1024;
 /** Every row holds at least a 64-digit hash: a count above `bytes / 64` cannot be true, and is refused before anything is sized by it. */
