@@ -107,14 +107,16 @@ function isZombie(state: string): boolean {
  * Without /proc, a group that still answers kill() is reported as [pgid].
  */
 export function runningGroupMembers(pgid: number): number[] {
-  if (!hasProc) {
-    try {
-      process.kill(-pgid, 0);
-      return [pgid];
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM' ? [pgid] : [];
-    }
+  // A group with no process left at all (not even a zombie) is the common
+  // case once a child has exited, and one kill() tells it: the scan of
+  // /proc below reads a file per process on the machine.
+  try {
+    process.kill(-pgid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return [];
+    if (!hasProc) return [pgid];
   }
+  if (!hasProc) return [pgid];
   let entries: string[];
   try {
     entries = readdirSync('/proc');
