@@ -104,12 +104,25 @@ function accountWithUid(file: string, uid: number): string | undefined {
   return undefined;
 }
 
+/**
+ * Answers of `getent` for a minute: every deploy asks about its site's uid,
+ * and `getent` is a process run synchronously. An account added to NSS for
+ * a build uid is noticed within that minute (one in /etc/passwd at once).
+ */
+const NSS_ANSWER_MS = 60_000;
+const nssAnswers = new Map<number, { name: string | undefined; at: number }>();
+
 /** Accounts that come from NSS (LDAP, systemd-userdb), through `getent`, which exits non-zero for an unknown uid. */
 function accountFromNss(uid: number): string | undefined {
+  const kept = nssAnswers.get(uid);
+  if (kept !== undefined && performance.now() - kept.at < NSS_ANSWER_MS) return kept.name;
+  let name: string | undefined;
   try {
     const line = execFileSync('getent', ['passwd', String(uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
-    return line.split(':')[0] || undefined;
+    name = line.split(':')[0] || undefined;
   } catch {
-    return undefined;
+    name = undefined;
   }
+  nssAnswers.set(uid, { name, at: performance.now() });
+  return name;
 }
