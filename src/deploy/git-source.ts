@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { BerthError, type ErrorCode } from '../errors.ts';
@@ -56,6 +56,8 @@ export interface FetchedCommit {
   message: string;
   /** The committer's time, ms since the epoch. */
   committedAtMs: number;
+  /** The commit's root tree. */
+  tree: string;
 }
 
 export interface ResolveRefOptions extends GitAccess {
@@ -129,18 +131,12 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedC
     `${cacheDir}.lock`,
     async () => {
       await prepareCache(git, cacheDir, wanted ?? pushed);
-      const sha =
-        wanted !== undefined ? await fetchSha(git, cacheDir, wanted, options.ref)
+      const described =
+        wanted !== undefined ? await readCommit(git, cacheDir, await fetchSha(git, cacheDir, wanted, options.ref))
         : pushed !== undefined ? await fetchBranchTip(git, cacheDir, options.ref, pushed)
         : await fetchRef(git, cacheDir, options.ref);
-      await git.run(['--git-dir', cacheDir, 'update-ref', LAST_FETCHED_REF, sha], 'E_GIT_CHECKOUT', 'remember the fetched commit');
-
-      const describe = async (): Promise<FetchedCommit> => {
-        const shown = await git.run(['--git-dir', cacheDir, 'show', '--no-patch', '--format=%ct%x00%an%x00%B', sha], 'E_GIT_CHECKOUT', `read commit ${sha}`);
-        const [time = '', author = '', ...rest] = shown.split('\0');
-        return { sha, author: author.trim(), message: rest.join('\0').trim(), committedAtMs: Number(time) * 1000 };
-      };
-      if (workDir === undefined) return describe();
+      const sha = described.sha;
+      if (workDir === undefined) return described;
       await claimWorkDir(workDir);
       try {
         await checkout(git, cacheDir, workDir, sha);
@@ -152,12 +148,33 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<FetchedC
             { log: true },
           );
         }
-        return await describe();
+        return described;
       } catch (error) {
         await rm(workDir, { recursive: true, force: true });
         throw error;
       }
     },
+    git.remainingMs(),
+  );
+}
+
+/**
+ * Git's housekeeping of a site's cached clone (packing loose objects,
+ * dropping what nothing references), which `fetchCommit` leaves out so it
+ * stays off the way to live: run after a deploy. Usually git finds nothing
+ * to do and this costs one short command. Under the cache's lock, so no
+ * fetch runs meanwhile.
+ *
+ * @throws BerthError `E_GIT_FETCH` when git fails.
+ */
+export async function maintainCache(options: GitAccess & { cacheDir: string; log?: (line: string) => void }): Promise<void> {
+  const git = gitRunner(options);
+  const cacheDir = resolve(options.cacheDir);
+  if (!(await exists(join(cacheDir, 'HEAD')))) return;
+  await withSiteLock(
+    `${cacheDir}.lock`,
+    // Detached, git would go on in the background after this returns, outside the lock and the timeout.
+    () => git.run(['-c', 'gc.autoDetach=false', '-c', 'maintenance.autoDetach=false', '--git-dir', cacheDir, 'maintenance', 'run', '--auto', '--quiet'], 'E_GIT_FETCH', 'tidy the cached clone'),
     git.remainingMs(),
   );
 }
@@ -191,7 +208,8 @@ export async function resolveRef(options: ResolveRefOptions): Promise<string> {
 
 function checkRef(ref: string): void {
   // A leading "-" would reach git as an option.
-  if (ref === '' || ref.startsWith('-') || /[\s\0]/.test(ref)) {
+  // A colon would make the fetch's refspec (see `fetch`) name another destination.
+  if (ref === '' || ref.startsWith('-') || /[\s\0:]/.test(ref)) {
     throw new BerthError('E_GIT_FETCH', `"${ref}" is not a branch, tag or ref name git accepts`);
   }
 }
@@ -207,7 +225,30 @@ const CACHE_CONFIG_KEYS = new Set([
   'core.logallrefupdates', 'extensions.objectformat', 'remote.origin.url', 'remote.origin.fetch',
 ]);
 
+/**
+ * The cached clones this process has checked (`prepareCache`), each with
+ * its config file's identity then (inode, size, change time) and the
+ * repository it was set to. The config is Berth's alone (0700); while the
+ * file is the same, it is not read again: two git commands fewer per deploy.
+ */
+const checkedCaches = new Map<string, string>();
+
+async function configIdentity(cacheDir: string, repo: string): Promise<string | undefined> {
+  try {
+    const info = await lstat(join(cacheDir, 'config'), { bigint: true });
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}:${repo}`;
+  } catch {
+    return undefined;
+  }
+}
+
 async function prepareCache(git: GitRunner, cacheDir: string, sha: string | undefined): Promise<void> {
+  const seen = checkedCaches.get(cacheDir);
+  if (seen !== undefined && seen === (await configIdentity(cacheDir, git.repo)) && (await exists(join(cacheDir, 'HEAD')))) {
+    await chmod(cacheDir, 0o700);
+    return;
+  }
+  checkedCaches.delete(cacheDir);
   if (await exists(join(cacheDir, 'HEAD'))) {
     // Read as a plain file: `--file` follows no include, and nothing is run.
     const names = await git.run(['config', '--file', join(cacheDir, 'config'), '--no-includes', '--list', '--name-only'], 'E_GIT_FETCH', 'read the cached clone', {
@@ -234,6 +275,8 @@ async function prepareCache(git: GitRunner, cacheDir: string, sha: string | unde
     // Also replaces a URL with credentials that an older Berth stored.
     await git.run(['--git-dir', cacheDir, 'remote', 'set-url', 'origin', git.repo], 'E_GIT_FETCH', 'set up the cached clone');
   }
+  const identity = await configIdentity(cacheDir, git.repo);
+  if (identity !== undefined) checkedCaches.set(cacheDir, identity);
 }
 
 async function fetchSha(git: GitRunner, cacheDir: string, sha: string, ref: string): Promise<string> {
@@ -271,7 +314,7 @@ async function fetchSha(git: GitRunner, cacheDir: string, sha: string, ref: stri
   return sha;
 }
 
-async function fetchRef(git: GitRunner, cacheDir: string, ref: string): Promise<string> {
+async function fetchRef(git: GitRunner, cacheDir: string, ref: string): Promise<FetchedCommit> {
   try {
     await fetch(git, cacheDir, ref);
   } catch (error) {
@@ -280,8 +323,23 @@ async function fetchRef(git: GitRunner, cacheDir: string, ref: string): Promise<
     }
     throw error instanceof GitFailure ? error.toBerthError() : error;
   }
-  const sha = await git.run(['--git-dir', cacheDir, 'rev-parse', '--verify', '--end-of-options', 'FETCH_HEAD^{commit}'], 'E_GIT_FETCH', `read what ${ref} points at`);
-  return sha.trim();
+  return readCommit(git, cacheDir, 'FETCH_HEAD^{commit}', `read what ${ref} points at`);
+}
+
+/**
+ * The commit `rev` names, with what a deploy records of it, read with one
+ * git command. `git log -1 --no-walk`, not `git show`: show also reads the
+ * commit's tree, which costs in proportion to the tree.
+ */
+async function readCommit(git: GitRunner, cacheDir: string, rev: string, doing = `read commit ${rev}`): Promise<FetchedCommit> {
+  const shown = await git.run(
+    ['--git-dir', cacheDir, 'log', '-1', '--no-walk', '--no-show-signature', '--no-mailmap', '--format=%H%x00%T%x00%ct%x00%an%x00%B', '--end-of-options', rev, '--'],
+    'E_GIT_CHECKOUT',
+    doing,
+  );
+  const [sha = '', tree = '', time = '', author = '', ...rest] = shown.split('\0');
+  if (!FULL_SHA.test(sha) || !FULL_SHA.test(tree)) throw new BerthError('E_GIT_CHECKOUT', `Could not ${doing}: git printed no commit; remove the cached clone and deploy again`);
+  return { sha, tree, author: author.trim(), message: rest.join('\0').trim(), committedAtMs: Number(time) * 1000 };
 }
 
 /**
@@ -290,13 +348,14 @@ async function fetchRef(git: GitRunner, cacheDir: string, ref: string): Promise<
  * find out. A force-push that moved the branch back is honoured: its pushed
  * commit is then the tip.
  */
-async function fetchBranchTip(git: GitRunner, cacheDir: string, ref: string, pushed: string): Promise<string> {
-  const tip = await fetchRef(git, cacheDir, ref);
-  if (tip === pushed) return tip;
+async function fetchBranchTip(git: GitRunner, cacheDir: string, ref: string, pushed: string): Promise<FetchedCommit> {
+  const fetched = await fetchRef(git, cacheDir, ref);
+  const tip = fetched.sha;
+  if (tip === pushed) return fetched;
   for (let step = 0; ; step++) {
     if (await isAncestor(git, cacheDir, pushed, tip)) {
       git.log(`pushed commit ${pushed} is on ${ref}, whose tip is now ${tip}`);
-      return tip;
+      return fetched;
     }
     const deepen = DEEPEN_STEPS[step];
     if (deepen === undefined) break;
@@ -319,11 +378,15 @@ async function isAncestor(git: GitRunner, cacheDir: string, ancestor: string, de
   return exit === 0;
 }
 
-/** Throws GitFailure (not yet a BerthError) so the caller can tell a missing commit from an unreachable server. */
+/**
+ * Throws GitFailure (not yet a BerthError) so the caller can tell a missing
+ * commit from an unreachable server. The refspec points LAST_FETCHED_REF at
+ * what was fetched, as part of the fetch. Git's housekeeping is not run here
+ * but after the deploy (`maintainCache`), off the way to live.
+ */
 async function fetch(git: GitRunner, cacheDir: string, what: string, depth: string[] = ['--depth=1']): Promise<void> {
   await git.run(
-    // gc.autoDetach=false: housekeeping after a fetch runs inside our timeout instead of in a background process.
-    ['-c', 'gc.autoDetach=false', '--git-dir', cacheDir, 'fetch', ...depth, '--no-tags', '--progress', ...git.uploadPack, 'origin', what],
+    ['-c', 'maintenance.auto=false', '-c', 'gc.auto=0', '--git-dir', cacheDir, 'fetch', ...depth, '--no-tags', '--progress', ...git.uploadPack, 'origin', `+${what}:${LAST_FETCHED_REF}`],
     'E_GIT_FETCH',
     `fetch ${what}`,
     { log: true, raw: true },

@@ -24,7 +24,7 @@ import { resolveBuildSettings, resolvePublishDir, type BuildSettings } from './b
 import { openCommitTree, type CommitTree } from './commit-tree.ts';
 import { openDeployLog, type DeployLog } from './deploy-log.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
-import { fetchCommit, type FetchedCommit } from './git-source.ts';
+import { fetchCommit, maintainCache, type FetchedCommit } from './git-source.ts';
 import { gitTreeSource } from './git-tree-source.ts';
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { commitFiles } from './repo-files.ts';
@@ -105,6 +105,8 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   log.line(`deploy ${record.id}: site ${site.name}, ${record.ref}${record.sha === undefined ? '' : ` at ${record.sha}`} (${record.trigger}${record.forge === undefined ? '' : ` from ${record.forge}`})`);
   // The commit's tree, for a site with no build: its files are read from it, not from a checkout.
   let tree: CommitTree | undefined;
+  // Set once git has fetched into the site's cached clone, whose housekeeping then follows the deploy.
+  let fetchedWith: Parameters<typeof maintainCache>[0] | undefined;
   try {
     store.updateDeploy(record.id, { state: 'building', startedAt: new Date().toISOString(), phases });
     if (site.repo === undefined) {
@@ -127,6 +129,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
       signal,
     };
     // Fetched into the cache only: whether the commit is checked out at all depends on its build settings.
+    fetchedWith = gitAccess;
     const commit = await fetchCommit({ ...gitAccess, sha: exact, pushed, ref: pushed === undefined ? record.ref : `refs/heads/${site.branch}` });
     // The push's author and message describe the pushed commit, which is not always the one deployed.
     const described = commit.sha === record.sha;
@@ -146,13 +149,13 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     // names a command; a site with submodules is always checked out, since they are not in the cache.
     let fromCommit: BuildSettings | undefined;
     if (site.build.command === undefined && !site.submodules) {
-      const root = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', rootOnly: true });
+      const root = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', rootOnly: true, tree: commit.tree });
       try {
         fromCommit = await resolveBuildSettings(site, commitFiles(root));
       } finally {
         await root.close();
       }
-      if (fromCommit.command === undefined) tree = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT' });
+      if (fromCommit.command === undefined) tree = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', tree: commit.tree });
     }
     if (tree === undefined) {
       await fetchCommit({ ...gitAccess, sha: commit.sha, ref: record.ref, workDir });
@@ -281,6 +284,11 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   } finally {
     await tree?.close();
     await removeWorkDir(host, { site: site.name, deployId: record.id }, workDir, logger);
+    if (fetchedWith !== undefined) {
+      await maintainCache(fetchedWith).catch((error: unknown) => {
+        logger.warn({ site: site.name, err: error }, 'cannot tidy the cached clone; the next deploy tries again');
+      });
+    }
     await log.close();
   }
 }

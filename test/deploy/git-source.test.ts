@@ -73,6 +73,10 @@ function committerTime(repo: string, sha: string): number {
   return Number(git(repo, 'show', '--no-patch', '--format=%ct', sha).trim()) * 1000;
 }
 
+function treeOf(repo: string, sha: string): string {
+  return git(repo, 'rev-parse', `${sha}^{tree}`).trim();
+}
+
 function objectCount(gitDir: string): number {
   const out = git(gitDir, '--git-dir', gitDir, 'count-objects', '-v');
   const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(out)?.[1] ?? 'NaN');
@@ -104,7 +108,7 @@ test('fetchCommit checks a commit out into a fresh work directory', async (t) =>
   await f.commit({ 'index.html': '<h1>two</h1>' }, 'Second');
   const options = f.options({ sha });
   const fetched = await fetchCommit(options);
-  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'First page\n\nWith a body.', committedAtMs: committerTime(f.repo, sha) });
+  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'First page\n\nWith a body.', committedAtMs: committerTime(f.repo, sha), tree: treeOf(f.repo, sha) });
   assert.equal(await readFile(join(options.workDir, 'index.html'), 'utf8'), '<h1>one</h1>');
   assert.equal(await readFile(join(options.workDir, 'src', 'page.md'), 'utf8'), '# Page');
   // The build may ask git about the commit.
@@ -119,7 +123,7 @@ test('fetchCommit without a work directory fetches into the cache and checks not
   const sha = await f.commit({ 'index.html': '<h1>one</h1>' }, 'Only fetched');
   const { workDir, ...options } = f.options({ sha });
   const fetched = await fetchCommit(options);
-  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'Only fetched', committedAtMs: committerTime(f.repo, sha) });
+  assert.deepEqual(fetched, { sha, author: 'Ada Lovelace', message: 'Only fetched', committedAtMs: committerTime(f.repo, sha), tree: treeOf(f.repo, sha) });
   await assert.rejects(access(workDir), { code: 'ENOENT' });
   assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'cat-file', '-t', sha).trim(), 'commit');
   assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'show', `${sha}:index.html`), '<h1>one</h1>');
@@ -234,7 +238,7 @@ test('without a sha, fetchCommit deploys what the ref points at', async (t) => {
   assert.equal(await readFile(join(branch.workDir, 'index.html'), 'utf8'), 'three');
   assert.equal((await fetchCommit(f.options({ ref: 'refs/heads/main' }))).sha, head);
   const tag = f.options({ ref: 'v2' });
-  assert.deepEqual(await fetchCommit(tag), { sha: tagged, author: 'Ada Lovelace', message: 'Two', committedAtMs: committerTime(f.repo, tagged) });
+  assert.deepEqual(await fetchCommit(tag), { sha: tagged, author: 'Ada Lovelace', message: 'Two', committedAtMs: committerTime(f.repo, tagged), tree: treeOf(f.repo, tagged) });
   assert.equal(await readFile(join(tag.workDir, 'index.html'), 'utf8'), 'two');
 
   await assert.rejects(fetchCommit(f.options({ ref: 'no-such-branch' })), hasCode('E_GIT_FETCH', '"no-such-branch"', f.repo));
@@ -607,7 +611,7 @@ test('with pushed, the branch tip is checked out when the pushed commit is on th
   assert.equal((await fetchCommit(same)).sha, tip);
   // An old push (sent again, or overtaken by later pushes) deploys the tip, never the old commit.
   const behind = f.options({ pushed: old });
-  assert.deepEqual(await fetchCommit(behind), { sha: tip, author: 'Ada Lovelace', message: 'Tip', committedAtMs: committerTime(f.repo, tip) });
+  assert.deepEqual(await fetchCommit(behind), { sha: tip, author: 'Ada Lovelace', message: 'Tip', committedAtMs: committerTime(f.repo, tip), tree: treeOf(f.repo, tip) });
   assert.equal(await readFile(join(behind.workDir, 'index.html'), 'utf8'), 'tip');
   assert.ok(behind.lines.some((line) => line.includes(`pushed commit ${old} is on main, whose tip is now ${tip}`)), behind.lines.join('\n'));
 
@@ -638,4 +642,15 @@ test('with pushed, a commit only on another branch or in a pull request deploys 
     assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'cat-file', '-t', tip).trim(), 'commit');
     assert.throws(() => git(f.cacheDir, '--git-dir', f.cacheDir, 'cat-file', '-t', pushed), 'the pushed commit was never fetched');
   }
+});
+
+test('the fetch itself records the fetched commit in the cache, and a ref with a colon (another refspec destination) is refused before git runs', async (t) => {
+  const f = await fixture(t);
+  const sha = await f.commit({ 'index.html': '<h1>one</h1>' }, 'Recorded');
+  const { workDir, ...options } = f.options({ sha: undefined });
+  assert.equal((await fetchCommit({ ...options, ref: 'main' })).sha, sha);
+  assert.equal(git(f.cacheDir, '--git-dir', f.cacheDir, 'rev-parse', 'refs/berth/last-fetched').trim(), sha);
+  await assert.rejects(fetchCommit({ ...options, ref: 'main:refs/heads/evil' }), (error: unknown) => isBerthError(error) && error.code === 'E_GIT_FETCH' && /not a branch, tag or ref name/.test(error.message));
+  assert.throws(() => git(f.cacheDir, '--git-dir', f.cacheDir, 'rev-parse', '--verify', '--quiet', 'refs/heads/evil'));
+  await assert.rejects(access(workDir), { code: 'ENOENT' });
 });
