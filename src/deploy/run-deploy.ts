@@ -107,6 +107,16 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   let tree: CommitTree | undefined;
   // Set once git has fetched into the site's cached clone, whose housekeeping then follows the deploy.
   let fetchedWith: Parameters<typeof maintainCache>[0] | undefined;
+  // After the site is live or the deploy failed, and before its end is recorded: whoever waits for the
+  // deploy to end (a test, a backup after it) finds nothing still changing in the site's directory.
+  const tidyCache = async (): Promise<void> => {
+    const access = fetchedWith;
+    fetchedWith = undefined;
+    if (access === undefined) return;
+    await maintainCache(access).catch((error: unknown) => {
+      logger.warn({ site: site.name, err: error }, 'cannot tidy the cached clone; the next deploy tries again');
+    });
+  };
   try {
     store.updateDeploy(record.id, { state: 'building', startedAt: new Date().toISOString(), phases });
     if (site.repo === undefined) {
@@ -263,16 +273,17 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     // Only now: until the new release is served, the one before it must stay to go back to.
     const pruned = await withSiteLock(paths.lockFile, () => pruneReleases(paths, site.retain));
     log.line(`release ${published.id} is live`);
+    await tidyCache();
     logger.info({ deploy: record.id, site: site.name, release: published.id, sha: commit.sha, phases }, 'deploy live');
-    const live = store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
     if (pruned.length > 0) await sweepAfterPrune(paths, log, logger, site.name);
-    return live;
+    return store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
   } catch (error) {
     const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     log.line(`failed [${code}]: ${message}`);
     // A release that was switched to but not served says itself what is live now.
     if (code !== 'E_RELEASE_NOT_SERVED') log.line('the live release is unchanged');
+    await tidyCache();
     logger.warn({ deploy: record.id, site: site.name, code, message }, 'deploy failed');
     return store.updateDeploy(record.id, {
       state: signal?.aborted === true ? 'cancelled' : 'failed',
@@ -284,11 +295,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
   } finally {
     await tree?.close();
     await removeWorkDir(host, { site: site.name, deployId: record.id }, workDir, logger);
-    if (fetchedWith !== undefined) {
-      await maintainCache(fetchedWith).catch((error: unknown) => {
-        logger.warn({ site: site.name, err: error }, 'cannot tidy the cached clone; the next deploy tries again');
-      });
-    }
+    await tidyCache();
     await log.close();
   }
 }

@@ -154,6 +154,9 @@ export function fsReleaseStore(paths: SitePaths): ReleaseStore {
       // appeared meanwhile are added, and only what none names is deleted.
       await addReleases();
       const candidates = await unreferencedNames(paths.objectsDir, referenced);
+      // Nothing to remove: the lock (a file created and removed in the site's directory) is not taken,
+      // so a sweep with nothing to do changes nothing on disk, and a backup running beside it sees no change.
+      if (candidates.size === 0 && !(await hasTemporaryFiles(paths.objectsDir))) return { objects: 0, bytes: 0 };
       return withSiteLock(paths.lockFile, async () => {
         await addReleases();
         return removeUnreferenced(paths.objectsDir, referenced, candidates);
@@ -175,6 +178,10 @@ async function unreferencedNames(objectsDir: string, referenced: ReadonlySet<str
     }
   }
   return names;
+}
+
+async function hasTemporaryFiles(objectsDir: string): Promise<boolean> {
+  return (await readdir(objectsDir).catch(() => [] as string[])).some((name) => name.startsWith(TEMP_PREFIX));
 }
 
 /**

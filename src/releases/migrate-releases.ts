@@ -46,6 +46,14 @@ export interface MigrationResult {
  * its bytes were hashed, and a release is version 1 or version 2, never in
  * between; the next run carries on. The caller holds the site's lock.
  */
+/** Whether any of the site's releases was written by an older Berth (read without the site's lock: only the manifests' first bytes). */
+export async function hasReleasesToMigrate(paths: SitePaths): Promise<boolean> {
+  for (const id of await releaseIds(paths)) {
+    if ((await writtenVersion(join(paths.releasesDir, id))) !== MANIFEST_VERSION) return true;
+  }
+  return false;
+}
+
 export async function migrateSiteReleases(paths: SitePaths): Promise<MigrationResult> {
   const result: MigrationResult = { releases: 0, files: 0, corrected: [], droppedVariants: 0 };
   for (const id of await releaseIds(paths)) {

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { Writable } from 'node:stream';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
+import type { ResolvedSite } from '../../src/config/resolved-config.ts';
+import { tidyReleaseStores } from '../../src/deploy/tidy-release-stores.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { fsReleaseStore } from '../../src/releases/fs-release-store.ts';
 import { FILE_ROWS_NAME, MANIFEST_NAME, type Manifest, type ManifestFile } from '../../src/releases/manifest.ts';
-import { migrateSiteReleases } from '../../src/releases/migrate-releases.ts';
+import { hasReleasesToMigrate, migrateSiteReleases } from '../../src/releases/migrate-releases.ts';
 import { objectPath } from '../../src/releases/object-path.ts';
 import { publishRelease } from '../../src/releases/publish.ts';
 import { readManifest } from '../../src/releases/read-manifest.ts';
@@ -172,6 +176,35 @@ describe('the object store', () => {
     await assertWhole(sitePaths(dataDir, 'site'));
   });
 
+  it('a start with nothing to convert or sweep changes nothing on disk, so a backup taken beside it sees no change', async (t) => {
+    const root = await tempDir(t);
+    const dataDir = join(root, 'data');
+    const paths = sitePaths(dataDir, 'site');
+    const dir = await tempDir(t);
+    await writeTree(dir, { 'index.html': 'one', 'a.css': 'body{}' });
+    await activateRelease(paths, (await publishRelease({ dataDir, site: 'site', sourceDir: dir, retain: 2 })).id);
+    assert.equal(await hasReleasesToMigrate(paths), false);
+    const changes = async (): Promise<bigint[]> => {
+      const times: bigint[] = [];
+      for (const path of [paths.siteDir, paths.objectsDir, paths.releasesDir]) {
+        const info = await stat(path, { bigint: true });
+        times.push(info.mtimeNs, info.ctimeNs);
+      }
+      return times;
+    };
+    const before = await changes();
+    const logged: string[] = [];
+    const logger = createLogger({ level: 'info', destination: new Writable({ write: (chunk: Buffer, _encoding, done) => (logged.push(chunk.toString()), done()) }) });
+    await tidyReleaseStores({ dataDir, sites: [{ name: 'site' } as ResolvedSite] }, logger);
+    assert.deepEqual(await changes(), before, 'no lock file was created and removed, nothing was written');
+    assert.deepEqual(logged, []);
+    // Debris is still cleaned: an object no release names.
+    await mkdir(join(paths.objectsDir, 'ab'), { recursive: true });
+    await writeFile(join(paths.objectsDir, 'ab', `ab${'0'.repeat(62)}`), 'debris');
+    await tidyReleaseStores({ dataDir, sites: [{ name: 'site' } as ResolvedSite] }, logger);
+    assert.deepEqual(await storedNames(paths), await referencedNames(paths));
+  });
+
   it('a sweep keeps what a release written while it ran names, whichever of its two phases saw it', async (t) => {
     const root = await tempDir(t);
     const dataDir = join(root, 'data');
@@ -276,6 +309,7 @@ describe('releases from before the object store', () => {
     await rm(join(paths.releasesDir, '20260102T000000Z-bbbbbbbb', 'gone.html'));
     await activateRelease(paths, '20260102T000000Z-bbbbbbbb');
 
+    assert.equal(await hasReleasesToMigrate(paths), true);
     const result = await migrateSiteReleases(paths);
     assert.equal(result.releases, 2);
     assert.equal(result.droppedVariants, 1, 'the gzip of app.js that was not one');
@@ -293,6 +327,7 @@ describe('releases from before the object store', () => {
     assert.equal(header.files, undefined);
     assert.equal((await readFile(join(paths.releasesDir, '20260102T000000Z-bbbbbbbb', FILE_ROWS_NAME), 'utf8')).split('\n').length, 3 + 1);
     assert.equal((await migrateSiteReleases(paths)).releases, 0, 'once');
+    assert.equal(await hasReleasesToMigrate(paths), false);
 
     const server = await startTestServer(t, { root });
     for (const [path, bytes] of [['/app.js', appJs], ['/app.js.gz', ownGz], ['/', page]] as const) {
