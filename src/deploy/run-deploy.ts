@@ -30,6 +30,9 @@ import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { commitFiles } from './repo-files.ts';
 import { workDirFor } from './work-dir.ts';
 
+/** A commit with at most this many entries is listed whole before its build settings are known. */
+const LISTED_AT_ONCE = 50_000;
+
 export interface DeployDeps {
   config: ResolvedConfig;
   store: StateStore;
@@ -159,13 +162,23 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     // names a command; a site with submodules is always checked out, since they are not in the cache.
     let fromCommit: BuildSettings | undefined;
     if (site.build.command === undefined && !site.submodules) {
-      const root = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', rootOnly: true, tree: commit.tree });
+      // Most sites' commits are small: one listing of the whole tree serves both the settings and the
+      // publish (each git command costs a process). A bigger one is listed at its root first, so a site
+      // that turns out to build does not hold a huge listing it never uses.
+      const whole = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', tree: commit.tree, maxEntries: LISTED_AT_ONCE }).catch(() => undefined);
+      const root = whole ?? (await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', rootOnly: true, tree: commit.tree }));
       try {
         fromCommit = await resolveBuildSettings(site, commitFiles(root));
-      } finally {
+      } catch (error) {
         await root.close();
+        throw error;
       }
-      if (fromCommit.command === undefined) tree = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', tree: commit.tree });
+      if (whole === undefined) await root.close();
+      if (fromCommit.command === undefined) {
+        tree = whole ?? (await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', tree: commit.tree }));
+      } else {
+        await whole?.close();
+      }
     }
     if (tree === undefined) {
       await fetchCommit({ ...gitAccess, sha: commit.sha, ref: record.ref, workDir });
