@@ -30,9 +30,6 @@ import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { commitFiles } from './repo-files.ts';
 import { workDirFor } from './work-dir.ts';
 
-/** A commit with at most this many entries is listed whole before its build settings are known. */
-const LISTED_AT_ONCE = 50_000;
-
 export interface DeployDeps {
   config: ResolvedConfig;
   store: StateStore;
@@ -162,10 +159,11 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     // names a command; a site with submodules is always checked out, since they are not in the cache.
     let fromCommit: BuildSettings | undefined;
     if (site.build.command === undefined && !site.submodules) {
-      // Most sites' commits are small: one listing of the whole tree serves both the settings and the
-      // publish (each git command costs a process). A bigger one is listed at its root first, so a site
-      // that turns out to build does not hold a huge listing it never uses.
-      const whole = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', tree: commit.tree, maxEntries: LISTED_AT_ONCE }).catch(() => undefined);
+      // One listing of the whole tree serves both the settings and the publish (each git command costs a
+      // process, and a second listing of a big tree costs its size again). A site that turns out to build
+      // drops it: its checkout, which follows, costs more than the listing. Only a commit too big to list
+      // (over MAX_TREE_ENTRIES, which its publish could not read either) is looked at by its root.
+      const whole = await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', tree: commit.tree }).catch(() => undefined);
       const root = whole ?? (await openCommitTree(paths.sourceDir, commit.sha, { code: 'E_GIT_CHECKOUT', rootOnly: true, tree: commit.tree }));
       try {
         fromCommit = await resolveBuildSettings(site, commitFiles(root));
