@@ -213,10 +213,14 @@ export function berthConfigPath(ctx: BenchContext, name: ServerName): string {
   return join(ctx.tmp, name, 'berth.toml');
 }
 
-/** `berth publish <dir> --site bench`; resolves with the command's result. */
-export function berthPublish(ctx: BenchContext, name: ServerName, dir: string): ReturnType<typeof run> {
-  return run(ctx.node, [join(ctx.root, 'src/cli/main.ts'), 'publish', dir, '--site', 'bench', '--config', berthConfigPath(ctx, name)], {
-    cwd: ctx.root,
+/**
+ * `berth publish <dir> --site bench` with the Berth whose source is at
+ * `source` (the repository's own by default); resolves with the command's
+ * result.
+ */
+export function berthPublish(ctx: BenchContext, name: ServerName, dir: string, source = ctx.root): ReturnType<typeof run> {
+  return run(ctx.node, [join(source, 'src/cli/main.ts'), 'publish', dir, '--site', 'bench', '--config', berthConfigPath(ctx, name)], {
+    cwd: source,
     timeoutMs: 60_000,
   });
 }
@@ -253,6 +257,41 @@ function wrap(name: ServerName, proc: Tracked, httpPort: number, httpsPort: numb
 /** A log file name per kind of start, so the logging row's log is its own. */
 function logName(name: ServerName, o: StartOptions): string {
   return `${name}${o.cpus !== undefined ? '-pinned' : ''}${o.accessLog ? '-logged' : ''}`;
+}
+
+/**
+ * Berth run from the source tree at `source` (the repository's own when
+ * undefined): published and started the same way whatever the source, so
+ * another commit's Berth can be measured exactly as the current one is.
+ */
+function berthServer(name: 'berth', label: string, httpPort: number, httpsPort: number, source?: string): ServerSpec {
+  return {
+    name,
+    label,
+    httpPort,
+    httpsPort,
+    async start(ctx, o = {}) {
+      const root = source ?? ctx.root;
+      const dir = join(ctx.tmp, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(berthConfigPath(ctx, name), berthConfig(ctx, name, this.httpPort, this.httpsPort, o));
+      const pub = await berthPublish(ctx, name, ctx.siteDir, root);
+      if (pub.code !== 0) throw new Error(`${label}: berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
+      // Spawn the Node binary itself (no npm wrapper) so the pid is the server's.
+      const logAs = logName(name, o);
+      const proc = startTracked(
+        logAs,
+        ...pinned(o.cpus, ctx.node, [join(root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx, name)]),
+        ctx.logDir,
+        { cwd: root },
+      );
+      await waitForPorts(proc, [this.httpPort, this.httpsPort], 30_000);
+      const cl = cmdline(proc.pid);
+      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
+      await waitBerthReady(this.httpPort);
+      return wrap(name, proc, this.httpPort, this.httpsPort, join(ctx.logDir, `${logAs}.log`));
+    },
+  };
 }
 
 export const SERVERS: ServerSpec[] = [
@@ -297,32 +336,7 @@ export const SERVERS: ServerSpec[] = [
       return wrap('caddy', proc, this.httpPort, this.httpsPort, join(dir, 'access.log'));
     },
   },
-  {
-    name: 'berth',
-    label: 'Berth',
-    httpPort: 18080,
-    httpsPort: 18443,
-    async start(ctx, o = {}) {
-      const dir = join(ctx.tmp, 'berth');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(berthConfigPath(ctx, 'berth'), berthConfig(ctx, 'berth', this.httpPort, this.httpsPort, o));
-      const pub = await berthPublish(ctx, 'berth', ctx.siteDir);
-      if (pub.code !== 0) throw new Error(`berth publish failed (exit ${pub.code}):\n${pub.stderr || pub.stdout}`);
-      // Spawn the Node binary itself (no npm wrapper) so the pid is the server's.
-      const name = logName('berth', o);
-      const proc = startTracked(
-        name,
-        ...pinned(o.cpus, ctx.node, [join(ctx.root, 'src/cli/main.ts'), 'serve', '--config', berthConfigPath(ctx, 'berth')]),
-        ctx.logDir,
-        { cwd: ctx.root },
-      );
-      await waitForPorts(proc, [this.httpPort, this.httpsPort], 30_000);
-      const cl = cmdline(proc.pid);
-      if (!cl.includes('main.ts') || !cl.includes('serve')) throw new Error(`pid ${proc.pid} is not berth serve: ${cl}`);
-      await waitBerthReady(this.httpPort);
-      return wrap('berth', proc, this.httpPort, this.httpsPort, join(ctx.logDir, `${name}.log`));
-    },
-  },
+  berthServer('berth', 'Berth', 18080, 18443),
   {
     name: 'bare',
     label: 'bare Node',
