@@ -93,6 +93,8 @@ export interface Results {
     nginxBrotli?: boolean;
   };
   machine: Record<string, string>;
+  /** The earlier commit `berth-before` ran from, when it ran (BENCH_BASELINE). */
+  baseline?: { ref: string; commit: string; label: string };
   files: Record<FileKey, { path: string; bytes: number }>;
   /** The servers in the order each round ran them. */
   order: ServerName[][];
@@ -118,8 +120,14 @@ export interface CellSummary {
 
 /** Every server, in column order; the ratios are against nginx, and Berth against the bare Node server. */
 export const ALL: ServerName[] = ['nginx', 'caddy', 'berth', 'bare'];
+/**
+ * The columns of the tables with one per server (CPU, latency, memory): ALL,
+ * and the earlier Berth beside the current one when it ran. The req/s tables
+ * keep to ALL; the earlier Berth has a table of its own against the current.
+ */
+export const COLUMNS: ServerName[] = ['nginx', 'caddy', 'berth', 'berth-before', 'bare'];
 const FILES: FileKey[] = ['css', 'html', 'image'];
-const SHORT: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', bare: 'bare Node' };
+const SHORT: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', 'berth-before': 'Berth before', bare: 'bare Node' };
 const VARIANT_TITLE: Record<Variant, string> = {
   http: 'HTTP/1.1, plain',
   https: 'HTTP/1.1 over TLS',
@@ -165,6 +173,24 @@ export function summarizeCell(r: Results, n: ServerName, variant: Variant, f: Fi
 /** "a is this many times b", from the medians. */
 export function ratio(a: CellSummary | undefined, b: CellSummary | undefined): string {
   return a && b && b.rps.median > 0 ? `${(a.rps.median / b.rps.median).toFixed(2)}×` : '—';
+}
+
+/**
+ * `a` over `b` in one row: the medians divided, as every ratio here, then in
+ * brackets the lowest and highest ratio of one round's two turns. Both ran
+ * in the same rounds, so a round's ratio compares them under the same spell
+ * of the machine.
+ */
+export function pairedRatio(r: Results, a: ServerName, b: ServerName, variant: Variant, f: FileKey): string {
+  const medians = ratio(summarizeCell(r, a, variant, f), summarizeCell(r, b, variant, f));
+  if (medians === '—') return medians;
+  const perRound = (r.servers[a]?.rounds ?? []).flatMap((x) => {
+    const ca = x.cells[variant]?.[f];
+    const cb = turn(r, b, x.round)?.cells[variant]?.[f];
+    return ca && cb && cb.rps > 0 ? [ca.rps / cb.rps] : [];
+  });
+  const s = spread(perRound);
+  return s && s.count > 1 ? `${medians} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : medians;
 }
 
 /** The median req/s, then the slowest and fastest round, and how many rounds when some did not measure it. */
@@ -214,7 +240,7 @@ function rpsTable(r: Results, rows: Row[], firstColumn: (row: Row) => string, fi
 }
 
 function anyCells(r: Results, variant: Variant): boolean {
-  return ALL.some((n) => r.servers[n]?.rounds.some((x) => Object.keys(x.cells[variant] ?? {}).length > 0));
+  return COLUMNS.some((n) => r.servers[n]?.rounds.some((x) => Object.keys(x.cells[variant] ?? {}).length > 0));
 }
 
 /** A server's turn in round `round`, if it had one. */
@@ -263,6 +289,25 @@ function cpuTables(r: Results, rows: Row[], shown: ServerName[]): string[] {
   ];
 }
 
+/** The current Berth against the earlier one, every measured row. */
+function nowAndBefore(r: Results, label: string, rows: Row[]): string[] {
+  const body = rows.map((row) => [
+    rowTitle(r, row),
+    rpsCell(r, summarizeCell(r, 'berth', row.variant, row.file)),
+    rpsCell(r, summarizeCell(r, 'berth-before', row.variant, row.file)),
+    pairedRatio(r, 'berth', 'berth-before', row.variant, row.file),
+  ]);
+  return [
+    `### Berth now against ${label}`,
+    '',
+    'req/s of both as in the tables above. now / before divides the medians; in brackets, the lowest',
+    'and highest ratio within one round. Above 1.00×, the current Berth served more.',
+    '',
+    table(['row', 'Berth req/s', `${label} req/s`, 'now / before'], body),
+    '',
+  ];
+}
+
 function publishRows(p: PublishLoadResult): Array<[string, string]> {
   const rows: Array<[string, string]> = [
     ['publishes (failed)', `${p.publishes} (${p.publishesFailed})`],
@@ -282,7 +327,8 @@ export function renderSection(r: Results, resultsFile: string, committed = true)
   const st = r.settings;
   const rounds = st.rounds === 1 ? '1 round' : `${st.rounds} rounds`;
   const warm = st.warmupSeconds > 0 ? `after a ${st.warmupSeconds} s warm-up` : 'with no warm-up';
-  const shown = ALL.filter((n) => r.servers[n]);
+  const shown = COLUMNS.filter((n) => r.servers[n]);
+  const before = r.baseline && r.servers['berth-before'] ? r.baseline : undefined;
   const out: string[] = [];
   out.push('## Static serving', '', ...measuredBy(r.command, r.startedAt, resultsFile, committed), '');
   out.push(
@@ -307,6 +353,12 @@ export function renderSection(r: Results, resultsFile: string, committed = true)
     '  a shared VM vary by tens of percent from one run to the next; the brackets show how much they',
     '  varied within this one.',
     '- ⚠ marks a cell where some round had non-2xx responses or socket errors.',
+    ...(before
+      ? [
+          `- ${before.label} takes its turns in the same rounds: Berth run from the source of commit`,
+          `  \`${before.commit}\` (\`BENCH_BASELINE=${before.ref}\`), measured the same way as the current Berth.`,
+        ]
+      : []),
     '',
   );
   out.push(
@@ -320,6 +372,12 @@ export function renderSection(r: Results, resultsFile: string, committed = true)
     '- Berth: `berth publish` of the directory, then `berth serve` with `workers = "auto"` (one serving',
     '  process per core) and `access_log = false`; files up to 1 MiB are served from memory, with the',
     '  `.br` and `.gz` its publish made.',
+    ...(before
+      ? [
+          `- ${before.label}: the same \`berth.toml\` (its own ports and data dir), the same site, Node and`,
+          '  commands, run from `git archive` of that commit with the repository\'s `node_modules`.',
+        ]
+      : []),
     '- bare Node (`bench/bare-node-server.ts`): one process per core, each listening with `reusePort`,',
     '  every file read into memory at start with its headers prepared (type, length, ETag,',
     '  Last-Modified, Cache-Control, the two security headers Berth sends, Vary), HTTP/1.1 and HTTP/2',
@@ -387,8 +445,10 @@ export function renderSection(r: Results, resultsFile: string, committed = true)
     );
   }
 
-  out.push('### CPU time', '');
   const cpuRows = [...protos, ...extra, ...(anyCells(r, 'pinned') ? (['pinned'] as const) : [])].flatMap(rowsOf);
+  if (before) out.push(...nowAndBefore(r, before.label, cpuRows));
+
+  out.push('### CPU time', '');
   out.push(...cpuTables(r, cpuRows, shown));
 
   out.push('### Latency', '', `Median over the rounds of each round's p99${protos.includes('h2') ? ' (HTTP/2: mean)' : ''}.`, '');

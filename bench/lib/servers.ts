@@ -52,8 +52,17 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** `berth` is Berth with `workers = "auto"` (one serving process per core); `bare` the bare Node server. */
-export type ServerName = 'nginx' | 'caddy' | 'berth' | 'bare';
+/**
+ * `berth` is Berth with `workers = "auto"` (one serving process per core);
+ * `berth-before` the same, run from the source of an earlier commit (see
+ * baseline.ts); `bare` the bare Node server.
+ */
+export type ServerName = 'nginx' | 'caddy' | 'berth' | 'berth-before' | 'bare';
+
+/** The servers that are Berth, whichever commit they run. */
+export function isBerth(name: ServerName): boolean {
+  return name === 'berth' || name === 'berth-before';
+}
 
 export interface ServerSpec {
   name: ServerName;
@@ -261,10 +270,10 @@ function logName(name: ServerName, o: StartOptions): string {
 
 /**
  * Berth run from the source tree at `source` (the repository's own when
- * undefined): published and started the same way whatever the source, so
- * another commit's Berth can be measured exactly as the current one is.
+ * undefined): published and started the same way whatever the commit, so
+ * an earlier commit's Berth is measured exactly as the current one is.
  */
-function berthServer(name: 'berth', label: string, httpPort: number, httpsPort: number, source?: string): ServerSpec {
+function berthServer(name: 'berth' | 'berth-before', label: string, httpPort: number, httpsPort: number, source?: string): ServerSpec {
   return {
     name,
     label,
@@ -292,6 +301,11 @@ function berthServer(name: 'berth', label: string, httpPort: number, httpsPort: 
       return wrap(name, proc, this.httpPort, this.httpsPort, join(ctx.logDir, `${logAs}.log`));
     },
   };
+}
+
+/** Berth from the source tree at `source` (an earlier commit's), on ports of its own. */
+export function berthBefore(label: string, source: string): ServerSpec {
+  return berthServer('berth-before', label, 18580, 18943, source);
 }
 
 export const SERVERS: ServerSpec[] = [

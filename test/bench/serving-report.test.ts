@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { renderSection, summarizeCell, type Cell, type Results, type ServerRound } from '../../bench/lib/report.ts';
+import { pairedRatio, renderSection, summarizeCell, type Cell, type Results, type ServerRound } from '../../bench/lib/report.ts';
 import type { ServerName } from '../../bench/lib/servers.ts';
 
 const cell = (rps: number, p99Ms: number, meanMs = p99Ms): Cell => ({ rps, requests: rps * 8, p50Ms: p99Ms / 2, p99Ms, meanMs, non2xx: 0, errors: 0 });
@@ -18,7 +18,7 @@ function turn(round: number, rps: number, p99Ms: number, kib: number, h2Mean = p
 }
 
 function results(servers: Partial<Record<ServerName, ServerRound[]>>, rounds = 3): Results {
-  const label: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', bare: 'bare Node' };
+  const label: Record<ServerName, string> = { nginx: 'nginx', caddy: 'Caddy', berth: 'Berth', 'berth-before': 'Berth before issue 13 (bb55809)', bare: 'bare Node' };
   return {
     startedAt: '2026-12-03T19:00:00.000Z',
     finishedAt: '2026-12-03T19:20:00.000Z',
@@ -214,4 +214,42 @@ test('the section says its raw results are committed with it', () => {
 test('a run that does not rewrite BENCHMARKS.md says its results file is not committed', () => {
   const r = results({ nginx: [turn(1, 1, 1, 0)] }, 1);
   assert.match(renderSection(r, 'bench/results/x.json', false), /are in `bench\/results\/x\.json` \(not committed\)\./);
+});
+
+/** Berth now and Berth before in the same three rounds, /style.css over plain HTTP. */
+function nowAndBefore(now: number[], before: number[]): Results {
+  const r = results({ berth: now.map((rps, i) => turn(i + 1, rps, 1, 0)), 'berth-before': before.map((rps, i) => turn(i + 1, rps, 1, 0)) });
+  r.baseline = { ref: 'bb55809', commit: 'bb55809'.padEnd(40, '0'), label: 'Berth before issue 13 (bb55809)' };
+  return r;
+}
+
+test('now / before divides the medians, with the lowest and highest ratio of one round\'s two turns', () => {
+  // Rounds: 110/100, 90/100, 120/80 -> 1.10, 0.90, 1.50; medians 110/100.
+  const r = nowAndBefore([110, 90, 120], [100, 100, 80]);
+  assert.equal(pairedRatio(r, 'berth', 'berth-before', 'http', 'css'), '1.10× (0.90–1.50)');
+  assert.equal(pairedRatio(r, 'berth', 'berth-before', 'http', 'html'), '—');
+});
+
+test('a round only one of the two measured gives no round ratio, and one round gives no range', () => {
+  const r = nowAndBefore([100, 200], [50]);
+  assert.equal(pairedRatio(r, 'berth', 'berth-before', 'http', 'css'), '3.00×');
+});
+
+test('with the earlier Berth, the section has its table and names its commit; the req/s tables keep their columns', () => {
+  const md = renderSection(nowAndBefore([110, 90, 120], [100, 100, 80]), 'x.json');
+  assert.match(md, /### Berth now against Berth before issue 13 \(bb55809\)/);
+  assert.match(md, /commit\s+`bb558090{33}` \(`BENCH_BASELINE=bb55809`\)/);
+  assert.deepEqual(row(md, '### Berth now against', 'HTTP/1.1, plain: /style.css (1 KiB)'), [
+    'HTTP/1.1, plain: /style.css (1 KiB)',
+    '110 (90–120)',
+    '100 (80–100)',
+    '1.10× (0.90–1.50)',
+  ]);
+  assert.equal(row(md, '### HTTP/1.1, plain', '/style.css (1 KiB)').length, 9);
+  assert.deepEqual(row(md, '### Latency', 'HTTP/1.1, plain: /style.css (1 KiB)').length, 3);
+});
+
+test('without the earlier Berth there is no table for it', () => {
+  const r = results({ berth: [turn(1, 100, 1, 0)] }, 1);
+  assert.doesNotMatch(renderSection(r, 'x.json'), /Berth now against|BENCH_BASELINE/);
 });
