@@ -1,6 +1,7 @@
 /**
- * The static serving benchmark: nginx, Caddy, Berth (`workers = "auto"`) and
- * a bare Node server serving the same site on loopback, measured with wrk
+ * The static serving benchmark: nginx, Caddy, Berth (`workers = "auto"`),
+ * the same Berth at an earlier commit (BENCH_BASELINE) and a bare Node
+ * server serving the same site on loopback, measured with wrk
  * (and h2load where installed) in rounds. In each round the servers take
  * turns, one at a time, each started afresh, checked, measured and stopped;
  * each round starts one server further down the list. A turn measures three
@@ -20,7 +21,8 @@
  *   BENCH_WARMUP=1         seconds of warm-up per URL
  *   BENCH_THREADS=2        wrk/h2load threads
  *   BENCH_CONNECTIONS=64   wrk/h2load connections
- *   BENCH_SERVERS=nginx,caddy,berth,bare
+ *   BENCH_SERVERS=nginx,caddy,berth,berth-before,bare   (berth-before only while BENCH_BASELINE is on)
+ *   BENCH_BASELINE=bb55809 the commit-ish `berth-before` runs from, unpacked into the work dir; 0 or none: no berth-before
  *   BENCH_H2=auto          1/0; auto = when h2load is installed
  *   BENCH_H2_STREAMS=10    concurrent streams per HTTP/2 connection
  *   BENCH_EXTRA=1          1/0; the compressed and logging rows
@@ -44,9 +46,10 @@ import { h2load, wrk, type LoadResult } from './lib/load.ts';
 import { cmdline, installExitHandlers, killAllNow, processTree, procKiB, run, setPidDir, treeRssKiB, waitPortsFree } from './lib/proc.ts';
 import { publishUnderLoad } from './lib/publish-load.ts';
 import { describeMachine } from './lib/machine.ts';
+import { baselineRef, checkOutBaseline, type Baseline } from './lib/baseline.ts';
 import { ALL, COMPRESSED_FILE, LOGGED_FILE, renderSection, updateBenchmarksMd, type Cell, type FileKey, type Results, type ServerRound, type Variant } from './lib/report.ts';
 import { rotated } from './lib/rounds.ts';
-import { makeCert, nginxHasBrotli, SERVERS, type BenchContext, type Running, type ServerSpec, type StartOptions } from './lib/servers.ts';
+import { berthBefore, isBerth, makeCert, nginxHasBrotli, SERVERS, type BenchContext, type Running, type ServerSpec, type StartOptions } from './lib/servers.ts';
 
 const log = progressLog('bench');
 
@@ -190,6 +193,7 @@ const MEASURE_SETTINGS = [
   'BENCH_THREADS',
   'BENCH_CONNECTIONS',
   'BENCH_SERVERS',
+  'BENCH_BASELINE',
   'BENCH_H2',
   'BENCH_H2_STREAMS',
   'BENCH_EXTRA',
@@ -231,7 +235,7 @@ async function start(spec: ServerSpec, ctx: BenchContext, o: StartOptions = {}):
 async function stop(spec: ServerSpec, running: Running, note: (msg: string) => void, when: string): Promise<void> {
   log(`${spec.label}: stopping ${when}`);
   await running.stop();
-  if (running.proc.child.exitCode !== 0 && spec.name === 'berth') {
+  if (running.proc.child.exitCode !== 0 && isBerth(spec.name)) {
     note(`${spec.label} exited with ${String(running.proc.child.exitCode ?? running.proc.child.signalCode)} on SIGTERM ${when}`);
   }
 }
@@ -294,7 +298,7 @@ async function benchTurn(
     const problems = await verify(s, ca, site);
     if (problems.length) throw new Error(`${spec.label} does not serve the site correctly:\n  ${problems.join('\n  ')}`);
     if (o.extra) result.compressedReply = await checkCompressed(s, ca, SITE_FILES[COMPRESSED_FILE].path, encoded);
-    if (spec.name === 'berth') for (const n of headerNotes(spec.label, h.headers, SITE_FILES.html.size)) note(n);
+    if (isBerth(spec.name)) for (const n of headerNotes(spec.label, h.headers, SITE_FILES.html.size)) note(n);
     log(`${tag}: pid ${s.proc.pid}, ${result.processes} processes, idle RSS ${((result.idleRssKiB ?? 0) / 1024).toFixed(1)} MiB; serving the site correctly`);
 
     for (const proto of ['http', 'https'] as const) {
@@ -430,10 +434,15 @@ async function main(): Promise<void> {
   if (writeDoc === '1' && rounds < DOC_MIN_ROUNDS) {
     throw new Error(`BENCH_WRITE_DOC=1 with BENCH_ROUNDS=${rounds}: BENCHMARKS.md reports the median of at least ${DOC_MIN_ROUNDS} rounds; set BENCH_ROUNDS=${DOC_MIN_ROUNDS} or more, or BENCH_WRITE_DOC=0`);
   }
-  const wanted = (process.env.BENCH_SERVERS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  const specs = SERVERS.filter((s) => wanted.includes(s.name));
-  const unknown = wanted.filter((w) => !SERVERS.some((s) => s.name === w));
-  if (unknown.length || specs.length === 0) throw new Error(`BENCH_SERVERS: unknown ${unknown.join(', ') || '(empty)'}; use ${ALL.join(',')}`);
+  const baselineAt = baselineRef(process.env.BENCH_BASELINE);
+  // The earlier Berth runs right after the current one in round 1, so the rotation keeps them neighbours.
+  const names = ALL.flatMap((n) => (n === 'berth' && baselineAt ? ['berth', 'berth-before'] : [n]));
+  const wanted = (process.env.BENCH_SERVERS ?? names.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((w) => !names.includes(w));
+  if (unknown.length || wanted.length === 0) {
+    const off = unknown.includes('berth-before') ? ' (berth-before needs BENCH_BASELINE on)' : '';
+    throw new Error(`BENCH_SERVERS: unknown ${unknown.join(', ') || '(empty)'}${off}; use ${names.join(',')}`);
+  }
   const hasH2load = (await run('h2load', ['--version'], { timeoutMs: 10_000 })).code === 0;
   const h2Env = process.env.BENCH_H2 ?? 'auto';
   const h2 = h2Env === 'auto' ? hasH2load : h2Env === '1';
@@ -452,6 +461,13 @@ async function main(): Promise<void> {
   const site = writeSite(siteDir, 'a').files;
   const staticDir = join(tmp, 'static');
   const encoded = await writeStaticSite(staticDir, site);
+  let baseline: Baseline | undefined;
+  if (baselineAt && wanted.includes('berth-before')) {
+    baseline = await checkOutBaseline(root, baselineAt, join(tmp, 'berth-before', 'source'));
+    log(`${baseline.label}: commit ${baseline.commit}, unpacked into ${baseline.source}`);
+  }
+  const known = baseline ? [...SERVERS, berthBefore(baseline.label, baseline.source)] : SERVERS;
+  const specs = names.flatMap((n) => (wanted.includes(n) ? known.filter((s) => s.name === n) : []));
   const { certFile, keyFile } = await makeCert(tmp);
   const ca = readFileSync(certFile, 'utf8');
   const ctx: BenchContext = { root, tmp, siteDir, staticDir, certFile, keyFile, logDir, node: process.execPath };
@@ -465,6 +481,7 @@ async function main(): Promise<void> {
     command: reproduceCommand(),
     settings: { rounds, durationSeconds: seconds, warmupSeconds: warmup, threads, connections, h2, h2Streams, publishes, pinned, nginxBrotli },
     machine: await machine(),
+    baseline: baseline && { ref: baseline.ref, commit: baseline.commit, label: baseline.label },
     files: {
       css: { path: SITE_FILES.css.path, bytes: SITE_FILES.css.size },
       html: { path: SITE_FILES.html.path, bytes: SITE_FILES.html.size },
@@ -480,6 +497,10 @@ async function main(): Promise<void> {
     if (!results.notes.includes(msg)) results.notes.push(msg);
   };
   for (const spec of specs) results.servers[spec.name] = { label: spec.label, ok: true, rounds: [] };
+  if (baseline?.lockDiffers) {
+    note(`${baseline.label}: its package-lock.json differs from the current one; it ran with the current node_modules`);
+    log(results.notes.at(-1) ?? '');
+  }
 
   // Rounds interleave the servers, so a slow spell of the machine falls on
   // all of them rather than on whichever ran during it, and the rotation
@@ -502,9 +523,9 @@ async function main(): Promise<void> {
   const berth = specs.find((s) => s.name === 'berth');
   if (publishes > 0 && berth && results.servers.berth?.ok) await publishTurn(berth, ctx, ca, publishes, results, note);
   // The log holds every start of the run: read once, at the end. (The logging start's log is all access lines.)
-  if (berth) {
-    for (const file of ['berth.log', 'berth-pinned.log']) {
-      for (const n of berthLogNotes(berth.label, join(logDir, file))) {
+  for (const spec of specs.filter((s) => isBerth(s.name))) {
+    for (const file of [`${spec.name}.log`, `${spec.name}-pinned.log`]) {
+      for (const n of berthLogNotes(spec.label, join(logDir, file))) {
         note(n);
         log(n);
       }
@@ -512,7 +533,7 @@ async function main(): Promise<void> {
   }
 
   results.finishedAt = new Date().toISOString();
-  const complete = ALL.every((n) => results.servers[n]?.ok);
+  const complete = ALL.every((n) => results.servers[n]?.ok) && (!baseline || results.servers['berth-before']?.ok === true);
   const toDoc = rounds >= DOC_MIN_ROUNDS && (writeDoc === '1' || (writeDoc === 'auto' && complete));
   // The run the document reports keeps its raw results under a name that is committed with it.
   const section = saveResults(root, toDoc ? 'serving-' : '', results, (rel) => renderSection(results, rel, toDoc), log);
