@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { getCACertificates } from 'node:tls';
 import type { Client } from 'acme-client';
 import { BerthError } from '../errors.ts';
 import type { ResolvedAcme } from '../config/resolved-config.ts';
@@ -60,8 +60,10 @@ export async function openAcmeSession(settings: ResolvedAcme, options: SessionOp
   if (directoryUrl === undefined) throw new Error('openAcmeSession called with ACME off');
   const acme = await loadAcme();
   const extraRoots = settings.caFile === undefined ? [] : [await readCaFile(settings.caFile)];
-  // The library keeps one HTTP client for the process; one CA per process is all Berth uses.
-  acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, ...extraRoots], keepAlive: true });
+  // The library keeps one HTTP client for the process; one CA per process is all Berth uses. Trusted: what
+  // Node trusts by default (its bundled roots, NODE_EXTRA_CA_CERTS, the system store with --use-system-ca),
+  // and ca_file. A `ca` list replaces Node's default, so the default is named here.
+  acme.axios.defaults.httpsAgent = new Agent({ ca: [...getCACertificates('default'), ...extraRoots], keepAlive: true });
   acme.axios.defaults.timeout = 30_000;
   // Berth retries failed orders with its own backoff. The library's retry
   // sleeps out a CA's Retry-After (hours, for a rate limit) inside the

@@ -26,7 +26,7 @@ export function createManagerFor(
   });
   let session: Promise<AcmeSession> | undefined;
   return createCertificateManager({
-    plans: planCertificates(config.sites),
+    plans: planCertificates(config.sites, config.acme.directoryUrl),
     storage: createFileStorage(config.dataDir),
     locker,
     challenges: options.challenges ?? createChallengeStore(config.dataDir),

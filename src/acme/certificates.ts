@@ -30,7 +30,7 @@ export async function openServingCertificates(config: ResolvedConfig, logger: Lo
   }
   const table = createCertificateTable(await ensureStandInCertificates(config.dataDir, config.sites.flatMap((site) => site.domains)));
   const storage = createFileStorage(config.dataDir);
-  const plans = planCertificates(config.sites);
+  const plans = planCertificates(config.sites, config.acme.directoryUrl);
   const install = (plan: CertificatePlan, stored: StoredCertificate, into: CertificateTable = table): void => {
     // Until a certificate for changed names arrives, the old one still serves the names it has.
     const names = plan.names.filter((name) => stored.info.names.includes(name));

@@ -89,7 +89,7 @@ describe('ACME against Pebble: first certificates', () => {
     assert.match(rows[0]?.issuer ?? '', /Pebble/);
     const table = await runCli(['certs', '--config', join(dir, 'berth.toml')]);
     assert.match(table.stdout, /^NAME\s+ISSUER\s+NOT AFTER\s+NEXT CHECK\s+LAST ERROR/);
-    assert.match(table.stdout, /\nlocalhost +Berth self-signed +\d{4}-.* self-signed \(no public CA can issue for this name\)\n/);
+    assert.match(table.stdout, /\nlocalhost +Berth self-signed +\d{4}-.* self-signed; not ordered from ACME: localhost is never ordered: no CA can reach it\n/);
 
     // A restart serves the stored certificate at once and orders nothing.
     await first.stop();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isAcmeEligible, planCertificates } from '../../src/acme/acme-names.ts';
+import { isAcmeEligible, isPublicCa, planCertificates, skipReason } from '../../src/acme/acme-names.ts';
 import type { ResolvedSite } from '../../src/config/resolved-config.ts';
 import { siteFixture } from '../webhooks/helpers.ts';
 
@@ -8,6 +8,9 @@ import { siteFixture } from '../webhooks/helpers.ts';
 function site(name: string, domains: string[]): ResolvedSite {
   return Object.freeze({ ...siteFixture('github'), name, domains: Object.freeze([...domains]) });
 }
+
+const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+const STEP_CA = 'https://ca.home.arpa:9000/acme/acme/directory';
 
 describe('isAcmeEligible', () => {
   it('accepts public names', () => {
@@ -43,12 +46,12 @@ describe('isAcmeEligible', () => {
 
 describe('planCertificates', () => {
   it('makes one plan per site, keyed by its first domain, with every domain', () => {
-    const plans = planCertificates([site('blog', ['blog.example.com', 'www.blog.example.com'])]);
+    const plans = planCertificates([site('blog', ['blog.example.com', 'www.blog.example.com'])], LETS_ENCRYPT);
     assert.deepEqual(plans, [{ key: 'blog.example.com', site: 'blog', names: ['blog.example.com', 'www.blog.example.com'] }]);
   });
 
   it('keys a plan by the first eligible domain and leaves ineligible ones out', () => {
-    const plans = planCertificates([site('docs', ['localhost', 'docs.test', '127.0.0.1', 'docs.example.org', 'docs.lan', 'mirror.example.org'])]);
+    const plans = planCertificates([site('docs', ['localhost', 'docs.test', '127.0.0.1', 'docs.example.org', 'docs.lan', 'mirror.example.org'])], LETS_ENCRYPT);
     assert.deepEqual(plans, [{ key: 'docs.example.org', site: 'docs', names: ['docs.example.org', 'mirror.example.org'] }]);
   });
 
@@ -57,7 +60,7 @@ describe('planCertificates', () => {
       site('zeta', ['z.example.com', 'a.example.com']),
       site('alpha', ['b.example.com']),
       site('mid', ['m2.example.com', 'm1.example.com']),
-    ]);
+    ], LETS_ENCRYPT);
     assert.deepEqual(
       plans.map((plan) => [plan.site, plan.key, plan.names]),
       [
@@ -73,11 +76,39 @@ describe('planCertificates', () => {
       site('local', ['localhost', 'site.localhost']),
       site('blog', ['blog.example.com']),
       site('lab', ['10.0.0.5', 'lab.internal', 'lab']),
-    ]);
+    ], LETS_ENCRYPT);
     assert.deepEqual(plans, [{ key: 'blog.example.com', site: 'blog', names: ['blog.example.com'] }]);
   });
 
   it('plans nothing for no sites', () => {
-    assert.deepEqual(planCertificates([]), []);
+    assert.deepEqual(planCertificates([], LETS_ENCRYPT), []);
+  });
+});
+
+describe('a private ACME CA', () => {
+  it('is any directory but the public CAs Berth knows by URL', () => {
+    for (const url of [LETS_ENCRYPT, 'https://acme-staging-v02.api.letsencrypt.org/directory', 'https://acme.zerossl.com/v2/DV90', 'https://dv.acme-v02.api.pki.goog/directory', 'https://dv.acme-v02.test-api.pki.goog/directory', 'https://api.buypass.com/acme/directory', 'https://api.test4.buypass.no/acme/directory']) {
+      assert.equal(isPublicCa(url), true, url);
+    }
+    for (const url of [STEP_CA, 'https://localhost:14000/dir', 'https://letsencrypt.org.evil.example/directory', 'https://notletsencrypt.org/directory', 'not a url']) {
+      assert.equal(isPublicCa(url), false, url);
+    }
+  });
+
+  it('is asked for private and single-label names, never for localhost or an IP literal', () => {
+    for (const host of ['nas.lan', 'router.home.arpa', 'home.arpa', 'db.internal', 'site.test', 'printer.local', 'nas', 'blog.example.com']) {
+      assert.equal(isAcmeEligible(host, STEP_CA), true, host);
+    }
+    for (const host of ['localhost', 'app.localhost', '127.0.0.1', '::1', '10.0.0.5']) assert.equal(isAcmeEligible(host, STEP_CA), false, host);
+    const plans = planCertificates([site('lab', ['localhost', '10.0.0.5', 'lab.internal', 'lab'])], STEP_CA);
+    assert.deepEqual(plans, [{ key: 'lab.internal', site: 'lab', names: ['lab.internal', 'lab'] }]);
+  });
+
+  it('says why a name is skipped, and that a private CA could issue where a public one cannot', () => {
+    assert.match(skipReason('nas.lan', LETS_ENCRYPT) ?? '', /under \.lan, which a public CA cannot validate; a private CA in acme\.directory can/);
+    assert.match(skipReason('nas', LETS_ENCRYPT) ?? '', /single-label/);
+    assert.match(skipReason('localhost', STEP_CA) ?? '', /localhost is never ordered/);
+    assert.match(skipReason('192.0.2.1', STEP_CA) ?? '', /IP address/);
+    assert.equal(skipReason('nas.lan', STEP_CA), undefined);
   });
 });

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { directoryId } from '../../src/acme/acme-session.ts';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.ts';
-import { handshake, startAcmeServer, waitFor } from '../helpers/acme.ts';
+import { handshake, startAcmeServer, waitFor, writeAcmeConfig } from '../helpers/acme.ts';
+import { onCleanup } from '../helpers/cleanup.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -47,6 +49,18 @@ describe('ACME settings against Pebble', () => {
     assert.equal(await readFile(keyFile, 'utf8'), keyBefore);
   });
 
+  it('orders names under .internal, .lan, .home.arpa and .test, and a single label, from a private CA such as Pebble', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort });
+    const root = await pebble.root();
+    const names = ['lab.internal', 'nas.lan', 'router.home.arpa', 'site.test', 'printer'];
+    const server = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'lab', domains: ['localhost', '127.0.0.1', ...names] }] });
+    const seen = await waitFor(valid(server.httpsPort, 'lab.internal', root), 'a certificate for private names');
+    assert.deepEqual([...seen.names].sort(), [...names].sort(), 'every name but localhost and the IP literal');
+    assert.equal(pebble.issued().at(-1), seen.serial);
+  });
+
   it('orders without a profile, with a warning, from a CA that offers none', async (t) => {
     const dir = await tempDir(t);
     const httpPort = await freePort();
@@ -57,6 +71,32 @@ describe('ACME settings against Pebble', () => {
     const warning = server.logs.find((line) => line.msg === 'the CA does not offer this certificate profile; ordering its default');
     assert.ok(warning);
     assert.equal(warning.profile, 'shortlived');
+  });
+
+  it('trusts what Node trusts by default for the CA\'s HTTPS: a CA given by NODE_EXTRA_CA_CERTS needs no ca_file', async (t) => {
+    const dir = await tempDir(t);
+    const httpPort = await freePort();
+    const httpsPort = await freePort();
+    const pebble = await startPebble(t, dir, { httpPort });
+    const root = await pebble.root();
+    const config = await writeAcmeConfig({ dir, directoryUrl: pebble.directoryUrl, caFile: undefined, httpPort, httpsPort, sites: [{ name: 'blog', domains: ['extra-ca.example.com'] }] });
+    // Node reads NODE_EXTRA_CA_CERTS once, as it starts: a berth serve of its own.
+    const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+    const child = spawn(process.execPath, [cli, 'serve', '--config', config], { env: { ...process.env, NODE_EXTRA_CA_CERTS: pebble.caFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    onCleanup(t, async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+    });
+    const seen = await waitFor(valid(httpsPort, 'extra-ca.example.com', root), 'a certificate from a CA trusted through NODE_EXTRA_CA_CERTS').catch((error: unknown) => {
+      throw new Error(`${String(error)}; berth serve wrote: ${output.slice(-3000)}`);
+    });
+    assert.equal(pebble.issued().at(-1), seen.serial);
+    assert.doesNotMatch(output, /E_ACME_UNREACHABLE/);
   });
 
   it('refuses a CA whose TLS certificate is not trusted, and a ca_file that is not a certificate', async (t) => {

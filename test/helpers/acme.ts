@@ -75,9 +75,11 @@ export interface AcmeServerOptions {
   /** Where berth.toml goes; data is `<dir>/data`. */
   dir: string;
   directoryUrl: string;
-  /** PEM file(s) to trust for the directory's HTTPS. */
-  caFile: string;
+  /** PEM file(s) to trust for the directory's HTTPS; none leaves acme.ca_file out. */
+  caFile: string | undefined;
   httpPort: number;
+  /** @default 0 (any free port) */
+  httpsPort?: number;
   sites: Array<{ name: string; domains: string[]; extra?: string }>;
   /** Extra lines for `[acme]` and `[server]`. */
   acme?: string;
@@ -94,12 +96,12 @@ export async function writeAcmeConfig(options: AcmeServerOptions): Promise<strin
       '[server]',
       'host = "127.0.0.1"',
       `http_port = ${options.httpPort}`,
-      'https_port = 0',
+      `https_port = ${options.httpsPort ?? 0}`,
       'access_log = false',
       options.server ?? '',
       '[acme]',
       `directory = "${options.directoryUrl}"`,
-      `ca_file = "${options.caFile}"`,
+      options.caFile === undefined ? '' : `ca_file = "${options.caFile}"`,
       'email = "tests@example.com"',
       'check_interval = "1s"',
       'retry_delay = "1s"',

@@ -5,7 +5,7 @@ import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import type { ResolvedConfig } from '../../config/resolved-config.ts';
 import { BerthError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../log/logger.ts';
-import { planCertificates } from '../../acme/acme-names.ts';
+import { planCertificates, skipReason } from '../../acme/acme-names.ts';
 import { createManagerFor } from '../../acme/certificate-manager-for.ts';
 import { certificateInfo, createFileStorage, type CertificateInfo, type RenewalState } from '../../acme/certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from '../../acme/challenge-store.ts';
@@ -79,7 +79,7 @@ Options:
 
 async function describeNames(config: ResolvedConfig): Promise<NameRow[]> {
   const storage = createFileStorage(config.dataDir);
-  const plans = planCertificates(config.sites);
+  const plans = planCertificates(config.sites, config.acme.directoryUrl);
   const fallback = await readInfo(config.server.tls.certFile ?? join(config.dataDir, 'certs', 'self-signed', 'cert.pem'));
   const fallbackSource = config.server.tls.certFile === undefined ? 'self-signed' : 'files';
   const rows: NameRow[] = [];
@@ -109,12 +109,19 @@ async function describeNames(config: ResolvedConfig): Promise<NameRow[]> {
           notAfter: fallback?.notAfter.toISOString(),
           nextCheck: undefined,
           lastError: undefined,
-          note: fallbackSource === 'files' ? 'from server.tls' : config.acme.directoryUrl === undefined ? 'self-signed (ACME is off)' : 'self-signed (no public CA can issue for this name)',
+          note: skippedNote(name, config, fallbackSource),
         });
       }
     }
   }
   return rows;
+}
+
+/** Why a name is served without a certificate from ACME, for the table: the name is skipped, and why. */
+function skippedNote(name: string, config: ResolvedConfig, source: NameRow['source']): string {
+  if (config.acme.directoryUrl === undefined) return source === 'files' ? 'from server.tls' : 'self-signed (ACME is off)';
+  const reason = skipReason(name, config.acme.directoryUrl) ?? 'not ordered';
+  return `${source === 'files' ? 'from server.tls' : 'self-signed'}; not ordered from ACME: ${reason}`;
 }
 
 async function readInfo(file: string): Promise<CertificateInfo | undefined> {
