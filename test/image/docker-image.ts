@@ -108,7 +108,7 @@ secret_file = "webhook-secret"
   await docker(['exec', name, ...healthcheck.slice(1)]);
 
   // Publish the starter blog.
-  const published = await docker(['exec', name, 'node', '/opt/berth/src/cli/main.ts', 'publish', '/blog', '--site', 'blog'], 300_000);
+  const published = await docker(['exec', name, 'berth', 'publish', '/blog', '--site', 'blog'], 300_000);
   assert.match(published, /live|published/i);
 
   // A certificate from Pebble over real HTTP-01 (Pebble reaches the container through the published port).

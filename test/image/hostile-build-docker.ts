@@ -124,8 +124,8 @@ describe('a hostile build in the Docker image run with compose.yaml', () => {
       configFile: '/etc/berth/berth.toml',
       secretDir: '/etc/berth/secrets',
       exec: (args) => docker(['exec', name, ...args]),
-      // As docs/docker.md says: `docker compose exec berth node /opt/berth/src/cli/main.ts …`.
-      cli: (args) => docker(['exec', name, 'node', '/opt/berth/src/cli/main.ts', ...args]),
+      // As docs/docker.md says: `docker compose exec berth berth …`.
+      cli: (args) => docker(['exec', name, 'berth', ...args]),
     };
     try {
       await deployHostileBuild(server, repos, secrets, pebbleRoot);
