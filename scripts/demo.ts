@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { installPostReceiveHook } from '../src/deploy/post-receive-hook.ts';
+import { runningServerPid } from '../src/state/data-dir-lock.ts';
 
 const run = promisify(execFile);
 
@@ -112,7 +113,6 @@ export function instructions(paths: DemoPaths, ports: DemoPorts): string {
     const near = relative(process.cwd(), path);
     return near === '' || near.startsWith('..') ? path : near;
   };
-  const repo = shown(paths.repo);
   const config = shown(paths.config);
   return [
     '',
@@ -123,7 +123,8 @@ export function instructions(paths: DemoPaths, ports: DemoPorts): string {
     `Repository: ${paths.repo}`,
     '',
     'Try a push-to-deploy, in another terminal:',
-    `  git clone ${repo} my-blog && cd my-blog`,
+    // Into the home directory: a clone made where `npm start` ran would land inside Berth's checkout.
+    `  git clone ${paths.repo} ~/my-blog && cd ~/my-blog`,
     '  $EDITOR src/content/blog/welcome.md     # change a line',
     '  git commit -am "Edit a post" && git push   # the push shows the deploy; reload the page',
     '',
@@ -136,6 +137,14 @@ export function instructions(paths: DemoPaths, ports: DemoPorts): string {
 }
 
 export async function startDemo(paths = demoPaths(), ports: DemoPorts = { http: 8080, https: 8443 }): Promise<number> {
+  // Asked before anything is written: a second start must not rewrite the running one's config.
+  const running = await runningServerPid(join(paths.dir, 'data')).catch(() => undefined);
+  if (running !== undefined) {
+    process.stderr.write(
+      `The demo in ${paths.dir} is already running (berth serve, pid ${running}); stop it with Ctrl-C in its terminal first, or set BERTH_DEMO_DIR to run a second demo elsewhere (see the README)\n`,
+    );
+    return 1;
+  }
   await mkdir(paths.dir, { recursive: true });
   await writeFile(paths.config, configText(ports));
   const made = await ensureRepository(paths);

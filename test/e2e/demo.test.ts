@@ -60,7 +60,8 @@ describe('the demo (`npm start`)', () => {
     assert.match(block, new RegExp(`http://localhost:${ports.http}/`));
     assert.match(block, new RegExp(`https://localhost:${ports.https}/`));
     assert.match(block, new RegExp(`Repository: ${join(dir, 'blog.git').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-    assert.match(block, /git clone .* && cd my-blog/);
+    // A clone target outside Berth's checkout, whatever directory npm start ran in.
+    assert.ok(block.includes(`git clone ${join(dir, 'blog.git')} ~/my-blog && cd ~/my-blog`), block);
     assert.match(block, /git commit -am .* && git push/);
     assert.match(block, /rollback --site blog --config /);
 
@@ -127,6 +128,13 @@ describe('the demo (`npm start`)', () => {
     assert.deepEqual(await readdir(join(dir, 'data', 'sites', 'blog', 'releases')), releasesBefore);
     assert.equal((await page(ports.http, '/')).status, 200);
     assert.ok((await stat(join(dir, 'blog.git', 'hooks', 'post-receive'))).mode & 0o100);
+    // A third start while this one runs, with other ports: refused before it writes anything.
+    const configBefore = await readFile(join(dir, 'berth.toml'), 'utf8');
+    const third = startDemo(t, dir, { http: await freePort(), https: await freePort() });
+    assert.equal(await third.exited, 1);
+    assert.match(third.output(), /already running \(berth serve, pid \d+\); stop it with Ctrl-C in its terminal first, or set BERTH_DEMO_DIR/);
+    assert.equal(await readFile(join(dir, 'berth.toml'), 'utf8'), configBefore, 'the running demo\'s config is untouched');
+    assert.equal((await page(ports.http, '/')).status, 200);
     second.child.kill('SIGINT');
     assert.equal(await second.exited, 0);
   });
