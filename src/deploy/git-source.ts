@@ -6,6 +6,7 @@ import { isRemoteRepo } from '../config/config-schema.ts';
 import { formatDuration } from '../config/duration.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
 import { runChild } from '../process/run-child.ts';
+import { shellQuote } from '../shell-quote.ts';
 
 export interface GitAccess {
   /**
@@ -783,6 +784,3 @@ function httpOrigin(repo: string): string | undefined {
   }
 }
 
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}

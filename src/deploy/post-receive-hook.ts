@@ -1,6 +1,7 @@
 import { access, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
+import { shellQuote } from '../shell-quote.ts';
 
 export const HOOK_MARKER = '# Installed by berth hook install';
 
@@ -29,9 +30,6 @@ export async function hooksDir(repoPath: string): Promise<string> {
   throw new BerthError('E_HOOK_REPO', `${repoPath} is not a git repository; create it with \`git init --bare ${repoPath}\``);
 }
 
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Writes a `post-receive` hook that deploys pushes to the site's branch with
@@ -58,9 +56,13 @@ ${HOOK_MARKER} for the site ${options.site}.
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
 zero=0000000000000000000000000000000000000000
 while read old new ref; do
-  if [ "$ref" = ${shellQuote(ref)} ] && [ "$new" != "$zero" ]; then
-    ${shellQuote(options.node)} ${shellQuote(options.cli)} deploy --config ${shellQuote(options.configPath)} --site ${shellQuote(options.site)} --ref "$ref" --sha "$new" --trigger hook \\
-      || echo "berth: the deploy failed; the live site is unchanged"
+  if [ "$ref" != ${shellQuote(ref)} ]; then
+    printf 'berth: %s is not deployed; the site %s deploys %s\\n' "$ref" ${shellQuote(options.site)} ${shellQuote(ref)}
+  elif [ "$new" = "$zero" ]; then
+    printf 'berth: %s was deleted; the site %s keeps serving what it serves\\n' ${shellQuote(ref)} ${shellQuote(options.site)}
+  else
+    # berth deploy prints what failed, whether a site was live before, and the command for the whole log.
+    ${shellQuote(options.node)} ${shellQuote(options.cli)} deploy --config ${shellQuote(options.configPath)} --site ${shellQuote(options.site)} --ref "$ref" --sha "$new" --trigger hook || true
   fi
 done
 exit 0

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { BerthError } from '../errors.ts';
 import { procStatFields } from '../state/process-identity.ts';
+import { shellQuote } from '../shell-quote.ts';
 
 /**
  * How many processes a build may have at once (`[sites.build]
@@ -44,9 +45,6 @@ export function withProcessLimit(command: string, maxProcesses: number, prlimitP
   return `exec ${prlimit} --nproc=${maxProcesses}:${maxProcesses} -- sh -c ${shellQuote(command)}`;
 }
 
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", "'\\''")}'`;
-}
 
 export interface ProcessWatch {
   stop(): void;

@@ -292,8 +292,11 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     log.line(`failed [${code}]: ${message}`);
-    // A release that was switched to but not served says itself what is live now.
-    if (code !== 'E_RELEASE_NOT_SERVED') log.line('the live release is unchanged');
+    // A release that was switched to but not served says itself what is live now; with none live, nothing is said to be.
+    if (code !== 'E_RELEASE_NOT_SERVED') {
+      const live = await activeReleaseId(paths).catch(() => undefined);
+      log.line(live === undefined ? `${site.name} has no live release yet` : `the live release is unchanged (${live})`);
+    }
     await tidyCache();
     logger.warn({ deploy: record.id, site: site.name, code, message }, 'deploy failed');
     return store.updateDeploy(record.id, {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { readManifest } from '../../src/releases/read-manifest.ts';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
@@ -115,6 +115,20 @@ test('berth deploy, deploys and logs work from the command line', async (t) => {
   assert.match(missing.stderr, /E_DEPLOY_NOT_FOUND/);
 });
 
+test('a first deploy that fails says no release is live, and prints a logs command that works as printed', async (t) => {
+  const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "exit 3"\npublish = "."\n' });
+  const failed = berth(['deploy', '--config', p.config], p.root);
+  assert.equal(failed.status, 1);
+  assert.match(failed.stderr, /blog has no live release yet\./);
+  assert.doesNotMatch(failed.stderr, /unchanged/);
+  const hint = /Full log: berth (logs \S+ --config \S+)/.exec(failed.stderr);
+  assert.ok(hint !== null, failed.stderr);
+  // Run from another directory, as printed.
+  const shown = berth((hint[1] as string).split(' '), tmpdir());
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.match(shown.stdout, /blog has no live release yet/);
+});
+
 test('a post-receive hook makes a plain git push deploy', async (t) => {
   const p = await project(t);
   const installed = berth(['hook', 'install', '--config', p.config, '--repo', p.repo.bare], p.root);
@@ -128,6 +142,11 @@ test('a post-receive hook makes a plain git push deploy', async (t) => {
   const [latest] = store.listDeploys({ site: 'blog', limit: 1 });
   assert.equal(latest?.trigger, 'hook');
   assert.equal(latest?.sha, sha);
+  // A push to a branch the site does not deploy says so, and which branch it deploys.
+  const other = spawnSync('git', ['push', 'origin', 'HEAD:refs/heads/feature-2'], { cwd: p.repo.work, encoding: 'utf8' });
+  assert.equal(other.status, 0, other.stderr);
+  assert.match(other.stderr, /berth: refs\/heads\/feature-2 is not deployed; the site blog deploys refs\/heads\/main/);
+  assert.equal(store.listDeploys({ site: 'blog', limit: 1 })[0]?.sha, sha, 'nothing was deployed for it');
   assert.equal(berth(['hook', 'install', '--config', p.config, '--repo', join(p.root, 'nowhere')], p.root).status, 1);
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);

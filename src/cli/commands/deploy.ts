@@ -2,6 +2,9 @@ import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
 import { runDeploy } from '../../deploy/run-deploy.ts';
+import { shellWord } from '../../shell-quote.ts';
+import { activeReleaseId } from '../../releases/release-list.ts';
+import { sitePaths } from '../../releases/site-paths.ts';
 import { openStateStore } from '../../state/state-store.ts';
 import { configOption, type Command } from '../command.ts';
 import { selectSite, siteOption } from '../site-option.ts';
@@ -40,7 +43,8 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
     if (sha !== undefined && !SHA.test(sha)) throw new BerthError('E_USAGE', `--sha "${sha}" is not a full commit id (40 hex digits)`);
     const trigger = (args.values.trigger as string | undefined) ?? 'cli';
     if (trigger !== 'cli' && trigger !== 'hook') throw new BerthError('E_USAGE', `--trigger must be cli or hook, not "${trigger}"`);
-    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    const configPath = findConfigPath(args.values.config as string | undefined, io.env, io.cwd);
+    const config = await loadConfig(configPath, io.env);
     const site = selectSite(config, args.values.site as string | undefined);
     const rawRef = (args.values.ref as string | undefined) ?? site.branch;
     const ref = rawRef.startsWith('refs/') ? rawRef : `refs/heads/${rawRef}`;
@@ -68,7 +72,9 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
         return 0;
       }
       io.stderr.write(`berth deploy: deploy ${result.id} ${result.state}: ${result.errorMessage ?? ''} [${result.errorCode ?? 'E_DEPLOY_FAILED'}]\n`);
-      io.stderr.write(`The live site is unchanged. Full log: berth logs ${result.id}\n`);
+      // Said only when it is true: a first deploy that fails leaves no site at all.
+      const live = await activeReleaseId(sitePaths(config.dataDir, site.name));
+      io.stderr.write(`${live === undefined ? `${site.name} has no live release yet.` : `The live site is unchanged (release ${live}).`} Full log: berth logs ${result.id} --config ${shellWord(configPath)}\n`);
       return 1;
     } finally {
       for (const name of signals) process.off(name, onSignal);
