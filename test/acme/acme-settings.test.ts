@@ -92,7 +92,9 @@ describe('ACME settings against Pebble', () => {
         await new Promise((resolve) => child.once('exit', resolve));
       }
     });
-    const seen = await waitFor(valid(httpsPort, 'extra-ca.example.com', root), 'a certificate from a CA trusted through NODE_EXTRA_CA_CERTS').catch((error: unknown) => {
+    // The port refuses connections until the server listens.
+    const check = valid(httpsPort, 'extra-ca.example.com', root);
+    const seen = await waitFor(() => check().catch(() => undefined), 'a certificate from a CA trusted through NODE_EXTRA_CA_CERTS').catch((error: unknown) => {
       throw new Error(`${String(error)}; berth serve wrote: ${output.slice(-3000)}`);
     });
     assert.equal(pebble.issued().at(-1), seen.serial);
