@@ -22,6 +22,8 @@ export interface Command {
   /** Extra help text: what the options mean, examples. */
   details: string;
   options: ParseArgsOptionsConfig;
+  /** Arguments besides options it takes at most; more are refused before it runs. */
+  maxPositionals: number;
   /** Returns the process exit code. */
   run(args: ParsedCommandArgs, io: CommandIo): Promise<number>;
 }

@@ -2,6 +2,7 @@
 import module from 'node:module';
 import { parseArgs } from 'node:util';
 import { isBerthError } from '../errors.ts';
+import { nearestName } from '../nearest-name.ts';
 import { handleClosedOutput } from './closed-output.ts';
 import type { Command, CommandIo } from './command.ts';
 // Compiled code (TypeScript after type stripping included) is kept in
@@ -58,6 +59,30 @@ function commandHelp(command: Command): string {
   return `Usage: berth ${command.usage}\n\n${command.summary[0]?.toUpperCase()}${command.summary.slice(1)}.\n\n${command.details}\n`;
 }
 
+function unknownCommand(name: string): string {
+  const near = nearestName(name, Object.keys(COMMANDS));
+  return near === undefined ? `unknown command "${name}"` : `unknown command "${name}"; did you mean "${near}"?`;
+}
+
+/** Node's parseArgs message, said in Berth's words where it is about an option Berth knows the neighbours of. */
+function argumentError(command: Command, error: unknown): string {
+  const code = (error as { code?: string } | undefined)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const given = /'([^']+)'/.exec(message)?.[1] ?? message;
+    const names = [...Object.entries(command.options).flatMap(([long, option]) => [`--${long}`, ...(option.short === undefined ? [] : [`-${option.short}`])]), '--help'];
+    const bare = given.split('=')[0] as string;
+    const near = nearestName(bare, names);
+    return `unknown option ${bare}${near === undefined ? `; the options are ${names.join(', ')}` : `; did you mean ${near}?`}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    // "Option '-s, --site <value>' argument missing": the long name, as the usage line shows it.
+    const option = /'(?:-\w, )?(--?[\w-]+)/.exec(message)?.[1];
+    return option === undefined ? message : `${option} needs a value, as ${option} VALUE`;
+  }
+  return message;
+}
+
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
   // Help, the overview and an unknown name list every command.
@@ -67,7 +92,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     const wanted = name === 'help' ? rest[0] : undefined;
     const topic = wanted === undefined ? undefined : commands.find((command) => command.name === wanted);
     if (wanted !== undefined && topic === undefined) {
-      io.stderr.write(`berth: unknown command "${wanted}"\n\n${overview(commands)}`);
+      io.stderr.write(`berth: ${unknownCommand(wanted)}\n\n${overview(commands)}`);
       return EXIT_USAGE;
     }
     (name === undefined ? io.stderr : io.stdout).write(topic === undefined ? overview(commands) : commandHelp(topic));
@@ -79,7 +104,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   }
   const command = commands.find((candidate) => candidate.name === name);
   if (command === undefined) {
-    io.stderr.write(`berth: unknown command "${name}"\n\n${overview(commands)}`);
+    io.stderr.write(`berth: ${unknownCommand(name)}\n\n${overview(commands)}`);
     return EXIT_USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -90,8 +115,13 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   try {
     args = parseArgs({ args: [...rest], options: command.options, allowPositionals: true, strict: true });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`berth ${command.name}: ${message}\n\nUsage: berth ${command.usage}\n`);
+    io.stderr.write(`berth ${command.name}: ${argumentError(command, error)}\n\nUsage: berth ${command.usage}\n`);
+    return EXIT_USAGE;
+  }
+  if (args.positionals.length > command.maxPositionals) {
+    const extra = args.positionals[command.maxPositionals] as string;
+    const takes = command.maxPositionals === 0 ? 'takes no arguments besides its options' : `takes at most ${command.maxPositionals} argument${command.maxPositionals === 1 ? '' : 's'}`;
+    io.stderr.write(`berth ${command.name}: ${takes}; ${JSON.stringify(extra)} is one too many (an option's value is given after the option, as --site S)\n\nUsage: berth ${command.usage}\n`);
     return EXIT_USAGE;
   }
   try {

@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { BYTE_SIZE_PATTERN, formatByteSize, parseByteSize } from './byte-size.ts';
 import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.ts';
 import type { Forge, ResolvedLog } from './resolved-config.ts';
+import { nearestName } from '../nearest-name.ts';
 
 /**
  * The schema of `berth.toml`, keys as written in the file (snake_case).
@@ -729,36 +730,5 @@ function closestKey(key: string, candidates: readonly string[]): string | undefi
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replaceAll('-', '_')
     .toLowerCase();
-  if (candidates.includes(normal)) return normal;
-  const limit = normal.length < 5 ? 1 : 2;
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(normal, candidate);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Edits (insert, delete, replace, swap neighbours) that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const at = (i: number, j: number): number => rows[i]?.[j] ?? Number.POSITIVE_INFINITY;
-  for (let i = 1; i <= a.length; i++) {
-    const row = rows[i] as number[];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let distance = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        distance = Math.min(distance, at(i - 2, j - 2) + 1);
-      }
-      row[j] = distance;
-    }
-  }
-  return at(a.length, b.length);
+  return nearestName(normal, candidates);
 }

@@ -77,10 +77,10 @@ export function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv,
 export async function readConfig(
   file: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ config: ResolvedConfig | undefined; problems: ConfigProblem[] }> {
+): Promise<{ config: ResolvedConfig | undefined; problems: ConfigProblem[]; missing: boolean }> {
   // `berth check` answers for `berth serve`, which writes to data_dir.
-  const { config, problems } = await examineConfig(path.resolve(file), env, { writableDataDir: true });
-  return { config, problems };
+  const { config, problems, failure } = await examineConfig(path.resolve(file), env, { writableDataDir: true });
+  return { config, problems, missing: failure === 'E_CONFIG_NOT_FOUND' };
 }
 
 export interface LoadConfigOptions {
@@ -224,7 +224,7 @@ function readFailure(file: string, error: unknown): SourceResult {
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     return {
       ok: false,
-      message: `config file ${file} not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs/configuration.md`,
+      message: `config file ${file} not found; run \`berth init\` to write one, or pass --config <file>, or set BERTH_CONFIG (docs/configuration.md has an example)`,
       failure: 'E_CONFIG_NOT_FOUND',
     };
   }

@@ -167,27 +167,46 @@ test('berth --version prints the version on stdout', async (t) => {
   }
 });
 
-test('an unknown command exits 2, names the command and prints the overview', async (t) => {
+test('an unknown command exits 2, names the command, suggests a near one and prints the overview', async (t) => {
   const result = await berth(['frob'], { cwd: await tempDir(t) });
-  assertFailed(result, 2, /^berth: unknown command "frob"/);
+  assertFailed(result, 2, /^berth: unknown command "frob"\n/);
   assert.match(result.stderr, /Usage: berth <command> \[options\]/);
   const help = await berth(['help', 'frob'], { cwd: await tempDir(t) });
   assertFailed(help, 2, /^berth: unknown command "frob"/);
+  const typo = await berth(['deplys'], { cwd: await tempDir(t) });
+  assertFailed(typo, 2, /^berth: unknown command "deplys"; did you mean "deploys"\?/);
+  const helpTypo = await berth(['help', 'rolback'], { cwd: await tempDir(t) });
+  assertFailed(helpTypo, 2, /^berth: unknown command "rolback"; did you mean "rollback"\?/);
 });
 
-test('an unknown option exits 2 with the message and the command usage', async (t) => {
+test('an unknown option exits 2 with the nearest option, or the list of them, and the command usage', async (t) => {
   const cwd = await project(t);
   const result = await berth(['publish', 'out', '--bogus'], { cwd });
-  assertFailed(result, 2, /^berth publish: .*'--bogus'/);
+  assertFailed(result, 2, /^berth publish: unknown option --bogus; the options are --config, -c, --site, -s, --no-activate, --help\n/);
   assert.match(result.stderr, /\nUsage: berth publish <dir> --site S/);
+  const typo = await berth(['deploys', '--sit', 'blog'], { cwd });
+  assertFailed(typo, 2, /^berth deploys: unknown option --sit; did you mean --site\?/);
+  const withValue = await berth(['deploys', '--limt=3'], { cwd });
+  assertFailed(withValue, 2, /^berth deploys: unknown option --limt; did you mean --limit\?/);
+  const missing = await berth(['deploys', '--site'], { cwd });
+  assertFailed(missing, 2, /^berth deploys: --site needs a value, as --site VALUE/);
 });
 
 test('publish without a directory, or with two, exits 2 with usage', async (t) => {
   const cwd = await project(t);
-  for (const args of [['publish'], ['publish', 'a', 'b']]) {
-    const result = await berth(args, { cwd });
-    assertFailed(result, 2, /^berth publish: publish takes exactly one directory.*\[E_USAGE\]/);
-    assert.match(result.stderr, /\nUsage: berth publish <dir> --site S/, args.join(' '));
+  const none = await berth(['publish'], { cwd });
+  assertFailed(none, 2, /^berth publish: publish takes exactly one directory.*\[E_USAGE\]/);
+  assert.match(none.stderr, /\nUsage: berth publish <dir> --site S/);
+  const two = await berth(['publish', 'a', 'b'], { cwd });
+  assertFailed(two, 2, /^berth publish: takes at most 1 argument; "b" is one too many/);
+  assert.match(two.stderr, /\nUsage: berth publish <dir> --site S/);
+});
+
+test('a command that takes no arguments refuses one instead of ignoring it', async (t) => {
+  const cwd = await project(t);
+  for (const name of ['serve', 'check', 'deploys', 'releases', 'certs']) {
+    const result = await berth([name, 'blog'], { cwd });
+    assertFailed(result, 2, new RegExp(`^berth ${name}: takes no arguments besides its options; "blog" is one too many`));
   }
 });
 
@@ -277,9 +296,9 @@ test('leaving out --site when the config has two sites is a usage error', async 
 test('a missing config file fails with E_CONFIG_NOT_FOUND and says how to name one', async (t) => {
   const cwd = await tempDir(t);
   const implicit = await berth(['releases'], { cwd });
-  assertFailed(implicit, 1, /berth\.toml not found; pass --config <file>, set BERTH_CONFIG.*\[E_CONFIG_NOT_FOUND\]/);
+  assertFailed(implicit, 1, /berth\.toml not found; run `berth init` to write one, or pass --config <file>, or set BERTH_CONFIG.*\[E_CONFIG_NOT_FOUND\]/);
   const explicit = await berth(['releases', '--config', 'elsewhere.toml'], { cwd });
-  assertFailed(explicit, 1, /elsewhere\.toml not found; pass --config.*\[E_CONFIG_NOT_FOUND\]/);
+  assertFailed(explicit, 1, /elsewhere\.toml not found; run `berth init` to write one, or pass --config.*\[E_CONFIG_NOT_FOUND\]/);
 });
 
 test('$BERTH_CONFIG is used when there is no ./berth.toml, and --config wins over both', async (t) => {

@@ -132,7 +132,9 @@ describe('berth check', () => {
     const { code, stdout, stderr } = await runCheck();
     assert.equal(code, 1);
     assert.equal(stdout, '');
-    assert.match(stderr, /not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs\/configuration.md/);
+    assert.match(stderr, /not found; run `berth init` to write one, or pass --config <file>, or set BERTH_CONFIG \(docs\/configuration.md has an example\)/);
+    assert.match(stderr, /berth\.toml cannot be checked: it cannot be read/);
+    assert.doesNotMatch(stderr, /is not valid/, 'a file that is not there is not called invalid');
   });
 
   it('reads the file named by --config, relative to the working directory', async () => {

@@ -649,7 +649,7 @@ describe('readConfig() file problems', () => {
   it('reports a missing file', async () => {
     const { config, problems } = await readConfig(path.join(cases.root(), 'missing', 'berth.toml'), {});
     assert.equal(config, undefined);
-    assert.match(problems[0]?.message ?? '', /not found; pass --config <file>, set BERTH_CONFIG, or copy the example in docs\/configuration.md/);
+    assert.match(problems[0]?.message ?? '', /not found; run `berth init` to write one, or pass --config <file>, or set BERTH_CONFIG \(docs\/configuration.md has an example\)/);
   });
 });
 
@@ -774,7 +774,7 @@ describe('loadConfig()', () => {
     await assert.rejects(loadConfig(path.join(cases.root(), 'nowhere.toml'), {}), (error: unknown) => {
       assert.ok(isBerthError(error));
       assert.equal(error.code, 'E_CONFIG_NOT_FOUND');
-      assert.match(error.message, /^Config file .*nowhere\.toml not found; pass --config/);
+      assert.match(error.message, /^Config file .*nowhere\.toml not found; run `berth init` to write one, or pass --config/);
       assert.match(error.message, /docs\/configuration.md/);
       return true;
     });

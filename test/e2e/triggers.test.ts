@@ -113,6 +113,16 @@ test('berth deploy, deploys and logs work from the command line', async (t) => {
   const missing = berth(['logs', 'nope', '--config', p.config], p.root);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /E_DEPLOY_NOT_FOUND/);
+  // --site: the site's latest deploy (the skipped one), not an id.
+  const latest = berth(['logs', '--site', 'blog', '--config', p.config], p.root);
+  assert.equal(latest.status, 0, latest.stderr);
+  assert.match(latest.stdout, /is already live; nothing to do/);
+  const noSite = berth(['logs', '--site', 'nope', '--config', p.config], p.root);
+  assert.equal(noSite.status, 2);
+  assert.match(noSite.stderr, /No site "nope" in the config; the sites are blog/);
+  const both = berth(['logs', (records[1] as { id: string }).id, '--site', 'blog', '--config', p.config], p.root);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /one deploy id .* or --site S .*, not both/);
 });
 
 test('a first deploy that fails says no release is live, and prints a logs command that works as printed', async (t) => {

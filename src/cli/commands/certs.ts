@@ -46,6 +46,7 @@ Options:
   --renew NAME       renew the certificate holding NAME now
   --json             print JSON instead of a table
   --config, -c FILE  the config file (default ./berth.toml, then $BERTH_CONFIG)`,
+  maxPositionals: 0,
   options: { ...configOption, renew: { type: 'string' }, json: { type: 'boolean' } },
   async run(args, io) {
     const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);

@@ -27,6 +27,7 @@ Exit codes: 0 the config is valid, 1 it has errors.
 
 Options:
   --config, -c FILE  the config file (default ./berth.toml, then $BERTH_CONFIG)`,
+  maxPositionals: 0,
   options: { ...configOption },
   async run(args, io) {
     const flag = typeof args.values.config === 'string' ? args.values.config : undefined;
@@ -39,7 +40,7 @@ Options:
     if (config !== undefined) problems.push(...serviceUserProblems(config));
     io.stderr.write(formatProblems(problems, shown));
     if (config === undefined || problems.some((problem) => problem.severity === 'error')) {
-      io.stderr.write(`${shown} is not valid: ${summarizeProblems(problems)}\n`);
+      io.stderr.write(read.missing ? `${shown} cannot be checked: it cannot be read (above)\n` : `${shown} is not valid: ${summarizeProblems(problems)}\n`);
       return 1;
     }
     io.stdout.write(describeConfig(config, problems.length === 0 ? '' : ` (${summarizeProblems(problems)})`));

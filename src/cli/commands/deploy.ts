@@ -29,6 +29,7 @@ Options:
   --config, -c FILE  the config file
 
 Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
+  maxPositionals: 0,
   options: {
     ...configOption,
     ...siteOption,

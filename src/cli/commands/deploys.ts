@@ -13,6 +13,7 @@ const deploys: Command = {
   --limit, -n N      how many (default 20)
   --json             print JSON
   --config, -c FILE  the config file`,
+  maxPositionals: 0,
   options: { ...configOption, ...siteOption, limit: { type: 'string', short: 'n' }, json: { type: 'boolean' } },
   async run(args, io) {
     const limitText = (args.values.limit as string | undefined) ?? '20';

@@ -18,6 +18,7 @@ Options:
   --repo PATH        the repository people push to (bare or not)
   --force            replace a post-receive hook berth did not write
   --config, -c FILE  the config file`,
+  maxPositionals: 1,
   options: { ...configOption, ...siteOption, repo: { type: 'string' }, force: { type: 'boolean' } },
   async run(args, io) {
     if (args.positionals[0] !== 'install' || args.positionals.length > 1) {

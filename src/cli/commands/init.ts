@@ -71,6 +71,7 @@ Options:
 Example:
   berth init --domain example.com,www.example.com --repo https://github.com/you/blog.git \\
     --email you@example.com --yes`,
+  maxPositionals: 0,
   options: {
     domain: { type: 'string', multiple: true },
     repo: { type: 'string' },

@@ -11,21 +11,32 @@ const ACTIVE = new Set(['queued', 'building', 'publishing']);
 const logs: Command = {
   name: 'logs',
   summary: "print a deploy's log, or follow it while it runs",
-  usage: 'logs <deploy-id> [--follow]',
+  usage: 'logs <deploy-id> [--follow]\n       logs --site S [--follow]',
   details: `The id may be shortened to any unique prefix (see \`berth deploys\`).
+With --site instead of an id, the latest deploy of that site.
 
 Options:
+  --site, -s S       the latest deploy of site S
   --follow, -f       keep printing until the deploy ends
   --config, -c FILE  the config file`,
-  options: { ...configOption, follow: { type: 'boolean', short: 'f' } },
+  maxPositionals: 1,
+  options: { ...configOption, site: { type: 'string', short: 's' }, follow: { type: 'boolean', short: 'f' } },
   async run(args, io) {
     const wanted = args.positionals[0];
-    if (wanted === undefined || args.positionals.length > 1) throw new BerthError('E_USAGE', 'logs takes one deploy id, e.g. `berth logs 20261127T085500Z-1a2b3c`');
+    const siteName = args.values.site as string | undefined;
+    if ((wanted === undefined) === (siteName === undefined)) {
+      throw new BerthError('E_USAGE', 'logs takes one deploy id (`berth logs 20261127T085500Z-1a2b3c`) or --site S for the latest deploy of a site, not both');
+    }
     const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    if (siteName !== undefined && !config.sites.some((site) => site.name === siteName)) {
+      throw new BerthError('E_USAGE', `No site ${JSON.stringify(siteName)} in the config; the sites are ${config.sites.map((site) => site.name).join(', ')}`);
+    }
     const store = openStateStore(config.dataDir);
     try {
-      const record = store.findDeploy(wanted);
-      if (record === undefined) throw new BerthError('E_DEPLOY_NOT_FOUND', `No deploy ${wanted}; see \`berth deploys\``);
+      const record = siteName === undefined ? store.findDeploy(wanted as string) : store.listDeploys({ site: siteName, limit: 1 })[0];
+      if (record === undefined) {
+        throw new BerthError('E_DEPLOY_NOT_FOUND', siteName === undefined ? `No deploy ${String(wanted)}; see \`berth deploys\`` : `Site ${siteName} has no deploys yet; \`berth deploy --site ${siteName}\` runs one`);
+      }
       const file = deployLogPath(config.dataDir, record.id);
       let offset = 0;
       const printNew = async (): Promise<void> => {

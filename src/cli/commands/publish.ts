@@ -20,6 +20,7 @@ Options:
   --site, -s S       the site (may be left out when the config has one site)
   --no-activate      publish without making the release live
   --config, -c FILE  the config file (default ./berth.toml, then $BERTH_CONFIG)`,
+  maxPositionals: 1,
   options: { ...configOption, ...siteOption, 'no-activate': { type: 'boolean' } },
   async run(args, io) {
     const dir = args.positionals[0];

@@ -13,6 +13,7 @@ const releases: Command = {
   --site, -s S       the site (may be left out when the config has one site)
   --json             print JSON instead of a table
   --config, -c FILE  the config file`,
+  maxPositionals: 0,
   options: { ...configOption, ...siteOption, json: { type: 'boolean' } },
   async run(args, io) {
     const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);

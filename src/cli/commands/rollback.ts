@@ -19,6 +19,7 @@ const rollback: Command = {
 Options:
   --site, -s S       the site (may be left out when the config has one site)
   --config, -c FILE  the config file`,
+  maxPositionals: 1,
   options: { ...configOption, ...siteOption },
   async run(args, io) {
     if (args.positionals.length > 1) throw new BerthError('E_USAGE', 'rollback takes at most one release id');

@@ -37,6 +37,7 @@ configuration it was given.
 
 Options:
   --config, -c FILE  the config file (default ./berth.toml, then $BERTH_CONFIG)`,
+  maxPositionals: 0,
   options: { ...configOption },
   async run(args, io) {
     const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env, { writableDataDir: true });
