@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stripAnsi } from '../log/strip-ansi.ts';
 
 /** Where a deploy's log lives: `data_dir/logs/deploys/<id>.log`. */
 export function deployLogPath(dataDir: string, deployId: string): string {
@@ -43,14 +44,17 @@ export async function openDeployLog(dataDir: string, deployId: string, echo?: (l
     line(text) {
       if (capped) return;
       const stamp = ((performance.now() - started) / 1000).toFixed(3).padStart(8);
-      let entry = `[${stamp}s] ${text}\n`;
+      // The file is read later, in a pager or a browser: a build's colour codes are kept only for the echo (a terminal).
+      let entry = `[${stamp}s] ${stripAnsi(text)}\n`;
+      let echoed = `[${stamp}s] ${text}\n`;
       if (written + Buffer.byteLength(entry) > DEPLOY_LOG_LIMIT) {
         capped = true;
         entry = `[${stamp}s] (log limit of ${DEPLOY_LOG_LIMIT} bytes reached; further output is not kept)\n`;
+        echoed = entry;
       }
       written += Buffer.byteLength(entry);
       stream.write(entry);
-      echo?.(entry);
+      echo?.(echoed);
     },
     close() {
       if (stream.closed) return Promise.resolve(failure);

@@ -3,6 +3,7 @@ import { BerthError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
 import { runDeploy } from '../../deploy/run-deploy.ts';
 import { shellWord } from '../../shell-quote.ts';
+import { stripAnsi } from '../../log/strip-ansi.ts';
 import { activeReleaseId } from '../../releases/release-list.ts';
 import { sitePaths } from '../../releases/site-paths.ts';
 import { openStateStore } from '../../state/state-store.ts';
@@ -60,7 +61,7 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
       const record = store.createDeploy({ site: site.name, trigger, ref, sha });
       const quiet = args.values.quiet === true;
       const result = await runDeploy(
-        { config, store, logger: createLogger({ level: 'silent' }), echo: quiet ? undefined : (line) => io.stderr.write(line) },
+        { config, store, logger: createLogger({ level: 'silent' }), echo: quiet ? undefined : (line) => io.stderr.write((io.stderr as { isTTY?: boolean }).isTTY === true ? line : stripAnsi(line)) },
         record,
         cancel.signal,
       );
