@@ -162,7 +162,15 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
   if (reason !== undefined) throw stoppedError(reason, options, limit);
   if (result.code === 0) return { durationMs, outputBytes };
   const how = result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal ?? 'a signal'}`;
-  throw new BerthError('E_BUILD_FAILED', `${options.name ?? 'the build command'} ${how}; the last lines of its output:${formatTail(tail)}`);
+  throw new BerthError('E_BUILD_FAILED', `${options.name ?? 'the build command'} ${how}${OUTPUT_TAIL}${formatTail(tail)}`);
+}
+
+const OUTPUT_TAIL = '; the last lines of its output:';
+
+/** A build failure's message without the output lines it ends with, for where the output was just shown: "… exited with code 1 (its output is above)". */
+export function withoutOutputTail(message: string): string {
+  const cut = message.indexOf(OUTPUT_TAIL);
+  return cut === -1 ? message : `${message.slice(0, cut)} (its output is above)`;
 }
 
 /**

@@ -29,6 +29,7 @@ import { gitTreeSource } from './git-tree-source.ts';
 import { recoverInterruptedDeploys } from './interrupted-deploys.ts';
 import { commitFiles } from './repo-files.ts';
 import { workDirFor } from './work-dir.ts';
+import { withoutOutputTail } from './build-runner.ts';
 
 export interface DeployDeps {
   config: ResolvedConfig;
@@ -232,7 +233,8 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
             cacheKey: prepared.cacheKey,
           },
           {
-            log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line}`),
+            // Paths in the per-deploy checkout are shown as the repository's own (src/pages/about.astro:2:53).
+            log: (stream, line) => log.line(`${stream === 'stderr' ? 'err' : 'out'}| ${line.replaceAll(`${workDir}/`, '')}`),
             note: (line) => log.line(line),
             onStart: recordBuild,
             signal,
@@ -290,8 +292,9 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     return store.updateDeploy(record.id, { state: 'live', releaseId: published.id, finishedAt: new Date().toISOString(), phases });
   } catch (error) {
     const code = isBerthError(error) ? error.code : 'E_DEPLOY_FAILED';
-    const message = error instanceof Error ? error.message : String(error);
-    log.line(`failed [${code}]: ${message}`);
+    const message = (error instanceof Error ? error.message : String(error)).replaceAll(`${workDir}/`, '');
+    // A failed build's message ends with the last lines of its output, which the log has just shown.
+    log.line(`failed [${code}]: ${code === 'E_BUILD_FAILED' ? withoutOutputTail(message) : message}`);
     // A release that was switched to but not served says itself what is live now; with none live, nothing is said to be.
     if (code !== 'E_RELEASE_NOT_SERVED') {
       const live = await activeReleaseId(paths).catch(() => undefined);

@@ -126,10 +126,17 @@ test('berth deploy, deploys and logs work from the command line', async (t) => {
 });
 
 test('a first deploy that fails says no release is live, and prints a logs command that works as printed', async (t) => {
-  const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "exit 3"\npublish = "."\n' });
+  // The output's marker, unclosed-42, is not in the command's own text (which the log shows too).
+  const build = 'echo \\"$PWD/src/pages/about.astro:2:53 unclosed-$((40 + 2))\\" >&2; exit 3';
+  const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': `[build]\ncommand = "${build}"\npublish = "."\n` });
   const failed = berth(['deploy', '--config', p.config], p.root);
   assert.equal(failed.status, 1);
   assert.match(failed.stderr, /blog has no live release yet\./);
+  // The build's output once (not again in the failure lines), with the repository's own paths.
+  assert.equal(failed.stderr.split('unclosed-42').length - 1, 1, failed.stderr);
+  assert.match(failed.stderr, /err\| src\/pages\/about\.astro:2:53 unclosed-42/);
+  assert.doesNotMatch(failed.stderr, /\/work\/[^/\s]+\/src\/pages/);
+  assert.match(failed.stderr, /deploy \S+ failed: .*exited with code 3 \(its output is above\) \[E_BUILD_FAILED\]/);
   assert.doesNotMatch(failed.stderr, /unchanged/);
   const hint = /Full log: berth (logs \S+ --config \S+)/.exec(failed.stderr);
   assert.ok(hint !== null, failed.stderr);

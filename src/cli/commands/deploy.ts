@@ -1,6 +1,7 @@
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
+import { withoutOutputTail } from '../../deploy/build-runner.ts';
 import { runDeploy } from '../../deploy/run-deploy.ts';
 import { shellWord } from '../../shell-quote.ts';
 import { stripAnsi } from '../../log/strip-ansi.ts';
@@ -73,7 +74,9 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
         io.stdout.write(`Deploy ${result.id}: ${result.sha} is already live on ${site.name}; nothing to do\n`);
         return 0;
       }
-      io.stderr.write(`berth deploy: deploy ${result.id} ${result.state}: ${result.errorMessage ?? ''} [${result.errorCode ?? 'E_DEPLOY_FAILED'}]\n`);
+      // Shown with its log above, a build's output is not printed a second time.
+      const message = quiet || result.errorCode !== 'E_BUILD_FAILED' ? (result.errorMessage ?? '') : withoutOutputTail(result.errorMessage ?? '');
+      io.stderr.write(`berth deploy: deploy ${result.id} ${result.state}: ${message} [${result.errorCode ?? 'E_DEPLOY_FAILED'}]\n`);
       // Said only when it is true: a first deploy that fails leaves no site at all.
       const live = await activeReleaseId(sitePaths(config.dataDir, site.name));
       io.stderr.write(`${live === undefined ? `${site.name} has no live release yet.` : `The live site is unchanged (release ${live}).`} Full log: berth logs ${result.id} --config ${shellWord(configPath)}\n`);
