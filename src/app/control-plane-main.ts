@@ -1,5 +1,5 @@
 import { isBerthError } from '../errors.ts';
-import { createLogger, flushLogger } from '../log/logger.ts';
+import { createLogger, flushLogger, logFormatFromEnv } from '../log/logger.ts';
 import { createManagerFor } from '../acme/certificate-manager-for.ts';
 import { preloadAcme } from '../acme/acme-session.ts';
 import { startControlPlane } from '../deploy/control-plane.ts';
@@ -19,7 +19,7 @@ const stopped = untilStopped();
 // First, so that every thread and child process (git, builds) started later inherits it.
 const lowered = lowerOwnPriority(DEPLOY_NICE);
 const { config, message } = await receiveStart('control plane');
-const logger = createLogger({ level: config.log.level }).child({ controlPlane: process.pid });
+const logger = createLogger({ level: config.log.level, format: logFormatFromEnv(process.env) }).child({ controlPlane: process.pid });
 if (!lowered) logger.warn(`the system refused nice ${DEPLOY_NICE} for the control plane: deploys compete with serving for the CPU at equal priority`);
 
 let control;

@@ -1,5 +1,5 @@
 import { isBerthError } from '../errors.ts';
-import { createLogger, flushLogger } from '../log/logger.ts';
+import { createLogger, flushLogger, logFormatFromEnv } from '../log/logger.ts';
 import type { BoundSockets } from '../server/listeners.ts';
 import { startServer } from './start-server.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
@@ -14,7 +14,7 @@ import { pushSinkOverIpc } from './push-relay.ts';
  */
 const stopped = untilStopped();
 const { config, message, sockets } = await receiveStart('worker');
-const logger = createLogger({ level: config.log.level }).child({ worker: process.pid });
+const logger = createLogger({ level: config.log.level, format: logFormatFromEnv(process.env) }).child({ worker: process.pid });
 const joining = message.joining === true;
 const bound = async (): Promise<BoundSockets> => {
   if (joining && process.connected) process.send?.({ berth: 'loaded' } satisfies LoadedMessage);
