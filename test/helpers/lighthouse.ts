@@ -29,7 +29,7 @@ export const CHROME_FLAGS = [
 export const DARK_FLAGS = ['--force-dark-mode', '--blink-settings=preferredColorScheme=0'];
 export const CATEGORIES = ['performance', 'accessibility', 'best-practices', 'seo'];
 /** The pages audited: the home page and a post with the hero image. */
-export const PAGES = { home: '/', post: '/blog/deploying-with-berth/' } as const;
+export const PAGES = { home: '/', post: '/blog/deploying-with-berth/', tags: '/tags/' } as const;
 export type Preset = 'mobile' | 'desktop';
 
 async function readTree(root: string): Promise<Record<string, Buffer>> {
