@@ -24,6 +24,8 @@ export interface Command {
   options: ParseArgsOptionsConfig;
   /** Arguments besides options it takes at most; more are refused before it runs. */
   maxPositionals: number;
+  /** What to do instead, said when it is given an argument too many (the default: give an option's value after the option). */
+  extraArgumentHint?: string;
   /** Returns the process exit code. */
   run(args: ParsedCommandArgs, io: CommandIo): Promise<number>;
 }

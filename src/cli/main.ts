@@ -121,7 +121,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   if (args.positionals.length > command.maxPositionals) {
     const extra = args.positionals[command.maxPositionals] as string;
     const takes = command.maxPositionals === 0 ? 'takes no arguments besides its options' : `takes at most ${command.maxPositionals} argument${command.maxPositionals === 1 ? '' : 's'}`;
-    io.stderr.write(`berth ${command.name}: ${takes}; ${JSON.stringify(extra)} is one too many (an option's value is given after the option, as --site S)\n\nUsage: berth ${command.usage}\n`);
+    const hint = command.extraArgumentHint ?? "an option's value is given after the option, as --site S";
+    io.stderr.write(`berth ${command.name}: ${takes}; ${JSON.stringify(extra)} is one too many (${hint})\n\nUsage: berth ${command.usage}\n`);
     return EXIT_USAGE;
   }
   try {

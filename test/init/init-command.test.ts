@@ -257,7 +257,7 @@ describe('berth init refuses bad input, naming the option', () => {
     const dir = await tempDir(t);
     const run = await runInit(dir, ['example.com']);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /init takes no arguments.*--domain/);
+    assert.match(run.stderr, /^berth init: takes no arguments besides its options; "example\.com" is one too many \(give the domain with --domain\)/);
   });
 });
 

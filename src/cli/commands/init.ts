@@ -72,6 +72,7 @@ Example:
   berth init --domain example.com,www.example.com --repo https://github.com/you/blog.git \\
     --email you@example.com --yes`,
   maxPositionals: 0,
+  extraArgumentHint: 'give the domain with --domain',
   options: {
     domain: { type: 'string', multiple: true },
     repo: { type: 'string' },
