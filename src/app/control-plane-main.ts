@@ -4,7 +4,7 @@ import { createManagerFor } from '../acme/certificate-manager-for.ts';
 import { preloadAcme } from '../acme/acme-session.ts';
 import { startControlPlane } from '../deploy/control-plane.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
-import type { CertificatesMessage, ReadyMessage } from './ipc-messages.ts';
+import { messageOf, type CertificatesMessage, type IdleMessage, type ReadyMessage } from './ipc-messages.ts';
 import { answerPushesOverIpc } from './push-relay.ts';
 import { DEPLOY_NICE, lowerOwnPriority } from '../process/priority.ts';
 import { confirmServedOverIpc } from './confirm-served.ts';
@@ -47,6 +47,13 @@ const manager = createManagerFor(config, logger, {
   },
 });
 manager?.start();
+// A reload swaps this process for one with the new config between deploys, not in the middle of one.
+process.on('message', (message: unknown) => {
+  if (messageOf(message, 'retire') === undefined) return;
+  void running.deployer.idle().then(() => {
+    if (process.connected) process.send?.({ berth: 'idle' } satisfies IdleMessage);
+  });
+});
 process.send?.({ berth: 'ready' } satisfies ReadyMessage);
 logger.info('control plane ready');
 

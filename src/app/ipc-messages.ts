@@ -30,7 +30,7 @@ export interface ConfigMessage {
   httpPort?: number;
 }
 
-/** Supervisor -> worker, with a listening socket as the handle. */
+/** Supervisor -> worker, with a listening socket as the handle; worker -> supervisor when asked by `hand-sockets`. */
 export interface SocketMessage {
   berth: 'socket';
   kind: PortKind;
@@ -113,8 +113,30 @@ export interface ServedMessage {
   error?: string;
 }
 
-export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | CertificatesMessage | ServedMessage;
-export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage;
+/**
+ * Supervisor -> control plane: a reload will replace you; say `idle` once
+ * no deploy runs or waits, so that the stop that follows waits for none.
+ */
+export interface RetireMessage {
+  berth: 'retire';
+}
+
+/**
+ * Supervisor -> worker: a reload's new worker takes your place; send your
+ * listening sockets (one `socket` message each, the handle attached). You
+ * keep serving on them until told to stop.
+ */
+export interface HandSocketsMessage {
+  berth: 'hand-sockets';
+}
+
+/** Control plane -> supervisor: the answer to `retire`. */
+export interface IdleMessage {
+  berth: 'idle';
+}
+
+export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | CertificatesMessage | ServedMessage | RetireMessage | HandSocketsMessage;
+export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage | IdleMessage | SocketMessage;
 
 /** A message of ours of one kind, or undefined for anything else. */
 export function messageOf<K extends (ToChild | FromChild)['berth']>(message: unknown, kind: K): Extract<ToChild | FromChild, { berth: K }> | undefined {

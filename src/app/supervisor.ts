@@ -4,10 +4,14 @@ import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
-import { lockDataDir } from '../state/data-dir-lock.ts';
+import { lockDataDir, type DataDirLock } from '../state/data-dir-lock.ts';
 import { shutdownSignal } from '../server/shutdown-signal.ts';
 import { toWire } from './config-wire.ts';
-import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
+import { loadConfig } from '../config/load-config.ts';
+import { isBerthError } from '../errors.ts';
+import { describeConfigChanges, hasAppliedChanges, keepRestartOnly } from './config-changes.ts';
+import { writeReloadStatus, type ReloadStatus } from './reload-status.ts';
+import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
 import { createServedReleases } from './served-releases.ts';
 import { BUILD_HOST_PARENT } from '../deploy/build-host.ts';
@@ -41,6 +45,14 @@ interface Child {
   listening: boolean;
   /** A worker whose sockets were bound for it (at start, or once it said `loaded`). */
   socketsSent: boolean;
+  /** Being stopped by a reload, which replaced it: its exit is expected, and it gets no new work. */
+  retiring: boolean;
+  /** Started by a reload: told whether it came up (`listening`, `ready`) or exited first. */
+  started?: (ok: boolean) => void;
+  /** A reload's worker: the worker whose sockets it takes over. */
+  takeOver?: Child;
+  /** A worker handing its sockets to `target`: the kinds still to come. */
+  handingTo?: { target: Child; left: Set<PortKind> };
 }
 
 /**
@@ -54,14 +66,30 @@ interface Child {
  * It holds no certificate, runs no deploy and opens no database: a fault
  * there costs a child, which is replaced. Resolves with the exit code.
  */
-export async function runSupervisor(config: ResolvedConfig, logger: Logger, options: SupervisorOptions = {}): Promise<number> {
+export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger, options: SupervisorOptions = {}): Promise<number> {
+  // Replaced by `berth reload` (see reloadConfig below); what a child is started with.
+  let config = startConfig;
+  // At once: SIGUSR2's default action ends the process. Until the reload below is wired, a request waits for it.
+  let reloadWanted = false;
+  let onReloadSignal = (): void => {
+    reloadWanted = true;
+  };
+  const reloadSignal = (): void => onReloadSignal();
+  process.on('SIGUSR2', reloadSignal);
   // Started as root: the children run as the service user, and only this process keeps root.
   const user = resolveServiceUser(config, logger);
-  const lock = await lockDataDir(config.dataDir);
+  let lock: DataDirLock;
+  try {
+    lock = await lockDataDir(config.dataDir);
+  } catch (error) {
+    process.off('SIGUSR2', reloadSignal);
+    throw error;
+  }
   if (user !== undefined) {
     try {
       await handDataDirTo(config, user, logger);
     } catch (error) {
+      process.off('SIGUSR2', reloadSignal);
       await lock.release();
       throw error;
     }
@@ -69,7 +97,7 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   const children = new Map<ChildProcess, Child>();
   const waitingConnections: Array<[PortKind, Socket]> = [];
   let turn = 0;
-  const workersReady = (): Child[] => [...children.values()].filter((child) => child.role === 'worker' && child.listening);
+  const workersReady = (): Child[] => [...children.values()].filter((child) => child.role === 'worker' && child.listening && !child.retiring);
   const handOver = (kind: PortKind, socket: Socket): void => {
     const ready = workersReady();
     if (ready.length === 0) {
@@ -86,11 +114,12 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   try {
     sockets = await bindListenSockets(config.server, logger, handOver, options.refuseReusePort === true);
   } catch (error) {
+    process.off('SIGUSR2', reloadSignal);
     await lock.release();
     throw error;
   }
   const signal = shutdownSignal();
-  const wire = toWire(config);
+  let wire = toWire(config);
   const served = createServedReleases();
   /** Pushes in flight: id -> the worker to answer; `sent` once the control plane has it. */
   const pushes = new Map<string, { worker: ChildProcess; timer: NodeJS.Timeout; message: PushMessage; sent: boolean }>();
@@ -115,26 +144,28 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
 
   const forkChild = (role: Role, entry: string | URL, message: ConfigMessage): Child => {
     const child = fork(entry, [], forkOptions(role, config, user));
-    const record: Child = { role, process: child, born: Date.now(), listening: false, socketsSent: false };
+    const record: Child = { role, process: child, born: Date.now(), listening: false, socketsSent: false, retiring: false };
     children.set(child, record);
     // The control plane runs as the service user: its builds' privileged steps are asked of this process.
     if (role === 'control plane' && user !== undefined) {
       const stopBuildHost = serveBuildHost(child, config, logger, { serviceUser: user });
       child.once('exit', stopBuildHost);
     }
-    child.on('message', (message: unknown) => route(record, message));
+    child.on('message', (message: unknown, handle: unknown) => route(record, message, handle));
     child.on('error', (error) => logger.error({ err: error, pid: child.pid, role }, 'cannot talk to a child process'));
     child.on('exit', (code, killedBy) => onExit(record, code, killedBy));
     child.send(message);
     return record;
   };
 
-  const startControlPlane = (): void => {
-    control = forkChild('control plane', options.controlEntry ?? new URL('./control-plane-main.ts', import.meta.url), {
+  /** The control plane's config, apart from the workers': a reload whose new control plane cannot start puts back the previous one. */
+  let controlWire = wire;
+  const startControlPlane = (): Child => {
+    return (control = forkChild('control plane', options.controlEntry ?? new URL('./control-plane-main.ts', import.meta.url), {
       berth: 'config',
-      wire,
+      wire: controlWire,
       ...(sockets.ports.http === undefined ? {} : { httpPort: sockets.ports.http }),
-    });
+    }));
   };
 
   let starting = 0;
@@ -143,6 +174,20 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   const sendSockets = async (worker: Child): Promise<void> => {
     if (worker.socketsSent) return;
     worker.socketsSent = true;
+    const source = worker.takeOver;
+    worker.takeOver = undefined;
+    // A reload's worker takes the sockets of the one it replaces: the same
+    // sockets, so the connections waiting in their queues are kept (closing
+    // a socket of its own would reset them).
+    if (sockets.ownSockets && source !== undefined && source.listening && source.process.connected && children.has(source.process)) {
+      source.handingTo = { target: worker, left: new Set(portKinds) };
+      source.process.send({ berth: 'hand-sockets' } satisfies HandSocketsMessage);
+      return;
+    }
+    await bindAndSend(worker, new Set(portKinds));
+  };
+  /** Binds sockets of its own for a worker and passes those of `kinds`. */
+  const bindAndSend = async (worker: Child, kinds: ReadonlySet<PortKind>): Promise<void> => {
     let handles: WorkerSockets;
     starting++;
     try {
@@ -157,8 +202,10 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       sockets.handedOver(handles);
       return;
     }
-    let left = handles.size;
-    for (const [kind, socket] of handles) {
+    const sending = [...handles].filter(([kind]) => kinds.has(kind));
+    let left = sending.length;
+    if (left === 0) sockets.handedOver(handles);
+    for (const [kind, socket] of sending) {
       // The raw handle: a net.Server would start accepting in the child the
       // moment it arrives, before the child's HTTP server is there to answer.
       worker.process.send({ berth: 'socket', kind }, rawHandle(socket), () => {
@@ -167,7 +214,22 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       });
     }
   };
-  const startWorker = (): void => {
+  /** A socket a replaced worker handed over (see sendSockets): passed on to its replacement, then this copy closed. */
+  const passOn = (from: Child, kind: PortKind, handle: object): void => {
+    const handing = from.handingTo;
+    const close = (): void => (handle as { close?: () => void }).close?.();
+    if (handing === undefined || !handing.left.delete(kind)) {
+      close();
+      return;
+    }
+    if (handing.left.size === 0) from.handingTo = undefined;
+    if (!handing.target.process.connected) {
+      close();
+      return;
+    }
+    handing.target.process.send({ berth: 'socket', kind } satisfies SocketMessage, handle as Parameters<ChildProcess['send']>[1], close);
+  };
+  const startWorker = (): Child => {
     // With a worker serving, a new one (the second, a replacement) loads its
     // sites before it has a socket: until then the kernel gives its share of
     // connections to the workers that serve, instead of to one answering 503.
@@ -178,20 +240,28 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
     const worker = forkChild('worker', options.workerEntry ?? new URL('./worker-main.ts', import.meta.url), message);
     if (worker.process.pid !== undefined) served.add(worker.process.pid);
     if (!joining) void sendSockets(worker);
+    return worker;
   };
 
   /** Workers beyond the first start once it serves: it makes the stand-in certificate, so that all present the same one. */
   const startMissingWorkers = (): void => {
-    const workers = [...children.values()].filter((child) => child.role === 'worker');
+    const workers = [...children.values()].filter((child) => child.role === 'worker' && !child.retiring);
     const wanted = workers.some((child) => child.listening) ? config.server.workers : 1;
     for (let i = workers.length; i < wanted; i++) startWorker();
   };
 
-  const route = (from: Child, message: unknown): void => {
+  const route = (from: Child, message: unknown, handle?: unknown): void => {
+    const handed = messageOf(message, 'socket');
+    if (handed !== undefined && from.role === 'worker' && typeof handle === 'object' && handle !== null && (handed.kind === 'http' || handed.kind === 'https')) {
+      passOn(from, handed.kind, handle);
+      return;
+    }
     const listening = messageOf(message, 'listening');
     if (listening !== undefined && from.role === 'worker') {
       const first = workersReady().length === 0;
       from.listening = true;
+      from.started?.(true);
+      from.started = undefined;
       for (const [kind, socket] of waitingConnections.splice(0)) handOver(kind, socket);
       if (first) startMissingWorkers();
       return;
@@ -219,8 +289,15 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       if (sent) control?.process.send(push);
       return;
     }
+    if (messageOf(message, 'idle') !== undefined && from === control) {
+      whenIdle?.();
+      whenIdle = undefined;
+      return;
+    }
     if (messageOf(message, 'ready') !== undefined && from === control) {
       controlReady = true;
+      from.started?.(true);
+      from.started = undefined;
       for (const waiting of pushes.values()) {
         if (waiting.sent) continue;
         waiting.sent = true;
@@ -257,8 +334,12 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
 
   const onExit = (child: Child, code: number | null, killedBy: NodeJS.Signals | null): void => {
     children.delete(child.process);
+    // It died before handing all its sockets to its replacement: that one gets sockets of its own for the rest.
+    const handing = child.handingTo;
+    child.handingTo = undefined;
+    if (handing !== undefined && !stopping && handing.target.process.connected) void bindAndSend(handing.target, handing.left);
     if (child.process.pid !== undefined) served.remove(child.process.pid);
-    if (child.role === 'control plane') {
+    if (child.role === 'control plane' && control === child) {
       // Pushes it had and did not answer may have been recorded: the worker
       // answers 500 and the forge delivers again (a duplicate is recognised).
       for (const [id, waiting] of pushes) {
@@ -270,7 +351,11 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
       control = undefined;
       controlReady = false;
     }
-    if (stopping) return;
+    // One started by a reload, with the new config: the reload puts things back as they were.
+    const started = child.started;
+    child.started = undefined;
+    started?.(false);
+    if (stopping || child.retiring || started !== undefined) return;
     if (code === EXIT_UNUSABLE) {
       giveUp(`the ${child.role} (pid ${String(child.process.pid)}) cannot run with the configuration it was given, and would fail the same way again; stopping (its message is above)`);
       return;
@@ -290,6 +375,165 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
     else startMissingWorkers();
   };
 
+  // --- berth reload -------------------------------------------------------
+  let reloads = 0;
+  let reloading = false;
+  let reloadAgain = false;
+  let whenIdle: (() => void) | undefined;
+  const writeStatus = async (status: Pick<ReloadStatus, 'state'> & Partial<ReloadStatus>): Promise<void> => {
+    if (stopping) return;
+    try {
+      await writeReloadStatus(config.dataDir, { pid: process.pid, configPath: config.configPath, generation: reloads, ...status }, user);
+    } catch (error) {
+      logger.warn({ err: error }, 'cannot write reload.json in the data dir: berth reload cannot hear from this server');
+    }
+  };
+  /** Resolves true once a child started by a reload serves (or is ready), false if it exits first or hangs. */
+  const cameUp = (child: Child): Promise<boolean> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        child.started = undefined;
+        child.process.kill('SIGKILL');
+        resolve(false);
+      }, SERVED_WAIT_MS).unref();
+      child.started = (ok) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+    });
+  /** Stops a child a reload replaced; it drains as on any stop. Resolves when it has exited. */
+  const retire = (child: Child): Promise<void> => {
+    child.retiring = true;
+    return new Promise((resolve) => {
+      if (child.process.exitCode !== null || child.process.signalCode !== null) {
+        resolve();
+        return;
+      }
+      child.process.once('exit', () => resolve());
+      child.process.kill('SIGTERM');
+    });
+  };
+  /** Resolves once the control plane has no deploy running or waiting (or has exited). */
+  const idle = (plane: Child): Promise<void> =>
+    new Promise((resolve) => {
+      if (plane.process.exitCode !== null || plane.process.signalCode !== null || !plane.process.connected) {
+        resolve();
+        return;
+      }
+      plane.process.once('exit', () => resolve());
+      whenIdle = resolve;
+      plane.process.send({ berth: 'retire' } satisfies RetireMessage);
+    });
+
+  /**
+   * Re-reads the config file this server started from, with this process's
+   * environment (where its secrets are), and applies it the way nginx
+   * does: new processes start with it while the old ones serve, then the old
+   * ones drain and stop. A config that is not valid, or that a new process
+   * cannot start with, is refused and the running one kept. Keys that need
+   * a restart (config-changes.ts) keep their running values and are named.
+   */
+  const reloadConfig = async (): Promise<void> => {
+    reloads++;
+    const running = config;
+    let next: ResolvedConfig;
+    try {
+      next = await loadConfig(running.configPath, process.env, { writableDataDir: true });
+    } catch (error) {
+      const code = isBerthError(error) ? error.code : 'E_RELOAD_FAILED';
+      const message = error instanceof Error ? error.message : String(error);
+      logger.error({ code, config: running.configPath }, `reload refused; the running config is kept. ${message}`);
+      await writeStatus({ state: 'refused', code, message });
+      return;
+    }
+    const changes = describeConfigChanges(running, next);
+    for (const change of changes.restartOnly) {
+      logger.warn({ key: change.key, running: change.running, wanted: change.wanted }, `${change.key} changed; it takes effect when berth serve restarts`);
+    }
+    if (!hasAppliedChanges(running, next)) {
+      logger.info({ config: running.configPath }, 'reload: nothing to apply');
+      await writeStatus({ state: 'unchanged', changes });
+      return;
+    }
+    const previousWire = wire;
+    config = keepRestartOnly(running, next);
+    wire = toWire(config);
+    logger.info(
+      { config: running.configPath, sitesAdded: changes.sitesAdded, sitesRemoved: changes.sitesRemoved, sitesChanged: changes.sitesChanged, sections: changes.sectionsChanged },
+      'reloading: starting the serving workers and the control plane again with the new config',
+    );
+    await writeStatus({ state: 'applying', step: 'serving workers with the new config are loading their sites', changes });
+
+    // Each new worker loads every site before it gets sockets, then one old worker drains and stops.
+    const old = [...children.values()].filter((child) => child.role === 'worker' && !child.retiring);
+    const fresh: Child[] = [];
+    for (let i = 0; i < config.server.workers && !stopping; i++) {
+      const replaced = old.shift();
+      const worker = startWorker();
+      if (replaced !== undefined) worker.takeOver = replaced;
+      fresh.push(worker);
+      if (!(await cameUp(worker))) {
+        if (stopping) return;
+        config = running;
+        wire = previousWire;
+        await Promise.all(fresh.map(retire));
+        startMissingWorkers();
+        const message = 'a serving worker could not start with the new config (its error is in the server log); the running config is kept';
+        logger.error({ config: running.configPath }, `reload failed: ${message}`);
+        await writeStatus({ state: 'failed', code: 'E_RELOAD_FAILED', message, changes });
+        return;
+      }
+      if (replaced !== undefined) void retire(replaced);
+    }
+    for (const rest of old) void retire(rest);
+    if (stopping) return;
+
+    // The control plane: replaced between deploys; pushes wait in this process meanwhile.
+    const current = control;
+    controlWire = wire;
+    if (current !== undefined) {
+      current.retiring = true;
+      await writeStatus({ state: 'applying', step: 'the control plane takes the new config once no deploy runs or waits', changes });
+      await idle(current);
+      controlReady = false;
+      await retire(current);
+    }
+    if (stopping) return;
+    if (!(await cameUp(startControlPlane()))) {
+      if (stopping) return;
+      controlWire = previousWire;
+      startControlPlane();
+      const message = 'the control plane could not start with the new config (its error is in the server log); it runs the previous config, the serving workers the new one; fix berth.toml and reload again';
+      logger.error({ config: running.configPath }, `reload failed: ${message}`);
+      await writeStatus({ state: 'failed', code: 'E_RELOAD_FAILED', message, changes });
+      return;
+    }
+    logger.info({ config: running.configPath, workers: config.server.workers }, 'reloaded: every process runs the new config');
+    await writeStatus({ state: 'applied', changes });
+  };
+  const onReload = (): void => {
+    if (stopping) return;
+    // A request during a reload is answered by one more reload after it: the file may have changed again.
+    if (reloading) {
+      reloadAgain = true;
+      return;
+    }
+    reloading = true;
+    void (async () => {
+      do {
+        reloadAgain = false;
+        try {
+          await reloadConfig();
+        } catch (error) {
+          logger.error({ err: error }, 'reload failed');
+          await writeStatus({ state: 'failed', code: 'E_RELOAD_FAILED', message: error instanceof Error ? error.message : String(error) });
+        }
+      } while (reloadAgain && !stopping);
+      reloading = false;
+    })();
+  };
+  onReloadSignal = onReload;
+
   const onHup = (): void => {
     for (const child of children.values()) child.process.kill('SIGHUP');
   };
@@ -298,6 +542,9 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   startControlPlane();
   startMissingWorkers();
   logger.info({ workers: config.server.workers, sockets: sockets.ownSockets ? 'one per worker (SO_REUSEPORT)' : 'shared' }, 'started the control plane and the serving workers');
+  // From here on `berth reload` signals this process (it looks for this file first).
+  await writeStatus({ state: 'serving' });
+  if (reloadWanted) onReload();
 
   const outcome = await Promise.race([signal.received, stopped]);
   stopping = true;
@@ -305,6 +552,7 @@ export async function runSupervisor(config: ResolvedConfig, logger: Logger, opti
   while (starting > 0) await new Promise((resolve) => setImmediate(resolve));
   if (typeof outcome === 'string') logger.info({ signal: outcome }, 'shutting down: workers first, then the control plane');
   process.off('SIGHUP', onHup);
+  process.off('SIGUSR2', reloadSignal);
   for (const [, socket] of waitingConnections.splice(0)) socket.destroy();
   await stopChildren([...children.values()].filter((child) => child.role === 'worker'));
   await stopChildren([...children.values()]);

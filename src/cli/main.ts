@@ -14,6 +14,7 @@ module.enableCompileCache();
 const COMMANDS: Readonly<Record<string, () => Promise<{ default: Command }>>> = {
   init: () => import('./commands/init.ts'),
   serve: () => import('./commands/serve.ts'),
+  reload: () => import('./commands/reload.ts'),
   check: () => import('./commands/check.ts'),
   publish: () => import('./commands/publish.ts'),
   releases: () => import('./commands/releases.ts'),

@@ -23,6 +23,13 @@ export interface Listeners {
   adopt(kind: 'http' | 'https', socket: Socket): void;
   /** Stops accepting, lets in-flight requests finish, closes everything after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
+  /**
+   * The listening sockets' own handles, by port, while listening: what
+   * `child.send` passes to another process as the same socket (a reload's
+   * new worker takes over the old one's, keeping the connections that wait
+   * in its queue).
+   */
+  listenHandles(): Map<'http' | 'https', object>;
 }
 
 /**
@@ -70,6 +77,14 @@ export async function startListeners(
     },
     async close(timeoutMs) {
       await Promise.all([h1?.close(timeoutMs), h2?.close(timeoutMs)]);
+    },
+    listenHandles() {
+      const handles = new Map<'http' | 'https', object>();
+      for (const [kind, listener] of [['http', h1?.server], ['https', h2?.server]] as const) {
+        const handle = (listener as unknown as { _handle?: object | null } | undefined)?._handle;
+        if (handle !== undefined && handle !== null) handles.set(kind, handle);
+      }
+      return handles;
     },
   };
 }

@@ -1,0 +1,94 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ResolvedConfig, ResolvedServer } from '../config/resolved-config.ts';
+import { toWire } from './config-wire.ts';
+
+/** A key `berth reload` cannot apply to a running server: it keeps its running value until `berth serve` restarts. */
+export interface RestartOnlyChange {
+  /** The key as written in berth.toml, e.g. `server.http_port`. */
+  key: string;
+  running: string;
+  wanted: string;
+}
+
+export interface ConfigChanges {
+  sitesAdded: string[];
+  sitesRemoved: string[];
+  sitesChanged: string[];
+  /** Top-level tables other than `sites` whose resolved values differ (`server`, `acme`, `deploy`, `log`). */
+  sectionsChanged: string[];
+  restartOnly: RestartOnlyChange[];
+}
+
+/**
+ * The keys a reload leaves as they run. The listening sockets are bound
+ * once by the supervisor, and another address or port on the same socket
+ * family can collide with the running ones; the data dir holds the lock
+ * this server runs under; the service user owns the data dir.
+ */
+const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: ResolvedConfig) => unknown }> = [
+  { key: 'data_dir', read: (config) => config.dataDir },
+  { key: 'server.host', read: (config) => config.server.host },
+  { key: 'server.http_port', read: (config) => config.server.httpPort },
+  { key: 'server.https_port', read: (config) => config.server.httpsPort },
+  { key: 'server.user', read: (config) => config.server.user },
+];
+
+/**
+ * What differs between the config a server runs and a new one, by site and
+ * by table. Values are compared in their resolved form, secrets by value
+ * (a changed secret file counts), and never included in the result.
+ */
+export function describeConfigChanges(running: ResolvedConfig, next: ResolvedConfig): ConfigChanges {
+  const before = plain(running);
+  const after = plain(next);
+  const sitesBefore = new Map(running.sites.map((site, index) => [site.name, before.sites[index]]));
+  const sitesAfter = new Map(next.sites.map((site, index) => [site.name, after.sites[index]]));
+  const sitesAdded = [...sitesAfter.keys()].filter((name) => !sitesBefore.has(name));
+  const sitesRemoved = [...sitesBefore.keys()].filter((name) => !sitesAfter.has(name));
+  const sitesChanged = [...sitesAfter.keys()].filter((name) => sitesBefore.has(name) && !isDeepStrictEqual(sitesBefore.get(name), sitesAfter.get(name)));
+  // Another order of the same sites changes which one a shared name falls to first.
+  const order = (names: Iterable<string>): string[] => [...names].filter((name) => sitesBefore.has(name) && sitesAfter.has(name));
+  if (sitesChanged.length === 0 && !isDeepStrictEqual(order(sitesBefore.keys()), order(sitesAfter.keys()))) sitesChanged.push(...order(sitesAfter.keys()));
+  const sectionsChanged = (['server', 'acme', 'deploy', 'log'] as const).filter((section) => !isDeepStrictEqual(before[section], after[section]));
+  const restartOnly = RESTART_ONLY.flatMap(({ key, read }) => {
+    const was = read(running);
+    const wanted = read(next);
+    return was === wanted ? [] : [{ key, running: shown(was), wanted: shown(wanted) }];
+  });
+  return { sitesAdded, sitesRemoved, sitesChanged, sectionsChanged, restartOnly };
+}
+
+/** Whether a reload has anything to apply (keys that need a restart aside). */
+export function hasAppliedChanges(running: ResolvedConfig, next: ResolvedConfig): boolean {
+  return !isDeepStrictEqual(plain(running), plain(keepRestartOnly(running, next)));
+}
+
+/** `next`, with the restart-only keys as `running` has them: what a reload runs. */
+export function keepRestartOnly(running: ResolvedConfig, next: ResolvedConfig): ResolvedConfig {
+  const server: ResolvedServer = {
+    ...next.server,
+    host: running.server.host,
+    httpPort: running.server.httpPort,
+    httpsPort: running.server.httpsPort,
+    user: running.server.user,
+  };
+  return Object.freeze({ ...next, dataDir: running.dataDir, server: Object.freeze(server) });
+}
+
+interface PlainConfig {
+  sites: unknown[];
+  server: unknown;
+  acme: unknown;
+  deploy: unknown;
+  log: unknown;
+}
+
+/** The config as plain data (secrets by value), for comparison only. */
+function plain(config: ResolvedConfig): PlainConfig {
+  return toWire(config).config as PlainConfig;
+}
+
+function shown(value: unknown): string {
+  if (value === false) return 'off';
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}

@@ -1,0 +1,263 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { readFile, symlink, writeFile, rm, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../src/cli/main.ts';
+import { readReloadStatus, reloadStatusPath } from '../../src/app/reload-status.ts';
+import { childPids, startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
+import { eventually, get, getH2 } from '../helpers/server.ts';
+import { tempDir, writeTree } from '../helpers/temp.ts';
+
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const supervise = join(import.meta.dirname, 'fixtures', 'supervise.ts');
+const failingWorker = join(import.meta.dirname, 'fixtures', 'worker-failing-on-marker.ts');
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `berth ARGS` as its own process, as a user runs it. */
+function berth(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, cwd, timeout: 180_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+async function publish(config: string, dir: string, site: string): Promise<void> {
+  const sink = new PassThrough();
+  let said = '';
+  sink.on('data', (chunk: Buffer) => (said += chunk.toString()));
+  const code = await main(['publish', dir, '--config', config, '--site', site], { stdout: sink, stderr: sink, env: {}, cwd: dir });
+  assert.equal(code, 0, said);
+}
+
+const configOf = (server: ServeProcess): string => join(server.root, 'berth.toml');
+
+async function edit(server: ServeProcess, change: (text: string) => string): Promise<void> {
+  const file = configOf(server);
+  await writeFile(file, change(await readFile(file, 'utf8')));
+}
+
+/** Requests `/` on new connections until stopped; returns every status, or the error of one that failed. */
+function keepRequesting(port: number): { stop(): Promise<Array<number | string>> } {
+  const seen: Array<number | string> = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        seen.push((await get(port, '/')).status);
+      } catch (error) {
+        seen.push(String((error as NodeJS.ErrnoException).code ?? error));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+/** The supervisor's children now, once those a reload stopped have exited: `workers` serving workers and one control plane. */
+async function settledChildren(server: ServeProcess, workers: number): Promise<number[]> {
+  let children: number[] = [];
+  const settled = await eventually(async () => {
+    children = await childPids(server.child.pid as number);
+    const serving = new Set(server.lines.filter((line) => line.msg === 'listening').map((line) => Number(line.worker)));
+    return children.length === workers + 1 && children.filter((pid) => serving.has(pid)).length === workers;
+  }, 30_000);
+  assert.ok(settled, `${workers} workers and a control plane, found children ${children.join(', ')}`);
+  return children;
+}
+
+async function startWithTwoWorkers(t: TestContext, extra: Partial<Parameters<typeof startServeProcess>[1]> = {}): Promise<ServeProcess> {
+  return startServeProcess(t, { files: { 'index.html': 'site one', 'big.bin': Buffer.alloc(16 * 1024 * 1024, 7) }, server: 'workers = 2', ...extra });
+}
+
+test('berth reload adds a site, changes a header and the worker count while every request is answered, and a download in flight completes', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  const supervisor = server.child.pid as number;
+  const before = await settledChildren(server, 2);
+  assert.equal((await getH2(server.httpsPort, '/')).headers['strict-transport-security'], undefined);
+
+  // A download started before the reload, read slowly across it.
+  const download = new Promise<number>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.httpPort, path: '/big.bin', headers: { host: 'localhost' }, agent: false }, (res) => {
+      let length = 0;
+      res.pause();
+      setTimeout(() => res.resume(), 2_000);
+      res.on('data', (chunk: Buffer) => (length += chunk.length));
+      res.on('end', () => resolve(length));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+  const docs = await tempDir(t);
+  await writeTree(docs, { 'index.html': 'the docs' });
+  await edit(server, (text) => `${text.replace('workers = 2', 'workers = 3')}\nhsts = true\n[[sites]]\nname = "docs"\ndomains = ["docs.localhost"]\n`);
+  await publish(configOf(server), docs, 'docs');
+
+  const load = keepRequesting(server.httpPort);
+  const reload = await berth(['reload', '--config', configOf(server)]);
+  const statuses = await load.stop();
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /runs the new config/);
+  assert.match(reload.stdout, /sites added: docs/);
+  assert.match(reload.stdout, /sites changed: site/);
+  assert.match(reload.stdout, /tables changed: \[server\]/);
+  assert.ok(statuses.length > 0);
+  assert.deepEqual(statuses.filter((status) => status !== 200), [], `every request during the reload was answered 200 (${statuses.length} requests)`);
+  assert.equal(await download, 16 * 1024 * 1024, 'the download in flight completed');
+
+  assert.equal(server.exited(), false);
+  assert.equal(server.child.pid, supervisor, 'the same supervisor');
+  const after = await settledChildren(server, 3);
+  for (const pid of after) assert.ok(!before.includes(pid), `process ${pid} is new: every child was replaced`);
+  assert.deepEqual(server.workerDeaths(), [], 'no child counted as crashed');
+  const docsPage = await get(server.httpPort, '/', { host: 'docs.localhost' });
+  assert.equal(docsPage.body.toString(), 'the docs');
+  assert.match(String((await getH2(server.httpsPort, '/')).headers['strict-transport-security']), /max-age=31536000/);
+  const status = await readReloadStatus(join(server.root, 'data'));
+  assert.equal(status?.state, 'applied');
+  assert.equal(status?.generation, 1);
+});
+
+test('a config that is not valid is refused before anything is signalled, and the server serves on unchanged', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  const before = await settledChildren(server, 2);
+  await edit(server, (text) => `${text}\n[[sites]]\nname = "site"\ndomains = ["other.example"]\n`);
+  const reload = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(reload.code, 1);
+  assert.match(reload.stderr, /E_CONFIG_INVALID/);
+  assert.match(reload.stderr, /Nothing was reloaded: a running berth serve keeps its config/);
+  assert.deepEqual(await settledChildren(server, 2), before, 'no process was replaced');
+  assert.equal((await readReloadStatus(join(server.root, 'data')))?.generation, 0, 'the server was not asked');
+  assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one');
+});
+
+test('the server refuses a config whose secret its own environment lacks, keeps running, and a later fixed config applies', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  const before = await settledChildren(server, 2);
+  // The command's environment has the secret; berth serve's has not.
+  await edit(server, (text) => `${text}\n[sites.webhook]\nforge = "github"\nsecret = "\${RELOAD_TEST_SECRET}"\n`);
+  const refused = await berth(['reload', '--config', configOf(server)], { RELOAD_TEST_SECRET: 'only-in-the-shell-of-the-command' });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /refused the config and keeps running the one it has/);
+  assert.match(refused.stderr, /RELOAD_TEST_SECRET/);
+  assert.match(refused.stderr, /E_RELOAD_REFUSED/);
+  assert.doesNotMatch(refused.stderr + refused.stdout, /only-in-the-shell-of-the-command/, 'no secret value printed');
+  assert.deepEqual(await settledChildren(server, 2), before, 'no process was replaced');
+  const logged = server.lines.find((line) => String(line.msg).startsWith('reload refused'));
+  assert.ok(logged !== undefined, 'the server logs the refusal');
+  assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one');
+
+  await edit(server, (text) => text.replace('[sites.webhook]\nforge = "github"\nsecret = "${RELOAD_TEST_SECRET}"\n', '').replace('workers = 2', 'workers = 1'));
+  const applied = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /runs the new config/);
+  await settledChildren(server, 1);
+  assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one');
+});
+
+test('keys that need a restart are named and keep their running values; the rest applies', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  await edit(server, (text) => text.replace('host = "127.0.0.1"', 'host = "::1"').replace('https_port = 0', 'https_port = false').replace('workers = 2', 'workers = 1'));
+  const reload = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /server\.host: "127\.0\.0\.1" -> "::1" takes effect when berth serve restarts/);
+  assert.match(reload.stdout, /server\.https_port: 0 -> off takes effect when berth serve restarts/);
+  assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one', 'still on the running address and data dir');
+  await settledChildren(server, 1);
+});
+
+test('a config that has not changed replaces no process', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  const before = await settledChildren(server, 2);
+  const reload = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /already runs this config; nothing to apply/);
+  assert.deepEqual(await settledChildren(server, 2), before);
+});
+
+test('when a new worker cannot start, the reload fails, the running workers serve on with the running config, and a reload after the fault applies', async (t) => {
+  const marker = join(await tempDir(t), 'fail');
+  const server = await startWithTwoWorkers(t, { env: { BERTH_TEST_FAIL_MARKER: marker }, command: (config) => [supervise, config, failingWorker] });
+  const before = await settledChildren(server, 2);
+  await writeFile(marker, '');
+  await edit(server, (text) => text.replace('workers = 2', 'workers = 3'));
+  const load = keepRequesting(server.httpPort);
+  const failed = await berth(['reload', '--config', configOf(server)]);
+  const statuses = await load.stop();
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /a serving worker could not start with the new config .* the running config is kept \[E_RELOAD_FAILED\]/);
+  assert.deepEqual(statuses.filter((status) => status !== 200), []);
+  assert.equal(server.exited(), false, 'the server did not give up');
+  assert.deepEqual(await settledChildren(server, 2), before, 'the running processes stay');
+
+  await rm(marker);
+  const applied = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(applied.code, 0, applied.stderr);
+  await settledChildren(server, 3);
+});
+
+test('two reloads at once both end, and the server runs the config of the file', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  await edit(server, (text) => text.replace('workers = 2', 'workers = 1'));
+  const [first, second] = await Promise.all([berth(['reload', '--config', configOf(server)]), berth(['reload', '--config', configOf(server)])]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(second.code, 0, second.stderr);
+  await settledChildren(server, 1);
+  assert.deepEqual(server.workerDeaths(), []);
+});
+
+test('reload.json: a symbolic link in its place is replaced, not written through, and is not taken as an answer', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  const dataDir = join(server.root, 'data');
+  const target = join(await tempDir(t), 'target');
+  await writeFile(target, 'untouched');
+  await rm(reloadStatusPath(dataDir));
+  await symlink(target, reloadStatusPath(dataDir));
+  const unanswered = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(unanswered.code, 1);
+  assert.match(unanswered.stderr, /has not said it takes reloads/);
+  assert.match(unanswered.stderr, /E_RELOAD_UNANSWERED/);
+
+  // The server writes it when a reload comes (here by the signal itself).
+  process.kill(server.child.pid as number, 'SIGUSR2');
+  await server.waitForLine((line) => line.msg === 'reload: nothing to apply');
+  // The line is logged just before the file is written.
+  assert.ok(await eventually(async () => (await lstat(reloadStatusPath(dataDir))).isFile(), 10_000), 'a file replaced the link');
+  assert.equal(await readFile(target, 'utf8'), 'untouched');
+  assert.equal(((await lstat(reloadStatusPath(dataDir))).mode & 0o777).toString(8), '600');
+});
+
+test('berth reload with no server running, with another config file than the server reads, and with a bad --wait says what to do', async (t) => {
+  const root = await tempDir(t);
+  const config = join(root, 'berth.toml');
+  await writeFile(config, 'data_dir = "data"\n[acme]\ndirectory = "off"\n[[sites]]\nname = "site"\ndomains = ["localhost"]\n');
+  const none = await berth(['reload', '--config', config]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no berth serve is running with the data dir .*; start it with: berth serve --config .* \[E_NOT_SERVING\]/);
+
+  const badWait = await berth(['reload', '--config', config, '--wait', 'soon']);
+  assert.equal(badWait.code, 2);
+  assert.match(badWait.stderr, /--wait "soon" is not a number of seconds/);
+
+  const server = await startWithTwoWorkers(t);
+  const copy = join(server.root, 'copy.toml');
+  await writeFile(copy, await readFile(configOf(server), 'utf8'));
+  const other = await berth(['reload', '--config', copy]);
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, new RegExp(`reads ${configOf(server).replaceAll('/', '\\/')}, not .*copy\\.toml; edit that file, then run: berth reload --config`));
+});
