@@ -1,11 +1,17 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { readFile, symlink, writeFile, rm, lstat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.ts';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
+import { openStateStore } from '../../src/state/state-store.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
+import { createRepo, git } from '../helpers/git.ts';
+import { githubPushTo } from '../helpers/github-push.ts';
 import { readReloadStatus, reloadStatusPath } from '../../src/app/reload-status.ts';
 import { childPids, startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
 import { eventually, get, getH2 } from '../helpers/server.ts';
@@ -14,6 +20,7 @@ import { tempDir, writeTree } from '../helpers/temp.ts';
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const supervise = join(import.meta.dirname, 'fixtures', 'supervise.ts');
 const failingWorker = join(import.meta.dirname, 'fixtures', 'worker-failing-on-marker.ts');
+const SECRET = 'config-reload-secret-for-tests';
 
 interface Ran {
   code: number;
@@ -260,4 +267,41 @@ test('berth reload with no server running, with another config file than the ser
   const other = await berth(['reload', '--config', copy]);
   assert.equal(other.code, 2);
   assert.match(other.stderr, new RegExp(`reads ${configOf(server).replaceAll('/', '\\/')}, not .*copy\\.toml; edit that file, then run: berth reload --config`));
+});
+
+test('a deploy under way when the reload comes ends live, and only then does the control plane take the new config', async (t) => {
+  const root = await tempDir(t, 'berth-reload-');
+  // Builds run as the site's own uid: it walks in from here.
+  await chmod(root, 0o755);
+  await mkdir(join(root, 'git'));
+  const repo = await createRepo(join(root, 'git'), { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "echo build running; sleep 4"\npublish = "."\n' });
+  const config = join(root, 'berth.toml');
+  const text = deployConfig({ repo: repo.bare, more: ['[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] }).replace('https_port = false', 'https_port = false\nworkers = 1');
+  await writeFile(config, text);
+  const child = spawn(process.execPath, [cli, 'serve', '--config', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  t.after(() => child.kill('SIGKILL'));
+  const lines: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+  assert.ok(await eventually(async () => lines.some((line) => line.msg === 'control plane ready') && lines.some((line) => line.msg === 'listening'), 60_000));
+  const port = lines.find((line) => line.msg === 'listening')?.http as number;
+  const head = git(repo.work, 'rev-parse', 'HEAD').trim();
+
+  assert.equal((await githubPushTo(port, SECRET, { ref: 'refs/heads/main', after: head }, 'during-reload')).status, 202);
+  const store = openStateStore(join(root, 'data'));
+  t.after(() => store.close());
+  const deploy = (): { id: string; state: string } | undefined => store.listDeploys({ site: 'blog' }).find((record) => record.sha === head);
+  assert.ok(
+    await eventually(async () => deploy() !== undefined && (await readFile(deployLogPath(join(root, 'data'), deploy()?.id as string), 'utf8').catch(() => '')).includes('| build running'), 60_000),
+    'the build runs',
+  );
+
+  await writeFile(config, text.replace('workers = 1', 'workers = 2'));
+  const reload = await berth(['reload', '--config', config]);
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stderr, /the control plane takes the new config once no deploy runs or waits/);
+  assert.equal(deploy()?.state, 'live', 'the deploy ended live, not interrupted');
+  assert.equal((await get(port, '/')).body.toString(), 'v1');
+  const ended = lines.findIndex((line) => line.msg === 'control plane stopping; waiting for deploys to end');
+  const wentLive = lines.findIndex((line) => line.deploy === deploy()?.id && String(line.msg).includes('live'));
+  assert.ok(wentLive >= 0 && ended > wentLive, 'the old control plane was stopped after the deploy went live');
 });

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config.ts';
+import type { ResolvedConfig } from '../../src/config/resolved-config.ts';
+import { describeConfigChanges, hasAppliedChanges, keepRestartOnly } from '../../src/app/config-changes.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const base = ['data_dir = "data"', '[server]', 'http_port = 8080', 'https_port = 8443', '[acme]', 'directory = "off"'];
+const site = (name: string, ...more: string[]): string[] => ['[[sites]]', `name = "${name}"`, `domains = ["${name}.example"]`, ...more];
+
+async function configs(t: import('node:test').TestContext, before: string[], after: string[]): Promise<[ResolvedConfig, ResolvedConfig]> {
+  const root = await tempDir(t);
+  const file = join(root, 'berth.toml');
+  await writeFile(file, before.join('\n'));
+  const running = await loadConfig(file, {});
+  await writeFile(file, after.join('\n'));
+  return [running, await loadConfig(file, {})];
+}
+
+test('sites added, removed and changed are named by name, and tables by name', async (t) => {
+  const [running, next] = await configs(t, [...base, ...site('a'), ...site('b')], [...base.map((line) => line.replace('8080', '8081')), '[log]', 'level = "debug"', ...site('b', 'hsts = true'), ...site('c')]);
+  const changes = describeConfigChanges(running, next);
+  assert.deepEqual(changes.sitesAdded, ['c']);
+  assert.deepEqual(changes.sitesRemoved, ['a']);
+  assert.deepEqual(changes.sitesChanged, ['b']);
+  assert.deepEqual(changes.sectionsChanged, ['server', 'log']);
+  assert.deepEqual(changes.restartOnly, [{ key: 'server.http_port', running: '8080', wanted: '8081' }]);
+  assert.equal(hasAppliedChanges(running, next), true);
+});
+
+test('the same config, or one that differs only in keys that need a restart, has nothing to apply', async (t) => {
+  const [same, again] = await configs(t, [...base, ...site('a')], [...base, ...site('a')]);
+  assert.equal(hasAppliedChanges(same, again), false);
+  assert.deepEqual(describeConfigChanges(same, again), { sitesAdded: [], sitesRemoved: [], sitesChanged: [], sectionsChanged: [], restartOnly: [] });
+
+  const [running, next] = await configs(t, [...base, ...site('a')], [...base.map((line) => line.replace('8443', 'false\nhost = "127.0.0.1"\nuser = "root"')), ...site('a')]);
+  const changes = describeConfigChanges(running, next);
+  assert.deepEqual(changes.restartOnly.map((change) => change.key), ['server.host', 'server.https_port', 'server.user']);
+  assert.equal(changes.restartOnly.find((change) => change.key === 'server.https_port')?.wanted, 'off');
+  assert.equal(hasAppliedChanges(running, next), false, 'nothing but restart-only keys');
+  const kept = keepRestartOnly(running, next);
+  assert.equal(kept.server.httpsPort, 8443);
+  assert.equal(kept.server.host, running.server.host);
+  assert.equal(kept.server.user, running.server.user);
+  assert.ok(Object.isFrozen(kept) && Object.isFrozen(kept.server));
+});
+
+test('another order of the same sites is a change (it decides which site a shared name falls to); a changed secret is a change, and its value is never in the result', async (t) => {
+  const [running, next] = await configs(t, [...base, ...site('a'), ...site('b')], [...base, ...site('b'), ...site('a')]);
+  assert.deepEqual(describeConfigChanges(running, next).sitesChanged, ['b', 'a']);
+
+  const root = await tempDir(t);
+  const secretFile = join(root, 'secret');
+  await writeFile(secretFile, 'first-secret-value-0123456789');
+  const lines = [...base, ...site('a'), '[sites.webhook]', 'forge = "github"', `secret_file = "${secretFile}"`];
+  const file = join(root, 'berth.toml');
+  await writeFile(file, lines.join('\n'));
+  const before = await loadConfig(file, {});
+  await writeFile(secretFile, 'second-secret-value-0123456789');
+  const after = await loadConfig(file, {});
+  const changes = describeConfigChanges(before, after);
+  assert.deepEqual(changes.sitesChanged, ['a']);
+  assert.equal(hasAppliedChanges(before, after), true);
+  assert.doesNotMatch(JSON.stringify(changes), /secret-value/);
+});
