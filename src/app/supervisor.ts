@@ -451,6 +451,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       logger.warn({ key: change.key, running: change.running, wanted: change.wanted }, `${change.key} changed; it takes effect when berth serve restarts`);
     }
     if (!hasAppliedChanges(running, next)) {
+      // What a reload did before it read the config, and what systemd's reload still means to a user: storage again.
+      onHup();
       logger.info({ config: running.configPath }, 'reload: nothing to apply');
       await writeStatus({ state: 'unchanged', changes });
       return;

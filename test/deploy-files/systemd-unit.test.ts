@@ -102,7 +102,7 @@ test('deploy/berth.service starts the supervisor as root with only the capabilit
   };
 
   assert.equal(one('ExecStart'), '/usr/bin/node /opt/berth/src/cli/main.ts serve --config /etc/berth/berth.toml');
-  assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
+  assert.equal(one('ExecReload'), '/usr/bin/node /opt/berth/src/cli/main.ts reload --config /etc/berth/berth.toml --wait 60');
   // Root, so that builds can run as uids of their own; the control plane and workers run as berth ([server] user).
   assert.equal(one('User'), undefined, 'the supervisor starts as root');
   assert.equal(one('Group'), undefined);

@@ -39,7 +39,7 @@ export const GUIDE_RUNS = {
   ],
   docker: [
     'both.health', 'both.source', 'docker.packages', 'docker.check-docker', 'docker.build', 'docker.files', 'docker.edit', 'docker.secret',
-    'docker.start', 'docker.alias', 'both.deploy', 'both.deploys', 'both.certs', 'both.renew', 'docker.upgrade', 'docker.backup',
+    'docker.start', 'docker.alias', 'docker.reload', 'both.deploy', 'both.deploys', 'both.certs', 'both.renew', 'docker.upgrade', 'docker.backup',
     'move.docker-stop-old', 'move.docker-restore', 'move.docker-start', 'move.check',
   ],
 } as const;

@@ -139,6 +139,8 @@ describe('docs/guide.md with Docker', () => {
     assert.match(await sh.run('docker.start', 5 * 60_000), /Config \/etc\/berth\/berth\.toml is valid/);
     await sh.run('docker.alias');
     await waitFor(async () => ((await fetch('http://127.0.0.1/_berth/health').then(async (res) => (await res.text()).trim(), () => '')) === 'ok' ? true : undefined), 'Berth to listen on port 80', 60_000, 250);
+    // berth reload through the alias: docker compose exec, as root in the container, signals the supervisor and reads its answer.
+    assert.match(await sh.run('docker.reload'), /already runs this config; nothing to apply/);
     // compose.yaml's hardening took effect: a root supervisor with its six capabilities, berth (uid 10001) with none on ports 80 and 443.
     const container = await berthContainer();
     await assertProcessTree((args) => docker(['exec', container, ...args]), 10001, '00000000000000eb');

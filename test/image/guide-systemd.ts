@@ -165,6 +165,8 @@ describe('docs/guide.md with systemd', () => {
     assert.match(await sh.run('both.health'), /(^|\n)ok$/);
     await sh.run('systemd.reload');
     assert.equal(await old.state('is-active', 'berth'), 'active');
+    // systemctl reload ran the unit's ExecReload, berth reload, inside the unit's sandbox, and the server answered it.
+    assert.match(await old.root("journalctl -u berth --no-pager -o cat | grep -F 'reload: nothing to apply' | head -n 1"), /nothing to apply/);
 
     // 5. The first deploy and the certificate, 4. the forge's webhook.
     const server = { sh, address: old.address, pebble, pebbleRoot };

@@ -32,6 +32,9 @@ Signals (to the supervisor):
   SIGHUP             re-read every site's live release and the stored
                      certificates now (publish, rollback and \`berth certs
                      --renew\` are noticed without it)
+  SIGUSR2            read berth.toml again and apply it without dropping a
+                     connection; \`berth reload\` sends it and reports the
+                     outcome
 
 Exit codes: 0 after a clean stop; 1 when it cannot start, or when its
 processes keep exiting right after they start, or one cannot use the
