@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
+import { shellWord } from '../shell-quote.ts';
 import { openServingCertificates, type ServingCertificates } from '../acme/certificates.ts';
 import type { CertificateManager } from '../acme/certificate-manager.ts';
 import { startListeners, type BoundSockets, type Listeners } from '../server/listeners.ts';
@@ -83,7 +84,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     watcher.ready.then(() => {
       for (const site of sites.sites) {
         if (site.release === undefined) {
-          logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name}\``);
+          logger.warn({ site: site.config.name }, `site has no release yet; publish one with \`berth publish <dir> --site ${site.config.name} --config ${shellWord(config.configPath)}\``);
         }
       }
       logger.info({ sites: sites.sites.length, ms: Math.round(performance.now() - started) }, 'sites ready');

@@ -3,6 +3,7 @@ import module from 'node:module';
 import { parseArgs } from 'node:util';
 import { isBerthError } from '../errors.ts';
 import { nearestName } from '../nearest-name.ts';
+import { nodeVersionProblem } from './node-version.ts';
 import { handleClosedOutput } from './closed-output.ts';
 import type { Command, CommandIo } from './command.ts';
 // Compiled code (TypeScript after type stripping included) is kept in
@@ -148,6 +149,11 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
 }
 
 if (import.meta.main) {
+  const tooOld = nodeVersionProblem(process.versions.node);
+  if (tooOld !== undefined) {
+    process.stderr.write(`${tooOld}\n`);
+    process.exit(EXIT_FAILURE);
+  }
   // Everything Berth creates (state.db, logs, releases, caches, certificates) is
   // its own user's alone; the few paths a build must walk through are opened up
   // explicitly (src/state/data-dir-modes.ts, src/deploy/build-dirs.ts).

@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
+import { shellWord } from '../shell-quote.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { activateRelease } from '../releases/activate.ts';
@@ -281,7 +282,7 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     endPhase('smoke');
     if (deps.confirmServed !== undefined) {
       log.line(`release ${published.id} is in place; waiting for the serving workers to answer with it`);
-      await confirmServed(deps.confirmServed, paths, site.name, published.id, previous, signal, logger);
+      await confirmServed(deps.confirmServed, paths, site.name, published.id, previous, signal, logger, deps.config.configPath);
     }
     // Only now: until the new release is served, the one before it must stay to go back to.
     const pruned = await withSiteLock(paths.lockFile, () => pruneReleases(paths, site.retain));
@@ -392,6 +393,7 @@ async function confirmServed(
   previous: string | undefined,
   signal: AbortSignal | undefined,
   logger: Logger,
+  configPath: string,
 ): Promise<void> {
   let reason: string;
   try {
@@ -413,7 +415,7 @@ async function confirmServed(
     });
   } catch (error) {
     logger.error({ site, release: id, previous, err: error }, 'cannot put the previous release back after the new one was not served');
-    restored = `putting release ${previous ?? '(none)'} back failed too (${error instanceof Error ? error.message : String(error)}); run \`berth rollback --site ${site}\``;
+    restored = `putting release ${previous ?? '(none)'} back failed too (${error instanceof Error ? error.message : String(error)}); run \`berth rollback --site ${site} --config ${shellWord(configPath)}\``;
   }
   throw new BerthError('E_RELEASE_NOT_SERVED', `Release ${id} was switched to but not served: ${reason}; ${restored}`);
 }

@@ -218,6 +218,10 @@ test('publish, list, publish again, roll back and forward, and the rollback erro
   const empty = await berth(['releases'], { cwd });
   assertSucceeded(empty);
   assert.match(empty.stdout, /site has no releases yet; publish one with `berth publish <dir> --site site`/);
+  // Given with --config, the hint names it, so that it works from any directory.
+  const elsewhere = await berth(['releases', '--config', join(cwd, 'berth.toml')], { cwd: tmpdir() });
+  assertSucceeded(elsewhere);
+  assert.ok(elsewhere.stdout.includes(`publish one with \`berth publish <dir> --site site --config ${join(cwd, 'berth.toml')}\``), elsewhere.stdout);
 
   const first = await publishTree(cwd, 'v1', { 'index.html': '<h1>one</h1>' });
   const table1 = await berth(['releases'], { cwd });
@@ -580,4 +584,14 @@ test('a publish that runs out of disk space fails with E_PUBLISH_NO_SPACE and le
   const left = await readdir(join(mountPoint, 'sites', 'site', 'releases'));
   assert.deepEqual(left.filter((name) => name.startsWith('.tmp-')), [], 'no temporary release directory left');
   assert.deepEqual(left, [live]);
+});
+
+test('berth logs --site for a site with no deploys names a deploy command that works as printed, with the config it was given', async (t) => {
+  const cwd = await project(t);
+  const config = join(cwd, 'berth.toml');
+  const none = await berth(['logs', '--site', 'site', '--config', config], { cwd: tmpdir() });
+  assert.equal(none.code, 1);
+  assert.ok(none.stderr.includes(`Site site has no deploys yet; \`berth deploy --site site --config ${config}\` runs one [E_DEPLOY_NOT_FOUND]`), none.stderr);
+  const here = await berth(['logs', '--site', 'site'], { cwd });
+  assert.ok(here.stderr.includes('Site site has no deploys yet; `berth deploy --site site` runs one'), here.stderr);
 });

@@ -4,6 +4,7 @@ import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
 import { deployLogPath } from '../../deploy/deploy-log.ts';
 import { openStateStore } from '../../state/state-store.ts';
+import { configHint } from '../config-hint.ts';
 import { configOption, type Command } from '../command.ts';
 
 const ACTIVE = new Set(['queued', 'building', 'publishing']);
@@ -35,7 +36,11 @@ Options:
     try {
       const record = siteName === undefined ? store.findDeploy(wanted as string) : store.listDeploys({ site: siteName, limit: 1 })[0];
       if (record === undefined) {
-        throw new BerthError('E_DEPLOY_NOT_FOUND', siteName === undefined ? `No deploy ${String(wanted)}; see \`berth deploys\`` : `Site ${siteName} has no deploys yet; \`berth deploy --site ${siteName}\` runs one`);
+        const hint = configHint(args.values.config, config.configPath);
+        throw new BerthError(
+          'E_DEPLOY_NOT_FOUND',
+          siteName === undefined ? `No deploy ${String(wanted)}; see \`berth deploys${hint}\`` : `Site ${siteName} has no deploys yet; \`berth deploy --site ${siteName}${hint}\` runs one`,
+        );
       }
       const file = deployLogPath(config.dataDir, record.id);
       let offset = 0;

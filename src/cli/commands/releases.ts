@@ -1,6 +1,7 @@
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { listReleases } from '../../releases/release-list.ts';
 import { sitePaths } from '../../releases/site-paths.ts';
+import { configHint } from '../config-hint.ts';
 import { configOption, type Command } from '../command.ts';
 import { formatBytes } from '../format.ts';
 import { selectSite, siteOption } from '../site-option.ts';
@@ -24,7 +25,7 @@ const releases: Command = {
       return 0;
     }
     if (list.length === 0) {
-      io.stdout.write(`${site.name} has no releases yet; publish one with \`berth publish <dir> --site ${site.name}\`\n`);
+      io.stdout.write(`${site.name} has no releases yet; publish one with \`berth publish <dir> --site ${site.name}${configHint(args.values.config, config.configPath)}\`\n`);
       return 0;
     }
     for (const { summary, active } of list) {
