@@ -20,10 +20,10 @@ export interface ConfigChanges {
 }
 
 /**
- * The keys a reload leaves as they run. The listening sockets are bound
- * once by the supervisor, and another address or port on the same socket
- * family can collide with the running ones; the data dir holds the lock
- * this server runs under; the service user owns the data dir.
+ * The keys a reload may leave as they run. The data dir holds the lock this
+ * server runs under, and the service user owns the data dir: those two
+ * always. The address and ports are applied when the new ones can be bound
+ * beside the running ones (see `LISTEN_KEYS`).
  */
 const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: ResolvedConfig) => unknown }> = [
   { key: 'data_dir', read: (config) => config.dataDir },
@@ -60,16 +60,25 @@ export function describeConfigChanges(running: ResolvedConfig, next: ResolvedCon
 
 /** Whether a reload has anything to apply (keys that need a restart aside). */
 export function hasAppliedChanges(running: ResolvedConfig, next: ResolvedConfig): boolean {
-  return !isDeepStrictEqual(plain(running), plain(keepRestartOnly(running, next)));
+  return !isDeepStrictEqual(plain(running), plain(keepRestartOnly(running, next, { listen: true })));
 }
 
-/** `next`, with the restart-only keys as `running` has them: what a reload runs. */
-export function keepRestartOnly(running: ResolvedConfig, next: ResolvedConfig): ResolvedConfig {
+/** The keys of the listening sockets: a reload applies them by binding new sockets, or keeps them all. */
+export const LISTEN_KEYS: readonly string[] = ['server.host', 'server.http_port', 'server.https_port'];
+
+/** Whether `next` listens elsewhere than `running`. */
+export function listenChanged(running: ResolvedConfig, next: ResolvedConfig): boolean {
+  return running.server.host !== next.server.host || running.server.httpPort !== next.server.httpPort || running.server.httpsPort !== next.server.httpsPort;
+}
+
+/**
+ * `next`, with the keys a reload does not apply as `running` has them:
+ * what a reload runs. `listen`: the address and ports are applied too.
+ */
+export function keepRestartOnly(running: ResolvedConfig, next: ResolvedConfig, options: { listen: boolean }): ResolvedConfig {
   const server: ResolvedServer = {
     ...next.server,
-    host: running.server.host,
-    httpPort: running.server.httpPort,
-    httpsPort: running.server.httpsPort,
+    ...(options.listen ? {} : { host: running.server.host, httpPort: running.server.httpPort, httpsPort: running.server.httpsPort }),
     user: running.server.user,
   };
   return Object.freeze({ ...next, dataDir: running.dataDir, server: Object.freeze(server) });

@@ -23,6 +23,21 @@ export interface ListenSockets {
   handedOver(sockets: WorkerSockets): void;
   /** Closes every socket this process still holds. */
   close(): void;
+  /**
+   * The sockets for another `[server]` (a reload): a port whose address and
+   * number stay is kept as it is (the same sockets, or the same port for the
+   * workers' own), any other is bound anew, with the same checks as at
+   * start. Throws `E_LISTEN` when one cannot be bound, and this set is then
+   * unchanged. Close the one of the two that is no longer used: a socket
+   * both hold stays open for the other.
+   */
+  rebind(server: ResolvedServer): Promise<ListenSockets>;
+}
+
+/** What a rebind carries over: per kept port, its number and (shared sockets) the socket itself. */
+interface Inherited {
+  ownSockets: boolean;
+  kept: Map<PortKind, { port: number; shared: Server | undefined }>;
 }
 
 /**
@@ -48,12 +63,22 @@ export interface ListenSockets {
  * bound without it, then released and bound again with it; something that
  * takes the port in between joins unnoticed.
  */
+/** Sets holding each shared socket: one kept by a rebind is held by the old set and the new until both are closed. */
+const holders = new WeakMap<Server, number>();
+
+function release(socket: Server): void {
+  const left = (holders.get(socket) ?? 1) - 1;
+  holders.set(socket, left);
+  if (left <= 0) socket.close();
+}
+
 export async function bindListenSockets(
   server: ResolvedServer,
   logger: Logger,
   onStray: (kind: PortKind, socket: Socket) => void,
   /** Tests: act as a system that refuses SO_REUSEPORT, so the shared sockets are tried on Linux too. */
   refuseReusePort = false,
+  inherited?: Inherited,
 ): Promise<ListenSockets> {
   const wanted: Array<[PortKind, number | false, string]> = [
     ['http', server.httpPort, 'http_port'],
@@ -61,7 +86,7 @@ export async function bindListenSockets(
   ];
   const ports: Record<PortKind, number | undefined> = { http: undefined, https: undefined };
   const held = new Set<Server>();
-  let ownSockets = true;
+  let ownSockets = inherited?.ownSockets ?? true;
   const bind = async (kind: PortKind, port: number, key: string, reusePort: boolean): Promise<Server> => {
     const socket = createServer({ pauseOnConnect: true }, (connection) => onStray(kind, connection));
     await new Promise<void>((resolve, reject) => {
@@ -69,12 +94,23 @@ export async function bindListenSockets(
       socket.listen({ port, host: server.host, reusePort }, () => resolve());
     });
     held.add(socket);
+    holders.set(socket, 1);
     return socket;
   };
   const shared = new Map<PortKind, Server>();
   try {
     for (const [kind, port, key] of wanted) {
       if (port === false) continue;
+      const kept = inherited?.kept.get(kind);
+      if (kept !== undefined) {
+        ports[kind] = kept.port;
+        if (kept.shared !== undefined) {
+          shared.set(kind, kept.shared);
+          held.add(kept.shared);
+          holders.set(kept.shared, (holders.get(kept.shared) ?? 1) + 1);
+        }
+        continue;
+      }
       // The probe: a plain bind fails if anything holds the port, and picks the port for 0.
       const probe = await bind(kind, port, key, false);
       const bound = (probe.address() as { port: number }).port;
@@ -107,10 +143,10 @@ export async function bindListenSockets(
       }
     }
   } catch (error) {
-    for (const socket of held) socket.close();
+    for (const socket of held) release(socket);
     throw error;
   }
-  return {
+  const self: ListenSockets = {
     ports,
     ownSockets,
     async forWorker() {
@@ -124,7 +160,7 @@ export async function bindListenSockets(
       } catch (error) {
         for (const socket of sockets.values()) {
           held.delete(socket);
-          socket.close();
+          release(socket);
         }
         throw error;
       }
@@ -134,14 +170,25 @@ export async function bindListenSockets(
       if (!ownSockets) return;
       for (const socket of sockets.values()) {
         held.delete(socket);
-        socket.close();
+        release(socket);
       }
     },
     close() {
-      for (const socket of held) socket.close();
+      for (const socket of held) release(socket);
       held.clear();
     },
+    async rebind(next) {
+      const kept: Inherited['kept'] = new Map();
+      for (const [kind, port] of [['http', next.httpPort], ['https', next.httpsPort]] as const) {
+        const before = kind === 'http' ? server.httpPort : server.httpsPort;
+        const bound = ports[kind];
+        if (port === false || bound === undefined || next.host !== server.host || port !== before) continue;
+        kept.set(kind, { port: bound, shared: shared.get(kind) });
+      }
+      return bindListenSockets(next, logger, onStray, refuseReusePort, { ownSockets, kept });
+    },
   };
+  return self;
 }
 
 function closeServer(server: Server): Promise<void> {

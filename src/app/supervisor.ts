@@ -9,7 +9,7 @@ import { shutdownSignal } from '../server/shutdown-signal.ts';
 import { toWire } from './config-wire.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { isBerthError } from '../errors.ts';
-import { describeConfigChanges, hasAppliedChanges, keepRestartOnly } from './config-changes.ts';
+import { LISTEN_KEYS, describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged } from './config-changes.ts';
 import { writeReloadStatus, type ReloadStatus } from './reload-status.ts';
 import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
@@ -49,8 +49,8 @@ interface Child {
   retiring: boolean;
   /** Started by a reload: told whether it came up (`listening`, `ready`) or exited first. */
   started?: (ok: boolean) => void;
-  /** A reload's worker: the worker whose sockets it takes over. */
-  takeOver?: Child;
+  /** A reload's worker: the worker whose sockets it takes over, for the ports that stay. */
+  takeOver?: { from: Child; kinds: ReadonlySet<PortKind> };
   /** A worker handing its sockets to `target`: the kinds still to come. */
   handingTo?: { target: Child; left: Set<PortKind> };
 }
@@ -169,29 +169,36 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   };
 
   let starting = 0;
-  const portKinds = (['http', 'https'] as const).filter((kind) => sockets.ports[kind] !== undefined);
+  /** The ports listened on now (a reload may change them). */
+  const portKinds = (): PortKind[] => (['http', 'https'] as const).filter((kind) => sockets.ports[kind] !== undefined);
   /** Binds a worker's own sockets (or takes the shared ones) and passes them; once per worker. */
   const sendSockets = async (worker: Child): Promise<void> => {
     if (worker.socketsSent) return;
     worker.socketsSent = true;
-    const source = worker.takeOver;
+    const takeOver = worker.takeOver;
     worker.takeOver = undefined;
-    // A reload's worker takes the sockets of the one it replaces: the same
-    // sockets, so the connections waiting in their queues are kept (closing
-    // a socket of its own would reset them).
+    const wanted = new Set(portKinds());
+    // A reload's worker takes the sockets of the one it replaces, for the
+    // ports that stay: the same sockets, so the connections waiting in their
+    // queues are kept (closing a socket of its own would reset them).
+    const source = takeOver?.from;
     if (sockets.ownSockets && source !== undefined && source.listening && source.process.connected && children.has(source.process)) {
-      source.handingTo = { target: worker, left: new Set(portKinds) };
-      source.process.send({ berth: 'hand-sockets' } satisfies HandSocketsMessage);
-      return;
+      const taken = new Set([...(takeOver?.kinds ?? [])].filter((kind) => wanted.has(kind)));
+      if (taken.size > 0) {
+        source.handingTo = { target: worker, left: taken };
+        source.process.send({ berth: 'hand-sockets' } satisfies HandSocketsMessage);
+        for (const kind of taken) wanted.delete(kind);
+      }
     }
-    await bindAndSend(worker, new Set(portKinds));
+    if (wanted.size > 0) await bindAndSend(worker, wanted);
   };
   /** Binds sockets of its own for a worker and passes those of `kinds`. */
   const bindAndSend = async (worker: Child, kinds: ReadonlySet<PortKind>): Promise<void> => {
+    const set = sockets;
     let handles: WorkerSockets;
     starting++;
     try {
-      handles = await sockets.forWorker();
+      handles = await set.forWorker();
     } catch (error) {
       giveUp(`cannot bind the ports for a new worker: ${error instanceof Error ? error.message : String(error)}`);
       return;
@@ -199,18 +206,18 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       starting--;
     }
     if (stopping || !worker.process.connected) {
-      sockets.handedOver(handles);
+      set.handedOver(handles);
       return;
     }
     const sending = [...handles].filter(([kind]) => kinds.has(kind));
     let left = sending.length;
-    if (left === 0) sockets.handedOver(handles);
+    if (left === 0) set.handedOver(handles);
     for (const [kind, socket] of sending) {
       // The raw handle: a net.Server would start accepting in the child the
       // moment it arrives, before the child's HTTP server is there to answer.
       worker.process.send({ berth: 'socket', kind }, rawHandle(socket), () => {
         // Sent (or the child is gone): this copy is no longer needed either way.
-        if (--left === 0) sockets.handedOver(handles);
+        if (--left === 0) set.handedOver(handles);
       });
     }
   };
@@ -236,7 +243,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     // The first one listens at once (ACME challenges and health answer while
     // the sites load).
     const joining = workersReady().length > 0;
-    const message: ConfigMessage = { berth: 'config', wire, sockets: [...portKinds], ...(joining ? { joining: true } : {}) };
+    const message: ConfigMessage = { berth: 'config', wire, sockets: portKinds(), ...(joining ? { joining: true } : {}) };
     const worker = forkChild('worker', options.workerEntry ?? new URL('./worker-main.ts', import.meta.url), message);
     if (worker.process.pid !== undefined) served.add(worker.process.pid);
     if (!joining) void sendSockets(worker);
@@ -446,7 +453,10 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       await writeStatus({ state: 'refused', code, message });
       return;
     }
-    const changes = describeConfigChanges(running, next);
+    const described = describeConfigChanges(running, next);
+    const moves = listenChanged(running, next);
+    // Applied by binding new sockets (below), so not left for a restart.
+    const changes = { ...described, restartOnly: described.restartOnly.filter((change) => !LISTEN_KEYS.includes(change.key)) };
     for (const change of changes.restartOnly) {
       logger.warn({ key: change.key, running: change.running, wanted: change.wanted }, `${change.key} changed; it takes effect when berth serve restarts`);
     }
@@ -457,8 +467,26 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       await writeStatus({ state: 'unchanged', changes });
       return;
     }
+    const previousSockets = sockets;
+    if (moves) {
+      try {
+        sockets = await previousSockets.rebind(next.server);
+      } catch (error) {
+        const message = `${error instanceof Error ? error.message : String(error)}. The running config is kept; if this server's own listeners hold that port (the same port on another address), restart berth serve to apply it`;
+        logger.error({ config: running.configPath }, `reload failed: ${message}`);
+        await writeStatus({ state: 'failed', code: isBerthError(error) ? error.code : 'E_LISTEN', message, changes });
+        return;
+      }
+    }
+    // The ports that stay: a new worker takes the sockets of the one it replaces.
+    const kept = new Set(
+      (['http', 'https'] as const).filter((kind) => {
+        const port = (of: ResolvedConfig): number | false => (kind === 'http' ? of.server.httpPort : of.server.httpsPort);
+        return port(next) !== false && port(next) === port(running) && next.server.host === running.server.host;
+      }),
+    );
     const previousWire = wire;
-    config = keepRestartOnly(running, next);
+    config = keepRestartOnly(running, next, { listen: true });
     wire = toWire(config);
     logger.info(
       { config: running.configPath, sitesAdded: changes.sitesAdded, sitesRemoved: changes.sitesRemoved, sitesChanged: changes.sitesChanged, sections: changes.sectionsChanged },
@@ -469,25 +497,32 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     // Each new worker loads every site before it gets sockets, then one old worker drains and stops.
     const old = [...children.values()].filter((child) => child.role === 'worker' && !child.retiring);
     const fresh: Child[] = [];
+    const retired: Array<Promise<void>> = [];
     for (let i = 0; i < config.server.workers && !stopping; i++) {
       const replaced = old.shift();
       const worker = startWorker();
-      if (replaced !== undefined) worker.takeOver = replaced;
+      if (replaced !== undefined) worker.takeOver = { from: replaced, kinds: kept };
       fresh.push(worker);
       if (!(await cameUp(worker))) {
         if (stopping) return;
         config = running;
         wire = previousWire;
         await Promise.all(fresh.map(retire));
+        if (sockets !== previousSockets) {
+          sockets.close();
+          sockets = previousSockets;
+        }
         startMissingWorkers();
         const message = 'a serving worker could not start with the new config (its error is in the server log); the running config is kept';
         logger.error({ config: running.configPath }, `reload failed: ${message}`);
         await writeStatus({ state: 'failed', code: 'E_RELOAD_FAILED', message, changes });
         return;
       }
-      if (replaced !== undefined) void retire(replaced);
+      if (replaced !== undefined) retired.push(retire(replaced));
     }
-    for (const rest of old) void retire(rest);
+    for (const rest of old) retired.push(retire(rest));
+    // The sockets of ports no longer listened on close once the workers that used them have gone.
+    if (sockets !== previousSockets) void Promise.all(retired).then(() => previousSockets.close());
     if (stopping) return;
 
     // The control plane: replaced between deploys; pushes wait in this process meanwhile.

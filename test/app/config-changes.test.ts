@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { ResolvedConfig } from '../../src/config/resolved-config.ts';
-import { describeConfigChanges, hasAppliedChanges, keepRestartOnly } from '../../src/app/config-changes.ts';
+import { describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged } from '../../src/app/config-changes.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const base = ['data_dir = "data"', '[server]', 'http_port = 8080', 'https_port = 8443', '[acme]', 'directory = "off"'];
@@ -30,7 +30,7 @@ test('sites added, removed and changed are named by name, and tables by name', a
   assert.equal(hasAppliedChanges(running, next), true);
 });
 
-test('the same config, or one that differs only in keys that need a restart, has nothing to apply', async (t) => {
+test('the same config, or one that differs only in data_dir or server.user, has nothing to apply; the address and ports are applied', async (t) => {
   const [same, again] = await configs(t, [...base, ...site('a')], [...base, ...site('a')]);
   assert.equal(hasAppliedChanges(same, again), false);
   assert.deepEqual(describeConfigChanges(same, again), { sitesAdded: [], sitesRemoved: [], sitesChanged: [], sectionsChanged: [], restartOnly: [] });
@@ -39,12 +39,21 @@ test('the same config, or one that differs only in keys that need a restart, has
   const changes = describeConfigChanges(running, next);
   assert.deepEqual(changes.restartOnly.map((change) => change.key), ['server.host', 'server.https_port', 'server.user']);
   assert.equal(changes.restartOnly.find((change) => change.key === 'server.https_port')?.wanted, 'off');
-  assert.equal(hasAppliedChanges(running, next), false, 'nothing but restart-only keys');
-  const kept = keepRestartOnly(running, next);
+  assert.equal(hasAppliedChanges(running, next), true, 'the address and ports are applied by a reload');
+  assert.equal(listenChanged(running, next), true);
+  const kept = keepRestartOnly(running, next, { listen: false });
   assert.equal(kept.server.httpsPort, 8443);
   assert.equal(kept.server.host, running.server.host);
   assert.equal(kept.server.user, running.server.user);
   assert.ok(Object.isFrozen(kept) && Object.isFrozen(kept.server));
+  const moved = keepRestartOnly(running, next, { listen: true });
+  assert.equal(moved.server.httpsPort, false);
+  assert.equal(moved.server.host, '127.0.0.1');
+  assert.equal(moved.server.user, running.server.user, 'the service user stays until a restart');
+
+  const [userOnly, otherUser] = await configs(t, [...base, ...site('a')], [...base.map((line) => line.replace('8443', '8443\nuser = "root"')), ...site('a')]);
+  assert.equal(hasAppliedChanges(userOnly, otherUser), false, 'nothing but a key that needs a restart');
+  assert.equal(listenChanged(userOnly, otherUser), false);
 });
 
 test('another order of the same sites is a change (it decides which site a shared name falls to); a changed secret is a change, and its value is never in the result', async (t) => {

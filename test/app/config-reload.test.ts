@@ -2,6 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -177,16 +178,74 @@ test('the server refuses a config whose secret its own environment lacks, keeps 
   assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one');
 });
 
-test('keys that need a restart are named and keep their running values; the rest applies', async (t) => {
+test('data_dir and server.user are named as needing a restart and keep their running values; the rest applies', async (t) => {
   const server = await startWithTwoWorkers(t);
-  await edit(server, (text) => text.replace('host = "127.0.0.1"', 'host = "::1"').replace('https_port = 0', 'https_port = false').replace('workers = 2', 'workers = 1'));
+  await edit(server, (text) => text.replace('workers = 2', 'workers = 1\nuser = "root"'));
   const reload = await berth(['reload', '--config', configOf(server)]);
   assert.equal(reload.code, 0, reload.stderr);
-  assert.match(reload.stdout, /server\.host: "127\.0\.0\.1" -> "::1" takes effect when berth serve restarts/);
-  assert.match(reload.stdout, /server\.https_port: 0 -> off takes effect when berth serve restarts/);
-  assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one', 'still on the running address and data dir');
+  assert.match(reload.stdout, /server\.user: "berth" -> "root" takes effect when berth serve restarts \(until then it stays "berth"\)/);
   await settledChildren(server, 1);
+  assert.equal((await get(server.httpPort, '/')).body.toString(), 'site one');
 });
+
+test('a reload moves the listeners: a port turned off closes, a port that stays keeps every connection, a new port serves, and a port in use is refused', async (t) => {
+  const server = await startWithTwoWorkers(t);
+  // HTTPS off; HTTP stays, and its sockets pass from the old workers to the new ones.
+  await edit(server, (text) => text.replace('https_port = 0', 'https_port = false'));
+  const load = keepRequesting(server.httpPort);
+  const off = await berth(['reload', '--config', configOf(server)]);
+  const statuses = await load.stop();
+  assert.equal(off.code, 0, off.stderr);
+  assert.doesNotMatch(off.stdout, /restart/);
+  assert.deepEqual(statuses.filter((status) => status !== 200), [], `every request on the port that stays was answered (${statuses.length})`);
+  await settledChildren(server, 2);
+  assert.ok(await eventually(() => isRefused(server.httpsPort), 30_000), `HTTPS is closed: ${await connectOutcome(server.httpsPort)}`);
+
+  // Another HTTP port: a free one now.
+  const free = await freePort();
+  await edit(server, (text) => text.replace('http_port = 0', `http_port = ${free}`));
+  const moved = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal((await get(free, '/')).body.toString(), 'site one');
+  assert.ok(await eventually(() => isRefused(server.httpPort), 30_000), `the old port is closed: ${await connectOutcome(server.httpPort)}`);
+
+  // A port something else holds: refused, and the running port serves on.
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const taken = (holder.address() as AddressInfo).port;
+  await edit(server, (text) => text.replace(`http_port = ${free}`, `http_port = ${taken}`));
+  const refused = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, new RegExp(`${taken}.*The running config is kept.*\\[E_RELOAD_FAILED\\]`, 's'));
+  assert.equal((await get(free, '/')).body.toString(), 'site one');
+  assert.deepEqual(server.workerDeaths(), []);
+});
+
+/** How a TCP connection to the port ends: `connected`, or the error code. */
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(String(error.code)));
+  });
+}
+
+async function isRefused(port: number): Promise<boolean> {
+  return (await connectOutcome(port)) === 'ECONNREFUSED';
+}
+
+/** A TCP port nothing listens on at this moment. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 test('a config that has not changed replaces no process', async (t) => {
   const server = await startWithTwoWorkers(t);

@@ -24,11 +24,12 @@ refused, and it keeps running the one it has.
 A valid config is applied the way nginx applies one: serving workers with
 the new config load every site, then take over from the old ones, which
 finish the requests they have and stop; the control plane (deploys, ACME)
-is replaced once no deploy runs or waits. New sites, domains, headers,
-redirects, basic auth, limits, webhooks, builds and ACME settings all apply.
-These keys keep their running values until berth serve restarts, and are
-named when they changed: data_dir, server.host, server.http_port,
-server.https_port, server.user.
+is replaced once no deploy runs or waits. New sites, domains, HSTS, basic
+auth, limits, webhooks, builds and ACME settings all apply, and so do
+server.host and the ports: new ones are bound beside the running ones (a
+port that cannot be bound fails the reload), a port that stays keeps its
+sockets. data_dir and server.user keep their running values until berth
+serve restarts, and are named when they changed.
 
 Prints what changed, and waits until every process runs the new config (at
 most --wait seconds; a deploy in progress is let finish first).
