@@ -364,3 +364,24 @@ test('a deploy under way when the reload comes ends live, and only then does the
   const wentLive = lines.findIndex((line) => line.deploy === deploy()?.id && String(line.msg).includes('live'));
   assert.ok(wentLive >= 0 && ended > wentLive, 'the old control plane was stopped after the deploy went live');
 });
+
+test('where SO_REUSEPORT is refused (one shared socket per port), a reload also answers every request and moves a port', async (t) => {
+  const server = await startWithTwoWorkers(t, { command: (config) => [supervise, config, '-', 'no-reuseport'] });
+  assert.equal(server.lines.find((line) => line.msg === 'started the control plane and the serving workers')?.sockets, 'shared');
+  await edit(server, (text) => text.replace('workers = 2', 'workers = 3'));
+  const load = keepRequesting(server.httpPort);
+  const reload = await berth(['reload', '--config', configOf(server)]);
+  const statuses = await load.stop();
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.deepEqual(statuses.filter((status) => status !== 200), [], `every request was answered (${statuses.length})`);
+  await settledChildren(server, 3);
+
+  const free = await freePort();
+  await edit(server, (text) => text.replace('http_port = 0', `http_port = ${free}`));
+  const moved = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal((await get(free, '/')).body.toString(), 'site one');
+  assert.ok(await eventually(() => isRefused(server.httpPort), 30_000), `the old port is closed: ${await connectOutcome(server.httpPort)}`);
+  assert.equal((await getH2(server.httpsPort, '/')).body.toString(), 'site one', 'the HTTPS port that stays still serves');
+  assert.deepEqual(server.workerDeaths(), []);
+});
