@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readAtMost } from '../read-at-most.ts';
+import { writeFileAtomic } from '../tls/atomic-write.ts';
 import type { ConfigChanges } from './config-changes.ts';
 
 /**
@@ -47,21 +47,7 @@ export function reloadStatusPath(dataDir: string): string {
  * command run as that user can read it.
  */
 export async function writeReloadStatus(dataDir: string, status: Omit<ReloadStatus, 'at'>, owner?: { uid: number; gid: number }): Promise<void> {
-  const file = reloadStatusPath(dataDir);
-  const temp = join(dataDir, `.reload.json.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      if (owner !== undefined) await handle.chown(owner.uid, owner.gid);
-      await handle.writeFile(`${JSON.stringify({ ...status, at: new Date().toISOString() })}\n`);
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(reloadStatusPath(dataDir), `${JSON.stringify({ ...status, at: new Date().toISOString() })}\n`, 0o600, owner);
 }
 
 /** Larger than any status Berth writes. */

@@ -457,6 +457,10 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     const moves = listenChanged(running, next);
     // Applied by binding new sockets (below), so not left for a restart.
     const changes = { ...described, restartOnly: described.restartOnly.filter((change) => !LISTEN_KEYS.includes(change.key)) };
+    const reloadFailed = async (message: string, code = 'E_RELOAD_FAILED'): Promise<void> => {
+      logger.error({ config: running.configPath }, `reload failed: ${message}`);
+      await writeStatus({ state: 'failed', code, message, changes });
+    };
     for (const change of changes.restartOnly) {
       logger.warn({ key: change.key, running: change.running, wanted: change.wanted }, `${change.key} changed; it takes effect when berth serve restarts`);
     }
@@ -472,9 +476,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       try {
         sockets = await previousSockets.rebind(next.server);
       } catch (error) {
-        const message = `${error instanceof Error ? error.message : String(error)}. The running config is kept; if this server's own listeners hold that port (the same port on another address), restart berth serve to apply it`;
-        logger.error({ config: running.configPath }, `reload failed: ${message}`);
-        await writeStatus({ state: 'failed', code: isBerthError(error) ? error.code : 'E_LISTEN', message, changes });
+        const reason = error instanceof Error ? error.message : String(error);
+        await reloadFailed(`${reason}. The running config is kept; if this server's own listeners hold that port (the same port on another address), restart berth serve to apply it`, isBerthError(error) ? error.code : 'E_LISTEN');
         return;
       }
     }
@@ -513,9 +516,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
           sockets = previousSockets;
         }
         startMissingWorkers();
-        const message = 'a serving worker could not start with the new config (its error is in the server log); the running config is kept';
-        logger.error({ config: running.configPath }, `reload failed: ${message}`);
-        await writeStatus({ state: 'failed', code: 'E_RELOAD_FAILED', message, changes });
+        await reloadFailed('a serving worker could not start with the new config (its error is in the server log); the running config is kept');
         return;
       }
       if (replaced !== undefined) retired.push(retire(replaced));
@@ -540,9 +541,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       if (stopping) return;
       controlWire = previousWire;
       startControlPlane();
-      const message = 'the control plane could not start with the new config (its error is in the server log); it runs the previous config, the serving workers the new one; fix berth.toml and reload again';
-      logger.error({ config: running.configPath }, `reload failed: ${message}`);
-      await writeStatus({ state: 'failed', code: 'E_RELOAD_FAILED', message, changes });
+      await reloadFailed('the control plane could not start with the new config (its error is in the server log); it runs the previous config, the serving workers the new one; fix berth.toml and reload again');
       return;
     }
     logger.info({ config: running.configPath, workers: config.server.workers }, 'reloaded: every process runs the new config');

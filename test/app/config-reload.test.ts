@@ -202,12 +202,7 @@ test('a reload moves the listeners: a port turned off closes, a port that stays 
   assert.ok(await eventually(() => isRefused(server.httpsPort), 30_000), `HTTPS is closed: ${await connectOutcome(server.httpsPort)}`);
 
   // Another HTTP port: a free one now.
-  const free = await freePort();
-  await edit(server, (text) => text.replace('http_port = 0', `http_port = ${free}`));
-  const moved = await berth(['reload', '--config', configOf(server)]);
-  assert.equal(moved.code, 0, moved.stderr);
-  assert.equal((await get(free, '/')).body.toString(), 'site one');
-  assert.ok(await eventually(() => isRefused(server.httpPort), 30_000), `the old port is closed: ${await connectOutcome(server.httpPort)}`);
+  const free = await moveHttpPort(server);
 
   // A port something else holds: refused, and the running port serves on.
   const holder = createServer();
@@ -221,6 +216,17 @@ test('a reload moves the listeners: a port turned off closes, a port that stays 
   assert.equal((await get(free, '/')).body.toString(), 'site one');
   assert.deepEqual(server.workerDeaths(), []);
 });
+
+/** Reloads with `http_port` moved from 0 to a free port; checks that the new port serves and the old one closes. Returns the new port. */
+async function moveHttpPort(server: ServeProcess): Promise<number> {
+  const free = await freePort();
+  await edit(server, (text) => text.replace('http_port = 0', `http_port = ${free}`));
+  const moved = await berth(['reload', '--config', configOf(server)]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal((await get(free, '/')).body.toString(), 'site one');
+  assert.ok(await eventually(() => isRefused(server.httpPort), 30_000), `the old port is closed: ${await connectOutcome(server.httpPort)}`);
+  return free;
+}
 
 /** How a TCP connection to the port ends: `connected`, or the error code. */
 function connectOutcome(port: number): Promise<string> {
@@ -376,12 +382,7 @@ test('where SO_REUSEPORT is refused (one shared socket per port), a reload also 
   assert.deepEqual(statuses.filter((status) => status !== 200), [], `every request was answered (${statuses.length})`);
   await settledChildren(server, 3);
 
-  const free = await freePort();
-  await edit(server, (text) => text.replace('http_port = 0', `http_port = ${free}`));
-  const moved = await berth(['reload', '--config', configOf(server)]);
-  assert.equal(moved.code, 0, moved.stderr);
-  assert.equal((await get(free, '/')).body.toString(), 'site one');
-  assert.ok(await eventually(() => isRefused(server.httpPort), 30_000), `the old port is closed: ${await connectOutcome(server.httpPort)}`);
+  await moveHttpPort(server);
   assert.equal((await getH2(server.httpsPort, '/')).body.toString(), 'site one', 'the HTTPS port that stays still serves');
   assert.deepEqual(server.workerDeaths(), []);
 });
