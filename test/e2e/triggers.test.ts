@@ -346,6 +346,12 @@ test('Ctrl-C on berth deploy cancels it and kills its build', async (t) => {
   const [record] = store.listDeploys({ site: 'blog', limit: 1 });
   assert.equal(record?.state, 'cancelled');
   assert.equal(record?.errorCode, 'E_BUILD_CANCELLED');
+  // The same deploy again, as a command: from a post-receive hook the branch has moved already.
+  if (!child.stderr.readableEnded) await once(child.stderr, 'end');
+  assert.ok(
+    stderr.includes(`The deploy was interrupted before it finished; run it again with: berth deploy --site blog --ref refs/heads/main --sha ${record?.sha ?? ''} --config ${p.config}\n`),
+    stderr,
+  );
   const { readdir: list, readFile: read } = await import('node:fs/promises');
   const leftover = await eventually(async () => {
     for (const pid of (await list('/proc')).filter((name) => /^\d+$/.test(name))) {

@@ -80,6 +80,11 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
       // Said only when it is true: a first deploy that fails leaves no site at all.
       const live = await activeReleaseId(sitePaths(config.dataDir, site.name));
       io.stderr.write(`${live === undefined ? `${site.name} has no live release yet.` : `The live site is unchanged (release ${live}).`} Full log: berth logs ${result.id} --config ${shellWord(configPath)}\n`);
+      if (cancel.signal.aborted) {
+        // From a post-receive hook the branch has already moved: without this, the site silently stays behind it.
+        const again = ['berth deploy', `--site ${shellWord(site.name)}`, `--ref ${shellWord(ref)}`, ...(result.sha === undefined && sha === undefined ? [] : [`--sha ${result.sha ?? sha ?? ''}`]), `--config ${shellWord(configPath)}`];
+        io.stderr.write(`The deploy was interrupted before it finished; run it again with: ${again.join(' ')}\n`);
+      }
       return 1;
     } finally {
       for (const name of signals) process.off(name, onSignal);
