@@ -24,7 +24,7 @@ import {
 import { formatDuration, parseDuration } from './duration.ts';
 import { displayPath, formatProblems, summarizeProblems } from './format-problems.ts';
 import type { ResolvedConfig, ResolvedSite, Secret } from './resolved-config.ts';
-import { createSecret, resolveSecretFile, resolveSecretValue, suggestEnvName } from './secret.ts';
+import { createSecret, resolveSecretFile, resolveSecretValue, suggestEnvName, unavailableSecret } from './secret.ts';
 import { resolveBasicAuth } from './basic-auth-config.ts';
 import type { AuthUser } from '../static/basic-auth.ts';
 
@@ -79,7 +79,7 @@ export async function readConfig(
   env: NodeJS.ProcessEnv,
 ): Promise<{ config: ResolvedConfig | undefined; problems: ConfigProblem[]; missing: boolean }> {
   // `berth check` answers for `berth serve`, which writes to data_dir.
-  const { config, problems, failure } = await examineConfig(path.resolve(file), env, { writableDataDir: true });
+  const { config, problems, failure } = await examineConfig(path.resolve(file), env, { writableDataDir: true, secretsOptional: false });
   return { config, problems, missing: failure === 'E_CONFIG_NOT_FOUND' };
 }
 
@@ -91,6 +91,14 @@ export interface LoadConfigOptions {
    * @default false
    */
   writableDataDir?: boolean;
+  /**
+   * `optional`: a secret that cannot be resolved (an environment variable
+   * this shell lacks, a secret file this user may not read) is not an error;
+   * using it throws `E_CONFIG_SECRET`. For commands that only read the data
+   * dir (`deploys`, `logs`, `releases`), which never use one.
+   * @default 'required'
+   */
+  secrets?: 'required' | 'optional';
 }
 
 /**
@@ -102,7 +110,7 @@ export interface LoadConfigOptions {
  */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv, options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const absolute = path.resolve(file);
-  const { config, problems, failure } = await examineConfig(absolute, env, { writableDataDir: options.writableDataDir === true });
+  const { config, problems, failure } = await examineConfig(absolute, env, { writableDataDir: options.writableDataDir === true, secretsOptional: options.secrets === 'optional' });
   if (config !== undefined) return config;
   const shown = displayPath(absolute, process.cwd());
   const code = failure ?? 'E_CONFIG_INVALID';
@@ -135,7 +143,7 @@ interface Examination {
   failure: ErrorCode | undefined;
 }
 
-async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { writableDataDir: boolean }): Promise<Examination> {
+async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { writableDataDir: boolean; secretsOptional: boolean }): Promise<Examination> {
   const fileProblem = (message: string, failure: ErrorCode, line?: number): Examination => ({
     config: undefined,
     problems: [{ path: '', line, message, severity: 'error' }],
@@ -158,7 +166,7 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { wr
   const parsed = configSchema.safeParse(raw, { error: describeIssue });
   const schemaFindings = parsed.success ? [] : parsed.error.issues.flatMap(issueFindings);
   const crossFindings = checkAcrossKeys(raw);
-  const secrets = await resolveSecrets(raw, configDir, env);
+  const secrets = await resolveSecrets(raw, configDir, env, options.secretsOptional);
   const dataDirFindings = parsed.success ? await checkDataDir(path.resolve(configDir, parsed.data.data_dir), options.writableDataDir) : [];
   const basicAuth = await resolveBasicAuth(raw, configDir, env);
 
@@ -396,10 +404,21 @@ async function resolveSecrets(
   raw: Record<string, unknown>,
   configDir: string,
   env: NodeJS.ProcessEnv,
+  optional: boolean,
 ): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; eabKey: Secret | undefined; findings: Finding[] }> {
   const bySite = new Map<number, Secret>();
   const tokens = new Map<number, Secret>();
-  const findings: Finding[] = [];
+  const reported: Finding[] = [];
+  // Optional secrets: what could not be resolved becomes a secret that throws when used, not a problem.
+  const findings = {
+    push(finding: Finding & { secretAt?: (secret: Secret) => void; source?: string }): void {
+      if (!optional || finding.severity !== 'error' || finding.secretAt === undefined) {
+        reported.push({ path: finding.path, message: finding.message, severity: finding.severity });
+        return;
+      }
+      finding.secretAt(unavailableSecret(finding.source ?? formatKeyPath(finding.path), finding.message));
+    },
+  };
   rawSites(raw).forEach((site, siteIndex) => {
     if (!isTable(site) || typeof site.token_env !== 'string') return;
     const value = env[site.token_env];
@@ -408,6 +427,8 @@ async function resolveSecrets(
         path: ['sites', siteIndex, 'token_env'],
         message: `the environment variable ${site.token_env} is not set or empty; set it to the repository access token`,
         severity: 'error',
+        source: `env ${site.token_env}`,
+        secretAt: (secret) => tokens.set(siteIndex, secret),
       });
     } else {
       tokens.set(siteIndex, createSecret(value, `env ${site.token_env}`));
@@ -423,7 +444,7 @@ async function resolveSecrets(
     if (typeof webhook.secret === 'string') {
       const result = resolveSecretValue(webhook.secret, env, envName);
       if (!result.ok) {
-        findings.push({ path: [...at, 'secret'], message: result.message, severity: 'error' });
+        findings.push({ path: [...at, 'secret'], message: result.message, severity: 'error', secretAt: (secret) => bySite.set(siteIndex, secret) });
         return;
       }
       bySite.set(siteIndex, result.secret);
@@ -435,7 +456,7 @@ async function resolveSecrets(
     if (typeof file === 'string' && file !== '' && !file.startsWith('~') && !file.includes('\0')) {
       const result = await resolveSecretFile(path.resolve(configDir, file));
       if (result.ok) bySite.set(siteIndex, result.secret);
-      else findings.push({ path: [...at, 'secret_file'], message: result.message, severity: 'error' });
+      else findings.push({ path: [...at, 'secret_file'], message: result.message, severity: 'error', source: `file ${file}`, secretAt: (secret) => bySite.set(siteIndex, secret) });
     }
   });
   await Promise.all(jobs);
@@ -445,15 +466,15 @@ async function resolveSecrets(
     if (typeof eab.hmac_key === 'string') {
       const result = resolveSecretValue(eab.hmac_key, env, 'ACME_EAB_HMAC_KEY', EAB_KEYS);
       if (result.ok) eabKey = result.secret;
-      else findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.message, severity: 'error' });
+      else findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.message, severity: 'error', secretAt: (secret) => (eabKey = secret) });
       if (result.ok && result.warning !== undefined) findings.push({ path: ['acme', 'eab', 'hmac_key'], message: result.warning, severity: 'warning' });
     } else if (typeof eab.hmac_key_file === 'string' && eab.hmac_key_file !== '' && !eab.hmac_key_file.startsWith('~') && !eab.hmac_key_file.includes('\0')) {
       const result = await resolveSecretFile(path.resolve(configDir, eab.hmac_key_file), EAB_KEYS);
       if (result.ok) eabKey = result.secret;
-      else findings.push({ path: ['acme', 'eab', 'hmac_key_file'], message: result.message, severity: 'error' });
+      else findings.push({ path: ['acme', 'eab', 'hmac_key_file'], message: result.message, severity: 'error', secretAt: (secret) => (eabKey = secret) });
     }
   }
-  return { bySite, tokens, eabKey, findings };
+  return { bySite, tokens, eabKey, findings: reported };
 }
 
 // ---------------------------------------------------------------------------

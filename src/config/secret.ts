@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { BerthError } from '../errors.ts';
 import { readAtMost } from '../read-at-most.ts';
 import type { Secret } from './resolved-config.ts';
 
@@ -48,6 +49,22 @@ class SecretValue implements Secret {
  */
 export function createSecret(value: string, source: string): Secret {
   return new SecretValue(value, source);
+}
+
+/**
+ * A secret this process could not resolve, for a command that never uses
+ * it (reading the deploy history needs no webhook secret): using it throws
+ * `E_CONFIG_SECRET` with `problem`, the message resolving it gave.
+ */
+export function unavailableSecret(source: string, problem: string): Secret {
+  const secret: Secret = {
+    source,
+    reveal(): string {
+      throw new BerthError('E_CONFIG_SECRET', `The secret from ${source} is needed here but could not be resolved: ${problem}`);
+    },
+  };
+  Object.defineProperty(secret, 'toString', { value: () => `[secret from ${source}, not resolved]` });
+  return Object.freeze(secret);
 }
 
 /** The outcome of resolving one secret: a value, or a message that never contains it. */

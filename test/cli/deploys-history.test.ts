@@ -7,6 +7,7 @@ import { deployConfig } from '../helpers/deploy-config.ts';
 import { createRepo } from '../helpers/git.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { formatAge, formatDuration, formatLocalTime, fitWidth } from '../../src/cli/format.ts';
+import { unavailableSecret } from '../../src/config/secret.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -115,4 +116,48 @@ test('times, ages, durations and widths read as people write them', () => {
   assert.equal(fitWidth('a longer line of text', 10), 'a longer …');
   assert.equal(fitWidth('éèê', 2), 'é…');
   assert.match(formatLocalTime(new Date()), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+});
+
+test('the commands that only read (deploys, releases, logs) work in a shell without the server\'s secrets; one that needs a secret still says which is missing', async (t) => {
+  const root = await tempDir(t);
+  const config = join(root, 'berth.toml');
+  await writeFile(
+    config,
+    [
+      'data_dir = "data"',
+      '[acme]',
+      'directory = "off"',
+      '[[sites]]',
+      'name = "blog"',
+      'domains = ["localhost"]',
+      'repo = "https://git.example/blog.git"',
+      'token_env = "BERTH_TEST_UNSET_TOKEN"',
+      '[sites.webhook]',
+      'forge = "github"',
+      'secret = "${BERTH_TEST_UNSET_SECRET}"',
+    ].join('\n'),
+  );
+  const deploys = await berth(['deploys', '--config', config], root);
+  assert.equal(deploys.code, 0, deploys.stderr);
+  assert.equal(deploys.stdout, 'No deploys yet\n');
+  const releases = await berth(['releases', '--config', config], root);
+  assert.equal(releases.code, 0, releases.stderr);
+  assert.match(releases.stdout, /blog has no releases yet/);
+  const logs = await berth(['logs', '--site', 'blog', '--config', config], root);
+  assert.equal(logs.code, 1);
+  assert.match(logs.stderr, /has no deploys yet.*\[E_DEPLOY_NOT_FOUND\]/);
+
+  const check = await berth(['check', '--config', config], root);
+  assert.equal(check.code, 1);
+  assert.match(check.stdout + check.stderr, /BERTH_TEST_UNSET_SECRET/);
+  const deploy = await berth(['deploy', '--config', config], root);
+  assert.equal(deploy.code, 1);
+  assert.match(deploy.stderr, /BERTH_TEST_UNSET_SECRET.*\[E_CONFIG_SECRET\]/s);
+});
+
+test('a secret that could not be resolved says so when used, and never prints as a value', () => {
+  const secret = unavailableSecret('env BLOG_WEBHOOK_SECRET', 'environment variable BLOG_WEBHOOK_SECRET is not set');
+  assert.throws(() => secret.reveal(), (error: Error & { code?: string }) => error.code === 'E_CONFIG_SECRET' && /BLOG_WEBHOOK_SECRET is not set/.test(error.message));
+  assert.equal(String(secret), '[secret from env BLOG_WEBHOOK_SECRET, not resolved]');
+  assert.ok(Object.isFrozen(secret));
 });

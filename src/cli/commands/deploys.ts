@@ -40,7 +40,8 @@ Options:
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new BerthError('E_USAGE', `--limit "${limitText}" is not a number from 1 to 10000`);
     const wanted = parseState(args.values.state as string | undefined);
-    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    // Reading needs no secret: a shell without the server's environment still reads the history.
+    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env, { secrets: 'optional' });
     const site = args.values.site as string | undefined;
     // Without --site the history of every site is shown; with it, the name must be configured.
     if (site !== undefined) selectSite(config, site);

@@ -28,7 +28,8 @@ Options:
     if ((wanted === undefined) === (siteName === undefined)) {
       throw new BerthError('E_USAGE', 'logs takes one deploy id (`berth logs 20261127T085500Z-1a2b3c`) or --site S for the latest deploy of a site, not both');
     }
-    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    // Reading needs no secret: a shell without the server's environment still reads the history.
+    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env, { secrets: 'optional' });
     if (siteName !== undefined && !config.sites.some((site) => site.name === siteName)) {
       throw new BerthError('E_USAGE', `No site ${JSON.stringify(siteName)} in the config; the sites are ${config.sites.map((site) => site.name).join(', ')}`);
     }

@@ -25,7 +25,8 @@ Options:
   maxPositionals: 0,
   options: { ...configOption, ...siteOption, json: { type: 'boolean' } },
   async run(args, io) {
-    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env);
+    // Reading needs no secret: a shell without the server's environment still reads the history.
+    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env, { secrets: 'optional' });
     const site = selectSite(config, args.values.site as string | undefined);
     const list = await listReleases(sitePaths(config.dataDir, site.name));
     const madeBy = deploysByRelease(config.dataDir, site.name);
