@@ -36,7 +36,9 @@ try {
   throw error;
 }
 const running = control;
-const stopAnswering = answerPushesOverIpc((event) => running.deployer.receivePush(event));
+// After it has said `idle` to a reload, this process takes no more deploys: they go to its replacement.
+let retiring = false;
+const stopAnswering = answerPushesOverIpc((event) => running.deployer.receivePush(event), () => !retiring);
 if (config.acme.directoryUrl !== undefined) preloadAcme();
 // Certificates are ordered here, once; the CA's challenge requests reach a
 // worker on the HTTP port, which reads the answer from the challenge files.
@@ -51,6 +53,7 @@ manager?.start();
 process.on('message', (message: unknown) => {
   if (messageOf(message, 'retire') === undefined) return;
   void running.deployer.idle().then(() => {
+    retiring = true;
     if (process.connected) process.send?.({ berth: 'idle' } satisfies IdleMessage);
   });
 });

@@ -73,6 +73,11 @@ export interface PushReplyMessage {
   reply?: PushReply;
   /** Set instead of `reply` when the push could not be taken. */
   error?: string;
+  /**
+   * Set instead of both by a control plane a reload is replacing, after it
+   * said `idle`: the supervisor keeps the push for the new one.
+   */
+  retry?: boolean;
 }
 
 /** Control plane -> supervisor -> every worker: a new certificate is in storage. */

@@ -44,11 +44,19 @@ export function pushSinkOverIpc(): (event: PushEvent) => Promise<PushReply> {
     });
 }
 
-/** In the control plane: answers pushes from `receive` (the deployer's `receivePush`). */
-export function answerPushesOverIpc(receive: (event: PushEvent) => PushReply): () => void {
+/**
+ * In the control plane: answers pushes from `receive` (the deployer's
+ * `receivePush`). Once `taking()` is false (a reload replaces this process)
+ * a push is handed back, to go to the next control plane.
+ */
+export function answerPushesOverIpc(receive: (event: PushEvent) => PushReply, taking: () => boolean = () => true): () => void {
   const onMessage = (message: unknown): void => {
     const push = messageOf(message, 'push');
     if (push === undefined) return;
+    if (!taking()) {
+      if (process.connected) process.send?.({ berth: 'push-reply', id: push.id, retry: true } satisfies PushReplyMessage);
+      return;
+    }
     // A failure here (the database, say) must reach the worker as a 500, not take the control plane down.
     let answer: PushReplyMessage;
     try {

@@ -9,7 +9,7 @@ import { shutdownSignal } from '../server/shutdown-signal.ts';
 import { toWire } from './config-wire.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { isBerthError } from '../errors.ts';
-import { LISTEN_KEYS, describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged } from './config-changes.ts';
+import { LISTEN_KEYS, describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged, type ConfigChanges } from './config-changes.ts';
 import { writeReloadStatus, type ReloadStatus } from './reload-status.ts';
 import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
@@ -53,6 +53,10 @@ interface Child {
   takeOver?: { from: Child; kinds: ReadonlySet<PortKind> };
   /** A worker handing its sockets to `target`: the kinds still to come. */
   handingTo?: { target: Child; left: Set<PortKind> };
+  /** A worker a failed reload replaces with one of the running config: not counted among the workers wanted. */
+  replacing?: boolean;
+  /** The control plane: called once it says `ready`. */
+  onReady?: () => void;
 }
 
 /**
@@ -118,6 +122,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     await lock.release();
     throw error;
   }
+  /** Every set of listening sockets still open: the running one, and one a reload left until the workers using it have gone. */
+  const socketSets = new Set<ListenSockets>([sockets]);
   const signal = shutdownSignal();
   let wire = toWire(config);
   const served = createServedReleases();
@@ -148,7 +154,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     children.set(child, record);
     // The control plane runs as the service user: its builds' privileged steps are asked of this process.
     if (role === 'control plane' && user !== undefined) {
-      const stopBuildHost = serveBuildHost(child, config, logger, { serviceUser: user });
+      const stopBuildHost = serveBuildHost(child, controlConfig, logger, { serviceUser: user });
       child.once('exit', stopBuildHost);
     }
     child.on('message', (message: unknown, handle: unknown) => route(record, message, handle));
@@ -160,6 +166,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
 
   /** The control plane's config, apart from the workers': a reload whose new control plane cannot start puts back the previous one. */
   let controlWire = wire;
+  let controlConfig = config;
   const startControlPlane = (): Child => {
     return (control = forkChild('control plane', options.controlEntry ?? new URL('./control-plane-main.ts', import.meta.url), {
       berth: 'config',
@@ -250,11 +257,16 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     return worker;
   };
 
+  /** While a reload replaces the workers it alone starts them; it tops them up when it ends. */
+  let reloadingWorkers = false;
   /** Workers beyond the first start once it serves: it makes the stand-in certificate, so that all present the same one. */
-  const startMissingWorkers = (): void => {
-    const workers = [...children.values()].filter((child) => child.role === 'worker' && !child.retiring);
+  const startMissingWorkers = (): Child[] => {
+    if (stopping || reloadingWorkers) return [];
+    const workers = [...children.values()].filter((child) => child.role === 'worker' && !child.retiring && child.replacing !== true);
     const wanted = workers.some((child) => child.listening) ? config.server.workers : 1;
-    for (let i = workers.length; i < wanted; i++) startWorker();
+    const started: Child[] = [];
+    for (let i = workers.length; i < wanted; i++) started.push(startWorker());
+    return started;
   };
 
   const route = (from: Child, message: unknown, handle?: unknown): void => {
@@ -297,6 +309,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       return;
     }
     if (messageOf(message, 'idle') !== undefined && from === control) {
+      // From now on pushes wait here for the next control plane (this one hands back any it gets).
+      controlReady = false;
       whenIdle?.();
       whenIdle = undefined;
       return;
@@ -305,6 +319,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       controlReady = true;
       from.started?.(true);
       from.started = undefined;
+      from.onReady?.();
+      from.onReady = undefined;
       for (const waiting of pushes.values()) {
         if (waiting.sent) continue;
         waiting.sent = true;
@@ -316,6 +332,11 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     if (reply !== undefined && from.role === 'control plane') {
       const waiting = pushes.get(reply.id);
       if (waiting === undefined) return;
+      if (reply.retry === true) {
+        // From a control plane a reload is replacing: kept for the next one (within the push's time).
+        waiting.sent = false;
+        return;
+      }
       pushes.delete(reply.id);
       clearTimeout(waiting.timer);
       if (waiting.worker.connected) waiting.worker.send(reply);
@@ -400,6 +421,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     new Promise((resolve) => {
       const timer = setTimeout(() => {
         child.started = undefined;
+        // Its exit is then expected: nothing starts another in its place.
+        child.retiring = true;
         child.process.kill('SIGKILL');
         resolve(false);
       }, SERVED_WAIT_MS).unref();
@@ -420,16 +443,31 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       child.process.kill('SIGTERM');
     });
   };
-  /** Resolves once the control plane has no deploy running or waiting (or has exited). */
+  /**
+   * Resolves once the control plane has no deploy running or waiting (or
+   * has exited). Asked once it is ready (it listens for `retire` only
+   * then). Bounded like a worker's start: past that, the stop that follows
+   * waits for its deploys instead.
+   */
   const idle = (plane: Child): Promise<void> =>
     new Promise((resolve) => {
       if (plane.process.exitCode !== null || plane.process.signalCode !== null || !plane.process.connected) {
         resolve();
         return;
       }
-      plane.process.once('exit', () => resolve());
-      whenIdle = resolve;
-      plane.process.send({ berth: 'retire' } satisfies RetireMessage);
+      const timer = setTimeout(done, SERVED_WAIT_MS).unref();
+      function done(): void {
+        clearTimeout(timer);
+        if (whenIdle === done) whenIdle = undefined;
+        resolve();
+      }
+      plane.process.once('exit', done);
+      whenIdle = done;
+      const ask = (): void => {
+        if (plane.process.connected) plane.process.send({ berth: 'retire' } satisfies RetireMessage);
+      };
+      if (control === plane && controlReady) ask();
+      else plane.onReady = ask;
     });
 
   /**
@@ -464,23 +502,73 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     for (const change of changes.restartOnly) {
       logger.warn({ key: change.key, running: change.running, wanted: change.wanted }, `${change.key} changed; it takes effect when berth serve restarts`);
     }
-    if (!hasAppliedChanges(running, next)) {
+    const workersChange = hasAppliedChanges(running, next);
+    // A control plane left on an earlier config by a failed reload is replaced even when the file has not changed since.
+    const controlBehind = controlWire !== wire;
+    if (!workersChange && !controlBehind) {
       // What a reload did before it read the config, and what systemd's reload still means to a user: storage again.
       onHup();
       logger.info({ config: running.configPath }, 'reload: nothing to apply');
       await writeStatus({ state: 'unchanged', changes });
       return;
     }
+    if (workersChange) {
+      const outcome = await replaceWorkers(running, next, moves, changes);
+      if (outcome !== 'replaced') {
+        if (outcome !== 'stopping') await reloadFailed(outcome.message, outcome.code);
+        return;
+      }
+    }
+    if (stopping) return;
+
+    // The control plane: replaced between deploys; pushes wait in this process meanwhile.
+    const previousControl = { wire: controlWire, config: controlConfig };
+    controlWire = wire;
+    controlConfig = config;
+    const current = control;
+    if (current !== undefined) {
+      current.retiring = true;
+      await writeStatus({ state: 'applying', step: 'the control plane takes the new config once no deploy runs or waits', changes });
+      await idle(current);
+      controlReady = false;
+      await retire(current);
+    }
+    if (stopping) return;
+    if (!(await cameUp(startControlPlane()))) {
+      if (stopping) return;
+      controlWire = previousControl.wire;
+      controlConfig = previousControl.config;
+      startControlPlane();
+      await reloadFailed('the control plane could not start with the new config (its error is in the server log); it runs the previous config, the serving workers the new one; fix berth.toml and reload again');
+      return;
+    }
+    logger.info({ config: running.configPath, workers: config.server.workers }, 'reloaded: every process runs the new config');
+    await writeStatus({ state: 'applied', changes });
+  };
+
+  /**
+   * The workers' part of a reload: `replaced` when every worker runs the new
+   * config, else the failure to report, with the running config put back
+   * (or `stopping`: `berth serve` is stopping).
+   */
+  const replaceWorkers = async (
+    running: ResolvedConfig,
+    next: ResolvedConfig,
+    moves: boolean,
+    changes: ConfigChanges,
+  ): Promise<'replaced' | 'stopping' | { code?: string; message: string }> => {
     const previousSockets = sockets;
     if (moves) {
       try {
         sockets = await previousSockets.rebind(next.server);
+        socketSets.add(sockets);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        await reloadFailed(`${reason}. The running config is kept; if this server's own listeners hold that port (the same port on another address), restart berth serve to apply it`, isBerthError(error) ? error.code : 'E_LISTEN');
-        return;
+        const message = `${reason}. The running config is kept; if this server's own listeners hold that port (the same port on another address), restart berth serve to apply it`;
+        return { code: isBerthError(error) ? error.code : 'E_LISTEN', message };
       }
     }
+    const nextSockets = sockets;
     // The ports that stay: a new worker takes the sockets of the one it replaces.
     const kept = new Set(
       (['http', 'https'] as const).filter((kind) => {
@@ -498,54 +586,56 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     await writeStatus({ state: 'applying', step: 'serving workers with the new config are loading their sites', changes });
 
     // Each new worker loads every site before it gets sockets, then one old worker drains and stops.
+    // Meanwhile a worker that exits is not replaced at once: the top-up below counts the new ones.
+    reloadingWorkers = true;
     const old = [...children.values()].filter((child) => child.role === 'worker' && !child.retiring);
     const fresh: Child[] = [];
     const retired: Array<Promise<void>> = [];
-    for (let i = 0; i < config.server.workers && !stopping; i++) {
-      const replaced = old.shift();
-      const worker = startWorker();
-      if (replaced !== undefined) worker.takeOver = { from: replaced, kinds: kept };
-      fresh.push(worker);
-      if (!(await cameUp(worker))) {
-        if (stopping) return;
+    const closeWhenRetired = (set: ListenSockets): void => {
+      void Promise.all(retired).then(() => {
+        set.close();
+        socketSets.delete(set);
+      });
+    };
+    try {
+      for (let i = 0; i < config.server.workers; i++) {
+        if (stopping) return 'stopping';
+        const replaced = old.shift();
+        const worker = startWorker();
+        if (replaced !== undefined) worker.takeOver = { from: replaced, kinds: kept };
+        fresh.push(worker);
+        if (await cameUp(worker)) {
+          if (replaced !== undefined) retired.push(retire(replaced));
+          continue;
+        }
+        if (stopping) return 'stopping';
+        // Back to the running config: workers of it start (and load) while the new ones serve, then those stop.
         config = running;
         wire = previousWire;
-        await Promise.all(fresh.map(retire));
-        if (sockets !== previousSockets) {
-          sockets.close();
-          sockets = previousSockets;
-        }
-        startMissingWorkers();
-        await reloadFailed('a serving worker could not start with the new config (its error is in the server log); the running config is kept');
-        return;
+        sockets = previousSockets;
+        for (const child of fresh) child.replacing = true;
+        reloadingWorkers = false;
+        const replacements = startMissingWorkers();
+        // Each takes the sockets of a new worker, for the ports that stay, as in the other direction.
+        const donors = fresh.filter((child) => child.listening && children.has(child.process));
+        replacements.forEach((replacement, index) => {
+          const from = donors[index];
+          if (from !== undefined) replacement.takeOver = { from, kinds: kept };
+        });
+        await Promise.all(replacements.map(cameUp));
+        retired.push(...fresh.map(retire));
+        if (nextSockets !== previousSockets) closeWhenRetired(nextSockets);
+        return { message: 'a serving worker could not start with the new config (its error is in the server log); the running config is kept' };
       }
-      if (replaced !== undefined) retired.push(retire(replaced));
+      for (const rest of old) retired.push(retire(rest));
+      // The sockets of ports no longer listened on close once the workers that used them have gone.
+      if (nextSockets !== previousSockets) closeWhenRetired(previousSockets);
+      return 'replaced';
+    } finally {
+      reloadingWorkers = false;
+      // Workers that exited during the reload are replaced now, with whichever config runs.
+      startMissingWorkers();
     }
-    for (const rest of old) retired.push(retire(rest));
-    // The sockets of ports no longer listened on close once the workers that used them have gone.
-    if (sockets !== previousSockets) void Promise.all(retired).then(() => previousSockets.close());
-    if (stopping) return;
-
-    // The control plane: replaced between deploys; pushes wait in this process meanwhile.
-    const current = control;
-    controlWire = wire;
-    if (current !== undefined) {
-      current.retiring = true;
-      await writeStatus({ state: 'applying', step: 'the control plane takes the new config once no deploy runs or waits', changes });
-      await idle(current);
-      controlReady = false;
-      await retire(current);
-    }
-    if (stopping) return;
-    if (!(await cameUp(startControlPlane()))) {
-      if (stopping) return;
-      controlWire = previousWire;
-      startControlPlane();
-      await reloadFailed('the control plane could not start with the new config (its error is in the server log); it runs the previous config, the serving workers the new one; fix berth.toml and reload again');
-      return;
-    }
-    logger.info({ config: running.configPath, workers: config.server.workers }, 'reloaded: every process runs the new config');
-    await writeStatus({ state: 'applied', changes });
   };
   const onReload = (): void => {
     if (stopping) return;
@@ -588,12 +678,14 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   while (starting > 0) await new Promise((resolve) => setImmediate(resolve));
   if (typeof outcome === 'string') logger.info({ signal: outcome }, 'shutting down: workers first, then the control plane');
   process.off('SIGHUP', onHup);
-  process.off('SIGUSR2', reloadSignal);
+  // Kept until the end: the default action of SIGUSR2 would end this process in the middle of its stop.
+  onReloadSignal = () => undefined;
   for (const [, socket] of waitingConnections.splice(0)) socket.destroy();
   await stopChildren([...children.values()].filter((child) => child.role === 'worker'));
   await stopChildren([...children.values()]);
-  sockets.close();
+  for (const set of socketSets) set.close();
   await lock.release();
+  process.off('SIGUSR2', reloadSignal);
   signal.dispose();
   logger.info('stopped');
   return exitCode;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -277,7 +278,7 @@ test('when a new worker cannot start, the reload fails, the running workers serv
   assert.equal(server.exited(), false, 'the server did not give up');
   assert.deepEqual(await settledChildren(server, 2), before, 'the running processes stay');
 
-  await rm(marker);
+  assert.equal(existsSync(marker), false, 'the failing worker took the marker away');
   const applied = await berth(['reload', '--config', configOf(server)]);
   assert.equal(applied.code, 0, applied.stderr);
   await settledChildren(server, 3);
@@ -384,5 +385,29 @@ test('where SO_REUSEPORT is refused (one shared socket per port), a reload also 
 
   await moveHttpPort(server);
   assert.equal((await getH2(server.httpsPort, '/')).body.toString(), 'site one', 'the HTTPS port that stays still serves');
+  assert.deepEqual(server.workerDeaths(), []);
+});
+
+test('when a later new worker cannot start after the old ones were replaced, workers of the running config take over before the new ones stop, and every request is answered', async (t) => {
+  const marker = join(await tempDir(t), 'fail');
+  const server = await startServeProcess(t, {
+    files: { 'index.html': 'site one' },
+    server: 'workers = 1',
+    env: { BERTH_TEST_FAIL_MARKER: marker },
+    command: (config) => [supervise, config, failingWorker],
+  });
+  const before = await settledChildren(server, 1);
+  // The first new worker starts (and replaces the only old one); the second cannot.
+  await writeFile(marker, '1');
+  await edit(server, (text) => text.replace('workers = 1', 'workers = 2'));
+  const load = keepRequesting(server.httpPort);
+  const failed = await berth(['reload', '--config', configOf(server)]);
+  const statuses = await load.stop();
+  assert.equal(failed.code, 1);
+  assert.match(failed.stderr, /a serving worker could not start with the new config/);
+  assert.deepEqual(statuses.filter((status) => status !== 200), [], `every request was answered (${statuses.length})`);
+  const after = await settledChildren(server, 1);
+  assert.equal(after.filter((pid) => !before.includes(pid)).length, 1, 'one new worker, of the running config; the control plane stayed');
+  assert.equal(server.exited(), false);
   assert.deepEqual(server.workerDeaths(), []);
 });
