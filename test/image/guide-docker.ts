@@ -162,7 +162,8 @@ describe('docs/guide.md with Docker', () => {
     await servedPage(server, heading, 'the site after the upgrade');
 
     // 7. Backups, named with the server's date.
-    const releases = [...(await sh.exec('berth releases --site blog')).matchAll(/\b\d{8}T\d{6}Z-[0-9a-f]+\b/g)].map((match) => match[0]);
+    // A line starts with the release's id (the deploy that made it is named further on).
+    const releases = [...(await sh.exec('berth releases --site blog')).matchAll(/^[* ] (\d{8}T\d{6}Z-[0-9a-f]{8})\b/gm)].map((match) => match[1] as string);
     assert.equal(releases.length, 2, 'two releases before the backup');
     const date = await sh.exec('date +%F');
     sh.substitute('2026-11-27', date);
