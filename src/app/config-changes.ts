@@ -20,16 +20,12 @@ export interface ConfigChanges {
 }
 
 /**
- * The keys a reload may leave as they run. The data dir holds the lock this
- * server runs under, and the service user owns the data dir: those two
- * always. The address and ports are applied when the new ones can be bound
- * beside the running ones (see `LISTEN_KEYS`).
+ * The keys a reload leaves as they run: the data dir holds the lock this
+ * server runs under, and the service user owns the data dir. (The address
+ * and ports are applied, by binding new sockets beside the running ones.)
  */
 const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: ResolvedConfig) => unknown }> = [
   { key: 'data_dir', read: (config) => config.dataDir },
-  { key: 'server.host', read: (config) => config.server.host },
-  { key: 'server.http_port', read: (config) => config.server.httpPort },
-  { key: 'server.https_port', read: (config) => config.server.httpsPort },
   { key: 'server.user', read: (config) => config.server.user },
 ];
 
@@ -60,27 +56,17 @@ export function describeConfigChanges(running: ResolvedConfig, next: ResolvedCon
 
 /** Whether a reload has anything to apply (keys that need a restart aside). */
 export function hasAppliedChanges(running: ResolvedConfig, next: ResolvedConfig): boolean {
-  return !isDeepStrictEqual(plain(running), plain(keepRestartOnly(running, next, { listen: true })));
+  return !isDeepStrictEqual(plain(running), plain(keepRestartOnly(running, next)));
 }
-
-/** The keys of the listening sockets: a reload applies them by binding new sockets, or keeps them all. */
-export const LISTEN_KEYS: readonly string[] = ['server.host', 'server.http_port', 'server.https_port'];
 
 /** Whether `next` listens elsewhere than `running`. */
 export function listenChanged(running: ResolvedConfig, next: ResolvedConfig): boolean {
   return running.server.host !== next.server.host || running.server.httpPort !== next.server.httpPort || running.server.httpsPort !== next.server.httpsPort;
 }
 
-/**
- * `next`, with the keys a reload does not apply as `running` has them:
- * what a reload runs. `listen`: the address and ports are applied too.
- */
-export function keepRestartOnly(running: ResolvedConfig, next: ResolvedConfig, options: { listen: boolean }): ResolvedConfig {
-  const server: ResolvedServer = {
-    ...next.server,
-    ...(options.listen ? {} : { host: running.server.host, httpPort: running.server.httpPort, httpsPort: running.server.httpsPort }),
-    user: running.server.user,
-  };
+/** `next`, with the keys a reload does not apply (`RESTART_ONLY`) as `running` has them: what a reload runs. */
+export function keepRestartOnly(running: ResolvedConfig, next: ResolvedConfig): ResolvedConfig {
+  const server: ResolvedServer = { ...next.server, user: running.server.user };
   return Object.freeze({ ...next, dataDir: running.dataDir, server: Object.freeze(server) });
 }
 
@@ -98,6 +84,5 @@ function plain(config: ResolvedConfig): PlainConfig {
 }
 
 function shown(value: unknown): string {
-  if (value === false) return 'off';
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }

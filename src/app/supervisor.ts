@@ -9,7 +9,7 @@ import { shutdownSignal } from '../server/shutdown-signal.ts';
 import { toWire } from './config-wire.ts';
 import { loadConfig } from '../config/load-config.ts';
 import { isBerthError } from '../errors.ts';
-import { LISTEN_KEYS, describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged, type ConfigChanges } from './config-changes.ts';
+import { describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged, type ConfigChanges } from './config-changes.ts';
 import { writeReloadStatus, type ReloadStatus } from './reload-status.ts';
 import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
@@ -491,10 +491,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       await writeStatus({ state: 'refused', code, message });
       return;
     }
-    const described = describeConfigChanges(running, next);
+    const changes = describeConfigChanges(running, next);
     const moves = listenChanged(running, next);
-    // Applied by binding new sockets (below), so not left for a restart.
-    const changes = { ...described, restartOnly: described.restartOnly.filter((change) => !LISTEN_KEYS.includes(change.key)) };
     const reloadFailed = async (message: string, code = 'E_RELOAD_FAILED'): Promise<void> => {
       logger.error({ config: running.configPath }, `reload failed: ${message}`);
       await writeStatus({ state: 'failed', code, message, changes });
@@ -577,7 +575,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       }),
     );
     const previousWire = wire;
-    config = keepRestartOnly(running, next, { listen: true });
+    config = keepRestartOnly(running, next);
     wire = toWire(config);
     logger.info(
       { config: running.configPath, sitesAdded: changes.sitesAdded, sitesRemoved: changes.sitesRemoved, sitesChanged: changes.sitesChanged, sections: changes.sectionsChanged },
