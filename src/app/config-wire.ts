@@ -94,6 +94,7 @@ export function fromWire(wire: unknown): ResolvedConfig {
     object(site.build, `sites[${index}].build`);
     if (site.webhook !== undefined) object(object(site.webhook, `sites[${index}].webhook`).secret, `sites[${index}].webhook.secret`);
   });
+  if (!Array.isArray(config.notify)) throw unusable(`notify is not a list (${shown(config.notify)})`);
   return deepFreeze(decode(config, '')) as unknown as ResolvedConfig;
 }
 
@@ -112,7 +113,14 @@ function decode(value: unknown, path: string): unknown {
 }
 
 /** Where `ResolvedConfig` holds a `Secret`. */
-const SECRET_PATHS = [/^\.sites\[\d+\]\.webhook\.secret$/, /^\.sites\[\d+\]\.token$/, /^\.acme\.eab\.hmacKey$/];
+const SECRET_PATHS = [
+  /^\.sites\[\d+\]\.webhook\.secret$/,
+  /^\.sites\[\d+\]\.token$/,
+  /^\.sites\[\d+\]\.status\.token$/,
+  /^\.acme\.eab\.hmacKey$/,
+  /^\.notify\[\d+\]\.(url|secret|token)$/,
+  /^\.notify\[\d+\]\.email\.password$/,
+];
 
 function object(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw unusable(`${what} is not an object (${shown(value)})`);

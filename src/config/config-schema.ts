@@ -82,7 +82,9 @@ function kindOf(value: unknown): string {
 
 /** Keys whose values must never appear in a message. */
 function isSensitivePath(path: readonly PropertyKey[] | undefined): boolean {
-  return path !== undefined && (path.at(-1) === 'secret' || path.at(-1) === 'hmac_key' || path.at(-1) === 'password' || path.includes('environment'));
+  const last = path?.at(-1);
+  // A chat service's webhook URL carries its token: `url` is as secret as `token`.
+  return path !== undefined && (last === 'secret' || last === 'hmac_key' || last === 'password' || last === 'token' || last === 'url' || path.includes('environment'));
 }
 
 /**
@@ -592,6 +594,128 @@ const basicAuthShape = {
     .describe('Who may see the site: each user a name and a password (or password_file).'),
 };
 
+export const STATUS_FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
+
+/** A value that may be a secret: "${NAME}" reads the environment; never echoed in a message. */
+function secretString(example: string, description: string) {
+  return z
+    // The value is never shown, not even when it has the wrong type.
+    .string({ error: `expected a string, e.g. "\${${example}}" to read it from that environment variable` })
+    .optional()
+    .describe(description);
+}
+
+function httpUrl(description: string) {
+  return nonEmptyString('an https:// URL')
+    .superRefine((value, ctx) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(value);
+      } catch {
+        url = undefined;
+      }
+      if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+        ctx.addIssue({ code: 'custom', input: value, message: `${show(value)} is not an http:// or https:// URL` });
+      } else if (url.username !== '' || url.password !== '') {
+        ctx.addIssue({ code: 'custom', input: value, message: 'the URL carries a user name or password; give the token in token or token_file instead' });
+      }
+    })
+    .describe(description);
+}
+
+const statusShape = {
+  token: secretString('BLOG_STATUS_TOKEN', 'Access token allowed to write commit statuses: "${NAME}" reads it from the environment variable NAME. Set this or token_file.'),
+  token_file: filePath('a file path')
+    .optional()
+    .describe('File holding the access token (one trailing newline is ignored). Relative to the directory of berth.toml. Set this or token.'),
+  forge: z
+    .enum(STATUS_FORGES, {
+      error: (issue) =>
+        typeof issue.input === 'string'
+          ? `unknown forge ${show(issue.input)}; use one of ${STATUS_FORGES.join(', ')}`
+          : typeMessage(`one of ${STATUS_FORGES.join(', ')}`, issue.input),
+    })
+    .optional()
+    .describe('The forge the repository is on. Needed only for a self-hosted forge: github.com, gitlab.com, bitbucket.org and codeberg.org are known from the repo URL.'),
+  api: httpUrl('Base URL of the forge\'s API, for a self-hosted forge whose API is not at the usual place, e.g. "https://git.example.com/api/v1".').optional(),
+};
+
+export const NOTIFY_TYPES = ['webhook', 'slack', 'discord', 'ntfy', 'email'] as const;
+export const NOTIFY_EVENTS = ['deploy.failed', 'deploy.succeeded', 'deploy.recovered', 'certificate.renewal_failed', 'certificate.expiring'] as const;
+export const DEFAULT_NOTIFY_EVENTS = ['deploy.failed', 'deploy.recovered', 'certificate.renewal_failed', 'certificate.expiring'] as const;
+export const SMTP_SECURITY = ['starttls', 'tls', 'none'] as const;
+const EMAIL_ADDRESS = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/;
+
+function emailAddress() {
+  return z
+    .string({ error: (issue) => typeMessage('an e-mail address such as "ops@example.com"', issue.input) })
+    .max(254, { error: 'longer than 254 characters, which no e-mail address is' })
+    .regex(EMAIL_ADDRESS, { error: (issue) => `${show(issue.input)} is not an e-mail address; write it as "name@example.com"` });
+}
+
+const notifyShape = {
+  name: z
+    .string({ error: (issue) => typeMessage('a name such as "team-chat"', issue.input) })
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+      error: (issue) => `${show(issue.input)} is not a valid channel name; use 1 to 63 lower-case letters, digits, hyphens and underscores`,
+    })
+    .describe('Name of the channel, shown by `berth notify status`. Unique.'),
+  type: z
+    .enum(NOTIFY_TYPES, {
+      error: (issue) =>
+        typeof issue.input === 'string'
+          ? `unknown type ${show(issue.input)}; use one of ${NOTIFY_TYPES.join(', ')}`
+          : typeMessage(`one of ${NOTIFY_TYPES.join(', ')}`, issue.input),
+    })
+    .describe('How to notify: a signed JSON webhook (Standard Webhooks), a Slack or Discord webhook, an ntfy topic, or e-mail.'),
+  events: z
+    .array(
+      z.enum(NOTIFY_EVENTS, {
+        error: (issue) =>
+          typeof issue.input === 'string' ? `unknown event ${show(issue.input)}; use ${NOTIFY_EVENTS.join(', ')}` : typeMessage('an event name', issue.input),
+      }),
+      { error: (issue) => typeMessage(`a list of events such as ["deploy.failed"]`, issue.input) },
+    )
+    .min(1, { error: `empty; list at least one of ${NOTIFY_EVENTS.join(', ')}` })
+    .default([...DEFAULT_NOTIFY_EVENTS])
+    .describe(`Events sent to this channel: ${NOTIFY_EVENTS.join(', ')}. Default: all but deploy.succeeded.`),
+  sites: z
+    .array(z.string({ error: (issue) => typeMessage('a site name', issue.input) }), { error: (issue) => typeMessage('a list of site names', issue.input) })
+    .min(1, { error: 'empty; leave sites out for every site, or list at least one' })
+    .optional()
+    .describe('Only these sites\' events (certificate events count for the site whose domain the certificate names). Default: every site.'),
+  expiring_days: integer(1, 90)
+    .default(14)
+    .describe('certificate.expiring is sent when a certificate has fewer than this many days left (at most once a day per certificate).'),
+  allow_private: z
+    .boolean({ error: (issue) => typeMessage('true or false', issue.input) })
+    .default(false)
+    .describe('Allow the channel to reach loopback and private network addresses (10/8, 192.168/16, fc00::/7 ...). Off: such addresses are refused before connecting.'),
+  url: secretString('TEAM_CHAT_WEBHOOK_URL', 'Where to send (webhook, slack, discord, ntfy): an https:// URL, or "${NAME}" to read it from the environment (chat webhook URLs carry their token, so keep those out of the file). Set this or url_file.'),
+  url_file: filePath('a file path').optional().describe('File holding the URL. Relative to the directory of berth.toml. Set this or url.'),
+  secret: secretString('NOTIFY_WEBHOOK_SECRET', 'For type = "webhook": the signing secret, "whsec_" and base64 of 24 to 64 random bytes. Set this or secret_file.'),
+  secret_file: filePath('a file path').optional().describe('File holding the signing secret. Relative to the directory of berth.toml. Set this or secret.'),
+  token: secretString('NTFY_TOKEN', 'For type = "ntfy": an access token sent as a Bearer token. Or token_file.'),
+  token_file: filePath('a file path').optional().describe('File holding the ntfy access token. Relative to the directory of berth.toml.'),
+  smtp_host: nonEmptyString('a host name').optional().describe('For type = "email": the SMTP server.'),
+  smtp_port: integer(1, 65535).optional().describe('For type = "email": the SMTP port. Default 587 (465 with smtp_security = "tls", 25 with "none").'),
+  smtp_security: z
+    .enum(SMTP_SECURITY, { error: (issue) => `${show(issue.input)} is not accepted; use starttls, tls or none` })
+    .default('starttls')
+    .describe('For type = "email": "starttls" (the default: STARTTLS required), "tls" (TLS from the first byte, port 465) or "none" (plain text; only for a server on this machine).'),
+  username: nonEmptyString('a user name').optional().describe('For type = "email": the SMTP user name; with password or password_file.'),
+  password: secretString('SMTP_PASSWORD', 'For type = "email": the SMTP password, "${NAME}" to read it from the environment. Or password_file.'),
+  password_file: filePath('a file path').optional().describe('File holding the SMTP password. Relative to the directory of berth.toml.'),
+  from: emailAddress().optional().describe('For type = "email": the sender address.'),
+  to: z
+    .array(emailAddress(), { error: (issue) => typeMessage('a list of e-mail addresses', issue.input) })
+    .min(1, { error: 'empty; list at least one address' })
+    .max(50, { error: 'more than 50 addresses; use a mailing list' })
+    .optional()
+    .describe('For type = "email": the recipients.'),
+  ca_file: filePath('a file path').optional().describe('For type = "email": extra CA certificates (PEM) to trust for the SMTP server\'s certificate. Relative to the directory of berth.toml.'),
+};
+
 const siteShape = {
   name: z
     .string({ error: (issue) => typeMessage('a site name such as "blog"', issue.input) })
@@ -646,6 +770,9 @@ const siteShape = {
   basic_auth: table(basicAuthShape)
     .optional()
     .describe('Require a user name and password (HTTP Basic authentication) for every page of the site; /_berth/ and ACME challenges stay open.'),
+  status: table(statusShape)
+    .optional()
+    .describe('Report each deploy as a commit status on the forge (GitHub, GitLab, Gitea, Forgejo, Bitbucket): pending, then success or failure, under the context berth/<site>. See docs/statuses.md.'),
   hsts: z
     .union([z.boolean(), table(hstsShape)], { error: (issue) => typeMessage('true, false, or a table with max_age, include_subdomains, preload', issue.input) })
     .default(false)
@@ -677,6 +804,16 @@ const rootShape = {
     })
     .default([])
     .describe('The sites to serve, one [[sites]] table each.'),
+  notify: z
+    .array(table(notifyShape), {
+      error: (issue) =>
+        Array.isArray(issue.input) || issue.input === undefined
+          ? typeMessage('an array of tables', issue.input)
+          : `expected [[notify]] tables, got ${show(issue.input)}; write each channel under its own [[notify]] header`,
+    })
+    .max(50, { error: 'more than 50 notification channels; the limit is 50' })
+    .default([])
+    .describe('Where to tell people about failed and recovered deploys and certificates in trouble, one [[notify]] table each. See docs/notifications.md.'),
 };
 
 /** `berth.toml`, parsed: keys as in the file, defaults applied, durations in ms, sizes in bytes. */
@@ -708,6 +845,8 @@ const TABLES: ReadonlyMap<string, TableInfo> = new Map([
   ['sites[].hsts', { title: '[sites.hsts]', keys: Object.keys(hstsShape) }],
   ['sites[].basic_auth', { title: '[sites.basic_auth]', keys: Object.keys(basicAuthShape) }],
   ['sites[].basic_auth.users[]', { title: 'a user of [sites.basic_auth]', keys: Object.keys(basicAuthUserShape) }],
+  ['sites[].status', { title: '[sites.status]', keys: Object.keys(statusShape) }],
+  ['notify[]', { title: '[[notify]]', keys: Object.keys(notifyShape) }],
 ]);
 
 /** The table at a key path (`['sites', 0, 'build']`), if it is one of the config's tables. */

@@ -26,6 +26,7 @@ import { displayPath, formatProblems, summarizeProblems } from './format-problem
 import type { ResolvedConfig, ResolvedSite, Secret } from './resolved-config.ts';
 import { createSecret, resolveSecretFile, resolveSecretValue, suggestEnvName, unavailableSecret } from './secret.ts';
 import { resolveBasicAuth } from './basic-auth-config.ts';
+import { checkChannels, resolveChannelSecrets, resolveNotify, resolveStatus, type ChannelSecrets } from './channel-config.ts';
 import type { AuthUser } from '../static/basic-auth.ts';
 
 /**
@@ -165,7 +166,7 @@ async function examineConfig(file: string, env: NodeJS.ProcessEnv, options: { wr
   const configDir = path.dirname(file);
   const parsed = configSchema.safeParse(raw, { error: describeIssue });
   const schemaFindings = parsed.success ? [] : parsed.error.issues.flatMap(issueFindings);
-  const crossFindings = checkAcrossKeys(raw);
+  const crossFindings = [...checkAcrossKeys(raw), ...checkChannels(raw)];
   const secrets = await resolveSecrets(raw, configDir, env, options.secretsOptional);
   const dataDirFindings = parsed.success ? await checkDataDir(path.resolve(configDir, parsed.data.data_dir), options.writableDataDir) : [];
   const basicAuth = await resolveBasicAuth(raw, configDir, env);
@@ -405,7 +406,7 @@ async function resolveSecrets(
   configDir: string,
   env: NodeJS.ProcessEnv,
   optional: boolean,
-): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; eabKey: Secret | undefined; findings: Finding[] }> {
+): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; eabKey: Secret | undefined; channels: ChannelSecrets; findings: Finding[] }> {
   const bySite = new Map<number, Secret>();
   const tokens = new Map<number, Secret>();
   const reported: Finding[] = [];
@@ -474,7 +475,8 @@ async function resolveSecrets(
       else findings.push({ path: ['acme', 'eab', 'hmac_key_file'], message: result.message, severity: 'error', secretAt: (secret) => (eabKey = secret) });
     }
   }
-  return { bySite, tokens, eabKey, findings: reported };
+  const channels = await resolveChannelSecrets(raw, configDir, env, (finding) => findings.push(finding));
+  return { bySite, tokens, eabKey, channels, findings: reported };
 }
 
 // ---------------------------------------------------------------------------
@@ -488,7 +490,7 @@ const ACME_DIRECTORY_URLS: Readonly<Record<string, string>> = {
 function resolveConfig(
   parsed: ParsedConfig,
   configPath: string,
-  { bySite: secrets, tokens, eabKey }: { bySite: ReadonlyMap<number, Secret>; tokens: ReadonlyMap<number, Secret>; eabKey: Secret | undefined },
+  { bySite: secrets, tokens, eabKey, channels }: { bySite: ReadonlyMap<number, Secret>; tokens: ReadonlyMap<number, Secret>; eabKey: Secret | undefined; channels: ChannelSecrets },
   basicAuth: ReadonlyMap<number, readonly AuthUser[]>,
 ): ResolvedConfig {
   const dir = path.dirname(configPath);
@@ -565,8 +567,10 @@ function resolveConfig(
         hsts: hstsValue(site.hsts),
         // Set only when configured, so a site without it looks as it always did.
         ...(site.basic_auth === undefined ? {} : { basicAuth: basicAuth.get(index) ?? [] }),
+        ...(site.status === undefined ? {} : { status: resolveStatus(site.status, index, channels) }),
       };
     }),
+    notify: resolveNotify(parsed.notify, channels, dir),
   };
 }
 

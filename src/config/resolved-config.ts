@@ -59,6 +59,51 @@ export interface ResolvedSite {
    * undefined when the whole site is open.
    */
   basicAuth?: readonly AuthUser[] | undefined;
+  /** `[sites.status]`: commit statuses on the forge; undefined when off. */
+  status?: ResolvedStatus | undefined;
+}
+
+export type StatusForge = 'github' | 'gitlab' | 'gitea' | 'forgejo' | 'bitbucket';
+
+export interface ResolvedStatus {
+  /** As written; undefined: known from the repo URL's host. */
+  forge: StatusForge | undefined;
+  /** As written; undefined: the forge's usual API address. */
+  api: string | undefined;
+  token: Secret;
+}
+
+export type NotifyEventType = 'deploy.failed' | 'deploy.succeeded' | 'deploy.recovered' | 'certificate.renewal_failed' | 'certificate.expiring';
+export type NotifyKind = 'webhook' | 'slack' | 'discord' | 'ntfy' | 'email';
+
+/** One `[[notify]]` table. */
+export interface ResolvedNotify {
+  name: string;
+  kind: NotifyKind;
+  events: readonly NotifyEventType[];
+  /** Undefined: every site. */
+  sites: readonly string[] | undefined;
+  expiringDays: number;
+  allowPrivate: boolean;
+  /** webhook, slack, discord, ntfy. A secret: chat webhook URLs carry their token. */
+  url?: Secret | undefined;
+  /** webhook: the Standard Webhooks signing secret (`whsec_...`). */
+  secret?: Secret | undefined;
+  /** ntfy: a Bearer token. */
+  token?: Secret | undefined;
+  email?: ResolvedEmail | undefined;
+}
+
+export interface ResolvedEmail {
+  host: string;
+  port: number;
+  security: 'starttls' | 'tls' | 'none';
+  username: string | undefined;
+  password: Secret | undefined;
+  from: string;
+  to: readonly string[];
+  /** Absolute path. */
+  caFile: string | undefined;
 }
 
 export interface ResolvedDeploy {
@@ -153,4 +198,6 @@ export interface ResolvedConfig {
   log: ResolvedLog;
   deploy: ResolvedDeploy;
   sites: readonly ResolvedSite[];
+  /** `[[notify]]` channels, in file order. */
+  notify: readonly ResolvedNotify[];
 }
