@@ -148,7 +148,7 @@ function describe(changes: ConfigChanges): string[] {
   list('sites added', changes.sitesAdded);
   list('sites removed', changes.sitesRemoved);
   list('sites changed', changes.sitesChanged);
-  list('tables changed', changes.sectionsChanged.map((section) => `[${section}]`));
+  list('tables changed', changes.sectionsChanged.map((section) => (section === 'notify' ? '[[notify]]' : `[${section}]`)));
   for (const change of changes.restartOnly) {
     lines.push(`  ${change.key}: ${change.running} -> ${change.wanted} takes effect when berth serve restarts (until then it stays ${change.running})`);
   }
