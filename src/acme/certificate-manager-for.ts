@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { openAcmeSession, type AcmeSession } from './acme-session.ts';
 import { planCertificates, type CertificatePlan } from './acme-names.ts';
-import { createCertificateManager, type CertificateManager } from './certificate-manager.ts';
+import { createCertificateManager, type CertificateManager, type ManagerOptions } from './certificate-manager.ts';
 import { createFileStorage, type StoredCertificate } from './certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
 import { createFileLocker } from './file-locker.ts';
@@ -17,7 +17,13 @@ import { createFileLocker } from './file-locker.ts';
 export function createManagerFor(
   config: ResolvedConfig,
   logger: Logger,
-  options: { challenges?: ChallengeStore; httpPort: number | undefined; onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void },
+  options: {
+    challenges?: ChallengeStore;
+    httpPort: number | undefined;
+    onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void;
+    onChecked?: ManagerOptions['onChecked'];
+    onRenewalFailed?: ManagerOptions['onRenewalFailed'];
+  },
 ): CertificateManager | undefined {
   if (config.acme.directoryUrl === undefined) return undefined;
   // A second process on the same data dir (the server, another `berth certs --renew`) waits its turn: say so.
@@ -43,5 +49,7 @@ export function createManagerFor(
     httpPort: options.httpPort,
     logger,
     ...(options.onCertificate === undefined ? {} : { onCertificate: options.onCertificate }),
+    ...(options.onChecked === undefined ? {} : { onChecked: options.onChecked }),
+    ...(options.onRenewalFailed === undefined ? {} : { onRenewalFailed: options.onRenewalFailed }),
   });
 }

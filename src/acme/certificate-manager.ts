@@ -42,8 +42,20 @@ export interface ManagerOptions {
   httpPort: number | undefined;
   logger: Logger;
   onCertificate?: (plan: CertificatePlan, stored: StoredCertificate) => void;
+  /** After each check: the valid certificate served for the plan's names, if any (for expiry notices). */
+  onChecked?: (plan: CertificatePlan, served: StoredCertificate | undefined) => void;
+  /** An order that failed, with the still-valid certificate served meanwhile, if any. */
+  onRenewalFailed?: (plan: CertificatePlan, failure: RenewalFailure) => void;
   now?: () => Date;
   random?: () => number;
+}
+
+export interface RenewalFailure {
+  code: string;
+  message: string;
+  /** Failures in a row, this one included. */
+  attempt: number;
+  serving: StoredCertificate | undefined;
 }
 
 const STOP_WAIT_MS = 5_000;
@@ -140,13 +152,15 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       schedule(plan, checkDelay(options.checkIntervalMs, random));
       return;
     }
-    if (stored !== undefined && stored.info.notAfter > at) install(plan, stored);
+    let served: StoredCertificate | undefined;
+    if (stored !== undefined && stored.info.notAfter > at) served = stored;
     else {
       // Nothing under this site's key (its first domain changed, say): serve
       // what another stored certificate has for its names until the new one comes.
-      const other = await findCertificateFor(storage, plan.names, at).catch(() => undefined);
-      if (other !== undefined) install(plan, other);
+      served = await findCertificateFor(storage, plan.names, at).catch(() => undefined);
     }
+    if (served !== undefined) install(plan, served);
+    options.onChecked?.(plan, served);
     let reason: string;
     if (stored !== undefined && usable(plan, stored, state, at)) {
       const due = await dueAt(stored, state, at);
@@ -256,6 +270,7 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const left = serving === undefined ? 'no valid certificate is served for these names (a self-signed one stands in)' : `the current certificate expires in ${formatSpan(serving.info.notAfter.getTime() - at.getTime())} (${serving.info.notAfter.toISOString()})`;
       const next = since === undefined ? `; trying again in ${formatSpan(wait)}` : '';
       log[urgency]({ names: plan.names, code, attempt: failures, retryIn: formatSpan(wait) }, `${message}; ${left}${next}`);
+      options.onRenewalFailed?.(plan, { code, message, attempt: failures, serving });
       if (since === undefined) schedule(plan, wait);
       throw error;
     } finally {
