@@ -56,17 +56,22 @@ export interface ConfigProblem {
 /** A `berth.toml` is a few KiB; anything past this is the wrong file. */
 export const CONFIG_MAX_BYTES = 1_048_576;
 
+/** Where the packaged service (deploy/berth.service, the Docker image) keeps its config. */
+export const INSTALLED_CONFIG = '/etc/berth/berth.toml';
+
 /**
  * Where the config is: the `--config` flag, else `./berth.toml` if it exists,
- * else `$BERTH_CONFIG`, else `./berth.toml` (whose absence is then reported).
- * Always an absolute path.
+ * else `$BERTH_CONFIG`, else the installed service's `/etc/berth/berth.toml`
+ * if it exists (so commands typed on the server find the server's config),
+ * else `./berth.toml` (whose absence is then reported). Always an absolute path.
  */
-export function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
+export function findConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string, installed = INSTALLED_CONFIG): string {
   if (flag !== undefined) return path.resolve(cwd, flag);
   const local = path.resolve(cwd, 'berth.toml');
   if (existsSync(local)) return local;
   const fromEnv = env.BERTH_CONFIG;
   if (fromEnv !== undefined && fromEnv !== '') return path.resolve(cwd, fromEnv);
+  if (existsSync(installed)) return installed;
   return local;
 }
 

@@ -810,15 +810,19 @@ describe('loadConfig()', () => {
 });
 
 describe('findConfigPath()', () => {
-  it('prefers the flag, then ./berth.toml, then $BERTH_CONFIG', async () => {
+  it('prefers the flag, then ./berth.toml, then $BERTH_CONFIG, then the installed service\'s config if there is one', async () => {
     const dir = await mkdtemp(path.join(cases.root(), 'find-'));
-    const env = { BERTH_CONFIG: '/etc/berth/berth.toml' };
-    assert.equal(findConfigPath('conf/b.toml', env, dir), path.join(dir, 'conf/b.toml'));
-    assert.equal(findConfigPath('/abs/b.toml', env, dir), '/abs/b.toml');
-    assert.equal(findConfigPath(undefined, env, dir), '/etc/berth/berth.toml');
-    assert.equal(findConfigPath(undefined, {}, dir), path.join(dir, 'berth.toml'));
-    assert.equal(findConfigPath(undefined, { BERTH_CONFIG: '' }, dir), path.join(dir, 'berth.toml'));
+    const installed = path.join(dir, 'etc-berth.toml');
+    const env = { BERTH_CONFIG: '/srv/berth/berth.toml' };
+    assert.equal(findConfigPath('conf/b.toml', env, dir, installed), path.join(dir, 'conf/b.toml'));
+    assert.equal(findConfigPath('/abs/b.toml', env, dir, installed), '/abs/b.toml');
+    assert.equal(findConfigPath(undefined, env, dir, installed), '/srv/berth/berth.toml');
+    assert.equal(findConfigPath(undefined, {}, dir, installed), path.join(dir, 'berth.toml'));
+    assert.equal(findConfigPath(undefined, { BERTH_CONFIG: '' }, dir, installed), path.join(dir, 'berth.toml'));
+    await writeFile(installed, '');
+    assert.equal(findConfigPath(undefined, {}, dir, installed), installed);
+    assert.equal(findConfigPath(undefined, env, dir, installed), '/srv/berth/berth.toml');
     await writeFile(path.join(dir, 'berth.toml'), '');
-    assert.equal(findConfigPath(undefined, env, dir), path.join(dir, 'berth.toml'));
+    assert.equal(findConfigPath(undefined, env, dir, installed), path.join(dir, 'berth.toml'));
   });
 });

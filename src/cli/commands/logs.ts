@@ -1,10 +1,10 @@
 import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
 import { deployLogPath } from '../../deploy/deploy-log.ts';
 import { openStateStore } from '../../state/state-store.ts';
 import { configHint } from '../config-hint.ts';
+import { historyDir } from '../history-dir.ts';
 import { configOption, type Command } from '../command.ts';
 
 const ACTIVE = new Set(['queued', 'building', 'publishing']);
@@ -19,7 +19,9 @@ With --site instead of an id, the latest deploy of that site.
 Options:
   --site, -s S       the latest deploy of site S
   --follow, -f       keep printing until the deploy ends
-  --config, -c FILE  the config file`,
+  --config, -c FILE  the config file (default ./berth.toml, $BERTH_CONFIG,
+                     /etc/berth/berth.toml; with none of them, the history
+                     in /var/lib/berth)`,
   maxPositionals: 1,
   options: { ...configOption, site: { type: 'string', short: 's' }, follow: { type: 'boolean', short: 'f' } },
   async run(args, io) {
@@ -28,22 +30,21 @@ Options:
     if ((wanted === undefined) === (siteName === undefined)) {
       throw new BerthError('E_USAGE', 'logs takes one deploy id (`berth logs 20261127T085500Z-1a2b3c`) or --site S for the latest deploy of a site, not both');
     }
-    // Reading needs no secret: a shell without the server's environment still reads the history.
-    const config = await loadConfig(findConfigPath(args.values.config as string | undefined, io.env, io.cwd), io.env, { secrets: 'optional' });
-    if (siteName !== undefined && !config.sites.some((site) => site.name === siteName)) {
+    const { dataDir, config } = await historyDir(args.values.config as string | undefined, io.env, io.cwd);
+    if (siteName !== undefined && config !== undefined && !config.sites.some((site) => site.name === siteName)) {
       throw new BerthError('E_USAGE', `No site ${JSON.stringify(siteName)} in the config; the sites are ${config.sites.map((site) => site.name).join(', ')}`);
     }
-    const store = openStateStore(config.dataDir);
+    const store = openStateStore(dataDir);
     try {
       const record = siteName === undefined ? store.findDeploy(wanted as string) : store.listDeploys({ site: siteName, limit: 1 })[0];
       if (record === undefined) {
-        const hint = configHint(args.values.config, config.configPath);
+        const hint = config === undefined ? '' : configHint(args.values.config, config.configPath);
         throw new BerthError(
           'E_DEPLOY_NOT_FOUND',
           siteName === undefined ? `No deploy ${String(wanted)}; see \`berth deploys${hint}\`` : `Site ${siteName} has no deploys yet; \`berth deploy --site ${siteName}${hint}\` runs one`,
         );
       }
-      const file = deployLogPath(config.dataDir, record.id);
+      const file = deployLogPath(dataDir, record.id);
       let offset = 0;
       const printNew = async (): Promise<void> => {
         let handle;
