@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { isBerthNotification } from './notification-loop.ts';
 import type { ResolvedSite } from '../config/resolved-config.ts';
 import * as bitbucket from './bitbucket.ts';
 import * as forgejo from './forgejo.ts';
@@ -45,6 +46,9 @@ export function receiveWebhook(site: ResolvedSite, headers: IncomingHttpHeaders,
   const webhook = site.webhook;
   if (webhook === undefined) {
     return { kind: 'reject', status: 401, code: 'E_WEBHOOK_SIGNATURE', message: 'site has no webhook configured' };
+  }
+  if (isBerthNotification(headers)) {
+    return { kind: 'ignore', reason: 'a notification from Berth is never a push; not deployed', delivery: undefined };
   }
   switch (webhook.forge) {
     case 'github':

@@ -38,6 +38,15 @@ function request(forge: Forge): { headers: Record<string, string>; body: Buffer 
 const FORGES: Forge[] = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket', 'generic'];
 
 describe('receiveWebhook()', () => {
+  it('ignores a Berth notification, even one signed as a push, so a notification can never start a deploy', () => {
+    for (const forge of FORGES) {
+      const { headers, body } = request(forge);
+      assert.equal(receiveWebhook(siteFixture(forge), headers, body).kind, 'push', forge);
+      const outcome = receiveWebhook(siteFixture(forge), { ...headers, 'user-agent': 'Berth-Notify/1' }, body);
+      assert.deepEqual(outcome, { kind: 'ignore', reason: 'a notification from Berth is never a push; not deployed', delivery: undefined }, forge);
+    }
+  });
+
   for (const forge of FORGES) {
     it(`hands a ${forge} request to the ${forge} adapter`, () => {
       const { headers, body } = request(forge);
