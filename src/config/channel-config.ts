@@ -169,13 +169,16 @@ export async function resolveChannelSecrets(raw: Record<string, unknown>, config
     const name = typeof site.name === 'string' ? site.name : '';
     resolve(site.status, ['sites', index, 'status', 'token'], { value: 'token', file: 'token_file', what: 'the forge token' }, { envName: envNameFor(name, 'STATUS_TOKEN'), literalIsSecret: true });
   });
+  const ownDomains = new Set(
+    tables(raw.sites).flatMap((site) => (isTable(site) && Array.isArray(site.domains) ? site.domains.filter((domain): domain is string => typeof domain === 'string').map((domain) => domain.toLowerCase()) : [])),
+  );
   tables(raw.notify).forEach((channel, index) => {
     if (!isTable(channel)) return;
     const kind = channel.type;
     const envName = (what: string): string => envNameFor(channel.name, what);
     // A Slack or Discord URL is its own credential; a webhook or ntfy URL usually is not.
     const chat = kind === 'slack' || kind === 'discord';
-    resolve(channel, ['notify', index, 'url'], { value: 'url', file: 'url_file', what: 'the URL' }, { envName: envName('URL'), literalIsSecret: chat, check: urlProblem });
+    resolve(channel, ['notify', index, 'url'], { value: 'url', file: 'url_file', what: 'the URL' }, { envName: envName('URL'), literalIsSecret: chat, check: (value) => urlProblem(value, ownDomains) });
     if (kind === 'webhook') {
       resolve(channel, ['notify', index, 'secret'], { value: 'secret', file: 'secret_file', what: 'the signing secret' }, {
         envName: envName('SECRET'),
@@ -195,7 +198,7 @@ function pathFrom(configDir: string, file: string): string {
 }
 
 /** What is wrong with a channel's URL, never quoting it (it may carry a token). */
-function urlProblem(value: string): string | undefined {
+function urlProblem(value: string, ownDomains: ReadonlySet<string>): string | undefined {
   let url: URL;
   try {
     url = new URL(value.trim());
@@ -204,6 +207,9 @@ function urlProblem(value: string): string | undefined {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the URL starts with ${url.protocol}//, not https:// or http://`;
   if (url.username !== '' || url.password !== '') return 'the URL carries a user name or password, which Berth does not send; use token for ntfy';
+  if (ownDomains.has(url.hostname.toLowerCase()) && url.pathname.startsWith('/_berth/')) {
+    return `the URL is one of this server's own /_berth/ addresses (${url.hostname}); a notification sent there could start the deploy it reports on`;
+  }
   return undefined;
 }
 

@@ -191,6 +191,11 @@ type = "pager"
     assert.doesNotMatch(everyMessage(problems), /XXXXsecretXXXX/);
   });
 
+  it('refuses a URL that points at one of this server\'s own webhooks', async () => {
+    const { problems } = await cases.read(`${SITE}[[notify]]\nname = "self"\ntype = "webhook"\nurl = "https://EXAMPLE.com/_berth/hooks/blog"\nsecret = "\${S}"\n`, { S: WHSEC });
+    assert.match(problemAt(problems, 'notify[0].url').message, /one of this server's own \/_berth\/ addresses \(example.com\)/);
+  });
+
   it('refuses a url of the wrong type without showing it, and more than 50 channels', async () => {
     const wrong = await cases.read(`${SITE}[[notify]]\nname = "chat"\ntype = "slack"\nurl = 98765\n`);
     assert.doesNotMatch(everyMessage(wrong.problems), /98765/);
