@@ -52,6 +52,7 @@ export function createBitbucketStatusClient(target: ForgeTarget, token: string, 
   // An app password could show up alone, without its user name.
   const secrets = basic ? [token, credentials, token.slice(token.indexOf(':') + 1)] : [token];
   return {
+    forge: 'bitbucket',
     async send(update: CommitStatusUpdate, signal?: AbortSignal): Promise<void> {
       checkToken(token, 'Bitbucket');
       checkUpdate(update);

@@ -38,6 +38,8 @@ export interface ForgeTarget {
 }
 
 export interface CommitStatusClient {
+  /** Which forge it talks to, for log lines. */
+  readonly forge?: StatusForge;
   /** Sets the status; rejects with a `StatusSendError` when the forge did not take it. */
   send(update: CommitStatusUpdate, signal?: AbortSignal): Promise<void>;
 }

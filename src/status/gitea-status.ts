@@ -31,6 +31,7 @@ export function createGiteaStatusClient(target: ForgeTarget, token: string, opti
   const resolved = resolveClientOptions(options);
   const label = target.forge === 'forgejo' ? 'Forgejo' : 'Gitea';
   return {
+    forge: target.forge === 'forgejo' ? 'forgejo' : 'gitea',
     async send(update: CommitStatusUpdate, signal?: AbortSignal): Promise<void> {
       checkToken(token, label);
       checkUpdate(update);

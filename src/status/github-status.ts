@@ -39,6 +39,7 @@ export function githubDescription(update: CommitStatusUpdate): string {
 export function createGithubStatusClient(target: ForgeTarget, token: string, options?: StatusClientOptions): CommitStatusClient {
   const resolved = resolveClientOptions(options);
   return {
+    forge: 'github',
     async send(update: CommitStatusUpdate, signal?: AbortSignal): Promise<void> {
       checkToken(token, 'GitHub');
       checkUpdate(update);

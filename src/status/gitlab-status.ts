@@ -44,6 +44,7 @@ export function isAlreadyInState(httpStatus: number, forgeMessage: string, wante
 export function createGitlabStatusClient(target: ForgeTarget, token: string, options?: StatusClientOptions): CommitStatusClient {
   const resolved = resolveClientOptions(options);
   return {
+    forge: 'gitlab',
     async send(update: CommitStatusUpdate, signal?: AbortSignal): Promise<void> {
       checkToken(token, 'GitLab');
       checkUpdate(update);
