@@ -60,7 +60,7 @@ export function ownerAndName(repo: string): string {
  */
 export function checkToken(token: string, forgeLabel: string): void {
   if (token === '' || /[\p{Cc}]/u.test(token) || token.trim() !== token) {
-    throw new StatusSendError(`Cannot set a ${forgeLabel} commit status: the token is empty or holds spaces or control characters at its ends or inside; check [sites.status] token or token_file`, {
+    throw new StatusSendError(`Cannot set a ${forgeLabel} commit status: the token is empty, has white space around it or a control character in it; check [sites.status] token or token_file`, {
       retryable: false,
       forgeMessage: '',
     });

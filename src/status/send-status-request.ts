@@ -82,12 +82,12 @@ export async function sendStatusRequest(request: StatusRequest): Promise<void> {
     text = response.ok ? await discard(response) : await readCapped(response, ANSWER_MAX_BYTES);
   } catch (error) {
     if (timeout.aborted) {
-      return fail(`${request.forgeLabel} did not answer within ${seconds(request.timeoutMs)}; it will be asked again`, { retryable: true, forgeMessage: '' });
+      return fail(`${request.forgeLabel} did not answer within ${seconds(request.timeoutMs)}`, { retryable: true, forgeMessage: '' });
     }
     if (request.signal?.aborted === true) {
       return fail('sending was cancelled', { retryable: false, forgeMessage: '' }, error);
     }
-    return fail(`cannot reach ${request.forgeLabel} at ${originOf(request.url)} (${networkProblem(error)}); it will be asked again`, { retryable: true, forgeMessage: '' }, error);
+    return fail(`cannot reach ${request.forgeLabel} at ${originOf(request.url)} (${networkProblem(error)})`, { retryable: true, forgeMessage: '' }, error);
   }
 
   const status = response.status;
@@ -106,7 +106,7 @@ export async function sendStatusRequest(request: StatusRequest): Promise<void> {
   }
   if ((status === 403 || status === 429) && (isRateLimited(response.headers) || /rate limit/i.test(forgeMessage))) {
     const retryAfterMs = rateLimitDelayMs(response.headers, request.now());
-    return fail(`${request.forgeLabel} is limiting our requests (${said}); it will be asked again later`, {
+    return fail(`${request.forgeLabel} is limiting our requests (${said})`, {
       httpStatus: status,
       retryable: true,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
@@ -119,7 +119,7 @@ export async function sendStatusRequest(request: StatusRequest): Promise<void> {
   if (status === 400 || status === 422) return fail(`${request.forgeLabel} rejected the status (${said}); ${request.hints.invalid}`, { httpStatus: status, retryable: false, forgeMessage });
   // 408 and 429 say "later"; 5xx is the forge's own trouble.
   if (status === 408 || status === 429 || status >= 500) {
-    return fail(`${request.forgeLabel} answered ${said}; it will be asked again`, { httpStatus: status, retryable: true, forgeMessage });
+    return fail(`${request.forgeLabel} answered ${said}`, { httpStatus: status, retryable: true, forgeMessage });
   }
   return fail(`${request.forgeLabel} answered ${said}`, { httpStatus: status, retryable: false, forgeMessage });
 }
