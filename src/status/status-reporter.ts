@@ -86,7 +86,10 @@ export function createStatusReporter(options: StatusReporterOptions): StatusRepo
         return;
       } catch (error) {
         const failure = asSendError(error);
-        const wait = Math.min(failure.retryAfterMs ?? firstDelay * 2 ** attempt, maxDelay);
+        // Never sooner than the forge asked, nor sooner than our own backoff:
+        // a Retry-After of 0, or a reset time already past, must not become
+        // a loop of requests that waits for nothing.
+        const wait = Math.min(Math.max(failure.retryAfterMs ?? 0, firstDelay * 2 ** attempt), maxDelay);
         attempt += 1;
         const retrying = failure.retryable && waited + wait <= retryFor;
         if (!warned) {

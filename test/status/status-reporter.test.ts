@@ -118,6 +118,16 @@ describe('status reporter', () => {
     assert.deepEqual(waits, [42_000, 300_000]);
   });
 
+  it('a Retry-After of 0 still waits the backoff, so the retries cannot run in a loop', async (t) => {
+    const { forge, client } = await scriptedForge(t, [(res) => sendJson(res, 429, { message: 'slow down' }, { 'retry-after': '0' }), created]);
+    const { sleep, waits } = recordingSleep();
+    const reporter = createStatusReporter({ logger: captureLogs().logger, sleep });
+    reporter.report('blog', client, update(SHA, 'running'));
+    await reporter.flush(10_000);
+    assert.equal(forge.requests.length, 2);
+    assert.deepEqual(waits, [2_000]);
+  });
+
   it('gives up once the waits would pass 15 minutes, and logs once', async (t) => {
     const { forge, client } = await scriptedForge(t, [(res) => sendJson(res, 502, { message: 'bad gateway' })]);
     const { logger, lines } = captureLogs();
