@@ -117,9 +117,11 @@ export async function sendStatusRequest(request: StatusRequest): Promise<void> {
   if (status === 403) return fail(`${request.forgeLabel} did not allow it (${said}); ${request.hints.forbidden}`, { httpStatus: status, retryable: false, forgeMessage });
   if (status === 404) return fail(`${request.forgeLabel} answered ${said}; ${request.hints.notFound}`, { httpStatus: status, retryable: false, forgeMessage });
   if (status === 400 || status === 422) return fail(`${request.forgeLabel} rejected the status (${said}); ${request.hints.invalid}`, { httpStatus: status, retryable: false, forgeMessage });
-  // 408 and 429 say "later"; 5xx is the forge's own trouble.
+  // 408 and 429 say "later"; 5xx is the forge's own trouble, and a 503 for
+  // maintenance may say how long it lasts.
   if (status === 408 || status === 429 || status >= 500) {
-    return fail(`${request.forgeLabel} answered ${said}`, { httpStatus: status, retryable: true, forgeMessage });
+    const retryAfterMs = rateLimitDelayMs(response.headers, request.now());
+    return fail(`${request.forgeLabel} answered ${said}`, { httpStatus: status, retryable: true, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), forgeMessage });
   }
   return fail(`${request.forgeLabel} answered ${said}`, { httpStatus: status, retryable: false, forgeMessage });
 }

@@ -142,6 +142,13 @@ export function describeClientFailures(spec: ClientSpec): void {
       assert.equal(error.retryAfterMs, undefined);
     });
 
+    it('503 with Retry-After (maintenance) is retried after that wait', async (t) => {
+      const { error } = await sendTo(t, spec, refusal(spec, 503, 'Service Unavailable', { 'retry-after': '120' }));
+      assert.ok(error);
+      assert.equal(error.retryable, true);
+      assert.equal(error.retryAfterMs, 120_000);
+    });
+
     it("a proxy's HTML error page is retried and not quoted", async (t) => {
       const { error } = await sendTo(t, spec, (_request, res) => {
         res.writeHead(502, { 'content-type': 'text/html' });
