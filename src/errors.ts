@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'E_DEPLOY_NOT_FOUND'
   | 'E_HOOK_REPO'
   | 'E_HOOK_EXISTS'
+  | 'E_STATUS_CONFIG'
   | 'E_BUILD_CONFIG'
   | 'E_BUILD_FAILED'
   | 'E_BUILD_TIMEOUT'
