@@ -1,8 +1,10 @@
 import path from 'node:path';
 import type { ParsedConfig } from './config-schema.ts';
 import { DEFAULT_NOTIFY_EVENTS, NOTIFY_TYPES, SITE_NAME_PATTERN, show } from './config-schema.ts';
-import type { NotifyKind, ResolvedNotify, ResolvedStatus, Secret } from './resolved-config.ts';
+import type { NotifyKind, ResolvedNotify, ResolvedStatus, Secret, StatusForge } from './resolved-config.ts';
 import { createSecret, parseEnvReference, resolveSecretFile, resolveSecretValue, type SecretKeys } from './secret.ts';
+import { forgeTargetFromRepo } from '../status/forge-target.ts';
+import { isBerthError } from '../errors.ts';
 
 /**
  * The config of what Berth tells the world about deploys: `[sites.status]`
@@ -56,6 +58,10 @@ export function checkChannels(raw: Record<string, unknown>): ChannelFinding[] {
     const at = ['sites', index, 'status'];
     pair(site.status, 'token', 'token_file', at, 'no token; set token = "${NAME}" and that environment variable (a token allowed to write commit statuses), or token_file', error);
     if (site.repo === undefined) error(at, 'the site has no repo, so there is no commit to report on; set repo or remove [sites.status]');
+    else if (typeof site.repo === 'string') {
+      const problem = targetProblem(site.repo, site.status);
+      if (problem !== undefined) error(at, problem);
+    }
   });
   const names = new Map<string, number>();
   tables(raw.notify).forEach((channel, index) => {
@@ -98,6 +104,17 @@ export function checkChannels(raw: Record<string, unknown>): ChannelFinding[] {
     if (channel.token !== undefined && channel.token_file !== undefined) error(at, 'both token and token_file are set; keep one');
   });
   return findings;
+}
+
+/** Why statuses cannot be posted for this repo, if they cannot (a local path, a host whose forge is not named). */
+function targetProblem(repo: string, status: Record<string, unknown>): string | undefined {
+  try {
+    forgeTargetFromRepo(repo, { ...(typeof status.forge === 'string' ? { forge: status.forge as StatusForge } : {}), ...(typeof status.api === 'string' ? { api: status.api } : {}) });
+    return undefined;
+  } catch (error) {
+    if (!isBerthError(error)) throw error;
+    return error.message.replace(/^Cannot post commit statuses: /, '');
+  }
 }
 
 function pair(
@@ -214,12 +231,13 @@ function urlProblem(value: string, ownDomains: ReadonlySet<string>): string | un
 }
 
 /** The resolved `[sites.status]` of site `index`. */
-export function resolveStatus(status: ParsedConfig['sites'][number]['status'], index: number, secrets: ChannelSecrets): ResolvedStatus | undefined {
-  if (status === undefined) return undefined;
+export function resolveStatus(status: ParsedConfig['sites'][number]['status'], repo: string | undefined, index: number, secrets: ChannelSecrets): ResolvedStatus | undefined {
+  if (status === undefined || repo === undefined) return undefined;
   const token = secrets.get(`sites.${index}.status.token`);
   // Unreachable: a status table without a resolved token is reported as an error.
   if (token === undefined) throw new Error(`sites[${index}].status has no resolved token`);
-  return { forge: status.forge, api: status.api?.replace(/\/+$/, ''), token };
+  const target = forgeTargetFromRepo(repo, { ...(status.forge === undefined ? {} : { forge: status.forge }), ...(status.api === undefined ? {} : { api: status.api }) });
+  return { forge: target.forge, api: target.apiBase, repo: target.repo, token };
 }
 
 const DEFAULT_SMTP_PORTS = { starttls: 587, tls: 465, none: 25 } as const;

@@ -572,7 +572,7 @@ function resolveConfig(
         hsts: hstsValue(site.hsts),
         // Set only when configured, so a site without it looks as it always did.
         ...(site.basic_auth === undefined ? {} : { basicAuth: basicAuth.get(index) ?? [] }),
-        ...(site.status === undefined ? {} : { status: resolveStatus(site.status, index, channels) }),
+        ...(site.status === undefined ? {} : { status: resolveStatus(site.status, site.repo, index, channels) }),
       };
     }),
     notify: resolveNotify(parsed.notify, channels, dir),

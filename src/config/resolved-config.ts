@@ -66,10 +66,12 @@ export interface ResolvedSite {
 export type StatusForge = 'github' | 'gitlab' | 'gitea' | 'forgejo' | 'bitbucket';
 
 export interface ResolvedStatus {
-  /** As written; undefined: known from the repo URL's host. */
-  forge: StatusForge | undefined;
-  /** As written; undefined: the forge's usual API address. */
-  api: string | undefined;
+  /** As written, or known from the repo URL's host. */
+  forge: StatusForge;
+  /** The API base, no trailing slash: as written, or the forge's usual address. */
+  api: string;
+  /** The repository on the forge: `owner/name`, or GitLab's `group/sub/project`. */
+  repo: string;
   token: Secret;
 }
 

@@ -54,6 +54,13 @@ describe('[sites.status]', () => {
     assert.match(problemAt(noRepo.problems, 'sites[0].status').message, /no repo/);
     const forge = await cases.read(`${SITE}[sites.status]\ntoken = "\${T}"\nforge = "sourcehut"\n`, { T: 'x' });
     assert.match(problemAt(forge.problems, 'sites[0].status.forge').message, /unknown forge "sourcehut"; use one of github, gitlab, gitea, forgejo, bitbucket/);
+    const selfHosted = await cases.read(`[[sites]]\nname = "blog"\ndomains = ["example.com"]\nrepo = "git@git.example.com:alice/blog.git"\n[sites.status]\ntoken = "\${T}"\n`, { T: 'x' });
+    assert.match(problemAt(selfHosted.problems, 'sites[0].status').message, /git\.example\.com.*forge/);
+    const named = await cases.read(`[[sites]]\nname = "blog"\ndomains = ["example.com"]\nrepo = "git@git.example.com:alice/blog.git"\n[sites.status]\ntoken = "\${T}"\nforge = "forgejo"\n`, { T: 'x' });
+    assert.deepEqual(named.problems, []);
+    assert.deepEqual({ ...named.config?.sites[0]?.status, token: undefined }, { forge: 'forgejo', api: 'https://git.example.com/api/v1', repo: 'alice/blog', token: undefined });
+    const local = await cases.read(`[[sites]]\nname = "blog"\ndomains = ["example.com"]\nrepo = "/srv/git/blog.git"\n[sites.status]\ntoken = "\${T}"\n`, { T: 'x' });
+    assert.ok(problemAt(local.problems, 'sites[0].status'));
     const api = await cases.read(`${SITE}[sites.status]\ntoken = "\${T}"\napi = "ftp://x"\n`, { T: 'x' });
     assert.match(problemAt(api.problems, 'sites[0].status.api').message, /not an http:\/\/ or https:\/\/ URL/);
   });
