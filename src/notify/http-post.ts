@@ -187,7 +187,7 @@ function redirectHost(location: string | undefined, base: URL): string {
 function answerExcerpt(body: Buffer, url: URL): string {
   let text = body.toString('utf8').trim();
   if (text === '') return '';
-  const parts = [url.pathname, url.search, ...url.pathname.split('/'), ...[...url.searchParams.values()]]
+  const parts = [url.pathname + url.search, url.pathname, url.search, ...url.pathname.split('/'), ...[...url.searchParams.values()]]
     .map((part) => {
       try {
         return [part, decodeURIComponent(part)];

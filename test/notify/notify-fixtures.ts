@@ -74,7 +74,7 @@ export function deployFailed(overrides: Partial<NotifyEvent> = {}): NotifyEvent 
     deploy: {
       id: '20261204T200000Z-abc123',
       state: 'failed',
-      trigger: 'push',
+      trigger: 'webhook',
       ref: 'refs/heads/main',
       sha: '0123456789abcdef0123456789abcdef01234567',
       author: 'Ada',
