@@ -49,8 +49,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const send = options.send ?? sendNotification;
   const lanes = options.channels.map((channel) => ({ channel, queue: [] as NotifyEvent[], running: false }));
   const idleWaiters = new Set<() => void>();
-  // Never aborted today; it is here so a future stop() can end waits at once.
-  const stopping = new AbortController();
+  // Nothing cancels a delivery: flush() only waits, and a process that exits
+  // takes pending retries with it (their timers do not keep it alive).
+  const signal = new AbortController().signal;
 
   const busy = (): boolean => lanes.some((lane) => lane.running);
   const settle = (): void => {
@@ -64,7 +65,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     for (let attempt = 1; ; attempt++) {
       let failure: { message: string; retryable: boolean; httpStatus?: number | undefined; retryAfterMs?: number | undefined } | undefined;
       try {
-        await send(channel, event, stopping.signal, options.sendOptions);
+        await send(channel, event, signal, options.sendOptions);
       } catch (error) {
         failure = isNotifySendError(error)
           ? { message: error.message, retryable: error.retryable, httpStatus: error.httpStatus, retryAfterMs: error.retryAfterMs }
@@ -89,7 +90,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       logger.warn({ ...fields, retryInMs: delay }, `Notifying ${channel.name} failed; trying again later`);
       waited += delay;
       try {
-        await sleep(delay, stopping.signal);
+        await sleep(delay, signal);
       } catch {
         return;
       }
@@ -122,8 +123,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       try {
         for (const lane of lanes) {
           const { channel } = lane;
-          if (!channel.events.has(event.type)) continue;
-          if (channel.sites !== undefined && (event.site === undefined || !channel.sites.includes(event.site))) continue;
+          if (!wants(channel, event)) continue;
           if (lane.queue.length >= QUEUE_LIMIT) {
             logger.warn({ channel: channel.name, event: event.id, type: event.type }, `Dropped a notification: ${QUEUE_LIMIT} are already waiting for ${channel.name}`);
             continue;
@@ -154,6 +154,20 @@ export function createNotifier(options: NotifierOptions): Notifier {
       });
     },
   };
+}
+
+/**
+ * Whether `channel` gets `event`: its type is among the channel's events,
+ * its site among the channel's sites, and for `certificate.expiring`, fewer
+ * days are left than the channel's `expiring_days` (the certificate code
+ * fires once a day below the largest of them; each channel takes its own).
+ */
+export function wants(channel: NotifyChannel, event: NotifyEvent): boolean {
+  if (!channel.events.has(event.type)) return false;
+  if (channel.sites !== undefined && (event.site === undefined || !channel.sites.includes(event.site))) return false;
+  const daysLeft = event.certificate?.daysLeft;
+  if (event.type === 'certificate.expiring' && daysLeft !== undefined && daysLeft >= channel.expiringDays) return false;
+  return true;
 }
 
 /** A wait that does not keep the process alive: pending retries never hold up an exit. */

@@ -141,7 +141,10 @@ function readLimited(response: IncomingMessage): Promise<Buffer> {
     });
     response.on('end', finish);
     response.on('error', reject);
-    response.on('aborted', () => reject(new Error('the answer was cut off')));
+    // Closed before the end of the answer (and not by us, or we resolved already).
+    response.on('close', () => {
+      if (!response.complete) reject(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
+    });
   });
 }
 

@@ -28,14 +28,14 @@ function eventIds(requests: ReceivedRequest[]): string[] {
   return requests.map((request) => (JSON.parse(request.body) as NotifyEvent).id);
 }
 
-test('events go to the channels whose events and sites match, each channel in order', async (t) => {
+test('events go to the channels whose events, sites and expiring days match, each channel in order', async (t) => {
   const all = await startReceiver(t);
   const blogFailures = await startReceiver(t);
   const { logger } = capturedLogger();
   const notifier = createNotifier({
     channels: [
       channel('webhook', all.url(), { name: 'all' }),
-      channel('webhook', blogFailures.url(), { name: 'blog-failures', events: new Set(['deploy.failed']), sites: ['blog'] }),
+      channel('webhook', blogFailures.url(), { name: 'blog-failures', events: new Set(['deploy.failed', 'certificate.expiring']), sites: ['blog'], expiringDays: 7 }),
     ],
     logger,
     results: await openResults(t),
@@ -44,14 +44,17 @@ test('events go to the channels whose events and sites match, each channel in or
     deployFailed(),
     deployFailed({ site: 'shop' }),
     deployFailed({ type: 'deploy.succeeded' }),
-    deployFailed({ type: 'certificate.expiring', site: undefined, deploy: undefined, certificate: { names: ['blog.example.com'], daysLeft: 3 } }),
+    deployFailed({ type: 'certificate.expiring', site: undefined, deploy: undefined, certificate: { names: ['shop.example.com'], daysLeft: 3 } }),
+    deployFailed({ type: 'certificate.expiring', deploy: undefined, certificate: { names: ['blog.example.com'], daysLeft: 10 } }),
     deployFailed(),
+    deployFailed({ type: 'certificate.expiring', deploy: undefined, certificate: { names: ['blog.example.com'], daysLeft: 6 } }),
   ];
   for (const event of events) notifier.notify(event);
   await notifier.flush(30_000);
 
   assert.deepEqual(eventIds(all.requests), events.map((event) => event.id));
-  assert.deepEqual(eventIds(blogFailures.requests), [events[0]?.id, events[4]?.id]);
+    // Not another site's, not a success, not 10 days left when the channel asks below 7.
+  assert.deepEqual(eventIds(blogFailures.requests), [events[0]?.id, events[5]?.id, events[6]?.id]);
 });
 
 test('notify returns at once, and a channel that hangs does not hold up another', async (t) => {
