@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { createTransport } from 'nodemailer';
 import { excerpt } from '../excerpt.ts';
+import { describeCode } from './describe-network-error.ts';
 import type { NotifyChannel } from './channel-config.ts';
 import { DEFAULT_SEND_TIMEOUT_MS, type SendOptions } from './http-post.ts';
 import { summarize, type NotifyEvent } from './notify-event.ts';
@@ -105,9 +106,9 @@ function smtpError(error: unknown, server: string, security: string): NotifySend
     case 'ECONFIG':
       return fail(`The SMTP settings of the channel for ${server} are contradictory`, false);
     default: {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      const detail = [code, cause].filter((part) => part !== undefined).join(', ');
-      return fail(`Sending e-mail through ${server} failed: ${detail === '' ? 'the connection failed' : detail}${said}`, true);
+      // nodemailer files socket failures under ESOCKET or ECONNECTION and keeps the socket's own code.
+      const original = (error as { originalCode?: string }).originalCode;
+      return fail(`Sending e-mail through ${server} failed: ${describeCode(original ?? code)}${said}`, true);
     }
   }
 }

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { excerpt } from '../excerpt.ts';
+import { describeNetworkError } from './describe-network-error.ts';
 import { NotifySendError } from './notify-send-error.ts';
 import { checkedLookup, isPrivateAddress, privateAddressError } from './private-address.ts';
 
@@ -213,34 +214,4 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   const when = Date.parse(text);
   if (Number.isNaN(when)) return undefined;
   return Math.max(0, when - now);
-}
-
-function describeNetworkError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ECONNRESET':
-      return 'the connection was reset';
-    case 'ENOTFOUND':
-      return 'no such host';
-    case 'EAI_AGAIN':
-      return 'the host name could not be looked up right now';
-    case 'ETIMEDOUT':
-      return 'the connection timed out';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'the host is unreachable';
-    case 'CERT_HAS_EXPIRED':
-      return 'its TLS certificate has expired';
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-      return 'its TLS certificate is not from a trusted CA';
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return 'its TLS certificate is for another name';
-    default:
-      return code ?? 'the connection failed';
-  }
 }

@@ -53,7 +53,7 @@ test('events go to the channels whose events, sites and expiring days match, eac
   await notifier.flush(30_000);
 
   assert.deepEqual(eventIds(all.requests), events.map((event) => event.id));
-    // Not another site's, not a success, not 10 days left when the channel asks below 7.
+  // Not another site's, not a success, not 10 days left when the channel asks below 7.
   assert.deepEqual(eventIds(blogFailures.requests), [events[0]?.id, events[5]?.id, events[6]?.id]);
 });
 

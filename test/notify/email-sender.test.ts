@@ -65,6 +65,7 @@ test('sendEmail refuses a certificate it cannot trust', async (t) => {
   const smtp = await startSmtpServer(t, await tempDir(t), { auth: { user: USER, password: PASSWORD } });
   const error = await failure(sendEmail(emailChannel({ port: smtp.port }), deployFailed(), signal));
   assert.equal(error.retryable, true);
+  assert.equal(error.message, `Sending e-mail through localhost:${smtp.port} failed: its TLS certificate is not from a trusted CA`);
   assert.deepEqual(await smtp.messages(), []);
 });
 
@@ -110,5 +111,5 @@ test('a refused connection is retryable', async () => {
   const port = await freePort();
   const error = await failure(sendEmail(emailChannel({ port }), deployFailed(), signal));
   assert.equal(error.retryable, true);
-  assert.match(error.message, new RegExp(`^Sending e-mail through localhost:${port} failed: `));
+  assert.equal(error.message, `Sending e-mail through localhost:${port} failed: connection refused`);
 });
