@@ -63,14 +63,14 @@ export function createNotifier(options: NotifierOptions): Notifier {
   async function deliver(channel: NotifyChannel, event: NotifyEvent): Promise<void> {
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
-      let failure: { message: string; retryable: boolean; httpStatus?: number | undefined; retryAfterMs?: number | undefined } | undefined;
+      let failure: { code: string; message: string; retryable: boolean; httpStatus?: number | undefined; retryAfterMs?: number | undefined } | undefined;
       try {
         await send(channel, event, signal, options.sendOptions);
       } catch (error) {
         failure = isNotifySendError(error)
-          ? { message: error.message, retryable: error.retryable, httpStatus: error.httpStatus, retryAfterMs: error.retryAfterMs }
+          ? { code: error.code, message: error.message, retryable: error.retryable, httpStatus: error.httpStatus, retryAfterMs: error.retryAfterMs }
           : // A sender bug, not the receiver's fault: its message may hold anything, so it is not repeated.
-            { message: `Sending failed unexpectedly (${(error as Error | undefined)?.name ?? 'unknown error'})`, retryable: false };
+            { code: 'E_NOTIFY_FAILED', message: `Sending failed unexpectedly (${(error as Error | undefined)?.name ?? 'unknown error'})`, retryable: false };
       }
       const base = { channel: channel.name, eventId: event.id, eventType: event.type, site: event.site, attempt, at: new Date().toISOString() };
       if (failure === undefined) {
@@ -82,7 +82,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       const delay = scheduled === undefined ? undefined : Math.max(scheduled, Math.min(failure.retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
       const willRetry = failure.retryable && delay !== undefined && waited + delay <= RETRY_BUDGET_MS;
       record({ ...base, ok: false, ...(failure.httpStatus === undefined ? {} : { httpStatus: failure.httpStatus }), error: failure.message, willRetry });
-      const fields = { channel: channel.name, event: event.id, type: event.type, attempt, err: { code: 'E_NOTIFY_FAILED', message: failure.message } };
+      const fields = { channel: channel.name, event: event.id, type: event.type, attempt, err: { code: failure.code, message: failure.message } };
       if (!willRetry) {
         logger.warn(fields, failure.retryable ? `Gave up notifying ${channel.name} after ${attempt} attempts` : `Notifying ${channel.name} failed; not retrying`);
         return;

@@ -182,3 +182,20 @@ test('a Retry-After that would pass the budget ends the retries', async (t) => {
   assert.deepEqual(asked, [RETRY_AFTER_CAP_MS, RETRY_AFTER_CAP_MS]);
   assert.equal(receiver.requests.length, 3);
 });
+
+test('a channel refused for its private address is tried once and logged with that code', async (t) => {
+  const receiver = await startReceiver(t);
+  const { logger, lines } = capturedLogger();
+  const results = await openResults(t);
+  const { sleep, asked } = recordingSleep();
+  const notifier = createNotifier({ channels: [channel('slack', `http://localhost:${receiver.port}/services/${TOKEN}`, { name: 'local', allowPrivate: false })], logger, results, sleep });
+  notifier.notify(deployFailed());
+  await notifier.flush(30_000);
+
+  assert.equal(receiver.requests.length, 0);
+  assert.deepEqual(asked, []);
+  const logged = lines.map((line) => JSON.parse(line) as { level: string; err: { code: string } });
+  assert.deepEqual(logged.map((line) => [line.level, line.err.code]), [['warn', 'E_NOTIFY_PRIVATE_ADDRESS']]);
+  assert.match(results.list()[0]?.last.error ?? '', /^Refused to connect to localhost/);
+  assert.doesNotMatch(lines.join('\n'), new RegExp(TOKEN));
+});
