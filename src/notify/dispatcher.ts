@@ -92,6 +92,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       try {
         await sleep(delay, signal);
       } catch {
+        // Only a cancelled wait rejects: the delivery ends here, its last failure already logged and recorded.
         return;
       }
     }
