@@ -4,7 +4,9 @@
 # Chromium (Lighthouse drives it) and a Java runtime (the Nu HTML Checker),
 # systemd for `systemd-analyze`, which checks deploy/berth.service
 # (systemd need not be running), and Docker Compose, whose `config -q`
-# checks deploy/compose.yaml (no Docker engine needed).
+# checks deploy/compose.yaml (no Docker engine needed); also aiosmtpd, the
+# SMTP server the e-mail notification tests deliver to over STARTTLS with a
+# login (OpenSMTPD in Debian 12 cannot do TLS with OpenSSL 3).
 # Runs before `npm test`; does nothing when they are already there.
 set -euo pipefail
 
@@ -17,6 +19,8 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # Either Compose will do: the `docker compose` plugin or Debian 12's Compose 1 (docker-compose).
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# Debian's own Python, which the package installs aiosmtpd for (test/helpers/smtp-server.ts runs it).
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

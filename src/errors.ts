@@ -65,7 +65,9 @@ export type ErrorCode =
   | 'E_ACME_CA_FILE'
   | 'E_ACME_OFF'
   | 'E_CERT_LOCKED'
-  | 'E_CERT_UNKNOWN_NAME';
+  | 'E_CERT_UNKNOWN_NAME'
+  | 'E_NOTIFY_FAILED'
+  | 'E_NOTIFY_PRIVATE_ADDRESS';
 
 export class BerthError extends Error {
   readonly code: ErrorCode;
