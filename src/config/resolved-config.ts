@@ -100,12 +100,12 @@ export interface ResolvedEmail {
   host: string;
   port: number;
   security: 'starttls' | 'tls' | 'none';
-  username: string | undefined;
-  password: Secret | undefined;
+  username?: string | undefined;
+  password?: Secret | undefined;
   from: string;
   to: readonly string[];
-  /** Absolute path. */
-  caFile: string | undefined;
+  /** Extra CA certificates (PEM) to trust for the server; absolute path. */
+  caFile?: string | undefined;
 }
 
 export interface ResolvedDeploy {

@@ -1,5 +1,6 @@
 import { formatDuration } from '../cli/format.ts';
 import type { NotifyEventType } from '../config/resolved-config.ts';
+import type { DeployStatusState } from '../status/commit-status.ts';
 import type { DeployRecord, DeployState } from './deploy-types.ts';
 
 /**
@@ -8,11 +9,9 @@ import type { DeployRecord, DeployState } from './deploy-types.ts';
  * so that the wording and the rules are tested apart from any forge.
  */
 
-/** Berth's own states for a commit status; each forge client maps them to its own. */
-export type ReportedState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
 export interface ReportedStatus {
-  state: ReportedState;
+  /** Berth's own state; each forge's client maps it to the forge's. */
+  state: DeployStatusState;
   /** One line, within every forge's limit (GitHub's 140 characters). */
   description: string;
 }

@@ -164,7 +164,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
  * fires once a day below the largest of them; each channel takes its own).
  */
 export function wants(channel: NotifyChannel, event: NotifyEvent): boolean {
-  if (!channel.events.has(event.type)) return false;
+  if (!channel.events.includes(event.type)) return false;
   if (channel.sites !== undefined && (event.site === undefined || !channel.sites.includes(event.site))) return false;
   const daysLeft = event.certificate?.daysLeft;
   if (event.type === 'certificate.expiring' && daysLeft !== undefined && daysLeft >= channel.expiringDays) return false;

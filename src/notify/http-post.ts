@@ -5,6 +5,7 @@ import { excerpt } from '../excerpt.ts';
 import { describeNetworkError } from './describe-network-error.ts';
 import { NotifySendError } from './notify-send-error.ts';
 import { checkedLookup, isPrivateAddress, privateAddressError } from './private-address.ts';
+import { NOTIFICATION_USER_AGENT } from '../webhooks/notification-loop.ts';
 
 /** How long one delivery may take, connection to last byte of the answer. */
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
@@ -92,7 +93,7 @@ function exchange(request: HttpPostRequest, signal: AbortSignal): Promise<HttpAn
     }
     const req = send(url, {
       method: 'POST',
-      headers: { ...request.headers, 'content-length': String(body.length), 'user-agent': 'Berth' },
+      headers: { ...request.headers, 'content-length': String(body.length), 'user-agent': NOTIFICATION_USER_AGENT },
       lookup: checkedLookup(request.allowPrivate),
       // One connection per delivery: no pooled socket outlives a channel's settings.
       agent: false,

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { NotifyEventType } from '../config/resolved-config.ts';
 
 /**
  * What Berth tells the outside world about. docs/notifications.md says when
  * each one fires; the body of a webhook is exactly a `NotifyEvent`.
  */
-export type NotifyEventType = 'deploy.failed' | 'deploy.succeeded' | 'deploy.recovered' | 'certificate.renewal_failed' | 'certificate.expiring';
+export type { NotifyEventType };
 
 export const NOTIFY_EVENT_TYPES: readonly NotifyEventType[] = ['deploy.failed', 'deploy.succeeded', 'deploy.recovered', 'certificate.renewal_failed', 'certificate.expiring'];
 

@@ -35,7 +35,7 @@ test('events go to the channels whose events, sites and expiring days match, eac
   const notifier = createNotifier({
     channels: [
       channel('webhook', all.url(), { name: 'all' }),
-      channel('webhook', blogFailures.url(), { name: 'blog-failures', events: new Set(['deploy.failed', 'certificate.expiring']), sites: ['blog'], expiringDays: 7 }),
+      channel('webhook', blogFailures.url(), { name: 'blog-failures', events: ['deploy.failed', 'certificate.expiring'], sites: ['blog'], expiringDays: 7 }),
     ],
     logger,
     results: await openResults(t),

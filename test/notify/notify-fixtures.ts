@@ -53,7 +53,7 @@ export function channel(kind: ChannelKind, url: string | undefined, overrides: P
   return {
     name: `${kind}-test`,
     kind,
-    events: new Set(ALL_TYPES),
+    events: [...ALL_TYPES],
     sites: undefined,
     expiringDays: 14,
     allowPrivate: true,
