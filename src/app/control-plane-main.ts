@@ -47,6 +47,10 @@ const manager = createManagerFor(config, logger, {
   onCertificate: () => {
     if (process.connected) process.send?.({ berth: 'certs' } satisfies CertificatesMessage);
   },
+  // [[notify]]: a certificate about to expire, an order that failed.
+  ...(running.notices === undefined
+    ? {}
+    : { onChecked: running.notices.certificateChecked, onRenewalFailed: running.notices.renewalFailed }),
 });
 manager?.start();
 // A reload swaps this process for one with the new config between deploys, not in the middle of one.

@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ default: Command }>>> = 
   logs: () => import('./commands/logs.ts'),
   hook: () => import('./commands/hook.ts'),
   certs: () => import('./commands/certs.ts'),
+  notify: () => import('./commands/notify.ts'),
 };
 
 /**

@@ -59,8 +59,9 @@ export function checkChannels(raw: Record<string, unknown>): ChannelFinding[] {
     pair(site.status, 'token', 'token_file', at, 'no token; set token = "${NAME}" and that environment variable (a token allowed to write commit statuses), or token_file', error);
     if (site.repo === undefined) error(at, 'the site has no repo, so there is no commit to report on; set repo or remove [sites.status]');
     else if (typeof site.repo === 'string') {
-      const problem = targetProblem(site.repo, site.status);
-      if (problem !== undefined) error(at, problem);
+      const forgeRepo = typeof site.status.repo === 'string' ? site.status.repo : site.repo;
+      const problem = targetProblem(forgeRepo, site.status);
+      if (problem !== undefined) error(typeof site.status.repo === 'string' ? [...at, 'repo'] : at, problem);
     }
   });
   const names = new Map<string, number>();
@@ -236,7 +237,7 @@ export function resolveStatus(status: ParsedConfig['sites'][number]['status'], r
   const token = secrets.get(`sites.${index}.status.token`);
   // Unreachable: a status table without a resolved token is reported as an error.
   if (token === undefined) throw new Error(`sites[${index}].status has no resolved token`);
-  const target = forgeTargetFromRepo(repo, { ...(status.forge === undefined ? {} : { forge: status.forge }), ...(status.api === undefined ? {} : { api: status.api }) });
+  const target = forgeTargetFromRepo(status.repo ?? repo, { ...(status.forge === undefined ? {} : { forge: status.forge }), ...(status.api === undefined ? {} : { api: status.api }) });
   return { forge: target.forge, api: target.apiBase, repo: target.repo, token };
 }
 

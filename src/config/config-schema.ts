@@ -638,6 +638,9 @@ const statusShape = {
     .optional()
     .describe('The forge the repository is on. Needed only for a self-hosted forge: github.com, gitlab.com, bitbucket.org and codeberg.org are known from the repo URL.'),
   api: httpUrl('Base URL of the forge\'s API, for a self-hosted forge whose API is not at the usual place, e.g. "https://git.example.com/api/v1".').optional(),
+  repo: nonEmptyString('a repository URL such as "https://github.com/you/blog"')
+    .optional()
+    .describe('The repository on the forge, when the site\'s repo is not its URL: a mirror, or a repository on this server that is also pushed to the forge. Default: the site\'s repo.'),
 };
 
 export const NOTIFY_TYPES = ['webhook', 'slack', 'discord', 'ntfy', 'email'] as const;

@@ -168,9 +168,9 @@ export async function runBuild(options: RunBuildOptions): Promise<BuildResult> {
 const OUTPUT_TAIL = '; the last lines of its output:';
 
 /** A build failure's message without the output lines it ends with, for where the output was just shown: "… exited with code 1 (its output is above)". */
-export function withoutOutputTail(message: string): string {
+export function withoutOutputTail(message: string, note = ' (its output is above)'): string {
   const cut = message.indexOf(OUTPUT_TAIL);
-  return cut === -1 ? message : `${message.slice(0, cut)} (its output is above)`;
+  return cut === -1 ? message : `${message.slice(0, cut)}${note}`;
 }
 
 /**

@@ -9,6 +9,12 @@ import { startPolling } from './poller.ts';
 import { tidyReleaseStores } from './tidy-release-stores.ts';
 import { reportDataDirModes } from '../state/data-dir-modes.ts';
 import { buildHostFor } from './build-host.ts';
+import { createDeployReporting, type DeployReporting } from './deploy-reporting.ts';
+import { observeDeploys } from './observe-deploys.ts';
+import { startServerNotices, type ServerNotices } from '../notify/server-notices.ts';
+
+/** How long stopping waits for commit statuses and notifications still being sent. */
+const STOP_FLUSH_MS = 3_000;
 
 export interface ControlPlaneOptions extends DeployerOptions {
   /**
@@ -21,6 +27,8 @@ export interface ControlPlaneOptions extends DeployerOptions {
 export interface ControlPlane {
   deployer: Deployer;
   store: StateStore;
+  /** The `[[notify]]` channels; undefined when none is configured. The certificate manager tells them too. */
+  notices: ServerNotices | undefined;
   stop(): Promise<void>;
 }
 
@@ -36,13 +44,21 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger, 
   const buildHost = buildHostFor(config);
   const lock = options.lockDataDir === false ? { release: async () => undefined } : await lockDataDir(config.dataDir);
   let store: StateStore | undefined;
+  let notices: ServerNotices | undefined;
+  let reporting: DeployReporting | undefined;
   try {
-    store = openStateStore(config.dataDir);
+    const opened = openStateStore(config.dataDir);
+    store = opened;
+    notices = startServerNotices(config, logger);
+    // Every change of a deploy, from any path (the queue, recovery below), reaches the forge and the channels.
+    reporting = createDeployReporting(config, opened, logger, notices?.deployEnded);
+    store = observeDeploys(opened, reporting.listener);
     // Data directories from before every path in them was private (see data-dir-modes.ts).
     reportDataDirModes(await buildHost.secureDataDir(), logger);
     await recoverInterruptedDeploys({ config, store, logger, buildHost });
   } catch (error) {
     store?.close();
+    await notices?.close(0);
     await lock.release();
     throw error;
   }
@@ -52,13 +68,18 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger, 
   const poller = startPolling(config, store, deployer, logger);
   const maintenance = startMaintenance(config, store, logger);
   const opened = store;
+  const reported = reporting;
+  const told = notices;
   return {
     deployer,
     store: opened,
+    notices: told,
     async stop() {
       poller.stop();
       await maintenance.stop();
       await deployer.stop();
+      // The last deploys' statuses and notices get a moment; what still fails is retried by nobody (logged).
+      await Promise.all([reported?.flush(STOP_FLUSH_MS), told?.close(STOP_FLUSH_MS)]);
       opened.close();
       await lock.release();
     },

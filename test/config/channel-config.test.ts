@@ -59,6 +59,9 @@ describe('[sites.status]', () => {
     const named = await cases.read(`[[sites]]\nname = "blog"\ndomains = ["example.com"]\nrepo = "git@git.example.com:alice/blog.git"\n[sites.status]\ntoken = "\${T}"\nforge = "forgejo"\n`, { T: 'x' });
     assert.deepEqual(named.problems, []);
     assert.deepEqual({ ...named.config?.sites[0]?.status, token: undefined }, { forge: 'forgejo', api: 'https://git.example.com/api/v1', repo: 'alice/blog', token: undefined });
+    const mirrored = await cases.read(`[[sites]]\nname = "blog"\ndomains = ["example.com"]\nrepo = "/srv/git/blog.git"\n[sites.status]\ntoken = "\${T}"\nrepo = "https://gitlab.com/team/web/blog"\n`, { T: 'x' });
+    assert.deepEqual(mirrored.problems, []);
+    assert.deepEqual({ ...mirrored.config?.sites[0]?.status, token: undefined }, { forge: 'gitlab', api: 'https://gitlab.com/api/v4', repo: 'team/web/blog', token: undefined });
     const local = await cases.read(`[[sites]]\nname = "blog"\ndomains = ["example.com"]\nrepo = "/srv/git/blog.git"\n[sites.status]\ntoken = "\${T}"\n`, { T: 'x' });
     assert.ok(problemAt(local.problems, 'sites[0].status'));
     const api = await cases.read(`${SITE}[sites.status]\ntoken = "\${T}"\napi = "ftp://x"\n`, { T: 'x' });
