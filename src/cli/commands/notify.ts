@@ -55,7 +55,7 @@ Options:
     const table = rows.map(({ name, type, events, result }) => [
       name,
       type,
-      fitWidth(events, 40),
+      fitWidth(events, 64),
       result === undefined ? 'never sent' : `${formatLocalTime(new Date(result.last.at))} (${formatAge(new Date(result.last.at), now)})`,
       result === undefined ? '' : outcome(result),
       result?.lastSuccessAt === undefined ? '' : formatAge(new Date(result.lastSuccessAt), now),
