@@ -1,3 +1,4 @@
+import type { ServerNotices } from '../notify/server-notices.ts';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { shellWord } from '../shell-quote.ts';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   pushSink?: PushSink;
   /** Run the ACME manager here (the one process that does, when ACME is on). */
   manageCertificates?: boolean;
+  /** With `manageCertificates`: who hears of certificates about to expire and of failed orders ([[notify]]). */
+  certificateNotices?: Pick<ServerNotices, 'certificateChecked' | 'renewalFailed'>;
   /**
    * Told each time a site's release finished loading (`ok`: requests now get
    * it) or failed to load (`ok` false: the previous one keeps serving), at
@@ -143,6 +146,9 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
         ...(serving.challenges === undefined ? {} : { challenges: serving.challenges }),
         httpPort: listeners.httpPort,
         onCertificate: (plan, stored) => serving.install(plan, stored),
+        ...(options.certificateNotices === undefined
+          ? {}
+          : { onChecked: options.certificateNotices.certificateChecked, onRenewalFailed: options.certificateNotices.renewalFailed }),
       })
     : undefined;
   manager?.start();

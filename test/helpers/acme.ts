@@ -4,6 +4,7 @@ import { connect, type PeerCertificate } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
+import { startServerNotices } from '../../src/notify/server-notices.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { ResolvedConfig } from '../../src/config/resolved-config.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -84,6 +85,8 @@ export interface AcmeServerOptions {
   /** Extra lines for `[acme]` and `[server]`. */
   acme?: string;
   server?: string;
+  /** Lines after the sites: `[[notify]]` tables, say. */
+  tail?: string;
 }
 
 /** Writes the berth.toml an ACME test server uses (also for the CLI). */
@@ -107,6 +110,7 @@ export async function writeAcmeConfig(options: AcmeServerOptions): Promise<strin
       'retry_delay = "1s"',
       options.acme ?? '',
       ...options.sites.flatMap((site) => ['[[sites]]', `name = "${site.name}"`, `domains = ${JSON.stringify(site.domains)}`, site.extra ?? '']),
+      options.tail ?? '',
     ].join('\n'),
   );
   return file;
@@ -122,13 +126,16 @@ export async function startAcmeServer(t: TestContext, options: AcmeServerOptions
       callback();
     },
   });
-  const server = await startServer(config, createLogger({ level: 'debug', destination: sink }), { manageCertificates: true });
+  const logger = createLogger({ level: 'debug', destination: sink });
+  const notices = startServerNotices(config, logger);
+  const server = await startServer(config, logger, { manageCertificates: true, ...(notices === undefined ? {} : { certificateNotices: notices }) });
   await server.ready;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     await server.stop();
+    await notices?.close(0);
   };
   onCleanup(t, stop);
   return { config, server, httpsPort: server.listeners.httpsPort as number, logs, stop };
