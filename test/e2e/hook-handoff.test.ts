@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, lstat, mkdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import { deploySocketPath } from '../../src/app/deploy-socket.ts';
+import { deployLogPath } from '../../src/deploy/deploy-log.ts';
 import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { openStateStore } from '../../src/state/state-store.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
@@ -281,4 +283,47 @@ test('a link planted at deploy.sock is neither followed nor removed; the hook th
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
   assert.equal(await readlink(deploySocketPath(p.data)), elsewhere);
+});
+
+test('deploys handed over while a reload replaces the control plane are all queued, by the old control plane or the new one', async (t) => {
+  const p = await project(t, { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "echo build running; sleep 3"\npublish = "."\n' });
+  const s = serve(t, p);
+  await s.port;
+  const head = git(p.repo.work, 'rev-parse', 'HEAD');
+  const request = `${JSON.stringify({ site: 'blog', ref: 'refs/heads/main', sha: head })}\n`;
+  const first = await exchange(p, request);
+  const id = first.answer?.deploy;
+  assert.equal(typeof id, 'string', first.text);
+  assert.ok(await eventually(async () => (await readFile(deployLogPath(p.data, id as string), 'utf8').catch(() => '')).includes('| build running'), 60_000), 'the build runs');
+
+  // A changed worker count: new workers, then a new control plane once the build has ended.
+  await writeFile(p.config, (await readFile(p.config, 'utf8')).replace('workers = 1', 'workers = 2'));
+  let reloaded = false;
+  const reload = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, [cli, 'reload', '--config', p.config], { timeout: 180_000 }, (error, _stdout, stderr) => {
+      reloaded = true;
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr });
+    });
+  });
+  const answers: Array<Record<string, unknown> | undefined> = [];
+  while (!reloaded) {
+    answers.push((await exchange(p, request)).answer);
+    await sleep(300);
+  }
+  answers.push((await exchange(p, request)).answer);
+  const { code, stderr } = await reload;
+  assert.equal(code, 0, stderr);
+  assert.equal(s.lines.filter((line) => line.msg === 'control plane ready').length, 2, 'the control plane was replaced');
+  assert.ok(answers.length >= 3, `handed over during the reload: ${answers.length}`);
+  for (const answer of answers) assert.equal(typeof answer?.deploy, 'string', `every handoff was queued: ${JSON.stringify(answers)}`);
+  for (const answer of [first.answer, ...answers]) {
+    const record = await ended(p, answer?.deploy as string);
+    assert.ok(['live', 'skipped', 'superseded'].includes(record.state), JSON.stringify(record));
+  }
+  assert.equal((await ended(p, id as string)).state, 'live');
+  const ids = new Set(answers.map((answer) => answer?.deploy));
+  const planes = new Set(s.lines.filter((line) => line.msg === 'deploy started' && ids.has(line.deploy)).map((line) => line.controlPlane));
+  assert.equal(planes.size, 2, 'some were run by the old control plane, the others by the new one');
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
 });
