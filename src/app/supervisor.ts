@@ -26,6 +26,8 @@ const EARLY_EXIT_MS = 5_000;
 const MAX_EARLY_EXITS = 5;
 /** Longest a push waits for the control plane's answer (the worker waits a little longer). */
 const PUSH_TIMEOUT_MS = 10_000;
+/** Deploys handed over on deploy.sock that may wait at once for the control plane (see handDeploy). */
+const MAX_WAITING_DEPLOYS = 64;
 /** Connections the supervisor accepted itself (see listen-sockets.ts) kept while no worker is ready. */
 const MAX_WAITING_CONNECTIONS = 1024;
 
@@ -161,6 +163,11 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     new Promise((resolve, reject) => {
       if (stopping) {
         reject(new BerthError('E_HANDOFF_FAILED', 'berth serve is stopping and queues no deploy'));
+        return;
+      }
+      // A client may close and connect again at will: what waits here for a control plane is bounded apart from connections.
+      if ([...pushes.values()].filter((waiting) => waiting.message.berth === 'deploy-request').length >= MAX_WAITING_DEPLOYS) {
+        reject(new BerthError('E_HANDOFF_FAILED', `${MAX_WAITING_DEPLOYS} handed-over deploys already wait for the control plane; try again in a few seconds`));
         return;
       }
       relay({ berth: 'deploy-request', id: randomUUID(), ...request }, {

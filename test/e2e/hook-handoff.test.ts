@@ -195,6 +195,48 @@ test('Ctrl-C while a hook follows the deploy stops the following; the server sti
   assert.equal(await s.exited, 0);
 });
 
+test('a server stopped or killed while a hook follows its deploy: the hook says so and prints the command that runs it again', async (t) => {
+  const p = await project(t);
+  const s = serve(t, p);
+  await s.port;
+  const sha = await p.repo.commit({ 'index.html': 'never live', 'berth.toml': '[build]\ncommand = "echo started; sleep 30"\npublish = "."\n' });
+  const child = spawn(process.execPath, [cli, 'deploy', '--config', p.config, '--sha', sha, '--trigger', 'hook'], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  const started = new Promise<void>((resolve) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('out| started')) resolve();
+    });
+  });
+  await started;
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /berth deploy: deploy \S+ cancelled: .*\[E_BUILD_CANCELLED\]/);
+  assert.ok(stderr.includes(`The deploy was interrupted before it finished; run it again with: berth deploy --site blog --ref refs/heads/main --sha ${sha} --config ${p.config}\n`), stderr);
+
+  // Killed outright, the server records nothing: the hook notices it is gone instead of waiting for ever.
+  const again = serve(t, p);
+  await again.port;
+  const follower = spawn(process.execPath, [cli, 'deploy', '--config', p.config, '--sha', sha, '--trigger', 'hook'], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  t.after(() => follower.kill('SIGKILL'));
+  let said = '';
+  const building = new Promise<void>((resolve) => {
+    follower.stderr.on('data', (chunk: Buffer) => {
+      said += chunk.toString();
+      if (said.includes('out| started')) resolve();
+    });
+  });
+  await building;
+  await killServeTree(again.pid);
+  const [status] = (await once(follower, 'exit')) as [number | null];
+  assert.equal(status, 1, said);
+  assert.match(said, new RegExp(`berth deploy: berth serve \\(pid ${again.pid}\\) stopped before deploy \\S+ ended; it is recorded as interrupted when the server starts again \\[E_DEPLOY_INTERRUPTED\\]`));
+  assert.ok(said.includes(`Run it again with: berth deploy --site blog --ref refs/heads/main --sha ${sha} --config ${p.config}\n`), said);
+});
+
 test('hostile clients on the deploy socket get an error or are closed, and the server keeps deploying', async (t) => {
   const p = await project(t);
   const s = serve(t, p);
