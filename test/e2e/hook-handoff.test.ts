@@ -153,6 +153,15 @@ test('a git push deploys in the hook with no server, and through the running ser
   assert.ok(s.lines.some((line) => line.msg === 'deploy handed over on the deploy socket' && line.deploy === latest?.id), 'the server took it');
   assert.ok(s.lines.some((line) => line.msg === 'deploy live' && line.deploy === latest?.id), 'the server ran it');
 
+  // A site added to the file but not yet reloaded: the server refuses it, and the hook does not deploy it beside the server.
+  await writeFile(p.config, `${await readFile(p.config, 'utf8')}\n[[sites]]\nname = "later"\ndomains = ["later.localhost"]\nrepo = ${JSON.stringify(p.repo.bare)}\n`);
+  const refused = spawnSync(process.execPath, [cli, 'deploy', '--config', p.config, '--site', 'later', '--sha', sha, '--trigger', 'hook'], { cwd: p.root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(refused.status, 1, refused.stderr);
+  assert.match(refused.stderr, /^berth deploy: No site named "later" in \S+; configured: blog \[E_SITE_UNKNOWN\]\nRun it again with: berth deploy --site later --ref refs\/heads\/main --sha [0-9a-f]{40} --config \S+\n$/);
+  const store = openStateStore(p.data);
+  assert.deepEqual(store.listDeploys({ site: 'later' }), [], 'nothing was deployed beside the server');
+  store.close();
+
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
   await assert.rejects(lstat(deploySocketPath(p.data)), { code: 'ENOENT' }, 'the socket is removed at the stop');

@@ -123,7 +123,8 @@ async function deployThroughServer(run: DeployRun): Promise<number | undefined> 
     return undefined;
   }
   if (handoff.kind === 'refused') {
-    io.stderr.write(`berth deploy: ${handoff.error} [${handoff.code}]\nNothing was deployed; run it again with: ${againCommand(run, run.sha)}\n`);
+    // Not deployed here instead: beside a running server, whose queue may hold it after all, that would be a second deploy of the site.
+    io.stderr.write(`berth deploy: ${handoff.error} [${handoff.code}]\nRun it again with: ${againCommand(run, run.sha)}\n`);
     return 1;
   }
   const id = handoff.deploy;
