@@ -200,6 +200,26 @@ test('Ctrl-C while a hook follows the deploy stops the following; the server sti
   assert.equal(record.state, 'live', JSON.stringify(record));
   assert.equal(record.trigger, 'hook');
   assert.equal((await get(port, '/')).body.toString(), 'slow');
+
+  // The same from a real `git push`, Ctrl-C reaching its whole process group as a terminal's does.
+  installHook(p);
+  await writeTree(p.repo.work, { 'index.html': 'pushed, then Ctrl-C' });
+  git(p.repo.work, 'commit', '--quiet', '-am', 'interrupted push');
+  const pusher = spawn('git', ['push', 'origin', 'HEAD:refs/heads/main'], { cwd: p.repo.work, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: p.repo.work } });
+  t.after(() => pusher.kill('SIGKILL'));
+  let pushed = '';
+  await new Promise<void>((resolve) => {
+    pusher.stderr.on('data', (chunk: Buffer) => {
+      pushed += chunk.toString();
+      if (pushed.includes('out| started')) resolve();
+    });
+  });
+  process.kill(-(pusher.pid as number), 'SIGINT');
+  await once(pusher, 'exit');
+  const interrupted = /runs deploy (\S+);/.exec(pushed)?.[1];
+  assert.ok(interrupted !== undefined, pushed);
+  assert.equal((await ended(p, interrupted)).state, 'live', 'the deploy of the pushed commit went on in the server');
+  assert.equal((await get(port, '/')).body.toString(), 'pushed, then Ctrl-C');
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
 });
