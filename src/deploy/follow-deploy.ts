@@ -28,9 +28,9 @@ export interface FollowOptions {
  * How following ended: the deploy's final record; `stopped` (the signal),
  * or `orphaned` (the process running it is gone, so the record will not
  * move until that server starts again and marks it interrupted), each with
- * the record as last seen.
+ * the record as last seen; `missing`: there is no such deploy (any more).
  */
-export type FollowOutcome = { ended: DeployRecord } | { stopped: DeployRecord | undefined } | { orphaned: DeployRecord };
+export type FollowOutcome = { ended: DeployRecord } | { stopped: DeployRecord } | { orphaned: DeployRecord } | { missing: true };
 
 /**
  * Prints a deploy's log (`data_dir/logs/deploys/<id>.log`) as another
@@ -46,10 +46,12 @@ export async function followDeploy(options: FollowOptions): Promise<FollowOutcom
   for (;;) {
     // The record first: a deploy seen ended has written its log before (but for its last lines, see below).
     record = store.getDeploy(deployId);
+    // Recorded before its id was handed out: gone means pruned from the history, which would never end the loop.
+    if (record === undefined) return { missing: true };
     offset = await printFrom(file, offset, options.write);
-    if (record !== undefined && !ACTIVE.has(record.state)) break;
+    if (!ACTIVE.has(record.state)) break;
     if (signal.aborted) return { stopped: record };
-    if (record !== undefined && Date.now() - checked >= SERVER_CHECK_MS) {
+    if (Date.now() - checked >= SERVER_CHECK_MS) {
       checked = Date.now();
       if (!(await options.running())) return { orphaned: record };
     }
@@ -67,14 +69,15 @@ export async function followDeploy(options: FollowOptions): Promise<FollowOutcom
   return { ended: record };
 }
 
-/** Writes what `file` holds past `offset`; returns the new offset. A file not there yet is empty. */
+/** Writes what `file` holds past `offset`; returns the new offset. A file not there yet (or not readable as a log) is empty. */
 async function printFrom(file: string, offset: number, write: (chunk: Buffer) => void): Promise<number> {
   let handle;
   try {
     // Never through a link, never blocking on a FIFO: the log is a file Berth wrote.
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return offset;
+    // Not there yet; or not the log (a link: ELOOP), or not this user's to read: the result line still comes.
+    if (['ENOENT', 'ELOOP', 'EACCES'].includes((error as NodeJS.ErrnoException).code ?? '')) return offset;
     throw error;
   }
   try {

@@ -149,6 +149,10 @@ async function deployThroughServer(run: DeployRun): Promise<number | undefined> 
       io.stderr.write(`The deploy goes on in the server; follow it with: ${followHint}\n`);
       return 0;
     }
+    if ('missing' in outcome) {
+      io.stderr.write(`berth deploy: deploy ${id} is no longer in the deploy history; see berth deploys --config ${shellWord(run.configPath)} [E_DEPLOY_NOT_FOUND]\n`);
+      return 1;
+    }
     if ('orphaned' in outcome) {
       io.stderr.write(`berth deploy: berth serve (pid ${pid}) stopped before deploy ${id} ended; it is recorded as interrupted when the server starts again [E_DEPLOY_INTERRUPTED]\n`);
       io.stderr.write(`Run it again with: ${againCommand(run, outcome.orphaned.sha ?? run.sha)}\n`);
