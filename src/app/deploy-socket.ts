@@ -41,7 +41,7 @@ export interface DeployRequest {
 export const MAX_REQUEST_BYTES = 4096;
 /** A client that has not sent its request by then is answered with an error and dropped. */
 export const REQUEST_TIMEOUT_MS = 5_000;
-/** Connections served at once; more are closed at once by the kernel's accept and Node. */
+/** Connections served at once; Node closes any more as soon as it accepts them. */
 const MAX_CONNECTIONS = 16;
 
 // What git accepts in a ref, less what would need quoting anywhere: the deploy passes it to git and prints it.
