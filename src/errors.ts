@@ -58,6 +58,8 @@ export type ErrorCode =
   | 'E_WEBHOOK_METHOD'
   | 'E_WEBHOOK_BUSY'
   | 'E_DEPLOYS_OFF'
+  | 'E_HANDOFF_INVALID'
+  | 'E_HANDOFF_FAILED'
   | 'E_DEPLOY_FAILED'
   | 'E_ACME_UNREACHABLE'
   | 'E_ACME_ORDER'

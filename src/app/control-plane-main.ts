@@ -1,4 +1,3 @@
-import { isBerthError } from '../errors.ts';
 import { createLogger, flushLogger, logFormatFromEnv } from '../log/logger.ts';
 import { createManagerFor } from '../acme/certificate-manager-for.ts';
 import { preloadAcme } from '../acme/acme-session.ts';
@@ -6,6 +5,8 @@ import { startControlPlane } from '../deploy/control-plane.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
 import { messageOf, type CertificatesMessage, type IdleMessage, type ReadyMessage } from './ipc-messages.ts';
 import { answerPushesOverIpc } from './push-relay.ts';
+import { answerDeployRequestsOverIpc } from './deploy-request-relay.ts';
+import { BerthError, isBerthError } from '../errors.ts';
 import { DEPLOY_NICE, lowerOwnPriority } from '../process/priority.ts';
 import { confirmServedOverIpc } from './confirm-served.ts';
 
@@ -39,6 +40,13 @@ const running = control;
 // After it has said `idle` to a reload, this process takes no more deploys: they go to its replacement.
 let retiring = false;
 const stopAnswering = answerPushesOverIpc((event) => running.deployer.receivePush(event), () => !retiring);
+// A post-receive hook's deploy, handed over on deploy.sock: the exact commit pushed, as `berth deploy --sha` deploys it.
+const stopTakingDeploys = answerDeployRequestsOverIpc(({ site, ref, sha }) => {
+  if (!config.sites.some((candidate) => candidate.name === site)) {
+    throw new BerthError('E_SITE_UNKNOWN', `No site named ${JSON.stringify(site)} in ${config.configPath}; configured: ${config.sites.map((candidate) => candidate.name).join(', ')}`);
+  }
+  return running.deployer.submit({ site, trigger: 'hook', ref, ...(sha === undefined ? {} : { sha }) }).id;
+}, () => !retiring);
 if (config.acme.directoryUrl !== undefined) preloadAcme();
 // Certificates are ordered here, once; the CA's challenge requests reach a
 // worker on the HTTP port, which reads the answer from the challenge files.
@@ -77,6 +85,7 @@ if (why === 'supervisor gone') {
 logger.info({ signal: why }, 'control plane stopping; waiting for deploys to end');
 await manager?.stop();
 stopAnswering();
+stopTakingDeploys();
 await running.stop();
 logger.info('stopped');
 await flushLogger(logger);

@@ -80,6 +80,32 @@ export interface PushReplyMessage {
   retry?: boolean;
 }
 
+/**
+ * Supervisor -> control plane: a deploy handed over on `data_dir/deploy.sock`
+ * (by a post-receive hook's `berth deploy`), its fields checked by the
+ * supervisor (deploy-socket.ts); the control plane checks the site.
+ */
+export interface DeployRequestMessage {
+  berth: 'deploy-request';
+  id: string;
+  site: string;
+  ref: string;
+  sha?: string;
+}
+
+/** Control plane -> supervisor: the deploy queued, or why not. */
+export interface DeployReplyMessage {
+  berth: 'deploy-reply';
+  id: string;
+  /** The id of the deploy queued. */
+  deploy?: string;
+  /** Set instead of `deploy` when it could not be queued, with its error code. */
+  error?: string;
+  code?: string;
+  /** As for a push: from a control plane a reload is replacing; the supervisor keeps it for the next one. */
+  retry?: boolean;
+}
+
 /** Control plane -> supervisor -> every worker: a new certificate is in storage. */
 export interface CertificatesMessage {
   berth: 'certs';
@@ -140,8 +166,8 @@ export interface IdleMessage {
   berth: 'idle';
 }
 
-export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | CertificatesMessage | ServedMessage | RetireMessage | HandSocketsMessage;
-export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage | IdleMessage | SocketMessage;
+export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | DeployRequestMessage | CertificatesMessage | ServedMessage | RetireMessage | HandSocketsMessage;
+export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | DeployReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage | IdleMessage | SocketMessage;
 
 /** A message of ours of one kind, or undefined for anything else. */
 export function messageOf<K extends (ToChild | FromChild)['berth']>(message: unknown, kind: K): Extract<ToChild | FromChild, { berth: K }> | undefined {

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import module from 'node:module';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -8,10 +9,11 @@ import { lockDataDir, type DataDirLock } from '../state/data-dir-lock.ts';
 import { shutdownSignal } from '../server/shutdown-signal.ts';
 import { toWire } from './config-wire.ts';
 import { loadConfig } from '../config/load-config.ts';
-import { isBerthError } from '../errors.ts';
+import { BerthError, isBerthError, type ErrorCode } from '../errors.ts';
 import { describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChanged, type ConfigChanges } from './config-changes.ts';
 import { writeReloadStatus, type ReloadStatus } from './reload-status.ts';
-import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage } from './ipc-messages.ts';
+import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage, type DeployRequestMessage, type DeployReplyMessage } from './ipc-messages.ts';
+import { listenDeploySocket, type DeployRequest } from './deploy-socket.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
 import { createServedReleases } from './served-releases.ts';
 import { BUILD_HOST_PARENT } from '../deploy/build-host.ts';
@@ -24,6 +26,8 @@ const EARLY_EXIT_MS = 5_000;
 const MAX_EARLY_EXITS = 5;
 /** Longest a push waits for the control plane's answer (the worker waits a little longer). */
 const PUSH_TIMEOUT_MS = 10_000;
+/** Deploys handed over on deploy.sock that may wait at once for the control plane (see handDeploy). */
+const MAX_WAITING_DEPLOYS = 64;
 /** Connections the supervisor accepted itself (see listen-sockets.ts) kept while no worker is ready. */
 const MAX_WAITING_CONNECTIONS = 1024;
 
@@ -36,6 +40,15 @@ export interface SupervisorOptions {
 }
 
 type Role = 'worker' | 'control plane';
+
+/** A message waiting for the control plane's answer (see `relay`). */
+interface Relayed {
+  message: PushMessage | DeployRequestMessage;
+  timer: NodeJS.Timeout;
+  sent: boolean;
+  deliver(reply: PushReplyMessage | DeployReplyMessage): void;
+  fail(error: string): void;
+}
 
 interface Child {
   role: Role;
@@ -127,10 +140,46 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   const signal = shutdownSignal();
   let wire = toWire(config);
   const served = createServedReleases();
-  /** Pushes in flight: id -> the worker to answer; `sent` once the control plane has it. */
-  const pushes = new Map<string, { worker: ChildProcess; timer: NodeJS.Timeout; message: PushMessage; sent: boolean }>();
+  /**
+   * What waits for the control plane's answer: webhook pushes from the
+   * workers, deploys handed over on deploy.sock. `sent` once the control
+   * plane has it; `deliver` passes its answer on, `fail` answers an error.
+   */
+  const pushes = new Map<string, Relayed>();
   let control: Child | undefined;
   let controlReady = false;
+  /** Sends `message` to the control plane, or keeps it until one is ready (within PUSH_TIMEOUT_MS). */
+  const relay = (message: PushMessage | DeployRequestMessage, answer: Pick<Relayed, 'deliver' | 'fail'>): void => {
+    const timer = setTimeout(() => {
+      pushes.delete(message.id);
+      answer.fail('the control plane did not answer in time');
+    }, PUSH_TIMEOUT_MS);
+    const sent = controlReady && control?.process.connected === true;
+    pushes.set(message.id, { message, timer, sent, ...answer });
+    if (sent) control?.process.send(message);
+  };
+  /** A deploy handed over on deploy.sock: queued by the control plane, as a push is. Resolves with its id. */
+  const handDeploy = (request: DeployRequest): Promise<string> =>
+    new Promise((resolve, reject) => {
+      if (stopping) {
+        reject(new BerthError('E_HANDOFF_FAILED', 'berth serve is stopping and queues no deploy'));
+        return;
+      }
+      // A client may close and connect again at will: what waits here for a control plane is bounded apart from connections.
+      if ([...pushes.values()].filter((waiting) => waiting.message.berth === 'deploy-request').length >= MAX_WAITING_DEPLOYS) {
+        reject(new BerthError('E_HANDOFF_FAILED', `${MAX_WAITING_DEPLOYS} handed-over deploys already wait for the control plane; try again in a few seconds`));
+        return;
+      }
+      relay({ berth: 'deploy-request', id: randomUUID(), ...request }, {
+        deliver: (reply) => {
+          const { deploy, error, code } = reply as DeployReplyMessage;
+          if (typeof deploy === 'string') resolve(deploy);
+          // Only codes of ours pass: the control plane's, from a BerthError.
+          else reject(new BerthError(typeof code === 'string' && /^E_[A-Z0-9_]+$/.test(code) ? (code as ErrorCode) : 'E_HANDOFF_FAILED', error ?? 'the control plane gave no reason'));
+        },
+        fail: (error) => reject(new BerthError('E_HANDOFF_FAILED', `berth serve could not queue the deploy: ${error}`)),
+      });
+    });
 
   let stopping = false;
   let exitCode = 0;
@@ -298,14 +347,12 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
         answer({ error: 'a push with this id is already waiting' });
         return;
       }
-      // While the control plane starts (or restarts), the push waits here.
-      const timer = setTimeout(() => {
-        pushes.delete(push.id);
-        answer({ error: 'the control plane did not answer in time' });
-      }, PUSH_TIMEOUT_MS);
-      const sent = controlReady && control?.process.connected === true;
-      pushes.set(push.id, { worker: from.process, timer, message: push, sent });
-      if (sent) control?.process.send(push);
+      relay(push, {
+        deliver: (reply) => {
+          if (from.process.connected) from.process.send(reply);
+        },
+        fail: (error) => answer({ error }),
+      });
       return;
     }
     if (messageOf(message, 'idle') !== undefined && from === control) {
@@ -328,7 +375,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       }
       return;
     }
-    const reply = messageOf(message, 'push-reply');
+    const reply = messageOf(message, 'push-reply') ?? messageOf(message, 'deploy-reply');
     if (reply !== undefined && from.role === 'control plane') {
       const waiting = pushes.get(reply.id);
       if (waiting === undefined) return;
@@ -339,7 +386,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
       }
       pushes.delete(reply.id);
       clearTimeout(waiting.timer);
-      if (waiting.worker.connected) waiting.worker.send(reply);
+      waiting.deliver(reply);
       return;
     }
     if (messageOf(message, 'certs') !== undefined && from.role === 'control plane') {
@@ -374,7 +421,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
         if (!waiting.sent) continue;
         clearTimeout(waiting.timer);
         pushes.delete(id);
-        if (waiting.worker.connected) waiting.worker.send({ berth: 'push-reply', id, error: 'the control plane stopped before answering' } satisfies PushReplyMessage);
+        waiting.fail('the control plane stopped before answering');
       }
       control = undefined;
       controlReady = false;
@@ -665,6 +712,8 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
 
   startControlPlane();
   startMissingWorkers();
+  // Hooks hand their deploys to this process from now on (they wait here for the control plane's start).
+  const deploySocket = await listenDeploySocket({ dataDir: config.dataDir, owner: user, submit: handDeploy, logger });
   logger.info({ workers: config.server.workers, sockets: sockets.ownSockets ? 'one per worker (SO_REUSEPORT)' : 'shared' }, 'started the control plane and the serving workers');
   // From here on `berth reload` signals this process (it looks for this file first).
   await writeStatus({ state: 'serving' });
@@ -679,9 +728,13 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   // Kept until the end: the default action of SIGUSR2 would end this process in the middle of its stop.
   onReloadSignal = () => undefined;
   for (const [, socket] of waitingConnections.splice(0)) socket.destroy();
+  await deploySocket?.close();
   await stopChildren([...children.values()].filter((child) => child.role === 'worker'));
   await stopChildren([...children.values()]);
   for (const set of socketSets) set.close();
+  // Their askers are gone with the workers and the deploy socket.
+  for (const waiting of pushes.values()) clearTimeout(waiting.timer);
+  pushes.clear();
   await lock.release();
   process.off('SIGUSR2', reloadSignal);
   signal.dispose();

@@ -33,8 +33,11 @@ export async function hooksDir(repoPath: string): Promise<string> {
 
 /**
  * Writes a `post-receive` hook that deploys pushes to the site's branch with
- * `berth deploy`, so `git push` to a repository on the server deploys with
- * no forge at all. The push waits for the deploy and shows its log.
+ * `berth deploy --trigger hook`, so `git push` to a repository on the server
+ * deploys with no forge at all. With `berth serve` running, the server runs
+ * the deploy and the push shows its log until it ends; a push interrupted
+ * then (the branch has moved already) leaves the deploy running. With no
+ * server, the deploy runs in the hook.
  */
 export async function installPostReceiveHook(options: HookOptions): Promise<string> {
   const dir = await hooksDir(options.repoPath);
@@ -51,7 +54,9 @@ export async function installPostReceiveHook(options: HookOptions): Promise<stri
   const ref = `refs/heads/${options.branch}`;
   const script = `#!/bin/sh
 ${HOOK_MARKER} for the site ${options.site}.
-# Deploys each push to ${ref}; the push waits for the deploy and prints its log.
+# Deploys each push to ${ref}. With berth serve running, the server deploys and the
+# push shows the deploy's log: Ctrl-C stops the showing only, the deploy goes on.
+# With no server running, berth deploy runs the deploy here and Ctrl-C cancels it.
 # git's own variables point at this repository; the deploy fetches on its own.
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
 zero=0000000000000000000000000000000000000000

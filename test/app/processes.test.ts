@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { toWire } from '../../src/app/config-wire.ts';
@@ -386,6 +386,20 @@ test('started as root with a service user, the control plane and the workers run
   assert.ok(live, JSON.stringify(store.listDeploys({ site: 'blog' })));
   const built = (await get(port, '/uid.txt')).body.toString().trim();
   assert.equal(Number(built), buildUids(['blog'], base).get('blog'), "the build ran as the site's own uid, neither root nor the service user");
+  // The deploy socket is the service user's: a hook run as that user hands its deploy to the server.
+  const socket = await lstat(join(root, 'data', 'deploy.sock'));
+  assert.deepEqual([socket.isSocket(), socket.uid, socket.mode & 0o777], [true, account.uid, 0o600]);
+  const hook = spawnSync(process.execPath, [cli, 'deploy', '--config', config, '--ref', 'refs/heads/main', '--sha', head, '--trigger', 'hook'], {
+    cwd: root,
+    encoding: 'utf8',
+    uid: account.uid,
+    gid: account.gid,
+    env: { PATH: process.env.PATH ?? '' },
+    timeout: 60_000,
+  });
+  assert.equal(hook.status, 0, hook.stderr);
+  assert.match(hook.stderr, new RegExp(`berth serve \\(pid ${child.pid}\\) runs deploy`));
+  assert.match(hook.stdout, new RegExp(`^Deploy \\S+: ${head} is already live on blog; nothing to do\n$`));
 
   child.kill('SIGTERM');
   const [code] = (await exited) as [number | null];

@@ -8,7 +8,11 @@ import { stripAnsi } from '../../log/strip-ansi.ts';
 import { activeReleaseId } from '../../releases/release-list.ts';
 import { sitePaths } from '../../releases/site-paths.ts';
 import { openStateStore } from '../../state/state-store.ts';
-import { configOption, type Command } from '../command.ts';
+import { runningServerPid } from '../../state/data-dir-lock.ts';
+import { handDeployToServer } from '../../app/hand-deploy-to-server.ts';
+import { followDeploy } from '../../deploy/follow-deploy.ts';
+import type { DeployRecord } from '../../deploy/deploy-types.ts';
+import { configOption, type Command, type CommandIo } from '../command.ts';
 import { selectSite, siteOption } from '../site-option.ts';
 
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -20,7 +24,14 @@ const deploy: Command = {
   details: `Runs one deploy in this process, printing its log as it goes: fetch the
 commit, build, publish, check that / answers, make it live. Works whether or
 not \`berth serve\` runs (a running server switches at once); deploys of one
-site never overlap. A failed deploy leaves the live site as it was.
+site never overlap. A failed deploy leaves the live site as it was. Ctrl-C
+cancels the deploy.
+
+With --trigger hook (what a post-receive hook runs) and a \`berth serve\`
+running on the data dir, the server runs the deploy and this command shows
+its log until it ends: Ctrl-C, or a push cut off, stops the showing, not the
+deploy (\`berth logs ID --follow\` picks it up again). With no server, the
+deploy runs in this process.
 
 Options:
   --site, -s S       the site (may be left out when the config has one site)
@@ -30,7 +41,9 @@ Options:
   --quiet, -q        print only the result, not the log
   --config, -c FILE  the config file
 
-Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
+Exit codes: 0 live or already live (or, with --trigger hook, left to the
+server by Ctrl-C, or replaced by a newer push), 1 the deploy failed or the
+server refused it, 2 usage.`,
   maxPositionals: 0,
   options: {
     ...configOption,
@@ -51,46 +64,140 @@ Exit codes: 0 live or already live, 1 the deploy failed, 2 usage.`,
     const site = selectSite(config, args.values.site as string | undefined);
     const rawRef = (args.values.ref as string | undefined) ?? site.branch;
     const ref = rawRef.startsWith('refs/') ? rawRef : `refs/heads/${rawRef}`;
+    const quiet = args.values.quiet === true;
+    const run: DeployRun = { io, configPath, dataDir: config.dataDir, site: site.name, ref, sha, quiet };
+    if (trigger === 'hook') {
+      const handed = await deployThroughServer(run);
+      if (handed !== undefined) return handed;
+    }
     const store = openStateStore(config.dataDir);
     // Ctrl-C (or the push that runs this from a hook being cut off) cancels the
     // deploy: its build process group is killed and the record says cancelled.
     const cancel = new AbortController();
     const onSignal = (): void => cancel.abort(new Error('interrupted'));
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    for (const name of signals) process.on(name, onSignal);
+    for (const name of SIGNALS) process.on(name, onSignal);
     try {
       const record = store.createDeploy({ site: site.name, trigger, ref, sha });
-      const quiet = args.values.quiet === true;
       const result = await runDeploy(
         { config, store, logger: createLogger({ level: 'silent' }), echo: quiet ? undefined : (line) => io.stderr.write((io.stderr as { isTTY?: boolean }).isTTY === true ? line : stripAnsi(line)) },
         record,
         cancel.signal,
       );
-      if (result.state === 'live') {
-        io.stdout.write(`Deploy ${result.id} of ${site.name} is live: release ${result.releaseId} from ${result.sha}\n`);
-        return 0;
-      }
-      if (result.state === 'skipped') {
-        io.stdout.write(`Deploy ${result.id}: ${result.sha} is already live on ${site.name}; nothing to do\n`);
-        return 0;
-      }
-      // Shown with its log above, a build's output is not printed a second time.
-      const message = quiet || result.errorCode !== 'E_BUILD_FAILED' ? (result.errorMessage ?? '') : withoutOutputTail(result.errorMessage ?? '');
-      io.stderr.write(`berth deploy: deploy ${result.id} ${result.state}: ${message} [${result.errorCode ?? 'E_DEPLOY_FAILED'}]\n`);
-      // Said only when it is true: a first deploy that fails leaves no site at all.
-      const live = await activeReleaseId(sitePaths(config.dataDir, site.name));
-      io.stderr.write(`${live === undefined ? `${site.name} has no live release yet.` : `The live site is unchanged (release ${live}).`} Full log: berth logs ${result.id} --config ${shellWord(configPath)}\n`);
-      if (cancel.signal.aborted) {
-        // From a post-receive hook the branch has already moved: without this, the site silently stays behind it.
-        const again = ['berth deploy', `--site ${shellWord(site.name)}`, `--ref ${shellWord(ref)}`, ...(result.sha === undefined && sha === undefined ? [] : [`--sha ${result.sha ?? sha ?? ''}`]), `--config ${shellWord(configPath)}`];
-        io.stderr.write(`The deploy was interrupted before it finished; run it again with: ${again.join(' ')}\n`);
-      }
-      return 1;
+      return await reportEnd(run, result, cancel.signal.aborted);
     } finally {
-      for (const name of signals) process.off(name, onSignal);
+      for (const name of SIGNALS) process.off(name, onSignal);
       store.close();
     }
   },
 };
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** One deploy asked for on the command line. */
+interface DeployRun {
+  io: CommandIo;
+  configPath: string;
+  dataDir: string;
+  site: string;
+  ref: string;
+  sha: string | undefined;
+  quiet: boolean;
+}
+
+/**
+ * A hook's deploy, handed to the running server (see app/deploy-socket.ts)
+ * when there is one: the branch has moved already, and the pusher's Ctrl-C
+ * or a dropped connection must not cancel the deploy that brings the site
+ * to it. This process only follows the deploy's log; a signal stops the
+ * following. Resolves undefined when no server takes it (none runs, or it
+ * has no deploy socket): the deploy then runs in this process. A server
+ * that refuses it is not second-guessed by deploying here beside it.
+ */
+async function deployThroughServer(run: DeployRun): Promise<number | undefined> {
+  const { io, dataDir } = run;
+  const pid = await runningServerPid(dataDir);
+  if (pid === undefined) return undefined;
+  const handoff = await handDeployToServer(dataDir, { site: run.site, ref: run.ref, ...(run.sha === undefined ? {} : { sha: run.sha }) });
+  if (handoff.kind === 'unavailable') {
+    io.stderr.write(`berth serve (pid ${pid}) takes no deploys on its socket (${handoff.reason}); deploying in this process\n`);
+    return undefined;
+  }
+  if (handoff.kind === 'refused') {
+    // Not deployed here instead: beside a running server, whose queue may hold it after all, that would be a second deploy of the site.
+    io.stderr.write(`berth deploy: ${handoff.error} [${handoff.code}]\nRun it again with: ${againCommand(run, run.sha)}\n`);
+    return 1;
+  }
+  const id = handoff.deploy;
+  const followHint = `berth logs ${id} --follow --config ${shellWord(run.configPath)}`;
+  if (!run.quiet) io.stderr.write(`berth serve (pid ${pid}) runs deploy ${id}; this shows its log (Ctrl-C stops showing it, not the deploy)\n`);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  for (const name of SIGNALS) process.on(name, onSignal);
+  const store = openStateStore(dataDir);
+  try {
+    const outcome = await followDeploy({
+      dataDir,
+      store,
+      deployId: id,
+      write: (chunk) => {
+        if (!run.quiet) io.stderr.write(chunk);
+      },
+      signal: stop.signal,
+      running: async () => (await runningServerPid(dataDir)) === pid,
+    });
+    if ('stopped' in outcome) {
+      io.stderr.write(`The deploy goes on in the server; follow it with: ${followHint}\n`);
+      return 0;
+    }
+    if ('missing' in outcome) {
+      io.stderr.write(`berth deploy: deploy ${id} is no longer in the deploy history; see berth deploys --config ${shellWord(run.configPath)} [E_DEPLOY_NOT_FOUND]\n`);
+      return 1;
+    }
+    if ('orphaned' in outcome) {
+      io.stderr.write(`berth deploy: berth serve (pid ${pid}) stopped before deploy ${id} ended; it is recorded as interrupted when the server starts again [E_DEPLOY_INTERRUPTED]\n`);
+      io.stderr.write(`Run it again with: ${againCommand(run, outcome.orphaned.sha ?? run.sha)}\n`);
+      return 1;
+    }
+    const { ended } = outcome;
+    return await reportEnd(run, ended, ended.state === 'cancelled' || ended.errorCode === 'E_DEPLOY_INTERRUPTED');
+  } finally {
+    for (const name of SIGNALS) process.off(name, onSignal);
+    store.close();
+  }
+}
+
+/** Prints how a deploy ended, as one result line (and, on failure, what is live and where the log is); returns the exit code. */
+async function reportEnd(run: DeployRun, result: DeployRecord, interrupted: boolean): Promise<number> {
+  const { io, site } = run;
+  if (result.state === 'live') {
+    io.stdout.write(`Deploy ${result.id} of ${site} is live: release ${result.releaseId ?? ''} from ${result.sha ?? ''}\n`);
+    return 0;
+  }
+  if (result.state === 'skipped') {
+    io.stdout.write(`Deploy ${result.id}: ${result.sha ?? ''} is already live on ${site}; nothing to do\n`);
+    return 0;
+  }
+  if (result.state === 'superseded') {
+    // A newer push to the branch came before it started: that one brings the site up to date.
+    io.stdout.write(`Deploy ${result.id} of ${site} did not run: ${result.errorMessage ?? 'replaced by a newer deploy'}\n`);
+    return 0;
+  }
+  // Shown with its log above, a build's output is not printed a second time.
+  const message = run.quiet || result.errorCode !== 'E_BUILD_FAILED' ? (result.errorMessage ?? '') : withoutOutputTail(result.errorMessage ?? '');
+  io.stderr.write(`berth deploy: deploy ${result.id} ${result.state}: ${message} [${result.errorCode ?? 'E_DEPLOY_FAILED'}]\n`);
+  // Said only when it is true: a first deploy that fails leaves no site at all.
+  const live = await activeReleaseId(sitePaths(run.dataDir, site));
+  io.stderr.write(`${live === undefined ? `${site} has no live release yet.` : `The live site is unchanged (release ${live}).`} Full log: berth logs ${result.id} --config ${shellWord(run.configPath)}\n`);
+  if (interrupted) {
+    // From a post-receive hook the branch has already moved: without this, the site silently stays behind it.
+    io.stderr.write(`The deploy was interrupted before it finished; run it again with: ${againCommand(run, result.sha ?? run.sha)}\n`);
+  }
+  return 1;
+}
+
+/** The command that deploys the same commit again. */
+function againCommand(run: DeployRun, sha: string | undefined): string {
+  return ['berth deploy', `--site ${shellWord(run.site)}`, `--ref ${shellWord(run.ref)}`, ...(sha === undefined ? [] : [`--sha ${sha}`]), `--config ${shellWord(run.configPath)}`].join(' ');
+}
 
 export default deploy;

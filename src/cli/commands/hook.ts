@@ -10,8 +10,10 @@ const hook: Command = {
   summary: 'install a post-receive hook so git push to a repository here deploys',
   usage: 'hook install --site S --repo PATH [--force]',
   details: `Writes PATH/hooks/post-receive (or PATH/.git/hooks/post-receive): each push
-to the site's branch runs \`berth deploy\` for the pushed commit, and the
-push shows the deploy's log. Set the site's repo to the same PATH.
+to the site's branch runs \`berth deploy --trigger hook\` for the pushed
+commit, and the push shows the deploy's log. With \`berth serve\` running,
+the server runs the deploy and Ctrl-C on the push stops only the showing.
+Set the site's repo to the same PATH.
 
 Options:
   --site, -s S       the site
