@@ -9,6 +9,7 @@ import { main } from '../../src/cli/main.ts';
 import { directoryId } from '../../src/acme/acme-session.ts';
 import { checkedSince, handshake, startAcmeServer, waitFor } from '../helpers/acme.ts';
 import { freePort, startPebble } from '../helpers/pebble.ts';
+import { startReceiver } from '../notify/notify-fixtures.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
@@ -110,7 +111,14 @@ describe('ACME against Pebble: first certificates', () => {
     const httpPort = await freePort();
     const pebble = await startPebble(t, dir, { httpPort });
     await pebble.stop();
-    const server = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'blog', domains: ['live.example.com'] }] });
+    // Who hears that the order failed: a [[notify]] webhook on this machine.
+    const receiver = await startReceiver(t);
+    const tail = ['[[notify]]', 'name = "ops"', 'type = "webhook"', `url = "${receiver.url('/certs')}"`, `secret = "whsec_${Buffer.alloc(32, 3).toString('base64')}"`, 'allow_private = true'].join('\n');
+    const server = await startAcmeServer(t, { dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, sites: [{ name: 'blog', domains: ['live.example.com'] }], tail });
+    const told = await waitFor(async () => receiver.requests.map((request) => JSON.parse(request.body) as { type: string; site?: string; certificate?: { names: string[]; errorCode?: string } }).find((event) => event.type === 'certificate.renewal_failed'), 'a certificate.renewal_failed notification');
+    assert.equal(told.site, 'blog');
+    assert.deepEqual(told.certificate?.names, ['live.example.com']);
+    assert.match(told.certificate?.errorCode ?? '', /^E_ACME/);
 
     // A connection opened on the stand-in certificate, kept open across the swap.
     const early = connect({ host: '127.0.0.1', port: server.httpsPort, servername: 'live.example.com', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });

@@ -196,3 +196,19 @@ test('a forge that is down and a channel that fails change nothing about the dep
   assert.equal(channel?.last.httpStatus, 500);
   assert.ok((channel?.failuresSinceSuccess ?? 0) >= 1);
 });
+
+test('berth deploy with no server reports the same, and its notification is delivered before the command exits', async (t) => {
+  const forge = await fakeGithub(t);
+  const receiver = await startReceiver(t);
+  const s = await setUp(t, forge.base, receiver.url('/berth'));
+  // The command runs alone, as on a server with no `berth serve`: the control plane's lock is let go first.
+  await s.stop();
+  const sha = await s.repo.commit({ 'index.html': '<h1>by hand</h1>' }, 'Deploy by hand');
+  const result = await cli(['deploy', '--config', s.file, '--sha', sha, '--quiet'], s.env);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /is live/);
+  // No waiting here: the command waited for the deliveries itself.
+  assert.deepEqual(events(receiver).map((event) => [event.type, event.deploy?.sha]), [['deploy.succeeded', sha]]);
+  assert.equal(statuses(forge, sha).at(-1)?.state, 'success');
+  assert.deepEqual(forge.problems, []);
+});

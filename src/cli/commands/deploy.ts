@@ -1,6 +1,9 @@
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
-import { createLogger } from '../../log/logger.ts';
+import { createLogger, flushLogger } from '../../log/logger.ts';
+import { createDeployReporting } from '../../deploy/deploy-reporting.ts';
+import { observeDeploys } from '../../deploy/observe-deploys.ts';
+import { startServerNotices } from '../../notify/server-notices.ts';
 import { withoutOutputTail } from '../../deploy/build-runner.ts';
 import { runDeploy } from '../../deploy/run-deploy.ts';
 import { shellWord } from '../../shell-quote.ts';
@@ -32,6 +35,11 @@ running on the data dir, the server runs the deploy and this command shows
 its log until it ends: Ctrl-C, or a push cut off, stops the showing, not the
 deploy (\`berth logs ID --follow\` picks it up again). With no server, the
 deploy runs in this process.
+
+A site with [sites.status] gets the deploy's commit status, and [[notify]]
+channels hear of it, as from the server; after the deploy ends the command
+waits up to 15 s for them (a forge or channel that fails is said on
+standard error and never changes the exit code).
 
 Options:
   --site, -s S       the site (may be left out when the config has one site)
@@ -70,7 +78,13 @@ server refused it, 2 usage.`,
       const handed = await deployThroughServer(run);
       if (handed !== undefined) return handed;
     }
-    const store = openStateStore(config.dataDir);
+    const opened = openStateStore(config.dataDir);
+    // Commit statuses and [[notify]] channels hear of this deploy as of one the server runs; a forge
+    // or channel that fails is said on standard error, and never changes the deploy's result.
+    const reportLog = createLogger({ level: 'warn', format: 'text', destination: io.stderr });
+    const notices = startServerNotices(config, reportLog);
+    const reporting = createDeployReporting(config, opened, reportLog, notices?.deployEnded);
+    const store = observeDeploys(opened, reporting.listener);
     // Ctrl-C (or the push that runs this from a hook being cut off) cancels the
     // deploy: its build process group is killed and the record says cancelled.
     const cancel = new AbortController();
@@ -86,10 +100,17 @@ server refused it, 2 usage.`,
       return await reportEnd(run, result, cancel.signal.aborted);
     } finally {
       for (const name of SIGNALS) process.off(name, onSignal);
+      // This process exits next: what is still being sent gets a bounded wait, none after Ctrl-C.
+      const wait = cancel.signal.aborted ? 0 : REPORT_WAIT_MS;
+      await Promise.all([reporting.flush(wait), notices?.close(wait)]);
+      await flushLogger(reportLog);
       store.close();
     }
   },
 };
+
+/** How long `berth deploy` waits for the forge and the notification channels after the deploy ended. */
+const REPORT_WAIT_MS = 15_000;
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
