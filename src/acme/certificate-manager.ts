@@ -139,6 +139,15 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
     }
   }
 
+  /** Runs a caller's callback; one that throws must not stop a certificate's checks and renewals. */
+  function tell(which: string, callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      log.warn({ err: error }, `the ${which} callback failed; certificates are checked and renewed as before`);
+    }
+  }
+
   async function check(plan: CertificatePlan): Promise<void> {
     if (stopped) return;
     const at = now();
@@ -160,7 +169,7 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       served = await findCertificateFor(storage, plan.names, at).catch(() => undefined);
     }
     if (served !== undefined) install(plan, served);
-    options.onChecked?.(plan, served);
+    tell('onChecked', () => options.onChecked?.(plan, served));
     let reason: string;
     if (stored !== undefined && usable(plan, stored, state, at)) {
       const due = await dueAt(stored, state, at);
@@ -270,8 +279,8 @@ export function createCertificateManager(options: ManagerOptions): CertificateMa
       const left = serving === undefined ? 'no valid certificate is served for these names (a self-signed one stands in)' : `the current certificate expires in ${formatSpan(serving.info.notAfter.getTime() - at.getTime())} (${serving.info.notAfter.toISOString()})`;
       const next = since === undefined ? `; trying again in ${formatSpan(wait)}` : '';
       log[urgency]({ names: plan.names, code, attempt: failures, retryIn: formatSpan(wait) }, `${message}; ${left}${next}`);
-      options.onRenewalFailed?.(plan, { code, message, attempt: failures, serving });
       if (since === undefined) schedule(plan, wait);
+      tell('onRenewalFailed', () => options.onRenewalFailed?.(plan, { code, message, attempt: failures, serving }));
       throw error;
     } finally {
       await release?.();

@@ -143,8 +143,14 @@ const WHSEC = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 export async function resolveChannelSecrets(raw: Record<string, unknown>, configDir: string, env: NodeJS.ProcessEnv, report: (finding: ChannelFinding) => void): Promise<ChannelSecrets> {
   const secrets: ChannelSecrets = new Map();
   const jobs: Promise<void>[] = [];
-  const resolve = (table: Record<string, unknown>, at: readonly (string | number)[], keys: SecretKeys, options: { envName: string; literalIsSecret: boolean; check?: (value: string) => string | undefined }): void => {
-    const key = at.join('.');
+  const resolve = (
+    table: Record<string, unknown>,
+    at: readonly (string | number)[],
+    keys: SecretKeys,
+    options: { envName: string; literalIsSecret: boolean; check?: (value: string) => string | undefined; storeAs?: string },
+  ): void => {
+    // Problems are reported at the key as written (`at`); the value is kept where the resolved config has it.
+    const key = options.storeAs ?? at.join('.');
     const set = (secret: Secret): void => {
       secrets.set(key, secret);
     };
@@ -205,7 +211,9 @@ export async function resolveChannelSecrets(raw: Record<string, unknown>, config
       });
     }
     if (kind === 'ntfy') resolve(channel, ['notify', index, 'token'], { value: 'token', file: 'token_file', what: 'the ntfy token' }, { envName: envName('TOKEN'), literalIsSecret: true });
-    if (kind === 'email') resolve(channel, ['notify', index, 'email', 'password'], { value: 'password', file: 'password_file', what: 'the SMTP password' }, { envName: envName('PASSWORD'), literalIsSecret: true });
+    if (kind === 'email') {
+      resolve(channel, ['notify', index, 'password'], { value: 'password', file: 'password_file', what: 'the SMTP password' }, { envName: envName('PASSWORD'), literalIsSecret: true, storeAs: `notify.${index}.email.password` });
+    }
   });
   await Promise.all(jobs);
   return secrets;

@@ -696,7 +696,7 @@ const notifyShape = {
     .describe('Allow the channel to reach loopback and private network addresses (10/8, 192.168/16, fc00::/7 ...). Off: such addresses are refused before connecting.'),
   url: secretString('TEAM_CHAT_WEBHOOK_URL', 'Where to send (webhook, slack, discord, ntfy): an https:// URL, or "${NAME}" to read it from the environment (chat webhook URLs carry their token, so keep those out of the file). Set this or url_file.'),
   url_file: filePath('a file path').optional().describe('File holding the URL. Relative to the directory of berth.toml. Set this or url.'),
-  secret: secretString('NOTIFY_WEBHOOK_SECRET', 'For type = "webhook": the signing secret, "whsec_" and base64 of 24 to 64 random bytes. Set this or secret_file.'),
+  secret: secretString('NOTIFY_WEBHOOK_SECRET', 'For type = "webhook": the signing secret, "whsec_" and the base64 of at least 24 random bytes. Set this or secret_file.'),
   secret_file: filePath('a file path').optional().describe('File holding the signing secret. Relative to the directory of berth.toml. Set this or secret.'),
   token: secretString('NTFY_TOKEN', 'For type = "ntfy": an access token sent as a Bearer token. Or token_file.'),
   token_file: filePath('a file path').optional().describe('File holding the ntfy access token. Relative to the directory of berth.toml.'),

@@ -23,7 +23,7 @@ export function statusOf(record: DeployRecord): ReportedStatus {
     case 'queued':
       return { state: 'queued', description: 'Waiting to deploy' };
     case 'building':
-      return { state: 'running', description: record.phases.fetch === undefined ? 'Fetching the commit' : 'Building' };
+      return { state: 'running', description: 'Fetching and building' };
     case 'publishing':
       return { state: 'running', description: 'Publishing and checking the release' };
     case 'live':
@@ -63,7 +63,11 @@ const OUTCOMES: ReadonlySet<DeployState> = new Set(['live', 'failed']);
 export function noticesOf(record: DeployRecord, earlier: readonly DeployRecord[]): NotifyEventType[] {
   if (record.state === 'failed') return ['deploy.failed'];
   if (record.state !== 'live') return [];
-  const previous = earlier.find((deploy) => deploy.id !== record.id && OUTCOMES.has(deploy.state));
+  // The outcome that ended last before this one: deploys of a site may start in one order and end in another
+  // (one from `berth deploy`, one from the server).
+  const previous = earlier
+    .filter((deploy) => deploy.id !== record.id && OUTCOMES.has(deploy.state) && deploy.finishedAt !== undefined && (record.finishedAt === undefined || deploy.finishedAt <= record.finishedAt))
+    .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? ''))[0];
   return previous?.state === 'failed' ? ['deploy.succeeded', 'deploy.recovered'] : ['deploy.succeeded'];
 }
 

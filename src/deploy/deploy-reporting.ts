@@ -8,6 +8,9 @@ import { FINAL_STATES, noticesOf, statusOf, statusOfPassedOver } from './deploy-
 import type { DeployRecord } from './deploy-types.ts';
 import type { DeployListener } from './observe-deploys.ts';
 
+/** Ended deploys read to tell a recovery: the last outcome before this one is among them, whatever else ran. */
+const RECOVERY_LOOKBACK = 200;
+
 /** Where a deploy that ended is told, once its notices are known (notifications). */
 export type DeployNoticeSink = (record: DeployRecord, notices: ReturnType<typeof noticesOf>) => void;
 
@@ -24,7 +27,7 @@ export interface DeployReporting {
  * here ever blocks or fails a deploy: statuses are sent in the background,
  * retried by the reporter, and a forge's refusal is logged once.
  */
-export function createDeployReporting(config: ResolvedConfig, history: Pick<StateStore, 'listDeploys'>, logger: Logger, notices?: DeployNoticeSink): DeployReporting {
+export function createDeployReporting(config: ResolvedConfig, history: Pick<StateStore, 'listDeploys' | 'liveSha'>, logger: Logger, notices?: DeployNoticeSink): DeployReporting {
   const clients = new Map<string, CommitStatusClient>();
   for (const site of config.sites) {
     if (site.status === undefined) continue;
@@ -44,6 +47,11 @@ export function createDeployReporting(config: ResolvedConfig, history: Pick<Stat
     const shas = reported.get(record.id) ?? [];
     if (!shas.includes(record.sha)) shas.push(record.sha);
     const base = { context: `berth/${site.name}`, siteUrl: siteUrl(config, site) };
+    // A push replaced before it ran whose commit another deploy already made live keeps that deploy's green status.
+    if (record.state === 'superseded' && history.liveSha(site.name) === record.sha) {
+      reported.delete(record.id);
+      return;
+    }
     for (const sha of shas) {
       const status = sha === record.sha ? statusOf(record) : statusOfPassedOver(record);
       const update: CommitStatusUpdate = { ...base, sha, state: status.state, description: status.description };
@@ -57,11 +65,16 @@ export function createDeployReporting(config: ResolvedConfig, history: Pick<Stat
     listener(record) {
       const site = config.sites.find((candidate) => candidate.name === record.site);
       if (site === undefined) return;
-      const client = clients.get(site.name);
-      if (client !== undefined) report(site, client, record);
-      if (notices !== undefined && FINAL_STATES.has(record.state)) {
-        const kinds = noticesOf(record, history.listDeploys({ site: site.name, limit: 50 }));
-        if (kinds.length > 0) notices(record, kinds);
+      try {
+        const client = clients.get(site.name);
+        if (client !== undefined) report(site, client, record);
+        if (notices !== undefined && FINAL_STATES.has(record.state)) {
+          const kinds = noticesOf(record, history.listDeploys({ site: site.name, limit: RECOVERY_LOOKBACK, states: ['live', 'failed'] }));
+          if (kinds.length > 0) notices(record, kinds);
+        }
+      } catch (error) {
+        // The state database busy, say: the deploy goes on, and the log says what was not told.
+        logger.warn({ deploy: record.id, site: site.name, state: record.state, err: error }, 'cannot report this deploy to the forge or the notification channels');
       }
     },
     async flush(timeoutMs) {

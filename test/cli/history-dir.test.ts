@@ -28,6 +28,9 @@ it('reads the history of the config found as every command finds it, else the de
   assert.equal(found.dataDir, path.join(root, 'data'));
   assert.equal(found.config?.configPath, configFile);
 
+  // $BERTH_CONFIG naming a missing file is reported too: it is the user's mistake to see.
+  await assert.rejects(historyDir(undefined, { BERTH_CONFIG: path.join(root, 'gone.toml') }, elsewhere, defaultDir), { code: 'E_CONFIG_NOT_FOUND' });
+
   // --config given but missing is reported, not replaced by the default data dir.
   await assert.rejects(historyDir('missing.toml', {}, elsewhere, defaultDir), { code: 'E_CONFIG_NOT_FOUND' });
 });

@@ -40,8 +40,7 @@ describe('statusOf()', () => {
     const ended = { finishedAt: '2026-12-04T10:01:03.000Z' };
     const cases: Array<[Partial<DeployRecord>, string, RegExp]> = [
       [{ state: 'queued' }, 'queued', /^Waiting to deploy$/],
-      [{ state: 'building' }, 'running', /^Fetching the commit$/],
-      [{ state: 'building', phases: { fetch: 120 } }, 'running', /^Building$/],
+      [{ state: 'building' }, 'running', /^Fetching and building$/],
       [{ state: 'publishing' }, 'running', /^Publishing/],
       [{ state: 'live', releaseId: '20261204T100103Z-1234ab', ...ended }, 'succeeded', /^Live in 1 min 03 s: release 20261204T100103Z-1234ab$/],
       [{ state: 'skipped', ...ended }, 'succeeded', /^Already live/],
@@ -66,16 +65,26 @@ describe('statusOf()', () => {
 });
 
 describe('noticesOf()', () => {
+  const at = (minute: number): string => `2026-12-04T10:${String(minute).padStart(2, '0')}:00.000Z`;
   it('a failure is news; a success after failures is also a recovery; cancelled and superseded deploys are not news', () => {
-    const failed = record({ id: 'f', state: 'failed' });
-    const live = record({ id: 'l', state: 'live' });
-    const superseded = record({ id: 's', state: 'superseded' });
-    assert.deepEqual(noticesOf(record({ state: 'failed' }), [live]), ['deploy.failed']);
-    assert.deepEqual(noticesOf(record({ state: 'live' }), [failed, live]), ['deploy.succeeded', 'deploy.recovered']);
-    assert.deepEqual(noticesOf(record({ state: 'live' }), [superseded, failed]), ['deploy.succeeded', 'deploy.recovered']);
-    assert.deepEqual(noticesOf(record({ state: 'live' }), [live, failed]), ['deploy.succeeded']);
-    assert.deepEqual(noticesOf(record({ state: 'live' }), []), ['deploy.succeeded']);
-    for (const state of ['cancelled', 'superseded', 'skipped', 'queued', 'building'] as const) assert.deepEqual(noticesOf(record({ state }), [failed]), []);
+    const failed = record({ id: 'f', state: 'failed', finishedAt: at(10) });
+    const live = record({ id: 'l', state: 'live', finishedAt: at(5) });
+    const now = { finishedAt: at(20) };
+    assert.deepEqual(noticesOf(record({ state: 'failed', ...now }), [live]), ['deploy.failed']);
+    assert.deepEqual(noticesOf(record({ state: 'live', ...now }), [failed, live]), ['deploy.succeeded', 'deploy.recovered']);
+    assert.deepEqual(noticesOf(record({ state: 'live', ...now }), [record({ id: 'l2', state: 'live', finishedAt: at(15) }), failed]), ['deploy.succeeded']);
+    assert.deepEqual(noticesOf(record({ state: 'live', ...now }), []), ['deploy.succeeded']);
+    for (const state of ['cancelled', 'superseded', 'skipped', 'queued', 'building'] as const) assert.deepEqual(noticesOf(record({ state, ...now }), [failed]), []);
+  });
+
+  it('compares with the outcome that ended last before this one, not the one created last', () => {
+    // Created after the failure but ended before it (a `berth deploy` and the server, say).
+    const failedLate = record({ id: 'f', state: 'failed', createdAt: at(1), finishedAt: at(12) });
+    const liveEarly = record({ id: 'l', state: 'live', createdAt: at(3), finishedAt: at(8) });
+    assert.deepEqual(noticesOf(record({ state: 'live', finishedAt: at(20) }), [liveEarly, failedLate]), ['deploy.succeeded', 'deploy.recovered']);
+    // One that ended after this one does not count.
+    const failedAfter = record({ id: 'f2', state: 'failed', finishedAt: at(30) });
+    assert.deepEqual(noticesOf(record({ state: 'live', finishedAt: at(20) }), [failedAfter, liveEarly]), ['deploy.succeeded']);
   });
 });
 

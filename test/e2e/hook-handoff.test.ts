@@ -18,6 +18,7 @@ import { createRepo, git, type TestRepo } from '../helpers/git.ts';
 import { killServeTree } from '../helpers/serve-process.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
+import { startReceiver } from '../notify/notify-fixtures.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -48,8 +49,8 @@ interface Serve {
 }
 
 /** `berth serve` with one worker, ready once the worker has loaded the sites. */
-function serve(t: TestContext, p: Project): Serve {
-  const child = spawn(process.execPath, [cli, 'serve', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+function serve(t: TestContext, p: Project, env: Record<string, string> = {}): Serve {
+  const child = spawn(process.execPath, [cli, 'serve', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env } });
   t.after(() => child.kill('SIGKILL'));
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
@@ -165,6 +166,23 @@ test('a git push deploys in the hook with no server, and through the running ser
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
   await assert.rejects(lstat(deploySocketPath(p.data)), { code: 'ENOENT' }, 'the socket is removed at the stop');
+});
+
+test('a push hands its deploy to the server even when the config reads secrets only the server\'s environment has', async (t) => {
+  const p = await project(t);
+  const receiver = await startReceiver(t);
+  const secret = `whsec_${Buffer.alloc(32, 4).toString('base64')}`;
+  const channel = ['[[notify]]', 'name = "team"', 'type = "webhook"', 'url = "${TEAM_HOOK_URL}"', 'secret = "${TEAM_HOOK_SECRET}"', 'events = ["deploy.succeeded"]', 'allow_private = true'];
+  await writeFile(p.config, `${await readFile(p.config, 'utf8')}\n${channel.join('\n')}\n`);
+  installHook(p);
+  const s = serve(t, p, { TEAM_HOOK_URL: receiver.url('/berth'), TEAM_HOOK_SECRET: secret });
+  await s.port;
+  // git push runs the hook in the pusher's environment, which has neither variable.
+  const { sha, output } = await push(p, { 'index.html': 'secrets stay with the server' });
+  assert.match(output, new RegExp(`remote: Deploy \\S+ of blog is live: release \\S+ from ${sha}`), output);
+  assert.ok(await eventually(async () => receiver.requests.length === 1, 60_000), 'the server told the channel');
+  const told = JSON.parse(receiver.requests[0]?.body ?? '{}') as { type: string; deploy: { sha: string; trigger: string } };
+  assert.deepEqual([told.type, told.deploy.sha, told.deploy.trigger], ['deploy.succeeded', sha, 'hook']);
 });
 
 test('Ctrl-C while a hook follows the deploy stops the following; the server still makes it live', async (t) => {

@@ -19,7 +19,7 @@ function certificate(notAfter: Date): StoredCertificate {
   return { cert: '', key: '', info: { names: [...PLAN.names], notBefore: new Date(notAfter.getTime() - 90 * DAY), notAfter, issuer: 'Test CA', serial: '01' } };
 }
 
-it('tells of a certificate about to expire once a day, each channel below its own expiring_days, and of every failed order', async (t) => {
+it('tells of a certificate about to expire once a day, each channel below its own expiring_days, and of failed orders at the first failure and then once a day', async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-notices-'));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   await chmod(dataDir, 0o700);
@@ -46,13 +46,17 @@ it('tells of a certificate about to expire once a day, each channel below its ow
   now = new Date(now.getTime() + DAY);
   notices.certificateChecked(PLAN, certificate(new Date(now.getTime() + 5 * DAY))); // the next day, 5 days: both
   notices.certificateChecked(PLAN, undefined); // nothing served: not an expiry
-  notices.renewalFailed(PLAN, { code: 'E_ACME_ORDER', message: 'the CA refused: rate limited', attempt: 3, serving: certificate(new Date(now.getTime() + 5 * DAY)) });
+  const failure = { code: 'E_ACME_ORDER', message: 'the CA refused: rate limited', serving: certificate(new Date(now.getTime() + 5 * DAY)) };
+  notices.renewalFailed(PLAN, { ...failure, attempt: 1 });
+  notices.renewalFailed(PLAN, { ...failure, attempt: 2 }); // retried minutes later, the same day: not told again
+  now = new Date(now.getTime() + DAY);
+  notices.renewalFailed(PLAN, { ...failure, attempt: 9 }); // still failing the next day: told once more
   await notices.close(10_000);
 
   const types = (receiver: typeof week): Array<[string, number | undefined]> =>
     receiver.requests.map((request) => JSON.parse(request.body) as { type: string; certificate?: { daysLeft?: number } }).map((event) => [event.type, event.certificate?.daysLeft]);
   assert.deepEqual(types(month), [['certificate.expiring', 20], ['certificate.expiring', 5]]);
-  assert.deepEqual(types(week), [['certificate.expiring', 5], ['certificate.renewal_failed', 5]]);
+  assert.deepEqual(types(week), [['certificate.expiring', 5], ['certificate.renewal_failed', 5], ['certificate.renewal_failed', 4]]);
   const failed = JSON.parse(week.requests[1]?.body ?? '{}') as { site: string; certificate: { names: string[]; errorCode: string; errorMessage: string } };
   assert.equal(failed.site, 'blog');
   assert.deepEqual(failed.certificate.names, PLAN.names);

@@ -68,7 +68,8 @@ server refused it, 2 usage.`,
     const trigger = (args.values.trigger as string | undefined) ?? 'cli';
     if (trigger !== 'cli' && trigger !== 'hook') throw new BerthError('E_USAGE', `--trigger must be cli or hook, not "${trigger}"`);
     const configPath = findConfigPath(args.values.config as string | undefined, io.env, io.cwd);
-    const config = await loadConfig(configPath, io.env);
+    // A hook hands the deploy to the server, which holds the secrets: the pusher's shell need not have them.
+    let config = await loadConfig(configPath, io.env, trigger === 'hook' ? { secrets: 'optional' } : {});
     const site = selectSite(config, args.values.site as string | undefined);
     const rawRef = (args.values.ref as string | undefined) ?? site.branch;
     const ref = rawRef.startsWith('refs/') ? rawRef : `refs/heads/${rawRef}`;
@@ -77,6 +78,8 @@ server refused it, 2 usage.`,
     if (trigger === 'hook') {
       const handed = await deployThroughServer(run);
       if (handed !== undefined) return handed;
+      // Deploying here after all: now every secret is needed.
+      config = await loadConfig(configPath, io.env);
     }
     const opened = openStateStore(config.dataDir);
     // Commit statuses and [[notify]] channels hear of this deploy as of one the server runs; a forge

@@ -29,7 +29,8 @@ Options:
     const repo = args.values.repo as string | undefined;
     if (repo === undefined) throw new BerthError('E_USAGE', 'hook install needs --repo PATH, the repository pushed to');
     const configPath = findConfigPath(args.values.config as string | undefined, io.env, io.cwd);
-    const config = await loadConfig(configPath, io.env);
+    // Writing the hook needs no secret: the shell installing it may not have the server's environment.
+    const config = await loadConfig(configPath, io.env, { secrets: 'optional' });
     const site = selectSite(config, args.values.site as string | undefined);
     const repoPath = resolve(io.cwd, repo);
     const file = await installPostReceiveHook({
