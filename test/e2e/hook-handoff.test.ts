@@ -19,6 +19,7 @@ import { killServeTree } from '../helpers/serve-process.ts';
 import { eventually, get } from '../helpers/server.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
 import { startReceiver } from '../notify/notify-fixtures.ts';
+import { collectOutput } from '../helpers/collect-output.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -197,18 +198,13 @@ test('Ctrl-C while a hook follows the deploy stops the following; the server sti
     env: { PATH: process.env.PATH ?? '' },
   });
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const started = new Promise<void>((resolve) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('out| started')) resolve();
-    });
-  });
-  await started;
+  const output = collectOutput(child.stderr, 'out| started');
+  await output.reached;
   child.kill('SIGINT');
   const [code] = (await once(child, 'exit')) as [number | null];
+  const stderr = output.text();
   assert.equal(code, 0, stderr);
   const id = /runs deploy (\S+);/.exec(stderr)?.[1];
   assert.ok(id !== undefined, stderr);
@@ -225,15 +221,11 @@ test('Ctrl-C while a hook follows the deploy stops the following; the server sti
   git(p.repo.work, 'commit', '--quiet', '-am', 'interrupted push');
   const pusher = spawn('git', ['push', 'origin', 'HEAD:refs/heads/main'], { cwd: p.repo.work, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: p.repo.work } });
   t.after(() => pusher.kill('SIGKILL'));
-  let pushed = '';
-  await new Promise<void>((resolve) => {
-    pusher.stderr.on('data', (chunk: Buffer) => {
-      pushed += chunk.toString();
-      if (pushed.includes('out| started')) resolve();
-    });
-  });
+  const pushOutput = collectOutput(pusher.stderr, 'out| started');
+  await pushOutput.reached;
   process.kill(-(pusher.pid as number), 'SIGINT');
   await once(pusher, 'exit');
+  const pushed = pushOutput.text();
   const interrupted = /runs deploy (\S+);/.exec(pushed)?.[1];
   assert.ok(interrupted !== undefined, pushed);
   assert.equal((await ended(p, interrupted)).state, 'live', 'the deploy of the pushed commit went on in the server');
@@ -249,17 +241,12 @@ test('a server stopped or killed while a hook follows its deploy: the hook says 
   const sha = await p.repo.commit({ 'index.html': 'never live', 'berth.toml': '[build]\ncommand = "echo started; sleep 30"\npublish = "."\n' });
   const child = spawn(process.execPath, [cli, 'deploy', '--config', p.config, '--sha', sha, '--trigger', 'hook'], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
-  const started = new Promise<void>((resolve) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('out| started')) resolve();
-    });
-  });
-  await started;
+  const output = collectOutput(child.stderr, 'out| started');
+  await output.reached;
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
   const [code] = (await once(child, 'exit')) as [number | null];
+  const stderr = output.text();
   assert.equal(code, 1, stderr);
   assert.match(stderr, /berth deploy: deploy \S+ cancelled: .*\[E_BUILD_CANCELLED\]/);
   assert.ok(stderr.includes(`The deploy was interrupted before it finished; run it again with: berth deploy --site blog --ref refs/heads/main --sha ${sha} --config ${p.config}\n`), stderr);
@@ -269,16 +256,11 @@ test('a server stopped or killed while a hook follows its deploy: the hook says 
   await again.port;
   const follower = spawn(process.execPath, [cli, 'deploy', '--config', p.config, '--sha', sha, '--trigger', 'hook'], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
   t.after(() => follower.kill('SIGKILL'));
-  let said = '';
-  const building = new Promise<void>((resolve) => {
-    follower.stderr.on('data', (chunk: Buffer) => {
-      said += chunk.toString();
-      if (said.includes('out| started')) resolve();
-    });
-  });
-  await building;
+  const following = collectOutput(follower.stderr, 'out| started');
+  await following.reached;
   await killServeTree(again.pid);
   const [status] = (await once(follower, 'exit')) as [number | null];
+  const said = following.text();
   assert.equal(status, 1, said);
   assert.match(said, new RegExp(`berth deploy: berth serve \\(pid ${again.pid}\\) stopped before deploy \\S+ ended; it is recorded as interrupted when the server starts again \\[E_DEPLOY_INTERRUPTED\\]`));
   assert.ok(said.includes(`Run it again with: berth deploy --site blog --ref refs/heads/main --sha ${sha} --config ${p.config}\n`), said);

@@ -19,6 +19,7 @@ import { deployConfig } from '../helpers/deploy-config.ts';
 import { githubPushTo } from '../helpers/github-push.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
 import { tempDir, writeTree } from '../helpers/temp.ts';
+import { collectOutput } from '../helpers/collect-output.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const SECRET = 'trigger-secret-for-tests';
@@ -330,16 +331,11 @@ test('Ctrl-C on berth deploy cancels it and kills its build', async (t) => {
   const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "echo started; sleep 37"\npublish = "."\n' });
   const child = spawn(process.execPath, [cli, 'deploy', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
   t.after(() => child.kill('SIGKILL'));
-  let stderr = '';
-  const started = new Promise<void>((resolve) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('out| started')) resolve();
-    });
-  });
-  await started;
+  const output = collectOutput(child.stderr, 'out| started');
+  await output.reached;
   child.kill('SIGINT');
   const [code] = (await once(child, 'exit')) as [number | null];
+  const stderr = output.text();
   assert.equal(code, 1);
   const store = openStateStore(join(p.root, 'data'));
   t.after(() => store.close());
