@@ -237,7 +237,7 @@ describe('berth admin token', () => {
     assertOk(await berth(dir, ['admin', 'token', 'add', 'status', '--sites', 'all', '--rights', 'read']));
     const listed = await berth(dir, ['admin', 'token', 'list']);
     assertOk(listed);
-    assert.match(listed.stdout, /^TOKEN +SITES +RIGHTS +MADE +BY +LAST USED +STATE\ndeploy-bot +blog,docs +deploy .*\(command line\) +just now +active\nstatus +all +read /);
+    assert.match(listed.stdout, /^TOKEN +SITES +RIGHTS +MADE +BY +LAST USED +STATE\ndeploy-bot +blog,docs +deploy .*\(command line\) +(?!never)\S.* +active\nstatus +all +read /);
     assert.doesNotMatch(listed.stdout, /berth_/);
     const json = await berth(dir, ['admin', 'token', 'list', '--json']);
     assert.doesNotMatch(json.stdout, new RegExp(token.slice(6)));
