@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { BerthError } from '../errors.ts';
@@ -419,6 +419,7 @@ function open(dataDir: string, file: string): DatabaseSync {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // Created 0600 if it is not there yet; SQLite gives its -wal and -shm files the same mode.
     closeSync(openSync(file, 'a', 0o600));
+    keepPrivate(file);
     db = new DatabaseSync(file, { timeout: 5_000, enableForeignKeyConstraints: true });
     // Same settings as the state store (state-store.ts): WAL so readers never wait on `berth serve`.
     if (db.prepare('PRAGMA journal_mode').get()?.journal_mode !== 'wal') db.exec('PRAGMA journal_mode = WAL');
@@ -430,6 +431,19 @@ function open(dataDir: string, file: string): DatabaseSync {
   } catch (error) {
     if (db?.isOpen === true) db.close();
     throw new BerthError('E_STATE_DB', `Could not open the state database ${file} for admins: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * state.db may have been made by a process with a looser umask than the
+ * CLI's 077 (a test, a tool): once it holds password hashes it is made
+ * private, with its -wal and -shm files. Only files of this user are
+ * changed; anyone else's are left as they are, and links are not followed.
+ */
+function keepPrivate(file: string): void {
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (stats?.isFile() === true && stats.uid === process.getuid?.() && (stats.mode & 0o077) !== 0) chmodSync(path, 0o600);
   }
 }
 
