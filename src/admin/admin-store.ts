@@ -18,6 +18,10 @@ import { BerthError } from '../errors.ts';
  *
  * Times are milliseconds since the epoch. This is a row store with no
  * policy: sessions.ts, sign-in-limit.ts and api-tokens.ts decide.
+ *
+ * One file for five tables, because they share one connection, its
+ * transactions and the cascade from an admin to their links and sessions;
+ * most of its length is this interface and the row mapping.
  */
 export interface AdminStore {
   readonly file: string;

@@ -13,6 +13,12 @@ import { configOption, type Command, type CommandIo, type ParsedCommandArgs } fr
 import { fitWidth, formatAge, formatLocalTime } from '../format.ts';
 import { createSecretReader, readFirstLine, type SecretInput } from '../read-secret.ts';
 
+/*
+ * One command with nine subcommands, which share the checking of names and
+ * options, the store's opening and the table output; each subcommand is a
+ * function below.
+ */
+
 /** Standard input is the process's unless a test passes its own. */
 type AdminIo = CommandIo & { stdin?: SecretInput };
 
