@@ -26,6 +26,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ default: Command }>>> = 
   hook: () => import('./commands/hook.ts'),
   certs: () => import('./commands/certs.ts'),
   notify: () => import('./commands/notify.ts'),
+  admin: () => import('./commands/admin.ts'),
 };
 
 /**

@@ -1,0 +1,516 @@
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { BerthError } from '../errors.ts';
+
+/**
+ * Admins, their sign-in links, sessions and API tokens, and the sign-in
+ * attempt counters, in tables of their own in `<dataDir>/state.db`. Like the
+ * notification results (notify/delivery-results.ts), the tables are created
+ * if missing and the state store's schema versions do not cover them.
+ *
+ * Nothing secret is stored as given: a sign-in link, a session and an API
+ * token are kept as the SHA-256 of their random value (32 bytes, so a hash
+ * cannot be reversed by guessing), a password as its scrypt hash. Someone who
+ * reads state.db learns who the admins are and what the tokens may do, and
+ * can sign in as nobody. A session's CSRF secret is kept as is: it is of no
+ * use without the session's own value, which only the browser has.
+ *
+ * Times are milliseconds since the epoch. This is a row store with no
+ * policy: sessions.ts, sign-in-limit.ts and api-tokens.ts decide.
+ *
+ * One file for five tables, because they share one connection, its
+ * transactions and the cascade from an admin to their links and sessions;
+ * most of its length is this interface and the row mapping.
+ */
+export interface AdminStore {
+  readonly file: string;
+  /** Adds an admin; E_ADMIN_EXISTS when the name is taken. */
+  addAdmin(admin: { name: string; passwordHash: string | undefined; createdAt: number }): AdminRecord;
+  getAdmin(name: string): AdminRecord | undefined;
+  listAdmins(): AdminRecord[];
+  setPasswordHash(name: string, passwordHash: string): void;
+  /**
+   * Removes an admin with their sign-in links and sessions, and revokes the
+   * API tokens they made. Returns false when there was no such admin.
+   */
+  removeAdmin(name: string, now: number): boolean;
+
+  addSignInLink(link: { tokenHash: string; admin: string; createdAt: number; expiresAt: number }): void;
+  /**
+   * Marks a link used, once: the first caller gets the row as it was (with
+   * `usedAt` undefined); a second gets it with the first use's time. A link
+   * that is not stored (or whose admin was removed) gives undefined. The
+   * caller judges expiry, so an expired link is reported as expired, not
+   * used, and stays unused.
+   */
+  useSignInLink(tokenHash: string, now: number, isExpired: (link: SignInLinkRecord) => boolean): SignInLinkRecord | undefined;
+  /** Deletes links that expired before `before`; returns how many. */
+  pruneSignInLinks(before: number): number;
+
+  addSession(session: Omit<SessionRecord, 'revokedAt'>): void;
+  getSessionByHash(tokenHash: string): SessionRecord | undefined;
+  getSession(id: string): SessionRecord | undefined;
+  /** Sessions newest first: of one admin, or all; with `activeAt`, only those neither revoked nor expired then. */
+  listSessions(options?: { admin?: string; activeAt?: number }): SessionRecord[];
+  touchSession(id: string, lastSeenAt: number): void;
+  /** Revokes the sessions named and returns how many were active. */
+  revokeSessions(where: { id: string } | { admin: string } | { all: true }, now: number): number;
+  /** Deletes sessions that ended (expired or revoked) before `before`; returns how many. */
+  pruneSessions(before: number): number;
+
+  /** Adds a token; E_ADMIN_TOKEN_EXISTS when an active token has the name. */
+  addApiToken(token: Omit<ApiTokenRecord, 'lastUsedAt' | 'revokedAt'>): void;
+  getApiTokenByHash(tokenHash: string): ApiTokenRecord | undefined;
+  /** Oldest first, revoked ones included. */
+  listApiTokens(): ApiTokenRecord[];
+  touchApiToken(tokenHash: string, lastUsedAt: number): void;
+  /** Revokes the active token of that name; false when there is none. */
+  revokeApiToken(name: string, now: number): boolean;
+
+  getAttempts(key: string): AttemptRecord | undefined;
+  putAttempts(record: AttemptRecord): void;
+  deleteAttempts(key: string): void;
+  /** Deletes counters that neither count nor lock anything at `now`: their window began before `windowStart` and no lock runs. */
+  pruneStaleAttempts(now: number, windowStart: number): number;
+  /** Deletes the counters of `kind` beyond the `keep` to keep: running locks first, then the newest windows. */
+  trimAttempts(kind: AttemptKind, now: number, keep: number): number;
+  countAttempts(kind?: AttemptKind): number;
+
+  close(): void;
+}
+
+export interface AdminRecord {
+  name: string;
+  /** scrypt hash (passwords.ts), or undefined for an admin who signs in with links only. */
+  passwordHash: string | undefined;
+  createdAt: number;
+}
+
+export interface SignInLinkRecord {
+  tokenHash: string;
+  admin: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | undefined;
+}
+
+export interface SessionRecord {
+  /** Public, shown by `berth admin sessions` to revoke it by; not a credential. */
+  id: string;
+  /** SHA-256 of the cookie's value. */
+  tokenHash: string;
+  admin: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** The absolute end, whatever the activity. */
+  expiresAt: number;
+  revokedAt: number | undefined;
+  /** The browser's User-Agent, cut short, to tell sessions apart in a list. */
+  userAgent: string | undefined;
+  /** Key of the session's CSRF token (sessions.ts). */
+  csrfSecret: string;
+}
+
+export type ApiRight = 'read' | 'deploy';
+
+export interface ApiTokenRecord {
+  tokenHash: string;
+  name: string;
+  /** The admin who made it, or undefined when made with `berth admin token add`. */
+  createdBy: string | undefined;
+  /** Site names, or 'all' (sites added later included). */
+  sites: readonly string[] | 'all';
+  rights: ApiRight;
+  createdAt: number;
+  lastUsedAt: number | undefined;
+  revokedAt: number | undefined;
+}
+
+export type AttemptKind = 'admin' | 'client';
+
+export interface AttemptRecord {
+  /** e.g. `admin:alice`, `client:203.0.113.7`. */
+  key: string;
+  kind: AttemptKind;
+  failures: number;
+  windowStart: number;
+  lockedUntil: number | undefined;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS admins (
+    name          TEXT PRIMARY KEY,
+    password_hash TEXT,
+    created_at    INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS admin_sign_in_links (
+    token_hash TEXT PRIMARY KEY,
+    admin      TEXT NOT NULL REFERENCES admins (name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS admin_sign_in_links_by_expiry ON admin_sign_in_links (expires_at);
+  CREATE TABLE IF NOT EXISTS admin_sessions (
+    id           TEXT PRIMARY KEY,
+    token_hash   TEXT NOT NULL UNIQUE,
+    admin        TEXT NOT NULL REFERENCES admins (name) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    user_agent   TEXT,
+    csrf_secret  TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS admin_sessions_by_admin ON admin_sessions (admin, created_at);
+  CREATE TABLE IF NOT EXISTS admin_api_tokens (
+    token_hash   TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    created_by   TEXT,
+    sites        TEXT NOT NULL,
+    rights       TEXT NOT NULL CHECK (rights IN ('read', 'deploy')),
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at   INTEGER
+  ) STRICT;
+  CREATE UNIQUE INDEX IF NOT EXISTS admin_api_tokens_active_name ON admin_api_tokens (name) WHERE revoked_at IS NULL;
+  CREATE TABLE IF NOT EXISTS admin_sign_in_attempts (
+    key          TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('admin', 'client')),
+    failures     INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    locked_until INTEGER
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS admin_sign_in_attempts_by_kind ON admin_sign_in_attempts (kind, window_start);
+  CREATE INDEX IF NOT EXISTS admin_sign_in_attempts_by_age ON admin_sign_in_attempts (window_start);
+`;
+
+export function openAdminStore(dataDir: string): AdminStore {
+  const file = join(dataDir, 'state.db');
+  const db = open(dataDir, file);
+  const prepare = (sql: string): StatementSync => db.prepare(sql);
+  const statements = {
+    addAdmin: prepare('INSERT INTO admins (name, password_hash, created_at) VALUES (:name, :hash, :createdAt) ON CONFLICT (name) DO NOTHING'),
+    getAdmin: prepare('SELECT * FROM admins WHERE name = ?'),
+    listAdmins: prepare('SELECT * FROM admins ORDER BY name'),
+    setPassword: prepare('UPDATE admins SET password_hash = ? WHERE name = ?'),
+    revokeTokensBy: prepare('UPDATE admin_api_tokens SET revoked_at = ? WHERE created_by = ? AND revoked_at IS NULL'),
+    removeAdmin: prepare('DELETE FROM admins WHERE name = ?'),
+    addLink: prepare('INSERT INTO admin_sign_in_links (token_hash, admin, created_at, expires_at) VALUES (:tokenHash, :admin, :createdAt, :expiresAt)'),
+    getLink: prepare('SELECT * FROM admin_sign_in_links WHERE token_hash = ?'),
+    useLink: prepare('UPDATE admin_sign_in_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL'),
+    pruneLinks: prepare('DELETE FROM admin_sign_in_links WHERE expires_at < ?'),
+    addSession: prepare(
+      `INSERT INTO admin_sessions (id, token_hash, admin, created_at, last_seen_at, expires_at, user_agent, csrf_secret)
+       VALUES (:id, :tokenHash, :admin, :createdAt, :lastSeenAt, :expiresAt, :userAgent, :csrfSecret)`,
+    ),
+    getSessionByHash: prepare('SELECT * FROM admin_sessions WHERE token_hash = ?'),
+    getSession: prepare('SELECT * FROM admin_sessions WHERE id = ?'),
+    touchSession: prepare('UPDATE admin_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?'),
+    revokeSession: prepare('UPDATE admin_sessions SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL AND expires_at > :now'),
+    revokeAdminSessions: prepare('UPDATE admin_sessions SET revoked_at = :now WHERE admin = :admin AND revoked_at IS NULL AND expires_at > :now'),
+    revokeAllSessions: prepare('UPDATE admin_sessions SET revoked_at = :now WHERE revoked_at IS NULL AND expires_at > :now'),
+    pruneSessions: prepare('DELETE FROM admin_sessions WHERE expires_at < :before OR revoked_at < :before'),
+    addToken: prepare(
+      `INSERT INTO admin_api_tokens (token_hash, name, created_by, sites, rights, created_at)
+       VALUES (:tokenHash, :name, :createdBy, :sites, :rights, :createdAt)`,
+    ),
+    activeTokenNamed: prepare('SELECT 1 AS found FROM admin_api_tokens WHERE name = ? AND revoked_at IS NULL'),
+    getToken: prepare('SELECT * FROM admin_api_tokens WHERE token_hash = ?'),
+    listTokens: prepare('SELECT * FROM admin_api_tokens ORDER BY created_at, rowid'),
+    touchToken: prepare('UPDATE admin_api_tokens SET last_used_at = ? WHERE token_hash = ?'),
+    revokeToken: prepare('UPDATE admin_api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL'),
+    getAttempts: prepare('SELECT * FROM admin_sign_in_attempts WHERE key = ?'),
+    putAttempts: prepare(
+      `INSERT INTO admin_sign_in_attempts (key, kind, failures, window_start, locked_until) VALUES (:key, :kind, :failures, :windowStart, :lockedUntil)
+       ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start, locked_until = excluded.locked_until`,
+    ),
+    deleteAttempts: prepare('DELETE FROM admin_sign_in_attempts WHERE key = ?'),
+    pruneStale: prepare('DELETE FROM admin_sign_in_attempts WHERE window_start < :windowStart AND (locked_until IS NULL OR locked_until <= :now)'),
+    pruneOverCap: prepare(
+      `DELETE FROM admin_sign_in_attempts WHERE key IN (
+         SELECT key FROM admin_sign_in_attempts WHERE kind = :kind
+         ORDER BY (locked_until IS NOT NULL AND locked_until > :now) DESC, window_start DESC
+         LIMIT -1 OFFSET :keep)`,
+    ),
+    countAttempts: prepare('SELECT count(*) AS n FROM admin_sign_in_attempts'),
+    countAttemptsOfKind: prepare('SELECT count(*) AS n FROM admin_sign_in_attempts WHERE kind = ?'),
+  };
+
+  function guard<T>(doing: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof BerthError) throw error;
+      throw new BerthError('E_STATE_DB', `Could not ${doing} in the state database ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** BEGIN IMMEDIATE: a read-then-write cannot interleave with another process's. */
+  function transaction<T>(work: () => T): T {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  return {
+    file,
+
+    addAdmin({ name, passwordHash, createdAt }) {
+      return guard('add an admin', () => {
+        const result = statements.addAdmin.run({ name, hash: passwordHash ?? null, createdAt });
+        if (result.changes !== 1) throw new BerthError('E_ADMIN_EXISTS', `An admin named "${name}" exists already; berth admin list shows the admins`);
+        return { name, passwordHash, createdAt };
+      });
+    },
+    getAdmin(name) {
+      return guard('read an admin', () => optionalRow(statements.getAdmin.get(name), adminFromRow));
+    },
+    listAdmins() {
+      return guard('list admins', () => statements.listAdmins.all().map(adminFromRow));
+    },
+    setPasswordHash(name, passwordHash) {
+      guard("set an admin's password", () => {
+        if (statements.setPassword.run(passwordHash, name).changes !== 1) throw unknownAdmin(name);
+      });
+    },
+    removeAdmin(name, now) {
+      return guard('remove an admin', () =>
+        transaction(() => {
+          statements.revokeTokensBy.run(now, name);
+          // Links and sessions go with the row (ON DELETE CASCADE).
+          return statements.removeAdmin.run(name).changes === 1;
+        }),
+      );
+    },
+
+    addSignInLink(link) {
+      guard('store a sign-in link', () => statements.addLink.run({ tokenHash: link.tokenHash, admin: link.admin, createdAt: link.createdAt, expiresAt: link.expiresAt }));
+    },
+    useSignInLink(tokenHash, now, isExpired) {
+      return guard('use a sign-in link', () =>
+        transaction(() => {
+          const link = optionalRow(statements.getLink.get(tokenHash), linkFromRow);
+          if (link === undefined || link.usedAt !== undefined || isExpired(link)) return link;
+          statements.useLink.run(now, tokenHash);
+          return link;
+        }),
+      );
+    },
+    pruneSignInLinks(before) {
+      return guard('delete expired sign-in links', () => Number(statements.pruneLinks.run(before).changes));
+    },
+
+    addSession(session) {
+      guard('store a session', () =>
+        statements.addSession.run({
+          id: session.id,
+          tokenHash: session.tokenHash,
+          admin: session.admin,
+          createdAt: session.createdAt,
+          lastSeenAt: session.lastSeenAt,
+          expiresAt: session.expiresAt,
+          userAgent: session.userAgent ?? null,
+          csrfSecret: session.csrfSecret,
+        }),
+      );
+    },
+    getSessionByHash(tokenHash) {
+      return guard('read a session', () => optionalRow(statements.getSessionByHash.get(tokenHash), sessionFromRow));
+    },
+    getSession(id) {
+      return guard('read a session', () => optionalRow(statements.getSession.get(id), sessionFromRow));
+    },
+    listSessions(options = {}) {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (options.admin !== undefined) {
+        where.push('admin = ?');
+        params.push(options.admin);
+      }
+      if (options.activeAt !== undefined) {
+        where.push('revoked_at IS NULL AND expires_at > ?');
+        params.push(options.activeAt);
+      }
+      const sql = `SELECT * FROM admin_sessions ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY created_at DESC, rowid DESC`;
+      return guard('list sessions', () => db.prepare(sql).all(...params).map(sessionFromRow));
+    },
+    touchSession(id, lastSeenAt) {
+      guard('note a session as seen', () => statements.touchSession.run(lastSeenAt, id, lastSeenAt));
+    },
+    revokeSessions(where, now) {
+      return guard('revoke sessions', () => {
+        if ('id' in where) return Number(statements.revokeSession.run({ id: where.id, now }).changes);
+        if ('admin' in where) return Number(statements.revokeAdminSessions.run({ admin: where.admin, now }).changes);
+        return Number(statements.revokeAllSessions.run({ now }).changes);
+      });
+    },
+    pruneSessions(before) {
+      return guard('delete ended sessions', () => Number(statements.pruneSessions.run({ before }).changes));
+    },
+
+    addApiToken(token) {
+      guard('store an API token', () =>
+        transaction(() => {
+          if (statements.activeTokenNamed.get(token.name) !== undefined) {
+            throw new BerthError('E_ADMIN_TOKEN_EXISTS', `An API token named "${token.name}" exists already; revoke it first (berth admin token revoke ${token.name}) or choose another name`);
+          }
+          statements.addToken.run({
+            tokenHash: token.tokenHash,
+            name: token.name,
+            createdBy: token.createdBy ?? null,
+            sites: JSON.stringify(token.sites),
+            rights: token.rights,
+            createdAt: token.createdAt,
+          });
+        }),
+      );
+    },
+    getApiTokenByHash(tokenHash) {
+      return guard('read an API token', () => optionalRow(statements.getToken.get(tokenHash), tokenFromRow));
+    },
+    listApiTokens() {
+      return guard('list API tokens', () => statements.listTokens.all().map(tokenFromRow));
+    },
+    touchApiToken(tokenHash, lastUsedAt) {
+      guard('note an API token as used', () => statements.touchToken.run(lastUsedAt, tokenHash));
+    },
+    revokeApiToken(name, now) {
+      return guard('revoke an API token', () => statements.revokeToken.run(now, name).changes > 0);
+    },
+
+    getAttempts(key) {
+      return guard('read sign-in attempts', () => optionalRow(statements.getAttempts.get(key), attemptsFromRow));
+    },
+    putAttempts(record) {
+      guard('count a sign-in attempt', () =>
+        statements.putAttempts.run({ key: record.key, kind: record.kind, failures: record.failures, windowStart: record.windowStart, lockedUntil: record.lockedUntil ?? null }),
+      );
+    },
+    deleteAttempts(key) {
+      guard('clear sign-in attempts', () => statements.deleteAttempts.run(key));
+    },
+    pruneStaleAttempts(now, windowStart) {
+      return guard('delete old sign-in attempts', () => Number(statements.pruneStale.run({ windowStart, now }).changes));
+    },
+    trimAttempts(kind, now, keep) {
+      return guard('delete sign-in attempts over the bound', () => Number(statements.pruneOverCap.run({ kind, now, keep: Math.max(0, Math.floor(keep)) }).changes));
+    },
+    countAttempts(kind) {
+      return guard('count sign-in attempts', () => Number((kind === undefined ? statements.countAttempts.get() : statements.countAttemptsOfKind.get(kind))?.n ?? 0));
+    },
+
+    close() {
+      if (db.isOpen) db.close();
+    },
+  };
+}
+
+export function unknownAdmin(name: string): BerthError {
+  return new BerthError('E_ADMIN_UNKNOWN', `There is no admin named "${name}"; berth admin list shows the admins`);
+}
+
+function open(dataDir: string, file: string): DatabaseSync {
+  let db: DatabaseSync | undefined;
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Created 0600 if it is not there yet; SQLite gives its -wal and -shm files the same mode.
+    closeSync(openSync(file, 'a', 0o600));
+    keepPrivate(file);
+    db = new DatabaseSync(file, { timeout: 5_000, enableForeignKeyConstraints: true });
+    // Same settings as the state store (state-store.ts): WAL so readers never wait on `berth serve`.
+    if (db.prepare('PRAGMA journal_mode').get()?.journal_mode !== 'wal') db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    // Freed pages are overwritten, so a deleted row's hash does not linger in the file.
+    db.exec('PRAGMA secure_delete = ON');
+    db.exec(SCHEMA);
+    return db;
+  } catch (error) {
+    if (db?.isOpen === true) db.close();
+    throw new BerthError('E_STATE_DB', `Could not open the state database ${file} for admins: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * state.db may have been made by a process with a looser umask than the
+ * CLI's 077 (a test, a tool): once it holds password hashes it is made
+ * private, with its -wal and -shm files. Only files of this user are
+ * changed; anyone else's are left as they are, and links are not followed.
+ */
+function keepPrivate(file: string): void {
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (stats?.isFile() === true && stats.uid === process.getuid?.() && (stats.mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+}
+
+function optionalRow<T>(row: Record<string, unknown> | undefined, from: (row: Record<string, unknown>) => T): T | undefined {
+  return row === undefined ? undefined : from(row);
+}
+
+function optionalNumber(value: unknown): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
+}
+
+function optionalText(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function adminFromRow(row: Record<string, unknown>): AdminRecord {
+  return { name: String(row.name), passwordHash: optionalText(row.password_hash), createdAt: Number(row.created_at) };
+}
+
+function linkFromRow(row: Record<string, unknown>): SignInLinkRecord {
+  return {
+    tokenHash: String(row.token_hash),
+    admin: String(row.admin),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    usedAt: optionalNumber(row.used_at),
+  };
+}
+
+function sessionFromRow(row: Record<string, unknown>): SessionRecord {
+  return {
+    id: String(row.id),
+    tokenHash: String(row.token_hash),
+    admin: String(row.admin),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    expiresAt: Number(row.expires_at),
+    revokedAt: optionalNumber(row.revoked_at),
+    userAgent: optionalText(row.user_agent),
+    csrfSecret: String(row.csrf_secret),
+  };
+}
+
+function tokenFromRow(row: Record<string, unknown>): ApiTokenRecord {
+  const sites: unknown = JSON.parse(String(row.sites));
+  return {
+    tokenHash: String(row.token_hash),
+    name: String(row.name),
+    createdBy: optionalText(row.created_by),
+    sites: Array.isArray(sites) ? sites.map(String) : 'all',
+    rights: row.rights === 'deploy' ? 'deploy' : 'read',
+    createdAt: Number(row.created_at),
+    lastUsedAt: optionalNumber(row.last_used_at),
+    revokedAt: optionalNumber(row.revoked_at),
+  };
+}
+
+function attemptsFromRow(row: Record<string, unknown>): AttemptRecord {
+  return {
+    key: String(row.key),
+    kind: row.kind === 'admin' ? 'admin' : 'client',
+    failures: Number(row.failures),
+    windowStart: Number(row.window_start),
+    lockedUntil: optionalNumber(row.locked_until),
+  };
+}
