@@ -23,7 +23,7 @@ const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * read, or write outside the data dir (`hook install`, `init`).
  */
 function writesDataDir(command: string, args: ParsedCommandArgs): boolean {
-  if (command === 'deploy' || command === 'publish' || command === 'rollback') return true;
+  if (command === 'deploy' || command === 'publish' || command === 'rollback' || command === 'admin') return true;
   return command === 'certs' && args.values.renew !== undefined;
 }
 

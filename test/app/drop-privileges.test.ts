@@ -94,6 +94,10 @@ describe('commands that write the data dir, started as root', () => {
     assert.deepEqual(await rootOwned(s.data), []);
     assert.equal((await lstat(join(s.data, 'state.db'))).uid, s.account.uid);
     assert.equal((await lstat(join(s.data, 'logs', 'old.log'))).uid, s.account.uid);
+    // berth admin writes state.db too: as the service user, so the server can still open it.
+    const admin = await berth(s, ['admin', 'add', 'alice']);
+    assert.equal(admin.code, 0, admin.stderr);
+    assert.deepEqual(await rootOwned(s.data), []);
   });
 
   it('relays a failed deploy\'s exit code, and runs publish and rollback as the service user', async (t) => {
