@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
 import { parseExposition, total, type ParsedExposition } from '../helpers/prometheus-text.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -45,8 +48,8 @@ async function scrapeUntil(port: number, done: (parsed: ParsedExposition) => boo
   }
 }
 
-async function serve(t: TestContext, tables: string, env: Record<string, string> = {}): Promise<ServeProcess> {
-  return startServeProcess(t, { server: 'workers = 2\naccess_log = false', tables, env, files: { 'index.html': '<!doctype html><title>hi</title>hello\n' } });
+async function serve(t: TestContext, tables: string): Promise<ServeProcess> {
+  return startServeProcess(t, { server: 'workers = 2\naccess_log = false', tables, files: { 'index.html': '<!doctype html><title>hi</title>hello\n' } });
 }
 
 describe('berth serve metrics', () => {
@@ -97,7 +100,10 @@ describe('berth serve metrics', () => {
   });
 
   it('answers only GET /_berth/metrics, and with a token only a request that bears it', async (t) => {
-    const s = await serve(t, '[metrics]\nlisten = "127.0.0.1:0"\ntoken = "${METRICS_TOKEN}"', { METRICS_TOKEN: TOKEN });
+    // A file, which every command reads (berth publish too), like a secret the server's environment has.
+    const tokenFile = join(await tempDir(t), 'metrics-token');
+    await writeFile(tokenFile, `${TOKEN}\n`);
+    const s = await serve(t, `[metrics]\nlisten = "127.0.0.1:0"\ntoken_file = ${JSON.stringify(tokenFile)}`);
     const port = await metricsPort(s);
     assert.equal((await get(port, '/_berth/metrics')).status, 401);
     assert.equal((await get(port, '/_berth/metrics', { authorization: `Bearer ${TOKEN}x` })).status, 401);
