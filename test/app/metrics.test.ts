@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
 import { parseExposition, total, type ParsedExposition } from '../helpers/prometheus-text.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { createRepo, git } from '../helpers/git.ts';
+import { deployConfig } from '../helpers/deploy-config.ts';
+import { githubPushTo } from '../helpers/github-push.ts';
+import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
+import { eventually } from '../helpers/server.ts';
+
+const cli = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const SECRET = 'metrics-webhook-secret-0123';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -125,5 +135,35 @@ describe('berth serve metrics', () => {
     const s = await serve(t, '[metrics]\nlisten = false');
     assert.equal(s.lines.some((line) => line.msg === 'metrics listening'), false);
     assert.equal((await get(s.httpPort, '/', { host: 'localhost' })).status, 200);
+  });
+
+  it('counts a deploy by site, trigger and result with its phases and last success, and the webhook deliveries that asked for it', async (t) => {
+    const root = await tempDir(t, 'berth-metrics-');
+    await chmod(root, 0o755);
+    await mkdir(join(root, 'git'));
+    const repo = await createRepo(join(root, 'git'), { 'index.html': 'v1' });
+    const config = join(root, 'berth.toml');
+    await writeFile(
+      config,
+      `${deployConfig({ repo: repo.bare, buildUidBase: uniqueBuildUidBase(), more: ['[sites.webhook]', 'forge = "github"', `secret = "${SECRET}"`] })}\n[metrics]\nlisten = "127.0.0.1:0"\n`,
+    );
+    const child = spawn(process.execPath, [cli, 'serve', '--config', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    t.after(() => child.kill('SIGKILL'));
+    const lines: Array<Record<string, unknown>> = [];
+    createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    assert.ok(await eventually(async () => lines.some((line) => line.msg === 'metrics listening') && lines.some((line) => line.msg === 'control plane ready'), 60_000), JSON.stringify(lines));
+    const port = lines.find((line) => line.msg === 'metrics listening')?.port as number;
+    const http = lines.find((line) => line.msg === 'listening')?.http as number;
+    const head = git(repo.work, 'rev-parse', 'HEAD').trim();
+    assert.equal((await githubPushTo(http, SECRET, { ref: 'refs/heads/main', after: head }, 'delivery-1')).status, 202);
+    assert.equal((await githubPushTo(http, SECRET, { ref: 'refs/heads/main', after: head }, 'delivery-1')).status, 200);
+    const parsed = await scrapeUntil(port, (scrape) => total(scrape, 'berth_deploys_total') >= 1);
+    assert.equal(total(parsed, 'berth_deploys_total', { site: 'blog', trigger: 'webhook', result: 'live' }), 1);
+    assert.equal(total(parsed, 'berth_webhook_deliveries_total', { forge: 'github', result: 'accepted' }), 1);
+    assert.equal(total(parsed, 'berth_webhook_deliveries_total', { forge: 'github', result: 'duplicate' }), 1);
+    assert.ok(total(parsed, 'berth_deploy_phase_duration_seconds_count', { site: 'blog', phase: 'fetch' }) === 1);
+    const last = total(parsed, 'berth_deploy_last_success_timestamp_seconds', { site: 'blog' });
+    assert.ok(last > Date.now() / 1000 - 120 && last <= Date.now() / 1000 + 1, String(last));
+    assert.equal(total(parsed, 'berth_deploy_queue_depth'), 0);
   });
 });
