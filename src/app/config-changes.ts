@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { ResolvedConfig, ResolvedServer } from '../config/resolved-config.ts';
+import type { ResolvedConfig, ResolvedMetrics, ResolvedServer } from '../config/resolved-config.ts';
 import { toWire } from './config-wire.ts';
 
 /** A key `berth reload` cannot apply to a running server: it keeps its running value until `berth serve` restarts. */
@@ -14,7 +14,7 @@ export interface ConfigChanges {
   sitesAdded: string[];
   sitesRemoved: string[];
   sitesChanged: string[];
-  /** Top-level tables other than `sites` whose resolved values differ (`server`, `acme`, `deploy`, `log`, `notify`). */
+  /** Top-level tables other than `sites` whose resolved values differ (`server`, `acme`, `deploy`, `log`, `metrics`, `notify`). */
   sectionsChanged: string[];
   restartOnly: RestartOnlyChange[];
 }
@@ -27,7 +27,13 @@ export interface ConfigChanges {
 const RESTART_ONLY: ReadonlyArray<{ key: string; read: (config: ResolvedConfig) => unknown }> = [
   { key: 'data_dir', read: (config) => config.dataDir },
   { key: 'server.user', read: (config) => config.server.user },
+  // The supervisor binds it once; the token is applied (it is read on each scrape).
+  { key: 'metrics.listen', read: (config) => (config.metrics.listen === undefined ? 'false' : listenText(config.metrics.listen)) },
 ];
+
+function listenText(address: { host: string; port: number }): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
 
 /**
  * What differs between the config a server runs and a new one, by site and
@@ -45,7 +51,7 @@ export function describeConfigChanges(running: ResolvedConfig, next: ResolvedCon
   // Another order of the same sites changes which one a shared name falls to first.
   const order = (names: Iterable<string>): string[] => [...names].filter((name) => sitesBefore.has(name) && sitesAfter.has(name));
   if (sitesChanged.length === 0 && !isDeepStrictEqual(order(sitesBefore.keys()), order(sitesAfter.keys()))) sitesChanged.push(...order(sitesAfter.keys()));
-  const sectionsChanged = (['server', 'acme', 'deploy', 'log', 'notify'] as const).filter((section) => !isDeepStrictEqual(before[section], after[section]));
+  const sectionsChanged = (['server', 'acme', 'deploy', 'log', 'metrics', 'notify'] as const).filter((section) => !isDeepStrictEqual(before[section], after[section]));
   const restartOnly = RESTART_ONLY.flatMap(({ key, read }) => {
     const was = read(running);
     const wanted = read(next);
@@ -67,7 +73,8 @@ export function listenChanged(running: ResolvedConfig, next: ResolvedConfig): bo
 /** `next`, with the keys a reload does not apply (`RESTART_ONLY`) as `running` has them: what a reload runs. */
 export function keepRestartOnly(running: ResolvedConfig, next: ResolvedConfig): ResolvedConfig {
   const server: ResolvedServer = { ...next.server, user: running.server.user };
-  return Object.freeze({ ...next, dataDir: running.dataDir, server: Object.freeze(server) });
+  const metrics: ResolvedMetrics = { ...next.metrics, listen: running.metrics.listen };
+  return Object.freeze({ ...next, dataDir: running.dataDir, server: Object.freeze(server), metrics: Object.freeze(metrics) });
 }
 
 interface PlainConfig {
@@ -76,6 +83,7 @@ interface PlainConfig {
   acme: unknown;
   deploy: unknown;
   log: unknown;
+  metrics: unknown;
   notify: unknown;
 }
 

@@ -79,6 +79,13 @@ export function fromWire(wire: unknown): ResolvedConfig {
   string(acme.directory, 'acme.directory');
   if (acme.eab !== undefined) object(object(acme.eab, 'acme.eab').hmacKey, 'acme.eab.hmacKey');
   string(object(config.log, 'log').level, 'log.level');
+  const metrics = object(config.metrics, 'metrics');
+  if (metrics.listen !== undefined) {
+    const listen = object(metrics.listen, 'metrics.listen');
+    string(listen.host, 'metrics.listen.host');
+    if (!isInteger(listen.port, 0, 65535)) throw unusable(`metrics.listen.port is not a port (${shown(listen.port)})`);
+  }
+  if (metrics.token !== undefined) object(metrics.token, 'metrics.token');
   const deploy = object(config.deploy, 'deploy');
   object(deploy.history, 'deploy.history');
   if (!Array.isArray(config.sites)) throw unusable(`sites is not a list (${shown(config.sites)})`);
@@ -118,6 +125,7 @@ const SECRET_PATHS = [
   /^\.sites\[\d+\]\.token$/,
   /^\.sites\[\d+\]\.status\.token$/,
   /^\.acme\.eab\.hmacKey$/,
+  /^\.metrics\.token$/,
   /^\.notify\[\d+\]\.(url|secret|token)$/,
   /^\.notify\[\d+\]\.email\.password$/,
 ];

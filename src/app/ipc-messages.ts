@@ -161,13 +161,26 @@ export interface HandSocketsMessage {
   berth: 'hand-sockets';
 }
 
+/** Supervisor -> child: a scrape of `/_berth/metrics`; answer with `metrics-snapshot` and the same id. */
+export interface MetricsRequestMessage {
+  berth: 'metrics';
+  id: string;
+}
+
+/** Child -> supervisor: this process's counts (metrics/metrics-snapshot.ts), checked by the supervisor. */
+export interface MetricsSnapshotMessage {
+  berth: 'metrics-snapshot';
+  id: string;
+  snapshot: unknown;
+}
+
 /** Control plane -> supervisor: the answer to `retire`. */
 export interface IdleMessage {
   berth: 'idle';
 }
 
-export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | DeployRequestMessage | CertificatesMessage | ServedMessage | RetireMessage | HandSocketsMessage;
-export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | DeployReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage | IdleMessage | SocketMessage;
+export type ToChild = ConfigMessage | SocketMessage | ConnectionMessage | PushMessage | PushReplyMessage | DeployRequestMessage | CertificatesMessage | ServedMessage | RetireMessage | HandSocketsMessage | MetricsRequestMessage;
+export type FromChild = ListeningMessage | LoadedMessage | ReadyMessage | PushMessage | PushReplyMessage | DeployReplyMessage | CertificatesMessage | ReleaseMessage | ConfirmServedMessage | IdleMessage | SocketMessage | MetricsSnapshotMessage;
 
 /** A message of ours of one kind, or undefined for anything else. */
 export function messageOf<K extends (ToChild | FromChild)['berth']>(message: unknown, kind: K): Extract<ToChild | FromChild, { berth: K }> | undefined {

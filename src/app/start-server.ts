@@ -12,6 +12,7 @@ import { createSiteTable, type SiteTable } from '../server/site-table.ts';
 import type { PushSink } from '../server/webhook-route.ts';
 import { createServingCaches, type ServingCaches } from '../server/reply-body.ts';
 import { createPreparedCache, type PreparedCache } from '../static/prepared-file.ts';
+import { ServingMetrics } from '../server/serving-metrics.ts';
 
 export type { ReleaseEvent } from '../server/release-watcher.ts';
 
@@ -32,6 +33,8 @@ export interface RunningServer {
   readonly caches: ServingCaches;
   /** This process's prepared answers, shared by every site and release. */
   readonly prepared: PreparedCache;
+  /** This process's request counts; undefined when `[metrics]` is off. */
+  readonly metrics: ServingMetrics | undefined;
   /** Graceful stop: no new connections, in-flight requests finish (up to the shutdown timeout). */
   stop(): Promise<void>;
 }
@@ -81,7 +84,12 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
   const certificates = await openServingCertificates(config, logger);
   const caches = createServingCaches(config.server.memoryCacheBytes);
   const prepared = createPreparedCache();
-  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink, caches };
+  // Counted only when something can read the counts: with metrics off, the request path does not count at all.
+  const metrics = config.metrics.listen === undefined ? undefined : new ServingMetrics(
+    sites.sites.map((site) => site.config.name),
+    [...new Set(config.sites.flatMap((site) => (site.webhook === undefined ? [] : [site.webhook.forge])))],
+  );
+  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink, caches, metrics };
   const watch = (): Promise<ReleaseWatcher> => watchReleases(sites, { dataDir: config.dataDir, prepared, onRelease: options.onRelease }, logger);
   const whenLoaded = (watcher: ReleaseWatcher): Promise<void> =>
     watcher.ready.then(() => {
@@ -121,6 +129,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
       certificates.source,
       logger,
       typeof options.sockets === 'function' ? await options.sockets() : options.sockets,
+      metrics,
     );
   } catch (error) {
     releases?.close();
@@ -161,6 +170,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     manager,
     caches,
     prepared,
+    metrics,
     async stop() {
       releases.close();
       // The manager first: an order in flight still needs the HTTP listener for its challenge.

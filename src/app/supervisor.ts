@@ -14,6 +14,7 @@ import { describeConfigChanges, hasAppliedChanges, keepRestartOnly, listenChange
 import { writeReloadStatus, type ReloadStatus } from './reload-status.ts';
 import { EXIT_UNUSABLE, SERVED_WAIT_MS, messageOf, type RetireMessage, type HandSocketsMessage, type SocketMessage, type ConfigMessage, type PushMessage, type PushReplyMessage, type ServedMessage, type DeployRequestMessage, type DeployReplyMessage } from './ipc-messages.ts';
 import { listenDeploySocket, type DeployRequest } from './deploy-socket.ts';
+import { listenMetrics, METRICS_PATH, type MetricsListener } from './metrics-listener.ts';
 import { bindListenSockets, type ListenSockets, type PortKind, type WorkerSockets } from './listen-sockets.ts';
 import { createServedReleases } from './served-releases.ts';
 import { BUILD_HOST_PARENT } from '../deploy/build-host.ts';
@@ -318,7 +319,14 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     return started;
   };
 
+  /** Set once the children have started (see startMetrics); asks them for their counts on a scrape. */
+  let metricsListener: MetricsListener | undefined = undefined;
   const route = (from: Child, message: unknown, handle?: unknown): void => {
+    const snapshot = messageOf(message, 'metrics-snapshot');
+    if (snapshot !== undefined) {
+      metricsListener?.deliver(snapshot);
+      return;
+    }
     const handed = messageOf(message, 'socket');
     if (handed !== undefined && from.role === 'worker' && typeof handle === 'object' && handle !== null && (handed.kind === 'http' || handed.kind === 'https')) {
       passOn(from, handed.kind, handle);
@@ -710,10 +718,35 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   };
   process.on('SIGHUP', onHup);
 
+  /**
+   * The metrics listener ([metrics] listen), bound once for the life of this
+   * process (a reload applies the token, not the address). One that cannot
+   * bind leaves metrics off, logged: serving never waits on it.
+   */
+  async function startMetrics(): Promise<MetricsListener | undefined> {
+    const address = config.metrics.listen;
+    if (address === undefined) return undefined;
+    try {
+      const listener = await listenMetrics({
+        address,
+        token: () => config.metrics.token,
+        // The processes that can answer: workers that serve (a reload's old ones too: their counts are real) and a ready control plane.
+        processes: () => [...children.values()].filter((child) => (child.role === 'worker' ? child.listening : child === control && controlReady)).map((child) => child.process),
+        logger,
+      });
+      logger.info({ host: address.host, port: listener.port, path: METRICS_PATH, token: config.metrics.token !== undefined }, 'metrics listening');
+      return listener;
+    } catch (error) {
+      logger.warn({ err: error, host: address.host, port: address.port }, `cannot listen for metrics on ${address.host}:${address.port}; berth serve runs without them. Pick another [metrics] listen, or listen = false`);
+      return undefined;
+    }
+  }
+
   startControlPlane();
   startMissingWorkers();
   // Hooks hand their deploys to this process from now on (they wait here for the control plane's start).
   const deploySocket = await listenDeploySocket({ dataDir: config.dataDir, owner: user, submit: handDeploy, logger });
+  metricsListener = await startMetrics();
   logger.info({ workers: config.server.workers, sockets: sockets.ownSockets ? 'one per worker (SO_REUSEPORT)' : 'shared' }, 'started the control plane and the serving workers');
   // From here on `berth reload` signals this process (it looks for this file first).
   await writeStatus({ state: 'serving' });
@@ -729,6 +762,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   onReloadSignal = () => undefined;
   for (const [, socket] of waitingConnections.splice(0)) socket.destroy();
   await deploySocket?.close();
+  await metricsListener?.close();
   await stopChildren([...children.values()].filter((child) => child.role === 'worker'));
   await stopChildren([...children.values()]);
   for (const set of socketSets) set.close();

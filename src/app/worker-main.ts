@@ -3,7 +3,7 @@ import { createLogger, flushLogger, logFormatFromEnv } from '../log/logger.ts';
 import type { BoundSockets } from '../server/listeners.ts';
 import { startServer } from './start-server.ts';
 import { failStart, receiveStart, untilStopped } from './child-start.ts';
-import { messageOf, type ListeningMessage, type LoadedMessage, type ReleaseMessage, type SocketMessage } from './ipc-messages.ts';
+import { messageOf, type ListeningMessage, type LoadedMessage, type MetricsSnapshotMessage, type ReleaseMessage, type SocketMessage } from './ipc-messages.ts';
 import { pushSinkOverIpc } from './push-relay.ts';
 
 /**
@@ -49,6 +49,10 @@ process.on('SIGHUP', () => {
 });
 process.on('message', (message: unknown, handle: unknown) => {
   if (messageOf(message, 'certs') !== undefined) void running.certificates.reload();
+  const scrape = messageOf(message, 'metrics');
+  if (scrape !== undefined && process.connected) {
+    process.send?.({ berth: 'metrics-snapshot', id: String(scrape.id), snapshot: running.metrics?.snapshot() ?? { samples: [], histograms: [] } } satisfies MetricsSnapshotMessage);
+  }
   if (messageOf(message, 'hand-sockets') !== undefined && process.connected) {
     // A copy: this worker accepts on them until its stop, the new one from now on.
     for (const [kind, listening] of running.listeners.listenHandles()) process.send?.({ berth: 'socket', kind } satisfies SocketMessage, listening as Parameters<NonNullable<typeof process.send>>[1]);

@@ -5,6 +5,7 @@ import { BYTE_SIZE_PATTERN, formatByteSize, parseByteSize } from './byte-size.ts
 import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.ts';
 import type { Forge, ResolvedLog } from './resolved-config.ts';
 import { nearestName } from '../nearest-name.ts';
+import { parseListenAddress } from './listen-address.ts';
 
 /**
  * The schema of `berth.toml`, keys as written in the file (snake_case).
@@ -488,6 +489,28 @@ const logShape = {
     .describe('Least severe level written to the log.'),
 };
 
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9187';
+
+const metricsShape = {
+  listen: z
+    .union(
+      [
+        z.literal(false),
+        z.string().superRefine((value, ctx) => {
+          const checked = parseListenAddress(value);
+          if (!checked.ok) ctx.addIssue({ code: 'custom', input: value, message: checked.message });
+        }),
+      ],
+      { error: (issue) => typeMessage('an address and port such as "127.0.0.1:9187", or false', issue.input) },
+    )
+    .default(DEFAULT_METRICS_LISTEN)
+    .describe('Address and port of the Prometheus metrics listener (GET /_berth/metrics), or false for none. Anything but a loopback address (127.0.0.1, ::1) needs token or token_file. Port 0 lets the system pick a free port (logged at start).'),
+  token: secretString('BERTH_METRICS_TOKEN', 'Bearer token a scrape must send (Authorization: Bearer ...): "${NAME}" reads it from the environment variable NAME. Set this or token_file, or neither on a loopback address.'),
+  token_file: filePath('a file path')
+    .optional()
+    .describe('File holding the bearer token (one trailing newline is ignored). Relative to the directory of berth.toml. Set this or token.'),
+};
+
 const deployShape = {
   concurrency: integer(1, 16)
     .default(1)
@@ -798,6 +821,9 @@ const rootShape = {
   deploy: table(deployShape)
     .prefault({})
     .describe('Deploys across all sites.'),
+  metrics: table(metricsShape)
+    .prefault({})
+    .describe('Prometheus metrics on a listener of their own. See docs/metrics.md.'),
   sites: z
     .array(table(siteShape), {
       error: (issue) =>
@@ -842,6 +868,7 @@ const TABLES: ReadonlyMap<string, TableInfo> = new Map([
   ['acme.eab', { title: '[acme.eab]', keys: Object.keys(eabShape) }],
   ['log', { title: '[log]', keys: Object.keys(logShape) }],
   ['deploy', { title: '[deploy]', keys: Object.keys(deployShape) }],
+  ['metrics', { title: '[metrics]', keys: Object.keys(metricsShape) }],
   ['sites[]', { title: '[[sites]]', keys: Object.keys(siteShape) }],
   ['sites[].build', { title: '[sites.build]', keys: Object.keys(buildShape) }],
   ['sites[].webhook', { title: '[sites.webhook]', keys: Object.keys(webhookShape) }],

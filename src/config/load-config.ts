@@ -26,6 +26,7 @@ import { displayPath, formatProblems, summarizeProblems } from './format-problem
 import type { ResolvedConfig, ResolvedSite, Secret } from './resolved-config.ts';
 import { createSecret, resolveSecretFile, resolveSecretValue, suggestEnvName, unavailableSecret } from './secret.ts';
 import { resolveBasicAuth } from './basic-auth-config.ts';
+import { isLoopback, parseListenAddress, type ListenAddress } from './listen-address.ts';
 import { checkChannels, resolveChannelSecrets, resolveNotify, resolveStatus, type ChannelSecrets } from './channel-config.ts';
 import type { AuthUser } from '../static/basic-auth.ts';
 
@@ -312,6 +313,16 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
     error(['server', 'tls'], `${set} is set but ${unset} is not; set both, or neither to obtain certificates with ACME`);
   }
 
+  const metrics = isTable(raw.metrics) ? raw.metrics : {};
+  if (metrics.token !== undefined && metrics.token_file !== undefined) error(['metrics'], 'both token and token_file are set; keep one');
+  const metricsListen = typeof metrics.listen === 'string' ? parseListenAddress(metrics.listen) : undefined;
+  if (metricsListen?.ok === true && !isLoopback(metricsListen.address.host) && metrics.token === undefined && metrics.token_file === undefined) {
+    error(
+      ['metrics', 'listen'],
+      `${JSON.stringify(metrics.listen)} is reachable from other machines, and the metrics name every site; set token = "\${BERTH_METRICS_TOKEN}" (or token_file) so that only your Prometheus reads them, or listen on "127.0.0.1:9187"`,
+    );
+  }
+
   const httpPort = server.http_port ?? 80;
   const httpsPort = server.https_port ?? 443;
   if (httpPort === false && httpsPort === false) {
@@ -405,13 +416,14 @@ async function checkDataDir(dataDir: string, writable: boolean): Promise<Finding
 }
 
 const EAB_KEYS = { value: 'hmac_key', file: 'hmac_key_file', what: 'the EAB HMAC key' };
+const METRICS_KEYS = { value: 'token', file: 'token_file', what: 'the metrics token', minLength: 16 };
 
 async function resolveSecrets(
   raw: Record<string, unknown>,
   configDir: string,
   env: NodeJS.ProcessEnv,
   optional: boolean,
-): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; eabKey: Secret | undefined; channels: ChannelSecrets; findings: Finding[] }> {
+): Promise<{ bySite: Map<number, Secret>; tokens: Map<number, Secret>; eabKey: Secret | undefined; metricsToken: Secret | undefined; channels: ChannelSecrets; findings: Finding[] }> {
   const bySite = new Map<number, Secret>();
   const tokens = new Map<number, Secret>();
   const reported: Finding[] = [];
@@ -480,12 +492,34 @@ async function resolveSecrets(
       else findings.push({ path: ['acme', 'eab', 'hmac_key_file'], message: result.message, severity: 'error', secretAt: (secret) => (eabKey = secret) });
     }
   }
+  const metrics = isTable(raw.metrics) ? raw.metrics : undefined;
+  let metricsToken: Secret | undefined;
+  if (metrics !== undefined && (metrics.token === undefined) !== (metrics.token_file === undefined)) {
+    if (typeof metrics.token === 'string') {
+      const result = resolveSecretValue(metrics.token, env, 'BERTH_METRICS_TOKEN', METRICS_KEYS);
+      if (result.ok) metricsToken = result.secret;
+      else findings.push({ path: ['metrics', 'token'], message: result.message, severity: 'error', secretAt: (secret) => (metricsToken = secret) });
+      if (result.ok && result.warning !== undefined) findings.push({ path: ['metrics', 'token'], message: result.warning, severity: 'warning' });
+    } else if (typeof metrics.token_file === 'string' && metrics.token_file !== '' && !metrics.token_file.startsWith('~') && !metrics.token_file.includes('\0')) {
+      const result = await resolveSecretFile(path.resolve(configDir, metrics.token_file), METRICS_KEYS);
+      if (result.ok) metricsToken = result.secret;
+      else findings.push({ path: ['metrics', 'token_file'], message: result.message, severity: 'error', secretAt: (secret) => (metricsToken = secret) });
+    }
+  }
   const channels = await resolveChannelSecrets(raw, configDir, env, (finding) => findings.push(finding));
-  return { bySite, tokens, eabKey, channels, findings: reported };
+  return { bySite, tokens, eabKey, metricsToken, channels, findings: reported };
 }
 
 // ---------------------------------------------------------------------------
 // Building the resolved config
+
+/** The metrics listener's address; undefined for `listen = false` (the schema has checked the text). */
+function metricsListenOf(listen: string | false): ListenAddress | undefined {
+  if (listen === false) return undefined;
+  const checked = parseListenAddress(listen);
+  if (!checked.ok) throw new Error(`metrics.listen: ${checked.message}`);
+  return checked.address;
+}
 
 const ACME_DIRECTORY_URLS: Readonly<Record<string, string>> = {
   letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
@@ -495,7 +529,7 @@ const ACME_DIRECTORY_URLS: Readonly<Record<string, string>> = {
 function resolveConfig(
   parsed: ParsedConfig,
   configPath: string,
-  { bySite: secrets, tokens, eabKey, channels }: { bySite: ReadonlyMap<number, Secret>; tokens: ReadonlyMap<number, Secret>; eabKey: Secret | undefined; channels: ChannelSecrets },
+  { bySite: secrets, tokens, eabKey, metricsToken, channels }: { bySite: ReadonlyMap<number, Secret>; tokens: ReadonlyMap<number, Secret>; eabKey: Secret | undefined; metricsToken: Secret | undefined; channels: ChannelSecrets },
   basicAuth: ReadonlyMap<number, readonly AuthUser[]>,
 ): ResolvedConfig {
   const dir = path.dirname(configPath);
@@ -536,6 +570,10 @@ function resolveConfig(
       retryDelayMs: acme.retry_delay,
     },
     log: { level: parsed.log.level },
+    metrics: {
+      listen: metricsListenOf(parsed.metrics.listen),
+      token: metricsToken,
+    },
     deploy: {
       concurrency: parsed.deploy.concurrency,
       buildUidBase: parsed.deploy.build_uid_base,

@@ -4,6 +4,7 @@
  * Nothing downstream looks at the raw TOML.
  */
 
+import type { ListenAddress } from './listen-address.ts';
 import type { AuthUser } from '../static/basic-auth.ts';
 
 /** A secret value that refuses to be printed or logged by accident. */
@@ -190,6 +191,13 @@ export interface ResolvedLog {
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }
 
+export interface ResolvedMetrics {
+  /** Where the supervisor serves `GET /_berth/metrics`; undefined: metrics are off, and nothing is counted. */
+  listen: ListenAddress | undefined;
+  /** The bearer token a scrape must send; undefined: none asked (only allowed on a loopback address). */
+  token: Secret | undefined;
+}
+
 export interface ResolvedConfig {
   /** Absolute path of the file the config came from. */
   configPath: string;
@@ -198,6 +206,7 @@ export interface ResolvedConfig {
   server: ResolvedServer;
   acme: ResolvedAcme;
   log: ResolvedLog;
+  metrics: ResolvedMetrics;
   deploy: ResolvedDeploy;
   sites: readonly ResolvedSite[];
   /** `[[notify]]` channels, in file order. */

@@ -10,7 +10,7 @@ import { tidyReleaseStores } from './tidy-release-stores.ts';
 import { reportDataDirModes } from '../state/data-dir-modes.ts';
 import { buildHostFor } from './build-host.ts';
 import { createDeployReporting, type DeployReporting } from './deploy-reporting.ts';
-import { observeDeploys } from './observe-deploys.ts';
+import { observeDeploys, type DeployListener } from './observe-deploys.ts';
 import { startServerNotices, type ServerNotices } from '../notify/server-notices.ts';
 
 /** How long stopping waits for commit statuses and notifications still being sent. */
@@ -22,6 +22,8 @@ export interface ControlPlaneOptions extends DeployerOptions {
    * that started this one holds it for the whole of `berth serve`.
    */
   lockDataDir?: boolean;
+  /** Hears every change of a deploy too (the metrics), after the forge and the channels were told. */
+  onDeploy?: DeployListener;
 }
 
 export interface ControlPlane {
@@ -52,7 +54,20 @@ export async function startControlPlane(config: ResolvedConfig, logger: Logger, 
     notices = startServerNotices(config, logger);
     // Every change of a deploy, from any path (the queue, recovery below), reaches the forge and the channels.
     reporting = createDeployReporting(config, opened, logger, notices?.deployEnded);
-    store = observeDeploys(opened, reporting.listener);
+    const told = reporting.listener;
+    const onDeploy = options.onDeploy;
+    store = observeDeploys(
+      opened,
+      onDeploy === undefined
+        ? told
+        : (record, before) => {
+            try {
+              told(record, before);
+            } finally {
+              onDeploy(record, before);
+            }
+          },
+    );
     // Data directories from before every path in them was private (see data-dir-modes.ts).
     reportDataDirModes(await buildHost.secureDataDir(), logger);
     await recoverInterruptedDeploys({ config, store, logger, buildHost });

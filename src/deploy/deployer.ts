@@ -19,6 +19,8 @@ export interface Deployer {
   receivePush(event: PushEvent): PushReply;
   /** Resolves when no deploy runs or waits. */
   idle(): Promise<void>;
+  /** Deploys running or waiting to run. */
+  queueDepth(): number;
   /** Cancels running and waiting deploys (their builds are killed) and waits for them to end. */
   stop(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export function createDeployer(config: ResolvedConfig, store: StateStore, logger
       };
     },
     idle: () => queue.idle(),
+    queueDepth: () => queue.size,
     async stop() {
       stopping.abort();
       await queue.idle();

@@ -8,6 +8,12 @@ import type { Logger } from '../log/logger.ts';
 import type { RequestHandler } from './request-handler.ts';
 import type { StreamHandler } from './stream-handler.ts';
 
+/** Hears each TLS handshake's outcome, for the metrics (server/serving-metrics.ts). */
+export interface HandshakeCounts {
+  tlsHandshakes: number;
+  tlsFailures: number;
+}
+
 /** Where a listener gets a certificate for a name; the seam the ACME manager fills later. */
 export interface CertificateSource {
   /** The context for an SNI name; undefined means the default one. */
@@ -56,9 +62,10 @@ export async function startListeners(
   certificates: CertificateSource,
   logger: Logger,
   bound: BoundSockets = {},
+  handshakes?: HandshakeCounts,
 ): Promise<Listeners> {
   const h1 = server.httpPort === false ? undefined : createPlain(server, handlers.plain);
-  const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates, logger.child({ kind: 'client' }));
+  const h2 = server.httpsPort === false ? undefined : createTls(server, handlers, certificates, logger.child({ kind: 'client' }), handshakes);
   const h1Port = h1 === undefined ? undefined : await listen(h1.server, server.host, server.httpPort as number, 'http_port', bound.http);
   let h2Port: number | undefined;
   try {
@@ -134,6 +141,7 @@ function createTls(
   { request: handler, stream: streamHandler }: { request: RequestHandler; stream: StreamHandler },
   certificates: CertificateSource,
   clientLog: Logger,
+  handshakes: HandshakeCounts | undefined,
 ): Closable<Http2SecureServer> {
   // HTTP/1.1 connections over TLS: count requests in flight per socket, so a
   // shutdown can close idle ones at once and busy ones after their response.
@@ -207,9 +215,11 @@ function createTls(
   server.on('sessionError', (error: NodeJS.ErrnoException) => clientLog.debug({ code: error.code }, 'HTTP/2 session error; session closed'));
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     clientLog.debug({ code: error.code }, 'TLS handshake failed; connection closed');
+    if (handshakes !== undefined) handshakes.tlsFailures++;
     socket.destroy();
   });
   server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    if (handshakes !== undefined) handshakes.tlsHandshakes++;
     sockets.add(socket);
     if (socket.alpnProtocol !== 'h2') {
       const deadline = setTimeout(() => socket.destroy(), options.headersTimeoutMs);

@@ -9,6 +9,7 @@ import { createRangeStream } from './range-stream.ts';
 import { bodySource, part, span, type ServingCaches } from './reply-body.ts';
 import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
 
 /** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
 export interface HttpRequest extends AsyncIterable<Buffer> {
@@ -21,6 +22,7 @@ export interface HttpRequest extends AsyncIterable<Buffer> {
 
 export interface HttpResponse {
   readonly headersSent: boolean;
+  readonly statusCode: number;
   readonly writableEnded: boolean;
   readonly destroyed: boolean;
   writeHead(status: number, headers: readonly string[]): unknown;
@@ -43,6 +45,43 @@ export interface HandlerOptions {
   secure?: boolean;
   /** Where file bytes are found and kept: the worker's one set, shared by every listener. */
   caches: ServingCaches;
+  /** The worker's request counts; undefined when metrics are off (nothing is counted then). */
+  metrics?: ServingMetrics | undefined;
+}
+
+/**
+ * What a request is counted under once its answer ends: set while it is
+ * answered, read by the close listener (see `countRequest`).
+ */
+export interface Counted {
+  site: number;
+  bytes: number;
+}
+
+/**
+ * Counts a request from now until its answer closes: in flight meanwhile,
+ * then by site, status and method with its duration and body bytes, if an
+ * answer was sent (a client that leaves before one is only taken out of the
+ * in-flight count).
+ */
+export function countRequest(metrics: ServingMetrics, method: string | undefined, res: HttpResponse): Counted {
+  const counted: Counted = { site: metrics.otherSite, bytes: 0 };
+  const started = performance.now();
+  metrics.inFlight++;
+  res.on('close', () => {
+    metrics.inFlight--;
+    if (res.headersSent) metrics.record(counted.site, res.statusCode, method, counted.bytes, started);
+  });
+  return counted;
+}
+
+/** The body bytes of an answer: none for HEAD (and for answers without a body), the range's for a 206. */
+export function bodyBytes(reply: Reply, head: boolean): number {
+  if (head) return 0;
+  const file = reply.file;
+  if (file === undefined) return reply.body?.length ?? 0;
+  const { start, end } = span(reply, file.content.size);
+  return end < start ? 0 : end - start + 1;
 }
 
 /** An access log line writer, or undefined when access logging is off. */
@@ -69,8 +108,8 @@ export function createAccessLog(logger: Logger, options: HandlerOptions): Access
 /** Answers HTTP/1.1 requests: route, then write what the responder decided. */
 export function createRequestHandler(table: SiteTable, logger: Logger, options: HandlerOptions): RequestHandler {
   const log = createAccessLog(logger, options);
-  const { challenges, httpsRedirectPort, secure = false } = options;
-  const handle = (req: HttpRequest, res: HttpResponse, target: Target): void => {
+  const { challenges, httpsRedirectPort, secure = false, metrics } = options;
+  const handle = (req: HttpRequest, res: HttpResponse, target: Target, counted: Counted | undefined): void => {
     const started = log === undefined ? 0 : performance.now();
     const servername = req.socket?.servername;
     const routed = routeRequest(table, {
@@ -82,16 +121,22 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       duplicateHost: hasSecondHost(req.rawHeaders),
     }, httpsRedirectPort?.());
     const hsts = secure ? routed.site?.config.hsts : undefined;
+    if (counted !== undefined) {
+      if (routed.site !== undefined) counted.site = routed.site.index;
+      counted.bytes = bodyBytes(routed.reply, req.method === 'HEAD');
+    }
     write(routed.reply, req.method === 'HEAD', res, hsts, options.caches, (error) => fail(req, res, error));
     log?.(req.method, req.url, routed, started);
   };
-  const route: RequestHandler = (req, res) => {
+  const countWebhook = metrics === undefined ? undefined : metrics.webhook.bind(metrics);
+  const route = (req: HttpRequest, res: HttpResponse, counted: Counted | undefined): void => {
     const target = targetOf(req);
     const url = target.url;
     if (url?.startsWith(HOOKS_PREFIX) === true) {
-      void handleWebhook(url, req.method, req, table, options.pushSink, logger)
+      void handleWebhook(url, req.method, req, table, options.pushSink, logger, countWebhook)
         .then((answer) => {
           if (res.destroyed || res.writableEnded) return;
+          if (counted !== undefined) counted.bytes = Buffer.byteLength(answer.body);
           res.writeHead(answer.status, Object.entries(answer.headers).flat());
           res.end(Buffer.from(answer.body));
         })
@@ -105,9 +150,10 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
         .then(
           (answer) => {
             // Not one of ours: the request is handled like any other (redirected, or the site's own file).
-            if (answer === undefined) handle(req, res, target);
+            if (answer === undefined) handle(req, res, target, counted);
             else {
               const body = Buffer.from(answer);
+              if (counted !== undefined && req.method !== 'HEAD') counted.bytes = body.length;
               res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(body.length), 'cache-control', 'no-store']);
               res.end(req.method === 'HEAD' ? undefined : body);
               logger.info({ kind: 'acme', token: token.slice(0, 12) }, 'answered an ACME HTTP-01 challenge');
@@ -115,13 +161,13 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
           },
           (error: unknown) => {
             logger.error({ err: error }, 'cannot read an ACME challenge answer');
-            handle(req, res, target);
+            handle(req, res, target, counted);
           },
         )
         .catch((error: unknown) => fail(req, res, error));
       return;
     }
-    handle(req, res, target);
+    handle(req, res, target, counted);
   };
   // Nothing a request does may end the process: whatever throws on the way
   // (synchronously or in a promise above) is answered 500 with an error id.
@@ -141,7 +187,7 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
   };
   return (req, res) => {
     try {
-      route(req, res);
+      route(req, res, metrics === undefined ? undefined : countRequest(metrics, req.method, res));
     } catch (error) {
       fail(req, res, error);
     }

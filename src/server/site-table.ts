@@ -7,6 +7,8 @@ import type { ServedRelease } from '../static/served-release.ts';
  */
 export interface SiteState {
   readonly config: ResolvedSite;
+  /** Its place in the table: where its requests are counted (server/serving-metrics.ts). */
+  readonly index: number;
   release: ServedRelease | undefined;
   /**
    * True from start until the first look at the site's `current` link has
@@ -24,7 +26,7 @@ export interface SiteTable {
 }
 
 export function createSiteTable(sites: readonly ResolvedSite[]): SiteTable {
-  const states = sites.map((config): SiteState => ({ config, release: undefined, loading: true }));
+  const states = sites.map((config, index): SiteState => ({ config, index, release: undefined, loading: true }));
   const byHost = new Map<string, SiteState>();
   for (const state of states) {
     for (const domain of state.config.domains) byHost.set(domain.toLowerCase(), state);

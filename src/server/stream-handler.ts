@@ -3,7 +3,8 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
-import { createAccessLog, type HandlerOptions } from './request-handler.ts';
+import { bodyBytes, createAccessLog, type Counted, type HandlerOptions } from './request-handler.ts';
+import type { ServingMetrics } from './serving-metrics.ts';
 import { internalErrorReply } from './internal-error.ts';
 import { bodySource, part, span, type ServingCaches } from './reply-body.ts';
 import { createRangeStream } from './range-stream.ts';
@@ -45,14 +46,17 @@ function h2Headers(reply: Reply): OutgoingHttpHeaders {
 export function createStreamHandler(table: SiteTable, logger: Logger, options: HandlerOptions): StreamHandler {
   const log = createAccessLog(logger, options);
   const debug = logger.child({ kind: 'client' });
-  const answer: StreamHandler = (stream, headers) => {
+  const metrics = options.metrics;
+  const countWebhook = metrics === undefined ? undefined : metrics.webhook.bind(metrics);
+  const answer = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, counted: Counted | undefined): void => {
     const method = headers[':method'] as string | undefined;
     const url = headers[':path'] as string | undefined;
     if (url?.startsWith(HOOKS_PREFIX) === true) {
       const request = Object.assign(stream as unknown as AsyncIterable<Buffer>, { headers });
-      void handleWebhook(url, method, request, table, options.pushSink, logger)
+      void handleWebhook(url, method, request, table, options.pushSink, logger, countWebhook)
         .then((answer) => {
           if (!open(stream)) return;
+          if (counted !== undefined) counted.bytes = Buffer.byteLength(answer.body);
           // HTTP/2 has no Connection header; the stream simply ends.
           const headers = Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name !== 'connection'));
           stream.respond({ ':status': answer.status, ...headers });
@@ -71,6 +75,10 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: false,
     });
+    if (counted !== undefined) {
+      if (routed.site !== undefined) counted.site = routed.site.index;
+      counted.bytes = bodyBytes(routed.reply, method === 'HEAD');
+    }
     write(routed.reply, method === 'HEAD', stream, routed.site?.config.hsts, options.caches, (error) => fail(stream, headers, error));
     log?.(method, url, routed, started);
   };
@@ -97,11 +105,24 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
     // so a client cannot fill the log.
     stream.on('error', (error: NodeJS.ErrnoException) => debug.debug({ code: error.code }, 'HTTP/2 stream error'));
     try {
-      answer(stream, headers);
+      answer(stream, headers, metrics === undefined ? undefined : countStream(metrics, headers[':method'] as string | undefined, stream));
     } catch (error) {
       fail(stream, headers, error);
     }
   };
+}
+
+/** As `countRequest` (request-handler.ts), for an HTTP/2 stream: its status is the one in the headers it sent. */
+function countStream(metrics: ServingMetrics, method: string | undefined, stream: ServerHttp2Stream): Counted {
+  const counted: Counted = { site: metrics.otherSite, bytes: 0 };
+  const started = performance.now();
+  metrics.inFlight++;
+  stream.once('close', () => {
+    metrics.inFlight--;
+    const status = stream.headersSent ? stream.sentHeaders[':status'] : undefined;
+    if (typeof status === 'number') metrics.record(counted.site, status, method, counted.bytes, started);
+  });
+  return counted;
 }
 
 /** The stream can still take an answer: not reset, not closed with its session. */

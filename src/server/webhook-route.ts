@@ -9,6 +9,10 @@ import { readBody, WEBHOOK_BODIES_IN_FLIGHT_LIMIT, WEBHOOK_BODY_LIMIT } from '..
 import { sha256Hex } from '../webhooks/signature.ts';
 import { hasSignatureHeader, receiveWebhook } from '../webhooks/receive-webhook.ts';
 import type { SiteTable } from './site-table.ts';
+import type { WebhookResult } from './serving-metrics.ts';
+
+/** Hears each webhook request's forge (of the site named, when one is configured) and result, for the metrics. */
+export type WebhookCount = (forge: string | undefined, result: WebhookResult) => void;
 
 export const HOOKS_PREFIX = '/_berth/hooks/';
 
@@ -87,10 +91,12 @@ export async function handleWebhook(
   table: SiteTable,
   sink: PushSink | undefined,
   logger: Logger,
+  count: WebhookCount = () => undefined,
 ): Promise<WebhookAnswer> {
   try {
-    return await answerWebhook(path, method, request, table, sink, logger);
+    return await answerWebhook(path, method, request, table, sink, logger, count);
   } catch (error) {
+    count(undefined, 'error');
     const id = randomUUID().slice(0, 8);
     logger.error({ err: error, errorId: id }, 'webhook handling failed');
     return answer(500, { message: `Internal error ${id}` });
@@ -104,19 +110,27 @@ async function answerWebhook(
   table: SiteTable,
   sink: PushSink | undefined,
   logger: Logger,
+  countAs: WebhookCount,
 ): Promise<WebhookAnswer> {
   const name = path.slice(HOOKS_PREFIX.length).split('?', 1)[0] ?? '';
-  if (method !== 'POST') return answer(405, { error: 'E_WEBHOOK_METHOD', message: 'Webhooks are POST requests' }, { allow: 'POST' });
   const site = table.sites.find((candidate) => candidate.config.name === name);
+  // The forge of a configured site only: a name from the URL is the client's and never a label.
+  const count = (result: WebhookResult): void => countAs(site?.config.webhook?.forge, result);
+  if (method !== 'POST') {
+    count('refused');
+    return answer(405, { error: 'E_WEBHOOK_METHOD', message: 'Webhooks are POST requests' }, { allow: 'POST' });
+  }
   // The same steps whether or not the site exists, so that neither the
   // answer nor when it comes tells which site names do.
   if (!hasSignatureHeader(request.headers, table.sites.map((candidate) => candidate.config))) {
     logger.warn({ site: shownName(name), reason: site === undefined ? 'no site by that name' : refusalReason(site.config, request.headers) }, 'webhook refused before reading its body');
+    count('bad_signature');
     return unauthorized();
   }
   const read = await readBody(request, WEBHOOK_BODY_LIMIT, webhookBodies);
   if (!read.ok) {
     logger.warn({ site: shownName(name), status: read.status, reason: read.message }, 'webhook refused while reading its body');
+    count('refused');
     // Closing spares reading the rest of an oversized body just to keep the connection.
     if (read.status === 503) {
       return answer(503, { error: 'E_WEBHOOK_BUSY', message: read.message }, { connection: 'close', 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) });
@@ -129,6 +143,7 @@ async function answerWebhook(
       // About the time a signature check of the body takes.
       sha256Hex(read.body);
       logger.warn({ site: shownName(name), reason: 'no site by that name' }, 'webhook refused');
+      count('bad_signature');
       return unauthorized();
     }
     outcome = receiveWebhook(site.config, request.headers, read.body);
@@ -137,17 +152,21 @@ async function answerWebhook(
   }
   if (outcome.kind === 'reject') {
     logger.warn({ site: name, status: outcome.status, code: outcome.code, reason: outcome.message }, 'webhook refused');
+    count(outcome.status === 401 ? 'bad_signature' : 'refused');
     if (outcome.status === 401) return unauthorized();
     return answer(outcome.status, { error: outcome.code, message: outcome.message });
   }
   if (outcome.kind === 'ignore') {
     logger.info({ site: name, delivery: outcome.delivery, reason: outcome.reason }, 'webhook ignored');
+    count('ignored');
     return answer(202, { status: 'ignored', message: outcome.reason });
   }
   if (sink === undefined) {
+    count('refused');
     return answer(503, { error: 'E_DEPLOYS_OFF', message: 'This server does not run deploys' }, { 'retry-after': '60' });
   }
   const reply = await sink(outcome.event);
+  count(reply.body.status === 'duplicate' ? 'duplicate' : 'accepted');
   logger.info({ site: name, delivery: outcome.event.delivery, sha: outcome.event.sha, status: reply.body.status, deploy: reply.body.deploy }, 'webhook received');
   return answer(reply.status, reply.body);
 }

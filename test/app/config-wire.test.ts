@@ -12,6 +12,7 @@ import { tempDir } from '../helpers/temp.ts';
 const WEBHOOK_SECRET = 'webhook-secret-value-0001';
 const TOKEN = 'repository-token-value-01';
 const EAB_KEY = 'eab-hmac-key-value-0001';
+const METRICS_TOKEN = 'metrics-token-value-0001';
 
 async function fullConfig(t: import('node:test').TestContext): Promise<ResolvedConfig> {
   const dir = await tempDir(t);
@@ -29,6 +30,9 @@ async function fullConfig(t: import('node:test').TestContext): Promise<ResolvedC
       '[acme.eab]',
       'kid = "kid-1"',
       'hmac_key = "${EAB_KEY}"',
+      '[metrics]',
+      'listen = "[::]:9187"',
+      'token = "${METRICS_TOKEN}"',
       '[[sites]]',
       'name = "blog"',
       'domains = ["example.com", "www.example.com"]',
@@ -46,7 +50,7 @@ async function fullConfig(t: import('node:test').TestContext): Promise<ResolvedC
       'domains = ["docs.example.com"]',
     ].join('\n'),
   );
-  return loadConfig(file, { HOOK: WEBHOOK_SECRET, BLOG_TOKEN: TOKEN, EAB_KEY, ANN_PASSWORD: 'a long password for ann' });
+  return loadConfig(file, { HOOK: WEBHOOK_SECRET, BLOG_TOKEN: TOKEN, EAB_KEY, METRICS_TOKEN, ANN_PASSWORD: 'a long password for ann' });
 }
 
 /** The wire form as the JSON IPC channel delivers it. */
@@ -72,9 +76,11 @@ test('a config sent over the channel comes back equal, secrets wrapped again and
   assert.equal(site?.webhook?.secret.source, 'env HOOK');
   assert.equal(site?.token?.reveal(), TOKEN);
   assert.equal(back.acme.eab?.hmacKey.reveal(), EAB_KEY);
+  assert.equal(back.metrics.token?.reveal(), METRICS_TOKEN);
+  assert.deepEqual(back.metrics.listen, { host: '::', port: 9187 });
   // Printing or logging the arrived config shows where secrets came from, never their values.
   const shown = `${inspect(back, { depth: 10 })}${JSON.stringify(back)}`;
-  for (const secret of [WEBHOOK_SECRET, TOKEN, EAB_KEY]) assert.ok(!shown.includes(secret), 'no secret value in the printed config');
+  for (const secret of [WEBHOOK_SECRET, TOKEN, EAB_KEY, METRICS_TOKEN]) assert.ok(!shown.includes(secret), 'no secret value in the printed config');
   assert.ok(Object.isFrozen(back) && Object.isFrozen(back.server) && Object.isFrozen(back.sites[0]?.domains));
   // Everything else is what the supervisor loaded, key for key.
   assert.deepEqual(JSON.parse(JSON.stringify(back)), JSON.parse(JSON.stringify(config)));
@@ -122,6 +128,10 @@ test('malformed messages are refused with the field that is wrong, never a value
     [change('sites.0.webhook.secret', WEBHOOK_SECRET), /sites\[0\].webhook.secret is not an object \(string\)/],
     [change('sites.0.token', { value: TOKEN }), /sites\[0\].token is not a secret/],
     [change('acme.eab.hmacKey', { secret: 7, source: 'env' }), /acme.eab.hmacKey is not a secret/],
+    [change('metrics', undefined), /metrics is not an object \(undefined\)/],
+    [change('metrics.listen.port', '9187'), /metrics.listen.port is not a port \(string\)/],
+    [change('metrics.token', METRICS_TOKEN), /metrics.token is not an object \(string\)/],
+    [change('metrics.token', { secret: 7, source: 'env' }), /metrics.token is not a secret/],
   ];
   for (const [message, reason] of cases) {
     assert.throws(() => fromWire(message), isWireError(reason), String(reason));

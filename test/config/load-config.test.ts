@@ -378,6 +378,8 @@ cert = "x"
 mail = "a@b.c"
 [log]
 lvl = "info"
+[metrics]
+listn = "127.0.0.1:9187"
 [[sites]]
 name = "blog"
 domains = ["example.com"]
@@ -397,9 +399,10 @@ secrets = "y"
       ['server.tls.cert', 5],
       ['acme.mail', 7],
       ['log.lvl', 9],
-      ['sites[0].domain', 13],
-      ['sites[0].build.cmd', 15],
-      ['sites[0].webhook.secrets', 19],
+      ['metrics.listn', 11],
+      ['sites[0].domain', 15],
+      ['sites[0].build.cmd', 17],
+      ['sites[0].webhook.secrets', 21],
     ];
     assert.deepEqual(
       errors(problems).map((problem) => [problem.path, problem.line]),
@@ -408,7 +411,8 @@ secrets = "y"
     for (const problem of problems) assert.match(problem.message, /^unknown key "/);
     assert.match(problemAt(problems, 'server.hots').message, /did you mean "host"\?/);
     assert.match(problemAt(problems, 'sites[0].webhook.secrets').message, /did you mean "secret"\?/);
-    assert.match(problemAt(problems, 'bogus_root').message, /accepted keys are data_dir, server, acme, log, deploy, sites/);
+    assert.match(problemAt(problems, 'metrics.listn').message, /did you mean "listen"\?/);
+    assert.match(problemAt(problems, 'bogus_root').message, /accepted keys are data_dir, server, acme, log, deploy, metrics, sites, notify/);
   });
 
   it('suggests the snake_case spelling of a camelCase key', async () => {

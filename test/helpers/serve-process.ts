@@ -34,6 +34,8 @@ export interface ServeProcess {
 export interface ServeProcessOptions {
   /** Extra TOML for `[server]`. */
   server?: string;
+  /** TOML tables added after the site's (`[metrics]`, say). */
+  tables?: string;
   /** Files published for the one site (domains `localhost` and `127.0.0.1`) before the server starts. */
   files: Record<string, string | Buffer>;
   /** Passed to the child's environment. */
@@ -60,7 +62,7 @@ export async function startServeProcess(t: TestContext, options: ServeProcessOpt
   const workers = Number(/^\s*workers\s*=\s*(\d+)/m.exec(server)?.[1] ?? availableParallelism());
   await writeFile(
     config,
-    ['data_dir = "data"', '[server]', 'host = "127.0.0.1"', 'http_port = 0', 'https_port = 0', server, '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost", "127.0.0.1"]'].join('\n'),
+    ['data_dir = "data"', '[server]', 'host = "127.0.0.1"', 'http_port = 0', 'https_port = 0', server, '[acme]', 'directory = "off"', '[[sites]]', 'name = "site"', 'domains = ["localhost", "127.0.0.1"]', options.tables ?? ''].join('\n'),
   );
   await writeTree(join(root, 'out'), options.files);
   const sink = new PassThrough();
