@@ -151,8 +151,9 @@ describe('berth serve metrics', () => {
     t.after(() => child.kill('SIGKILL'));
     const lines: Array<Record<string, unknown>> = [];
     createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
-    assert.ok(await eventually(async () => lines.some((line) => line.msg === 'metrics listening') && lines.some((line) => line.msg === 'control plane ready'), 60_000), JSON.stringify(lines));
+    assert.ok(await eventually(async () => ['metrics listening', 'control plane ready', 'listening'].every((msg) => lines.some((line) => line.msg === msg)), 60_000), JSON.stringify(lines));
     const port = lines.find((line) => line.msg === 'metrics listening')?.port as number;
+    // The workers say they listen in their own time, which may be after the control plane is ready.
     const http = lines.find((line) => line.msg === 'listening')?.http as number;
     const head = git(repo.work, 'rev-parse', 'HEAD').trim();
     assert.equal((await githubPushTo(http, SECRET, { ref: 'refs/heads/main', after: head }, 'delivery-1')).status, 202);
