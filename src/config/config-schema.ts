@@ -511,6 +511,12 @@ const metricsShape = {
     .describe('File holding the bearer token (one trailing newline is ignored). Relative to the directory of berth.toml. Set this or token.'),
 };
 
+const adminShape = {
+  domain: hostName
+    .optional()
+    .describe('Host name the dashboard and the JSON API (/_berth/api/v1/) answer on, with its own certificate like a site. Unset: neither is served. Nothing answers there until an admin exists (berth admin add NAME). See docs/dashboard.md.'),
+};
+
 const deployShape = {
   concurrency: integer(1, 16)
     .default(1)
@@ -821,6 +827,9 @@ const rootShape = {
   deploy: table(deployShape)
     .prefault({})
     .describe('Deploys across all sites.'),
+  admin: table(adminShape)
+    .prefault({})
+    .describe('The dashboard and the JSON API. See docs/dashboard.md and docs/api.md.'),
   metrics: table(metricsShape)
     .prefault({})
     .describe('Prometheus metrics on a listener of their own. See docs/metrics.md.'),
@@ -869,6 +878,7 @@ const TABLES: ReadonlyMap<string, TableInfo> = new Map([
   ['log', { title: '[log]', keys: Object.keys(logShape) }],
   ['deploy', { title: '[deploy]', keys: Object.keys(deployShape) }],
   ['metrics', { title: '[metrics]', keys: Object.keys(metricsShape) }],
+  ['admin', { title: '[admin]', keys: Object.keys(adminShape) }],
   ['sites[]', { title: '[[sites]]', keys: Object.keys(siteShape) }],
   ['sites[].build', { title: '[sites.build]', keys: Object.keys(buildShape) }],
   ['sites[].webhook', { title: '[sites.webhook]', keys: Object.keys(webhookShape) }],

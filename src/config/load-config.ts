@@ -406,6 +406,16 @@ function checkAcrossKeys(raw: Record<string, unknown>): Finding[] {
       }
     }
   });
+  const admin = isTable(raw.admin) ? raw.admin : {};
+  if (typeof admin.domain === 'string') {
+    const checked = checkHostName(admin.domain);
+    const owner = checked.ok ? owners.get(checked.host) : undefined;
+    if (owner !== undefined) {
+      const ownerSite = sites[owner.site];
+      const ownerName = isTable(ownerSite) && typeof ownerSite.name === 'string' ? ` (${show(ownerSite.name)})` : '';
+      error(['admin', 'domain'], `${show(admin.domain)} is a domain of sites[${owner.site}]${ownerName}; the dashboard needs a host name of its own, such as "berth.example.com"`);
+    }
+  }
   return findings;
 }
 
@@ -574,6 +584,7 @@ function resolveConfig(
       listen: metricsListenOf(parsed.metrics.listen),
       token: metricsToken,
     },
+    admin: { domain: parsed.admin.domain },
     deploy: {
       concurrency: parsed.deploy.concurrency,
       buildUidBase: parsed.deploy.build_uid_base,

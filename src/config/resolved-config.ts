@@ -198,6 +198,11 @@ export interface ResolvedMetrics {
   token: Secret | undefined;
 }
 
+export interface ResolvedAdmin {
+  /** The host the dashboard and the API answer on (lower case); undefined: neither is served. */
+  domain: string | undefined;
+}
+
 export interface ResolvedConfig {
   /** Absolute path of the file the config came from. */
   configPath: string;
@@ -207,6 +212,7 @@ export interface ResolvedConfig {
   acme: ResolvedAcme;
   log: ResolvedLog;
   metrics: ResolvedMetrics;
+  admin: ResolvedAdmin;
   deploy: ResolvedDeploy;
   sites: readonly ResolvedSite[];
   /** `[[notify]]` channels, in file order. */

@@ -412,7 +412,7 @@ secrets = "y"
     assert.match(problemAt(problems, 'server.hots').message, /did you mean "host"\?/);
     assert.match(problemAt(problems, 'sites[0].webhook.secrets').message, /did you mean "secret"\?/);
     assert.match(problemAt(problems, 'metrics.listn').message, /did you mean "listen"\?/);
-    assert.match(problemAt(problems, 'bogus_root').message, /accepted keys are data_dir, server, acme, log, deploy, metrics, sites, notify/);
+    assert.match(problemAt(problems, 'bogus_root').message, /accepted keys are data_dir, server, acme, log, deploy, admin, metrics, sites, notify/);
   });
 
   it('suggests the snake_case spelling of a camelCase key', async () => {
