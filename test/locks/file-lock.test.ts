@@ -301,7 +301,8 @@ describe('file lock: waiting', () => {
     const first = await acquireFileLock(file, { waitMs: 0, busy, onWait: (holder) => told.push(holder.pid) });
     assert.equal(told.length, 0);
     const second = acquireFileLock(file, { waitMs: 10_000, pollMs: 10, busy, onWait: (holder) => told.push(holder.pid) });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The second has found the lock held once it says so; a loaded machine may take a while to get there.
+    for (let waited = 0; told.length === 0 && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     await first.release();
     await (await second).release();
     assert.deepEqual(told, [process.pid]);
