@@ -29,6 +29,8 @@ export interface ApiTokens {
    * right.
    */
   check(token: string | undefined, need: { site: string; right: ApiRight }, now?: number): ApiTokenInfo;
+  /** The token's record when it is one Berth issued and not revoked, whatever it may do; else E_ADMIN_TOKEN_INVALID. */
+  identify(token: string | undefined): ApiTokenInfo;
   /** Revokes the active token of that name; E_ADMIN_TOKEN_UNKNOWN when there is none. */
   revoke(name: string, now?: number): void;
   /** Oldest first, revoked ones included. Never the token itself, which is not kept. */
@@ -39,6 +41,13 @@ export interface ApiTokens {
 const TOUCH_EVERY_MS = 60 * 1000;
 
 export function createApiTokens(store: AdminStore): ApiTokens {
+  const activeRecord = (token: string | undefined): ApiTokenRecord => {
+    const secret = token?.startsWith(API_TOKEN_PREFIX) === true ? token.slice(API_TOKEN_PREFIX.length) : undefined;
+    const record = secret !== undefined && isSecretToken(secret) ? store.getApiTokenByHash(hashSecretToken(token as string)) : undefined;
+    if (record === undefined) throw new BerthError('E_ADMIN_TOKEN_INVALID', 'The API token is not one Berth issued');
+    if (record.revokedAt !== undefined) throw new BerthError('E_ADMIN_TOKEN_INVALID', `The API token "${record.name}" was revoked`);
+    return record;
+  };
   return {
     create(input, now = Date.now()) {
       checkAdminName(input.name, 'API token');
@@ -57,11 +66,12 @@ export function createApiTokens(store: AdminStore): ApiTokens {
       return { token, info: withoutHash({ ...record, lastUsedAt: undefined, revokedAt: undefined }) };
     },
 
+    identify(token) {
+      return withoutHash(activeRecord(token));
+    },
+
     check(token, need, now = Date.now()) {
-      const secret = token?.startsWith(API_TOKEN_PREFIX) === true ? token.slice(API_TOKEN_PREFIX.length) : undefined;
-      const record = secret !== undefined && isSecretToken(secret) ? store.getApiTokenByHash(hashSecretToken(token as string)) : undefined;
-      if (record === undefined) throw new BerthError('E_ADMIN_TOKEN_INVALID', 'The API token is not one Berth issued');
-      if (record.revokedAt !== undefined) throw new BerthError('E_ADMIN_TOKEN_INVALID', `The API token "${record.name}" was revoked`);
+      const record = activeRecord(token);
       if (record.sites !== 'all' && !record.sites.includes(need.site)) {
         throw new BerthError('E_ADMIN_TOKEN_SCOPE', `The API token "${record.name}" is not for the site "${need.site}" (it is for ${record.sites.join(', ')})`);
       }

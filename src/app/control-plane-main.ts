@@ -13,6 +13,7 @@ import { answerDeployRequestsOverIpc } from './deploy-request-relay.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { DEPLOY_NICE, lowerOwnPriority } from '../process/priority.ts';
 import { confirmServedOverIpc } from './confirm-served.ts';
+import { startAdmin } from '../admin/start-admin.ts';
 
 /**
  * The control plane of `berth serve`: the deploy queue, git, builds,
@@ -60,8 +61,14 @@ const stopTakingDeploys = answerDeployRequestsOverIpc(({ site, ref, sha }) => {
   if (!config.sites.some((candidate) => candidate.name === site)) {
     throw new BerthError('E_SITE_UNKNOWN', `No site named ${JSON.stringify(site)} in ${config.configPath}; configured: ${config.sites.map((candidate) => candidate.name).join(', ')}`);
   }
+  const lock = running.store.siteLock(site);
+  if (lock !== undefined) {
+    throw new BerthError('E_DEPLOYS_LOCKED', `Deploys of ${site} are locked by ${lock.by} since ${lock.at}; the push is kept in the repository and deploys once the site is unlocked in the dashboard and pushed again`);
+  }
   return running.deployer.submit({ site, trigger: 'hook', ref, ...(sha === undefined ? {} : { sha }) }).id;
 }, () => !retiring);
+// [admin] domain: the dashboard and the API, forwarded here by the workers.
+const admin = config.admin.domain === undefined ? undefined : await startAdmin(config, running, logger);
 if (config.acme.directoryUrl !== undefined) preloadAcme();
 // Certificates are ordered here, once; the CA's challenge requests reach a
 // worker on the HTTP port, which reads the answer from the challenge files.
@@ -119,6 +126,7 @@ if (why === 'supervisor gone') {
 }
 logger.info({ signal: why }, 'control plane stopping; waiting for deploys to end');
 await manager?.stop();
+await admin?.close();
 stopAnswering();
 stopTakingDeploys();
 await running.stop();

@@ -184,7 +184,7 @@ export function isRemoteRepo(repo: string): boolean {
   return colon > 0 && (slash === -1 || colon < slash);
 }
 
-function checkBranch(branch: string): string | undefined {
+export function checkBranch(branch: string): string | undefined {
   const value = show(branch);
   if (branch === '') return 'empty; write a branch name such as "main"';
   // A leading "-" would be read by git as an option.

@@ -38,6 +38,15 @@ export class DeployQueue<T extends QueueItem> {
     this.#pump();
   }
 
+  /** Takes out an item that has not started; false when it is not waiting (running, done, or never added). */
+  remove(item: T): boolean {
+    if (this.#pending.get(item.site)?.id !== item.id) return false;
+    this.#pending.delete(item.site);
+    this.#waiting.splice(this.#waiting.indexOf(item.site), 1);
+    if (this.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    return true;
+  }
+
   /** Items not yet started, by site. */
   pending(site: string): T | undefined {
     return this.#pending.get(site);

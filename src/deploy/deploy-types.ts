@@ -2,7 +2,8 @@
 
 export type DeployState = 'queued' | 'building' | 'publishing' | 'live' | 'failed' | 'cancelled' | 'superseded' | 'skipped';
 
-export type DeployTrigger = 'webhook' | 'cli' | 'poll' | 'hook';
+/** `api`: the dashboard's or the API's redeploy. */
+export type DeployTrigger = 'webhook' | 'cli' | 'poll' | 'hook' | 'api';
 
 /** Milliseconds spent in each phase. */
 export interface DeployPhases {

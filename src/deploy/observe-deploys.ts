@@ -25,6 +25,9 @@ export function observeDeploys(store: StateStore, listener: DeployListener): Sta
     recordDelivery: (site, forge, delivery) => store.recordDelivery(site, forge, delivery),
     linkDelivery: (site, delivery, deployId) => store.linkDelivery(site, delivery, deployId),
     forgetDelivery: (site, delivery) => store.forgetDelivery(site, delivery),
+    lockSite: (site, lock) => store.lockSite(site, lock),
+    unlockSite: (site) => store.unlockSite(site),
+    siteLock: (site) => store.siteLock(site),
     createDeploy(input, now) {
       const record = store.createDeploy(input, now);
       tell(record, undefined);

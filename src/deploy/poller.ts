@@ -18,7 +18,8 @@ export function startPolling(config: ResolvedConfig, store: StateStore, deployer
     let lastSubmitted: string | undefined;
     let busy = false;
     const check = async (): Promise<void> => {
-      if (busy) return;
+      // A locked site (a rollback from the dashboard, say) stays on what it serves.
+      if (busy || store.siteLock(site.name) !== undefined) return;
       busy = true;
       try {
         const sha = await resolveRef({ repo, ref, deployKeyFile: site.deployKeyFile, token: site.token?.reveal() });

@@ -11,6 +11,16 @@ export type DeployPatch = Partial<Omit<DeployRecord, 'id' | 'site' | 'createdAt'
 
 export type DeliveryOutcome = 'new' | 'duplicate';
 
+/** A site whose automatic deploys are off (the dashboard's lock, or a rollback from it). */
+export interface SiteLock {
+  site: string;
+  /** Who locked it: an admin's name, or `token:<name>`. */
+  by: string;
+  /** ISO 8601. */
+  at: string;
+  reason: string | undefined;
+}
+
 export interface ListDeploysOptions {
   site?: string;
   /** @default 20 */
@@ -83,6 +93,15 @@ export interface StateStore {
   hasDeploy(id: string): boolean;
   /** The commit of the site's newest live deploy. */
   liveSha(site: string): string | undefined;
+  /**
+   * Stops pushes, polls and hooks from deploying `site` (a rollback stays
+   * live) until `unlockSite`. Locking a locked site keeps the first lock and
+   * returns it.
+   */
+  lockSite(site: string, lock: Omit<SiteLock, 'site'>): SiteLock;
+  /** Returns the lock that was removed, if the site was locked. */
+  unlockSite(site: string): SiteLock | undefined;
+  siteLock(site: string): SiteLock | undefined;
   close(): void;
 }
 
@@ -130,6 +149,15 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE deploys ADD COLUMN build_start TEXT;
   CREATE INDEX deliveries_by_time ON deliveries (received_at);
   CREATE INDEX deliveries_by_deploy ON deliveries (deploy_id);
+  `,
+  // Sites whose pushes and polls do not deploy until unlocked.
+  `
+  CREATE TABLE site_locks (
+    site      TEXT PRIMARY KEY,
+    locked_by TEXT NOT NULL,
+    locked_at TEXT NOT NULL,
+    reason    TEXT
+  ) STRICT;
   `,
 ];
 
@@ -198,6 +226,9 @@ export function openStateStore(dataDir: string): StateStore {
     hasDeploy: db.prepare('SELECT 1 AS found FROM deploys WHERE id = ?'),
     setBuildProcess: db.prepare('UPDATE deploys SET build_pgid = :pgid, build_start = :start WHERE id = :id'),
     buildProcess: db.prepare('SELECT build_pgid, build_start FROM deploys WHERE id = ?'),
+    lockSite: db.prepare('INSERT INTO site_locks (site, locked_by, locked_at, reason) VALUES (?, ?, ?, ?) ON CONFLICT (site) DO NOTHING'),
+    siteLock: db.prepare('SELECT site, locked_by, locked_at, reason FROM site_locks WHERE site = ?'),
+    unlockSite: db.prepare('DELETE FROM site_locks WHERE site = ? RETURNING site, locked_by, locked_at, reason'),
   };
 
   /** Runs one operation, turning SQLite's errors (a full disk, a lock held too long) into ours. */
@@ -389,6 +420,21 @@ export function openStateStore(dataDir: string): StateStore {
       });
     },
 
+    lockSite(site, lock) {
+      return guard('lock the site', () => {
+        statements.lockSite.run(site, lock.by, lock.at, lock.reason ?? null);
+        return lockOf(statements.siteLock.get(site)) as SiteLock;
+      });
+    },
+
+    unlockSite(site) {
+      return guard('unlock the site', () => lockOf(statements.unlockSite.get(site)));
+    },
+
+    siteLock(site) {
+      return guard('read the site lock', () => lockOf(statements.siteLock.get(site)));
+    },
+
     close() {
       if (db.isOpen) db.close();
     },
@@ -572,4 +618,9 @@ function isSqliteBusy(error: unknown): boolean {
 
 function sqliteReason(error: SqliteError): string {
   return error.errstr ?? error.message;
+}
+
+function lockOf(row: Row | undefined): SiteLock | undefined {
+  if (row === undefined) return undefined;
+  return { site: String(row.site), by: String(row.locked_by), at: String(row.locked_at), reason: typeof row.reason === 'string' ? row.reason : undefined };
 }

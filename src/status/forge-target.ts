@@ -34,7 +34,7 @@ const KNOWN_APIS: Record<string, string> = {
 
 const FORGE_NAMES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
 
-interface RepoLocation {
+export interface RepoLocation {
   /** Lower-case host name, without port. */
   hostname: string;
   /** The web origin the forge's API sits under, for self-hosted forges: `https://host[:port]`. */
@@ -98,7 +98,7 @@ function checkApi(api: string): string {
 
 const SCP_LIKE = /^(?:([^@/:\s]+)@)?([^@/:\s]+):(?!\/\/)(.+)$/;
 
-function parseRepoLocation(repoUrl: string): RepoLocation {
+export function parseRepoLocation(repoUrl: string): RepoLocation {
   const text = repoUrl.trim();
   if (text === '') refuse('repo is empty; commit statuses need the forge\'s clone URL');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return fromUrl(text);

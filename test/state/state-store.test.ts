@@ -41,7 +41,7 @@ test('openStateStore creates state.db in WAL mode with the current schema', asyn
   assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
   assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SCHEMA_VERSION);
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((row) => row.name);
-  assert.deepEqual(tables, ['deliveries', 'deploys']);
+  assert.deepEqual(tables, ['deliveries', 'deploys', 'site_locks']);
 });
 
 test('createDeploy stores a queued deploy with a time-sortable id', async (t) => {
@@ -403,4 +403,17 @@ test('a state.db from a newer berth is refused rather than changed', async (t) =
     () => openStateStore(dataDir),
     (error) => isBerthError(error) && error.code === 'E_STATE_DB' && /newer berth/.test(error.message),
   );
+});
+
+test('a site lock is kept once, read back, and removed by unlock', async (t) => {
+  const { state } = await store(t);
+  assert.equal(state.siteLock('blog'), undefined);
+  const first = state.lockSite('blog', { by: 'alice', at: '2026-12-04T10:00:00.000Z', reason: 'rolled back' });
+  assert.deepEqual(first, { site: 'blog', by: 'alice', at: '2026-12-04T10:00:00.000Z', reason: 'rolled back' });
+  // Locking again keeps who locked it first.
+  assert.deepEqual(state.lockSite('blog', { by: 'bob', at: '2026-12-04T11:00:00.000Z', reason: undefined }), first);
+  assert.equal(state.siteLock('docs'), undefined);
+  assert.deepEqual(state.unlockSite('blog'), first);
+  assert.equal(state.unlockSite('blog'), undefined);
+  assert.equal(state.siteLock('blog'), undefined);
 });

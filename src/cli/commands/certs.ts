@@ -1,31 +1,16 @@
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import type { ResolvedConfig } from '../../config/resolved-config.ts';
 import { BerthError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../log/logger.ts';
-import { planCertificates, skipReason } from '../../acme/acme-names.ts';
 import { createManagerFor } from '../../acme/certificate-manager-for.ts';
-import { certificateInfo, createFileStorage, type CertificateInfo, type RenewalState } from '../../acme/certificate-storage.ts';
+import { describeNames } from '../../acme/certificate-rows.ts';
 import { createChallengeStore, type ChallengeStore } from '../../acme/challenge-store.ts';
 import { CHALLENGE_PREFIX } from '../../server/challenge-responder.ts';
 import { formatSpan } from '../../acme/renewal-schedule.ts';
 import { runningServerPid } from '../../state/data-dir-lock.ts';
 import { reloadRunningServer } from '../../app/reload-server.ts';
 import { configOption, type Command, type CommandIo } from '../command.ts';
-
-interface NameRow {
-  name: string;
-  site: string;
-  /** `acme`, `files` (server.tls) or `self-signed`. */
-  source: 'acme' | 'files' | 'self-signed';
-  issuer: string | undefined;
-  notAfter: string | undefined;
-  nextCheck: string | undefined;
-  lastError: RenewalState['lastError'];
-  note: string | undefined;
-}
 
 const certs: Command = {
   name: 'certs',
@@ -77,61 +62,6 @@ Options:
     return 0;
   },
 };
-
-async function describeNames(config: ResolvedConfig): Promise<NameRow[]> {
-  const storage = createFileStorage(config.dataDir);
-  const plans = planCertificates(config.sites, config.acme.directoryUrl);
-  const fallback = await readInfo(config.server.tls.certFile ?? join(config.dataDir, 'certs', 'self-signed', 'cert.pem'));
-  const fallbackSource = config.server.tls.certFile === undefined ? 'self-signed' : 'files';
-  const rows: NameRow[] = [];
-  for (const site of config.sites) {
-    const plan = config.acme.directoryUrl === undefined ? undefined : plans.find((candidate) => candidate.site === site.name);
-    const stored = plan === undefined ? undefined : await storage.load(plan.key);
-    const state = plan === undefined ? {} : await storage.loadState(plan.key);
-    for (const name of site.domains) {
-      if (plan?.names.includes(name) === true) {
-        const covered = stored !== undefined && stored.info.names.includes(name) && stored.info.notAfter.getTime() > Date.now();
-        rows.push({
-          name,
-          site: site.name,
-          source: covered ? 'acme' : 'self-signed',
-          issuer: covered ? stored.info.issuer : undefined,
-          notAfter: covered ? stored.info.notAfter.toISOString() : undefined,
-          nextCheck: state.nextCheck,
-          lastError: state.lastError,
-          note: covered ? undefined : 'waiting for the first certificate (self-signed until then)',
-        });
-      } else {
-        rows.push({
-          name,
-          site: site.name,
-          source: fallbackSource,
-          issuer: fallbackSource === 'self-signed' ? 'Berth self-signed' : fallback?.issuer,
-          notAfter: fallback?.notAfter.toISOString(),
-          nextCheck: undefined,
-          lastError: undefined,
-          note: skippedNote(name, config, fallbackSource),
-        });
-      }
-    }
-  }
-  return rows;
-}
-
-/** Why a name is served without a certificate from ACME, for the table: the name is skipped, and why. */
-function skippedNote(name: string, config: ResolvedConfig, source: NameRow['source']): string {
-  if (config.acme.directoryUrl === undefined) return source === 'files' ? 'from server.tls' : 'self-signed (ACME is off)';
-  const reason = skipReason(name, config.acme.directoryUrl) ?? 'not ordered';
-  return `${source === 'files' ? 'from server.tls' : 'self-signed'}; not ordered from ACME: ${reason}`;
-}
-
-async function readInfo(file: string): Promise<CertificateInfo | undefined> {
-  try {
-    return certificateInfo(await readFile(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
 
 async function renewNow(config: ResolvedConfig, name: string, io: CommandIo): Promise<number> {
   if (config.acme.directoryUrl === undefined) {
