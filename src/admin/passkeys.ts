@@ -92,7 +92,7 @@ export interface Passkeys {
   verifyAuthentication(challengeId: string | undefined, responseJSON: unknown, now?: number): Promise<string>;
   /** The admin's passkeys, oldest first; E_ADMIN_UNKNOWN for no such admin. */
   list(admin: string): PasskeyInfo[];
-  /** Removes one; E_ADMIN_PASSKEY_UNKNOWN when the admin has none with that id. */
+  /** Removes one (`removePasskey` below); E_ADMIN_PASSKEY_UNKNOWN when the admin has none with that id. */
   remove(admin: string, credentialId: string): void;
 }
 
@@ -132,6 +132,7 @@ export function createPasskeys(store: AdminStore, relyingParty: RelyingParty): P
   const registrations = new Map<string, Pending>();
   const signIns = new Map<string, Pending>();
 
+  /** With their keys, which `list` leaves out. */
   function passkeysOf(admin: string): PasskeyRecord[] {
     if (store.getAdmin(admin) === undefined) throw unknownAdmin(admin);
     return store.listPasskeys(admin);
@@ -240,7 +241,8 @@ export function createPasskeys(store: AdminStore, relyingParty: RelyingParty): P
         if (error instanceof Error && /counter/i.test(error.message)) {
           throw new BerthError(
             'E_ADMIN_SIGN_IN',
-            `The passkey "${passkey.label}" counted fewer uses than it had before, as a copy of an authenticator does; the sign-in was refused. If the authenticator is yours, remove the passkey (berth admin passkeys ${passkey.admin} --remove ${shortId(passkey.id)}) and add it again`,
+            // Neither the admin nor the label is named: the message goes to whoever holds the copy.
+            `The passkey counted fewer uses than it had before, as a copy of an authenticator does; the sign-in was refused. If the authenticator is yours, remove the passkey (berth admin passkeys NAME --remove ID on the server) and add it again`,
           );
         }
         throw new BerthError('E_ADMIN_SIGN_IN', `The passkey's signature did not verify (${libraryReason(error, rp)}); sign in again`);
@@ -254,16 +256,37 @@ export function createPasskeys(store: AdminStore, relyingParty: RelyingParty): P
     },
 
     list(admin) {
-      return passkeysOf(admin).map(withoutKey);
+      return listPasskeys(store, admin);
     },
 
     remove(admin, credentialId) {
-      if (store.getAdmin(admin) === undefined) throw unknownAdmin(admin);
-      if (!store.removePasskey(admin, credentialId)) {
-        throw new BerthError('E_ADMIN_PASSKEY_UNKNOWN', `${admin} has no passkey with the id "${shortId(credentialId)}"; berth admin passkeys ${admin} lists theirs`);
-      }
+      removePasskey(store, admin, credentialId);
     },
   };
+}
+
+/** An admin's passkeys, oldest first, without their keys; E_ADMIN_UNKNOWN for no such admin. Needs no relying party, for the command line. */
+export function listPasskeys(store: AdminStore, admin: string): PasskeyInfo[] {
+  if (store.getAdmin(admin) === undefined) throw unknownAdmin(admin);
+  return store.listPasskeys(admin).map(withoutKey);
+}
+
+/**
+ * Removes one of the admin's passkeys, named by its whole credential id or,
+ * as `berth admin passkeys` shows it, by the start of it if no other
+ * passkey of theirs starts the same. Returns the one removed;
+ * E_ADMIN_PASSKEY_UNKNOWN when none (or more than one) matches. A session
+ * signed in with it goes on: `berth admin sessions NAME --revoke-all` ends those.
+ */
+export function removePasskey(store: AdminStore, admin: string, credentialId: string): PasskeyInfo {
+  const matching = listPasskeys(store, admin).filter((passkey) => passkey.id === credentialId || (credentialId.length >= 4 && passkey.id.startsWith(credentialId)));
+  const exact = matching.find((passkey) => passkey.id === credentialId);
+  const passkey = exact ?? (matching.length === 1 ? matching[0] : undefined);
+  if (passkey === undefined || !store.removePasskey(admin, passkey.id)) {
+    const why = matching.length > 1 ? `more than one of ${admin}'s passkeys starts with "${shortId(credentialId)}"; give more of the id` : `${admin} has no passkey with the id "${shortId(credentialId)}"`;
+    throw new BerthError('E_ADMIN_PASSKEY_UNKNOWN', `${why}; berth admin passkeys ${admin} lists theirs`);
+  }
+  return passkey;
 }
 
 /** The first characters of a credential id, as `berth admin passkeys` shows it; enough to tell an admin's passkeys apart. */
