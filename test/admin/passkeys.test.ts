@@ -5,7 +5,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPasskeys, PASSKEY_CHALLENGE_MS, type Passkeys } from '../../src/admin/passkeys.ts';
+import { createPasskeys, PASSKEY_CHALLENGE_MS, removePasskey, type Passkeys } from '../../src/admin/passkeys.ts';
 import type { AdminStore } from '../../src/admin/admin-store.ts';
 import { createSoftwareAuthenticator, type SoftwareAuthenticator } from '../helpers/webauthn-authenticator.ts';
 import { adminStore, testClock } from './admin-fixture.ts';
@@ -237,6 +237,17 @@ describe('passkeys', () => {
     const fresh = await passkeys.registrationOptions('alice', clock.now());
     assert.notEqual(fresh.user.id, phone.userHandle);
     await assert.rejects(signIn(passkeys, phone, clock.now()), { code: 'E_ADMIN_SIGN_IN' });
+  });
+
+  it('are removed by their whole id, or by a start of it that only one has', async (t) => {
+    const { store, passkeys, clock } = await setup(t);
+    const one = await register(passkeys, 'alice', createSoftwareAuthenticator(), clock.now());
+    const two = await register(passkeys, 'alice', createSoftwareAuthenticator(), clock.now());
+    assert.throws(() => removePasskey(store, 'alice', one.slice(0, 3)), { code: 'E_ADMIN_PASSKEY_UNKNOWN' }, 'too short a start matches nothing');
+    assert.throws(() => removePasskey(store, 'alice', ''), { code: 'E_ADMIN_PASSKEY_UNKNOWN' });
+    assert.equal(removePasskey(store, 'alice', one.slice(0, 12)).id, one);
+    assert.equal(removePasskey(store, 'alice', two).id, two);
+    assert.deepEqual(passkeys.list('alice'), []);
   });
 
   it('refuse a passkey added twice, and bad labels', async (t) => {
