@@ -58,6 +58,10 @@ import { unknownAdmin, type AdminStore, type PasskeyRecord } from './admin-store
  * security key without a PIN works, and is then something one has, not
  * also something one knows. Removing a lost key (berth admin passkeys NAME
  * --remove ID) is the answer to losing it.
+ *
+ * A long file: half of it reads the browser's answer field by field and
+ * turns the library's failures into our messages, which belong with the
+ * checks they guard; it could move to a file of its own if it grows.
  */
 export interface RelyingParty {
   /** The RP id: the admin host's name, e.g. `admin.example.com`. Passkeys are bound to it. */
