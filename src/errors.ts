@@ -95,7 +95,9 @@ export type ErrorCode =
   | 'E_ADMIN_TOKEN_EXISTS'
   | 'E_ADMIN_TOKEN_UNKNOWN'
   | 'E_ADMIN_TOKEN_INVALID'
-  | 'E_ADMIN_TOKEN_SCOPE';
+  | 'E_ADMIN_TOKEN_SCOPE'
+  | 'E_ADMIN_PASSKEY'
+  | 'E_ADMIN_PASSKEY_UNKNOWN';
 
 export class BerthError extends Error {
   readonly code: ErrorCode;

@@ -4,8 +4,8 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { BerthError } from '../errors.ts';
 
 /**
- * Admins, their sign-in links, sessions and API tokens, and the sign-in
- * attempt counters, in tables of their own in `<dataDir>/state.db`. Like the
+ * Admins, their sign-in links, sessions, passkeys and API tokens, and the
+ * sign-in attempt counters, in tables of their own in `<dataDir>/state.db`. Like the
  * notification results (notify/delivery-results.ts), the tables are created
  * if missing and the state store's schema versions do not cover them.
  *
@@ -14,13 +14,15 @@ import { BerthError } from '../errors.ts';
  * cannot be reversed by guessing), a password as its scrypt hash. Someone who
  * reads state.db learns who the admins are and what the tokens may do, and
  * can sign in as nobody. A session's CSRF secret is kept as is: it is of no
- * use without the session's own value, which only the browser has.
+ * use without the session's own value, which only the browser has. A
+ * passkey is kept as its public key, which signs nobody in either.
  *
  * Times are milliseconds since the epoch. This is a row store with no
  * policy: sessions.ts, sign-in-limit.ts and api-tokens.ts decide.
  *
- * One file for five tables, because they share one connection, its
- * transactions and the cascade from an admin to their links and sessions;
+ * One file for these tables, because they share one connection, its
+ * transactions and the cascade from an admin to their links, sessions and
+ * passkeys;
  * most of its length is this interface and the row mapping.
  */
 export interface AdminStore {
@@ -31,7 +33,7 @@ export interface AdminStore {
   listAdmins(): AdminRecord[];
   setPasswordHash(name: string, passwordHash: string): void;
   /**
-   * Removes an admin with their sign-in links and sessions, and revokes the
+   * Removes an admin with their sign-in links, sessions and passkeys, and revokes the
    * API tokens they made. Returns false when there was no such admin.
    */
   removeAdmin(name: string, now: number): boolean;
@@ -76,6 +78,28 @@ export interface AdminStore {
   /** Deletes the counters of `kind` beyond the `keep` to keep: running locks first, then the newest windows. */
   trimAttempts(kind: AttemptKind, now: number, keep: number): number;
   countAttempts(kind?: AttemptKind): number;
+
+  /**
+   * The WebAuthn user handle of `admin`: the one stored, or else `candidate`,
+   * stored now. It stays the same for the admin's life, whatever passkeys
+   * come and go, so an authenticator replaces its old passkey for the admin
+   * rather than keeping two.
+   */
+  passkeyUserHandle(admin: string, candidate: string): string;
+  /** The stored user handle of `admin`, if a passkey was ever started for them. */
+  getPasskeyUserHandle(admin: string): string | undefined;
+  /** Adds a passkey; E_ADMIN_PASSKEY when a passkey with that credential id is stored already. */
+  addPasskey(passkey: Omit<PasskeyRecord, 'lastUsedAt'>): void;
+  getPasskey(id: string): PasskeyRecord | undefined;
+  /** Oldest first: of one admin, or all. */
+  listPasskeys(admin?: string): PasskeyRecord[];
+  /**
+   * Notes a sign-in with a passkey: its new signature counter (never
+   * lowered), backup state and time. False when the passkey is gone.
+   */
+  usePasskey(id: string, use: { counter: number; backedUp: boolean; lastUsedAt: number }): boolean;
+  /** Removes one of the admin's passkeys; false when they have none with that id. */
+  removePasskey(admin: string, id: string): boolean;
 
   close(): void;
 }
@@ -128,6 +152,25 @@ export interface ApiTokenRecord {
 }
 
 export type AttemptKind = 'admin' | 'client';
+
+export interface PasskeyRecord {
+  /** The credential id, base64url, as the authenticator made it. */
+  id: string;
+  admin: string;
+  /** The credential's public key, a COSE key as the authenticator gave it. */
+  publicKey: Uint8Array;
+  /** The authenticator's signature counter at the last sign-in (0 for those that keep none). */
+  counter: number;
+  /** How the browser can reach the authenticator (usb, nfc, ble, hybrid, internal), as it said at registration. */
+  transports: readonly string[];
+  /** Whether the passkey may be copied to other devices (synced), or lives on one. */
+  deviceType: 'singleDevice' | 'multiDevice';
+  /** Whether it was backed up (synced) at its last use. */
+  backedUp: boolean;
+  label: string;
+  createdAt: number;
+  lastUsedAt: number | undefined;
+}
 
 export interface AttemptRecord {
   /** e.g. `admin:alice`, `client:203.0.113.7`. */
@@ -184,6 +227,23 @@ const SCHEMA = `
   ) STRICT;
   CREATE INDEX IF NOT EXISTS admin_sign_in_attempts_by_kind ON admin_sign_in_attempts (kind, window_start);
   CREATE INDEX IF NOT EXISTS admin_sign_in_attempts_by_age ON admin_sign_in_attempts (window_start);
+  CREATE TABLE IF NOT EXISTS admin_passkey_users (
+    admin       TEXT PRIMARY KEY REFERENCES admins (name) ON DELETE CASCADE,
+    user_handle TEXT NOT NULL UNIQUE
+  ) STRICT;
+  CREATE TABLE IF NOT EXISTS admin_passkeys (
+    id           TEXT PRIMARY KEY,
+    admin        TEXT NOT NULL REFERENCES admins (name) ON DELETE CASCADE,
+    public_key   BLOB NOT NULL,
+    counter      INTEGER NOT NULL,
+    transports   TEXT NOT NULL,
+    device_type  TEXT NOT NULL CHECK (device_type IN ('singleDevice', 'multiDevice')),
+    backed_up    INTEGER NOT NULL,
+    label        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS admin_passkeys_by_admin ON admin_passkeys (admin, created_at);
 `;
 
 export function openAdminStore(dataDir: string): AdminStore {
@@ -236,6 +296,17 @@ export function openAdminStore(dataDir: string): AdminStore {
     ),
     countAttempts: prepare('SELECT count(*) AS n FROM admin_sign_in_attempts'),
     countAttemptsOfKind: prepare('SELECT count(*) AS n FROM admin_sign_in_attempts WHERE kind = ?'),
+    addPasskeyUser: prepare('INSERT INTO admin_passkey_users (admin, user_handle) VALUES (?, ?) ON CONFLICT (admin) DO NOTHING'),
+    getPasskeyUser: prepare('SELECT user_handle FROM admin_passkey_users WHERE admin = ?'),
+    addPasskey: prepare(
+      `INSERT INTO admin_passkeys (id, admin, public_key, counter, transports, device_type, backed_up, label, created_at)
+       VALUES (:id, :admin, :publicKey, :counter, :transports, :deviceType, :backedUp, :label, :createdAt) ON CONFLICT (id) DO NOTHING`,
+    ),
+    getPasskey: prepare('SELECT * FROM admin_passkeys WHERE id = ?'),
+    listPasskeys: prepare('SELECT * FROM admin_passkeys ORDER BY created_at, rowid'),
+    listAdminPasskeys: prepare('SELECT * FROM admin_passkeys WHERE admin = ? ORDER BY created_at, rowid'),
+    usePasskey: prepare('UPDATE admin_passkeys SET counter = max(counter, :counter), backed_up = :backedUp, last_used_at = :lastUsedAt WHERE id = :id'),
+    removePasskey: prepare('DELETE FROM admin_passkeys WHERE admin = ? AND id = ?'),
   };
 
   function guard<T>(doing: string, work: () => T): T {
@@ -285,7 +356,7 @@ export function openAdminStore(dataDir: string): AdminStore {
       return guard('remove an admin', () =>
         transaction(() => {
           statements.revokeTokensBy.run(now, name);
-          // Links and sessions go with the row (ON DELETE CASCADE).
+          // Links, sessions and passkeys go with the row (ON DELETE CASCADE).
           return statements.removeAdmin.run(name).changes === 1;
         }),
       );
@@ -407,6 +478,46 @@ export function openAdminStore(dataDir: string): AdminStore {
       return guard('count sign-in attempts', () => Number((kind === undefined ? statements.countAttempts.get() : statements.countAttemptsOfKind.get(kind))?.n ?? 0));
     },
 
+    passkeyUserHandle(admin, candidate) {
+      return guard("store an admin's passkey user handle", () =>
+        transaction(() => {
+          statements.addPasskeyUser.run(admin, candidate);
+          return String(statements.getPasskeyUser.get(admin)?.user_handle);
+        }),
+      );
+    },
+    getPasskeyUserHandle(admin) {
+      return guard("read an admin's passkey user handle", () => optionalText(statements.getPasskeyUser.get(admin)?.user_handle));
+    },
+    addPasskey(passkey) {
+      guard('store a passkey', () => {
+        const result = statements.addPasskey.run({
+          id: passkey.id,
+          admin: passkey.admin,
+          publicKey: passkey.publicKey,
+          counter: passkey.counter,
+          transports: JSON.stringify(passkey.transports),
+          deviceType: passkey.deviceType,
+          backedUp: passkey.backedUp ? 1 : 0,
+          label: passkey.label,
+          createdAt: passkey.createdAt,
+        });
+        if (result.changes !== 1) throw new BerthError('E_ADMIN_PASSKEY', 'This passkey is added already (to this admin or another); berth admin passkeys NAME lists an admin\'s passkeys');
+      });
+    },
+    getPasskey(id) {
+      return guard('read a passkey', () => optionalRow(statements.getPasskey.get(id), passkeyFromRow));
+    },
+    listPasskeys(admin) {
+      return guard('list passkeys', () => (admin === undefined ? statements.listPasskeys.all() : statements.listAdminPasskeys.all(admin)).map(passkeyFromRow));
+    },
+    usePasskey(id, use) {
+      return guard('note a passkey as used', () => statements.usePasskey.run({ id, counter: use.counter, backedUp: use.backedUp ? 1 : 0, lastUsedAt: use.lastUsedAt }).changes === 1);
+    },
+    removePasskey(admin, id) {
+      return guard('remove a passkey', () => statements.removePasskey.run(admin, id).changes === 1);
+    },
+
     close() {
       if (db.isOpen) db.close();
     },
@@ -502,6 +613,22 @@ function tokenFromRow(row: Record<string, unknown>): ApiTokenRecord {
     createdAt: Number(row.created_at),
     lastUsedAt: optionalNumber(row.last_used_at),
     revokedAt: optionalNumber(row.revoked_at),
+  };
+}
+
+function passkeyFromRow(row: Record<string, unknown>): PasskeyRecord {
+  const transports: unknown = JSON.parse(String(row.transports));
+  return {
+    id: String(row.id),
+    admin: String(row.admin),
+    publicKey: row.public_key instanceof Uint8Array ? row.public_key : new Uint8Array(),
+    counter: Number(row.counter),
+    transports: Array.isArray(transports) ? transports.map(String) : [],
+    deviceType: row.device_type === 'multiDevice' ? 'multiDevice' : 'singleDevice',
+    backedUp: Number(row.backed_up) === 1,
+    label: String(row.label),
+    createdAt: Number(row.created_at),
+    lastUsedAt: optionalNumber(row.last_used_at),
   };
 }
 

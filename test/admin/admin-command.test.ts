@@ -12,7 +12,9 @@ import { main } from '../../src/cli/main.ts';
 import { openAdminStore } from '../../src/admin/admin-store.ts';
 import { createApiTokens } from '../../src/admin/api-tokens.ts';
 import { verifyPassword } from '../../src/admin/passwords.ts';
+import { createPasskeys } from '../../src/admin/passkeys.ts';
 import { createSessions } from '../../src/admin/sessions.ts';
+import { createSoftwareAuthenticator } from '../helpers/webauthn-authenticator.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 interface Run {
@@ -166,7 +168,7 @@ describe('berth admin list, password and remove', () => {
     );
     const table = await berth(dir, ['admin', 'list']);
     assertOk(table);
-    assert.match(table.stdout, /^ADMIN +PASSWORD +ADDED +SESSIONS\nalice +none \(links only\) .*\nbob +set /);
+    assert.match(table.stdout, /^ADMIN +PASSWORD +ADDED +SESSIONS +PASSKEYS\nalice +none \(links only\) .* 0\nbob +set .* 0\n/);
 
     const token = withStore(dir, (store) => {
       createSessions(store).start('alice');
@@ -224,6 +226,52 @@ describe('berth admin sessions', () => {
   });
 });
 
+describe('berth admin passkeys', () => {
+  it('lists an admin\'s passkeys, counts them in the admin list, and removes one by the start of its id', async (t) => {
+    const dir = await project(t);
+    assertOk(await berth(dir, ['admin', 'add', 'alice']));
+    assertOk(await berth(dir, ['admin', 'add', 'bob']));
+    const none = await berth(dir, ['admin', 'passkeys', 'alice']);
+    assertOk(none);
+    assert.match(none.stdout, /^alice has no passkeys; they add one from the dashboard/);
+
+    // Added as the dashboard will add them: the browser's part is a software authenticator.
+    const rp = { id: 'admin.blog.test', name: 'Berth', origin: 'https://admin.blog.test' };
+    const laptop = createSoftwareAuthenticator();
+    const phone = createSoftwareAuthenticator();
+    const store = openAdminStore(join(dir, 'data'));
+    try {
+      const passkeys = createPasskeys(store, rp);
+      for (const [authenticator, label] of [[laptop, 'laptop'], [phone, 'phone']] as const) {
+        const options = await passkeys.registrationOptions('alice');
+        await passkeys.verifyRegistration('alice', authenticator.create(options, rp.origin), Date.now(), label);
+      }
+      const { options, challengeId } = await passkeys.authenticationOptions();
+      assert.equal(await passkeys.verifyAuthentication(challengeId, phone.get(options, rp.origin)), 'alice');
+    } finally {
+      store.close();
+    }
+
+    const listed = await berth(dir, ['admin', 'passkeys', 'alice']);
+    assertOk(listed);
+    assert.match(listed.stdout, new RegExp(`^ID +LABEL +ADDED +LAST USED\n${laptop.credentialId.slice(0, 12)} +laptop +.* never\n${phone.credentialId.slice(0, 12)} +phone +.*(?<!never)\n$`));
+    const json = JSON.parse((await berth(dir, ['admin', 'passkeys', 'alice', '--json'])).stdout) as Array<{ id: string; label: string; lastUsedAt: string | null }>;
+    assert.deepEqual(json.map(({ id, label }) => [id, label]), [[laptop.credentialId, 'laptop'], [phone.credentialId, 'phone']]);
+    assert.equal(json[0]?.lastUsedAt, null);
+    assert.match((await berth(dir, ['admin', 'list'])).stdout, /\nalice +none +.* 2\nbob +none \(links only\) .* 0\n/);
+
+    assertFailed(await berth(dir, ['admin', 'passkeys', 'bob', '--remove', laptop.credentialId.slice(0, 12)]), 1, /bob has no passkey.*\[E_ADMIN_PASSKEY_UNKNOWN\]/);
+    const removed = await berth(dir, ['admin', 'passkeys', 'alice', '--remove', laptop.credentialId.slice(0, 12)]);
+    assertOk(removed);
+    assert.match(removed.stdout, /^Passkey \S+ \("laptop"\) of alice removed/);
+    assertFailed(await berth(dir, ['admin', 'passkeys', 'alice', '--remove', laptop.credentialId]), 1, /\[E_ADMIN_PASSKEY_UNKNOWN\]/);
+    assert.deepEqual(JSON.parse((await berth(dir, ['admin', 'passkeys', 'alice', '--json'])).stdout).map((passkey: { label: string }) => passkey.label), ['phone']);
+    assert.match((await berth(dir, ['admin', 'remove', 'alice'])).stdout, /^Admin "alice" removed; 1 passkey removed\.\n$/);
+    withStore(dir, (store) => assert.deepEqual(store.listPasskeys(), []));
+    assertFailed(await berth(dir, ['admin', 'passkeys', 'alice']), 1, /\[E_ADMIN_UNKNOWN\]/);
+  });
+});
+
 describe('berth admin token', () => {
   it('makes a token shown once, lists tokens without it, and revokes one', async (t) => {
     const dir = await project(t);
@@ -263,6 +311,10 @@ describe('berth admin with bad arguments', () => {
       [['admin', 'add', 'alice', '--sites', 'blog'], /--sites does not go with berth admin add/],
       [['admin', 'list', 'alice'], /takes no name/],
       [['admin', 'sessions', '--revoke', 'x', '--revoke-all'], /not both/],
+      [['admin', 'passkeys'], /needs a name/],
+      [['admin', 'passkeys', 'alice', '--remove', 'x', '--json'], /does not go with --remove/],
+      [['admin', 'passkeys', 'alice', '--revoke', 'x'], /--revoke does not go with berth admin passkeys/],
+      [['admin', 'remove', 'alice', '--remove', 'x'], /--remove does not go with berth admin remove/],
       [['admin', 'token'], /takes add, list or revoke/],
       [['admin', 'token', 'add', 'ci', '--sites', 'blog'], /needs --rights/],
       [['admin', 'token', 'add', 'ci', '--sites', 'blog', '--rights', 'admin'], /--rights "admin" is not known/],
@@ -288,6 +340,7 @@ describe('berth admin with bad arguments', () => {
       assertOk(run);
       assert.match(run.stdout, /^Usage: berth admin add NAME/);
       assert.match(run.stdout, /--revoke-all/);
+      assert.match(run.stdout, /passkeys NAME +an admin's passkeys[\s\S]*?Passkeys are added from the dashboard/);
     }
   });
 });

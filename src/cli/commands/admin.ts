@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { checkAdminName } from '../../admin/admin-name.ts';
 import { openAdminStore, type AdminStore, type ApiRight } from '../../admin/admin-store.ts';
 import { API_RIGHTS, createApiTokens, type ApiTokenInfo } from '../../admin/api-tokens.ts';
+import { listPasskeys, removePasskey, shortId } from '../../admin/passkeys.ts';
 import { checkPasswordRules, hashPassword } from '../../admin/passwords.ts';
 import { createSessions, type Sessions } from '../../admin/sessions.ts';
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
@@ -14,7 +15,7 @@ import { fitWidth, formatAge, formatLocalTime } from '../format.ts';
 import { createSecretReader, readFirstLine, type SecretInput } from '../read-secret.ts';
 
 /*
- * One command with nine subcommands, which share the checking of names and
+ * One command with ten subcommands, which share the checking of names and
  * options, the store's opening and the table output; each subcommand is a
  * function below.
  */
@@ -45,6 +46,7 @@ const USAGE = [
   'admin list [--json]',
   'admin remove NAME',
   'admin sessions [NAME] [--revoke ID | --revoke-all] [--json]',
+  'admin passkeys NAME [--remove ID] [--json]',
   'admin token add NAME --sites SITE[,SITE…]|all --rights read|deploy',
   'admin token list [--json]',
   'admin token revoke NAME',
@@ -57,6 +59,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   list: { options: ['json'], names: [0, 0], run: list },
   remove: { options: [], names: [1, 1], run: remove },
   sessions: { options: ['revoke', 'revoke-all', 'json'], names: [0, 1], run: sessions },
+  passkeys: { options: ['remove', 'json'], names: [1, 1], run: passkeys },
   'token add': { options: ['sites', 'rights'], names: [1, 1], run: tokenAdd },
   'token list': { options: ['json'], names: [0, 0], run: tokenList },
   'token revoke': { options: [], names: [1, 1], run: tokenRevoke },
@@ -64,7 +67,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
 
 const admin: Command = {
   name: 'admin',
-  summary: 'add and remove admins, end their sessions, and make API tokens',
+  summary: 'add and remove admins, end their sessions, remove passkeys, and make API tokens',
   usage: USAGE,
   details: `Admins are who may use Berth's dashboard and API (docs/dashboard.md).
 Neither is served yet: these commands prepare the accounts, sessions and
@@ -81,11 +84,16 @@ data dir, so a running berth serve sees the change at once.
   password NAME        set or replace an admin's password (typed, or
                        --password-stdin); their sessions are ended
   list                 the admins, whether each has a password, sessions
-  remove NAME          remove an admin: their sign-in links and sessions
-                       end, API tokens they made are revoked
+  remove NAME          remove an admin: their sign-in links, sessions and
+                       passkeys end, API tokens they made are revoked
   sessions [NAME]      active sessions (of NAME, or of every admin)
       --revoke ID      end one session
       --revoke-all     end every session of NAME, or of every admin
+  passkeys NAME        an admin's passkeys: ID (its start), LABEL, ADDED,
+                       LAST USED. Passkeys are added from the dashboard
+                       once signed in (it takes a browser), never here
+      --remove ID      remove one (the ID as listed, or all of it); it
+                       signs no one in from then on
   token add NAME       make an API token for scripts, printed this once
                        (Berth keeps only its hash)
       --sites S,S|all  the sites it may act on ("all": sites added later too)
@@ -97,13 +105,14 @@ Names are 1 to 64 lower-case letters, digits, ".", "_" and "-". A password
 needs at least 12 characters.
 
 Options:
-  --json             print JSON (list, sessions, token list)
+  --json             print JSON (list, sessions, passkeys, token list)
   --config, -c FILE  the config file
 
 Examples:
   berth admin add alice
   printf '%s\\n' "$PASSWORD" | berth admin add ci-bot --password-stdin
   berth admin sessions alice --revoke-all
+  berth admin passkeys alice --remove 3q2-7wEAAAAB
   berth admin token add deploy-bot --sites blog --rights deploy`,
   maxPositionals: 3,
   extraArgumentHint: 'a command takes one name at most',
@@ -112,6 +121,7 @@ Examples:
     password: { type: 'boolean' },
     'password-stdin': { type: 'boolean' },
     revoke: { type: 'string' },
+    remove: { type: 'string' },
     'revoke-all': { type: 'boolean' },
     sites: { type: 'string' },
     rights: { type: 'string' },
@@ -146,7 +156,7 @@ function unknownSubcommand(first: string | undefined, second: string | undefined
     const near = second === undefined ? undefined : nearestName(second, ['add', 'list', 'revoke']);
     return new BerthError('E_USAGE', `berth admin token takes add, list or revoke${second === undefined ? '' : `, not "${second}"`}${near === undefined ? '' : `; did you mean "${near}"?`}`);
   }
-  const choices = ['add', 'link', 'password', 'list', 'remove', 'sessions', 'token'];
+  const choices = ['add', 'link', 'password', 'list', 'remove', 'sessions', 'passkeys', 'token'];
   const near = first === undefined ? undefined : nearestName(first, choices);
   return new BerthError(
     'E_USAGE',
@@ -212,11 +222,13 @@ async function setPassword({ args, io, config, names }: Context): Promise<number
 async function list({ args, io, config }: Context): Promise<number> {
   const rows = await readStore(config, [], (store, sessions) => {
     const active = sessions.list();
+    const passkeys = store.listPasskeys();
     return store.listAdmins().map((record) => ({
       name: record.name,
       password: record.passwordHash !== undefined,
       createdAt: new Date(record.createdAt).toISOString(),
       sessions: active.filter((session) => session.admin === record.name).length,
+      passkeys: passkeys.filter((passkey) => passkey.admin === record.name).length,
     }));
   });
   if (args.values.json === true) {
@@ -228,7 +240,11 @@ async function list({ args, io, config }: Context): Promise<number> {
     return 0;
   }
   const now = new Date();
-  printTable(io, ['ADMIN', 'PASSWORD', 'ADDED', 'SESSIONS'], rows.map((row) => [row.name, row.password ? 'set' : 'none (links only)', formatAge(new Date(row.createdAt), now), String(row.sessions)]));
+  printTable(
+    io,
+    ['ADMIN', 'PASSWORD', 'ADDED', 'SESSIONS', 'PASSKEYS'],
+    rows.map((row) => [row.name, row.password ? 'set' : row.passkeys > 0 ? 'none' : 'none (links only)', formatAge(new Date(row.createdAt), now), String(row.sessions), String(row.passkeys)]),
+  );
   return 0;
 }
 
@@ -238,8 +254,13 @@ async function remove({ io, config, names }: Context): Promise<number> {
     if (store.getAdmin(name) === undefined) throw new BerthError('E_ADMIN_UNKNOWN', `There is no admin named "${name}"; berth admin list shows the admins`);
     const ended = sessions.list(name).length;
     const tokens = createApiTokens(store).list().filter((token) => token.createdBy === name && token.revokedAt === undefined).length;
+    const passkeys = store.listPasskeys(name).length;
     store.removeAdmin(name, Date.now());
-    const notes = [ended > 0 ? `${plural(ended, 'session')} ended` : '', tokens > 0 ? `${plural(tokens, 'API token')} they made revoked` : ''].filter((note) => note !== '');
+    const notes = [
+      ended > 0 ? `${plural(ended, 'session')} ended` : '',
+      passkeys > 0 ? `${plural(passkeys, 'passkey')} removed` : '',
+      tokens > 0 ? `${plural(tokens, 'API token')} they made revoked` : '',
+    ].filter((note) => note !== '');
     io.stdout.write(`Admin "${name}" removed${notes.length === 0 ? '' : `; ${notes.join(', ')}`}.\n`);
     return 0;
   });
@@ -300,6 +321,45 @@ async function sessions({ args, io, config, names }: Context): Promise<number> {
       formatLocalTime(new Date(session.expiresAt)),
       fitWidth(session.userAgent ?? '', 60),
     ]),
+  );
+  return 0;
+}
+
+async function passkeys({ args, io, config, names }: Context): Promise<number> {
+  const name = names[0] as string;
+  const removing = args.values.remove as string | undefined;
+  if (removing !== undefined) {
+    if (args.values.json === true) throw new BerthError('E_USAGE', '--json lists passkeys; it does not go with --remove');
+    return withStore(config, (store) => {
+      const removed = removePasskey(store, name, removing);
+      io.stdout.write(`Passkey ${shortId(removed.id)} ("${removed.label}") of ${name} removed; it signs no one in from now on.\n`);
+      return 0;
+    });
+  }
+  const rows = await readStore(config, undefined, (store) => listPasskeys(store, name));
+  if (rows === undefined) throw new BerthError('E_ADMIN_UNKNOWN', `There is no admin named "${name}"; berth admin list shows the admins`);
+  if (args.values.json === true) {
+    const shown = rows.map((passkey) => ({
+      id: passkey.id,
+      label: passkey.label,
+      createdAt: new Date(passkey.createdAt).toISOString(),
+      lastUsedAt: passkey.lastUsedAt === undefined ? null : new Date(passkey.lastUsedAt).toISOString(),
+      deviceType: passkey.deviceType,
+      backedUp: passkey.backedUp,
+      transports: passkey.transports,
+    }));
+    io.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.stdout.write(`${name} has no passkeys; they add one from the dashboard once signed in\n`);
+    return 0;
+  }
+  const now = new Date();
+  printTable(
+    io,
+    ['ID', 'LABEL', 'ADDED', 'LAST USED'],
+    rows.map((passkey) => [shortId(passkey.id), fitWidth(passkey.label, 64), formatLocalTime(new Date(passkey.createdAt)), passkey.lastUsedAt === undefined ? 'never' : formatAge(new Date(passkey.lastUsedAt), now)]),
   );
   return 0;
 }
