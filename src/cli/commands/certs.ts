@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../../config/resolved-config.ts';
 import { BerthError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../log/logger.ts';
 import { planCertificates, skipReason } from '../../acme/acme-names.ts';
+import { certificateHolders } from '../../tls/certificate-holders.ts';
 import { createManagerFor } from '../../acme/certificate-manager-for.ts';
 import { certificateInfo, createFileStorage, type CertificateInfo, type RenewalState } from '../../acme/certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from '../../acme/challenge-store.ts';
@@ -80,11 +81,12 @@ Options:
 
 async function describeNames(config: ResolvedConfig): Promise<NameRow[]> {
   const storage = createFileStorage(config.dataDir);
-  const plans = planCertificates(config.sites, config.acme.directoryUrl);
+  const holders = certificateHolders(config);
+  const plans = planCertificates(holders, config.acme.directoryUrl);
   const fallback = await readInfo(config.server.tls.certFile ?? join(config.dataDir, 'certs', 'self-signed', 'cert.pem'));
   const fallbackSource = config.server.tls.certFile === undefined ? 'self-signed' : 'files';
   const rows: NameRow[] = [];
-  for (const site of config.sites) {
+  for (const site of holders) {
     const plan = config.acme.directoryUrl === undefined ? undefined : plans.find((candidate) => candidate.site === site.name);
     const stored = plan === undefined ? undefined : await storage.load(plan.key);
     const state = plan === undefined ? {} : await storage.loadState(plan.key);
