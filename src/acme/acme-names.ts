@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ResolvedSite } from '../config/resolved-config.ts';
+import type { CertificateHolder } from '../tls/certificate-holders.ts';
 
 /**
  * Suffixes that never resolve on the public internet (RFC 6761, RFC 6762,
@@ -48,16 +48,17 @@ export function isAcmeEligible(host: string, directoryUrl?: string): boolean {
   return skipReason(host, directoryUrl) === undefined;
 }
 
-/** One certificate per site: its eligible names, keyed by the first of them. */
+/** One certificate per site (and one for the admin host): its eligible names, keyed by the first of them. */
 export interface CertificatePlan {
   /** Storage key and lock name: the site's first eligible domain. */
   readonly key: string;
+  /** The site's name, or `[admin]` for the admin host (tls/certificate-holders.ts). */
   readonly site: string;
   /** Every eligible domain of the site, in config order. */
   readonly names: readonly string[];
 }
 
-export function planCertificates(sites: readonly ResolvedSite[], directoryUrl: string | undefined): CertificatePlan[] {
+export function planCertificates(sites: readonly CertificateHolder[], directoryUrl: string | undefined): CertificatePlan[] {
   const plans: CertificatePlan[] = [];
   for (const site of sites) {
     const names = site.domains.filter((host) => isAcmeEligible(host, directoryUrl));

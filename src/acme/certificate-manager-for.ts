@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import { openAcmeSession, type AcmeSession } from './acme-session.ts';
 import { planCertificates, type CertificatePlan } from './acme-names.ts';
+import { certificateHolders } from '../tls/certificate-holders.ts';
 import { createCertificateManager, type CertificateManager, type ManagerOptions } from './certificate-manager.ts';
 import { createFileStorage, type StoredCertificate } from './certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
@@ -32,7 +33,7 @@ export function createManagerFor(
   });
   let session: Promise<AcmeSession> | undefined;
   return createCertificateManager({
-    plans: planCertificates(config.sites, config.acme.directoryUrl),
+    plans: planCertificates(certificateHolders(config), config.acme.directoryUrl),
     storage: createFileStorage(config.dataDir),
     locker,
     challenges: options.challenges ?? createChallengeStore(config.dataDir),

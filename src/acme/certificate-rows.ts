@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/resolved-config.ts';
 import { planCertificates, skipReason } from './acme-names.ts';
+import { certificateHolders } from '../tls/certificate-holders.ts';
 import { certificateInfo, createFileStorage, type CertificateInfo, type RenewalState } from './certificate-storage.ts';
 
 /** One configured name and the certificate it is served with: what `berth certs` lists and the API's certificates are made of. */
@@ -20,11 +21,12 @@ export interface NameRow {
 /** Every configured name, site by site, with its certificate's issuer, dates, next check and last error. */
 export async function describeNames(config: ResolvedConfig): Promise<NameRow[]> {
   const storage = createFileStorage(config.dataDir);
-  const plans = planCertificates(config.sites, config.acme.directoryUrl);
+  const holders = certificateHolders(config);
+  const plans = planCertificates(holders, config.acme.directoryUrl);
   const fallback = await readInfo(config.server.tls.certFile ?? join(config.dataDir, 'certs', 'self-signed', 'cert.pem'));
   const fallbackSource = config.server.tls.certFile === undefined ? 'self-signed' : 'files';
   const rows: NameRow[] = [];
-  for (const site of config.sites) {
+  for (const site of holders) {
     const plan = config.acme.directoryUrl === undefined ? undefined : plans.find((candidate) => candidate.site === site.name);
     const stored = plan === undefined ? undefined : await storage.load(plan.key);
     const state = plan === undefined ? {} : await storage.loadState(plan.key);

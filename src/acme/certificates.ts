@@ -4,6 +4,7 @@ import type { CertificateSource } from '../server/listeners.ts';
 import { createCertificateTable, type CertificateTable } from '../tls/certificate-table.ts';
 import { ensureStandInCertificates } from '../tls/self-signed-store.ts';
 import { loadStaticCertificates } from '../tls/static-certificates.ts';
+import { certificateHolders, certificateNames } from '../tls/certificate-holders.ts';
 import { planCertificates, type CertificatePlan } from './acme-names.ts';
 import { createFileStorage, findCertificateFor, type StoredCertificate } from './certificate-storage.ts';
 import { createChallengeStore, type ChallengeStore } from './challenge-store.ts';
@@ -28,9 +29,9 @@ export async function openServingCertificates(config: ResolvedConfig, logger: Lo
   if (config.acme.directoryUrl === undefined) {
     return { source: await loadStaticCertificates(config), challenges: undefined, reload: async () => undefined, install: () => undefined };
   }
-  const table = createCertificateTable(await ensureStandInCertificates(config.dataDir, config.sites.flatMap((site) => site.domains)));
+  const table = createCertificateTable(await ensureStandInCertificates(config.dataDir, certificateNames(config)));
   const storage = createFileStorage(config.dataDir);
-  const plans = planCertificates(config.sites, config.acme.directoryUrl);
+  const plans = planCertificates(certificateHolders(config), config.acme.directoryUrl);
   const install = (plan: CertificatePlan, stored: StoredCertificate, into: CertificateTable = table): void => {
     // Until a certificate for changed names arrives, the old one still serves the names it has.
     const names = plan.names.filter((name) => stored.info.names.includes(name));

@@ -13,6 +13,8 @@ import type { PushSink } from '../server/webhook-route.ts';
 import { createServingCaches, type ServingCaches } from '../server/reply-body.ts';
 import { createPreparedCache, type PreparedCache } from '../static/prepared-file.ts';
 import { ServingMetrics } from '../server/serving-metrics.ts';
+import { createAdminProxy } from '../server/admin-proxy.ts';
+import { adminSocketPath } from '../admin/admin-socket.ts';
 
 export type { ReleaseEvent } from '../server/release-watcher.ts';
 
@@ -65,6 +67,8 @@ export interface ServerOptions {
    * when this resolves.
    */
   loadFirst?: boolean;
+  /** How long the admin app has to start an answer (server/admin-proxy.ts); not a user setting, tests shorten it. */
+  adminHeadersTimeoutMs?: number;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
   const acme = options.manageCertificates === true ? await import('../acme/certificate-manager-for.ts') : undefined;
   if (acme !== undefined && config.acme.directoryUrl !== undefined) (await import('../acme/acme-session.ts')).preloadAcme();
   const started = performance.now();
-  const sites = createSiteTable(config.sites);
+  const sites = createSiteTable(config.sites, config.admin.domain);
   const bound: { httpsPort: number | undefined } = { httpsPort: undefined };
   const certificates = await openServingCertificates(config, logger);
   const caches = createServingCaches(config.server.memoryCacheBytes);
@@ -89,7 +93,10 @@ export async function startServer(config: ResolvedConfig, logger: Logger, option
     sites.sites.map((site) => site.config.name),
     [...new Set(config.sites.flatMap((site) => (site.webhook === undefined ? [] : [site.webhook.forge])))],
   );
-  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink, caches, metrics };
+  const admin = config.admin.domain === undefined
+    ? undefined
+    : createAdminProxy({ socketPath: adminSocketPath(config.dataDir), headersTimeoutMs: options.adminHeadersTimeoutMs }, logger);
+  const handlerOptions = { accessLog: config.server.accessLog, pushSink: options.pushSink, caches, metrics, admin };
   const watch = (): Promise<ReleaseWatcher> => watchReleases(sites, { dataDir: config.dataDir, prepared, onRelease: options.onRelease }, logger);
   const whenLoaded = (watcher: ReleaseWatcher): Promise<void> =>
     watcher.ready.then(() => {

@@ -33,6 +33,7 @@ try {
     onRelease: (event) => {
       if (process.connected) process.send?.({ berth: 'release', ...event } satisfies ReleaseMessage);
     },
+    adminHeadersTimeoutMs: adminHeadersTimeoutFromEnv(process.env),
   });
 } catch (error) {
   // A described failure (certificate files that cannot be read, say) is not cured by a restart.
@@ -71,3 +72,12 @@ logger.info('stopped');
 await flushLogger(logger);
 if (process.connected) process.disconnect();
 process.exit(0);
+
+/**
+ * The tests' way to shorten the admin app's 30 s to start an answer without
+ * waiting that long; deliberately not a config key, nor documented for users.
+ */
+function adminHeadersTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const value = Number(env.BERTH_TEST_ADMIN_HEADERS_TIMEOUT_MS);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}

@@ -31,6 +31,9 @@ export const PHASE_BUCKETS = [1, 5, 15, 60, 300, 1200] as const;
 /** The site label of requests for a host no site serves (and of requests with no host): never a site name, which starts with a letter or digit. */
 export const OTHER_SITE = '_other';
 
+/** The site label of requests for the admin host (`[admin] domain`), whatever the admin app answers. */
+export const ADMIN_SITE = '_admin';
+
 function family(name: string, type: MetricType, help: string, labels: readonly string[] = [], merge: Merge = 'sum'): MetricFamily {
   return { name, type, help, labels, merge };
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log/logger.ts';
 import type { Reply } from '../static/reply.ts';
 import { HEALTH_PATH, routeRequest, type Routed } from './route-request.ts';
@@ -10,6 +11,7 @@ import { bodySource, part, span, type ServingCaches } from './reply-body.ts';
 import { fromAbsoluteForm } from './request-target.ts';
 import type { SiteTable } from './site-table.ts';
 import type { ServingMetrics } from './serving-metrics.ts';
+import type { AdminAnswer, AdminProxy } from './admin-proxy.ts';
 
 /** The HTTP/1.1 request surface (`http` and the TLS fallback of the `http2` server). */
 export interface HttpRequest extends AsyncIterable<Buffer> {
@@ -17,7 +19,7 @@ export interface HttpRequest extends AsyncIterable<Buffer> {
   url: string | undefined;
   headers: IncomingHttpHeaders;
   rawHeaders: readonly string[];
-  socket: { servername?: string | false | null } | null;
+  socket: { servername?: string | false | null; remoteAddress?: string | undefined } | null;
 }
 
 export interface HttpResponse {
@@ -47,6 +49,8 @@ export interface HandlerOptions {
   caches: ServingCaches;
   /** The worker's request counts; undefined when metrics are off (nothing is counted then). */
   metrics?: ServingMetrics | undefined;
+  /** Where the admin host's requests go; undefined when no `[admin] domain` is configured. */
+  admin?: AdminProxy | undefined;
 }
 
 /**
@@ -84,18 +88,18 @@ export function bodyBytes(reply: Reply, head: boolean): number {
   return end < start ? 0 : end - start + 1;
 }
 
-/** An access log line writer, or undefined when access logging is off. */
-export type AccessLog = ((method: string | undefined, url: string | undefined, routed: Routed, started: number) => void) | undefined;
+/** An access log line writer, or undefined when access logging is off. `status`: the answer's, when it differs from the routed reply's (the admin app's). */
+export type AccessLog = ((method: string | undefined, url: string | undefined, routed: Routed, started: number, status?: number) => void) | undefined;
 
 export function createAccessLog(logger: Logger, options: HandlerOptions): AccessLog {
   if (!options.accessLog) return undefined;
   const log = logger.child({ kind: 'access' });
-  return (method, url, routed, started) => {
+  return (method, url, routed, started, status) => {
     const line = {
       method,
       host: routed.host,
       url,
-      status: routed.reply.status,
+      status: status ?? routed.reply.status,
       release: routed.site?.release?.id,
       ms: Math.round((performance.now() - started) * 100) / 100,
     };
@@ -108,7 +112,7 @@ export function createAccessLog(logger: Logger, options: HandlerOptions): Access
 /** Answers HTTP/1.1 requests: route, then write what the responder decided. */
 export function createRequestHandler(table: SiteTable, logger: Logger, options: HandlerOptions): RequestHandler {
   const log = createAccessLog(logger, options);
-  const { challenges, httpsRedirectPort, secure = false, metrics } = options;
+  const { challenges, httpsRedirectPort, secure = false, metrics, admin } = options;
   const handle = (req: HttpRequest, res: HttpResponse, target: Target, counted: Counted | undefined): void => {
     const started = log === undefined ? 0 : performance.now();
     const servername = req.socket?.servername;
@@ -120,6 +124,13 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: hasSecondHost(req.rawHeaders),
     }, httpsRedirectPort?.());
+    if (routed.admin) {
+      if (counted !== undefined) counted.site = metrics?.adminSite ?? counted.site;
+      if (routed.forward && admin !== undefined) {
+        forwardToAdmin(admin, req, res, target, routed, counted, secure, (status) => log?.(req.method, req.url, routed, started, status), fail);
+        return;
+      }
+    }
     const hsts = secure ? routed.site?.config.hsts : undefined;
     if (counted !== undefined) {
       if (routed.site !== undefined) counted.site = routed.site.index;
@@ -192,6 +203,56 @@ export function createRequestHandler(table: SiteTable, logger: Logger, options: 
       fail(req, res, error);
     }
   };
+}
+
+/** The admin host's request, handed to the admin proxy with this protocol's answer. */
+function forwardToAdmin(
+  proxy: AdminProxy,
+  req: HttpRequest,
+  res: HttpResponse,
+  target: Target,
+  routed: Routed,
+  counted: Counted | undefined,
+  secure: boolean,
+  logged: (status: number) => void,
+  fail: (req: HttpRequest, res: HttpResponse, error: unknown) => void,
+): void {
+  const answer: AdminAnswer = {
+    get closed() {
+      return res.destroyed || res.writableEnded;
+    },
+    get started() {
+      return res.headersSent;
+    },
+    head(status, headers) {
+      res.writeHead(status, headers);
+      logged(status);
+      return res as unknown as Writable;
+    },
+    reply(reply, stopReading) {
+      if (counted !== undefined && req.method !== 'HEAD') counted.bytes = reply.body?.length ?? 0;
+      // Node closes the connection after an answer that says so: the unread rest of the body is never read.
+      res.writeHead(reply.status, stopReading ? [...reply.headers, 'connection', 'close'] : reply.headers);
+      res.end(req.method === 'HEAD' ? undefined : reply.body);
+      logged(reply.status);
+    },
+    cut: () => res.destroy(),
+    onClose: (listener) => res.on('close', listener),
+    fail: (error) => fail(req, res, error),
+  };
+  proxy(
+    {
+      method: req.method ?? 'GET',
+      path: target.url ?? '/',
+      headers: req.rawHeaders,
+      authority: target.authority ?? (routed.host as string),
+      clientAddress: req.socket?.remoteAddress,
+      secure,
+      body: req as unknown as Readable,
+    },
+    answer,
+    counted,
+  );
 }
 
 interface Target {

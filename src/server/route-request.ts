@@ -19,9 +19,14 @@ export interface IncomingRequest {
 }
 
 export interface Routed {
+  /** What to answer; when `forward` is set, what to answer if the admin app cannot be asked. */
   reply: Reply;
   host: string | undefined;
   site: SiteState | undefined;
+  /** The request names the admin host (`[admin] domain`): counted and logged as the admin app's. */
+  admin: boolean;
+  /** The admin app answers it: the worker forwards it to the admin socket (server/admin-proxy.ts). */
+  forward: boolean;
 }
 
 const UNKNOWN_HOST = textReply(421, 'Misdirected request: no site here answers to this host name');
@@ -34,15 +39,21 @@ export const HEALTH_PATH = '/_berth/health';
 const HEALTHY = textReply(200, 'ok');
 const BERTH_NOT_FOUND = textReply(404, 'Not found');
 const BAD_TARGET = textReply(400, 'Bad request: the request target must be a path');
+/** The admin host's answer when no admin app can be asked: the control plane has not opened its socket yet. */
+export const DASHBOARD_STARTING = textReply(503, 'The dashboard is starting; try again in a few seconds', ['retry-after', '5']);
 
 /**
  * Finds the site a request is for and decides the answer. Everything under
- * `/_berth/` belongs to Berth on every host.
+ * `/_berth/` belongs to Berth on every site's host; on the admin host only
+ * health does, and the rest is the admin app's.
  */
 export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRedirectPort?: number): Routed {
   const host = hostOf(request.authority);
-  const site = host === undefined ? undefined : table.byHost.get(host);
+  // One comparison, and only when an admin host is configured: the sites' path is not slowed.
+  const admin = table.adminHost !== undefined && host === table.adminHost;
+  const site = host === undefined || admin ? undefined : table.byHost.get(host);
   let reply: Reply;
+  let forward = false;
   if (request.duplicateHost) {
     // Node keeps the first Host and drops the rest; a proxy in front might
     // have used another one, so refuse rather than guess (RFC 9112 3.2).
@@ -50,6 +61,14 @@ export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRe
   } else if (request.url === HEALTH_PATH) {
     // Any host, so a container or load balancer can probe 127.0.0.1 without knowing the domains.
     reply = health(table);
+  } else if (admin) {
+    if (misdirectedAdmin(request.servername, table)) reply = UNKNOWN_HOST;
+    // The dashboard's sign-in and session cookies never travel in clear text when HTTPS is served.
+    else if (httpsRedirectPort !== undefined) reply = httpsRedirect(host, httpsRedirectPort, request.url);
+    else {
+      reply = DASHBOARD_STARTING;
+      forward = true;
+    }
   } else if (site === undefined || misdirected(request.servername, table, site)) {
     reply = UNKNOWN_HOST;
   } else if (request.url?.startsWith('/_berth/') === true) {
@@ -61,7 +80,7 @@ export function routeRequest(table: SiteTable, request: IncomingRequest, httpsRe
   } else {
     reply = respond(site.release, request);
   }
-  return { reply, host, site };
+  return { reply, host, site, admin, forward };
 }
 
 /**
@@ -98,6 +117,14 @@ function httpsRedirect(host: string, port: number, url: string | undefined): Rep
  */
 function misdirected(servername: string | undefined, table: SiteTable, site: SiteState): boolean {
   if (servername === undefined || servername === '') return false;
-  const sniSite = table.byHost.get(servername.toLowerCase());
+  const sni = servername.toLowerCase();
+  if (sni === table.adminHost) return true;
+  const sniSite = table.byHost.get(sni);
   return sniSite !== undefined && sniSite !== site;
+}
+
+/** As `misdirected`, for the admin host: a connection opened for a site's name. */
+function misdirectedAdmin(servername: string | undefined, table: SiteTable): boolean {
+  if (servername === undefined || servername === '') return false;
+  return table.byHost.has(servername.toLowerCase());
 }

@@ -1,4 +1,4 @@
-import { DURATION_BUCKETS, OTHER_SITE } from '../metrics/metric-families.ts';
+import { ADMIN_SITE, DURATION_BUCKETS, OTHER_SITE } from '../metrics/metric-families.ts';
 import type { HistogramSample, MetricsSnapshot, Sample } from '../metrics/metrics-snapshot.ts';
 
 const CODES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -10,7 +10,8 @@ export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
 
 /**
  * One serving worker's counts, in arrays sized when it starts: one slot per
- * configured site plus one for every other host (`_other`), times five
+ * configured site, one for the admin host (`_admin`) and one for every
+ * other host (`_other`), times five
  * status classes and four method groups. Counting a request writes numbers
  * into them and allocates nothing, and no value a client sends (a Host
  * header, a path, a method) can add a series: the labels are fixed here.
@@ -33,7 +34,7 @@ export class ServingMetrics {
 
   /** `sites`: the configured site names, in the order of the site table; `forges`: the forges a webhook can name. */
   constructor(sites: readonly string[], forges: readonly string[]) {
-    this.#sites = [...sites, OTHER_SITE];
+    this.#sites = [...sites, ADMIN_SITE, OTHER_SITE];
     const count = this.#sites.length;
     this.#requests = new Float64Array(count * CODES.length * METHODS.length);
     this.#durations = new Float64Array(count * BUCKETS);
@@ -41,6 +42,11 @@ export class ServingMetrics {
     this.#bytes = new Float64Array(count);
     this.#forges = [...forges, 'unknown'];
     this.#webhooks = new Float64Array(this.#forges.length * WEBHOOK_RESULTS.length);
+  }
+
+  /** The slot of the admin host's requests (`[admin] domain`). */
+  get adminSite(): number {
+    return this.#sites.length - 2;
   }
 
   /** The slot of requests no site answers. */

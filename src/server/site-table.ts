@@ -23,13 +23,15 @@ export interface SiteTable {
   readonly sites: readonly SiteState[];
   /** Host name (lower-case) → site. */
   readonly byHost: ReadonlyMap<string, SiteState>;
+  /** `[admin] domain` (lower-case): the host whose requests go to the admin app; undefined when none is configured. */
+  readonly adminHost: string | undefined;
 }
 
-export function createSiteTable(sites: readonly ResolvedSite[]): SiteTable {
+export function createSiteTable(sites: readonly ResolvedSite[], adminHost?: string): SiteTable {
   const states = sites.map((config, index): SiteState => ({ config, index, release: undefined, loading: true }));
   const byHost = new Map<string, SiteState>();
   for (const state of states) {
     for (const domain of state.config.domains) byHost.set(domain.toLowerCase(), state);
   }
-  return { sites: states, byHost };
+  return { sites: states, byHost, adminHost: adminHost?.toLowerCase() };
 }

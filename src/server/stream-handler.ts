@@ -8,7 +8,8 @@ import type { ServingMetrics } from './serving-metrics.ts';
 import { internalErrorReply } from './internal-error.ts';
 import { bodySource, part, span, type ServingCaches } from './reply-body.ts';
 import { createRangeStream } from './range-stream.ts';
-import { routeRequest } from './route-request.ts';
+import { routeRequest, type Routed } from './route-request.ts';
+import { toHttp2Headers, type AdminAnswer, type AdminProxy } from './admin-proxy.ts';
 import { handleWebhook, HOOKS_PREFIX } from './webhook-route.ts';
 import type { SiteTable } from './site-table.ts';
 
@@ -75,6 +76,13 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       servername: typeof servername === 'string' ? servername : undefined,
       duplicateHost: false,
     });
+    if (routed.admin) {
+      if (counted !== undefined) counted.site = metrics?.adminSite ?? counted.site;
+      if (routed.forward && options.admin !== undefined) {
+        forwardToAdmin(options.admin, stream, headers, routed, counted, (status) => log?.(method, url, routed, started, status), fail);
+        return;
+      }
+    }
     if (counted !== undefined) {
       if (routed.site !== undefined) counted.site = routed.site.index;
       counted.bytes = bodyBytes(routed.reply, method === 'HEAD');
@@ -110,6 +118,71 @@ export function createStreamHandler(table: SiteTable, logger: Logger, options: H
       fail(stream, headers, error);
     }
   };
+}
+
+/** The admin host's request, handed to the admin proxy with an HTTP/2 answer. */
+function forwardToAdmin(
+  proxy: AdminProxy,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  routed: Routed,
+  counted: Counted | undefined,
+  logged: (status: number) => void,
+  fail: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, error: unknown) => void,
+): void {
+  const method = (headers[':method'] as string | undefined) ?? 'GET';
+  const answer: AdminAnswer = {
+    get closed() {
+      return !open(stream);
+    },
+    get started() {
+      return stream.headersSent;
+    },
+    head(status, flat) {
+      // respond() checks the header table and throws at once: the proxy's fail(), a 500 with an id.
+      // A HEAD answer's body is empty: the pipe from the admin app ends the stream.
+      stream.respond(toHttp2Headers(status, flat));
+      logged(status);
+      return stream;
+    },
+    reply(reply, stopReading) {
+      if (counted !== undefined && method !== 'HEAD') counted.bytes = reply.body?.length ?? 0;
+      const head = method === 'HEAD' || reply.body === undefined;
+      stream.respond(h2Headers(reply), head ? { endStream: true } : undefined);
+      if (!head) stream.end(reply.body);
+      logged(reply.status);
+      // The answer is sent first; then RST_STREAM(NO_ERROR) tells the client to stop sending the body (RFC 9113 8.1).
+      if (stopReading) stream.close(constants.NGHTTP2_NO_ERROR);
+    },
+    cut: () => stream.close(constants.NGHTTP2_INTERNAL_ERROR),
+    onClose: (listener) => stream.on('close', listener),
+    fail: (error) => fail(stream, headers, error),
+  };
+  const socket = stream.session?.socket;
+  proxy(
+    {
+      method,
+      path: (headers[':path'] as string | undefined) ?? '/',
+      headers: flatHeaders(headers),
+      authority: (headers[':authority'] as string | undefined) ?? headers.host ?? (routed.host as string),
+      clientAddress: socket?.remoteAddress,
+      secure: true,
+      body: stream,
+    },
+    answer,
+    counted,
+  );
+}
+
+/** A request's headers as flat pairs, pseudo-headers left out, repeated ones (cookies) one pair each. */
+function flatHeaders(headers: IncomingHttpHeaders): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const one of value) flat.push(name, one);
+    else flat.push(name, value);
+  }
+  return flat;
 }
 
 /** As `countRequest` (request-handler.ts), for an HTTP/2 stream: its status is the one in the headers it sent. */

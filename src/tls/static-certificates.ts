@@ -5,11 +5,12 @@ import type { ResolvedConfig } from '../config/resolved-config.ts';
 import type { CertificateSource } from '../server/listeners.ts';
 import { createCertificateTable } from './certificate-table.ts';
 import { ensureStandInCertificates } from './self-signed-store.ts';
+import { certificateNames } from './certificate-holders.ts';
 
 /**
  * The certificate source when ACME is off: the configured files, or the
  * self-signed stand-ins (kept in the data dir): one for the configured
- * domains, shown to clients that ask for one of them, and one naming none of
+ * domains (and the admin host), shown to clients that ask for one of them, and one naming none of
  * them for every other handshake.
  */
 export async function loadStaticCertificates(config: ResolvedConfig): Promise<CertificateSource> {
@@ -27,5 +28,5 @@ export async function loadStaticCertificates(config: ResolvedConfig): Promise<Ce
     const context = createSecureContext(pair);
     return { defaultCert: pair, contextFor: () => context };
   }
-  return createCertificateTable(await ensureStandInCertificates(config.dataDir, config.sites.flatMap((site) => site.domains)));
+  return createCertificateTable(await ensureStandInCertificates(config.dataDir, certificateNames(config)));
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { isAcmeEligible, isPublicCa, planCertificates, skipReason } from '../../src/acme/acme-names.ts';
 import type { ResolvedSite } from '../../src/config/resolved-config.ts';
 import { siteFixture } from '../webhooks/helpers.ts';
+import { certificateHolders, certificateNames } from '../../src/tls/certificate-holders.ts';
 
 /** A site as `loadConfig` would produce it, with the given name and domains. */
 function site(name: string, domains: string[]): ResolvedSite {
@@ -110,5 +111,17 @@ describe('a private ACME CA', () => {
     assert.match(skipReason('localhost', STEP_CA) ?? '', /localhost is never ordered/);
     assert.match(skipReason('192.0.2.1', STEP_CA) ?? '', /IP address/);
     assert.equal(skipReason('nas.lan', STEP_CA), undefined);
+  });
+});
+
+describe('certificateHolders', () => {
+  it('plans the admin domain as a certificate of its own, named [admin]', () => {
+    const config = { sites: [site('blog', ['blog.example.com'])], admin: { domain: 'berth.example.com' } };
+    assert.deepEqual(certificateNames(config), ['blog.example.com', 'berth.example.com']);
+    assert.deepEqual(planCertificates(certificateHolders(config), LETS_ENCRYPT), [
+      { key: 'blog.example.com', site: 'blog', names: ['blog.example.com'] },
+      { key: 'berth.example.com', site: '[admin]', names: ['berth.example.com'] },
+    ]);
+    assert.deepEqual(certificateHolders({ sites: [], admin: { domain: undefined } }), []);
   });
 });

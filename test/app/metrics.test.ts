@@ -97,6 +97,18 @@ describe('berth serve metrics', () => {
     assert.equal(total(parsed, 'berth_deploy_queue_depth'), 0);
   });
 
+  it('counts the admin domain\'s requests under _admin, whatever Host spelling reaches it', async (t) => {
+    const s = await serve(t, '[metrics]\nlisten = "127.0.0.1:0"\n[admin]\ndomain = "admin.localhost"');
+    const port = await metricsPort(s);
+    // No admin app listens in this test: each is answered 503 "starting", and counted all the same.
+    for (const host of ['admin.localhost', 'ADMIN.localhost:80', 'admin.localhost.']) assert.equal((await get(s.httpPort, '/', { host })).status, 503);
+    assert.equal((await get(s.httpPort, '/_berth/health', { host: 'admin.localhost' })).status, 200);
+    const parsed = await scrapeUntil(port, (scrape) => total(scrape, 'berth_http_requests_total', { site: '_admin' }) >= 4);
+    assert.equal(total(parsed, 'berth_http_requests_total', { site: '_admin' }), 4);
+    assert.equal(total(parsed, 'berth_http_requests_total', { site: '_admin', code: '5xx' }), 3);
+    assert.equal(total(parsed, 'berth_http_requests_total', { site: '_other' }), 0);
+  });
+
   it('counts webhook deliveries by forge and result, a site name from the URL never a label', async (t) => {
     const s = await serve(t, '[metrics]\nlisten = "127.0.0.1:0"');
     const port = await metricsPort(s);

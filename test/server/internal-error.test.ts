@@ -83,6 +83,7 @@ async function serverWithThrowingTable(t: TestContext, base: TestServer): Promis
         return real.byHost.get(host);
       },
     } as ReadonlyMap<string, SiteState>,
+    adminHost: undefined,
   };
   const { logs, logger } = captureLogs();
   const options = { accessLog: false, pushSink: undefined, caches: createServingCaches(1024 * 1024) };
