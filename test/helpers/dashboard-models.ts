@@ -57,7 +57,7 @@ function deploy(site: string, i: number, hostile: boolean): ApiDeploy {
   return {
     id: `d${String(5000 - i).padStart(6, '0')}`,
     site,
-    trigger: (['push', 'poll', 'hook', 'cli', 'api', 'rollback'] as const)[i % 6] ?? 'push',
+    trigger: (['push', 'poll', 'hook', 'cli', 'api'] as const)[i % 5] ?? 'push',
     forge: 'github',
     ref: hostile ? `refs/heads/${HOSTILE}` : 'refs/heads/main',
     branch: hostile ? HOSTILE : i % 5 === 3 ? 'preview' : 'main',
