@@ -24,7 +24,7 @@ export interface DashboardPages {
   /** A page or a form's POST for a signed-in caller. */
   page(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller, checkChange: (formToken: string | undefined) => void): Promise<void>;
   /** An error as a page. */
-  error(res: ServerResponse, status: number, message: string, caller: Caller | undefined): void;
+  error(res: ServerResponse, status: number, message: string, code: string | undefined, caller: Caller | undefined): void;
 }
 
 export interface AdminAppDeps {
@@ -38,7 +38,7 @@ export interface AdminAppDeps {
   /** The dashboard; without it only the API and sign-in (JSON) answer. */
   pages?: DashboardPages | undefined;
   /** Passkey ceremonies; set when passkeys are on. */
-  passkeys?: ((req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller | undefined) => Promise<boolean>) | undefined;
+  passkeys?: ((req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller | undefined, check: (formToken: string | undefined) => void) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -62,8 +62,9 @@ export function createAdminApp(deps: AdminAppDeps): (req: IncomingMessage, res: 
     const status = statusOf(error);
     if (wantsJson(req, url) || deps.pages === undefined) sendError(res, error);
     else if (isBerthError(error) && (error.code === 'E_ADMIN_SESSION' || error.code === 'E_ADMIN_TOKEN_INVALID') && req.method === 'GET') {
-      redirect(res, `${SIGN_IN_PATH}?next=${encodeURIComponent(url.pathname + url.search)}`);
-    } else deps.pages.error(res, status, isBerthError(error) ? error.message : 'Something went wrong on the server; the log has the details', caller);
+      redirect(res, SIGN_IN_PATH);
+    } else if (isBerthError(error)) deps.pages.error(res, status, error.message, error.code, caller);
+    else deps.pages.error(res, status, 'Something went wrong on the server; the log has the details', 'E_API_INTERNAL', caller);
   };
 
   const startSession = (req: IncomingMessage, res: ServerResponse, started: StartedSession, next: string | undefined, json: boolean): void => {
@@ -110,7 +111,7 @@ export function createAdminApp(deps: AdminAppDeps): (req: IncomingMessage, res: 
       return undefined;
     }
     if (deps.passkeys !== undefined && url.pathname.startsWith('/_berth/sign-in/')) {
-      if (await deps.passkeys(req, res, url, undefined)) return undefined;
+      if (await deps.passkeys(req, res, url, undefined, () => undefined)) return undefined;
     }
     const caller = callerOf(req, deps.sessions, deps.tokens);
     const { secure } = clientOf(req);
@@ -131,7 +132,7 @@ export function createAdminApp(deps: AdminAppDeps): (req: IncomingMessage, res: 
       return caller;
     }
     if (deps.passkeys !== undefined && url.pathname.startsWith('/_berth/passkeys')) {
-      if (await deps.passkeys(req, res, url, caller)) return caller;
+      if (await deps.passkeys(req, res, url, caller, change)) return caller;
     }
     if (deps.pages === undefined || url.pathname.startsWith('/_berth/')) throw new BerthError('E_API_NOT_FOUND', 'Nothing is at this address');
     await deps.pages.page(req, res, url, caller, change);

@@ -47,6 +47,8 @@ export interface AdminStore {
    * used, and stays unused.
    */
   useSignInLink(tokenHash: string, now: number, isExpired: (link: SignInLinkRecord) => boolean): SignInLinkRecord | undefined;
+  /** The link as stored, without using it (to name its admin on the page that asks to use it). */
+  getSignInLink(tokenHash: string): SignInLinkRecord | undefined;
   /** Deletes links that expired before `before`; returns how many. */
   pruneSignInLinks(before: number): number;
 
@@ -374,6 +376,9 @@ export function openAdminStore(dataDir: string): AdminStore {
           return link;
         }),
       );
+    },
+    getSignInLink(tokenHash) {
+      return guard('read a sign-in link', () => optionalRow(statements.getLink.get(tokenHash), linkFromRow));
     },
     pruneSignInLinks(before) {
       return guard('delete expired sign-in links', () => Number(statements.pruneLinks.run(before).changes));

@@ -8,6 +8,9 @@ import { openAdminStore } from './admin-store.ts';
 import { createApiTokens } from './api-tokens.ts';
 import { createSessions } from './sessions.ts';
 import { createSignInLimit } from './sign-in-limit.ts';
+import { createDashboardPages } from './dashboard-routes.ts';
+import { createPasskeyRoutes } from './passkey-routes.ts';
+import { hashSecretToken, isSecretToken } from './secret-token.ts';
 
 /**
  * The admin app in the control plane, which holds what it shows and does:
@@ -18,14 +21,27 @@ import { createSignInLimit } from './sign-in-limit.ts';
 export async function startAdmin(config: ResolvedConfig, control: ControlPlane, logger: Logger): Promise<{ close(): Promise<void> } | undefined> {
   try {
     const admins = openAdminStore(config.dataDir);
+    const sessions = createSessions(admins);
+    const limit = createSignInLimit(admins);
+    const service = createSiteService(config, control.store, control.deployer, logger);
+    const domain = config.admin.domain as string;
     const app = createAdminApp({
       admins,
-      sessions: createSessions(admins),
-      limit: createSignInLimit(admins),
+      sessions,
+      limit,
       tokens: createApiTokens(admins),
-      service: createSiteService(config, control.store, control.deployer, logger),
+      service,
       dataDir: config.dataDir,
       logger,
+      pages: createDashboardPages({
+        service,
+        dataDir: config.dataDir,
+        linkAdmin(token) {
+          const link = isSecretToken(token) ? admins.getSignInLink(hashSecretToken(token)) : undefined;
+          return link === undefined || link.usedAt !== undefined || link.expiresAt <= Date.now() ? undefined : link.admin;
+        },
+      }),
+      passkeys: createPasskeyRoutes({ admins, sessions, limit, domain, logger }),
     });
     const server = await startAdminServer(config.dataDir, app, logger);
     logger.info({ domain: config.admin.domain }, 'dashboard and API ready');

@@ -7,6 +7,8 @@ import { SHOWN_STATES, type ShownState } from '../deploy/shown-state.ts';
 import { BerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { activateRelease } from '../releases/activate.ts';
+import { openManifest } from '../releases/read-manifest.ts';
+import { join } from 'node:path';
 import { isReleaseId } from '../releases/release-id.ts';
 import { activeReleaseId, listReleases } from '../releases/release-list.ts';
 import { withSiteLock } from '../releases/site-lock.ts';
@@ -21,6 +23,13 @@ const SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 const ACTIVE: ReadonlySet<DeployState> = new Set(['queued', 'building', 'publishing']);
 /** The most deploys one list answers with. */
 export const MAX_DEPLOYS = 200;
+
+export interface ReleaseChanges {
+  filesChanged: number;
+  filesTotal: number;
+  redirects: number;
+  headers: number;
+}
 
 export interface DeployFilter {
   state?: ShownState | undefined;
@@ -45,6 +54,8 @@ export interface SiteService {
   /** The stored record as it is now (a followed log looks at it often); undefined once pruned. */
   deployRecord(id: string): DeployRecord | undefined;
   releases(site: string): Promise<ApiRelease[]>;
+  /** What a release holds and how it differs from `previous` (the release before it): files changed (added, changed or removed), rules. */
+  releaseChanges(site: string, release: string, previous: string | undefined): Promise<ReleaseChanges>;
   certificates(only?: (site: string) => boolean): Promise<ApiCertificate[]>;
   /** Queues a deploy of the branch's head, of a branch, or of a commit (40 hex digits) on the site's branch. */
   redeploy(site: string, ref: string | undefined, by: string): Promise<ApiDeploy>;
@@ -136,6 +147,26 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
     async releases(name) {
       siteOf(name);
       return releasesOf(name);
+    },
+
+    async releaseChanges(name, release, previous) {
+      siteOf(name);
+      if (!isReleaseId(release) || (previous !== undefined && !isReleaseId(previous))) throw new BerthError('E_RELEASE_NOT_FOUND', 'Not a release id');
+      const dir = sitePaths(config.dataDir, name).releasesDir;
+      // The manifests are Berth's own, written at publish; each file is compared by its content hash.
+      const current = await openManifest(join(dir, release));
+      const before = new Map<string, string>();
+      if (previous !== undefined) {
+        await (await openManifest(join(dir, previous))).rows.forEach((path, file) => {
+          before.set(path, file.hash);
+        }).catch(() => before.clear());
+      }
+      let changed = 0;
+      await current.rows.forEach((path, file) => {
+        if (before.get(path) !== file.hash) changed++;
+        before.delete(path);
+      });
+      return { filesChanged: changed + (previous === undefined ? 0 : before.size), filesTotal: current.rows.count, redirects: current.redirects.length, headers: current.headers.length };
     },
 
     async certificates(only = () => true) {
