@@ -22,8 +22,8 @@ interface Seen {
 }
 
 /**
- * A stand-in for the admin app on the server's admin socket (the control
- * plane will serve the real one there): records what reaches it, answers
+ * A stand-in for the admin app on the server's admin socket, in the place
+ * of the control plane's (test/api/ tests the real one): records what reaches it, answers
  * `/events` as an event stream whose events the test releases one by one,
  * and never answers `/slow`.
  */
@@ -49,7 +49,8 @@ async function standIn(t: TestContext, s: ServeProcess) {
       res.end(`answered ${req.method} ${req.url}`);
     });
   });
-  // The control plane may one day have left one behind: a stale socket file refuses the bind.
+  // The control plane's socket is taken over once it is there (it would be renamed over this one otherwise).
+  assert.ok(await s.waitForLine((line) => line.msg === 'dashboard and API ready', 30_000), JSON.stringify(s.lines));
   await rm(path, { force: true });
   server.listen(path);
   await once(server, 'listening');
@@ -111,7 +112,9 @@ describe('the admin host', () => {
       files: FILES,
       env: { BERTH_TEST_ADMIN_HEADERS_TIMEOUT_MS: '500' },
     });
-    // No admin app yet: the control plane is still starting it.
+    // The control plane's own admin app is taken away, as if it were not started yet: the workers find no socket.
+    assert.ok(await s.waitForLine((line) => line.msg === 'dashboard and API ready', 30_000), JSON.stringify(s.lines));
+    await rm(adminSocketPath(join(s.root, 'data')), { force: true });
     const starting = await send(s.httpPort, '/');
     assert.equal(starting.status, 503);
     assert.equal(starting.headers['retry-after'], '5');
