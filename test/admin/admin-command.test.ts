@@ -93,6 +93,17 @@ function withStore<T>(cwd: string, work: (store: ReturnType<typeof openAdminStor
 }
 
 describe('berth admin add', () => {
+  it('prints the whole address of the link, and where the dashboard is, once [admin] domain is set', async (t) => {
+    const dir = await project(t);
+    await writeFile(join(dir, 'berth.toml'), CONFIG.replace('https_port = 0', 'https_port = 8443') + '[admin]\ndomain = "berth.example.com"\n');
+    const run = await berth(dir, ['admin', 'add', 'alice']);
+    assertOk(run);
+    assert.match(run.stdout, /^ {2}https:\/\/berth\.example\.com:8443\/_berth\/sign-in\?token=[A-Za-z0-9_-]{43}$/m);
+    const withPassword = await berth(dir, ['admin', 'add', 'bob', '--password-stdin'], { input: 'bob has a long password\n' });
+    assertOk(withPassword);
+    assert.match(withPassword.stdout, /The dashboard is at https:\/\/berth\.example\.com:8443\/$/m);
+  });
+
   it('adds an admin without a password and prints a one-time sign-in link that works once', async (t) => {
     const dir = await project(t);
     const run = await berth(dir, ['admin', 'add', 'alice']);

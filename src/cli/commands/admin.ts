@@ -189,12 +189,12 @@ async function add({ args, io, config, names }: Context): Promise<number> {
     if (wantsPassword) {
       const hash = await hashPassword(await readPassword(args, io, `berth admin add ${name}`));
       store.addAdmin({ name, passwordHash: hash, createdAt: Date.now() });
-      io.stdout.write(`Admin "${name}" added, with a password.\n${NOT_SERVED}\n`);
+      io.stdout.write(`Admin "${name}" added, with a password.\n${servedNote(config)}\n`);
       return 0;
     }
     store.addAdmin({ name, passwordHash: undefined, createdAt: Date.now() });
     io.stdout.write(`Admin "${name}" added, without a password: they sign in with a one-time link.\n`);
-    printLink(io, sessions, name);
+    printLink(io, config, sessions, name);
     return 0;
   });
 }
@@ -202,7 +202,7 @@ async function add({ args, io, config, names }: Context): Promise<number> {
 async function link({ io, config, names }: Context): Promise<number> {
   const name = names[0] as string;
   return withStore(config, (_store, sessions) => {
-    printLink(io, sessions, name);
+    printLink(io, config, sessions, name);
     return 0;
   });
 }
@@ -430,15 +430,29 @@ async function tokenRevoke({ io, config, names }: Context): Promise<number> {
   });
 }
 
-const NOT_SERVED = 'Berth does not serve the dashboard or the API yet; they come with the [admin] domain setting (docs/dashboard.md).';
+/** Where the dashboard is, for the lines that send an admin there; undefined while `[admin] domain` is unset. */
+export function dashboardUrl(config: ResolvedConfig): string | undefined {
+  const domain = config.admin.domain;
+  if (domain === undefined) return undefined;
+  const port = config.server.httpsPort;
+  // Without HTTPS the dashboard answers on plain HTTP (for localhost, or behind a proxy that ends TLS).
+  if (port === false) return `http://${domain}${config.server.httpPort === 80 || config.server.httpPort === false ? '' : `:${config.server.httpPort}`}`;
+  return `https://${domain}${port === 443 ? '' : `:${port}`}`;
+}
 
-function printLink(io: CommandIo, sessions: Sessions, name: string): void {
+function servedNote(config: ResolvedConfig): string {
+  const url = dashboardUrl(config);
+  return url === undefined ? 'The dashboard is off: set [admin] domain in berth.toml to serve it (docs/dashboard.md).' : `The dashboard is at ${url}/`;
+}
+
+function printLink(io: CommandIo, config: ResolvedConfig, sessions: Sessions, name: string): void {
   const created = sessions.createSignInLink(name);
   const minutes = Math.round(sessions.options.linkMs / 60_000);
+  const url = dashboardUrl(config);
   io.stdout.write(
     `One-time sign-in link for "${name}", valid once, for ${minutes} minutes (until ${formatLocalTime(new Date(created.expiresAt))}):\n` +
-      `  ${created.path}\n` +
-      `It is a path on the admin host, after https://<admin host>. ${NOT_SERVED}\n` +
+      `  ${url ?? ''}${created.path}\n` +
+      (url === undefined ? `It is a path on the admin host, after https://<admin host>. ${servedNote(config)}\n` : '') +
       `berth admin link ${name} makes a new link when this one has expired.\n`,
   );
 }
