@@ -34,6 +34,11 @@ export function demoPaths(dir = join(ROOT, '.berth', 'demo')): DemoPaths {
   return { dir, config: join(dir, 'berth.toml'), repo: join(dir, 'blog.git'), source: join(ROOT, 'examples', 'blog') };
 }
 
+/** The dashboard's host in the demo. */
+export const DEMO_ADMIN_DOMAIN = 'admin.localhost';
+/** The admin the demo makes, who signs in with the one-time link printed at each start. */
+export const DEMO_ADMIN = 'demo';
+
 export interface DemoPorts {
   http: number;
   https: number;
@@ -52,6 +57,10 @@ access_log = false
 [acme]
 # Local only: a self-signed certificate, no certificate authority.
 directory = "off"
+
+[admin]
+# The dashboard: browsers send *.localhost to this machine.
+domain = "${DEMO_ADMIN_DOMAIN}"
 
 [[sites]]
 name = "blog"
@@ -101,13 +110,27 @@ function berth(args: string[]): Promise<number> {
   });
 }
 
+/**
+ * A one-time sign-in link for the demo's admin, made now (the admin too, on
+ * the first start) with `berth admin`, which writes state.db as the server's
+ * user. Links last 15 minutes and work once, so every start prints a fresh one.
+ */
+async function demoSignInLink(paths: DemoPaths): Promise<string> {
+  const { stdout: list } = await run(process.execPath, [CLI, 'admin', 'list', '--config', paths.config]);
+  const exists = list.split('\n').some((line) => line.split(/\s+/)[0] === DEMO_ADMIN);
+  const { stdout } = await run(process.execPath, [CLI, 'admin', exists ? 'link' : 'add', DEMO_ADMIN, '--config', paths.config]);
+  const link = /https?:\/\/\S+\/_berth\/sign-in\?token=[A-Za-z0-9_-]+/.exec(stdout)?.[0];
+  if (link === undefined) throw new Error(`berth admin printed no link:\n${stdout}`);
+  return link;
+}
+
 /** Whether the site has a live release already (a second start deploys nothing). */
 async function hasLiveRelease(paths: DemoPaths): Promise<boolean> {
   return exists(join(paths.dir, 'data', 'sites', 'blog', 'current'));
 }
 
 /** The block printed once the server serves the blog. */
-export function instructions(paths: DemoPaths, ports: DemoPorts): string {
+export function instructions(paths: DemoPaths, ports: DemoPorts, signIn: string): string {
   // Short paths when the demo lives under the current directory (`npm start` from the project).
   const shown = (path: string): string => {
     const near = relative(process.cwd(), path);
@@ -130,6 +153,11 @@ export function instructions(paths: DemoPaths, ports: DemoPorts): string {
     '',
     'And a rollback:',
     `  npm run berth -- rollback --site blog --config ${config}`,
+    '',
+    'The dashboard (deploys, live logs, rollback), for the admin "demo":',
+    `  https://${DEMO_ADMIN_DOMAIN}:${ports.https}/   (the same self-signed certificate)`,
+    `  sign in once with ${signIn}`,
+    `  (works once, for 15 minutes; a new link: npm run berth -- admin link ${DEMO_ADMIN} --config ${config})`,
     '',
     'Ctrl-C stops the server. A second `npm start` reuses all of this.',
     '',
@@ -176,7 +204,10 @@ export async function startDemo(paths = demoPaths(), ports: DemoPorts = { http: 
     if (buffered.includes('"msg":"sites ready"')) {
       shown = true;
       buffered = '';
-      process.stdout.write(instructions(paths, ports));
+      void demoSignInLink(paths).then(
+        (link) => process.stdout.write(instructions(paths, ports, link)),
+        (error: unknown) => process.stderr.write(`Cannot make the demo admin's sign-in link: ${error instanceof Error ? error.message : String(error)}\n`),
+      );
     }
   });
   return new Promise((resolveExit) => {

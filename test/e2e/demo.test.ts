@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
@@ -46,8 +47,22 @@ async function page(port: number, path: string): Promise<{ status: number; body:
   return { status: response.status, body: await response.text() };
 }
 
+/** A request to the demo's dashboard host over HTTPS (its self-signed certificate), wherever admin.localhost resolves. */
+function adminRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolveAnswer, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, servername: 'admin.localhost', method, path, headers: { host: `admin.localhost:${port}`, ...headers }, rejectUnauthorized: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 describe('the demo (`npm start`)', () => {
-  it('deploys the starter blog, serves it, deploys a push, rolls back, stops on Ctrl-C, and reuses it all on the next start', async (t) => {
+  it('deploys the starter blog, serves it and its dashboard (signed in with the printed link), deploys a push, rolls back, stops on Ctrl-C, and reuses it all on the next start', async (t) => {
     const root = await tempDir(t);
     // Builds run as an unprivileged user when the tests run as root: it must reach the data dir.
     await chmod(root, 0o755);
@@ -67,6 +82,20 @@ describe('the demo (`npm start`)', () => {
 
     const home = await page(ports.http, '/');
     assert.equal(home.status, 200);
+
+    // The dashboard, with the demo admin's one-time link, over HTTPS on the admin host.
+    const link = new RegExp(`https://admin\\.localhost:${ports.https}(/_berth/sign-in\\?token=([A-Za-z0-9_-]{43}))`).exec(block);
+    assert.ok(link, block);
+    const linkPage = await adminRequest(ports.https, 'GET', link[1] as string);
+    assert.equal(linkPage.status, 200);
+    assert.match(linkPage.body, /Sign in as demo/);
+    const signedIn = await adminRequest(ports.https, 'POST', '/_berth/sign-in', { 'content-type': 'application/x-www-form-urlencoded' }, `token=${link[2] as string}`);
+    assert.equal(signedIn.status, 303);
+    const cookie = String(signedIn.headers['set-cookie']).split(';', 1)[0] as string;
+    const sites = await adminRequest(ports.https, 'GET', '/', { cookie });
+    assert.equal(sites.status, 200);
+    assert.match(sites.body, /href="\/sites\/blog"/);
+    assert.equal((await adminRequest(ports.https, 'POST', '/_berth/sign-in', { 'content-type': 'application/x-www-form-urlencoded' }, `token=${link[2] as string}`)).status, 401, 'the link works once');
     const posts = (await readdir(join(ROOT, 'examples', 'blog', 'src', 'content', 'blog'))).filter((name) => name.endsWith('.md'));
     assert.ok(posts.length > 0);
 
