@@ -12,6 +12,7 @@ export interface NameRow {
   /** `acme`, `files` (server.tls) or `self-signed`. */
   source: 'acme' | 'files' | 'self-signed';
   issuer: string | undefined;
+  notBefore: string | undefined;
   notAfter: string | undefined;
   nextCheck: string | undefined;
   lastError: RenewalState['lastError'];
@@ -38,6 +39,7 @@ export async function describeNames(config: ResolvedConfig): Promise<NameRow[]> 
           site: site.name,
           source: covered ? 'acme' : 'self-signed',
           issuer: covered ? stored.info.issuer : undefined,
+          notBefore: covered ? stored.info.notBefore.toISOString() : undefined,
           notAfter: covered ? stored.info.notAfter.toISOString() : undefined,
           nextCheck: state.nextCheck,
           lastError: state.lastError,
@@ -49,6 +51,7 @@ export async function describeNames(config: ResolvedConfig): Promise<NameRow[]> 
           site: site.name,
           source: fallbackSource,
           issuer: fallbackSource === 'self-signed' ? 'Berth self-signed' : fallback?.issuer,
+          notBefore: fallback?.notBefore.toISOString(),
           notAfter: fallback?.notAfter.toISOString(),
           nextCheck: undefined,
           lastError: undefined,

@@ -89,7 +89,7 @@ export function createApiRecords(config: ResolvedConfig): ApiRecords {
           sites: [site],
           state: certificateState(names, now),
           issuer: first.issuer ?? null,
-          notBefore: null,
+          notBefore: first.notBefore ?? null,
           notAfter: first.notAfter ?? null,
           nextCheckAt: first.nextCheck ?? null,
           lastError: first.lastError === undefined ? null : { code: first.lastError.code, message: first.lastError.message },

@@ -17,7 +17,7 @@ import { createRepo, type TestRepo } from '../helpers/git.ts';
 import { eventually } from '../helpers/server.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { captureLogs } from '../status/fake-forge.ts';
-import type { ApiDeploy, ApiRelease, ApiSite } from '../../src/api/api-types.ts';
+import type { ApiCertificate, ApiDeploy, ApiRelease, ApiSite } from '../../src/api/api-types.ts';
 
 const PASSWORD = 'alice has a long password';
 
@@ -207,6 +207,12 @@ describe('the admin app and API', () => {
     assert.equal((await call(socket, '/_berth/api/v1/sites/blog/deploys?branch=other', { headers: auth })).json().deploys instanceof Array, true);
     assert.equal((await call(socket, '/_berth/api/v1/sites/blog/deploys?state=bogus', { headers: auth })).status, 400);
     assert.equal((await call(socket, '/_berth/api/v1/sites/blog/deploys?limit=100000', { headers: auth })).status, 400);
+    const certificates = (await call(socket, '/_berth/api/v1/certificates', { headers: auth })).json().certificates as ApiCertificate[];
+    assert.deepEqual(certificates.map((certificate) => [certificate.sites, certificate.names, certificate.state]), [
+      [['blog'], ['localhost'], 'self-signed'],
+      [['docs'], ['docs.test'], 'self-signed'],
+      [['[admin]'], ['admin.test'], 'self-signed'],
+    ]);
 
     const text = await call(socket, `/_berth/api/v1/deploys/${record.id}/log`, { headers: auth });
     assert.equal(text.status, 200);
