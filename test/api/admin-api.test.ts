@@ -330,3 +330,80 @@ describe('the admin app and API', () => {
     assert.match(followed.body, /event: end\ndata: \{"state":"cancelled"/);
   });
 });
+
+describe('the dashboard pages', () => {
+  it('send a visitor without a session to sign-in, refuse an API token, and render with a strict policy once signed in', async (t) => {
+    const { socket, store } = await setUp(t);
+    await addAlice(store);
+    for (const path of ['/', '/sites/blog', '/sites/blog/releases', '/certificates', '/deploys/20990101T000000Z-abcdef']) {
+      const answer = await call(socket, path);
+      assert.equal(answer.status, 303, path);
+      assert.equal(answer.headers.location, '/_berth/sign-in');
+      assert.doesNotMatch(answer.body, /blog/);
+    }
+    const token = createApiTokens(store).create({ name: 'reader', sites: 'all', rights: 'read' }).token;
+    // The pages are for people: a script's token is sent to sign-in like no credentials at all.
+    const withToken = await call(socket, '/', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(withToken.status, 303);
+    assert.doesNotMatch(withToken.body, /href="\/sites\/blog"/);
+    const signInPage = await call(socket, '/_berth/sign-in');
+    assert.equal(signInPage.status, 200);
+    assert.match(String(signInPage.headers['content-security-policy']), /default-src 'none'; script-src 'self'/);
+    const { cookie, csrf } = await signIn(socket);
+    const sites = await call(socket, '/', { headers: { cookie } });
+    assert.equal(sites.status, 200);
+    assert.equal(sites.headers['cache-control'], 'no-store');
+    assert.equal(sites.headers['x-frame-options'], 'DENY');
+    assert.match(sites.body, new RegExp(`<meta name="csrf-token" content="${csrf}">`));
+    const asset = /<script src="(\/_berth\/assets\/dashboard\.[0-9a-f]+\.js)"/.exec(sites.body)?.[1] as string;
+    const script = await call(socket, asset);
+    assert.equal(script.status, 200);
+    assert.match(String(script.headers['cache-control']), /immutable/);
+    assert.equal((await call(socket, '/sites/nosuch', { headers: { cookie } })).status, 404);
+    assert.equal((await call(socket, '/sites/..%2F..%2Fetc', { headers: { cookie } })).status, 404);
+    assert.equal((await call(socket, '/_berth/assets/dashboard.00000000.js')).status, 303, 'an asset that is not one is no page either');
+  });
+
+  it('act on a form POST only with the session CSRF field, then send the browser on', async (t) => {
+    const { socket, store, control } = await setUp(t);
+    await addAlice(store);
+    const { cookie, csrf } = await signIn(socket);
+    const form = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
+    const refused = await call(socket, '/sites/blog/lock', { method: 'POST', headers: form, body: 'reason=x' });
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /E_ADMIN_CSRF/);
+    assert.equal(control.store.siteLock('blog'), undefined);
+    const locked = await call(socket, '/sites/blog/lock', { method: 'POST', headers: form, body: `csrf=${csrf}&reason=holding` });
+    assert.equal(locked.status, 303);
+    assert.equal(locked.headers.location, '/sites/blog');
+    assert.equal(control.store.siteLock('blog')?.reason, 'holding');
+    const page = await call(socket, '/sites/blog', { headers: { cookie } });
+    assert.match(page.body, /holding/);
+    const blocked = await call(socket, '/sites/blog/deploy', { method: 'POST', headers: form, body: `csrf=${csrf}` });
+    assert.equal(blocked.status, 409);
+    assert.match(blocked.body, /E_DEPLOYS_LOCKED/);
+    assert.equal((await call(socket, '/sites/blog/unlock', { method: 'POST', headers: form, body: `csrf=${csrf}` })).status, 303);
+    assert.equal(control.store.siteLock('blog'), undefined);
+    // Signing out ends the session: its cookie signs nobody in after.
+    const out = await call(socket, '/_berth/sign-out', { method: 'POST', headers: form, body: `csrf=${csrf}` });
+    assert.equal(out.status, 303);
+    assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
+    assert.equal((await call(socket, '/', { headers: { cookie } })).status, 303);
+  });
+
+  it('starts a new session at every sign-in and ends the one the browser had (no fixation)', async (t) => {
+    const { socket, store } = await setUp(t);
+    await addAlice(store);
+    const first = await signIn(socket);
+    const again = await call(socket, '/_berth/sign-in', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: first.cookie },
+      body: new URLSearchParams({ name: 'alice', password: PASSWORD }).toString(),
+    });
+    assert.equal(again.status, 303);
+    const second = String(again.headers['set-cookie']).split(';', 1)[0] as string;
+    assert.notEqual(second, first.cookie);
+    assert.equal((await call(socket, '/_berth/api/v1/sites', { headers: { cookie: first.cookie } })).status, 401);
+    assert.equal((await call(socket, '/_berth/api/v1/sites', { headers: { cookie: second } })).status, 200);
+  });
+});
