@@ -14,7 +14,7 @@ export interface ConfigChanges {
   sitesAdded: string[];
   sitesRemoved: string[];
   sitesChanged: string[];
-  /** Top-level tables other than `sites` whose resolved values differ (`server`, `acme`, `deploy`, `log`, `metrics`, `notify`). */
+  /** Top-level tables other than `sites` whose resolved values differ (`server`, `acme`, `deploy`, `log`, `metrics`, `admin`, `notify`). */
   sectionsChanged: string[];
   restartOnly: RestartOnlyChange[];
 }
@@ -51,7 +51,7 @@ export function describeConfigChanges(running: ResolvedConfig, next: ResolvedCon
   // Another order of the same sites changes which one a shared name falls to first.
   const order = (names: Iterable<string>): string[] => [...names].filter((name) => sitesBefore.has(name) && sitesAfter.has(name));
   if (sitesChanged.length === 0 && !isDeepStrictEqual(order(sitesBefore.keys()), order(sitesAfter.keys()))) sitesChanged.push(...order(sitesAfter.keys()));
-  const sectionsChanged = (['server', 'acme', 'deploy', 'log', 'metrics', 'notify'] as const).filter((section) => !isDeepStrictEqual(before[section], after[section]));
+  const sectionsChanged = (['server', 'acme', 'deploy', 'log', 'metrics', 'admin', 'notify'] as const).filter((section) => !isDeepStrictEqual(before[section], after[section]));
   const restartOnly = RESTART_ONLY.flatMap(({ key, read }) => {
     const was = read(running);
     const wanted = read(next);
@@ -84,6 +84,7 @@ interface PlainConfig {
   deploy: unknown;
   log: unknown;
   metrics: unknown;
+  admin: unknown;
   notify: unknown;
 }
 

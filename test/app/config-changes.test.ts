@@ -70,3 +70,9 @@ test('another order of the same sites is a change (it decides which site a share
   assert.equal(hasAppliedChanges(before, after), true);
   assert.doesNotMatch(JSON.stringify(changes), /secret-value/);
 });
+
+test('turning the dashboard on is a change a reload applies, to the workers and the control plane', async (t) => {
+  const [running, next] = await configs(t, [...base, ...site('a')], [...base, '[admin]', 'domain = "berth.example"', ...site('a')]);
+  assert.deepEqual(describeConfigChanges(running, next).sectionsChanged, ['admin']);
+  assert.equal(hasAppliedChanges(running, next), true);
+});
