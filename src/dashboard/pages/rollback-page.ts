@@ -27,7 +27,7 @@ export function renderRollbackPage(model: RollbackPageModel): string {
     heading: html`Roll back ${site.name} to ${target.id}?`,
     nav: 'sites',
     main: html`<p>${site.name} will serve release ${describe(target, model.now)}${live === null ? '.' : html` instead of the live release ${describe(live, model.now)}.`}</p>
-<p>While auto-deploy is locked, pushes and polls do not replace it.</p>
+<p>Rolling back also locks auto-deploy, so the next push or poll does not replace it: unlock the site to deploy again.</p>
 <form method="post" action="${rollbackPath(site.name, target.id)}" class="actions">
 <input type="hidden" name="csrf" value="${model.csrfToken}">
 <input type="hidden" name="release" value="${target.id}">
