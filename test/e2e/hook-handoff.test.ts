@@ -398,3 +398,28 @@ test('deploys handed over while a reload replaces the control plane are all queu
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
 });
+
+test('a push to a locked site is kept in the repository and not deployed, by the server or by the hook itself', async (t) => {
+  const p = await project(t);
+  const first = await push(p, { 'index.html': 'one' });
+  const hand = spawnSync(process.execPath, [cli, 'deploy', '--config', p.config, '--site', 'blog', '--sha', first.sha], { cwd: p.root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(hand.status, 0, hand.stderr);
+  const store = openStateStore(p.data);
+  t.after(() => store.close());
+  store.lockSite('blog', { by: 'alice', at: new Date().toISOString(), reason: 'rolled back' });
+  const before = store.listDeploys({ site: 'blog' }).length;
+  const second = await push(p, { 'index.html': 'two' });
+  // No server: the hook's own deploy is refused.
+  const alone = spawnSync(process.execPath, [cli, 'deploy', '--config', p.config, '--site', 'blog', '--sha', second.sha, '--trigger', 'hook'], { cwd: p.root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(alone.status, 1, alone.stderr);
+  assert.match(alone.stderr, /locked by alice .*\[E_DEPLOYS_LOCKED\]/);
+  // With a server: it refuses the handed-over deploy, and the hook does not deploy beside it.
+  const s = serve(t, p);
+  await s.port;
+  const handed = spawnSync(process.execPath, [cli, 'deploy', '--config', p.config, '--site', 'blog', '--sha', second.sha, '--trigger', 'hook'], { cwd: p.root, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(handed.status, 1, handed.stderr);
+  assert.match(handed.stderr, /locked by alice .*\[E_DEPLOYS_LOCKED\]/);
+  assert.equal(store.listDeploys({ site: 'blog' }).length, before, 'nothing was deployed');
+  s.kill('SIGTERM');
+  assert.equal(await s.exited, 0);
+});

@@ -82,6 +82,12 @@ server refused it, 2 usage.`,
       config = await loadConfig(configPath, io.env);
     }
     const opened = openStateStore(config.dataDir);
+    // A push to a locked site (a rollback from the dashboard) is kept in the repository, not deployed; `berth deploy` by hand still deploys.
+    const lock = trigger === 'hook' ? opened.siteLock(site.name) : undefined;
+    if (lock !== undefined) {
+      opened.close();
+      throw new BerthError('E_DEPLOYS_LOCKED', `Deploys of ${site.name} are locked by ${lock.by} since ${lock.at}; the push is kept in the repository: unlock the site in the dashboard and push again, or deploy it now with: ${againCommand(run, sha)}`);
+    }
     // Commit statuses and [[notify]] channels hear of this deploy as of one the server runs; a forge
     // or channel that fails is said on standard error, and never changes the deploy's result.
     const reportLog = createLogger({ level: 'warn', format: 'text', destination: io.stderr });
