@@ -231,6 +231,18 @@ test('polling deploys a new commit with no webhook', async (t) => {
   assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'v1', 20_000), 'the first poll deploys the branch');
   await p.repo.commit({ 'index.html': 'polled' });
   assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'polled', 30_000), 'the next poll finds the commit');
+  // Locked (from the dashboard): polls leave the site on what it serves; unlocked, the next poll deploys.
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  store.lockSite('blog', { by: 'alice', at: new Date().toISOString(), reason: undefined });
+  const count = store.listDeploys({ site: 'blog' }).length;
+  await p.repo.commit({ 'index.html': 'while locked' });
+  // Several polls' time (1 s each, plus a fetch): none deploys.
+  await new Promise((resolve) => setTimeout(resolve, 4_000));
+  assert.equal((await get(port, '/')).body.toString(), 'polled');
+  assert.equal(store.listDeploys({ site: 'blog' }).length, count);
+  store.unlockSite('blog');
+  assert.ok(await eventually(async () => (await get(port, '/')).body.toString() === 'while locked', 30_000), 'unlocked, the next poll deploys');
   s.kill('SIGTERM');
   assert.equal(await s.exited, 0);
 });
