@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { BerthError, isBerthError, type ErrorCode } from '../errors.ts';
 import { FORWARDED_FOR, FORWARDED_PROTO } from './admin-socket.ts';
 
@@ -131,16 +132,30 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(bytes);
 }
 
+/** Pages smaller than this go as they are: gzip would save less than a packet. */
+const GZIP_FROM = 1024;
+
+/**
+ * A page, gzipped (level 6) when the browser takes it. Compressing a page
+ * that holds a secret (the CSRF token) beside text another party chose (a
+ * commit message) is what BREACH measures; it needs the victim's browser to
+ * make many signed-in requests for the attacker, which the SameSite=Strict
+ * session cookie never joins from another site.
+ */
 export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
   const bytes = Buffer.from(html);
+  const gzip = bytes.length >= GZIP_FROM && /\bgzip\b/.test(String(res.req?.headers['accept-encoding'] ?? ''));
+  const body = gzip ? gzipSync(bytes, { level: 6 }) : bytes;
   res.writeHead(status, {
     ...ADMIN_HEADERS,
     'content-type': 'text/html; charset=utf-8',
-    'content-length': String(bytes.length),
+    'content-length': String(body.length),
     'content-security-policy': CONTENT_SECURITY_POLICY,
+    vary: 'accept-encoding',
+    ...(gzip ? { 'content-encoding': 'gzip' } : {}),
     ...headers,
   });
-  res.end(bytes);
+  res.end(body);
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

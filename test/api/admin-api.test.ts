@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, it, type TestContext } from 'node:test';
 import { adminSocketPath } from '../../src/admin/admin-socket.ts';
 import { openAdminStore } from '../../src/admin/admin-store.ts';
@@ -355,6 +356,15 @@ describe('the dashboard pages', () => {
     assert.equal(sites.headers['cache-control'], 'no-store');
     assert.equal(sites.headers['x-frame-options'], 'DENY');
     assert.match(sites.body, new RegExp(`<meta name="csrf-token" content="${csrf}">`));
+    const zipped = await new Promise<Buffer>((resolve, reject) => {
+      request({ socketPath: socket, path: '/', headers: { host: 'admin.test', cookie, 'accept-encoding': 'gzip, br', 'x-berth-client-proto': 'https' } }, (res) => {
+        assert.equal(res.headers['content-encoding'], 'gzip');
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      }).on('error', reject).end();
+    });
+    assert.equal(gunzipSync(zipped).toString(), sites.body);
     const asset = /<script src="(\/_berth\/assets\/dashboard\.[0-9a-f]+\.js)"/.exec(sites.body)?.[1] as string;
     const script = await call(socket, asset);
     assert.equal(script.status, 200);
