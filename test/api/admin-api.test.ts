@@ -166,19 +166,36 @@ describe('the admin app and API', () => {
     assert.equal((await call(socket, '/_berth/api/v1/sites', { headers: { cookie } })).status, 401);
   });
 
-  it('takes a one-time link once, and never from a GET', async (t) => {
+  it('takes a one-time link once, never from a GET, and not after its end', async (t) => {
     const { socket, store } = await setUp(t);
     await addAlice(store);
     const link = createSessions(store).createSignInLink('alice');
     const token = new URL(link.path, 'https://admin.test').searchParams.get('token') as string;
     const body = JSON.stringify({ token });
     const headers = { 'content-type': 'application/json', accept: 'application/json' };
+    // Opening the link (a mail scanner, a prefetch) only shows a button.
+    for (let i = 0; i < 2; i++) {
+      const shown = await call(socket, link.path);
+      assert.equal(shown.status, 200);
+      assert.match(shown.body, /Sign in as alice/);
+    }
     const first = await call(socket, '/_berth/sign-in', { method: 'POST', headers, body });
     assert.equal(first.status, 200, first.body);
     assert.deepEqual(first.json(), { redirect: '/' });
     const again = await call(socket, '/_berth/sign-in', { method: 'POST', headers, body });
     assert.equal(again.status, 401);
     assert.equal((again.json().error as { code: string }).code, 'E_ADMIN_LINK_USED');
+    // A link past its end (made here with a 1 ms life) is refused, and shows no sign-in button.
+    const late = createSessions(store, { linkMs: 1 }).createSignInLink('alice');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const lateToken = new URL(late.path, 'https://admin.test').searchParams.get('token') as string;
+    const latePage = await call(socket, late.path);
+    assert.equal(latePage.status, 401);
+    assert.doesNotMatch(latePage.body, /Sign in as alice/);
+    const expired = await call(socket, '/_berth/sign-in', { method: 'POST', headers, body: JSON.stringify({ token: lateToken }) });
+    assert.equal(expired.status, 401);
+    assert.equal((expired.json().error as { code: string }).code, 'E_ADMIN_LINK_EXPIRED');
+    assert.equal(expired.headers['set-cookie'], undefined);
   });
 
   it('lists sites, deploys with their phases and commit, a log as text and as events that resume, and nothing for a made-up id', async (t) => {
