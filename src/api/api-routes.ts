@@ -19,6 +19,14 @@ export interface ApiContext {
   checkChange(formToken: string | undefined): void;
 }
 
+/** A change to a site: the caller's right to deploy it first, then the body, then the body's (or header's) CSRF token. */
+async function siteChange(req: IncomingMessage, context: ApiContext, site: string): Promise<Map<string, string>> {
+  context.caller.need(site, 'deploy');
+  const fields = await readFields(req);
+  context.checkChange(fields.get('csrf'));
+  return fields;
+}
+
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL, context: ApiContext) => Promise<void>;
 
 interface Route {
@@ -73,9 +81,7 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: ['sites', '*', 'deploys'],
     async handle(req, res, [site], _url, context) {
-      context.caller.need(site as string, 'deploy');
-      const fields = await readFields(req);
-      context.checkChange(fields.get('csrf'));
+      const fields = await siteChange(req, context, site as string);
       sendJson(res, 202, { deploy: await context.service.redeploy(site as string, fields.get('ref'), context.caller.name) });
     },
   },
@@ -91,9 +97,7 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: ['sites', '*', 'rollback'],
     async handle(req, res, [site], _url, context) {
-      context.caller.need(site as string, 'deploy');
-      const fields = await readFields(req);
-      context.checkChange(fields.get('csrf'));
+      const fields = await siteChange(req, context, site as string);
       const release = fields.get('release');
       if (release === undefined || release === '') throw new BerthError('E_API_BAD_REQUEST', 'Name the release to roll back to: {"release": "<id>"}');
       sendJson(res, 200, await context.service.rollback(site as string, release, context.caller.name));
@@ -103,9 +107,7 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: ['sites', '*', 'lock'],
     async handle(req, res, [site], _url, context) {
-      context.caller.need(site as string, 'deploy');
-      const fields = await readFields(req);
-      context.checkChange(fields.get('csrf'));
+      const fields = await siteChange(req, context, site as string);
       sendJson(res, 200, { lock: context.service.lock(site as string, context.caller.name, fields.get('reason')) });
     },
   },
@@ -113,9 +115,7 @@ const ROUTES: Route[] = [
     method: 'POST',
     pattern: ['sites', '*', 'unlock'],
     async handle(req, res, [site], _url, context) {
-      context.caller.need(site as string, 'deploy');
-      const fields = await readFields(req);
-      context.checkChange(fields.get('csrf'));
+      await siteChange(req, context, site as string);
       context.service.unlock(site as string, context.caller.name);
       sendJson(res, 200, { lock: null });
     },
