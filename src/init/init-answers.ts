@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { checkHostName, configSchema, describeIssue, FORGES, isRemoteRepo, show, SITE_NAME_PATTERN } from '../config/config-schema.ts';
 import type { Forge } from '../config/resolved-config.ts';
 
@@ -19,6 +20,8 @@ export interface InitAnswers {
   site: string;
   /** `undefined`: no contact address for the ACME account. */
   email: string | undefined;
+  /** `[admin] domain`, where the dashboard answers; `undefined`: no dashboard. */
+  adminDomain: string | undefined;
   dataDir: string;
 }
 
@@ -50,9 +53,11 @@ function siteMessage(field: string, value: unknown): string | undefined {
 
 /**
  * Domains from one or more answers, each possibly comma-separated. A name
- * given twice (in any case or form) is kept once, with a note.
+ * given twice (in any case or form) is kept once, with a note. The
+ * dashboard's host name, when already chosen, is refused: `loadConfig`
+ * would refuse the pair.
  */
-export function checkDomains(inputs: readonly string[]): Checked<string[]> {
+export function checkDomains(inputs: readonly string[], adminDomain?: string): Checked<string[]> {
   const domains: string[] = [];
   const notes: string[] = [];
   for (const input of inputs) {
@@ -63,6 +68,9 @@ export function checkDomains(inputs: readonly string[]): Checked<string[]> {
       }
       const checked = checkHostName(name);
       if (!checked.ok) return { ok: false, message: checked.message };
+      if (checked.host === adminDomain) {
+        return { ok: false, message: `${show(name)} is the dashboard's host name (--admin-domain); give the site names of its own` };
+      }
       if (domains.includes(checked.host)) {
         notes.push(`${checked.host} was given twice; it is listed once`);
       } else {
@@ -104,6 +112,38 @@ export function checkEmail(email: string): Checked<string | undefined> {
   if (email.length > 254) return { ok: false, message: `${show(email)} is ${email.length} characters long; an email address is at most 254` };
   const message = schemaMessage({ acme: { email } }, ['acme', 'email']);
   return message === undefined ? { ok: true, value: email } : { ok: false, message };
+}
+
+/**
+ * The dashboard's host name, checked like a site's domain; an empty answer
+ * means no dashboard. It cannot be one of the site's `domains`: requests to
+ * a name go either to the site or to the dashboard.
+ */
+export function checkAdminDomain(input: string, domains: readonly string[]): Checked<string | undefined> {
+  if (input === '') return { ok: true, value: undefined };
+  const checked = checkHostName(input);
+  if (!checked.ok) return { ok: false, message: checked.message };
+  if (domains.includes(checked.host)) {
+    const instead = suggestAdminDomain(domains);
+    return {
+      ok: false,
+      message: `${show(input)} is one of the site's domains; the dashboard needs a host name of its own${instead === undefined ? '' : `, such as ${show(instead)}`}`,
+    };
+  }
+  return { ok: true, value: checked.host };
+}
+
+/**
+ * A host name to suggest for the dashboard: `berth.` before the primary
+ * domain without its `www.` (`www.example.com` -> `berth.example.com`).
+ * `undefined` for an IP address, or when the name would not be valid or
+ * is already one of the site's.
+ */
+export function suggestAdminDomain(domains: readonly string[]): string | undefined {
+  const primary = domains[0];
+  if (primary === undefined || isIP(primary) !== 0) return undefined;
+  const checked = checkHostName(`berth.${primary.replace(/^www\./, '')}`);
+  return checked.ok && !domains.includes(checked.host) ? checked.host : undefined;
 }
 
 export function checkDataDir(dir: string): Checked<string> {

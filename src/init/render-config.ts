@@ -1,4 +1,4 @@
-import type { InitAnswers } from './init-answers.ts';
+import { type InitAnswers, suggestAdminDomain } from './init-answers.ts';
 
 /**
  * The text of the `berth.toml` that `berth init` writes: only what the
@@ -46,6 +46,8 @@ export function renderConfig(answers: InitAnswers, secretFile: string): string {
     ...(answers.email === undefined ? ['# email = "you@example.com"    # contact for the certificate authority'] : [`email = ${tomlString(answers.email)}`]),
     'directory = "letsencrypt"        # "letsencrypt-staging" while trying things out',
     '',
+    ...adminLines(answers),
+    '',
     '[[sites]]',
     `name = ${tomlString(answers.site)}`,
     `domains = [${answers.domains.map(tomlString).join(', ')}]`,
@@ -64,4 +66,14 @@ export function renderConfig(answers: InitAnswers, secretFile: string): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** `[admin]` when the dashboard is on; else the same, commented out, to show where it would go. */
+function adminLines(answers: InitAnswers): string[] {
+  const comment = '# The dashboard and JSON API, on a host name of their own; see docs/dashboard.md.';
+  if (answers.adminDomain !== undefined) {
+    return [comment, '# Nothing answers there until `berth admin add NAME` has made an admin.', '[admin]', `domain = ${tomlString(answers.adminDomain)}`];
+  }
+  const example = suggestAdminDomain(answers.domains) ?? 'berth.example.com';
+  return [comment, '# [admin]', `# domain = ${tomlString(example)}`];
 }

@@ -166,6 +166,31 @@ describe('berth init with options', () => {
   });
 });
 
+describe('berth init and the dashboard', () => {
+  it('--admin-domain writes [admin] domain, and prints its DNS record and how to make the first admin', async (t) => {
+    const dir = await tempDir(t);
+    const run = await runInit(dir, [...GITHUB, '--admin-domain', 'Berth.Example.com', '--yes']);
+    assert.equal(run.code, 0, run.stderr);
+    const config = await loadConfig(join(dir, 'berth.toml'), {});
+    assert.equal(config.admin.domain, 'berth.example.com');
+    const toml = await readFile(join(dir, 'berth.toml'), 'utf8');
+    assert.match(toml, /\n# The dashboard and JSON API, on a host name of their own; see docs\/dashboard\.md\.\n(# .*\n)*\[admin\]\ndomain = "berth\.example\.com"\n/);
+    assert.match(run.stdout, /\n {2}the dashboard at https:\/\/berth\.example\.com\/\n/);
+    assert.match(run.stdout, /\n {2}www\.example\.com +A +\S.*\n {2}berth\.example\.com +A +(<your server's IPv4>|\d+\.\d+\.\d+\.\d+)\n/);
+    assert.ok(run.stdout.includes(`\n  berth admin add NAME --config ${join(dir, 'berth.toml')}\n`), run.stdout);
+    assert.match(run.stdout, /nothing answers at https:\/\/berth\.example\.com\/ until the dashboard has an admin/);
+  });
+
+  it('is off with --yes unless --admin-domain is given, the key left as a commented-out example', async (t) => {
+    const dir = await tempDir(t);
+    const run = await runInit(dir, [...GITHUB, '--yes'], { tty: true, input: 'berth.example.com\n' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await loadConfig(join(dir, 'berth.toml'), {})).admin.domain, undefined);
+    assert.match(await readFile(join(dir, 'berth.toml'), 'utf8'), /^# \[admin\]\n# domain = "berth\.example\.com"$/m);
+    assert.doesNotMatch(run.stdout, /berth admin add|dashboard|berth\.example\.com/);
+  });
+});
+
 describe('berth init refuses to overwrite', () => {
   it('an existing config without --force, and replaces it with --force, keeping the secret', async (t) => {
     const dir = await tempDir(t);
@@ -234,6 +259,11 @@ describe('berth init refuses bad input, naming the option', () => {
     { args: ['--branch', long], flag: '--branch', says: /forges send refs of at most 255 characters/ },
     { args: ['--email', 'not-an-email'], flag: '--email', says: /not an email address/ },
     { args: ['--email', `${long}@example.com`], flag: '--email', says: /an email address is at most 254/ },
+    { args: ['--admin-domain', 'https://berth.example.com/'], flag: '--admin-domain', says: /is a URL; write just the host name/ },
+    { args: ['--admin-domain', 'berth.example.com:8443'], flag: '--admin-domain', says: /has a port/ },
+    { args: ['--admin-domain', 'EXAMPLE.com'], flag: '--admin-domain', says: /"EXAMPLE\.com" is one of the site's domains; the dashboard needs a host name of its own, such as "berth\.example\.com"/ },
+    { args: ['--admin-domain', `${long}.com`], flag: '--admin-domain', says: /label longer than 63|longer than 253/ },
+    { args: ['--admin-domain', 'berth.example.com\n[server]'], flag: '--admin-domain', says: /contains white space/ },
     { args: ['--data-dir', '~/berth'], flag: '--data-dir', says: /starts with "~"/ },
     { args: ['--data-dir', 'data\ndir'], flag: '--data-dir', says: /control character/ },
   ];
@@ -287,6 +317,11 @@ describe('berth init on a terminal', () => {
     const input = [
       'https://example.com', // refused: a URL
       'example.com, www.example.com',
+      'https://berth.example.com/', // refused: a URL
+      'berth.example.com:8443', // refused: a port
+      'WWW.example.com', // refused: one of the site's domains
+      `${'a'.repeat(64)}.example.com`, // refused: too long
+      'Berth.example.com',
       '-oops', // refused: starts with "-"
       'https://codeberg.org/you/blog.git',
       '', // forge: the guess
@@ -301,6 +336,11 @@ describe('berth init on a terminal', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /Domain\(s\), comma-separated: /);
     assert.match(run.stderr, /"https:\/\/example\.com" is a URL; write just the host name.*; try again/);
+    assert.match(run.stderr, /The dashboard and JSON API answer on a host name of their own.*\nDashboard host name, e\.g\. berth\.example\.com \(Enter for none\): /);
+    assert.match(run.stderr, /"https:\/\/berth\.example\.com\/" is a URL.*; try again/);
+    assert.match(run.stderr, /"berth\.example\.com:8443" has a port.*; try again/);
+    assert.match(run.stderr, /"WWW\.example\.com" is one of the site's domains; the dashboard needs a host name of its own, such as "berth\.example\.com"; try again/);
+    assert.match(run.stderr, /has a label longer than 63 characters; try again/);
     assert.match(run.stderr, /starts with "-", which a repository cannot; try again/);
     assert.match(run.stderr, /Forge \(github, gitlab, gitea, forgejo, bitbucket, generic\) \[forgejo\]: /);
     assert.match(run.stderr, /Branch to deploy \[main\]: /);
@@ -315,18 +355,48 @@ describe('berth init on a terminal', () => {
     assert.equal(site?.name, 'example-com');
     assert.equal(site?.branch, 'main');
     assert.equal(config.acme.email, 'you@example.com');
+    assert.equal(config.admin.domain, 'berth.example.com');
+    assert.match(run.stdout, /\n {2}berth\.example\.com +A /);
+    assert.match(run.stdout, /\n {2}berth admin add NAME --config \S+berth\.toml\n/);
   });
 
   it('asks only for what the options leave out', async (t) => {
     const dir = await tempDir(t);
-    const run = await runInit(dir, ['--domain', 'example.com', '--repo', 'https://github.com/a/b.git', '--forge', 'github', '--branch', 'dev', '--site', 's', '--email', 'a@example.com'], { tty: true, input: '' });
+    const given = ['--domain', 'example.com', '--repo', 'https://github.com/a/b.git', '--forge', 'github', '--branch', 'dev', '--site', 's', '--email', 'a@example.com'];
+    for (const adminDomain of ['admin.example.com', '']) {
+      const run = await runInit(dir, [...given, '--admin-domain', adminDomain, '--force'], { tty: true, input: '' });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, '', '--admin-domain "" says no dashboard, and is not asked');
+      assert.equal((await loadConfig(join(dir, 'berth.toml'), {})).admin.domain, adminDomain === '' ? undefined : adminDomain);
+    }
+  });
+
+  it('takes an empty answer to the dashboard question as no dashboard', async (t) => {
+    const dir = await tempDir(t);
+    const run = await runInit(dir, ['--domain', 'www.example.com', '--repo', 'https://github.com/a/b.git', '--email', ''], { tty: true, input: '\n\n\n\n\n' });
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stderr, '');
+    assert.match(run.stderr, /Dashboard host name, e\.g\. berth\.example\.com \(Enter for none\): /);
+    assert.doesNotMatch(run.stderr, /\[berth\.example\.com\]/, 'the suggestion is not a default');
+    const config = await loadConfig(join(dir, 'berth.toml'), {});
+    assert.equal(config.admin.domain, undefined);
+    assert.doesNotMatch(run.stdout, /berth admin add/);
+  });
+
+  it('refuses a site domain that --admin-domain already took, and asks again', async (t) => {
+    const dir = await tempDir(t);
+    const input = ['example.com,berth.example.com', 'example.com', 'https://github.com/a/b.git', '', '', '', '', ''].join('\n'); // forge, branch, site, email: Enter
+    const run = await runInit(dir, ['--admin-domain', 'berth.example.com'], { tty: true, input });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /"berth\.example\.com" is the dashboard's host name \(--admin-domain\); give the site names of its own; try again/);
+    assert.doesNotMatch(run.stderr, /Dashboard host name/);
+    const config = await loadConfig(join(dir, 'berth.toml'), {});
+    assert.deepEqual(config.sites[0]?.domains, ['example.com']);
+    assert.equal(config.admin.domain, 'berth.example.com');
   });
 
   it('stops with nothing written when the input ends', async (t) => {
     const dir = await tempDir(t);
-    const run = await runInit(dir, [], { tty: true, input: 'example.com\n' });
+    const run = await runInit(dir, [], { tty: true, input: 'example.com\n\n' });
     assert.equal(run.code, 2);
     assert.match(run.stderr, /The input ended before --repo was answered; nothing was written .*\[E_USAGE\]/);
     assert.deepEqual(await readdir(dir), []);

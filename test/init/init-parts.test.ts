@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { dnsInstructions, isPublicIPv4, isPublicIPv6, publicAddresses } from '../../src/init/dns-instructions.ts';
 import { webhookUrl } from '../../src/init/forge-instructions.ts';
-import { checkDomains, checkForge, guessForge, repoHost, siteNameFromDomain } from '../../src/init/init-answers.ts';
+import { checkAdminDomain, checkDomains, checkForge, guessForge, repoHost, siteNameFromDomain, suggestAdminDomain } from '../../src/init/init-answers.ts';
 import { createPrompter } from '../../src/init/prompter.ts';
 import { renderConfig, tomlString } from '../../src/init/render-config.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -53,18 +53,59 @@ describe('site names and domains', () => {
     assert.deepEqual(checkDomains(['A.example, b.example', 'a.EXAMPLE']), { ok: true, value: ['a.example', 'b.example'], notes: ['a.example was given twice; it is listed once'] });
   });
 
+  it('refuses the dashboard\'s host name as a site domain', () => {
+    assert.deepEqual(checkDomains(['example.com,Berth.example.com'], 'berth.example.com'), {
+      ok: false,
+      message: '"Berth.example.com" is the dashboard\'s host name (--admin-domain); give the site names of its own',
+    });
+  });
+
   it('webhook URLs bracket IPv6 literals', () => {
     assert.equal(webhookUrl('example.com', 'blog'), 'https://example.com/_berth/hooks/blog');
     assert.equal(webhookUrl('2001:db8::1', 'blog'), 'https://[2001:db8::1]/_berth/hooks/blog');
   });
 });
 
+describe('the dashboard\'s host name', () => {
+  it('is checked like a site domain, normalised, and optional', () => {
+    const domains = ['example.com', 'www.example.com'];
+    assert.deepEqual(checkAdminDomain('', domains), { ok: true, value: undefined });
+    assert.deepEqual(checkAdminDomain('Berth.Example.COM', domains), { ok: true, value: 'berth.example.com' });
+    assert.deepEqual(checkAdminDomain('bücher.example', domains), { ok: true, value: 'xn--bcher-kva.example' });
+    assert.match(failure(checkAdminDomain('https://berth.example.com/', domains)), /is a URL; write just the host name/);
+    assert.match(failure(checkAdminDomain('berth.example.com:8443', domains)), /has a port/);
+    assert.match(failure(checkAdminDomain('a.example,b.example', domains)), /contains ","/);
+    assert.match(failure(checkAdminDomain(`${'a'.repeat(64)}.example.com`, domains)), /label longer than 63/);
+    assert.match(failure(checkAdminDomain(`${'a.'.repeat(130)}com`, domains)), /longer than 253/);
+  });
+
+  it('is refused when it is one of the site\'s domains, with another to use', () => {
+    assert.equal(failure(checkAdminDomain('WWW.example.com', ['www.example.com'])), '"WWW.example.com" is one of the site\'s domains; the dashboard needs a host name of its own, such as "berth.example.com"');
+    assert.equal(failure(checkAdminDomain('127.0.0.1', ['127.0.0.1'])), '"127.0.0.1" is one of the site\'s domains; the dashboard needs a host name of its own');
+  });
+
+  it('is suggested from the primary domain, without its www.', () => {
+    assert.equal(suggestAdminDomain(['www.example.com', 'example.com']), 'berth.example.com');
+    assert.equal(suggestAdminDomain(['blog.example.org']), 'berth.blog.example.org');
+    assert.equal(suggestAdminDomain(['localhost']), 'berth.localhost');
+    assert.equal(suggestAdminDomain(['example.com', 'berth.example.com']), undefined, 'already a site domain');
+    assert.equal(suggestAdminDomain(['192.0.2.1']), undefined);
+    assert.equal(suggestAdminDomain(['2001:db8::1']), undefined);
+    assert.equal(suggestAdminDomain([`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`]), undefined, 'too long with berth.');
+  });
+});
+
+function failure(checked: { ok: true } | { ok: false; message: string }): string {
+  assert.ok(!checked.ok, 'refused');
+  return checked.message;
+}
+
 describe('the config text', () => {
   it('escapes strings so that any valid answer loads back unchanged', async (t) => {
     const dir = await tempDir(t);
     const repo = 'https://example.com/a "quoted" \\ path#not-a-comment.git';
     const text = renderConfig(
-      { domains: ['example.com'], repo, branch: 'feature/x', forge: 'generic', site: 'x', email: undefined, dataDir: 'data dir/"q"' },
+      { domains: ['example.com'], repo, branch: 'feature/x', forge: 'generic', site: 'x', email: undefined, adminDomain: undefined, dataDir: 'data dir/"q"' },
       'secrets/x-webhook-secret',
     );
     await writeFile(join(dir, 'berth.toml'), text);
@@ -76,7 +117,22 @@ describe('the config text', () => {
     assert.equal(config.dataDir, join(dir, 'data dir/"q"'));
     assert.equal(config.sites[0]?.webhook?.secret.reveal(), 'abc-0123456789-def');
     assert.equal(tomlString('a\u0001\n'), '"a\\u0001\\n"');
+    assert.equal(config.admin.domain, undefined);
+    assert.match(text, /^# \[admin\]\n# domain = "berth\.example\.com"$/m, 'no dashboard: an example, commented out');
     assert.throws(() => tomlString('\ud800'));
+  });
+
+  it('writes [admin] domain when the dashboard is on', async (t) => {
+    const dir = await tempDir(t);
+    const text = renderConfig(
+      { domains: ['example.com'], repo: 'https://github.com/a/b.git', branch: 'main', forge: 'github', site: 'x', email: undefined, adminDomain: 'admin.example.net', dataDir: 'data' },
+      'secrets/x-webhook-secret',
+    );
+    assert.match(text, /^\[admin\]\ndomain = "admin\.example\.net"$/m);
+    await writeFile(join(dir, 'berth.toml'), text);
+    await mkdir(join(dir, 'secrets'));
+    await writeFile(join(dir, 'secrets', 'x-webhook-secret'), 'abc-0123456789-def\n');
+    assert.equal((await loadConfig(join(dir, 'berth.toml'), {})).admin.domain, 'admin.example.net');
   });
 });
 

@@ -58,7 +58,7 @@ describe('berth init with standard input a pipe', () => {
     const dir = await tempDir(t);
     const run = await spawnInit(dir, process.execPath, [MAIN, 'init', '--help'], '');
     assert.equal(run.code, 0);
-    for (const option of ['--domain', '--repo', '--branch', '--forge', '--email', '--site', '--config', '--data-dir', '--force', '--yes']) {
+    for (const option of ['--domain', '--repo', '--branch', '--forge', '--email', '--admin-domain', '--site', '--config', '--data-dir', '--force', '--yes']) {
       assert.ok(run.stdout.includes(option), option);
     }
     assert.match(run.stdout, /printed once/);
@@ -71,12 +71,13 @@ const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdou
 describe('berth init on a pseudo-terminal', { skip: hasScript ? false : 'util-linux `script` is not installed' }, () => {
   it('asks for each answer, takes the defaults, and writes a config that loads', async (t) => {
     const dir = await tempDir(t);
-    const answers = ['blog.example.org', 'git@gitlab.com:you/blog.git', '', 'release', '', 'ops@example.org', ''].join('\n');
+    const answers = ['blog.example.org', '', 'git@gitlab.com:you/blog.git', '', 'release', '', 'ops@example.org', ''].join('\n');
     const command = [process.execPath, MAIN, 'init', '--data-dir', 'data'].map((word) => `'${word}'`).join(' ');
     const run = await spawnInit(dir, 'script', ['-qfec', command, '/dev/null'], answers);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     // Through a terminal, prompts and output arrive together on script's stdout.
     assert.match(run.stdout, /Forge \(github, gitlab, gitea, forgejo, bitbucket, generic\) \[gitlab\]: /);
+    assert.match(run.stdout, /Dashboard host name, e\.g\. berth\.blog\.example\.org \(Enter for none\): /);
     assert.match(run.stdout, /Branch to deploy \[main\]: /);
     assert.match(run.stdout, /Site name \[blog-example-org\]: /);
     assert.match(run.stdout, /Secret token: +[0-9a-f]{64}/);
@@ -88,6 +89,7 @@ describe('berth init on a pseudo-terminal', { skip: hasScript ? false : 'util-li
     assert.equal(site?.branch, 'release');
     assert.equal(site?.webhook?.forge, 'gitlab');
     assert.equal(config.acme.email, 'ops@example.org');
+    assert.equal(config.admin.domain, undefined);
     const secretFile = join(dir, 'secrets', 'blog-example-org-webhook-secret');
     assert.equal((await stat(secretFile)).mode & 0o777, 0o600);
     assert.equal(site?.webhook?.secret.reveal(), (await readFile(secretFile, 'utf8')).trim());

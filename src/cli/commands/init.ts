@@ -9,6 +9,7 @@ import { BerthError } from '../../errors.ts';
 import { dnsInstructions, publicAddresses } from '../../init/dns-instructions.ts';
 import { forgeInstructions, webhookUrl } from '../../init/forge-instructions.ts';
 import {
+  checkAdminDomain,
   checkBranch,
   checkDataDir,
   checkDomains,
@@ -21,6 +22,7 @@ import {
   guessForge,
   type InitAnswers,
   siteNameFromDomain,
+  suggestAdminDomain,
 } from '../../init/init-answers.ts';
 import { createPrompter, type Prompter } from '../../init/prompter.ts';
 import { renderConfig } from '../../init/render-config.ts';
@@ -33,19 +35,20 @@ type InitIo = CommandIo & { stdin?: NodeJS.ReadableStream & { isTTY?: boolean } 
 const init: Command = {
   name: 'init',
   summary: 'write a berth.toml and a webhook secret for one site, and print the forge and DNS setup',
-  usage: 'init [--domain D]... [--repo URL] [--branch B] [--forge F] [--email E] [--site S] [--config FILE] [--data-dir DIR] [--force] [--yes]',
+  usage: 'init [--domain D]... [--repo URL] [--branch B] [--forge F] [--email E] [--admin-domain D] [--site S] [--config FILE] [--data-dir DIR] [--force] [--yes]',
   details: `Writes a config (mode 0600) for one site served at its domains and deployed from REPO,
 and a new random webhook secret in a file of its own beside it
 (secrets/<site>-webhook-secret, mode 0600, directory 0700), which the config
 names with secret_file. Then prints what to enter in the forge's webhook
 settings (URL, content type, the secret, push events), the DNS records to
-create and the ports to open.
+create and the ports to open. With --admin-domain, the config also serves
+the dashboard there, and the next steps say how to make its first admin.
 
 On a terminal it asks for every answer not given as an option, showing the
 default in brackets, and asks again when an answer is not valid. With --yes,
 or when standard input is not a terminal (a script), it asks nothing:
---domain and --repo are then required, and a forge it cannot guess needs
---forge.
+--domain and --repo are then required, a forge it cannot guess needs
+--forge, and there is no dashboard unless --admin-domain is given.
 
 The secret is printed once, for copying into the forge; afterwards it is only
 in its file. An existing secret file is kept and reused, so running init again
@@ -61,6 +64,9 @@ Options:
                      it is github.com, gitlab.com, bitbucket.org, codeberg.org
                      (forgejo), or a host named gitlab., gitea., forgejo. or github.
   --email E          contact address for the certificate authority (optional)
+  --admin-domain D   the host name the dashboard answers on, e.g. berth.example.com;
+                     not one of the site's domains (optional; "" or left out: no
+                     dashboard, which [admin] domain in the config can add later)
   --site S           the site's name (default: from the first domain, e.g.
                      www.example.com -> example-com)
   --config, -c FILE  the config file to write (default ./berth.toml)
@@ -79,6 +85,7 @@ Example:
     branch: { type: 'string' },
     forge: { type: 'string' },
     email: { type: 'string' },
+    'admin-domain': { type: 'string' },
     site: { type: 'string' },
     config: { type: 'string', short: 'c' },
     'data-dir': { type: 'string' },
@@ -95,8 +102,11 @@ Example:
     const notes: string[] = [];
 
     // Every option is checked before anything is asked or written.
-    const given = {
-      domains: args.values.domain === undefined ? undefined : fromFlag('--domain', checkDomains(args.values.domain as string[]), notes),
+    const domains = args.values.domain === undefined ? undefined : fromFlag('--domain', checkDomains(args.values.domain as string[]), notes);
+    const given: GivenAnswers = {
+      domains,
+      // null: --admin-domain "" said no dashboard, so it is not asked.
+      adminDomain: optional(flag('admin-domain'), (value) => fromFlag('--admin-domain', checkAdminDomain(value, domains ?? []), notes) ?? null),
       repo: optional(flag('repo'), (value) => fromFlag('--repo', checkRepo(value), notes)),
       branch: optional(flag('branch'), (value) => fromFlag('--branch', checkBranch(value), notes)),
       forge: optional(flag('forge'), (value) => fromFlag('--forge', checkForge(value), notes)),
@@ -132,10 +142,13 @@ Example:
     await writeFileAtomic(configPath, renderConfig(answers, secretRelative), 0o600);
 
     const url = webhookUrl(answers.domains[0] as string, answers.site);
+    const dashboard = answers.adminDomain === undefined ? undefined : dashboardAddress(answers.adminDomain);
+    const hosts = answers.adminDomain === undefined ? answers.domains : [...answers.domains, answers.adminDomain];
     const out = [
       `Wrote ${configPath} (mode 0600)`,
       `  site ${answers.site}: ${answers.domains.join(', ')}`,
       `  deploys ${answers.branch} of ${answers.repo}`,
+      ...(dashboard === undefined ? [] : [`  the dashboard at ${dashboard}`]),
       secret.reused
         ? `Kept the webhook secret already in ${secretPath} (the forge may have it already)`
         : `Wrote ${secretPath} (mode 0600): a new webhook secret`,
@@ -145,12 +158,19 @@ Example:
       '',
       ...forgeInstructions({ forge: answers.forge, url, branch: answers.branch, secret: secret.value, secretFile: secretPath }),
       '',
-      ...dnsInstructions(answers.domains, publicAddresses(networkInterfaces())),
+      ...dnsInstructions(hosts, publicAddresses(networkInterfaces())),
       '',
       'Next:',
       `  berth check --config ${configPath}`,
       `  berth serve --config ${configPath}`,
       '  then push to the branch, or run `berth deploy` for a first deploy.',
+      ...(dashboard === undefined
+        ? []
+        : [
+            `  nothing answers at ${dashboard} until the dashboard has an admin: make the first one,`,
+            '  which prints a one-time sign-in link (see docs/dashboard.md), with',
+            `  berth admin add NAME --config ${configPath}`,
+          ]),
       '',
     ];
     io.stdout.write(out.join('\n'));
@@ -160,12 +180,19 @@ Example:
 
 interface GivenAnswers {
   domains: string[] | undefined;
+  /** `null`: --admin-domain "", no dashboard; `undefined`: not given. */
+  adminDomain: string | null | undefined;
   repo: string | undefined;
   branch: string | undefined;
   forge: Forge | undefined;
   email: string | undefined;
   site: string | undefined;
   dataDir: string;
+}
+
+/** The dashboard's address with the default HTTPS port, which init leaves as it is. IPv6 literals get brackets. */
+function dashboardAddress(domain: string): string {
+  return `https://${domain.includes(':') ? `[${domain}]` : domain}/`;
 }
 
 function optional<T>(value: string | undefined, check: (value: string) => T): T | undefined {
@@ -197,6 +224,7 @@ function requireGiven(given: GivenAnswers): InitAnswers {
     forge,
     site: given.site ?? siteNameFromDomain(domains[0] as string),
     email: given.email,
+    adminDomain: given.adminDomain ?? undefined,
     dataDir: given.dataDir,
   };
 }
@@ -209,8 +237,19 @@ async function askMissing(given: GivenAnswers, prompter: Prompter): Promise<Init
       text: 'Domain(s), comma-separated',
       option: '--domain',
       hint: 'The names the site is served at, e.g. example.com,www.example.com; the first is the primary one.',
-      check: (answer) => checkDomains([answer]),
+      check: (answer) => checkDomains([answer], given.adminDomain ?? undefined),
     }));
+  const suggested = suggestAdminDomain(domains);
+  const adminDomain =
+    given.adminDomain === undefined
+      ? await prompter.ask({
+          // Not a bracketed default: Enter takes the default, and Enter here means no dashboard.
+          text: `Dashboard host name${suggested === undefined ? '' : `, e.g. ${suggested}`} (Enter for none)`,
+          option: '--admin-domain',
+          hint: "The dashboard and JSON API answer on a host name of their own, not one of the site's, with an A/AAAA record like theirs.",
+          check: (answer) => checkAdminDomain(answer, domains),
+        })
+      : (given.adminDomain ?? undefined);
   const repo =
     given.repo ??
     (await prompter.ask({ text: 'Git repository to deploy from', option: '--repo', hint: 'A clone URL such as https://github.com/you/blog.git or git@github.com:you/blog.git.', check: checkRepo }));
@@ -219,7 +258,7 @@ async function askMissing(given: GivenAnswers, prompter: Prompter): Promise<Init
   const site = given.site ?? (await prompter.ask({ text: 'Site name', option: '--site', defaultAnswer: siteNameFromDomain(domains[0] as string), check: checkSiteName }));
   const email =
     given.email ?? (await prompter.ask({ text: 'Email for the certificate authority (Enter for none)', option: '--email', check: checkEmail }));
-  return { domains, repo, forge, branch, site, email, dataDir: given.dataDir };
+  return { domains, repo, forge, branch, site, email, adminDomain, dataDir: given.dataDir };
 }
 
 async function exists(file: string): Promise<{ directory: boolean } | undefined> {
