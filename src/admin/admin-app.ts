@@ -20,7 +20,7 @@ export const CLEAR_SESSION_COOKIE = `${SESSION_COOKIE}=; Path=/; HttpOnly; Secur
 export interface DashboardPages {
   /** Static assets under /_berth/assets/; true when it answered. */
   asset(req: IncomingMessage, res: ServerResponse, url: URL): boolean;
-  signIn(res: ServerResponse, options: { status: number; error?: string; next?: string; linkToken?: string }): void;
+  signIn(res: ServerResponse, options: { status: number; error?: string; name?: string; next?: string; linkToken?: string }): void;
   /** A page or a form's POST for a signed-in caller. */
   page(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller, checkChange: (formToken: string | undefined) => void): Promise<void>;
   /** An error as a page. */
@@ -97,7 +97,7 @@ export function createAdminApp(deps: AdminAppDeps): (req: IncomingMessage, res: 
     } catch (error) {
       if (json || deps.pages === undefined || !isBerthError(error)) throw error;
       log.info({ code: error.code, client: context.clientAddress }, 'sign-in refused');
-      deps.pages.signIn(res, { status: statusOf(error), error: error.message, ...optional('next', next) });
+      deps.pages.signIn(res, { status: statusOf(error), error: error.message, ...optional('name', fields.get('name')?.slice(0, 64)), ...optional('next', next) });
     }
   };
 

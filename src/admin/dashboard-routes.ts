@@ -150,7 +150,7 @@ export function createDashboardPages(deps: DashboardDeps): DashboardPages {
       return true;
     },
 
-    signIn(res, { status, error, linkToken }) {
+    signIn(res, { status, error, name: given, linkToken }) {
       if (linkToken !== undefined) {
         const name = deps.linkAdmin(linkToken);
         if (name !== undefined) {
@@ -160,7 +160,7 @@ export function createDashboardPages(deps: DashboardDeps): DashboardPages {
         sendHtml(res, 401, renderSignInPage({ error: 'This sign-in link is not valid any more (used, expired, or never made). Ask for a new one: berth admin link NAME on the server.' }));
         return;
       }
-      sendHtml(res, status, renderSignInPage({ error: error ?? null }));
+      sendHtml(res, status, renderSignInPage({ error: error ?? null, ...(given === undefined ? {} : { name: given }) }));
     },
 
     async page(req, res, url, caller, check) {
