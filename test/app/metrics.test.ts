@@ -2,6 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { once } from 'node:events';
+import { connect as netConnect } from 'node:net';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
@@ -107,6 +111,39 @@ describe('berth serve metrics', () => {
     assert.equal(total(parsed, 'berth_http_requests_total', { site: '_admin' }), 4);
     assert.equal(total(parsed, 'berth_http_requests_total', { site: '_admin', code: '5xx' }), 3);
     assert.equal(total(parsed, 'berth_http_requests_total', { site: '_other' }), 0);
+  });
+
+  it('counts TLS handshakes and the ones that fail, over every worker', async (t) => {
+    const s = await serve(t, '[metrics]\nlisten = "127.0.0.1:0"');
+    const port = await metricsPort(s);
+    const before = await scrapeUntil(port, (scrape) => total(scrape, 'berth_metrics_scrape_processes') === 3);
+    assert.equal(total(before, 'berth_tls_handshakes_total'), 0);
+    // Each a request and its answer, so that the server has read the client's last handshake message before the connection ends.
+    for (let i = 0; i < 4; i++) {
+      const answer = await new Promise<number>((resolve, reject) => {
+        httpsRequest({ host: '127.0.0.1', port: s.httpsPort, servername: 'localhost', path: '/', headers: { host: 'localhost', connection: 'close' }, rejectUnauthorized: false, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(answer, 200);
+    }
+    // Not TLS at all, and a TLS client that asks for no protocol the server has: both fail their handshake.
+    for (let i = 0; i < 2; i++) {
+      const plain = netConnect({ host: '127.0.0.1', port: s.httpsPort });
+      await once(plain, 'connect');
+      plain.end('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await once(plain, 'close');
+    }
+    const old = connect({ host: '127.0.0.1', port: s.httpsPort, servername: 'localhost', rejectUnauthorized: false, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' });
+    await once(old, 'error').catch(() => undefined);
+    old.destroy();
+    const parsed = await scrapeUntil(port, (scrape) => total(scrape, 'berth_tls_handshakes_total') >= 4 && total(scrape, 'berth_tls_handshake_failures_total') >= 3);
+    assert.equal(total(parsed, 'berth_tls_handshakes_total'), 4);
+    assert.equal(total(parsed, 'berth_tls_handshake_failures_total'), 3);
+    assert.equal(s.workerDeaths().length, 0);
   });
 
   it('counts webhook deliveries by forge and result, a site name from the URL never a label', async (t) => {
