@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { parseExposition, total } from '../helpers/prometheus-text.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -163,18 +164,41 @@ describe('ACME across processes and failures', () => {
     const httpPort = await freePort();
     const pebble = await startPebble(t, dir, { httpPort });
     const root = await pebble.root();
-    const config = await writeAcmeConfig({ dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, server: 'workers = 2', sites: [{ name: 'blog', domains: ['workers.example.com'] }] });
+    const config = await writeAcmeConfig({ dir, directoryUrl: pebble.directoryUrl, caFile: pebble.caFile, httpPort, server: 'workers = 2', sites: [{ name: 'blog', domains: ['workers.example.com'] }], tail: '[metrics]\nlisten = "127.0.0.1:0"' });
     const server = await serve(t, config);
     const first = await waitFor(async () => {
       const seen = await handshake(server.httpsPort, 'workers.example.com', root);
       return seen.authorized ? seen : undefined;
     }, 'a certificate from a worker');
-    // Connections are spread over both workers; every one presents the certificate.
-    for (let i = 0; i < 20; i++) {
-      const seen = await handshake(server.httpsPort, 'workers.example.com', root);
-      assert.equal(seen.authorized, true, `handshake ${i}`);
-      assert.equal(seen.serial, first.serial);
-    }
+    // Connections are spread over both workers; soon every one presents the certificate (each worker loads it when told).
+    await waitFor(async () => {
+      for (let i = 0; i < 20; i++) {
+        const seen = await handshake(server.httpsPort, 'workers.example.com', root);
+        if (!seen.authorized) return undefined;
+        assert.equal(seen.serial, first.serial);
+      }
+      return true;
+    }, '20 handshakes in a row with the certificate');
     assert.equal(pebble.issued().length, 1, 'ordered once, by the primary');
+
+    // The metrics: one order that succeeded, and the certificate's end and next check as timestamps.
+    const metricsPort = await waitFor(() => {
+      const line = server.output().split('\n').find((candidate) => candidate.includes('"msg":"metrics listening"'));
+      return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port;
+    }, 'the metrics listener');
+    const notAfter = await waitFor(async () => {
+      const seen = await handshake(server.httpsPort, 'workers.example.com', root);
+      return seen.authorized ? seen : undefined;
+    }, 'the certificate');
+    const scrape = await waitFor(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/_berth/metrics`)).text();
+      const parsed = parseExposition(text);
+      return total(parsed, 'berth_acme_orders_total', { result: 'success' }) === 1 && total(parsed, 'berth_certificate_expiry_timestamp_seconds') > 0 ? parsed : undefined;
+    }, 'the certificate in the metrics');
+    assert.equal(total(scrape, 'berth_acme_orders_total', { result: 'failure' }), 0);
+    const expiry = total(scrape, 'berth_certificate_expiry_timestamp_seconds', { name: 'workers.example.com' });
+    assert.ok(Math.abs(expiry - notAfter.notAfter / 1000) < 2, `${expiry} against ${notAfter.notAfter}`);
+    const next = total(scrape, 'berth_certificate_next_check_timestamp_seconds', { name: 'workers.example.com' });
+    assert.ok(next > Date.now() / 1000 - 60, String(next));
   });
 });

@@ -19,6 +19,8 @@ export interface Handshake {
   serial: string;
   names: string[];
   issuer: string;
+  /** The certificate's end, in ms since the epoch. */
+  notAfter: number;
 }
 
 /** One TLS handshake with SNI `servername`, verified against `ca` (or the system roots). */
@@ -32,6 +34,7 @@ export function handshake(port: number, servername: string, ca?: string, host = 
         serial: cert.serialNumber.toLowerCase(),
         names: (cert.subjectaltname ?? '').split(', ').filter((entry) => entry.startsWith('DNS:')).map((entry) => entry.slice(4)),
         issuer: typeof cert.issuer.CN === 'string' ? cert.issuer.CN : String(cert.issuer.O),
+        notAfter: Date.parse(cert.valid_to),
       });
       socket.destroy();
     });
