@@ -248,6 +248,9 @@ function unisolatedError(): BerthError {
   );
 }
 
+/** What dash, bash, busybox sh and Node print when a fork or spawn fails at the process limit. */
+const FORK_FAILED = /\b(Cannot fork|fork: (retry: )?Resource temporarily unavailable|spawn EAGAIN)\b/;
+
 /**
  * Runs the build as `user` (Berth's own user when undefined) under the
  * site's process limit (process-limit.ts). When the build has a uid of its
@@ -262,9 +265,19 @@ async function runLimitedBuild(
   const max = site.build.maxProcesses;
   const atLimit = new AbortController();
   const watch = user === undefined ? undefined : watchProcessCount(user.uid, max, () => atLimit.abort('it reached its process limit'));
+  // The count is sampled, and a fork bomb's processes come and go between two looks; a shell
+  // saying that a fork failed is the kernel's limit speaking, and ends the build as surely.
+  const log: typeof options.log =
+    user === undefined
+      ? options.log
+      : (stream, line) => {
+          options.log(stream, line);
+          if (stream === 'stderr' && !atLimit.signal.aborted && FORK_FAILED.test(line)) atLimit.abort('it reached its process limit');
+        };
   try {
     return await runBuild({
       ...options,
+      log,
       command: withProcessLimit(options.command, max),
       signal: signal === undefined ? atLimit.signal : AbortSignal.any([signal, atLimit.signal]),
       uid: user?.uid,
