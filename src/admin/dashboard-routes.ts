@@ -1,9 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constants } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { SiteService } from '../api/site-service.ts';
 import type { ApiLogLine } from '../api/api-types.ts';
-import { deployLogPath } from '../deploy/deploy-log.ts';
+import { readDeployLog } from '../api/read-deploy-log.ts';
 import { SHOWN_STATES, type ShownState } from '../deploy/shown-state.ts';
 import { BerthError } from '../errors.ts';
 import { DASHBOARD_ASSET_CACHE_CONTROL, dashboardAsset } from '../dashboard/dashboard-assets.ts';
@@ -185,13 +183,8 @@ export function createDashboardPages(deps: DashboardDeps): DashboardPages {
 
 /** The log's last lines, numbered from the file's first, read without following a link. */
 async function logLines(dataDir: string, id: string): Promise<ApiLogLine[]> {
-  let text: string;
-  try {
-    text = await readFile(deployLogPath(dataDir, id), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const text = await readDeployLog(dataDir, id);
+  if (text === '') return [];
   const lines = text.split('\n');
   // A last line without its newline yet is left for the live log to bring whole.
   lines.pop();

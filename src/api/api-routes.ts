@@ -5,9 +5,7 @@ import type { ShownState } from '../deploy/shown-state.ts';
 import { BerthError } from '../errors.ts';
 import { resumePosition, streamLogEvents } from './log-events.ts';
 import type { SiteService } from './site-service.ts';
-import { readFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { deployLogPath } from '../deploy/deploy-log.ts';
+import { readDeployLog } from './read-deploy-log.ts';
 
 export const API_PREFIX = '/_berth/api/v1/';
 
@@ -152,10 +150,7 @@ const ROUTES: Route[] = [
         return;
       }
       // Plain text, as far as it is written: for curl and scripts.
-      const text = await readFile(deployLogPath(dataDir, record.id), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-        throw error;
-      });
+      const text = await readDeployLog(dataDir, record.id);
       const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
       if (after > lines.length) throw new BerthError('E_API_LOG_POSITION', `The log has ${lines.length} lines so far; it cannot start after line ${after}`);
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
