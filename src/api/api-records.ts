@@ -1,7 +1,7 @@
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
 import type { NameRow } from '../acme/certificate-rows.ts';
 import type { DeployRecord, DeployTrigger } from '../deploy/deploy-types.ts';
-import { shownState } from '../deploy/shown-state.ts';
+import { shownState, type Serving } from '../deploy/shown-state.ts';
 import type { ReleaseListing } from '../releases/release-list.ts';
 import type { SiteLock } from '../state/state-store.ts';
 import type { ApiCertificate, ApiCertificateState, ApiDeploy, ApiLock, ApiPhase, ApiPhaseName, ApiRelease, ApiTrigger } from './api-types.ts';
@@ -10,7 +10,7 @@ import { commitUrlFor } from './commit-url.ts';
 /** A certificate this close to its end is `expiring` (renewal normally happens a month before). */
 const EXPIRING_MS = 14 * 24 * 60 * 60 * 1000;
 
-const TRIGGERS: Readonly<Record<DeployTrigger, ApiTrigger>> = { webhook: 'push', poll: 'poll', hook: 'hook', cli: 'cli', api: 'api' };
+const TRIGGERS: Readonly<Record<DeployTrigger, ApiTrigger>> = { webhook: 'push', poll: 'poll', hook: 'hook', cli: 'cli', api: 'api', rollback: 'rollback' };
 
 /** The stored phase names, in the order they run, and what the API calls them. */
 const PHASES: ReadonlyArray<[keyof DeployRecord['phases'], ApiPhaseName]> = [
@@ -19,6 +19,7 @@ const PHASES: ReadonlyArray<[keyof DeployRecord['phases'], ApiPhaseName]> = [
   ['build', 'build'],
   ['publish', 'publish'],
   ['smoke', 'check'],
+  ['activate', 'activate'],
 ];
 
 /**
@@ -26,7 +27,8 @@ const PHASES: ReadonlyArray<[keyof DeployRecord['phases'], ApiPhaseName]> = [
  * commit links of each site are worked out here, not per request.
  */
 export interface ApiRecords {
-  deploy(record: DeployRecord, activeRelease: string | undefined, now?: number): ApiDeploy;
+  /** `serving`: what the site serves now, which decides the shown state. */
+  deploy(record: DeployRecord, serving: Serving, now?: number): ApiDeploy;
   release(listing: ReleaseListing, deployId: string | undefined): ApiRelease;
   /** One certificate per site (names grouped), from `berth certs`'s rows. */
   certificates(rows: readonly NameRow[], now?: number): ApiCertificate[];
@@ -36,8 +38,8 @@ export interface ApiRecords {
 export function createApiRecords(config: ResolvedConfig): ApiRecords {
   const links = new Map<string, ((sha: string) => string) | undefined>(config.sites.map((site: ResolvedSite) => [site.name, commitUrlFor(site)]));
   return {
-    deploy(record, activeRelease, now = Date.now()) {
-      const state = shownState(record, activeRelease);
+    deploy(record, serving, now = Date.now()) {
+      const state = shownState(record, serving);
       const created = Date.parse(record.createdAt);
       const end = record.finishedAt === undefined ? now : Date.parse(record.finishedAt);
       const link = record.sha === undefined ? undefined : links.get(record.site);

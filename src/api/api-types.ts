@@ -10,7 +10,7 @@
 import type { ShownState } from '../deploy/shown-state.ts';
 
 /** How a deploy started. `push`: a forge's webhook; `hook`: git's post-receive hook on this server. */
-export type ApiTrigger = 'push' | 'poll' | 'hook' | 'cli' | 'api';
+export type ApiTrigger = 'push' | 'poll' | 'hook' | 'cli' | 'api' | 'rollback';
 
 export type ApiPhaseName = 'queued' | 'fetch' | 'build' | 'publish' | 'check' | 'activate';
 

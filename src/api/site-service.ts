@@ -3,15 +3,14 @@ import { checkBranch } from '../config/config-schema.ts';
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
 import type { Deployer } from '../deploy/deployer.ts';
 import type { DeployRecord, DeployState } from '../deploy/deploy-types.ts';
-import { SHOWN_STATES, type ShownState } from '../deploy/shown-state.ts';
+import { rollBack } from '../deploy/roll-back.ts';
+import { SHOWN_STATES, type Serving, type ShownState } from '../deploy/shown-state.ts';
 import { BerthError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { activateRelease } from '../releases/activate.ts';
 import { openManifest } from '../releases/read-manifest.ts';
 import { join } from 'node:path';
 import { isReleaseId } from '../releases/release-id.ts';
 import { activeReleaseId, listReleases } from '../releases/release-list.ts';
-import { withSiteLock } from '../releases/site-lock.ts';
 import { sitePaths } from '../releases/site-paths.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createApiRecords } from './api-records.ts';
@@ -61,7 +60,7 @@ export interface SiteService {
   redeploy(site: string, ref: string | undefined, by: string): Promise<ApiDeploy>;
   cancel(id: string, by: string): Promise<ApiDeploy>;
   /** Makes a release live and locks the site's automatic deploys, so that the next push does not undo it. */
-  rollback(site: string, release: string, by: string): Promise<{ release: ApiRelease; lock: ApiLock }>;
+  rollback(site: string, release: string, by: string): Promise<{ release: ApiRelease; lock: ApiLock; deploy: ApiDeploy | null }>;
   lock(site: string, by: string, reason: string | undefined): ApiLock;
   unlock(site: string, by: string): void;
 }
@@ -76,6 +75,11 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
     return site;
   };
   const active = (site: string): Promise<string | undefined> => activeReleaseId(sitePaths(config.dataDir, site)).catch(() => undefined);
+  /** The active release, and the deploy shown as making it live. */
+  const serving = async (site: string): Promise<Serving> => {
+    const release = await active(site);
+    return { release, deploy: store.servingDeploy(site, release) };
+  };
   const recordOf = (id: string): DeployRecord => {
     const record = DEPLOY_ID.test(id) ? store.getDeploy(id) : undefined;
     if (record === undefined) throw new BerthError('E_DEPLOY_NOT_FOUND', `No deploy ${JSON.stringify(id.slice(0, 64))} is in the history`);
@@ -83,7 +87,8 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
   };
   const releasesOf = async (site: string): Promise<ApiRelease[]> => {
     const madeBy = new Map<string, string>();
-    for (const deploy of store.listDeploys({ site, limit: 10_000, states: ['live'] })) if (deploy.releaseId !== undefined && !madeBy.has(deploy.releaseId)) madeBy.set(deploy.releaseId, deploy.id);
+    // Oldest last: the deploy that first made each release wins over later rollbacks to it.
+    for (const deploy of store.listDeploys({ site, limit: 10_000, states: ['live'] })) if (deploy.releaseId !== undefined && deploy.trigger !== 'rollback') madeBy.set(deploy.releaseId, deploy.id);
     const listings = await listReleases(sitePaths(config.dataDir, site)).catch(() => []);
     return listings.map((listing) => records.release(listing, madeBy.get(listing.summary.id)));
   };
@@ -98,9 +103,10 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
 
     async site(name) {
       const site = siteOf(name);
-      const live = await active(name);
+      const now = await serving(name);
+      const live = now.release;
       const [last] = store.listDeploys({ site: name, limit: 1 });
-      const liveRecord = live === undefined ? undefined : store.listDeploys({ site: name, limit: 50, states: ['live'] }).find((record) => record.releaseId === live);
+      const liveRecord = now.deploy === undefined ? undefined : store.getDeploy(now.deploy);
       const [certificate] = records.certificates((await describeNames(config).catch(() => [])).filter((row) => row.site === name));
       return {
         name,
@@ -108,8 +114,8 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
         repo: site.repo === undefined ? null : withoutCredentials(site.repo),
         branch: site.branch,
         liveRelease: live ?? null,
-        liveDeploy: liveRecord === undefined ? null : records.deploy(liveRecord, live),
-        lastDeploy: last === undefined ? null : records.deploy(last, live),
+        liveDeploy: liveRecord === undefined ? null : records.deploy(liveRecord, now),
+        lastDeploy: last === undefined ? null : records.deploy(last, now),
         lock: records.lock(store.siteLock(name)),
         certificate: certificate ?? null,
       };
@@ -122,7 +128,7 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
       }
       const limit = filter.limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEPLOYS) throw new BerthError('E_API_BAD_REQUEST', `limit must be a whole number from 1 to ${MAX_DEPLOYS}`);
-      const live = await active(name);
+      const live = await serving(name);
       // Filtered after reading: the shown state depends on the live release, which the database does not hold.
       const wanted = filter.state === undefined && filter.branch === undefined ? limit : 10_000;
       const ref = filter.branch === undefined ? undefined : `refs/heads/${filter.branch}`;
@@ -139,7 +145,7 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
 
     async deploy(id) {
       const record = recordOf(id);
-      return { deploy: records.deploy(record, await active(record.site)), record };
+      return { deploy: records.deploy(record, await serving(record.site)), record };
     },
 
     deployRecord: (id) => store.getDeploy(id),
@@ -191,30 +197,29 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
       }
       const record = deployer.submit({ site: name, trigger: 'api', ...input });
       logger.info({ site: name, deploy: record.id, by, ref: input.ref }, 'deploy requested from the dashboard or API');
-      return records.deploy(record, await active(name));
+      return records.deploy(record, await serving(name));
     },
 
     async cancel(id, by) {
       const record = recordOf(id);
       const after = deployer.cancel(record.id, by);
-      return records.deploy(after, await active(record.site));
+      return records.deploy(after, await serving(record.site));
     },
 
     async rollback(name, release, by) {
-      siteOf(name);
       if (!isReleaseId(release)) throw new BerthError('E_RELEASE_NOT_FOUND', `"${release.slice(0, 64)}" is not a release id; ids look like 20261127T071500Z-1a2b3c4d`);
       const running = store.listDeploys({ site: name, limit: 20, states: [...ACTIVE] });
       if (running.length > 0) {
         // Its release would replace the one rolled back to as soon as it is published.
         throw new BerthError('E_DEPLOY_RUNNING', `Deploy ${running[0]?.id ?? ''} of ${name} is ${running[0]?.state ?? 'running'}; cancel it or wait for it to end, then roll back`);
       }
-      const paths = sitePaths(config.dataDir, name);
-      await withSiteLock(paths.lockFile, () => activateRelease(paths, release));
+      const outcome = await rollBack({ dataDir: config.dataDir, site: siteOf(name), release, by, store });
+      if (outcome.recordError !== undefined) logger.warn({ site: name, release, err: outcome.recordError }, 'the rollback is done but is not in the deploy history');
       const lock = store.lockSite(name, { by, at: new Date().toISOString(), reason: `rolled back to ${release}` });
-      logger.info({ site: name, release, by }, 'rolled back from the dashboard or API; automatic deploys locked');
+      logger.info({ site: name, release, by, deploy: outcome.deploy?.id }, 'rolled back from the dashboard or API; automatic deploys locked');
       const listed = (await releasesOf(name)).find((candidate) => candidate.id === release);
       if (listed === undefined) throw new BerthError('E_RELEASE_NOT_FOUND', `Release ${release} is gone`);
-      return { release: listed, lock: records.lock(lock) as ApiLock };
+      return { release: listed, lock: records.lock(lock) as ApiLock, deploy: outcome.deploy === undefined ? null : records.deploy(outcome.deploy, await serving(name)) };
     },
 
     lock(name, by, reason) {

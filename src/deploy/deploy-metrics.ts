@@ -3,7 +3,7 @@ import type { HistogramSample, MetricsSnapshot, Sample } from '../metrics/metric
 import { FINAL_STATES } from './deploy-report.ts';
 import type { DeployPhases, DeployRecord } from './deploy-types.ts';
 
-const PHASES = ['queued', 'fetch', 'build', 'publish', 'smoke'] as const satisfies ReadonlyArray<keyof DeployPhases>;
+const PHASES = ['queued', 'fetch', 'build', 'publish', 'smoke', 'activate'] as const satisfies ReadonlyArray<keyof DeployPhases>;
 
 /**
  * The control plane's deploy counts: each deploy that ends is counted once

@@ -66,7 +66,7 @@ export function noticesOf(record: DeployRecord, earlier: readonly DeployRecord[]
   // The outcome that ended last before this one: deploys of a site may start in one order and end in another
   // (one from `berth deploy`, one from the server).
   const previous = earlier
-    .filter((deploy) => deploy.id !== record.id && OUTCOMES.has(deploy.state) && deploy.finishedAt !== undefined && (record.finishedAt === undefined || deploy.finishedAt <= record.finishedAt))
+    .filter((deploy) => deploy.id !== record.id && deploy.trigger !== 'rollback' && OUTCOMES.has(deploy.state) && deploy.finishedAt !== undefined && (record.finishedAt === undefined || deploy.finishedAt <= record.finishedAt))
     .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? ''))[0];
   return previous?.state === 'failed' ? ['deploy.succeeded', 'deploy.recovered'] : ['deploy.succeeded'];
 }

@@ -64,7 +64,8 @@ export function createDeployReporting(config: ResolvedConfig, history: Pick<Stat
   return {
     listener(record) {
       const site = config.sites.find((candidate) => candidate.name === record.site);
-      if (site === undefined) return;
+      // A rollback publishes no commit: the forge keeps the status its deploy had, and nobody is told of a deploy.
+      if (site === undefined || record.trigger === 'rollback') return;
       try {
         const client = clients.get(site.name);
         if (client !== undefined) report(site, client, record);

@@ -2,8 +2,12 @@
 
 export type DeployState = 'queued' | 'building' | 'publishing' | 'live' | 'failed' | 'cancelled' | 'superseded' | 'skipped';
 
-/** `api`: the dashboard's or the API's redeploy. */
-export type DeployTrigger = 'webhook' | 'cli' | 'poll' | 'hook' | 'api';
+/**
+ * `api`: the dashboard's or the API's redeploy. `rollback`: an older release
+ * made live again (by `berth rollback`, the dashboard or the API); such a
+ * deploy builds nothing, and its only phase is `activate`.
+ */
+export type DeployTrigger = 'webhook' | 'cli' | 'poll' | 'hook' | 'api' | 'rollback';
 
 /** Milliseconds spent in each phase. */
 export interface DeployPhases {
@@ -11,7 +15,10 @@ export interface DeployPhases {
   fetch?: number;
   build?: number;
   publish?: number;
+  /** The release's files read back before it is switched to (the API's `check`). */
   smoke?: number;
+  /** The switch, and the wait until the serving workers answer with the new release. */
+  activate?: number;
 }
 
 export interface DeployRecord {

@@ -54,6 +54,7 @@ export function observeDeploys(store: StateStore, listener: DeployListener): Sta
     pruneDeliveries: (before, limit) => store.pruneDeliveries(before, limit),
     hasDeploy: (id) => store.hasDeploy(id),
     liveSha: (site) => store.liveSha(site),
+    servingDeploy: (site, releaseId) => store.servingDeploy(site, releaseId),
     close: () => store.close(),
   };
 }

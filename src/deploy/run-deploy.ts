@@ -274,16 +274,17 @@ async function deployLocked(deps: DeployDeps, site: ResolvedSite, record: Deploy
     endPhase('publish');
 
     await smokeCheck(published.manifest, published.releaseDir);
+    endPhase('smoke');
     const previous = await withSiteLock(paths.lockFile, async () => {
       const before = await activeReleaseId(paths);
       await activateRelease(paths, published.id);
       return before;
     });
-    endPhase('smoke');
     if (deps.confirmServed !== undefined) {
       log.line(`release ${published.id} is in place; waiting for the serving workers to answer with it`);
       await confirmServed(deps.confirmServed, paths, site.name, published.id, previous, signal, logger, deps.config.configPath);
     }
+    endPhase('activate');
     // Only now: until the new release is served, the one before it must stay to go back to.
     const pruned = await withSiteLock(paths.lockFile, () => pruneReleases(paths, site.retain));
     log.line(`release ${published.id} is live`);
@@ -365,10 +366,8 @@ async function publishFromCommit(
  * the newest successful deploy.
  */
 async function isLive(store: StateStore, paths: ReturnType<typeof sitePaths>, site: string, sha: string): Promise<boolean> {
-  const active = await activeReleaseId(paths);
-  if (active === undefined) return false;
-  const deployed = store.listDeploys({ site, states: ['live'], limit: 100 }).find((deploy) => deploy.releaseId === active);
-  return deployed?.sha === sha;
+  const serving = store.servingDeploy(site, await activeReleaseId(paths));
+  return serving !== undefined && store.getDeploy(serving)?.sha === sha;
 }
 
 async function skip(deps: DeployDeps, record: DeployRecord, log: DeployLog, sha: string): Promise<DeployRecord> {

@@ -48,9 +48,11 @@ export async function releaseIds(paths: SitePaths): Promise<string[]> {
 export async function listReleases(paths: SitePaths): Promise<ReleaseListing[]> {
   const [ids, active] = await Promise.all([releaseIds(paths), activeReleaseId(paths)]);
   const listings: ReleaseListing[] = [];
-  for (const id of ids.reverse()) {
-    const summary = JSON.parse(await readFile(join(paths.releasesDir, id, SUMMARY_NAME), 'utf8')) as ReleaseSummary;
-    listings.push({ summary, active: id === active });
-  }
+  for (const id of ids.reverse()) listings.push({ summary: await readReleaseSummary(paths, id), active: id === active });
   return listings;
+}
+
+/** One release's summary (Berth's own file, written at publish). */
+export async function readReleaseSummary(paths: SitePaths, id: string): Promise<ReleaseSummary> {
+  return JSON.parse(await readFile(join(paths.releasesDir, id, SUMMARY_NAME), 'utf8')) as ReleaseSummary;
 }

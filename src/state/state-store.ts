@@ -82,17 +82,20 @@ export interface StateStore {
    * their ids (their logs are the caller's to remove). A deploy goes only when
    * all of these hold: it is not among the newest `keepPerSite` of its site,
    * it was created before `before`, it is finished (not queued, building or
-   * publishing), and it is not its site's newest live deploy (the one that
-   * tells a push of the live commit apart from a new one). Call again until
-   * it returns fewer than `limit`: each call is one short transaction.
+   * publishing), and it is not its site's newest live deploy or newest live
+   * rollback (the first tells a push of the live commit apart from a new
+   * one). Call again until it returns fewer than `limit`: each call is one
+   * short transaction.
    */
   pruneDeploys(policy: { keepPerSite: number; before: Date }, limit: number): string[];
   /** Deletes up to `limit` webhook deliveries received before `before`; returns how many. */
   pruneDeliveries(before: Date, limit: number): number;
   /** Whether a deploy with this id is in the history (for logs whose deploy is gone). */
   hasDeploy(id: string): boolean;
-  /** The commit of the site's newest live deploy. */
+  /** The commit of the site's newest live deploy; rollbacks are left out (they deploy no commit of the branch). */
   liveSha(site: string): string | undefined;
+  /** The newest deploy, rollbacks included, that made `releaseId` live: the one to show as `live` while it is served. */
+  servingDeploy(site: string, releaseId: string | undefined): string | undefined;
   /**
    * Stops pushes, polls and hooks from deploying `site` (a rollback stays
    * live) until `unlockSite`. Locking a locked site keeps the first lock and
@@ -209,12 +212,14 @@ export function openStateStore(dataDir: string): StateStore {
       `SELECT ${DEPLOY_COLUMNS} FROM deploys WHERE state IN (${Object.keys(UNFINISHED).map(() => '?').join(', ')})
        ORDER BY created_at, rowid`,
     ),
-    liveSha: db.prepare(`SELECT sha FROM deploys WHERE site = ? AND state = 'live' ${NEWEST_FIRST} LIMIT 1`),
+    // A rollback makes an older commit live without deploying it: the branch's commit is still the last one deployed.
+    liveSha: db.prepare(`SELECT sha FROM deploys WHERE site = ? AND state = 'live' AND trigger <> 'rollback' ${NEWEST_FIRST} LIMIT 1`),
+    servingDeploy: db.prepare(`SELECT id FROM deploys WHERE site = ? AND state = 'live' AND release_id = ? ${NEWEST_FIRST} LIMIT 1`),
     prunableDeploys: db.prepare(
       `SELECT id FROM (
          SELECT id, state, created_at,
            ROW_NUMBER() OVER (PARTITION BY site ORDER BY created_at DESC, rowid DESC) AS age_rank,
-           ROW_NUMBER() OVER (PARTITION BY site, state = 'live' ORDER BY created_at DESC, rowid DESC) AS state_rank
+           ROW_NUMBER() OVER (PARTITION BY site, state = 'live', trigger = 'rollback' ORDER BY created_at DESC, rowid DESC) AS state_rank
          FROM deploys)
        WHERE age_rank > :keep AND created_at < :before
          AND state NOT IN (${Object.keys(UNFINISHED).map((state) => `'${state}'`).join(', ')})
@@ -417,6 +422,14 @@ export function openStateStore(dataDir: string): StateStore {
       return guard('read the live commit', () => {
         const sha = statements.liveSha.get(site)?.sha;
         return typeof sha === 'string' ? sha : undefined;
+      });
+    },
+
+    servingDeploy(site, releaseId) {
+      if (releaseId === undefined) return undefined;
+      return guard('read the live deploy', () => {
+        const id = statements.servingDeploy.get(site, releaseId)?.id;
+        return typeof id === 'string' ? id : undefined;
       });
     },
 

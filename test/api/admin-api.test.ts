@@ -219,7 +219,7 @@ describe('the admin app and API', () => {
     assert.equal(deploy.sha, sha);
     assert.equal(deploy.title, 'Second post');
     assert.equal(deploy.branch, 'main');
-    assert.deepEqual(deploy.phases.map((phase) => phase.name), ['queued', 'fetch', 'build', 'publish', 'check']);
+    assert.deepEqual(deploy.phases.map((phase) => phase.name), ['queued', 'fetch', 'build', 'publish', 'check', 'activate']);
     for (const phase of deploy.phases) assert.ok(Date.parse(phase.finishedAt) >= Date.parse(phase.startedAt));
     assert.deepEqual(((await call(socket, '/_berth/api/v1/sites/blog/deploys?state=failed', { headers: auth })).json().deploys as ApiDeploy[]), []);
     assert.equal((await call(socket, '/_berth/api/v1/sites/blog/deploys?branch=other', { headers: auth })).json().deploys instanceof Array, true);
@@ -314,8 +314,24 @@ describe('the admin app and API', () => {
     const site = (await call(socket, '/_berth/api/v1/sites/blog', { headers: { cookie } })).json().site as ApiSite;
     assert.equal(site.liveRelease, second.id);
     assert.equal(site.lock?.by, 'alice');
+    // The rollback is a deploy of its own, the live one; the deploy that made the release is superseded by it.
+    const rolled = back.json().deploy as ApiDeploy;
+    assert.equal(rolled.trigger, 'rollback');
+    assert.equal(rolled.releaseId, second.id);
+    assert.equal(rolled.sha, second.sha);
+    assert.equal(rolled.title, 'two');
+    assert.deepEqual(rolled.phases.map((phase) => phase.name), ['activate']);
+    assert.equal(site.liveDeploy?.id, rolled.id);
     const states = (await call(socket, '/_berth/api/v1/sites/blog/deploys', { headers: { cookie } })).json().deploys as ApiDeploy[];
-    assert.deepEqual(states.map((deploy) => deploy.state).slice(0, 2), ['rolled back', 'live']);
+    assert.deepEqual(states.map((deploy) => [deploy.trigger, deploy.state, deploy.live]).slice(0, 3), [
+      ['rollback', 'live', true],
+      ['cli', 'rolled back', false],
+      ['cli', 'superseded', false],
+    ]);
+    assert.equal(states[2]?.id, second.deployId);
+    assert.equal(((await call(socket, '/_berth/api/v1/sites/blog/releases', { headers: { cookie } })).json().releases as ApiRelease[])[1]?.deployId, second.deployId, 'a release is still the deploy\'s that made it');
+    const rollbackLog = await call(socket, `/_berth/api/v1/deploys/${rolled.id}/log`, { headers: { cookie } });
+    assert.match(rollbackLog.body, new RegExp(`made live again by alice \\(it was ${releases[0]?.id ?? '-'}\\)`));
     for (const release of ['nope', '../current', '20990101T000000Z-00000000']) {
       assert.equal((await post(socket, '/_berth/api/v1/sites/blog/rollback', auth, { release })).status, 404, release);
     }

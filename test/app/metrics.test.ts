@@ -229,7 +229,9 @@ describe('berth serve metrics', () => {
     assert.equal(total(parsed, 'berth_deploys_total', { site: 'blog', trigger: 'webhook', result: 'live' }), 1);
     assert.equal(total(parsed, 'berth_webhook_deliveries_total', { forge: 'github', result: 'accepted' }), 1);
     assert.equal(total(parsed, 'berth_webhook_deliveries_total', { forge: 'github', result: 'duplicate' }), 1);
-    assert.ok(total(parsed, 'berth_deploy_phase_duration_seconds_count', { site: 'blog', phase: 'fetch' }) === 1);
+    for (const phase of ['queued', 'fetch', 'build', 'publish', 'smoke', 'activate']) {
+      assert.equal(total(parsed, 'berth_deploy_phase_duration_seconds_count', { site: 'blog', phase }), 1, phase);
+    }
     const last = total(parsed, 'berth_deploy_last_success_timestamp_seconds', { site: 'blog' });
     assert.ok(last > Date.now() / 1000 - 120 && last <= Date.now() / 1000 + 1, String(last));
     assert.equal(total(parsed, 'berth_deploy_queue_depth'), 0);

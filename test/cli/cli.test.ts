@@ -246,12 +246,12 @@ test('publish, list, publish again, roll back and forward, and the rollback erro
 
   const back = await berth(['rollback'], { cwd });
   assertSucceeded(back);
-  assert.equal(back.stdout, `site is now on release ${first} (was ${second})\n`);
+  assert.match(back.stdout, new RegExp(`^site is now on release ${first} \\(was ${second}\\); recorded as deploy \\S+\n$`));
   assert.deepEqual((await listJson(cwd)).map((release) => release.active), [false, true]);
 
   const forward = await berth(['rollback', second, '--site', 'site'], { cwd });
   assertSucceeded(forward);
-  assert.equal(forward.stdout, `site is now on release ${second} (was ${first})\n`);
+  assert.match(forward.stdout, new RegExp(`^site is now on release ${second} \\(was ${first}\\); recorded as deploy \\S+\n$`));
   const again = await berth(['rollback', second], { cwd });
   assertSucceeded(again);
   assert.equal(again.stdout, `site release ${second} was already live\n`);
@@ -513,7 +513,7 @@ test('serve picks up a publish and a rollback made by other processes, and stops
 
   const rolled = await berth(['rollback'], { cwd });
   assertSucceeded(rolled);
-  assert.equal(rolled.stdout, `site is now on release ${first} (was ${second})\n`);
+  assert.match(rolled.stdout, new RegExp(`^site is now on release ${first} \\(was ${second}\\); recorded as deploy \\S+\n$`));
   assert.ok(await eventually(async () => (await body(port, 'localhost')) === '<h1>version one</h1>'), 'the running server serves the old release again');
 
   assert.equal(await serve.stop(), 0, 'serve exits 0 on SIGTERM');

@@ -52,27 +52,50 @@ test('berth deploys: only the deploy serving now is live, earlier ones are super
   assert.deepEqual(shown.map((row) => row.serving), [false, true, false]);
   assert.deepEqual(shown.map((row) => row.state), ['failed', 'live', 'live'], 'the stored state is unchanged');
 
-  // Back to the first release: the second deploy is now the rolled-back one.
-  assert.equal((await berth(['rollback', '--site', 'blog', '--config', config], root)).code, 0);
+  // Back to the first release: the rollback is a deploy of its own, the one serving now; the second deploy is the
+  // rolled-back one, the first (whose release is live again) superseded by the rollback.
+  const rolled = await berth(['rollback', '--site', 'blog', '--config', config], root);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  const before = shown;
   shown = await list();
-  assert.deepEqual(shown.map((row) => row.shownState), ['failed', 'rolled back', 'live']);
-  assert.deepEqual((await list('--state', 'rolled-back')).map((row) => row.id), [shown[1]?.id]);
-  assert.deepEqual((await list('--state', 'live')).map((row) => row.id), [shown[2]?.id]);
-  assert.deepEqual((await list('--state', 'failed', '--limit', '1')).map((row) => row.id), [shown[0]?.id]);
+  assert.match(rolled.stdout, new RegExp(`; recorded as deploy ${shown[0]?.id ?? '-'}\n$`));
+  assert.deepEqual(shown.map((row) => row.shownState), ['live', 'failed', 'rolled back', 'superseded']);
+  assert.deepEqual(shown.map((row) => row.serving), [true, false, false, false]);
+  assert.deepEqual(
+    shown.slice(1).map((row) => row.id),
+    before.map((row) => row.id),
+  );
+  const rollbackRow = shown[0] as Shown & { trigger: string; releaseId: string; message: string; phases: Record<string, number> };
+  const firstRow = shown[3] as Shown & { releaseId: string; message: string };
+  assert.equal(rollbackRow.trigger, 'rollback');
+  assert.equal(rollbackRow.state, 'live');
+  assert.equal(rollbackRow.releaseId, firstRow.releaseId, 'the first deploy\'s release is live again');
+  assert.equal(rollbackRow.sha, firstRow.sha, 'the commit that release was built from');
+  assert.equal(rollbackRow.message, firstRow.message);
+  assert.deepEqual(Object.keys(rollbackRow.phases), ['activate']);
+  const rollbackLog = await berth(['logs', rollbackRow.id, '--config', config], root);
+  assert.equal(rollbackLog.code, 0, rollbackLog.stderr);
+  assert.match(rollbackLog.stdout, /made live again by berth rollback as \S+ \(it was \d{8}T\d{6}Z-[0-9a-f]+\)/);
+  assert.match(rollbackLog.stdout, new RegExp(`was made by deploy ${firstRow.id}`));
+  assert.deepEqual((await list('--state', 'rolled-back')).map((row) => row.id), [shown[2]?.id]);
+  assert.deepEqual((await list('--state', 'live')).map((row) => row.id), [shown[0]?.id]);
+  assert.deepEqual((await list('--state', 'superseded')).map((row) => row.id), [shown[3]?.id]);
+  assert.deepEqual((await list('--state', 'failed', '--limit', '1')).map((row) => row.id), [shown[1]?.id]);
 
   const table = await berth(['deploys', '--config', config], root);
   assert.equal(table.code, 0, table.stderr);
   const [head, ...lines] = table.stdout.trimEnd().split('\n');
   assert.match(head ?? '', /^ID +SITE +STATE +WHEN +TRIGGER +COMMIT +AUTHOR +TOOK +MESSAGE$/);
-  assert.equal(lines.length, 3);
-  const [failed, rolledBack] = lines as [string, string];
-  const created = new Date(shown[0]?.createdAt ?? '');
+  assert.equal(lines.length, 4);
+  const [rollbackLine, failed, rolledBack] = lines as [string, string, string];
+  assert.match(rollbackLine, / live +.* rollback +[0-9a-f]{7} /);
+  const created = new Date(shown[1]?.createdAt ?? '');
   // Asia/Kolkata is UTC+05:30 all year.
   const local = new Date(created.getTime() + 5.5 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
   assert.ok(failed.includes(local), `local time ${local} in: ${failed}`);
   assert.match(failed, /\((just now|\d+ s ago|\d+ min ago)\)/);
   assert.match(failed, /failed/);
-  assert.ok(failed.includes((shown[0]?.sha ?? '').slice(0, 7)));
+  assert.ok(failed.includes((shown[1]?.sha ?? '').slice(0, 7)));
   assert.match(failed, /Berth Test/);
   assert.match(failed, /A build that fails/);
   assert.match(failed, /E_BUILD_FAILED$/);
@@ -80,18 +103,18 @@ test('berth deploys: only the deploy serving now is live, earlier ones are super
   assert.match(rolledBack, /Second version of the page$/, 'the first line of the message only');
   assert.doesNotMatch(table.stdout, /With a body/);
 
-  // berth releases: each release's commit and the deploy that made it; one from berth publish says so.
+  // berth releases: each release's commit and the deploy that made it (not the rollback to it); one from berth publish says so.
   const site = join(root, 'published');
   await mkdir(site);
   await writeFile(join(site, 'index.html'), 'by hand');
   assert.equal((await berth(['publish', site, '--site', 'blog', '--config', config], root)).code, 0);
   const releases = JSON.parse((await berth(['releases', '--config', config, '--json'], root)).stdout) as Array<{ id: string; commit?: string; deploy?: string; active: boolean }>;
   assert.equal(releases.length, 3);
-  assert.deepEqual(releases.map((release) => release.deploy), [undefined, shown[1]?.id, shown[2]?.id]);
-  assert.deepEqual(releases.map((release) => release.commit), [undefined, shown[1]?.sha, shown[2]?.sha]);
+  assert.deepEqual(releases.map((release) => release.deploy), [undefined, shown[2]?.id, shown[3]?.id]);
+  assert.deepEqual(releases.map((release) => release.commit), [undefined, shown[2]?.sha, shown[3]?.sha]);
   const releaseLines = (await berth(['releases', '--config', config], root)).stdout.trimEnd().split('\n');
   assert.match(releaseLines[0] ?? '', /^\* \S+ +\d{4}-\d{2}-\d{2} \d{2}:\d{2} \((just now|\d+ s ago|\d+ min ago)\) +1 files +7 B +publish +\(live\)$/);
-  assert.ok(releaseLines[1]?.includes(`${(shown[1]?.sha ?? '').slice(0, 7)}  deploy ${shown[1]?.id ?? ''}`), releaseLines[1]);
+  assert.ok(releaseLines[1]?.includes(`${(shown[2]?.sha ?? '').slice(0, 7)}  deploy ${shown[2]?.id ?? ''}`), releaseLines[1]);
 
   const bad = await berth(['deploys', '--config', config, '--state', 'gone'], root);
   assert.equal(bad.code, 2);

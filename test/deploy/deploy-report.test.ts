@@ -86,6 +86,12 @@ describe('noticesOf()', () => {
     const failedAfter = record({ id: 'f2', state: 'failed', finishedAt: at(30) });
     assert.deepEqual(noticesOf(record({ state: 'live', finishedAt: at(20) }), [failedAfter, liveEarly]), ['deploy.succeeded']);
   });
+
+  it('leaves rollbacks out: a success after a failure and a rollback is still a recovery', () => {
+    const failed = record({ id: 'f', state: 'failed', finishedAt: at(10) });
+    const rollback = record({ id: 'r', trigger: 'rollback', state: 'live', finishedAt: at(12) });
+    assert.deepEqual(noticesOf(record({ state: 'live', finishedAt: at(20) }), [rollback, failed]), ['deploy.succeeded', 'deploy.recovered']);
+  });
 });
 
 describe('observeDeploys()', () => {

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { main } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
+import { createSiteService } from '../../src/api/site-service.ts';
 import { startControlPlane } from '../../src/deploy/control-plane.ts';
 import type { DeployRecord } from '../../src/deploy/deploy-types.ts';
 import { uniqueBuildUidBase } from '../helpers/build-uids.ts';
@@ -104,7 +105,7 @@ async function setUp(t: TestContext, forgeApi: string, receiverUrl: string) {
     await control.deployer.idle();
     return control.store.getDeploy(record.id) as DeployRecord;
   };
-  return { root, repo, file, env, control, logs, deploy, stop };
+  return { root, repo, file, env, config, control, logs, deploy, stop };
 }
 
 async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string }> {
@@ -161,6 +162,26 @@ test('a deploy is reported on its commit and to the channels: pending then succe
   const table = await cli(['notify', 'status', '--config', s.file], s.env);
   assert.match(table.stdout, /^CHANNEL\s+TYPE\s+EVENTS\s+LAST SENT\s+RESULT/);
   assert.match(table.stdout, /\nhook\s+webhook\s+deploy\.failed,deploy\.succeeded,deploy\.recovered\s+.*ok deploy\./);
+
+  // A rollback (the dashboard's) posts no status and tells nobody: after it, the next deploy's are the only news.
+  const service = createSiteService(s.config, s.control.store, s.control.deployer, s.logs.logger);
+  const statusesBefore = forge.requests.length;
+  const rolled = await service.rollback('blog', live.releaseId as string, 'alice');
+  assert.equal(rolled.deploy?.trigger, 'rollback');
+  assert.equal(rolled.deploy?.sha, first);
+  service.unlock('blog', 'alice');
+  const next = await s.repo.commit({ 'index.html': '<h1>three</h1>' }, 'Third page');
+  assert.equal((await s.deploy(next)).state, 'live');
+  assert.ok(await eventually(async () => statuses(forge, next).at(-1)?.state === 'success'));
+  assert.ok(await eventually(async () => events(receiver).length === 5));
+  assert.deepEqual(
+    forge.requests.slice(statusesBefore).map((request) => STATUS_PATH.exec(request.url)?.[1]),
+    forge.requests.slice(statusesBefore).map(() => next),
+    'every status after the rollback is the next deploy\'s',
+  );
+  // Not a recovery, and not hidden by the rollback: the deploy before it was live too.
+  assert.equal(events(receiver)[4]?.type, 'deploy.succeeded');
+  assert.equal(events(receiver)[4]?.deploy?.sha, next);
 });
 
 test('a forge that is down and a channel that fails change nothing about the deploy, are logged once each, and never show the token', async (t) => {

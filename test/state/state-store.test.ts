@@ -355,6 +355,30 @@ test('liveSha is the commit of the newest live deploy of the site', async (t) =>
   assert.equal(state.liveSha('docs'), undefined);
 });
 
+test('a rollback is the serving deploy of its release, but not the live commit; pruning keeps the newest of each', async (t) => {
+  const { state } = await store(t);
+  const at = (hour: number): Date => new Date(`2026-11-27T${String(hour).padStart(2, '0')}:00:00Z`);
+  const first = state.createDeploy({ ...push, sha: '1'.repeat(40) }, at(1));
+  state.updateDeploy(first.id, { state: 'live', releaseId: 'r1' });
+  const second = state.createDeploy({ ...push, sha: '2'.repeat(40) }, at(2));
+  state.updateDeploy(second.id, { state: 'live', releaseId: 'r2' });
+  assert.equal(state.servingDeploy('blog', 'r1'), first.id);
+  assert.equal(state.servingDeploy('blog', undefined), undefined);
+  const back = state.createDeploy({ site: 'blog', trigger: 'rollback', ref: 'refs/heads/main', sha: '1'.repeat(40) }, at(3));
+  state.updateDeploy(back.id, { state: 'live', releaseId: 'r1' });
+  assert.equal(state.servingDeploy('blog', 'r1'), back.id, 'the newest deploy that made r1 live');
+  assert.equal(state.servingDeploy('blog', 'r2'), second.id);
+  assert.equal(state.servingDeploy('docs', 'r1'), undefined);
+  // A push of the branch's tip after a rollback is not news: the tip is still the commit last deployed.
+  assert.equal(state.liveSha('blog'), '2'.repeat(40));
+  for (let hour = 4; hour < 8; hour++) state.updateDeploy(state.createDeploy(push, at(hour)).id, { state: 'failed' });
+  const pruned = state.pruneDeploys({ keepPerSite: 1, before: at(23) }, 100);
+  assert.ok(!pruned.includes(second.id) && !pruned.includes(back.id), `pruned: ${pruned.join(', ')}`);
+  assert.ok(pruned.includes(first.id));
+  assert.equal(state.liveSha('blog'), '2'.repeat(40));
+  assert.equal(state.servingDeploy('blog', 'r1'), back.id);
+});
+
 test('reopening the store keeps the data, and opening it again migrates nothing', async (t) => {
   const dataDir = await tempDir(t);
   const first = openStateStore(dataDir);

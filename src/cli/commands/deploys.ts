@@ -1,7 +1,7 @@
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import { BerthError } from '../../errors.ts';
 import type { DeployRecord } from '../../deploy/deploy-types.ts';
-import { SHOWN_STATES, shownState, type ShownState } from '../../deploy/shown-state.ts';
+import { SHOWN_STATES, shownState, type Serving, type ShownState } from '../../deploy/shown-state.ts';
 import { activeReleaseId } from '../../releases/release-list.ts';
 import { sitePaths } from '../../releases/site-paths.ts';
 import { openStateStore } from '../../state/state-store.ts';
@@ -49,9 +49,12 @@ Options:
     let rows: Array<{ record: DeployRecord; shown: ShownState }>;
     try {
       const records = store.listDeploys({ site, limit: wanted === undefined ? limit : SCAN_LIMIT, ...(wanted === undefined ? {} : { states: rawStates(wanted) }) });
-      const active = new Map<string, string | undefined>();
-      for (const name of new Set(records.map((record) => record.site))) active.set(name, await activeReleaseId(sitePaths(config.dataDir, name)));
-      rows = records.map((record) => ({ record, shown: shownState(record, active.get(record.site)) }));
+      const serving = new Map<string, Serving>();
+      for (const name of new Set(records.map((record) => record.site))) {
+        const release = await activeReleaseId(sitePaths(config.dataDir, name));
+        serving.set(name, { release, deploy: store.servingDeploy(name, release) });
+      }
+      rows = records.map((record) => ({ record, shown: shownState(record, serving.get(record.site) ?? { release: undefined, deploy: undefined }) }));
     } finally {
       store.close();
     }
@@ -87,7 +90,7 @@ function rawStates(shown: ShownState): DeployRecord['state'][] {
 }
 
 function header(idWidth: number, siteWidth: number): string {
-  const cells = ['ID'.padEnd(idWidth), ...(siteWidth > 0 ? ['SITE'.padEnd(siteWidth)] : []), 'STATE'.padEnd(11), 'WHEN'.padEnd(29), 'TRIGGER', 'COMMIT ', 'AUTHOR'.padEnd(16), 'TOOK'.padStart(10), 'MESSAGE'];
+  const cells = ['ID'.padEnd(idWidth), ...(siteWidth > 0 ? ['SITE'.padEnd(siteWidth)] : []), 'STATE'.padEnd(11), 'WHEN'.padEnd(29), 'TRIGGER ', 'COMMIT ', 'AUTHOR'.padEnd(16), 'TOOK'.padStart(10), 'MESSAGE'];
   return cells.join('  ');
 }
 
@@ -101,7 +104,7 @@ function formatRow(record: DeployRecord, shown: ShownState, now: Date, siteWidth
     ...(siteWidth > 0 ? [record.site.padEnd(siteWidth)] : []),
     shown.padEnd(11),
     when.padEnd(29),
-    record.trigger.padEnd(7),
+    record.trigger.padEnd(8),
     (record.sha ?? '').slice(0, 7).padEnd(7),
     fitWidth(record.author ?? '', 16).padEnd(16),
     took.padStart(10),

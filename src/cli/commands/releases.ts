@@ -66,7 +66,8 @@ function deploysByRelease(dataDir: string, site: string): Map<string, string> {
   const store = openStateStore(dataDir);
   try {
     const made = new Map<string, string>();
-    for (const deploy of store.listDeploys({ site, limit: 10_000, states: ['live'] })) if (deploy.releaseId !== undefined) made.set(deploy.releaseId, deploy.id);
+    // Newest first, so the oldest (the deploy that published it, not a later rollback to it) is set last.
+    for (const deploy of store.listDeploys({ site, limit: 10_000, states: ['live'] })) if (deploy.releaseId !== undefined && deploy.trigger !== 'rollback') made.set(deploy.releaseId, deploy.id);
     return made;
   } finally {
     store.close();
