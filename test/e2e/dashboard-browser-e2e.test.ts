@@ -247,6 +247,10 @@ it('drives the dashboard in Chromium against berth serve: sign-in, passkeys, a l
     pages.site = '/sites/blog';
     await shows(page.getByText(/Auto-deploy: locked by alice/));
     assert.equal(await page.getByRole('button', { name: 'Unlock auto-deploy' }).count(), 1);
+    // The rollback is the newest deploy, and the live one.
+    const newest = await page.locator('tbody tr').first().innerText();
+    assert.match(newest, /\blive\b/);
+    assert.match(newest, /\brollback\b/);
   });
 
   await step('a push while locked is answered "locked" and deploys nothing; unlocked, the button deploys the branch', async () => {
