@@ -1,7 +1,6 @@
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { BerthError } from '../errors.ts';
+import { openStateDatabase } from '../state/state-database.ts';
 
 /**
  * Admins, their sign-in links, sessions, passkeys and API tokens, and the
@@ -249,8 +248,7 @@ const SCHEMA = `
 `;
 
 export function openAdminStore(dataDir: string): AdminStore {
-  const file = join(dataDir, 'state.db');
-  const db = open(dataDir, file);
+  const { db, file, guard, transaction } = openStateDatabase(dataDir, (opened) => opened.exec(SCHEMA), 'for admins');
   const prepare = (sql: string): StatementSync => db.prepare(sql);
   const statements = {
     addAdmin: prepare('INSERT INTO admins (name, password_hash, created_at) VALUES (:name, :hash, :createdAt) ON CONFLICT (name) DO NOTHING'),
@@ -310,28 +308,6 @@ export function openAdminStore(dataDir: string): AdminStore {
     usePasskey: prepare('UPDATE admin_passkeys SET counter = max(counter, :counter), backed_up = :backedUp, last_used_at = :lastUsedAt WHERE id = :id'),
     removePasskey: prepare('DELETE FROM admin_passkeys WHERE admin = ? AND id = ?'),
   };
-
-  function guard<T>(doing: string, work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      if (error instanceof BerthError) throw error;
-      throw new BerthError('E_STATE_DB', `Could not ${doing} in the state database ${file}: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  /** BEGIN IMMEDIATE: a read-then-write cannot interleave with another process's. */
-  function transaction<T>(work: () => T): T {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw error;
-    }
-  }
 
   return {
     file,
@@ -531,40 +507,6 @@ export function openAdminStore(dataDir: string): AdminStore {
 
 export function unknownAdmin(name: string): BerthError {
   return new BerthError('E_ADMIN_UNKNOWN', `There is no admin named "${name}"; berth admin list shows the admins`);
-}
-
-function open(dataDir: string, file: string): DatabaseSync {
-  let db: DatabaseSync | undefined;
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    // Created 0600 if it is not there yet; SQLite gives its -wal and -shm files the same mode.
-    closeSync(openSync(file, 'a', 0o600));
-    keepPrivate(file);
-    db = new DatabaseSync(file, { timeout: 5_000, enableForeignKeyConstraints: true });
-    // Same settings as the state store (state-store.ts): WAL so readers never wait on `berth serve`.
-    if (db.prepare('PRAGMA journal_mode').get()?.journal_mode !== 'wal') db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = NORMAL');
-    // Freed pages are overwritten, so a deleted row's hash does not linger in the file.
-    db.exec('PRAGMA secure_delete = ON');
-    db.exec(SCHEMA);
-    return db;
-  } catch (error) {
-    if (db?.isOpen === true) db.close();
-    throw new BerthError('E_STATE_DB', `Could not open the state database ${file} for admins: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * state.db may have been made by a process with a looser umask than the
- * CLI's 077 (a test, a tool): once it holds password hashes it is made
- * private, with its -wal and -shm files. Only files of this user are
- * changed; anyone else's are left as they are, and links are not followed.
- */
-function keepPrivate(file: string): void {
-  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
-    const stats = lstatSync(path, { throwIfNoEntry: false });
-    if (stats?.isFile() === true && stats.uid === process.getuid?.() && (stats.mode & 0o077) !== 0) chmodSync(path, 0o600);
-  }
 }
 
 function optionalRow<T>(row: Record<string, unknown> | undefined, from: (row: Record<string, unknown>) => T): T | undefined {

@@ -1,7 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { BerthError } from '../errors.ts';
+import { openStateDatabase } from '../state/state-database.ts';
 import type { NotifyEventType } from './notify-event.ts';
 
 /** One delivery attempt, as the dispatcher reports it. */
@@ -38,6 +35,21 @@ export interface DeliveryResults {
   close(): void;
 }
 
+const TABLE = `CREATE TABLE IF NOT EXISTS notify_results (
+  channel TEXT PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  site TEXT,
+  attempt INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  http_status INTEGER,
+  error TEXT,
+  at TEXT NOT NULL,
+  will_retry INTEGER NOT NULL,
+  last_success_at TEXT,
+  failures_since_success INTEGER NOT NULL
+)`;
+
 /**
  * The latest result per channel, in `<dataDir>/state.db` beside the deploy
  * history, so `berth notify status` can read what `berth serve` saw. The
@@ -45,8 +57,7 @@ export interface DeliveryResults {
  * versions do not cover it and need not know of it.
  */
 export function openDeliveryResults(dataDir: string): DeliveryResults {
-  const file = join(dataDir, 'state.db');
-  const db = open(dataDir, file);
+  const { db, guard } = openStateDatabase(dataDir, (opened) => opened.exec(TABLE), 'for notification results');
   const upsert = db.prepare(
     `INSERT INTO notify_results (channel, event_id, event_type, site, attempt, ok, http_status, error, at, will_retry, last_success_at, failures_since_success)
      VALUES (:channel, :eventId, :eventType, :site, :attempt, :ok, :httpStatus, :error, :at, :willRetry,
@@ -58,13 +69,6 @@ export function openDeliveryResults(dataDir: string): DeliveryResults {
        failures_since_success = CASE WHEN excluded.ok = 1 THEN 0 ELSE notify_results.failures_since_success + 1 END`,
   );
   const all = db.prepare('SELECT * FROM notify_results ORDER BY channel');
-  const guard = <T>(doing: string, fn: () => T): T => {
-    try {
-      return fn();
-    } catch (error) {
-      throw new BerthError('E_STATE_DB', `Could not ${doing} in ${file}: ${(error as Error).message}`, { cause: error });
-    }
-  };
   return {
     record(attempt) {
       guard('record a notification result', () =>
@@ -89,37 +93,6 @@ export function openDeliveryResults(dataDir: string): DeliveryResults {
       if (db.isOpen) db.close();
     },
   };
-}
-
-function open(dataDir: string, file: string): DatabaseSync {
-  let db: DatabaseSync | undefined;
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    // Created 0600 if it is not there yet; SQLite gives its -wal and -shm files the same mode.
-    closeSync(openSync(file, 'a', 0o600));
-    db = new DatabaseSync(file, { timeout: 5_000 });
-    // Same settings as the state store (state-store.ts): WAL so readers never wait on `berth serve`.
-    if (db.prepare('PRAGMA journal_mode').get()?.journal_mode !== 'wal') db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = NORMAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS notify_results (
-      channel TEXT PRIMARY KEY,
-      event_id TEXT NOT NULL,
-      event_type TEXT NOT NULL,
-      site TEXT,
-      attempt INTEGER NOT NULL,
-      ok INTEGER NOT NULL,
-      http_status INTEGER,
-      error TEXT,
-      at TEXT NOT NULL,
-      will_retry INTEGER NOT NULL,
-      last_success_at TEXT,
-      failures_since_success INTEGER NOT NULL
-    )`);
-    return db;
-  } catch (error) {
-    if (db?.isOpen === true) db.close();
-    throw new BerthError('E_STATE_DB', `Could not open the state database ${file} for notification results: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 function fromRow(row: Record<string, unknown>): ChannelResult {

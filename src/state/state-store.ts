@@ -1,10 +1,9 @@
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import type { DeployPhases, DeployRecord, DeployState, DeployTrigger, NewDeploy } from '../deploy/deploy-types.ts';
 import { currentProcess, identify, isRunning, type ProcessIdentity } from './process-identity.ts';
+import { openStateDatabase } from './state-database.ts';
 
 /** What `updateDeploy` may change; `phases` is merged into the stored phases, not replaced. */
 export type DeployPatch = Partial<Omit<DeployRecord, 'id' | 'site' | 'createdAt'>>;
@@ -182,8 +181,7 @@ const NEWEST_FIRST = 'ORDER BY created_at DESC, rowid DESC';
 type Row = Record<string, SQLInputValue>;
 
 export function openStateStore(dataDir: string): StateStore {
-  const file = join(dataDir, 'state.db');
-  const db = openDatabase(dataDir, file);
+  const { db, file, guard, transaction } = openStateDatabase(dataDir, migrate);
 
   const statements = {
     recordDelivery: db.prepare(
@@ -235,29 +233,6 @@ export function openStateStore(dataDir: string): StateStore {
     siteLock: db.prepare('SELECT site, locked_by, locked_at, reason FROM site_locks WHERE site = ?'),
     unlockSite: db.prepare('DELETE FROM site_locks WHERE site = ? RETURNING site, locked_by, locked_at, reason'),
   };
-
-  /** Runs one operation, turning SQLite's errors (a full disk, a lock held too long) into ours. */
-  function guard<T>(doing: string, work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      if (!isSqliteError(error)) throw error;
-      throw new BerthError('E_STATE_DB', `Could not ${doing} in the state database ${file}: ${sqliteReason(error)}`, { cause: error });
-    }
-  }
-
-  /** A write transaction: BEGIN IMMEDIATE takes the write lock up front, so a read-modify-write cannot lose another process's change. */
-  function transaction<T>(work: () => T): T {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw error;
-    }
-  }
 
   function getDeploy(id: string): DeployRecord | undefined {
     const row = statements.getDeploy.get(id);
@@ -454,56 +429,6 @@ export function openStateStore(dataDir: string): StateStore {
   };
 }
 
-/**
- * Opens the file, sets the connection up and brings the schema up to date.
- * Any failure here (most often a file that is not a database at all) becomes
- * one error that names the file and what to do.
- */
-function openDatabase(dataDir: string, file: string): DatabaseSync {
-  let db: DatabaseSync | undefined;
-  try {
-    mkdirSync(dataDir, { recursive: true });
-    // The timeout is SQLite's busy_timeout: how long a write waits for another process's transaction.
-    db = new DatabaseSync(file, { timeout: 5_000, enableForeignKeyConstraints: true });
-    // WAL lets `berth deploys` read while `berth serve` writes. In WAL mode,
-    // synchronous=NORMAL survives a crash of the process; a power cut may lose
-    // the last transactions, never the file.
-    enableWal(db);
-    db.exec('PRAGMA synchronous = NORMAL');
-    db.exec('PRAGMA foreign_keys = ON');
-    migrate(db, file);
-    return db;
-  } catch (error) {
-    if (db?.isOpen === true) db.close();
-    if (error instanceof BerthError) throw error;
-    const reason = isSqliteError(error) ? sqliteReason(error) : (error as Error).message;
-    throw new BerthError(
-      'E_STATE_DB',
-      `Could not open the state database ${file}: ${reason}; if the file is damaged, move it aside (berth then starts an empty one, without the deploy history) and start again`,
-      { cause: error },
-    );
-  }
-}
-
-/**
- * Switching a new file to WAL needs a lock that SQLite does not wait for (the
- * busy timeout does not apply), so two processes creating state.db at the
- * same moment can see "database is locked": retry briefly. The mode is stored
- * in the file, so once it is WAL later opens skip the switch.
- */
-function enableWal(db: DatabaseSync): void {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      if (db.prepare('PRAGMA journal_mode').get()?.journal_mode === 'wal') return;
-      db.exec('PRAGMA journal_mode = WAL');
-      return;
-    } catch (error) {
-      if (!isSqliteBusy(error) || attempt >= 100) throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 40);
-    }
-  }
-}
-
 function migrate(db: DatabaseSync, file: string): void {
   if (userVersion(db) === SCHEMA_VERSION) return;
   // Two processes may start at once: the write lock makes one migrate while
@@ -612,25 +537,6 @@ function parsePhases(value: unknown): DeployPhases {
     if (typeof ms === 'number') phases[name as keyof DeployPhases] = ms;
   }
   return phases;
-}
-
-interface SqliteError extends Error {
-  code: 'ERR_SQLITE_ERROR';
-  errcode?: number;
-  errstr?: string;
-}
-
-function isSqliteError(error: unknown): error is SqliteError {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ERR_SQLITE_ERROR';
-}
-
-function isSqliteBusy(error: unknown): boolean {
-  // SQLITE_BUSY is 5; extended codes keep it in the low byte.
-  return isSqliteError(error) && typeof error.errcode === 'number' && (error.errcode & 0xff) === 5;
-}
-
-function sqliteReason(error: SqliteError): string {
-  return error.errstr ?? error.message;
 }
 
 function lockOf(row: Row | undefined): SiteLock | undefined {
