@@ -48,7 +48,7 @@ export async function followDeploy(options: FollowOptions): Promise<FollowOutcom
     record = store.getDeploy(deployId);
     // Recorded before its id was handed out: gone means pruned from the history, which would never end the loop.
     if (record === undefined) return { missing: true };
-    offset = await printFrom(file, offset, options.write);
+    offset = await printLogFrom(file, offset, options.write);
     if (!ACTIVE.has(record.state)) break;
     if (signal.aborted) return { stopped: record };
     if (Date.now() - checked >= SERVER_CHECK_MS) {
@@ -63,14 +63,14 @@ export async function followDeploy(options: FollowOptions): Promise<FollowOutcom
   while (Date.now() < until && quiet < 3 && !signal.aborted) {
     await sleep(POLL_MS / 2);
     const before = offset;
-    offset = await printFrom(file, offset, options.write);
+    offset = await printLogFrom(file, offset, options.write);
     quiet = offset === before ? quiet + 1 : 0;
   }
   return { ended: record };
 }
 
-/** Writes what `file` holds past `offset`; returns the new offset. A file not there yet (or not readable as a log) is empty. */
-async function printFrom(file: string, offset: number, write: (chunk: Buffer) => void): Promise<number> {
+/** Writes what the log `file` holds past `offset`; returns the new offset. A file not there yet (or not readable as a log) is empty. */
+export async function printLogFrom(file: string, offset: number, write: (chunk: Buffer) => void): Promise<number> {
   let handle;
   try {
     // Never through a link, never blocking on a FIFO: the log is a file Berth wrote.

@@ -50,6 +50,7 @@ export function observeDeploys(store: StateStore, listener: DeployListener): Sta
     },
     recordBuildProcess: (id, pgid) => store.recordBuildProcess(id, pgid),
     buildProcess: (id) => store.buildProcess(id),
+    ownerRunning: (id) => store.ownerRunning(id),
     pruneDeploys: (policy, limit) => store.pruneDeploys(policy, limit),
     pruneDeliveries: (before, limit) => store.pruneDeliveries(before, limit),
     hasDeploy: (id) => store.hasDeploy(id),

@@ -74,6 +74,12 @@ export interface StateStore {
    * finds the deploy interrupted can stop a build that outlived its deploy.
    */
   recordBuildProcess(id: string, pgid: number | undefined): void;
+  /**
+   * Whether the process that last wrote the deploy (the server that queued
+   * or runs it, or a `berth deploy`) still runs: an unfinished deploy whose
+   * process is gone will not move until it is found interrupted.
+   */
+  ownerRunning(id: string): boolean;
   /** The build process group recorded for a deploy, if its build may still be running. */
   buildProcess(id: string): ProcessIdentity | undefined;
   /**
@@ -229,6 +235,7 @@ export function openStateStore(dataDir: string): StateStore {
     hasDeploy: db.prepare('SELECT 1 AS found FROM deploys WHERE id = ?'),
     setBuildProcess: db.prepare('UPDATE deploys SET build_pgid = :pgid, build_start = :start WHERE id = :id'),
     buildProcess: db.prepare('SELECT build_pgid, build_start FROM deploys WHERE id = ?'),
+    owner: db.prepare('SELECT owner_pid, owner_start FROM deploys WHERE id = ?'),
     lockSite: db.prepare('INSERT INTO site_locks (site, locked_by, locked_at, reason) VALUES (?, ?, ?, ?) ON CONFLICT (site) DO NOTHING'),
     siteLock: db.prepare('SELECT site, locked_by, locked_at, reason FROM site_locks WHERE site = ?'),
     unlockSite: db.prepare('DELETE FROM site_locks WHERE site = ? RETURNING site, locked_by, locked_at, reason'),
@@ -361,6 +368,13 @@ export function openStateStore(dataDir: string): StateStore {
       const start = pgid === undefined ? undefined : identify(pgid)?.start;
       guard(`record the build process of deploy ${id}`, () => {
         statements.setBuildProcess.run({ id, pgid: pgid ?? null, start: start ?? null });
+      });
+    },
+
+    ownerRunning(id) {
+      return guard(`read the process of deploy ${id}`, () => {
+        const row = statements.owner.get(id);
+        return row !== undefined && isOwnerRunning(row);
       });
     },
 

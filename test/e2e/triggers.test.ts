@@ -324,6 +324,41 @@ test('berth logs --follow prints a running deploy to its end', async (t) => {
   assert.equal(await s.exited, 0);
 });
 
+test('berth logs --follow: Ctrl-C stops the printing, not the deploy; a deploy whose server is gone ends the command with what happened', async (t) => {
+  const p = await project(t, '', { 'index.html': 'v1', 'berth.toml': '[build]\ncommand = "echo started; sleep 60; echo never"\npublish = "."\n' });
+  const s = serve(t, p);
+  const port = await s.port;
+  const sha = await p.repo.commit({ 'index.html': 'slow' });
+  assert.equal(await githubPush(port, { ref: 'refs/heads/main', after: sha }, 'g-1'), 202);
+  const store = openStateStore(join(p.root, 'data'));
+  t.after(() => store.close());
+  assert.ok(await eventually(async () => store.listDeploys({ site: 'blog', limit: 1 })[0]?.state === 'building', 10_000));
+  const id = store.listDeploys({ site: 'blog', limit: 1 })[0]?.id as string;
+  const follow = () => {
+    const child = spawn(process.execPath, [cli, 'logs', id, '--follow', '--config', p.config], { cwd: p.root, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, exited, out: () => stdout, err: () => stderr };
+  };
+
+  const first = follow();
+  assert.ok(await eventually(async () => first.out().includes('out| started'), 30_000), first.out());
+  first.child.kill('SIGINT');
+  assert.equal(await first.exited, 0, first.err());
+  assert.equal(store.getDeploy(id)?.state, 'building', 'the deploy goes on');
+
+  const second = follow();
+  assert.ok(await eventually(async () => second.out().includes('out| started'), 30_000), second.out());
+  await killServeTree(s.pid);
+  assert.equal(await second.exited, 1, second.err());
+  assert.match(second.err(), new RegExp(`the process running deploy ${id} is gone.*\\[E_DEPLOY_INTERRUPTED\\]\\n$`));
+  assert.doesNotMatch(second.out(), /never/);
+});
+
 test('with several workers, a webhook received by any worker deploys once', async (t) => {
   const p = await project(t);
   const { readFile } = await import('node:fs/promises');

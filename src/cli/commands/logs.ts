@@ -1,13 +1,13 @@
-import { open } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../../errors.ts';
 import { deployLogPath } from '../../deploy/deploy-log.ts';
+import { followDeploy, printLogFrom, type FollowOutcome } from '../../deploy/follow-deploy.ts';
 import { openStateStore } from '../../state/state-store.ts';
 import { configHint } from '../config-hint.ts';
 import { historyDir } from '../history-dir.ts';
 import { configOption, type Command } from '../command.ts';
 
-const ACTIVE = new Set(['queued', 'building', 'publishing']);
+/** Ctrl-C and a closed terminal stop following; the deploy goes on. */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const logs: Command = {
   name: 'logs',
@@ -18,7 +18,8 @@ With --site instead of an id, the latest deploy of that site.
 
 Options:
   --site, -s S       the latest deploy of site S
-  --follow, -f       keep printing until the deploy ends
+  --follow, -f       keep printing until the deploy ends (Ctrl-C stops
+                     printing, not the deploy)
   --config, -c FILE  the config file (default ./berth.toml, $BERTH_CONFIG,
                      /etc/berth/berth.toml; with none of them, the history
                      in /var/lib/berth)`,
@@ -45,37 +46,35 @@ Options:
         );
       }
       const file = deployLogPath(dataDir, record.id);
-      let offset = 0;
-      const printNew = async (): Promise<void> => {
-        let handle;
-        try {
-          handle = await open(file, 'r');
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-          throw error;
-        }
-        try {
-          const buffer = Buffer.alloc(64 * 1024);
-          for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-            if (bytesRead === 0) break;
-            offset += bytesRead;
-            io.stdout.write(buffer.subarray(0, bytesRead));
-          }
-        } finally {
-          await handle.close();
-        }
+      let printed = 0;
+      const write = (chunk: Buffer): void => {
+        printed += chunk.length;
+        io.stdout.write(chunk);
       };
-      await printNew();
-      if (args.values.follow === true) {
-        while (ACTIVE.has(store.getDeploy(record.id)?.state ?? '')) {
-          await sleep(200);
-          await printNew();
-        }
-        await printNew();
+      if (args.values.follow !== true) {
+        await printLogFrom(file, 0, write);
+        if (printed === 0) io.stderr.write(`Deploy ${record.id} has no log yet (${record.state})\n`);
+        return 0;
       }
-      const final = store.getDeploy(record.id);
-      if (offset === 0) io.stderr.write(`Deploy ${record.id} has no log yet (${final?.state ?? record.state})\n`);
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      for (const name of SIGNALS) process.on(name, onSignal);
+      let outcome: FollowOutcome;
+      try {
+        outcome = await followDeploy({ dataDir, store, deployId: record.id, write, signal: stop.signal, running: async () => store.ownerRunning(record.id) });
+      } finally {
+        for (const name of SIGNALS) process.off(name, onSignal);
+      }
+      if ('missing' in outcome) throw new BerthError('E_DEPLOY_NOT_FOUND', `Deploy ${record.id} is no longer in the deploy history`);
+      if ('orphaned' in outcome) {
+        // Without this the command would wait for an end that only a restarted server records.
+        io.stderr.write(
+          `berth logs: the process running deploy ${record.id} is gone, so it will not end by itself; \`berth serve\` records it interrupted when it starts [E_DEPLOY_INTERRUPTED]\n`,
+        );
+        return 1;
+      }
+      const last = 'ended' in outcome ? outcome.ended : outcome.stopped;
+      if (printed === 0) io.stderr.write(`Deploy ${record.id} has no log yet (${last.state})\n`);
       return 0;
     } finally {
       store.close();
