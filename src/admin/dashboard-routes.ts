@@ -22,6 +22,8 @@ import { readFields, redirect, sendHtml } from './admin-http.ts';
 
 /** A deploy page shows at most this many of the log's last lines; the API has the rest. */
 const PAGE_LOG_LINES = 2_000;
+/** Deploys on one page of a site's history; "Older deploys" shows the next. */
+const DEPLOYS_PER_PAGE = 100;
 const SEGMENT = /^(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 
 const TITLES: Readonly<Record<number, string>> = {
@@ -72,9 +74,12 @@ export function createDashboardPages(deps: DashboardDeps): DashboardPages {
       const state = url.searchParams.get('state') || null;
       const branch = url.searchParams.get('branch') || null;
       if (state !== null && !SHOWN_STATES.includes(state as ShownState)) throw new BerthError('E_API_BAD_REQUEST', `State ${JSON.stringify(state.slice(0, 40))} is not one of ${SHOWN_STATES.join(', ')}`);
-      const deploys = await service.deploys(name, { state: (state ?? undefined) as ShownState | undefined, branch: branch ?? undefined, limit: 100 });
+      const before = url.searchParams.get('before') || undefined;
+      // One more than a page: whether an older page exists.
+      const found = await service.deploys(name, { state: (state ?? undefined) as ShownState | undefined, branch: branch ?? undefined, limit: DEPLOYS_PER_PAGE + 1, before });
+      const deploys = found.slice(0, DEPLOYS_PER_PAGE);
       const branches = [...new Set([site.branch, ...(await service.deploys(name, { limit: 200 })).flatMap((deploy) => (deploy.branch === null ? [] : [deploy.branch]))])];
-      sendHtml(res, 200, renderSiteDeploysPage({ ...context, site, deploys, filter: { state: state as ShownState | null, branch }, branches }));
+      sendHtml(res, 200, renderSiteDeploysPage({ ...context, site, deploys, filter: { state: state as ShownState | null, branch }, branches, paged: before !== undefined, more: found.length > DEPLOYS_PER_PAGE }));
       return true;
     }
     if (first === 'sites' && name !== undefined && third === 'releases' && parts.length === 3) {

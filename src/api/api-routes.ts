@@ -71,6 +71,7 @@ const ROUTES: Route[] = [
         state: (url.searchParams.get('state') ?? undefined) as ShownState | undefined,
         branch: url.searchParams.get('branch') ?? undefined,
         limit: limit === null ? undefined : /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN,
+        before: url.searchParams.get('before') ?? undefined,
       });
       sendJson(res, 200, { deploys });
     },

@@ -34,6 +34,8 @@ export interface DeployFilter {
   state?: ShownState | undefined;
   branch?: string | undefined;
   limit?: number | undefined;
+  /** A deploy id: the deploys older than it (the next page after one that ended with it). */
+  before?: string | undefined;
 }
 
 /**
@@ -128,12 +130,16 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
       }
       const limit = filter.limit ?? 50;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEPLOYS) throw new BerthError('E_API_BAD_REQUEST', `limit must be a whole number from 1 to ${MAX_DEPLOYS}`);
+      const { before } = filter;
+      if (before !== undefined && (!DEPLOY_ID.test(before) || store.getDeploy(before)?.site !== name)) {
+        throw new BerthError('E_API_BAD_REQUEST', `before: ${JSON.stringify(before.slice(0, 64))} is not a deploy of ${name}; give the id of the last deploy of the page before`);
+      }
       const live = await serving(name);
       // Filtered after reading: the shown state depends on the live release, which the database does not hold.
       const wanted = filter.state === undefined && filter.branch === undefined ? limit : 10_000;
       const ref = filter.branch === undefined ? undefined : `refs/heads/${filter.branch}`;
       const out: ApiDeploy[] = [];
-      for (const record of store.listDeploys({ site: name, limit: wanted })) {
+      for (const record of store.listDeploys({ site: name, limit: wanted, ...(before === undefined ? {} : { before }) })) {
         if (ref !== undefined && record.ref !== ref) continue;
         const deploy = records.deploy(record, live);
         if (filter.state !== undefined && deploy.state !== filter.state) continue;
@@ -207,13 +213,14 @@ export function createSiteService(config: ResolvedConfig, store: StateStore, dep
     },
 
     async rollback(name, release, by) {
+      const site = siteOf(name);
       if (!isReleaseId(release)) throw new BerthError('E_RELEASE_NOT_FOUND', `"${release.slice(0, 64)}" is not a release id; ids look like 20261127T071500Z-1a2b3c4d`);
       const running = store.listDeploys({ site: name, limit: 20, states: [...ACTIVE] });
       if (running.length > 0) {
         // Its release would replace the one rolled back to as soon as it is published.
         throw new BerthError('E_DEPLOY_RUNNING', `Deploy ${running[0]?.id ?? ''} of ${name} is ${running[0]?.state ?? 'running'}; cancel it or wait for it to end, then roll back`);
       }
-      const outcome = await rollBack({ dataDir: config.dataDir, site: siteOf(name), release, by, store });
+      const outcome = await rollBack({ dataDir: config.dataDir, site, release, by, store });
       if (outcome.recordError !== undefined) logger.warn({ site: name, release, err: outcome.recordError }, 'the rollback is done but is not in the deploy history');
       const lock = store.lockSite(name, { by, at: new Date().toISOString(), reason: `rolled back to ${release}` });
       logger.info({ site: name, release, by, deploy: outcome.deploy?.id }, 'rolled back from the dashboard or API; automatic deploys locked');

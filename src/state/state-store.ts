@@ -26,6 +26,8 @@ export interface ListDeploysOptions {
   limit?: number;
   /** Only deploys in one of these states. */
   states?: readonly DeployState[];
+  /** Only deploys older than this one (a page of history after the one that ended with it); an id not in the history matches none. */
+  before?: string;
 }
 
 /**
@@ -324,7 +326,7 @@ export function openStateStore(dataDir: string): StateStore {
     },
 
     listDeploys(options = {}) {
-      const { site, limit = 20, states } = options;
+      const { site, limit = 20, states, before } = options;
       if (states?.length === 0 || limit <= 0) return [];
       const where: string[] = [];
       const params: SQLInputValue[] = [];
@@ -335,6 +337,11 @@ export function openStateStore(dataDir: string): StateStore {
       if (states !== undefined) {
         where.push(`state IN (${states.map(() => '?').join(', ')})`);
         params.push(...states);
+      }
+      if (before !== undefined) {
+        // The order of NEWEST_FIRST, as a row value: a page starts right after the row it continues from.
+        where.push('(created_at, rowid) < (SELECT created_at, rowid FROM deploys WHERE id = ?)');
+        params.push(before);
       }
       const sql = `SELECT ${DEPLOY_COLUMNS} FROM deploys ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ${NEWEST_FIRST} LIMIT ?`;
       return guard('list deploys', () => db.prepare(sql).all(...params, Math.floor(limit)).map(fromRow));

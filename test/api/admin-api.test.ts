@@ -346,6 +346,23 @@ describe('the admin app and API', () => {
     assert.equal(during.status, 409);
     assert.equal((during.json().error as { code: string }).code, 'E_DEPLOY_RUNNING');
     control.store.updateDeploy(running.id, { state: 'failed', finishedAt: new Date().toISOString() });
+
+    // Paged back with before = the last id of a page: the same list as one long page.
+    const all = ((await call(socket, '/_berth/api/v1/sites/blog/deploys?limit=200', { headers: { cookie } })).json().deploys as ApiDeploy[]).map((deploy) => deploy.id);
+    assert.ok(all.length >= 5, String(all.length));
+    const paged: string[] = [];
+    for (let before: string | undefined; ; ) {
+      const page = (await call(socket, `/_berth/api/v1/sites/blog/deploys?limit=2${before === undefined ? '' : `&before=${before}`}`, { headers: { cookie } })).json().deploys as ApiDeploy[];
+      if (page.length === 0) break;
+      paged.push(...page.map((deploy) => deploy.id));
+      before = page.at(-1)?.id;
+    }
+    assert.deepEqual(paged, all);
+    for (const before of ['nope', '20990101T000000Z-abcdef', '..%2F..%2Fstate.db']) {
+      const refused = await call(socket, `/_berth/api/v1/sites/blog/deploys?before=${before}`, { headers: { cookie } });
+      assert.equal(refused.status, 400, before);
+      assert.equal((refused.json().error as { code: string }).code, 'E_API_BAD_REQUEST');
+    }
   });
 
   it('cancels a slow build, which ends cancelled with the live site unchanged', async (t) => {

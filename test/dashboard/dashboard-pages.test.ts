@@ -174,6 +174,26 @@ describe('dashboard pages', () => {
     assert.match(deploys, /name="branch"/);
   });
 
+  it('link a full page of deploys to the older ones, with its filter and the last id shown', () => {
+    const links = (name: string): string[] =>
+      tagsOf(pages.find((page) => page.name === name)?.html ?? '')
+        .filter((tag) => tag.name === 'a' && (tag.attributes.get('href') ?? '').includes('before='))
+        .map((tag) => tag.attributes.get('href') ?? '');
+    const [full] = links('site-deploys');
+    const query = new URLSearchParams(full?.split('?')[1]);
+    const deployLinks = tagsOf(pages.find((page) => page.name === 'site-deploys')?.html ?? '')
+      .map((tag) => tag.attributes.get('href') ?? '')
+      .filter((href) => href.startsWith('/deploys/'));
+    assert.equal(query.get('before'), deployLinks.at(-1)?.slice('/deploys/'.length), 'the last deploy on the page');
+    assert.equal(query.get('state'), null);
+    const [older] = links('site-deploys-older');
+    const kept = new URLSearchParams(older?.split('?')[1]);
+    assert.deepEqual([kept.get('state'), kept.get('branch')], ['live', 'main']);
+    assert.deepEqual(links('site-deploys-filtered'), [], 'no link under an empty page');
+    const hostileOlder = tagsOf(hostilePages.find((page) => page.name === 'site-deploys-older')?.html ?? '').find((tag) => tag.name === 'a' && (tag.attributes.get('href') ?? '').includes('before='));
+    assert.equal(new URLSearchParams(hostileOlder?.attributes.get('href')?.split('?')[1]).get('branch'), HOSTILE, 'a hostile branch round-trips in the query, escaped');
+  });
+
   it('ask before a rollback, naming the target and the live release', () => {
     const rollback = pages.find((page) => page.name === 'rollback')?.html ?? '';
     assert.match(rollback, /<form method="post" action="\/sites\/blog\/releases\/r20261204119500\/rollback"/);

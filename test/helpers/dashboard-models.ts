@@ -149,7 +149,11 @@ export function renderDashboardPages(options: ModelOptions = {}): RenderedPage[]
     { name: 'sign-in-link', html: renderSignInLinkPage({ name: hostile ? HOSTILE : 'alice', token: hostile ? HOSTILE : 'Yx3uVbq0m4pS7rZ1cT9wQe2Lk8HnJfA6dG5sB0oX-_4', error: null }) },
     { name: 'sites', html: renderSitesPage({ ...context, sites }) },
     { name: 'sites-empty', html: renderSitesPage({ ...context, sites: [] }) },
-    { name: 'site-deploys', html: renderSiteDeploysPage({ ...context, site, deploys, filter: { state: null, branch: null }, branches: hostile ? [HOSTILE] : ['main', 'preview'] }) },
+    { name: 'site-deploys', html: renderSiteDeploysPage({ ...context, site, deploys, filter: { state: null, branch: null }, branches: hostile ? [HOSTILE] : ['main', 'preview'], more: true }) },
+    {
+      name: 'site-deploys-older',
+      html: renderSiteDeploysPage({ ...context, site, deploys: deploys.slice(5, 10), filter: { state: 'live', branch: hostile ? HOSTILE : 'main' }, branches: ['main'], paged: true, more: true }),
+    },
     { name: 'site-deploys-filtered', html: renderSiteDeploysPage({ ...context, site: sites[1] ?? site, deploys: [], filter: { state: 'failed', branch: hostile ? HOSTILE : 'preview' }, branches: ['main'] }) },
     { name: 'deploy-running', html: renderDeployPage({ ...context, deploy: running, summary: null, log }) },
     {

@@ -379,6 +379,23 @@ test('a rollback is the serving deploy of its release, but not the live commit; 
   assert.equal(state.servingDeploy('blog', 'r1'), back.id);
 });
 
+test('listDeploys pages back from a deploy: before = the last id of a page gives the next, in the same order, to the end', async (t) => {
+  const { state } = await store(t);
+  // Several in one second: the order (and so the page boundary) falls back on insertion order.
+  const ids = [0, 0, 0, 1, 2, 2, 3].map((second) => state.createDeploy(push, new Date(Date.UTC(2026, 10, 27, 8, 0, second))).id).reverse();
+  state.createDeploy({ ...push, site: 'docs' }, new Date('2026-11-27T08:00:01Z'));
+  const pages: string[][] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = state.listDeploys({ site: 'blog', limit: 3, ...(before === undefined ? {} : { before }) }).map((deploy) => deploy.id);
+    if (page.length === 0) break;
+    pages.push(page);
+    before = page.at(-1);
+  }
+  assert.deepEqual(pages, [ids.slice(0, 3), ids.slice(3, 6), ids.slice(6)]);
+  assert.deepEqual(state.listDeploys({ site: 'blog', before: 'no-such-id' }), []);
+});
+
 test('reopening the store keeps the data, and opening it again migrates nothing', async (t) => {
   const dataDir = await tempDir(t);
   const first = openStateStore(dataDir);

@@ -27,6 +27,21 @@ export interface SiteDeploysPageModel extends PageContext {
   filter: DeployFilter;
   /** The branches the filter offers (those in the history). */
   branches: string[];
+  /** This is an older page (the query has `before`). */
+  paged?: boolean;
+  /** Older deploys than these match the filter: the page links to them. */
+  more?: boolean;
+}
+
+/** This page's filter, continued from the last deploy shown. */
+function olderLink(model: SiteDeploysPageModel): Html {
+  const last = model.deploys.at(-1);
+  if (model.more !== true || last === undefined) return html``;
+  const query = new URLSearchParams();
+  if (model.filter.state !== null) query.set('state', model.filter.state);
+  if (model.filter.branch !== null) query.set('branch', model.filter.branch);
+  query.set('before', last.id);
+  return html`<p><a href="${sitePath(model.site.name)}?${query.toString()}">Older deploys</a></p>`;
 }
 
 function filterForm(model: SiteDeploysPageModel): Html {
@@ -57,7 +72,7 @@ function deployRow(deploy: ApiDeploy, now: Date): Html {
 /** A site's deploys, newest first, with a filter and the site's buttons. */
 export function renderSiteDeploysPage(model: SiteDeploysPageModel): string {
   const { site } = model;
-  const filtered = model.filter.state !== null || model.filter.branch !== null;
+  const filtered = model.filter.state !== null || model.filter.branch !== null || model.paged === true;
   return renderPage({
     context: model,
     title: `${site.name}: deploys`,
@@ -75,6 +90,7 @@ ${model.deploys.length === 0
 <tbody>
 ${model.deploys.map((deploy) => deployRow(deploy, model.now))}
 </tbody>
-</table></div>`}`,
+</table></div>
+${olderLink(model)}`}`,
   });
 }
