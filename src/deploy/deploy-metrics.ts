@@ -54,6 +54,8 @@ export class DeployMetrics {
   };
 
   #success(record: DeployRecord): void {
+    // A rollback deploys nothing new: the alert on stale deploys must not be quieted by one.
+    if (record.trigger === 'rollback') return;
     const at = Date.parse(record.finishedAt ?? '');
     if (!Number.isFinite(at)) return;
     this.#lastSuccess.set(record.site, Math.max(at / 1000, this.#lastSuccess.get(record.site) ?? 0));

@@ -60,6 +60,14 @@ describe('DeployMetrics', () => {
     assert.equal(total(parsed, 'berth_deploy_phase_duration_seconds_bucket', { phase: 'build', le: '15' }), 1);
     assert.equal(total(parsed, 'berth_deploy_last_success_timestamp_seconds', { site: 'blog' }), Date.parse('2026-12-04T00:01:00.000Z') / 1000);
     assert.equal(total(parsed, 'berth_deploy_queue_depth'), 0);
+
+    // A rollback is counted as one, with its one phase, but is not a deploy's success.
+    const rollback = record({ trigger: 'rollback', state: 'live', finishedAt: '2026-12-04T00:03:00.000Z', phases: { activate: 4 } });
+    metrics.listener(rollback, undefined);
+    const after = scrape(metrics);
+    assert.equal(total(after, 'berth_deploys_total', { site: 'blog', trigger: 'rollback', result: 'live' }), 1);
+    assert.equal(total(after, 'berth_deploy_phase_duration_seconds_count', { phase: 'activate' }), 1);
+    assert.equal(total(after, 'berth_deploy_last_success_timestamp_seconds', { site: 'blog' }), Date.parse('2026-12-04T00:01:00.000Z') / 1000);
   });
 
   it('keeps the last success from the history across a restart', () => {
