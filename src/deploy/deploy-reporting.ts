@@ -1,3 +1,5 @@
+import { dashboardUrl } from '../admin/dashboard-url.ts';
+import { deployPath } from '../dashboard/dashboard-paths.ts';
 import type { ResolvedConfig, ResolvedSite } from '../config/resolved-config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -39,6 +41,7 @@ export function createDeployReporting(config: ResolvedConfig, history: Pick<Stat
     }
   }
   const reporter: StatusReporter | undefined = clients.size === 0 ? undefined : createStatusReporter({ logger });
+  const dashboard = dashboardUrl(config);
   /** The commits each unfinished deploy was reported under: a push's, then its branch's tip. */
   const reported = new Map<string, string[]>();
 
@@ -46,7 +49,8 @@ export function createDeployReporting(config: ResolvedConfig, history: Pick<Stat
     if (record.sha === undefined || reporter === undefined) return;
     const shas = reported.get(record.id) ?? [];
     if (!shas.includes(record.sha)) shas.push(record.sha);
-    const base = { context: `berth/${site.name}`, siteUrl: siteUrl(config, site) };
+    // The deploy's page on the dashboard, when there is one (issue 16's [admin] domain); else the forge shows no link.
+    const base = { context: `berth/${site.name}`, siteUrl: siteUrl(config, site), ...(dashboard === undefined ? {} : { targetUrl: `${dashboard}${deployPath(record.id)}` }) };
     // A push replaced before it ran whose commit another deploy already made live keeps that deploy's green status.
     if (record.state === 'superseded' && history.liveSha(site.name) === record.sha) {
       reported.delete(record.id);

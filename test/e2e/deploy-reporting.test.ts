@@ -62,7 +62,7 @@ function events(receiver: Receiver): Array<{ type: string; deploy?: { id: string
   return receiver.requests.map((request) => JSON.parse(request.body) as { type: string; deploy?: { id: string } });
 }
 
-async function setUp(t: TestContext, forgeApi: string, receiverUrl: string) {
+async function setUp(t: TestContext, forgeApi: string, receiverUrl: string, admin?: string) {
   const root = await tempDir(t, 'berth-report-');
   await chmod(root, 0o755);
   await mkdir(join(root, 'git'));
@@ -86,8 +86,9 @@ async function setUp(t: TestContext, forgeApi: string, receiverUrl: string) {
         'secret = "${HOOK_SECRET}"',
         'events = ["deploy.failed", "deploy.succeeded", "deploy.recovered"]',
         'allow_private = true',
+        ...(admin === undefined ? [] : ['[admin]', `domain = "${admin}"`]),
       ],
-    }),
+    }).replace('http_port = 0', admin === undefined ? 'http_port = 0' : 'http_port = 8080'),
   );
   const env = { STATUS_TOKEN: TOKEN, HOOK_SECRET: WHSEC };
   const config = await loadConfig(file, env);
@@ -182,6 +183,27 @@ test('a deploy is reported on its commit and to the channels: pending then succe
   // Not a recovery, and not hidden by the rollback: the deploy before it was live too.
   assert.equal(events(receiver)[4]?.type, 'deploy.succeeded');
   assert.equal(events(receiver)[4]?.deploy?.sha, next);
+});
+
+test('with the dashboard on, each status links to the deploy\'s page there; without it, to nothing', async (t) => {
+  const forge = await fakeGithub(t);
+  const receiver = await startReceiver(t);
+  const s = await setUp(t, forge.base, receiver.url('/berth'), 'admin.example.test');
+  const sha = await s.repo.commit({ 'index.html': '<h1>linked</h1>' }, 'Linked');
+  const record = await s.deploy(sha);
+  assert.equal(record.state, 'live');
+  assert.ok(await eventually(async () => statuses(forge, sha).at(-1)?.state === 'success'));
+  const targets = forge.requests.filter((request) => request.url.endsWith(sha)).map((request) => (JSON.parse(request.body) as { target_url?: string }).target_url);
+  assert.ok(targets.length >= 2);
+  assert.deepEqual(new Set(targets), new Set([`http://admin.example.test:8080/deploys/${record.id}`]));
+  assert.deepEqual(forge.problems, []);
+
+  const plain = await fakeGithub(t);
+  const without = await setUp(t, plain.base, receiver.url('/berth'));
+  const other = await without.repo.commit({ 'index.html': '<h1>unlinked</h1>' }, 'Unlinked');
+  assert.equal((await without.deploy(other)).state, 'live');
+  assert.ok(await eventually(async () => statuses(plain, other).at(-1)?.state === 'success'));
+  assert.ok(plain.requests.every((request) => !('target_url' in (JSON.parse(request.body) as object))));
 });
 
 test('a forge that is down and a channel that fails change nothing about the deploy, are logged once each, and never show the token', async (t) => {

@@ -8,6 +8,7 @@ import { checkPasswordRules, hashPassword } from '../../admin/passwords.ts';
 import { createSessions, type Sessions } from '../../admin/sessions.ts';
 import { findConfigPath, loadConfig } from '../../config/load-config.ts';
 import type { ResolvedConfig } from '../../config/resolved-config.ts';
+import { dashboardUrl } from '../../admin/dashboard-url.ts';
 import { BerthError } from '../../errors.ts';
 import { nearestName } from '../../nearest-name.ts';
 import { configOption, type Command, type CommandIo, type ParsedCommandArgs } from '../command.ts';
@@ -428,16 +429,6 @@ async function tokenRevoke({ io, config, names }: Context): Promise<number> {
     io.stdout.write(`API token "${name}" revoked.\n`);
     return 0;
   });
-}
-
-/** Where the dashboard is, for the lines that send an admin there; undefined while `[admin] domain` is unset. */
-export function dashboardUrl(config: ResolvedConfig): string | undefined {
-  const domain = config.admin.domain;
-  if (domain === undefined) return undefined;
-  const port = config.server.httpsPort;
-  // Without HTTPS the dashboard answers on plain HTTP (for localhost, or behind a proxy that ends TLS).
-  if (port === false) return `http://${domain}${config.server.httpPort === 80 || config.server.httpPort === false ? '' : `:${config.server.httpPort}`}`;
-  return `https://${domain}${port === 443 ? '' : `:${port}`}`;
 }
 
 function servedNote(config: ResolvedConfig): string {
