@@ -248,7 +248,7 @@ const SCHEMA = `
 `;
 
 export function openAdminStore(dataDir: string): AdminStore {
-  const { db, file, guard, transaction } = openStateDatabase(dataDir, (opened) => opened.exec(SCHEMA), 'for admins');
+  const { db, file, guard, transaction } = openStateDatabase(dataDir, (opened) => opened.exec(SCHEMA), { purpose: 'for admins', keepPrivate: true });
   const prepare = (sql: string): StatementSync => db.prepare(sql);
   const statements = {
     addAdmin: prepare('INSERT INTO admins (name, password_hash, created_at) VALUES (:name, :hash, :createdAt) ON CONFLICT (name) DO NOTHING'),

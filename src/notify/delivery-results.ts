@@ -57,7 +57,7 @@ const TABLE = `CREATE TABLE IF NOT EXISTS notify_results (
  * versions do not cover it and need not know of it.
  */
 export function openDeliveryResults(dataDir: string): DeliveryResults {
-  const { db, guard } = openStateDatabase(dataDir, (opened) => opened.exec(TABLE), 'for notification results');
+  const { db, guard } = openStateDatabase(dataDir, (opened) => opened.exec(TABLE), { purpose: 'for notification results' });
   const upsert = db.prepare(
     `INSERT INTO notify_results (channel, event_id, event_type, site, attempt, ok, http_status, error, at, will_retry, last_success_at, failures_since_success)
      VALUES (:channel, :eventId, :eventType, :site, :attempt, :ok, :httpStatus, :error, :at, :willRetry,

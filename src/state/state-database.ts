@@ -19,20 +19,33 @@ export interface StateDatabase {
   transaction<T>(work: () => T): T;
 }
 
+export interface StateDatabaseOptions {
+  /** Which store is opening it, for errors (`for admins`). */
+  purpose?: string;
+  /**
+   * Make an existing state.db (and its -wal, -shm) 0600 before opening it:
+   * for the store that writes password hashes into it. The others leave an
+   * old file's mode to the data directory's check at start, which says what
+   * it changed.
+   */
+  keepPrivate?: boolean;
+}
+
 /**
- * Opens the file with the shared settings, then lets `setUp` create or
- * migrate the caller's tables. Any failure here (most often a file that is
- * not a database at all) becomes one error that names the file and what to
- * do. `purpose` says which store was opening it (`for admins`).
+ * Opens the file with the shared settings (a new file is created 0600),
+ * then lets `setUp` create or migrate the caller's tables. Any failure here
+ * (most often a file that is not a database at all) becomes one error that
+ * names the file and what to do.
  */
-export function openStateDatabase(dataDir: string, setUp: (db: DatabaseSync, file: string) => void, purpose = ''): StateDatabase {
+export function openStateDatabase(dataDir: string, setUp: (db: DatabaseSync, file: string) => void, options: StateDatabaseOptions = {}): StateDatabase {
+  const purpose = options.purpose ?? '';
   const file = join(dataDir, 'state.db');
   let db: DatabaseSync | undefined;
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // Created 0600 if it is not there yet; SQLite gives its -wal and -shm files the same mode.
     closeSync(openSync(file, 'a', 0o600));
-    keepPrivate(file);
+    if (options.keepPrivate === true) keepPrivate(file);
     // The timeout is SQLite's busy_timeout: how long a write waits for another process's transaction.
     db = new DatabaseSync(file, { timeout: 5_000, enableForeignKeyConstraints: true });
     // WAL lets `berth deploys` read while `berth serve` writes. In WAL mode,

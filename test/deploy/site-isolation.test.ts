@@ -55,7 +55,9 @@ async function twoSites(t: TestContext): Promise<TwoSites> {
   const data = join(root, 'data');
   await mkdir(data, { mode: 0o755 });
   await chmod(data, 0o755);
-  openStateStore(data).close(); // The test runs with umask 022: state.db 0644, as before this change.
+  openStateStore(data).close();
+  // As an older Berth left it: readable by all (Berth now creates it 0600).
+  await chmod(join(data, 'state.db'), 0o644);
   await createFileStorage(data).save('b.test', { key: `-----BEGIN PRIVATE KEY-----\n${KEY_MARKER}\n`, cert: '-----BEGIN CERTIFICATE-----\nx\n' });
   await writeFileAtomic(join(data, 'acme', 'directory', 'account.key.pem'), `${ACME_MARKER}\n`);
   await writeFileAtomic(join(root, 'secrets', 'b-webhook-secret'), `${SECRET}\n`);
