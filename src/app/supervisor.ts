@@ -116,7 +116,7 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
   const waitingConnections: Array<[PortKind, Socket]> = [];
   let turn = 0;
   const workersReady = (): Child[] => [...children.values()].filter((child) => child.role === 'worker' && child.listening && !child.retiring);
-  const handOver = (kind: PortKind, socket: Socket): void => {
+  const handOver = (kind: PortKind, socket: Socket, tries = 0): void => {
     const ready = workersReady();
     if (ready.length === 0) {
       if (waitingConnections.length >= MAX_WAITING_CONNECTIONS) socket.destroy();
@@ -125,7 +125,10 @@ export async function runSupervisor(startConfig: ResolvedConfig, logger: Logger,
     }
     const target = ready[turn++ % ready.length] as Child;
     target.process.send({ berth: 'connection', kind }, socket, (error) => {
-      if (error !== null) socket.destroy();
+      if (error === null) return;
+      // Not sent (that worker has just gone, in a reload say): the connection is still ours; another worker takes it.
+      if (tries < 3 && !socket.destroyed) handOver(kind, socket, tries + 1);
+      else socket.destroy();
     });
   };
   let sockets: ListenSockets;

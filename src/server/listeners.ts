@@ -74,16 +74,29 @@ export async function startListeners(
     h1?.server.close();
     throw error;
   }
+  // Connections the supervisor accepted and passed on (shared sockets): net does not count them among a
+  // server's connections, so its close would not wait for them, and a worker stopping during a reload
+  // would exit with one unanswered. Each is kept here until it closes.
+  const adopted = new Set<Socket>();
   return {
     httpPort: h1Port,
     httpsPort: h2Port,
     adopt(kind, socket) {
       const target = kind === 'http' ? h1?.server : h2?.server;
-      if (target === undefined) socket.destroy();
-      else target.emit('connection', socket);
+      if (target === undefined) {
+        socket.destroy();
+        return;
+      }
+      adopted.add(socket);
+      socket.once('close', () => adopted.delete(socket));
+      target.emit('connection', socket);
     },
     async close(timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
       await Promise.all([h1?.close(timeoutMs), h2?.close(timeoutMs)]);
+      // One passed on as the stop began gets its answer (its connection then closes, see createPlain) within the same deadline.
+      while (adopted.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const socket of adopted) socket.destroy();
     },
     listenHandles() {
       const handles = new Map<'http' | 'https', object>();
@@ -117,10 +130,17 @@ function createPlain(options: ResolvedServer, handler: RequestHandler): Closable
   );
   server.maxConnections = options.maxConnections;
   server.timeout = options.idleTimeoutMs;
+  let closing = false;
+  // A request that arrives once the stop has begun (on a connection accepted just before, or passed on by the
+  // supervisor) is answered, and its connection closed after the answer instead of kept for another.
+  server.prependListener('request', (_req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+  });
   return {
     server,
     close: (timeoutMs) =>
       new Promise<void>((resolve) => {
+        closing = true;
         // Kept referenced: the stop must end by the deadline even if a close
         // callback never comes, and never leave the process with nothing to wait on.
         const force = setTimeout(() => {
