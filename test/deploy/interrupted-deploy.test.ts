@@ -136,6 +136,16 @@ async function escapees(): Promise<number[]> {
   return found;
 }
 
+/**
+ * The escapee once it runs: `setsid` forks and then execs `sleep 601` on its
+ * own, so it may not be a `sleep 601` yet when the build says it started.
+ */
+async function escapeeStarted(): Promise<number[]> {
+  let found: number[] = [];
+  await eventually(async () => (found = await escapees()).length > 0, 10_000);
+  return found;
+}
+
 /** Leaves no sleeper behind when a test fails. */
 function killGroup(pgid: number): void {
   try {
@@ -173,7 +183,7 @@ test('a running server cleans up after a berth deploy killed mid-build, without 
   t.after(() => killGroup(build));
   // The shell, the sleep it waits for and the one in the background.
   assert.ok((await runningMembers(build)).length >= 3);
-  const escaped = await escapees();
+  const escaped = await escapeeStarted();
   assert.equal(escaped.length, 1, 'the build has a process outside its group');
   t.after(() => escaped.forEach((pid) => killPid(pid)));
 
@@ -249,7 +259,7 @@ test('the next berth deploy stops the build a killed one left running and goes l
   child.kill('SIGKILL');
   await killed;
   assert.ok((await runningMembers(build)).length > 0, 'the build outlived its deploy');
-  const escaped = await escapees();
+  const escaped = await escapeeStarted();
   assert.equal(escaped.length, 1);
   t.after(() => escaped.forEach((pid) => killPid(pid)));
 
